@@ -1,0 +1,117 @@
+//! `GET /api/openapi.json`: an OpenAPI 3 document generated from the route table.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::app::AppState;
+
+pub async fn document(State(_state): State<AppState>) -> Response {
+    axum::Json(build()).into_response()
+}
+
+/// The document, built from [`super::routes`].
+pub fn build() -> Value {
+    let mut paths = Map::new();
+    for r in super::routes() {
+        let mut params: Vec<Value> = path_params(r.path)
+            .into_iter()
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        params.extend(r.query.iter().map(|(name, ty, description)| {
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": ty}})
+        }));
+        let mut op = json!({
+            "tags": [r.tag],
+            "summary": r.summary,
+            "operationId": operation_id(r.method, r.path),
+            "parameters": params,
+            "responses": responses(r.path),
+        });
+        if r.public {
+            op["security"] = json!([]);
+        }
+        if let Some(schema) = r.body {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
+            });
+        }
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method.to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "clown daemon API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Every /api and /ws route needs `Authorization: Bearer <token>` (the token is in the state directory's `token` file) or the session cookie set by /login. Responses use the envelope {\"success\":true,\"data\":…} / {\"success\":false,\"error\":\"…\"}."
+        },
+        "servers": [{"url": "http://127.0.0.1:8765"}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": crate::http::guard::COOKIE_NAME}
+            },
+            "schemas": schemas(),
+        },
+        "security": [{"bearer": []}, {"cookie": []}],
+    })
+}
+
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_ascii_lowercase();
+    for seg in path.split('/').filter(|s| !s.is_empty() && *s != "api") {
+        let seg = seg.trim_start_matches('{').trim_end_matches('}');
+        for part in seg
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|p| !p.is_empty())
+        {
+            let mut chars = part.chars();
+            if let Some(first) = chars.next() {
+                id.push(first.to_ascii_uppercase());
+                id.extend(chars);
+            }
+        }
+    }
+    id
+}
+
+fn responses(path: &str) -> Value {
+    if !path.starts_with("/api") && !path.starts_with("/ws") {
+        return json!({"200": {"description": "HTML page or redirect"}});
+    }
+    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}});
+    json!({
+        "200": {"description": "Success", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SuccessEnvelope"}}}},
+        "400": err("Bad request (invalid parameters or body)"),
+        "401": err("Missing or wrong token"),
+        "403": err("Host or Origin refused"),
+        "404": err("Resource not found"),
+        "409": err("Conflict"),
+        "413": err("Body over the limit"),
+        "500": err("Internal server error"),
+    })
+}
+
+fn schemas() -> Value {
+    json!({
+        "SuccessEnvelope": {
+            "type": "object",
+            "required": ["success"],
+            "properties": {"success": {"type": "boolean", "enum": [true]}, "data": {}}
+        },
+        "ErrorEnvelope": {
+            "type": "object",
+            "required": ["success", "error"],
+            "properties": {"success": {"type": "boolean", "enum": [false]}, "error": {"type": "string"}}
+        },
+    })
+}

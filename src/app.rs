@@ -1,0 +1,178 @@
+//! `AppState`: the one shared handle every handler receives.
+//!
+//! It is cheap to clone (an `Arc` inside) and exposes methods rather than public fields,
+//! so components change their internals without touching the handlers.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use crate::auth::Token;
+use crate::config::Config;
+use crate::daemon::activation::Activation;
+use crate::events::EventBus;
+use crate::logging::LogTail;
+use crate::paths::Paths;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RwLock<Arc<Config>>,
+    paths: Paths,
+    store: Store,
+    events: EventBus,
+    token: Token,
+    log_tail: LogTail,
+    started: Instant,
+    activation: Activation,
+    local_addrs: Vec<SocketAddr>,
+    profiles_count: AtomicUsize,
+    active_proxies: AtomicUsize,
+    activity: Activity,
+}
+
+/// Open connections and the moment the last one closed, for idle exit.
+#[derive(Default)]
+pub struct Activity {
+    open: AtomicUsize,
+    last_close: RwLock<Option<Instant>>,
+}
+
+impl Activity {
+    pub fn opened(&self) {
+        self.open.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+        *self.last_close.write().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// When the daemon last did anything for a client (or `since` if never).
+    pub fn last_active(&self, since: Instant) -> Instant {
+        self.last_close
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(since)
+    }
+}
+
+pub struct AppStateParts {
+    pub config: Config,
+    pub paths: Paths,
+    pub store: Store,
+    pub events: EventBus,
+    pub token: Token,
+    pub log_tail: LogTail,
+    pub activation: Activation,
+    pub local_addrs: Vec<SocketAddr>,
+}
+
+impl AppState {
+    pub fn new(parts: AppStateParts) -> Result<Self, crate::store::StoreError> {
+        let profiles = parts.store.count_profiles()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config: RwLock::new(Arc::new(parts.config)),
+                paths: parts.paths,
+                store: parts.store,
+                events: parts.events,
+                token: parts.token,
+                log_tail: parts.log_tail,
+                started: Instant::now(),
+                activation: parts.activation,
+                local_addrs: parts.local_addrs,
+                profiles_count: AtomicUsize::new(profiles),
+                active_proxies: AtomicUsize::new(0),
+                activity: Activity::default(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.inner
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_config(&self, config: Config) {
+        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.inner.paths
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    pub fn token(&self) -> &Token {
+        &self.inner.token
+    }
+
+    pub fn log_tail(&self) -> &LogTail {
+        &self.inner.log_tail
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.inner.started.elapsed().as_secs()
+    }
+
+    pub fn started(&self) -> Instant {
+        self.inner.started
+    }
+
+    pub fn activation(&self) -> Activation {
+        self.inner.activation
+    }
+
+    /// The addresses actually being served (inherited or bound).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.inner.local_addrs
+    }
+
+    pub fn profiles_count(&self) -> usize {
+        self.inner.profiles_count.load(Ordering::Relaxed)
+    }
+
+    pub fn adjust_profiles_count(&self, delta: isize) {
+        if delta >= 0 {
+            self.inner
+                .profiles_count
+                .fetch_add(delta as usize, Ordering::Relaxed);
+        } else {
+            self.inner
+                .profiles_count
+                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+        }
+    }
+
+    pub fn active_proxies(&self) -> usize {
+        self.inner.active_proxies.load(Ordering::Relaxed)
+    }
+
+    pub fn activity(&self) -> &Activity {
+        &self.inner.activity
+    }
+
+    /// Whether anything long-lived runs (sessions, proxies); idle exit waits for none.
+    pub fn has_running_work(&self) -> bool {
+        self.active_proxies() > 0
+    }
+}

@@ -1,0 +1,62 @@
+//! The command line: `clown daemon` runs the service; every other subcommand is a thin
+//! client of the HTTP API (it never opens the store).
+
+mod client;
+mod daemon;
+mod generate;
+mod status;
+mod ui;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use client::Client;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clown",
+    version,
+    about = "Manage CLI coding agents, their providers, keys and usage"
+)]
+pub struct Cli {
+    /// Daemon URL (default: the configured listen address, else http://127.0.0.1:8765).
+    #[arg(long, global = true, env = "CLOWN_URL")]
+    pub url: Option<String>,
+    /// Config file (default: $XDG_CONFIG_HOME/clown/config.toml).
+    #[arg(long, global = true, env = "CLOWN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace); CLOWN_LOG sets a filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (normally started by systemd or launchd).
+    Daemon(daemon::DaemonArgs),
+    /// Show the daemon's status (starting it when nothing listens).
+    Status(status::StatusArgs),
+    /// Print the web UI's login link (and open it with --open).
+    Ui(ui::UiArgs),
+    /// Print shell completions or the man page.
+    Generate(generate::GenerateArgs),
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Daemon(ref args) => daemon::run(&cli, args),
+        Command::Generate(ref args) => generate::run(args),
+        Command::Status(ref args) => client_runtime()?.block_on(status::run(&cli, args)),
+        Command::Ui(ref args) => client_runtime()?.block_on(ui::run(&cli, args)),
+    }
+}
+
+fn client_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}

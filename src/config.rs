@@ -1,0 +1,271 @@
+//! The daemon's configuration: one serde struct with defaults.
+//!
+//! Precedence is defaults < config file < `CLOWN_*` environment < command-line flags.
+//! Loading never writes anything; a missing file means "all defaults", a file that does
+//! not parse (or names an unknown key) is an error that names the file and the problem.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::paths::Env;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Addresses to bind when no socket is inherited from the service manager.
+    pub listen: Vec<String>,
+    /// Extra names accepted in the `Host` header (besides loopback names).
+    pub allowed_hosts: Vec<String>,
+    /// Extra exact origins (`scheme://host:port`) accepted in the `Origin` header.
+    pub allowed_origins: Vec<String>,
+    /// When socket-activated, exit after this many idle seconds (0 = never).
+    pub idle_exit_secs: u64,
+    /// `tracing` filter, e.g. `info` or `clown=debug`.
+    pub log: String,
+    pub registry: RegistryConfig,
+    pub agents: AgentsConfig,
+    pub terminal: TerminalConfig,
+    pub proxy: ProxyConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Git repository holding a newer catalogue; empty disables sync.
+    pub url: String,
+    /// Branch to follow.
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// Directories searched for agent binaries besides `PATH`.
+    pub extra_paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TerminalConfig {
+    pub max_sessions: usize,
+    pub scrollback_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Inclusive port range proxies are given ports from.
+    pub port_range: (u16, u16),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: vec![DEFAULT_LISTEN.to_string()],
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            idle_exit_secs: 0,
+            log: "info".to_string(),
+            registry: RegistryConfig::default(),
+            agents: AgentsConfig::default(),
+            terminal: TerminalConfig::default(),
+            proxy: ProxyConfig::default(),
+        }
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            channel: "stable".to_string(),
+        }
+    }
+}
+
+impl Default for TerminalConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 32,
+            scrollback_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            port_range: (18100, 18999),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid listen address '{addr}': expected IP:PORT, e.g. 127.0.0.1:8765")]
+    Listen { addr: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads `path` over the defaults. A missing file is not an error.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            // toml's message spans several lines (with a source excerpt); keep it on one.
+            message: one_line(&e.to_string()),
+        })?;
+        config.validate().map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(config)
+    }
+
+    /// Applies `CLOWN_LISTEN` (comma-separated) and `CLOWN_LOG`.
+    pub fn apply_env(&mut self, env: &Env) {
+        if let Some(listen) = env.get("CLOWN_LISTEN").filter(|s| !s.trim().is_empty()) {
+            self.listen = listen.split(',').map(|s| s.trim().to_string()).collect();
+        }
+        if let Some(log) = env.get("CLOWN_LOG").filter(|s| !s.trim().is_empty()) {
+            self.log = log.clone();
+        }
+    }
+
+    /// Full load: file, then environment, then the `--listen` flags.
+    pub fn load(path: &Path, env: &Env, listen_flags: &[String]) -> Result<Self, ConfigError> {
+        let mut config = Self::from_file(path)?;
+        config.apply_env(env);
+        if !listen_flags.is_empty() {
+            config.listen = listen_flags.to_vec();
+        }
+        config.listen_addrs()?;
+        Ok(config)
+    }
+
+    /// The parsed listen addresses.
+    pub fn listen_addrs(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        if self.listen.is_empty() {
+            return Err(ConfigError::Invalid(
+                "'listen' must name at least one address".into(),
+            ));
+        }
+        self.listen
+            .iter()
+            .map(|a| {
+                a.parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Listen { addr: a.clone() })
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addrs()?;
+        let (lo, hi) = self.proxy.port_range;
+        if lo == 0 || lo > hi {
+            return Err(ConfigError::Invalid(format!(
+                "proxy.port_range [{lo}, {hi}] must be a non-empty range of non-zero ports"
+            )));
+        }
+        if self.terminal.max_sessions == 0 {
+            return Err(ConfigError::Invalid(
+                "terminal.max_sessions must be at least 1".into(),
+            ));
+        }
+        for origin in &self.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "allowed_origins entry '{origin}' must look like http://host:port"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let first = s.lines().next().unwrap_or_default().trim();
+    // toml puts the actual complaint on the last line of its report.
+    let last = s
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim();
+    if first == last {
+        first.to_string()
+    } else {
+        format!("{first} {last}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_defaults() {
+        let c = Config::from_file(Path::new("/nonexistent/clown.toml")).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let dir = std::env::temp_dir().join(format!("clown-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        std::fs::write(&file, "listen = [\"127.0.0.1:1\"]\nlog = \"debug\"\n").unwrap();
+        let mut env = Env::new();
+        let c = Config::load(&file, &env, &[]).unwrap();
+        assert_eq!(c.listen, vec!["127.0.0.1:1"]);
+        env.insert("CLOWN_LISTEN".into(), "127.0.0.1:2, 127.0.0.1:3".into());
+        let c = Config::load(&file, &env, &[]).unwrap();
+        assert_eq!(c.listen, vec!["127.0.0.1:2", "127.0.0.1:3"]);
+        let c = Config::load(&file, &env, &["127.0.0.1:4".into()]).unwrap();
+        assert_eq!(c.listen, vec!["127.0.0.1:4"]);
+        assert_eq!(c.log, "debug");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("clown-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        std::fs::write(&file, "listen = [\n").unwrap();
+        let e = Config::from_file(&file).unwrap_err().to_string();
+        assert!(e.contains("config.toml"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        std::fs::write(&file, "lisen = []\n").unwrap();
+        let e = Config::from_file(&file).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+        std::fs::write(&file, "listen = [\"nonsense\"]\n").unwrap();
+        let e = Config::from_file(&file).unwrap_err().to_string();
+        assert!(e.contains("nonsense"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,175 @@
+//! Where the listening sockets come from: the service manager, or our own bind.
+//!
+//! systemd passes sockets with `LISTEN_FDS`/`LISTEN_PID`; launchd hands them out through
+//! `launch_activate_socket("Listeners")`; otherwise we bind the configured addresses.
+
+use std::net::{SocketAddr, TcpListener};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Systemd,
+    Launchd,
+    Bound,
+}
+
+impl Activation {
+    pub fn is_socket_activated(self) -> bool {
+        self != Activation::Bound
+    }
+}
+
+pub struct Listeners {
+    pub activation: Activation,
+    pub sockets: Vec<TcpListener>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    #[error("cannot use the socket passed by systemd (fd {index}): {source}")]
+    Inherited {
+        index: usize,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("launchd socket activation failed: {0}")]
+    Launchd(String),
+}
+
+impl Listeners {
+    /// Inherited sockets when there are any, else binds `addrs`.
+    pub fn acquire(addrs: &[SocketAddr]) -> Result<Self, ActivationError> {
+        if let Some(l) = Self::from_systemd()? {
+            return Ok(l);
+        }
+        if let Some(l) = launchd::sockets()? {
+            return Ok(l);
+        }
+        Self::bind(addrs)
+    }
+
+    pub fn bind(addrs: &[SocketAddr]) -> Result<Self, ActivationError> {
+        let sockets = addrs
+            .iter()
+            .map(|&addr| {
+                let l = TcpListener::bind(addr)
+                    .map_err(|source| ActivationError::Bind { addr, source })?;
+                l.set_nonblocking(true)
+                    .map_err(|source| ActivationError::Bind { addr, source })?;
+                Ok(l)
+            })
+            .collect::<Result<_, ActivationError>>()?;
+        Ok(Self {
+            activation: Activation::Bound,
+            sockets,
+        })
+    }
+
+    fn from_systemd() -> Result<Option<Self>, ActivationError> {
+        let mut fds = listenfd::ListenFd::from_env();
+        if fds.len() == 0 {
+            return Ok(None);
+        }
+        let mut sockets = Vec::new();
+        for index in 0..fds.len() {
+            let socket = fds
+                .take_tcp_listener(index)
+                .map_err(|source| ActivationError::Inherited { index, source })?;
+            if let Some(l) = socket {
+                l.set_nonblocking(true)
+                    .map_err(|source| ActivationError::Inherited { index, source })?;
+                sockets.push(l);
+            }
+        }
+        if sockets.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            activation: Activation::Systemd,
+            sockets,
+        }))
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
+    }
+}
+
+#[cfg(target_os = "macos")]
+mod launchd {
+    use super::*;
+    use std::ffi::CString;
+    use std::os::fd::FromRawFd;
+    use std::os::raw::{c_char, c_int};
+
+    unsafe extern "C" {
+        fn launch_activate_socket(
+            name: *const c_char,
+            fds: *mut *mut c_int,
+            cnt: *mut usize,
+        ) -> c_int;
+    }
+
+    unsafe extern "C" {
+        fn free(ptr: *mut std::ffi::c_void);
+    }
+
+    /// Sockets launchd created for the `Listeners` entry of our plist, if any.
+    pub fn sockets() -> Result<Option<Listeners>, ActivationError> {
+        let name =
+            CString::new("Listeners").map_err(|e| ActivationError::Launchd(e.to_string()))?;
+        let mut fds: *mut c_int = std::ptr::null_mut();
+        let mut cnt: usize = 0;
+        // SAFETY: launchd fills `fds` with a malloc'd array of `cnt` descriptors we own.
+        let rc = unsafe { launch_activate_socket(name.as_ptr(), &mut fds, &mut cnt) };
+        // ESRCH (not managed by launchd) and ENOENT (no such socket) mean "not activated".
+        if rc == libc_esrch() || rc == libc_enoent() {
+            return Ok(None);
+        }
+        if rc != 0 {
+            return Err(ActivationError::Launchd(
+                std::io::Error::from_raw_os_error(rc).to_string(),
+            ));
+        }
+        let mut sockets = Vec::with_capacity(cnt);
+        for i in 0..cnt {
+            // SAFETY: i < cnt, and each descriptor is a listening socket we now own.
+            let l = unsafe { TcpListener::from_raw_fd(*fds.add(i)) };
+            l.set_nonblocking(true)
+                .map_err(|e| ActivationError::Launchd(e.to_string()))?;
+            sockets.push(l);
+        }
+        // SAFETY: the array was allocated by launchd with malloc.
+        unsafe { free(fds.cast()) };
+        Ok(Some(Listeners {
+            activation: Activation::Launchd,
+            sockets,
+        }))
+    }
+
+    fn libc_esrch() -> c_int {
+        3
+    }
+
+    fn libc_enoent() -> c_int {
+        2
+    }
+}
+
+#[cfg(not(target_os = "macos"))]
+mod launchd {
+    use super::*;
+
+    pub fn sockets() -> Result<Option<Listeners>, ActivationError> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,203 @@
+//! The daemon's lifecycle: `run(options, listeners, shutdown)`.
+//!
+//! Start-up order: directories, data-directory lock, store (with migrations), token,
+//! router, accept loops, then READY=1. Shutdown (signal, idle exit or the caller's
+//! future): STOPPING=1, stop accepting, let in-flight requests finish (bounded), flush the
+//! store, return. `main` and the tests both drive this function.
+
+pub mod activation;
+mod lock;
+pub mod notify;
+mod serve;
+pub mod signals;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+
+use crate::app::{AppState, AppStateParts};
+use crate::auth::Token;
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::logging::{FilterHandle, LogTail};
+use crate::paths::{Env, Paths, ensure_private_dir};
+use crate::store::Store;
+use activation::Listeners;
+use signals::Command;
+
+/// How long in-flight requests get to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+
+pub struct DaemonOptions {
+    pub config: Config,
+    pub config_path: PathBuf,
+    pub paths: Paths,
+    pub env: Env,
+    /// `--listen` flags, re-applied over the file on reload.
+    pub listen_flags: Vec<String>,
+    pub log_tail: LogTail,
+    pub log_filter: Option<FilterHandle>,
+    /// Whether to install Unix signal handlers (off when a test drives shutdown).
+    pub handle_signals: bool,
+}
+
+/// Runs the daemon until a shutdown signal, idle exit, or `shutdown` resolves.
+pub async fn run(
+    opts: DaemonOptions,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let paths = opts.paths.clone();
+    for dir in [&paths.data_dir, &paths.state_dir] {
+        ensure_private_dir(dir)
+            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    let _lock = lock::DataLock::acquire(&paths.lock_file())?;
+    let store = Store::open(&paths.db_file())?;
+    let token = Token::load_or_create(&paths.token_file())
+        .with_context(|| format!("cannot create token file {}", paths.token_file().display()))?;
+
+    let events = EventBus::new();
+    opts.log_tail.attach_bus(events.clone());
+    let local_addrs = listeners.local_addrs();
+    let activation = listeners.activation;
+    let state = AppState::new(AppStateParts {
+        config: opts.config.clone(),
+        paths: paths.clone(),
+        store: store.clone(),
+        events,
+        token,
+        log_tail: opts.log_tail.clone(),
+        activation,
+        local_addrs: local_addrs.clone(),
+    })?;
+    let router = crate::http::router(state.clone());
+
+    let mut signals = if opts.handle_signals {
+        Some(signals::listen().context("cannot install signal handlers")?)
+    } else {
+        None
+    };
+
+    let (drain_tx, mut drain_rx) = mpsc::channel::<()>(1);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut loops = Vec::new();
+    for socket in listeners.sockets {
+        let listener =
+            tokio::net::TcpListener::from_std(socket).context("cannot register listener")?;
+        loops.push(serve::spawn_accept_loop(
+            listener,
+            router.clone(),
+            state.clone(),
+            drain_tx.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    let addrs: Vec<String> = local_addrs.iter().map(|a| a.to_string()).collect();
+    tracing::info!(
+        "listening on {} ({} sockets), pid {}",
+        addrs.join(", "),
+        match activation {
+            activation::Activation::Systemd => "systemd-inherited",
+            activation::Activation::Launchd => "launchd-inherited",
+            activation::Activation::Bound => "bound",
+        },
+        std::process::id()
+    );
+    notify::ready(&format!("Listening on {}", addrs.join(", ")));
+
+    if let Some(interval) = notify::watchdog_interval(&opts.env) {
+        tokio::spawn(watchdog(interval));
+    }
+
+    tokio::pin!(shutdown);
+    let idle_check = Duration::from_secs(1);
+    loop {
+        let cmd = tokio::select! {
+            _ = &mut shutdown => Command::Shutdown,
+            Some(cmd) = recv(&mut signals) => cmd,
+            _ = tokio::time::sleep(idle_check) => {
+                if idle_expired(&state) {
+                    tracing::info!("idle for {}s with nothing running; exiting", state.config().idle_exit_secs);
+                    Command::Shutdown
+                } else {
+                    continue;
+                }
+            }
+        };
+        match cmd {
+            Command::Shutdown => break,
+            Command::Reload => reload(&opts, &state),
+        }
+    }
+
+    tracing::info!("shutting down");
+    notify::stopping();
+    let _ = stop_tx.send(true);
+    for l in loops {
+        let _ = l.await;
+    }
+    drop(drain_tx);
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not finish within {DRAIN_TIMEOUT:?}; closing them");
+    }
+    store.flush().context("cannot flush the database")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn recv(signals: &mut Option<tokio::sync::mpsc::Receiver<Command>>) -> Option<Command> {
+    match signals {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn idle_expired(state: &AppState) -> bool {
+    let secs = state.config().idle_exit_secs;
+    secs > 0
+        && state.activation().is_socket_activated()
+        && state.activity().open_connections() == 0
+        && !state.has_running_work()
+        && state.activity().last_active(state.started()).elapsed() >= Duration::from_secs(secs)
+}
+
+/// SIGHUP: re-read the config file; on error keep the old one and say why.
+fn reload(opts: &DaemonOptions, state: &AppState) {
+    notify::reloading();
+    match Config::load(&opts.config_path, &opts.env, &opts.listen_flags) {
+        Ok(new) => {
+            if new.listen != state.config().listen
+                && state.activation() == activation::Activation::Bound
+            {
+                tracing::warn!("'listen' changed; it takes effect at the next restart");
+            }
+            if let Some(handle) = &opts.log_filter {
+                let _ = handle.reload(crate::logging::parse_filter(&new.log));
+            }
+            state.set_config(new);
+            tracing::info!("configuration reloaded from {}", opts.config_path.display());
+            notify::ready("Configuration reloaded");
+        }
+        Err(e) => {
+            tracing::error!("reload failed, keeping the previous configuration: {e}");
+            notify::ready(&format!("Reload failed: {e}"));
+        }
+    }
+}
+
+/// Pings the watchdog at half its interval, from a task on the runtime: if the runtime
+/// stalls, the pings stop and the service manager restarts us.
+async fn watchdog(interval: Duration) {
+    let mut tick = tokio::time::interval(interval / 2);
+    loop {
+        tick.tick().await;
+        notify::watchdog();
+    }
+}

@@ -1,0 +1,295 @@
+//! The request guard (DESIGN §5), one middleware in front of every route:
+//!
+//! 1. `Host` must be a loopback name or address with a port we listen on, or a configured
+//!    extra name (defeats DNS rebinding) — else 403.
+//! 2. A request carrying `Origin` must match an allowed origin exactly (scheme, host,
+//!    port) — else 403. Requests without `Origin` (CLI, curl) pass.
+//! 3. `/api/*` and `/ws/*` need `Authorization: Bearer <token>` or the session cookie —
+//!    else 401.
+//! 4. A panic in a handler becomes a 500 envelope, and error responses produced by the
+//!    framework itself (405, 413, …) under `/api` and `/ws` are rewritten into the envelope.
+
+use std::panic::AssertUnwindSafe;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+
+use crate::api::error::envelope_error;
+use crate::api::extract::too_large;
+use crate::app::AppState;
+
+pub const COOKIE_NAME: &str = "clown_session";
+
+pub fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/") || path == "/ws" || path.starts_with("/ws/")
+}
+
+fn is_public(path: &str) -> bool {
+    !is_api_path(path)
+}
+
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    if let Err(resp) = check(&state, req.headers(), &path) {
+        return with_security_headers(resp);
+    }
+    let resp = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!("handler for {method} {path} panicked: {what}");
+            envelope_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+        }
+    };
+    let resp = if is_api_path(&path) {
+        envelope_framework_errors(resp, &method, &path)
+    } else {
+        resp
+    };
+    with_security_headers(resp)
+}
+
+fn check(state: &AppState, headers: &HeaderMap, path: &str) -> Result<(), Response> {
+    let config = state.config();
+    let ports: Vec<u16> = state.local_addrs().iter().map(|a| a.port()).collect();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match host {
+        Some(h) if host_allowed(h, &ports, &config.allowed_hosts) => {}
+        Some(h) => {
+            return Err(envelope_error(
+                StatusCode::FORBIDDEN,
+                &format!("Host '{}' is not allowed", truncate(h)),
+            ));
+        }
+        None => {
+            return Err(envelope_error(
+                StatusCode::FORBIDDEN,
+                "A Host header is required",
+            ));
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(
+            origin,
+            &ports,
+            &config.allowed_hosts,
+            &config.allowed_origins,
+        ) {
+            return Err(envelope_error(
+                StatusCode::FORBIDDEN,
+                &format!("Origin '{}' is not allowed", truncate(origin)),
+            ));
+        }
+    }
+    if !is_public(path) && !authorized(state, headers) {
+        let mut resp = envelope_error(
+            StatusCode::UNAUTHORIZED,
+            "Missing or invalid token: send 'Authorization: Bearer <token>' (see the token file in the state directory, or run 'clown ui')",
+        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Err(resp);
+    }
+    Ok(())
+}
+
+/// Whether the request carries the token, as a bearer header or the session cookie.
+pub fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let token = state.token();
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(presented) = auth.strip_prefix("Bearer ") {
+            return token.matches(presented.trim());
+        }
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .any(|(k, v)| k == COOKIE_NAME && token.matches(v))
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+const LOOPBACK_NAMES: &[&str] = &["127.0.0.1", "localhost", "[::1]"];
+
+/// Splits `host[:port]`, keeping IPv6 brackets.
+fn split_host_port(value: &str) -> (&str, Option<&str>) {
+    if value.starts_with('[') {
+        match value.find(']') {
+            Some(end) => {
+                let (h, rest) = value.split_at(end + 1);
+                (h, rest.strip_prefix(':'))
+            }
+            None => (value, None),
+        }
+    } else {
+        match value.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (value, None),
+        }
+    }
+}
+
+pub fn host_allowed(host: &str, ports: &[u16], extra: &[String]) -> bool {
+    let (name, port) = split_host_port(host);
+    let name = name.to_ascii_lowercase();
+    let port_ok = match port {
+        Some(p) => p.parse::<u16>().is_ok_and(|p| ports.contains(&p)),
+        // No port means :80; only fine when we actually listen there.
+        None => ports.contains(&80),
+    };
+    if LOOPBACK_NAMES.contains(&name.as_str()) {
+        return port_ok;
+    }
+    extra.iter().any(|e| {
+        let (ename, eport) = split_host_port(e);
+        ename.eq_ignore_ascii_case(&name)
+            && match eport {
+                Some(ep) => port == Some(ep),
+                None => port_ok,
+            }
+    })
+}
+
+pub fn origin_allowed(
+    origin: &str,
+    ports: &[u16],
+    extra_hosts: &[String],
+    extra_origins: &[String],
+) -> bool {
+    if extra_origins.iter().any(|o| o == origin) {
+        return true;
+    }
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    // An origin is scheme://host[:port] — nothing after it, not even a slash.
+    if rest.contains('/') || rest.contains('@') {
+        return false;
+    }
+    let (name, port) = split_host_port(rest);
+    let Some(port) = port.and_then(|p| p.parse::<u16>().ok()) else {
+        return false;
+    };
+    if !ports.contains(&port) {
+        return false;
+    }
+    LOOPBACK_NAMES.contains(&name)
+        || extra_hosts
+            .iter()
+            .any(|e| split_host_port(e).0.eq_ignore_ascii_case(name))
+}
+
+/// Framework-made errors (405, 413, 4xx from extractors we do not wrap) carry plain text
+/// or nothing; under `/api` they become the envelope.
+fn envelope_framework_errors(resp: Response, method: &axum::http::Method, path: &str) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return resp;
+    }
+    let mut out = match status {
+        StatusCode::METHOD_NOT_ALLOWED => envelope_error(
+            status,
+            &format!("Method {method} is not allowed for {path}"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large().into_response(),
+        _ => envelope_error(status, status.canonical_reason().unwrap_or("Error")),
+    };
+    if let Some(allow) = resp.headers().get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    out
+}
+
+fn with_security_headers(mut resp: Response<Body>) -> Response<Body> {
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        let ports = [8765];
+        assert!(host_allowed("127.0.0.1:8765", &ports, &[]));
+        assert!(host_allowed("localhost:8765", &ports, &[]));
+        assert!(host_allowed("LOCALHOST:8765", &ports, &[]));
+        assert!(host_allowed("[::1]:8765", &ports, &[]));
+        assert!(!host_allowed("127.0.0.1:9999", &ports, &[]));
+        assert!(!host_allowed("127.0.0.1", &ports, &[]));
+        assert!(!host_allowed("evil.example:8765", &ports, &[]));
+        assert!(!host_allowed("localhost.evil.com:8765", &ports, &[]));
+        assert!(host_allowed("box.lan:8765", &ports, &["box.lan".into()]));
+        assert!(!host_allowed("box.lan:1", &ports, &["box.lan".into()]));
+    }
+
+    #[test]
+    fn origins() {
+        let ports = [8765];
+        assert!(origin_allowed("http://127.0.0.1:8765", &ports, &[], &[]));
+        assert!(origin_allowed("http://localhost:8765", &ports, &[], &[]));
+        assert!(!origin_allowed("http://localhost:8765/", &ports, &[], &[]));
+        assert!(!origin_allowed(
+            "http://localhost.evil.com:8765",
+            &ports,
+            &[],
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "http://localhost.evil.com",
+            &ports,
+            &[],
+            &[]
+        ));
+        assert!(!origin_allowed("http://evil.example", &ports, &[], &[]));
+        assert!(!origin_allowed("https://localhost:8765", &ports, &[], &[]));
+        assert!(!origin_allowed("null", &ports, &[], &[]));
+        assert!(!origin_allowed("http://localhost:87650", &ports, &[], &[]));
+        assert!(origin_allowed(
+            "https://x.example",
+            &ports,
+            &[],
+            &["https://x.example".into()]
+        ));
+    }
+}

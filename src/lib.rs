@@ -1,0 +1,17 @@
+//! clown: a per-user service that manages CLI coding agents.
+//!
+//! `daemon` is the service (socket activated, notify-ready), `http` and `api` its HTTP
+//! surface, `store` the SQLite database, `cli` the thin clients of the HTTP API.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod events;
+pub mod http;
+pub mod logging;
+pub mod paths;
+pub mod store;
+pub mod time;

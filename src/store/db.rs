@@ -1,0 +1,93 @@
+//! Opening the database: pragmas and numbered migrations tracked in `user_version`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry is one migration; its 1-based position is its version. Never edit a
+/// released entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: profiles and their secrets.
+    "CREATE TABLE profiles (
+        alias        TEXT PRIMARY KEY,
+        agent_id     TEXT NOT NULL,
+        provider_id  TEXT NOT NULL,
+        endpoint_id  TEXT NOT NULL,
+        model        TEXT NOT NULL,
+        base_url     TEXT,
+        profile_home TEXT NOT NULL,
+        proxy        TEXT NOT NULL DEFAULT '{}',
+        created_at   TEXT NOT NULL,
+        last_used    TEXT
+     ) STRICT;
+     CREATE INDEX profiles_agent ON profiles(agent_id);
+     CREATE TABLE secrets (
+        alias       TEXT PRIMARY KEY REFERENCES profiles(alias) ON DELETE CASCADE,
+        api_key     TEXT,
+        proxy_token TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     ) STRICT;",
+];
+
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(open_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_err)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let version = i + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .and_then(|_| tx.pragma_update(None, "user_version", version as i64))
+            .and_then(|_| tx.commit())
+            .map_err(|source| StoreError::Migrate { version, source })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_reopens() {
+        let dir = std::env::temp_dir().join(format!("clown-db-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        drop(open(&path).unwrap());
+        let conn = open(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, SCHEMA_VERSION);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
