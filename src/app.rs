@@ -34,6 +34,7 @@ struct Inner {
     profiles_count: AtomicUsize,
     active_proxies: AtomicUsize,
     activity: Activity,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -94,6 +95,7 @@ impl AppState {
                 profiles_count: AtomicUsize::new(profiles),
                 active_proxies: AtomicUsize::new(0),
                 activity: Activity::default(),
+                shutdown: tokio::sync::watch::Sender::new(false),
             }),
         })
     }
@@ -169,6 +171,16 @@ impl AppState {
 
     pub fn activity(&self) -> &Activity {
         &self.inner.activity
+    }
+
+    /// Resolves (changes) when the daemon begins shutting down; long-lived connections
+    /// watch it to close cleanly.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
     }
 
     /// Whether anything long-lived runs (sessions, proxies); idle exit waits for none.

@@ -74,7 +74,7 @@ mod tests {
     fn token_is_64_hex_and_compares() {
         let t = Token::generate().unwrap();
         assert_eq!(t.expose().len(), 64);
-        assert!(t.matches(&t.expose().to_string()));
+        assert!(t.matches(t.expose()));
         assert!(!t.matches("nope"));
         assert_eq!(format!("{t:?}"), "Token(<redacted>)");
     }

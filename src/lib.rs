@@ -15,3 +15,4 @@ pub mod logging;
 pub mod paths;
 pub mod store;
 pub mod time;
+pub mod ws;

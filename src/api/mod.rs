@@ -95,6 +95,13 @@ pub fn routes() -> Vec<Route> {
             "This OpenAPI document",
             || get(openapi::document),
         ),
+        route(
+            "GET",
+            "/ws/events",
+            "events",
+            "Live event stream (WebSocket): JSON text frames {type, data, ts}",
+            || get(crate::ws::events::handler),
+        ),
     ]
 }
 

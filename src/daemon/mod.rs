@@ -137,6 +137,7 @@ pub async fn run(
     tracing::info!("shutting down");
     notify::stopping();
     let _ = stop_tx.send(true);
+    state.begin_shutdown();
     for l in loops {
         let _ = l.await;
     }

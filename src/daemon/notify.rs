@@ -45,10 +45,10 @@ pub fn watchdog() {
 /// `WATCHDOG_USEC` set and `WATCHDOG_PID` either unset or our pid.
 pub fn watchdog_interval(env: &crate::paths::Env) -> Option<Duration> {
     let usec: u64 = env.get("WATCHDOG_USEC")?.parse().ok().filter(|&u| u > 0)?;
-    if let Some(pid) = env.get("WATCHDOG_PID") {
-        if pid.parse::<u32>().ok() != Some(std::process::id()) {
-            return None;
-        }
+    if let Some(pid) = env.get("WATCHDOG_PID")
+        && pid.parse::<u32>().ok() != Some(std::process::id())
+    {
+        return None;
     }
     Some(Duration::from_micros(usec))
 }

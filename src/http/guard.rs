@@ -35,7 +35,7 @@ fn is_public(path: &str) -> bool {
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
-    if let Err(resp) = check(&state, req.headers(), &path) {
+    if let Some(resp) = refusal(&state, req.headers(), &path) {
         return with_security_headers(resp);
     }
     let resp = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
@@ -58,20 +58,21 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     with_security_headers(resp)
 }
 
-fn check(state: &AppState, headers: &HeaderMap, path: &str) -> Result<(), Response> {
+/// The response refusing this request, if the checks refuse it.
+fn refusal(state: &AppState, headers: &HeaderMap, path: &str) -> Option<Response> {
     let config = state.config();
     let ports: Vec<u16> = state.local_addrs().iter().map(|a| a.port()).collect();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     match host {
         Some(h) if host_allowed(h, &ports, &config.allowed_hosts) => {}
         Some(h) => {
-            return Err(envelope_error(
+            return Some(envelope_error(
                 StatusCode::FORBIDDEN,
                 &format!("Host '{}' is not allowed", truncate(h)),
             ));
         }
         None => {
-            return Err(envelope_error(
+            return Some(envelope_error(
                 StatusCode::FORBIDDEN,
                 "A Host header is required",
             ));
@@ -85,7 +86,7 @@ fn check(state: &AppState, headers: &HeaderMap, path: &str) -> Result<(), Respon
             &config.allowed_hosts,
             &config.allowed_origins,
         ) {
-            return Err(envelope_error(
+            return Some(envelope_error(
                 StatusCode::FORBIDDEN,
                 &format!("Origin '{}' is not allowed", truncate(origin)),
             ));
@@ -98,21 +99,20 @@ fn check(state: &AppState, headers: &HeaderMap, path: &str) -> Result<(), Respon
         );
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return Err(resp);
+        return Some(resp);
     }
-    Ok(())
+    None
 }
 
 /// Whether the request carries the token, as a bearer header or the session cookie.
 pub fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     let token = state.token();
-    if let Some(auth) = headers
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-    {
-        if let Some(presented) = auth.strip_prefix("Bearer ") {
-            return token.matches(presented.trim());
-        }
+        .and_then(|auth| auth.strip_prefix("Bearer "));
+    if let Some(presented) = bearer {
+        return token.matches(presented.trim());
     }
     headers
         .get_all(header::COOKIE)

@@ -1,0 +1,3 @@
+//! WebSocket endpoints: the live event stream (and, later, terminals).
+
+pub mod events;

@@ -1,0 +1,8 @@
+//! Integration tests: each starts the real `clown` binary with its own temporary home,
+//! talks to it over real sockets, and waits for readiness through a notify socket the
+//! test owns (never a fixed sleep).
+
+mod helpers;
+
+mod foundation;
+mod service_manager;
