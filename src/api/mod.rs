@@ -1,16 +1,21 @@
 //! The HTTP API: one file per resource, and the route table that both the router and
 //! the OpenAPI document are built from, so the two cannot drift apart.
 
+pub mod agents;
 pub mod daemon;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod profiles;
+pub mod providers;
+pub mod registry;
 pub mod ui;
+pub mod usage;
 
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::app::AppState;
 
@@ -88,6 +93,111 @@ pub fn routes() -> Vec<Route> {
             "Recent daemon log lines",
             || get(daemon::logs),
         ),
+        Route {
+            query: &[("agent", "string", "Filter by agent ID")],
+            ..route("GET", "/api/profiles", "profiles", "List profiles", || {
+                get(profiles::list)
+            })
+        },
+        Route {
+            body: Some("CreateProfile"),
+            ..route(
+                "POST",
+                "/api/profiles",
+                "profiles",
+                "Create a profile",
+                || post(profiles::create),
+            )
+        },
+        route(
+            "GET",
+            "/api/profiles/{alias}",
+            "profiles",
+            "Get a profile",
+            || get(profiles::get),
+        ),
+        Route {
+            query: &[
+                (
+                    "force",
+                    "boolean",
+                    "Delete even while a terminal session or proxy runs for it (stops them)",
+                ),
+                ("purge", "boolean", "Also remove the profile home"),
+            ],
+            ..route(
+                "DELETE",
+                "/api/profiles/{alias}",
+                "profiles",
+                "Delete a profile",
+                || delete(profiles::delete),
+            )
+        },
+        Route {
+            body: Some("LaunchRequest"),
+            ..route(
+                "POST",
+                "/api/profiles/{alias}/launch",
+                "profiles",
+                "Prepare the profile's agent files and return its launch environment (the only response that carries the profile's credential; used by `clown profiles run`)",
+                || post(profiles::launch),
+            )
+        },
+        route(
+            "GET",
+            "/api/agents",
+            "agents",
+            "List agents with detection results",
+            || get(agents::list),
+        ),
+        route("GET", "/api/agents/{id}", "agents", "Get an agent", || {
+            get(agents::get)
+        }),
+        route(
+            "GET",
+            "/api/providers",
+            "providers",
+            "List providers",
+            || get(providers::list),
+        ),
+        route(
+            "GET",
+            "/api/providers/{id}",
+            "providers",
+            "Get a provider with endpoints, models and prices",
+            || get(providers::get),
+        ),
+        Route {
+            body: Some("RecordUsage"),
+            ..route(
+                "POST",
+                "/api/usage/record",
+                "usage",
+                "Record usage events and sessions (used by the proxy child and `clown profiles run`)",
+                || post(usage::record),
+            )
+        },
+        route(
+            "GET",
+            "/api/registry",
+            "registry",
+            "Registry status",
+            || get(registry::status),
+        ),
+        Route {
+            query: &[(
+                "force",
+                "boolean",
+                "Fetch even if the last sync is younger than 24 hours",
+            )],
+            ..route(
+                "POST",
+                "/api/registry/sync",
+                "registry",
+                "Sync the registry from its git repository",
+                || post(registry::sync),
+            )
+        },
         route(
             "GET",
             "/api/openapi.json",

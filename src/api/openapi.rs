@@ -113,5 +113,70 @@ fn schemas() -> Value {
             "required": ["success", "error"],
             "properties": {"success": {"type": "boolean", "enum": [false]}, "error": {"type": "string"}}
         },
+        "CreateProfile": {
+            "type": "object",
+            "required": ["agent_id", "alias", "provider_id"],
+            "additionalProperties": false,
+            "properties": {
+                "agent_id": {"type": "string"},
+                "alias": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+                "provider_id": {"type": "string"},
+                "endpoint_id": {"type": "string", "description": "Default: the provider's default endpoint"},
+                "model": {"type": "string", "description": "Default: the provider's default model"},
+                "api_key": {"type": "string", "writeOnly": true},
+                "base_url": {"type": "string", "description": "Overrides the endpoint's URL"},
+                "proxy": {"$ref": "#/components/schemas/ProxySettings"}
+            }
+        },
+        "ProxySettings": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "model_aliases": {"type": "object", "additionalProperties": {"type": "string"}},
+                "fallbacks": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["provider_id"],
+                    "properties": {
+                        "provider_id": {"type": "string"},
+                        "endpoint_id": {"type": "string"},
+                        "model": {"type": "string"},
+                        "base_url": {"type": "string"}
+                    }
+                }}
+            }
+        },
+        "RecordUsage": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "events": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["profile", "model", "source"],
+                    "properties": {
+                        "profile": {"type": "string"}, "agent": {"type": "string"}, "provider": {"type": "string"},
+                        "model": {"type": "string"}, "ts": {"type": "integer", "description": "Unix seconds"},
+                        "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
+                        "cache_creation_input_tokens": {"type": "integer"}, "cache_read_input_tokens": {"type": "integer"},
+                        "source": {"type": "string"}, "session_id": {"type": "string"},
+                        "dedupe_key": {"type": "string", "description": "Events with a key already stored are ignored"}
+                    }
+                }},
+                "sessions": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["profile", "started_at", "source"],
+                    "properties": {
+                        "profile": {"type": "string"}, "started_at": {"type": "integer"}, "ended_at": {"type": "integer"},
+                        "exit_code": {"type": "integer"}, "source": {"type": "string"}, "session_id": {"type": "string"}
+                    }
+                }}
+            }
+        },
+        "LaunchRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {"cwd": {"type": "string", "description": "Absolute working directory of the run"}}
+        },
     })
 }

@@ -1,10 +1,13 @@
 //! The command line: `clown daemon` runs the service; every other subcommand is a thin
 //! client of the HTTP API (it never opens the store).
 
+mod catalogue;
 mod client;
 mod daemon;
 mod generate;
+mod profiles;
 mod status;
+mod table;
 mod ui;
 
 use std::path::PathBuf;
@@ -41,6 +44,12 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Print the web UI's login link (and open it with --open).
     Ui(ui::UiArgs),
+    /// Agents in the catalogue and whether they are installed.
+    Agents(catalogue::CatalogueArgs),
+    /// Providers in the catalogue.
+    Providers(catalogue::CatalogueArgs),
+    /// Profiles: an agent bound to a provider, model and key.
+    Profiles(profiles::ProfilesArgs),
     /// Print shell completions or the man page.
     Generate(generate::GenerateArgs),
 }
@@ -52,6 +61,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Generate(ref args) => generate::run(args),
         Command::Status(ref args) => client_runtime()?.block_on(status::run(&cli, args)),
         Command::Ui(ref args) => client_runtime()?.block_on(ui::run(&cli, args)),
+        Command::Agents(ref args) => client_runtime()?.block_on(catalogue::agents(&cli, args)),
+        Command::Providers(ref args) => {
+            client_runtime()?.block_on(catalogue::providers(&cli, args))
+        }
+        Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
     }
 }
 
@@ -59,4 +73,16 @@ fn client_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -73,6 +73,7 @@ pub async fn run(
         log_tail: opts.log_tail.clone(),
         activation,
         local_addrs: local_addrs.clone(),
+        env: opts.env.clone(),
     })?;
     let router = crate::http::router(state.clone());
 
@@ -183,6 +184,8 @@ fn reload(opts: &DaemonOptions, state: &AppState) {
                 let _ = handle.reload(crate::logging::parse_filter(&new.log));
             }
             state.set_config(new);
+            let (catalogue, sync_state) = crate::registry::load(&opts.paths);
+            state.set_catalogue(catalogue, sync_state);
             tracing::info!("configuration reloaded from {}", opts.config_path.display());
             notify::ready("Configuration reloaded");
         }

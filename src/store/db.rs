@@ -33,6 +33,34 @@ const MIGRATIONS: &[&str] = &[
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
      ) STRICT;",
+    // 2: usage events (one per model response) and sessions (one per agent run).
+    "CREATE TABLE usage_events (
+        id            INTEGER PRIMARY KEY,
+        ts            INTEGER NOT NULL,
+        profile       TEXT NOT NULL,
+        agent         TEXT,
+        provider      TEXT,
+        model         TEXT NOT NULL,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_input_tokens     INTEGER NOT NULL DEFAULT 0,
+        source        TEXT NOT NULL,
+        session_id    TEXT,
+        dedupe_key    TEXT UNIQUE
+     ) STRICT;
+     CREATE INDEX usage_events_ts ON usage_events(ts);
+     CREATE TABLE usage_sessions (
+        id           INTEGER PRIMARY KEY,
+        profile      TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        ended_at     INTEGER,
+        runtime_secs INTEGER NOT NULL DEFAULT 0,
+        exit_code    INTEGER,
+        source       TEXT NOT NULL,
+        session_id   TEXT UNIQUE
+     ) STRICT;
+     CREATE INDEX usage_sessions_started ON usage_sessions(started_at);",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -5,6 +5,8 @@
 //! in one transaction, so a crash leaves either the old or the new state.
 
 mod db;
+pub mod profiles;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -440,3 +440,32 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Where `scripts/prepare-tests` installed the real agents (claude, codex).
+pub fn deps_bin() -> PathBuf {
+    let dir = std::env::var("CLOWN_TEST_DEPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".deps/node_modules/.bin")
+        });
+    assert!(
+        dir.join("claude").exists() && dir.join("codex").exists(),
+        "the real agents are missing from {}; run scripts/test (or scripts/prepare-tests) first",
+        dir.display()
+    );
+    dir
+}
+
+/// PATH with the real agents first.
+pub fn path_with_deps() -> String {
+    format!(
+        "{}:{}",
+        deps_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Creates a profile through the API and asserts success.
+pub fn create_profile(d: &Daemon, body: Value) -> Value {
+    d.api("POST", "/api/profiles", Some(&body)).expect_ok()
+}

@@ -3,6 +3,9 @@
 //! test owns (never a fixed sleep).
 
 mod helpers;
+mod upstream;
+mod ws;
 
 mod foundation;
+mod profiles;
 mod service_manager;

@@ -1,0 +1,5 @@
+//! Agents: finding installed agent programs (`detect`) and preparing the environment and
+//! files a profile's agent starts with (`launch`).
+
+pub mod detect;
+pub mod launch;

@@ -1,0 +1,242 @@
+//! A local Anthropic-compatible upstream the tests run and script: it records every
+//! request (path, headers, body) and answers `POST /v1/messages` with a fixed reply and
+//! fixed token counts, streamed as SSE when the request asks for `"stream": true`.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub reply: String,
+    pub model: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Self {
+            reply: "Hello from the test upstream.".into(),
+            model: None,
+            input_tokens: 1234,
+            output_tokens: 56,
+            cache_creation_input_tokens: 7,
+            cache_read_input_tokens: 89,
+        }
+    }
+}
+
+pub struct Upstream {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    pub script: Arc<Mutex<Script>>,
+}
+
+impl Upstream {
+    pub fn start(script: Script) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script));
+        let (r, s) = (requests.clone(), script.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (r, s) = (r.clone(), s.clone());
+                std::thread::spawn(move || serve(stream, r, s));
+            }
+        });
+        Self {
+            port,
+            requests,
+            script,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn messages(&self) -> Vec<Recorded> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.path.starts_with("/v1/messages")
+                    && !r.path.contains("count_tokens")
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+fn serve(stream: TcpStream, requests: Arc<Mutex<Vec<Recorded>>>, script: Arc<Mutex<Script>>) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let Some(req) = read_request(&mut reader) else {
+            return;
+        };
+        requests.lock().unwrap().push(req.clone());
+        let script = script.lock().unwrap().clone();
+        let (status, content_type, body) = respond(&req, &script);
+        let head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nrequest-id: req_test\r\n\r\n",
+            body.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&body).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let mut body = Vec::new();
+    if let Some(len) = headers.get("content-length") {
+        body.resize(len.parse().ok()?, 0);
+        reader.read_exact(&mut body).ok()?;
+    } else if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0u8; n + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+fn respond(req: &Recorded, s: &Script) -> (&'static str, &'static str, Vec<u8>) {
+    if req.method != "POST" || !req.path.starts_with("/v1/messages") {
+        return (
+            "404 Not Found",
+            "application/json",
+            br#"{"type":"error","error":{"type":"not_found_error","message":"not found"}}"#
+                .to_vec(),
+        );
+    }
+    let body = req.json();
+    if req.path.starts_with("/v1/messages/count_tokens") {
+        return (
+            "200 OK",
+            "application/json",
+            json!({"input_tokens": s.input_tokens})
+                .to_string()
+                .into_bytes(),
+        );
+    }
+    let model = s
+        .model
+        .clone()
+        .or_else(|| body["model"].as_str().map(String::from))
+        .unwrap_or_else(|| "claude-sonnet-4".into());
+    let usage_start = json!({
+        "input_tokens": s.input_tokens,
+        "output_tokens": 1,
+        "cache_creation_input_tokens": s.cache_creation_input_tokens,
+        "cache_read_input_tokens": s.cache_read_input_tokens,
+    });
+    if body["stream"] == json!(true) {
+        let events = [
+            (
+                "message_start",
+                json!({"type": "message_start", "message": {
+                "id": "msg_test_1", "type": "message", "role": "assistant", "model": model,
+                "content": [], "stop_reason": null, "stop_sequence": null, "usage": usage_start}}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": s.reply}}),
+            ),
+            (
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            ),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                "usage": {"output_tokens": s.output_tokens}}),
+            ),
+            ("message_stop", json!({"type": "message_stop"})),
+        ];
+        let mut out = String::new();
+        for (name, data) in events {
+            out.push_str(&format!("event: {name}\ndata: {data}\n\n"));
+        }
+        return ("200 OK", "text/event-stream", out.into_bytes());
+    }
+    let message = json!({
+        "id": "msg_test_1", "type": "message", "role": "assistant", "model": model,
+        "content": [{"type": "text", "text": s.reply}],
+        "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {
+            "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
+            "cache_creation_input_tokens": s.cache_creation_input_tokens,
+            "cache_read_input_tokens": s.cache_read_input_tokens,
+        }
+    });
+    (
+        "200 OK",
+        "application/json",
+        message.to_string().into_bytes(),
+    )
+}
