@@ -8,4 +8,5 @@ mod ws;
 
 mod foundation;
 mod profiles;
+mod registry;
 mod service_manager;
