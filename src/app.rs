@@ -40,6 +40,7 @@ struct Inner {
     catalogue: RwLock<Arc<Catalogue>>,
     sync_state: RwLock<SyncState>,
     sync_lock: tokio::sync::Mutex<()>,
+    import_lock: tokio::sync::Mutex<()>,
     detector: Detector,
     env: Env,
 }
@@ -109,6 +110,7 @@ impl AppState {
                 catalogue: RwLock::new(Arc::new(catalogue)),
                 sync_state: RwLock::new(sync_state),
                 sync_lock: tokio::sync::Mutex::new(()),
+                import_lock: tokio::sync::Mutex::new(()),
                 detector: Detector::default(),
                 env: parts.env,
             }),
@@ -220,6 +222,11 @@ impl AppState {
     /// Held while a registry sync runs, so two syncs never interleave.
     pub fn sync_lock(&self) -> &tokio::sync::Mutex<()> {
         &self.inner.sync_lock
+    }
+
+    /// Held while a Claude import runs, so two imports never interleave.
+    pub fn import_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.import_lock
     }
 
     pub fn detector(&self) -> &Detector {

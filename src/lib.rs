@@ -18,4 +18,5 @@ pub mod profiles;
 pub mod registry;
 pub mod store;
 pub mod time;
+pub mod usage;
 pub mod ws;

@@ -168,6 +168,46 @@ pub fn routes() -> Vec<Route> {
             || get(providers::get),
         ),
         Route {
+            query: &[
+                (
+                    "period",
+                    "string",
+                    "today (default), yesterday, week, month, 7d, 30d or all; local time zone",
+                ),
+                (
+                    "profile",
+                    "string",
+                    "Filter by profile alias (Claude data outside any profile is under '@claude')",
+                ),
+                (
+                    "model",
+                    "string",
+                    "Filter by model (sessions, which have no model, are then left out)",
+                ),
+            ],
+            ..route(
+                "GET",
+                "/api/usage",
+                "usage",
+                "Usage statistics: tokens, costs, sessions, aggregates by profile, model and day",
+                || get(usage::get),
+            )
+        },
+        Route {
+            query: &[(
+                "claude_dir",
+                "string",
+                "Path to a .claude directory (default: every Claude data directory found, and each claude profile's home)",
+            )],
+            ..route(
+                "POST",
+                "/api/usage/import-claude",
+                "usage",
+                "Import Claude Code transcripts and stats-cache.json (incremental; data outside any profile goes to the pseudo-profile '@claude')",
+                || post(usage::import_claude),
+            )
+        },
+        Route {
             body: Some("RecordUsage"),
             ..route(
                 "POST",

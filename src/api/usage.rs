@@ -1,15 +1,20 @@
-//! `/api/usage`: recording usage from clown's own processes (the proxy child,
-//! `clown profiles run`, terminal sessions).
+//! `/api/usage`: the usage report, the Claude Code import, and recording usage from
+//! clown's own processes (the proxy child, `clown profiles run`, terminal sessions).
+
+use std::path::{Path, PathBuf};
 
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult, ok};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
+use crate::usage::import_claude::{self, ImportSource, Progress, UNASSIGNED_PROFILE};
+use crate::usage::period::{self, Period};
+use crate::usage::query::{self, Filters};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,4 +80,147 @@ pub async fn record(
     Ok(ok(
         json!({"events_added": added_events, "sessions_added": added_sessions}),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    #[serde(default)]
+    period: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+pub async fn get(State(state): State<AppState>, ApiQuery(q): ApiQuery<UsageQuery>) -> ApiResult {
+    let period_id = q.period.unwrap_or_else(|| "today".to_string());
+    let period = Period::parse(&period_id).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Invalid period '{period_id}': use one of {}",
+            period::NAMES
+        ))
+    })?;
+    let catalogue = state.catalogue();
+    let now = jiff::Zoned::now();
+    let report = state
+        .store()
+        .call(move |c| {
+            let filters = Filters {
+                profile: q.profile.as_deref(),
+                model: q.model.as_deref(),
+            };
+            query::report(c, &catalogue, period, &period_id, &now, &filters)
+        })
+        .await?;
+    Ok(ok(report))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    #[serde(default)]
+    claude_dir: Option<String>,
+}
+
+/// Where Claude data lives: an explicit directory, or every default location and each
+/// claude profile's home. Data in a profile's home is that profile's.
+async fn import_sources(
+    state: &AppState,
+    claude_dir: Option<&str>,
+) -> Result<Vec<ImportSource>, ApiError> {
+    let profiles = state
+        .store()
+        .call(|c| profiles_db::list(c, Some("claude")))
+        .await?;
+    let owner = |dir: &Path| -> String {
+        let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        profiles
+            .iter()
+            .find(|p| {
+                Path::new(&p.profile_home).canonicalize().ok().as_deref() == Some(canon.as_path())
+            })
+            .map(|p| p.alias.clone())
+            .unwrap_or_else(|| UNASSIGNED_PROFILE.to_string())
+    };
+    if let Some(dir) = claude_dir {
+        let path = PathBuf::from(dir);
+        if !path.is_absolute() || !path.is_dir() {
+            return Err(ApiError::bad_request(format!(
+                "Claude directory '{dir}' does not exist (give an absolute path to a directory)"
+            )));
+        }
+        return Ok(vec![ImportSource {
+            profile: owner(&path),
+            dir: path,
+        }]);
+    }
+    let home = &state.paths().home;
+    let mut dirs: Vec<PathBuf> = state
+        .env()
+        .get("CLAUDE_CONFIG_DIR")
+        .map(|v| {
+            v.split(',')
+                .map(|s| PathBuf::from(s.trim()))
+                .filter(|p| p.is_absolute())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.push(home.join(".config/claude"));
+    dirs.push(home.join(".claude"));
+    dirs.extend(profiles.iter().map(|p| PathBuf::from(&p.profile_home)));
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            continue;
+        }
+        let canon = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        if seen.insert(canon) {
+            out.push(ImportSource {
+                profile: owner(&dir),
+                dir,
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub async fn import_claude(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+) -> ApiResult {
+    let sources = import_sources(&state, q.claude_dir.as_deref()).await?;
+    let _running = state.import_lock().lock().await;
+    let events = state.events().clone();
+    events.publish("usage_import_started", json!({"sources": sources.iter().map(|s| json!({"dir": s.dir, "profile": s.profile})).collect::<Vec<_>>()}));
+    let tz = jiff::tz::TimeZone::system();
+    let bus = events.clone();
+    let summary = state
+        .store()
+        .call(move |c| {
+            let last = std::sync::Mutex::new(std::time::Instant::now());
+            let progress = move |p: Progress| {
+                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                if p.files_done == p.files_total
+                    || last.elapsed() >= std::time::Duration::from_millis(100)
+                {
+                    *last = std::time::Instant::now();
+                    bus.publish(
+                        "usage_import_progress",
+                        json!({"files_done": p.files_done, "files_total": p.files_total,
+                               "bytes_done": p.bytes_done, "bytes_total": p.bytes_total}),
+                    );
+                }
+            };
+            import_claude::run(c, &sources, &tz, &progress)
+        })
+        .await?;
+    let line = summary.line();
+    tracing::info!("{line}");
+    events.publish("usage_import_finished", json!({"summary": line}));
+    if summary.events_added + summary.events_replaced > 0 || summary.stats_days > 0 {
+        events.publish("usage_recorded", json!({"source": "claude-import"}));
+    }
+    Ok(ok(line))
 }

@@ -6,9 +6,12 @@ mod client;
 mod daemon;
 mod generate;
 mod profiles;
+mod progress;
 mod status;
 mod table;
 mod ui;
+mod usage;
+mod ws;
 
 use std::path::PathBuf;
 
@@ -50,6 +53,8 @@ pub enum Command {
     Providers(catalogue::CatalogueArgs),
     /// Profiles: an agent bound to a provider, model and key.
     Profiles(profiles::ProfilesArgs),
+    /// Token usage and cost; import Claude Code's records.
+    Usage(usage::UsageArgs),
     /// Print shell completions or the man page.
     Generate(generate::GenerateArgs),
 }
@@ -66,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             client_runtime()?.block_on(catalogue::providers(&cli, args))
         }
         Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
+        Command::Usage(ref args) => client_runtime()?.block_on(usage::run(&cli, args)),
     }
 }
 

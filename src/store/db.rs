@@ -61,6 +61,32 @@ const MIGRATIONS: &[&str] = &[
         session_id   TEXT UNIQUE
      ) STRICT;
      CREATE INDEX usage_sessions_started ON usage_sessions(started_at);",
+    // 3: a rollup of events per 15-minute bucket, profile and model, kept in step with
+    // usage_events in the same transactions, so usage queries never scan events; and the
+    // import bookkeeping (how far each transcript file was read).
+    "CREATE TABLE usage_rollup (
+        bucket        INTEGER NOT NULL,
+        profile       TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        events        INTEGER NOT NULL,
+        last_ts       INTEGER NOT NULL,
+        PRIMARY KEY (bucket, profile, model)
+     ) WITHOUT ROWID, STRICT;
+     INSERT INTO usage_rollup
+        SELECT ts / 900, profile, model, SUM(input_tokens), SUM(output_tokens),
+               SUM(cache_creation_input_tokens), SUM(cache_read_input_tokens), COUNT(*), MAX(ts)
+        FROM usage_events GROUP BY 1, 2, 3;
+     CREATE TABLE import_files (
+        path     TEXT PRIMARY KEY,
+        size     INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        offset   INTEGER NOT NULL,
+        profile  TEXT NOT NULL
+     ) STRICT;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -1,11 +1,19 @@
-//! The usage tables: events (tokens of one model response) and sessions (one agent run).
-//! Inserts are batched in one transaction; events with a `dedupe_key` already stored are
-//! ignored, so re-recording is harmless.
+//! The usage tables: events (tokens of one model response), sessions (one agent run) and
+//! the rollup that queries read.
+//!
+//! Every change to `usage_events` goes through this module, which adjusts `usage_rollup`
+//! in the same transaction: the rollup is always exactly the sum of the events. Events
+//! whose `dedupe_key` is already stored keep the larger of the two token totals.
 
-use rusqlite::{Connection, params};
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+
+/// Seconds per rollup bucket: 15 minutes keeps every real time-zone offset aligned.
+pub const BUCKET_SECS: i64 = 900;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +42,17 @@ pub struct UsageEvent {
     pub dedupe_key: Option<String>,
 }
 
+impl UsageEvent {
+    fn counts(&self) -> [i64; 4] {
+        [
+            self.input_tokens as i64,
+            self.output_tokens as i64,
+            self.cache_creation_input_tokens as i64,
+            self.cache_read_input_tokens as i64,
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UsageSession {
@@ -49,6 +68,152 @@ pub struct UsageSession {
     pub session_id: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, Default)]
+struct Delta {
+    counts: [i64; 4],
+    events: i64,
+    last_ts: i64,
+}
+
+/// Rollup changes accumulated during a transaction, applied once at its end.
+#[derive(Debug, Default)]
+pub struct Rollup {
+    deltas: HashMap<(i64, String, String), Delta>,
+}
+
+impl Rollup {
+    fn add(&mut self, ts: i64, profile: &str, model: &str, counts: [i64; 4], events: i64) {
+        let d = self
+            .deltas
+            .entry((
+                ts.div_euclid(BUCKET_SECS),
+                profile.to_string(),
+                model.to_string(),
+            ))
+            .or_default();
+        for (acc, c) in d.counts.iter_mut().zip(counts) {
+            *acc += c;
+        }
+        d.events += events;
+        d.last_ts = d.last_ts.max(ts);
+    }
+
+    fn apply(self, tx: &Transaction) -> Result<(), StoreError> {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO usage_rollup (bucket, profile, model, input_tokens, output_tokens,
+                 cache_creation_input_tokens, cache_read_input_tokens, events, last_ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(bucket, profile, model) DO UPDATE SET
+                 input_tokens = input_tokens + excluded.input_tokens,
+                 output_tokens = output_tokens + excluded.output_tokens,
+                 cache_creation_input_tokens = cache_creation_input_tokens + excluded.cache_creation_input_tokens,
+                 cache_read_input_tokens = cache_read_input_tokens + excluded.cache_read_input_tokens,
+                 events = events + excluded.events,
+                 last_ts = MAX(last_ts, excluded.last_ts)",
+        )?;
+        for ((bucket, profile, model), d) in self.deltas {
+            let [i, o, cw, cr] = d.counts;
+            stmt.execute(params![
+                bucket, profile, model, i, o, cw, cr, d.events, d.last_ts
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+/// Outcome of storing one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Added,
+    /// Same dedupe key seen before; this copy had the larger total and replaced it. The
+    /// change in each token count.
+    Replaced([i64; 4]),
+    /// Same dedupe key seen before with an equal or larger total.
+    Duplicate,
+}
+
+/// Stores one event inside `tx`, noting the rollup change in `rollup`.
+pub fn put_event(
+    tx: &Transaction,
+    rollup: &mut Rollup,
+    e: &UsageEvent,
+    now: i64,
+) -> Result<Stored, StoreError> {
+    let ts = e.ts.unwrap_or(now);
+    let counts = e.counts();
+    let added = tx
+        .prepare_cached(
+            "INSERT INTO usage_events (ts, profile, agent, provider, model, input_tokens, output_tokens,
+                 cache_creation_input_tokens, cache_read_input_tokens, source, session_id, dedupe_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT(dedupe_key) DO NOTHING",
+        )?
+        .execute(params![
+            ts,
+            e.profile,
+            e.agent,
+            e.provider,
+            e.model,
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+            e.source,
+            e.session_id,
+            e.dedupe_key
+        ])?;
+    if added == 1 {
+        rollup.add(ts, &e.profile, &e.model, counts, 1);
+        return Ok(Stored::Added);
+    }
+    let old = tx
+        .prepare_cached(
+            "SELECT id, ts, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
+                    cache_read_input_tokens FROM usage_events WHERE dedupe_key = ?1",
+        )?
+        .query_row(params![e.dedupe_key], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                [r.get::<_, i64>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+            ))
+        })
+        .optional()?;
+    let Some((id, old_ts, old_profile, old_model, old_counts)) = old else {
+        return Ok(Stored::Duplicate);
+    };
+    if counts.iter().sum::<i64>() <= old_counts.iter().sum::<i64>() {
+        return Ok(Stored::Duplicate);
+    }
+    tx.prepare_cached(
+        "UPDATE usage_events SET ts = ?2, profile = ?3, model = ?4, input_tokens = ?5, output_tokens = ?6,
+             cache_creation_input_tokens = ?7, cache_read_input_tokens = ?8 WHERE id = ?1",
+    )?
+    .execute(params![id, ts, e.profile, e.model, counts[0], counts[1], counts[2], counts[3]])?;
+    rollup.add(old_ts, &old_profile, &old_model, old_counts.map(|c| -c), -1);
+    rollup.add(ts, &e.profile, &e.model, counts, 1);
+    let mut delta = counts;
+    for (d, o) in delta.iter_mut().zip(old_counts) {
+        *d -= o;
+    }
+    Ok(Stored::Replaced(delta))
+}
+
+/// Runs `f` in one transaction and applies the rollup it accumulated before committing.
+pub fn with_events<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction, &mut Rollup) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let tx = conn.transaction()?;
+    let mut rollup = Rollup::default();
+    let out = f(&tx, &mut rollup)?;
+    rollup.apply(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
 /// Stores events and sessions in one transaction; returns how many of each were new.
 pub fn record(
     conn: &mut Connection,
@@ -56,40 +221,20 @@ pub fn record(
     sessions: &[UsageSession],
     now: i64,
 ) -> Result<(usize, usize), StoreError> {
-    let tx = conn.transaction()?;
-    let mut added_events = 0;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO usage_events (ts, profile, agent, provider, model, input_tokens, output_tokens,
-                 cache_creation_input_tokens, cache_read_input_tokens, source, session_id, dedupe_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT(dedupe_key) DO NOTHING",
-        )?;
+    with_events(conn, |tx, rollup| {
+        let mut added_events = 0;
         for e in events {
-            added_events += stmt.execute(params![
-                e.ts.unwrap_or(now),
-                e.profile,
-                e.agent,
-                e.provider,
-                e.model,
-                e.input_tokens as i64,
-                e.output_tokens as i64,
-                e.cache_creation_input_tokens as i64,
-                e.cache_read_input_tokens as i64,
-                e.source,
-                e.session_id,
-                e.dedupe_key
-            ])?;
+            if put_event(tx, rollup, e, now)? == Stored::Added {
+                added_events += 1;
+            }
         }
-    }
-    let mut added_sessions = 0;
-    {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(session_id) DO UPDATE SET ended_at = excluded.ended_at,
                  runtime_secs = excluded.runtime_secs, exit_code = excluded.exit_code",
         )?;
+        let mut added_sessions = 0;
         for s in sessions {
             let runtime = s
                 .ended_at
@@ -105,7 +250,80 @@ pub fn record(
                 s.session_id
             ])?;
         }
-    }
-    tx.commit()?;
-    Ok((added_events, added_sessions))
+        Ok((added_events, added_sessions))
+    })
+}
+
+/// One rollup row as queries read it.
+#[derive(Debug, Clone)]
+pub struct RollupRow {
+    pub bucket: i64,
+    pub profile: String,
+    pub model: String,
+    pub counts: [u64; 4],
+    pub last_ts: i64,
+}
+
+/// Rollup rows with `start <= ts < end` (bucket-aligned), optionally filtered.
+pub fn rollup_rows(
+    conn: &Connection,
+    start: i64,
+    end: i64,
+    profile: Option<&str>,
+    model: Option<&str>,
+) -> Result<Vec<RollupRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT bucket, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
+                cache_read_input_tokens, last_ts
+         FROM usage_rollup
+         WHERE bucket >= ?1 AND bucket < ?2 AND (?3 IS NULL OR profile = ?3) AND (?4 IS NULL OR model = ?4)
+           AND events > 0",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            start.div_euclid(BUCKET_SECS),
+            end.saturating_add(BUCKET_SECS - 1).div_euclid(BUCKET_SECS),
+            profile,
+            model
+        ],
+        |r| {
+            Ok(RollupRow {
+                bucket: r.get(0)?,
+                profile: r.get(1)?,
+                model: r.get(2)?,
+                counts: [
+                    r.get::<_, i64>(3)?.max(0) as u64,
+                    r.get::<_, i64>(4)?.max(0) as u64,
+                    r.get::<_, i64>(5)?.max(0) as u64,
+                    r.get::<_, i64>(6)?.max(0) as u64,
+                ],
+                last_ts: r.get(7)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Per profile: sessions started in `[start, end)`, their runtime and last activity.
+pub fn session_totals(
+    conn: &Connection,
+    start: i64,
+    end: i64,
+    profile: Option<&str>,
+) -> Result<Vec<(String, u64, u64, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT profile, COUNT(*), SUM(runtime_secs), MAX(COALESCE(ended_at, started_at))
+         FROM usage_sessions
+         WHERE started_at >= ?1 AND started_at < ?2 AND (?3 IS NULL OR profile = ?3)
+         GROUP BY profile",
+    )?;
+    let rows = stmt.query_map(params![start, end, profile], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?.max(0) as u64,
+            r.get::<_, Option<i64>>(2)?.unwrap_or(0).max(0) as u64,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

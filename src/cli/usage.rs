@@ -1,0 +1,199 @@
+//! `clown usage [--period P] [--profile A] [--model M] [--json]` and
+//! `clown usage import-claude [--claude-dir D]`.
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::table::{print_json, render};
+use super::{Cli, Client, encode};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct UsageArgs {
+    #[command(subcommand)]
+    command: Option<UsageCommand>,
+    /// today, yesterday, week, month, 7d, 30d or all.
+    #[arg(long, default_value = "today")]
+    period: String,
+    #[arg(long)]
+    profile: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum UsageCommand {
+    /// Import Claude Code's transcripts and stats-cache.json.
+    ImportClaude {
+        /// A .claude directory (default: every one found, and each claude profile's home).
+        #[arg(long)]
+        claude_dir: Option<String>,
+    },
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// 1234567 → "1,234,567".
+fn thousands(x: u64) -> String {
+    let s = x.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn usd(v: &Value) -> String {
+    let x = v.as_f64().unwrap_or(0.0);
+    if x == 0.0 {
+        "$0".into()
+    } else if x < 0.01 {
+        format!("${x:.4}")
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn token_cells(t: &Value) -> Vec<String> {
+    [
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    ]
+    .iter()
+    .map(|k| thousands(n(&t[*k])))
+    .collect()
+}
+
+pub async fn run(cli: &Cli, args: &UsageArgs) -> anyhow::Result<i32> {
+    let client = Client::connect(cli).await?;
+    if let Some(UsageCommand::ImportClaude { claude_dir }) = &args.command {
+        let path = match claude_dir {
+            Some(d) => format!("/api/usage/import-claude?claude_dir={}", encode(d)),
+            None => "/api/usage/import-claude".to_string(),
+        };
+        let summary = super::progress::with_progress(&client, client.post(&path, None)).await?;
+        println!("{}", summary.as_str().unwrap_or_default());
+        return Ok(0);
+    }
+    let mut path = format!("/api/usage?period={}", encode(&args.period));
+    if let Some(p) = &args.profile {
+        path.push_str(&format!("&profile={}", encode(p)));
+    }
+    if let Some(m) = &args.model {
+        path.push_str(&format!("&model={}", encode(m)));
+    }
+    let u = client.get(&path).await?;
+    if args.json {
+        return print_json(&u).map(|_| 0);
+    }
+    let t = &u["total_tokens"];
+    let c = &u["total_cost"];
+    println!(
+        "{} ({})",
+        u["period"].as_str().unwrap_or_default(),
+        u["time_zone"].as_str().unwrap_or_default()
+    );
+    println!(
+        "tokens    input {}  output {}  cache write {}  cache read {}",
+        thousands(n(&t["input_tokens"])),
+        thousands(n(&t["output_tokens"])),
+        thousands(n(&t["cache_creation_input_tokens"])),
+        thousands(n(&t["cache_read_input_tokens"]))
+    );
+    println!(
+        "cost      {} (input {}, output {}, cache write {}, cache read {})",
+        usd(&c["total_cost"]),
+        usd(&c["input_cost"]),
+        usd(&c["output_cost"]),
+        usd(&c["cache_creation_cost"]),
+        usd(&c["cache_read_cost"])
+    );
+    println!(
+        "sessions  {}, runtime {}",
+        n(&u["total_sessions"]),
+        duration(n(&u["total_runtime_secs"]))
+    );
+    let empty = serde_json::Map::new();
+    let profiles = u["aggregates"]["by_profile"].as_object().unwrap_or(&empty);
+    if !profiles.is_empty() {
+        let rows: Vec<Vec<String>> = profiles
+            .values()
+            .map(|p| {
+                let mut row = vec![p["profile"].as_str().unwrap_or_default().to_string()];
+                row.extend(token_cells(&p["tokens"]));
+                row.push(usd(&p["cost"]["total_cost"]));
+                row.push(n(&p["sessions"]).to_string());
+                row.push(duration(n(&p["runtime_secs"])));
+                row.push(p["last_used"].as_str().unwrap_or("-").to_string());
+                row
+            })
+            .collect();
+        println!("\nBy profile");
+        println!(
+            "{}",
+            render(
+                &[
+                    "profile",
+                    "input",
+                    "output",
+                    "cache w",
+                    "cache r",
+                    "cost",
+                    "sessions",
+                    "runtime",
+                    "last used"
+                ],
+                &rows
+            )
+        );
+    }
+    let models = u["aggregates"]["by_model"].as_object().unwrap_or(&empty);
+    if !models.is_empty() {
+        let rows: Vec<Vec<String>> = models
+            .values()
+            .map(|m| {
+                let mut row = vec![m["model"].as_str().unwrap_or_default().to_string()];
+                row.extend(token_cells(&m["tokens"]));
+                row.push(if m["priced"] == Value::Bool(true) {
+                    usd(&m["cost"]["total_cost"])
+                } else {
+                    "unpriced".into()
+                });
+                row
+            })
+            .collect();
+        println!("\nBy model");
+        println!(
+            "{}",
+            render(
+                &["model", "input", "output", "cache w", "cache r", "cost"],
+                &rows
+            )
+        );
+    }
+    if let Some(unpriced) = u["unpriced_models"].as_array().filter(|a| !a.is_empty()) {
+        let names: Vec<&str> = unpriced.iter().filter_map(Value::as_str).collect();
+        println!(
+            "\nNo price known for {} (counted as $0; add it to the registry's pricing.json)",
+            names.join(", ")
+        );
+    }
+    Ok(0)
+}

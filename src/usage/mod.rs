@@ -1,0 +1,8 @@
+//! Usage accounting (DESIGN §10): periods, prices, the usage report, and the import of
+//! Claude Code's own records.
+
+pub mod import_claude;
+pub mod period;
+pub mod pricing;
+pub mod query;
+mod scan;

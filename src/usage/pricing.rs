@@ -1,0 +1,119 @@
+//! Cost of tokens from the registry's prices, computed exactly.
+//!
+//! Prices are USD per million tokens with at most six decimals; they are turned into
+//! integer micro-dollars per million tokens, so a cost is an exact integer in units of
+//! 1e-12 USD until the one final conversion to a float for the response. That is how the
+//! reference's example comes out as exactly 0.375 / 0.675 / 0.0375 / 0.015 = 1.1025.
+
+use serde::Serialize;
+
+use crate::registry::Price;
+
+/// Token counts of the four kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tokens {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
+impl Tokens {
+    pub fn add(&mut self, o: &Tokens) {
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_creation_input_tokens += o.cache_creation_input_tokens;
+        self.cache_read_input_tokens += o.cache_read_input_tokens;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+    }
+}
+
+/// A cost in units of 1e-12 USD, per token kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExactCost {
+    pub input: u128,
+    pub output: u128,
+    pub cache_creation: u128,
+    pub cache_read: u128,
+}
+
+/// The cost as the API shows it (USD).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Cost {
+    pub input_cost: f64,
+    pub output_cost: f64,
+    pub cache_creation_cost: f64,
+    pub cache_read_cost: f64,
+    pub total_cost: f64,
+}
+
+fn micro(usd_per_million: f64) -> u128 {
+    (usd_per_million * 1e6).round().max(0.0) as u128
+}
+
+impl ExactCost {
+    pub fn of(tokens: &Tokens, price: &Price) -> Self {
+        Self {
+            input: tokens.input_tokens as u128 * micro(price.input),
+            output: tokens.output_tokens as u128 * micro(price.output),
+            cache_creation: tokens.cache_creation_input_tokens as u128 * micro(price.cache_write),
+            cache_read: tokens.cache_read_input_tokens as u128 * micro(price.cache_read),
+        }
+    }
+
+    pub fn add(&mut self, o: &ExactCost) {
+        self.input += o.input;
+        self.output += o.output;
+        self.cache_creation += o.cache_creation;
+        self.cache_read += o.cache_read;
+    }
+
+    pub fn usd(&self) -> Cost {
+        let f = |v: u128| v as f64 / 1e12;
+        Cost {
+            input_cost: f(self.input),
+            output_cost: f(self.output),
+            cache_creation_cost: f(self.cache_creation),
+            cache_read_cost: f(self.cache_read),
+            total_cost: f(self.input + self.output + self.cache_creation + self.cache_read),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_example_is_exact() {
+        let sonnet = Price {
+            input: 3.0,
+            output: 15.0,
+            cache_write: 3.75,
+            cache_read: 0.30,
+        };
+        let t = Tokens {
+            input_tokens: 125_000,
+            output_tokens: 45_000,
+            cache_creation_input_tokens: 10_000,
+            cache_read_input_tokens: 50_000,
+        };
+        let c = ExactCost::of(&t, &sonnet).usd();
+        assert_eq!(c.input_cost, 0.375);
+        assert_eq!(c.output_cost, 0.675);
+        assert_eq!(c.cache_creation_cost, 0.0375);
+        assert_eq!(c.cache_read_cost, 0.015);
+        assert_eq!(c.total_cost, 1.1025);
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            json,
+            r#"{"input_cost":0.375,"output_cost":0.675,"cache_creation_cost":0.0375,"cache_read_cost":0.015,"total_cost":1.1025}"#
+        );
+    }
+}
