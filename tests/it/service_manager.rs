@@ -256,3 +256,58 @@ print('ok')
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    use std::io::Write;
+    let env = TestEnv::new("inflight");
+    let mut d = Daemon::start(&env);
+    let body = serde_json::json!({"events": [{"profile": "p", "model": "claude-sonnet-4", "source": "t", "input_tokens": 5}]})
+        .to_string();
+    let (first, rest) = body.as_bytes().split_at(10);
+    let mut stream = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let head = format!(
+        "POST /api/usage/record HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        d.port,
+        d.token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(first).unwrap();
+    // The request is in flight once the daemon has read every byte sent so far: the
+    // server side of this connection shows an empty receive queue in /proc/net/tcp.
+    let client_port = stream.local_addr().unwrap().port();
+    wait_until(
+        Duration::from_secs(5),
+        "the daemon to read the request head",
+        || {
+            let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+            let local = format!("0100007F:{:04X}", d.port);
+            let remote = format!("0100007F:{client_port:04X}");
+            table.lines().find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.get(1) == Some(&local.as_str()) && f.get(2) == Some(&remote.as_str()))
+                    .then(|| f.get(4).and_then(|q| q.split(':').nth(1)) == Some("00000000"))
+                    .filter(|drained| *drained)
+                    .map(|_| ())
+            })
+        },
+    );
+    d.signal(SIGTERM);
+    d.notify.wait_for("STOPPING=1", Duration::from_secs(5));
+    // New connections are refused once stopping...
+    let started = Instant::now();
+    stream.write_all(rest).unwrap();
+    let resp = read_response(&mut BufReader::new(stream));
+    // ...but the one in flight completes.
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["data"]["events_added"], 1);
+    let status = d.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // What was acknowledged is on disk.
+    let d = Daemon::start(&env);
+    let u = d.get("/api/usage?period=all").expect_ok();
+    assert_eq!(u["total_tokens"]["input_tokens"], 5);
+}
