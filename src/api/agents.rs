@@ -35,6 +35,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult {
                 "version": d.version,
                 "binary_path": d.binary_path,
                 "profile_count": counts.get(&a.id).copied().unwrap_or(0),
+                "protocol": a.protocol,
             })
         })
         .collect();

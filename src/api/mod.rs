@@ -2,6 +2,7 @@
 //! the OpenAPI document are built from, so the two cannot drift apart.
 
 pub mod agents;
+pub mod assets;
 pub mod daemon;
 pub mod error;
 pub mod extract;
@@ -77,6 +78,16 @@ pub fn routes() -> Vec<Route> {
                 "ui",
                 "Exchange the token for a session cookie, then redirect to /",
                 || get(ui::login),
+            )
+        },
+        Route {
+            public: true,
+            ..route(
+                "GET",
+                "/assets/{*path}",
+                "ui",
+                "Embedded web UI files (vendored libraries cached for a year)",
+                || get(assets::asset),
             )
         },
         route(

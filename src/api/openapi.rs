@@ -37,7 +37,9 @@ pub fn build() -> Value {
                 "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
             });
         }
-        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(r.path.replace("{*", "{"))
+            .or_insert_with(|| json!({}));
         entry[r.method.to_ascii_lowercase()] = op;
     }
     json!({
@@ -63,13 +65,17 @@ pub fn build() -> Value {
 fn path_params(path: &str) -> Vec<&str> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| name.trim_start_matches('*'))
         .collect()
 }
 
 fn operation_id(method: &str, path: &str) -> String {
     let mut id = method.to_ascii_lowercase();
     for seg in path.split('/').filter(|s| !s.is_empty() && *s != "api") {
-        let seg = seg.trim_start_matches('{').trim_end_matches('}');
+        let seg = seg
+            .trim_start_matches('{')
+            .trim_start_matches('*')
+            .trim_end_matches('}');
         for part in seg
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|p| !p.is_empty())

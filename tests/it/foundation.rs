@@ -209,7 +209,11 @@ fn openapi_describes_every_route() {
         for method in ops.as_object().unwrap().keys() {
             let concrete = path
                 .split('/')
-                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .map(|s| match s {
+                    "{path}" => "app.css",
+                    s if s.starts_with('{') => "x",
+                    s => s,
+                })
                 .collect::<Vec<_>>()
                 .join("/");
             let body = if method == "post" || method == "put" || method == "patch" {
@@ -407,4 +411,68 @@ fn cli_reports_an_unreachable_explicit_url() {
         err.starts_with("error: cannot reach the clown daemon"),
         "{err}"
     );
+}
+
+#[test]
+fn ui_assets_have_types_and_cache_headers() {
+    let env = TestEnv::new("assets");
+    let d = Daemon::start(&env);
+    let css = request(d.port, "GET", "/assets/app.css", &[], b"");
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(css.header("cache-control"), Some("no-cache"));
+    let etag = css.header("etag").unwrap().to_string();
+    let again = request(
+        d.port,
+        "GET",
+        "/assets/app.css",
+        &[("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(again.status, 304);
+    let js = request(d.port, "GET", "/assets/js/app.js", &[], b"");
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let xterm = request(
+        d.port,
+        "GET",
+        "/assets/vendor/xterm-6.0.0/xterm.mjs",
+        &[],
+        b"",
+    );
+    assert_eq!(xterm.status, 200);
+    assert_eq!(
+        xterm.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        request(d.port, "GET", "/assets/../Cargo.toml", &[], b"").status,
+        404
+    );
+    assert_eq!(
+        request(d.port, "GET", "/assets/nope.js", &[], b"").status,
+        404
+    );
+    // The app shell only with the cookie; its CSP allows no inline script.
+    let login = request(
+        d.port,
+        "GET",
+        &format!("/login?token={}", d.token),
+        &[],
+        b"",
+    );
+    let cookie = login
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let app = request(d.port, "GET", "/", &[("Cookie", &cookie)], b"");
+    assert!(app.text().contains("/assets/js/app.js"));
+    let csp = app.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod upstream;
 mod ws;
 
+mod browser;
 mod foundation;
 mod profiles;
 mod registry;

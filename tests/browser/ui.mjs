@@ -1,0 +1,210 @@
+// Drives the web UI in Debian's chromium (headless, through playwright-core) against a
+// daemon the Rust harness started (tests/it/browser.rs). Every step asserts what a user
+// sees; screenshots of each page go to $ARTIFACTS. Exits non-zero on the first failure.
+//
+// Env: BASE (http://127.0.0.1:PORT), TOKEN, ARTIFACTS, TERM_PROFILE (a profile whose
+// agent echoes input), PROXY_PROFILE, CHROMIUM (default /usr/bin/chromium).
+
+import { createRequire } from "node:module";
+import http from "node:http";
+import path from "node:path";
+import fs from "node:fs";
+
+const require = createRequire(path.join(process.env.DEPS_DIR, "package.json"));
+const { chromium } = require("playwright-core");
+
+const BASE = process.env.BASE;
+const TOKEN = process.env.TOKEN;
+const ART = process.env.ARTIFACTS;
+const TIMEOUT = 15000;
+fs.mkdirSync(ART, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok - ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok - ${name}: ${e.stack || e}`);
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+async function api(method, p, body) {
+  const r = await fetch(BASE + p, {
+    method,
+    headers: { Authorization: `Bearer ${TOKEN}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await context.newPage();
+const consoleErrors = [];
+page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+page.on("pageerror", (e) => consoleErrors.push(String(e)));
+const shot = (name) => page.screenshot({ path: path.join(ART, `${name}.png`), fullPage: false });
+
+await step("the login page explains how to get in; a wrong token says so", async () => {
+  await page.goto(BASE + "/");
+  await page.getByText("clown ui", { exact: true }).waitFor({ timeout: TIMEOUT });
+  await shot("login");
+  const r = await page.goto(BASE + "/login?token=wrong");
+  assert(r.status() === 401, `wrong token answered ${r.status()}`);
+  await page.getByRole("heading", { name: "Wrong token" }).waitFor({ timeout: TIMEOUT });
+});
+
+await step("log in with the link and see the dashboard", async () => {
+  await page.goto(`${BASE}/login?token=${TOKEN}`);
+  await page.waitForURL(BASE + "/");
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor({ timeout: TIMEOUT });
+  await page.locator(".conn.live").waitFor({ timeout: TIMEOUT });
+  await page.getByText("Tokens today").waitFor();
+  await shot("dashboard");
+});
+
+await step("create a profile through the form, see it listed, delete it", async () => {
+  await page.goto(BASE + "/#/profiles");
+  await page.getByRole("heading", { name: "New profile" }).waitFor({ timeout: TIMEOUT });
+  const form = page.locator("#create-profile");
+  await form.locator("select[name=agent_id]").selectOption("claude");
+  await form.locator("select[name=provider_id]").selectOption("minimax");
+  const endpoints = await form.locator("select[name=endpoint_id] option").allTextContents();
+  assert(endpoints.some((t) => t.includes("api.minimaxi.com")), `endpoints from the API: ${endpoints}`);
+  await form.locator("select[name=endpoint_id]").selectOption("china");
+  await form.locator("input[name=alias]").fill("from-the-ui");
+  await form.locator("input[name=api_key]").fill("sk-ui-secret-0123456789abcdef");
+  await form.getByRole("button", { name: "Create profile" }).click();
+  const row = page.locator('tr[data-alias="from-the-ui"]');
+  await row.waitFor({ timeout: TIMEOUT });
+  assert((await form.locator("input[name=api_key]").inputValue()) === "", "the key input is cleared");
+  const html = await page.content();
+  assert(!html.includes("sk-ui-secret-0123456789abcdef"), "the key is never echoed back");
+  const p = await api("GET", "/api/profiles/from-the-ui");
+  assert(p.json.data.endpoint_id === "china", JSON.stringify(p.json));
+  await shot("profiles");
+  await row.getByRole("button", { name: "Delete" }).click();
+  await page.locator("dialog").getByRole("button", { name: "Delete" }).click();
+  await row.waitFor({ state: "detached", timeout: TIMEOUT });
+  assert((await api("GET", "/api/profiles/from-the-ui")).status === 404, "deleted on the daemon too");
+});
+
+await step("a terminal for a profile: type into xterm.js and see the echo", async () => {
+  await page.goto(BASE + "/#/profiles");
+  const row = page.locator(`tr[data-alias="${process.env.TERM_PROFILE}"]`);
+  await row.getByRole("button", { name: "Open terminal" }).click();
+  await page.waitForURL(/#\/terminals\/[0-9a-f-]+/, { timeout: TIMEOUT });
+  await page.locator("#term .xterm").waitFor({ timeout: TIMEOUT });
+  await page.getByText("connected").waitFor({ timeout: TIMEOUT });
+  await page.locator("#term").click();
+  await page.keyboard.type("hello-from-chromium");
+  await page.keyboard.press("Enter");
+  await page.locator("#term .xterm-rows").getByText("ECHO:hello-from-chromium").waitFor({ timeout: TIMEOUT });
+  await shot("terminal");
+  // Several sessions are tabs; ending one shows its exit code.
+  await page.keyboard.type("exit 3");
+  await page.keyboard.press("Enter");
+  await page.locator("#term-status").getByText("exit code 3").waitFor({ timeout: TIMEOUT });
+  await page.getByRole("button", { name: "New session" }).click();
+  await page.waitForFunction(() => document.querySelectorAll(".tabs button").length >= 2, null, { timeout: TIMEOUT });
+  await shot("terminals-tabs");
+});
+
+await step("the usage page draws its charts; the period selector changes the totals", async () => {
+  await page.goto(BASE + "/#/usage/all");
+  await page.locator("#chart-days canvas").first().waitFor({ timeout: TIMEOUT });
+  await page.locator("#chart-profiles .bar-row").first().waitFor();
+  await page.locator("#chart-models .bar-row").first().waitFor();
+  const all = await page.locator("#total-tokens").textContent();
+  await shot("usage");
+  await page.locator('.seg button[data-period="today"]').click();
+  await page.waitForFunction((before) => document.querySelector("#total-tokens")?.textContent !== before, all, { timeout: TIMEOUT });
+  const today = await page.locator("#total-tokens").textContent();
+  assert(today !== all, `totals differ: ${today} vs ${all}`);
+});
+
+await step("starting and stopping a proxy through the API updates the page without a reload", async () => {
+  const alias = process.env.PROXY_PROFILE;
+  await page.goto(BASE + "/#/proxies");
+  const row = page.locator(`tr[data-alias="${alias}"]`);
+  await row.waitFor({ timeout: TIMEOUT });
+  await page.evaluate(() => { window.__noReload = true; });
+  const start = await api("POST", `/api/proxy/${alias}/start`);
+  assert(start.status === 200, JSON.stringify(start.json));
+  await page.locator(`tr[data-alias="${alias}"][data-status="running"]`).waitFor({ timeout: TIMEOUT });
+  await shot("proxies");
+  const stop = await api("POST", `/api/proxy/${alias}/stop`);
+  assert(stop.status === 200, JSON.stringify(stop.json));
+  await page.locator(`tr[data-alias="${alias}"][data-status="stopped"]`).waitFor({ timeout: TIMEOUT });
+  assert(await page.evaluate(() => window.__noReload === true), "the page was not reloaded");
+});
+
+await step("a page from another origin cannot call the API", async () => {
+  const evil = http.createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html" });
+    res.end("<!doctype html><title>elsewhere</title><p>elsewhere</p>");
+  });
+  await new Promise((r) => evil.listen(0, "127.0.0.1", r));
+  const other = `http://localhost:${evil.address().port}`;
+  const p2 = await context.newPage();
+  await p2.goto(other + "/");
+  const result = await p2.evaluate(async (base) => {
+    const out = {};
+    try {
+      const r = await fetch(base + "/api/daemon/status", { credentials: "include" });
+      out.read = `status ${r.status}`;
+    } catch (e) {
+      out.read = "blocked";
+    }
+    try {
+      await fetch(base + "/api/profiles", { method: "POST", mode: "no-cors", credentials: "include",
+        headers: { "Content-Type": "text/plain" }, body: JSON.stringify({ agent_id: "claude", alias: "evil", provider_id: "anthropic", api_key: "x" }) });
+      out.write = "sent";
+    } catch (e) {
+      out.write = "blocked";
+    }
+    return out;
+  }, BASE);
+  evil.close();
+  await p2.close();
+  assert(result.read === "blocked", `cross-origin read: ${JSON.stringify(result)}`);
+  const evilProfile = await api("GET", "/api/profiles/evil");
+  assert(evilProfile.status === 404, "the cross-origin POST created nothing");
+});
+
+await step("screenshots of every page, wide and narrow", async () => {
+  for (const name of ["agents", "providers", "registry", "logs", "dashboard"]) {
+    await page.goto(`${BASE}/#/${name}`);
+    await page.getByRole("heading", { name: name[0].toUpperCase() + name.slice(1) }).waitFor({ timeout: TIMEOUT });
+    if (name === "logs") await page.locator(".log div").first().waitFor({ timeout: TIMEOUT });
+    await shot(name);
+  }
+  await page.setViewportSize({ width: 420, height: 800 });
+  for (const name of ["dashboard", "usage", "profiles"]) {
+    await page.goto(`${BASE}/#/${name}`);
+    await page.getByRole("heading", { name: name[0].toUpperCase() + name.slice(1), exact: true }).waitFor({ timeout: TIMEOUT });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 1, `${name} overflows a narrow window by ${overflow}px`);
+    await shot(`${name}-narrow`);
+  }
+});
+
+await step("no script errors in the console", async () => {
+  const real = consoleErrors.filter((e) => !e.includes("401") && !e.includes("favicon"));
+  assert(real.length === 0, real.join("\n"));
+});
+
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

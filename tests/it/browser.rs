@@ -1,0 +1,108 @@
+//! The web UI in a real browser: Debian's chromium driven by playwright-core
+//! (tests/browser/ui.mjs) against the real daemon, with a test agent that echoes what it
+//! reads and a local upstream for the proxy.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+const ECHO_AGENT: &str = r#"#!/bin/sh
+echo "echo agent ready"
+while IFS= read -r line; do
+  case "$line" in
+    exit\ *) exit "${line#exit }" ;;
+    *) echo "ECHO:$line" ;;
+  esac
+done
+"#;
+
+/// Registers an agent `echoer` (binary `clown-test-echo`) through the user registry file.
+pub fn install_echo_agent(env: &TestEnv) -> std::path::PathBuf {
+    let bin = env.root.join("agent-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("clown-test-echo");
+    std::fs::write(&script, ECHO_AGENT).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let registry = env.home.join(".config/clown/registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    let agent = json!({"version": 1, "agents": [{
+        "id": "echoer", "name": "Echo test agent", "binary": "clown-test-echo", "npm_package": "none",
+        "version_args": ["--version"], "version_regex": "(\\d+\\.\\d+\\.\\d+)", "profile_strategy": "env-only",
+        "launcher": "env", "protocol": "anthropic", "home_env": null, "base_url_env": "ANTHROPIC_BASE_URL",
+        "api_key_env": "ANTHROPIC_API_KEY", "model_env": "ANTHROPIC_MODEL", "extra_env": {},
+        "supports_hooks": false, "default_model": "claude-sonnet-4", "supported_models": ["claude-sonnet-4"]
+    }]});
+    std::fs::write(registry.join("agents.json"), agent.to_string()).unwrap();
+    bin
+}
+
+#[test]
+fn the_web_ui_in_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "chromium is needed for the UI tests (apt-get install chromium; .ci/run does)"
+    );
+    let env = TestEnv::new("browser");
+    let bin = install_echo_agent(&env);
+    env.write_config(&format!(
+        "[agents]\nextra_paths = [\"{}\"]\n",
+        bin.display()
+    ));
+    let upstream = crate::upstream::Upstream::start(Default::default());
+    let d = Daemon::start(&env);
+    create_profile(
+        &d,
+        json!({"agent_id": "echoer", "alias": "echo-term", "provider_id": "anthropic", "api_key": "sk-echo-0123456789abcdef"}),
+    );
+    create_profile(
+        &d,
+        json!({"agent_id": "claude", "alias": "proxied", "provider_id": "anthropic", "api_key": "sk-proxied-0123456789abcdef",
+               "base_url": upstream.url()}),
+    );
+    // Usage for the charts: some today, more ten days ago, so periods differ.
+    let now = jiff::Timestamp::now().as_second();
+    let events: Vec<_> = (0..12)
+        .map(|i| {
+            json!({"profile": if i % 2 == 0 { "echo-term" } else { "proxied" },
+                   "model": if i % 3 == 0 { "claude-opus-4" } else { "claude-sonnet-4" },
+                   "ts": now - (i % 4) * 86400 * 3, "source": "test",
+                   "input_tokens": 1000 * (i + 1), "output_tokens": 300 * (i + 1),
+                   "cache_creation_input_tokens": 50, "cache_read_input_tokens": 2000})
+        })
+        .collect();
+    d.api(
+        "POST",
+        "/api/usage/record",
+        Some(&json!({"events": events})),
+    )
+    .expect_ok();
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/ui");
+    let deps = deps_bin().parent().unwrap().to_path_buf();
+    let out = std::process::Command::new("node")
+        .arg(format!(
+            "{}/tests/browser/ui.mjs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env("BASE", format!("http://127.0.0.1:{}", d.port))
+        .env("TOKEN", &d.token)
+        .env("ARTIFACTS", &artifacts)
+        .env("DEPS_DIR", deps.parent().unwrap())
+        .env("TERM_PROFILE", "echo-term")
+        .env("PROXY_PROFILE", "proxied")
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser steps failed:\n{stdout}\n{stderr}\ndaemon log:\n{}",
+        d.stderr()
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    assert!(artifacts.join("usage.png").exists());
+}

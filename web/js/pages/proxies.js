@@ -1,0 +1,62 @@
+// Proxies: status, port, restarts, start and stop, and the log tail — all live.
+
+import { get, getOr, post } from "../api.js";
+import { on } from "../events.js";
+import { el, badge, table, toast, ago } from "../util.js";
+
+export async function render(root) {
+  const logBox = el("div.log", { id: "proxy-log" });
+  let selected = null;
+
+  async function showLog(alias) {
+    selected = alias;
+    const lines = await getOr(`/api/proxy/${encodeURIComponent(alias)}/logs?lines=200`, []);
+    logBox.replaceChildren(el("div.muted", `— ${alias} —`), ...lines.map((l) => el("div", String(l))));
+    logBox.scrollTop = logBox.scrollHeight;
+  }
+
+  async function act(alias, verb) {
+    try {
+      await post(`/api/proxy/${encodeURIComponent(alias)}/${verb}`);
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  }
+
+  async function draw() {
+    const [statuses, profiles] = await Promise.all([getOr("/api/proxy/status", []), get("/api/profiles")]);
+    const byAlias = new Map(statuses.map((s) => [s.profile, s]));
+    const rows = profiles.map((p) => {
+      const s = byAlias.get(p.alias) || { status: "stopped", restarts: 0 };
+      const running = s.status === "running" || s.status === "starting" || s.status === "backoff";
+      return el("tr", { dataset: { alias: p.alias, status: s.status } },
+        el("td", el("strong", p.alias), el("div.muted", p.provider_id)),
+        el("td", badge(s.status)),
+        el("td", s.port ? String(s.port) : "-"),
+        el("td", s.pid ? String(s.pid) : "-"),
+        el("td", String(s.restarts ?? 0)),
+        el("td", s.started_at ? ago(s.started_at) : "-"),
+        el("td", el("div.toolbar",
+          running
+            ? el("button.small", { type: "button", onclick: () => act(p.alias, "stop") }, "Stop")
+            : el("button.small.primary", { type: "button", onclick: () => act(p.alias, "start") }, "Start"),
+          el("button.small", { type: "button", onclick: () => showLog(p.alias) }, "Log"))));
+    });
+    root.querySelector("#proxy-table").replaceChildren(rows.length
+      ? table(["Profile", "Status", "Port", "PID", "Restarts", "Started", ""], rows)
+      : el("div.empty", "No profiles yet."));
+  }
+
+  root.replaceChildren(
+    el("h1", "Proxies"),
+    el("p.muted", "A profile's proxy keeps the real key away from the agent and records every request's tokens."),
+    el("div", { id: "proxy-table" }),
+    el("h2", "Log"), logBox);
+  await draw();
+  const offs = [
+    on("proxy_state_changed", () => { draw().catch(() => {}); if (selected) showLog(selected).catch(() => {}); }),
+    on("profile_created", () => draw().catch(() => {})),
+    on("profile_deleted", () => draw().catch(() => {})),
+  ];
+  return () => offs.forEach((off) => off());
+}

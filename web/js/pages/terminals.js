@@ -1,0 +1,105 @@
+// Terminals: the session list as tabs; xterm.js attached over /ws/terminal/{id}, fitted to
+// the window and resized with it; a terminated session shows its exit code.
+
+import { get, getOr, post, del } from "../api.js";
+import { on } from "../events.js";
+import { el, badge, toast } from "../util.js";
+import { Terminal } from "../../vendor/xterm-6.0.0/xterm.mjs";
+import { FitAddon } from "../../vendor/addon-fit-0.11.0/addon-fit.mjs";
+
+function attach(host, statusEl, session) {
+  const term = new Terminal({ cursorBlink: true, fontSize: 13, convertEol: false, scrollback: 5000,
+    fontFamily: 'ui-monospace, "SF Mono", Menlo, Consolas, monospace' });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(host);
+  fit.fit();
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/ws/terminal/${encodeURIComponent(session.id)}`);
+  ws.binaryType = "arraybuffer";
+  const sendResize = () => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
+  };
+  ws.onopen = () => { statusEl.textContent = "connected"; sendResize(); term.focus(); };
+  ws.onmessage = (m) => {
+    if (typeof m.data !== "string") {
+      term.write(new Uint8Array(m.data));
+      return;
+    }
+    const msg = JSON.parse(m.data);
+    if (msg.type === "state_changed" && msg.state === "terminated") {
+      statusEl.replaceChildren(badge("terminated"), ` exit code ${msg.exit_code}`);
+      statusEl.dataset.exitCode = String(msg.exit_code);
+    } else if (msg.type === "error") {
+      statusEl.textContent = msg.message;
+    }
+  };
+  ws.onclose = () => { if (!statusEl.dataset.exitCode) statusEl.textContent = "disconnected"; };
+  const enc = new TextEncoder();
+  term.onData((d) => { if (ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
+  term.onResize(sendResize);
+  const onWinResize = () => fit.fit();
+  window.addEventListener("resize", onWinResize);
+  const ro = new ResizeObserver(() => fit.fit());
+  ro.observe(host);
+  return () => { ro.disconnect(); window.removeEventListener("resize", onWinResize); ws.close(); term.dispose(); };
+}
+
+export async function render(root, params) {
+  let current = params[0] || null;
+  let detach = null;
+  const tabs = el("div.tabs", { role: "tablist" });
+  const statusEl = el("div.term-status", { id: "term-status" });
+  const host = el("div.term-host", { id: "term" });
+  const profileSel = el("select", { "aria-label": "Profile" });
+  const pane = el("div", { id: "term-pane" });
+
+  async function drawTabs() {
+    const sessions = await getOr("/api/terminal/sessions", []);
+    if (!current && sessions.length) current = (sessions.find((s) => s.state === "running") || sessions[0]).id;
+    tabs.replaceChildren(...sessions.map((s) => el(`button${s.id === current ? ".on" : ""}`, {
+      type: "button", role: "tab", dataset: { session: s.id },
+      onclick: () => { location.hash = `#/terminals/${s.id}`; },
+    }, `${s.profile_alias} · ${s.id.slice(0, 4)}${s.state === "running" ? "" : ` (exit ${s.exit_code ?? "?"})`}`)));
+    return sessions;
+  }
+
+  async function show() {
+    if (detach) { detach(); detach = null; }
+    const sessions = await drawTabs();
+    const s = sessions.find((x) => x.id === current);
+    if (!s) {
+      pane.replaceChildren(el("div.empty", sessions.length ? "Pick a session above." : "No terminal sessions yet: start one for a profile."));
+      return;
+    }
+    host.replaceChildren();
+    statusEl.replaceChildren(s.state === "running" ? "connecting…" : el("span", badge("terminated"), ` exit code ${s.exit_code}`));
+    if (s.state !== "running") statusEl.dataset.exitCode = String(s.exit_code);
+    else delete statusEl.dataset.exitCode;
+    const kill = el("button.small.danger", { type: "button", onclick: async () => {
+      await del(`/api/terminal/sessions/${encodeURIComponent(s.id)}`).catch((e) => toast(e.message, "error"));
+    } }, "Terminate");
+    pane.replaceChildren(el("div.toolbar", statusEl, el("span.spacer"), s.state === "running" ? kill : null), host);
+    detach = attach(host, statusEl, s);
+  }
+
+  const profiles = await get("/api/profiles");
+  profileSel.replaceChildren(...profiles.map((p) => el("option", { value: p.alias }, p.alias)));
+  const start = el("button.primary", { type: "button", disabled: !profiles.length, onclick: async () => {
+    try {
+      const r = await post("/api/terminal/sessions", { profile_alias: profileSel.value });
+      location.hash = `#/terminals/${r.session_id}`;
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  } }, "New session");
+  const cleanup = el("button", { type: "button", onclick: async () => { await post("/api/terminal/cleanup").catch((e) => toast(e.message, "error")); current = null; show(); } }, "Clean up ended");
+
+  root.replaceChildren(el("h1", "Terminals"), el("div.toolbar", profileSel, start, el("span.spacer"), cleanup), tabs, pane);
+  await show();
+  const offs = [
+    on("terminal_session_created", () => drawTabs().catch(() => {})),
+    on("terminal_state_changed", () => drawTabs().catch(() => {})),
+  ];
+  return () => { offs.forEach((off) => off()); if (detach) detach(); };
+}
