@@ -1,6 +1,7 @@
 //! The command line: `clown daemon` runs the service; every other subcommand is a thin
 //! client of the HTTP API (it never opens the store).
 
+mod attach;
 mod catalogue;
 mod client;
 mod daemon;
@@ -8,6 +9,7 @@ mod generate;
 mod profiles;
 mod status;
 mod table;
+mod terminal;
 mod ui;
 
 use std::path::PathBuf;
@@ -50,6 +52,8 @@ pub enum Command {
     Providers(catalogue::CatalogueArgs),
     /// Profiles: an agent bound to a provider, model and key.
     Profiles(profiles::ProfilesArgs),
+    /// Terminal sessions in the daemon: list, start, attach, end.
+    Terminal(terminal::TerminalArgs),
     /// Print shell completions or the man page.
     Generate(generate::GenerateArgs),
 }
@@ -66,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             client_runtime()?.block_on(catalogue::providers(&cli, args))
         }
         Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
+        Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
     }
 }
 

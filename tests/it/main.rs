@@ -10,3 +10,4 @@ mod foundation;
 mod profiles;
 mod registry;
 mod service_manager;
+mod terminal;
