@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -66,18 +67,16 @@ impl Conn {
     }
 
     /// The next piece of terminal output (control messages skipped); None at the end.
-    pub async fn output(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
+    pub async fn output(&mut self) -> anyhow::Result<Option<Bytes>> {
         loop {
             match self.ws.next().await {
-                Some(Ok(Message::Binary(b))) if self.proto == Proto::Clown => {
-                    return Ok(Some(b.to_vec()));
-                }
+                Some(Ok(Message::Binary(b))) if self.proto == Proto::Clown => return Ok(Some(b)),
                 Some(Ok(Message::Text(t))) if self.proto == Proto::Terminado => {
                     let v: Value = serde_json::from_str(t.as_str())?;
                     if v[0] == "stdout"
                         && let Some(s) = v[1].as_str()
                     {
-                        return Ok(Some(s.as_bytes().to_vec()));
+                        return Ok(Some(Bytes::copy_from_slice(s.as_bytes())));
                     }
                 }
                 Some(Ok(Message::Close(_))) | None => return Ok(None),
@@ -87,18 +86,23 @@ impl Conn {
         }
     }
 
-    /// Reads until `marker` has been seen; returns the bytes read.
+    /// Reads until `marker` has arrived; returns the bytes read. The marker must be among
+    /// the last bytes the program writes before it waits (both tests are written so): only
+    /// the tail of the output is searched, so the client's cost does not grow with the
+    /// volume.
     pub async fn read_until(&mut self, marker: &[u8]) -> anyhow::Result<u64> {
+        let keep = marker.len() + 16;
         let mut total = 0u64;
-        let mut window: Vec<u8> = Vec::new();
+        let mut tail: Vec<u8> = Vec::with_capacity(2 * keep);
         while let Some(chunk) = self.output().await? {
             total += chunk.len() as u64;
-            window.extend_from_slice(&chunk);
-            if window.windows(marker.len()).any(|w| w == marker) {
+            tail.extend_from_slice(&chunk[chunk.len().saturating_sub(keep)..]);
+            if tail.len() > keep {
+                tail.drain(..tail.len() - keep);
+            }
+            if tail.windows(marker.len()).any(|w| w == marker) {
                 return Ok(total);
             }
-            let keep = window.len().saturating_sub(marker.len());
-            window.drain(..keep);
         }
         bail!(
             "the connection ended before {:?} ({total} bytes read)",

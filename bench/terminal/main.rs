@@ -55,7 +55,13 @@ fn wait_port(port: u16) -> anyhow::Result<()> {
 }
 
 /// One HTTP/1.1 request with the token; returns the parsed JSON body.
-fn api(port: u16, token: &str, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+fn api(
+    port: u16,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     write!(
@@ -66,7 +72,8 @@ fn api(port: u16, token: &str, method: &str, path: &str, body: Option<Value>) ->
     let mut resp = String::new();
     s.read_to_string(&mut resp)?;
     let json = resp.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-    let v: Value = serde_json::from_str(json).with_context(|| format!("{method} {path}: {resp}"))?;
+    let v: Value =
+        serde_json::from_str(json).with_context(|| format!("{method} {path}: {resp}"))?;
     if v["success"] != true {
         bail!("{method} {path}: {v}");
     }
@@ -98,7 +105,10 @@ impl Clown {
         std::fs::write(registry.join("agents.json"), agent.to_string())?;
         std::fs::write(
             home.join(".config/clown/config.toml"),
-            format!("log = \"warn\"\n[agents]\nextra_paths = [\"{}\"]\n", bin.display()),
+            format!(
+                "log = \"warn\"\n[agents]\nextra_paths = [\"{}\"]\n",
+                bin.display()
+            ),
         )?;
         let port = free_port()?;
         let daemon = Command::new(env!("CARGO_BIN_EXE_clown"))
@@ -110,18 +120,44 @@ impl Clown {
             .spawn()
             .context("cannot start clown")?;
         let daemon = Guard(daemon);
-        wait_port(port)?;
-        let token = std::fs::read_to_string(home.join(".local/state/clown/token"))?
-            .trim()
-            .to_string();
-        api(port, &token, "POST", "/api/profiles", Some(json!({
-            "alias": "bench", "agent_id": "benchsh", "provider_id": "anthropic", "api_key": "sk-bench-0123456789"})))?;
-        Ok(Self { _daemon: daemon, port, token, args })
+        // The socket listens before the daemon is ready: wait until it answers.
+        let token_file = home.join(".local/state/clown/token");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let token = loop {
+            if let Ok(t) = std::fs::read_to_string(&token_file)
+                && api(port, t.trim(), "GET", "/api/daemon/status", None).is_ok()
+            {
+                break t.trim().to_string();
+            }
+            if Instant::now() > deadline {
+                bail!("clown did not become ready");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        api(
+            port,
+            &token,
+            "POST",
+            "/api/profiles",
+            Some(json!({
+            "alias": "bench", "agent_id": "benchsh", "provider_id": "anthropic", "api_key": "sk-bench-0123456789"})),
+        )?;
+        Ok(Self {
+            _daemon: daemon,
+            port,
+            token,
+            args,
+        })
     }
 
     fn session(&self) -> anyhow::Result<(Target, String)> {
-        let data = api(self.port, &self.token, "POST", "/api/terminal/sessions",
-            Some(json!({"profile_alias": "bench", "args": self.args})))?;
+        let data = api(
+            self.port,
+            &self.token,
+            "POST",
+            "/api/terminal/sessions",
+            Some(json!({"profile_alias": "bench", "args": self.args})),
+        )?;
         let id = data["session_id"].as_str().unwrap_or_default().to_string();
         let target = Target {
             url: format!("ws://127.0.0.1:{}/ws/terminal/{id}", self.port),
@@ -132,8 +168,20 @@ impl Clown {
     }
 
     fn end(&self, id: &str) {
-        let _ = api(self.port, &self.token, "DELETE", &format!("/api/terminal/sessions/{id}"), None);
-        let _ = api(self.port, &self.token, "POST", "/api/terminal/cleanup", None);
+        let _ = api(
+            self.port,
+            &self.token,
+            "DELETE",
+            &format!("/api/terminal/sessions/{id}"),
+            None,
+        );
+        let _ = api(
+            self.port,
+            &self.token,
+            "POST",
+            "/api/terminal/cleanup",
+            None,
+        );
     }
 }
 
@@ -150,7 +198,12 @@ fn start_terminado(args: &[String]) -> anyhow::Result<(Guard, u16)> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .with_context(|| format!("cannot run {} (run bench/terminal/setup-terminado)", python.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot run {} (run bench/terminal/setup-terminado)",
+                python.display()
+            )
+        })?;
     let mut line = String::new();
     if let Some(out) = child.stdout.take() {
         BufReader::new(out).read_line(&mut line)?;
@@ -194,7 +247,9 @@ fn main() -> anyhow::Result<()> {
         format!("{ROOT}/bench/terminal/prog.sh"),
         data.display().to_string(),
     ];
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let clown = Clown::start(&dir, args.clone())?;
     let (_terminado, tport) = start_terminado(&args)?;
     let mut serial = 0;
@@ -219,11 +274,17 @@ fn main() -> anyhow::Result<()> {
                     rt.block_on(client::throughput(&terminado_target(), clients))?
                 };
                 let mbps = bytes as f64 / 1e6 / took.as_secs_f64();
-                eprintln!("run {run} {} {clients} client(s): {bytes} bytes in {took:?} = {mbps:.1} MB/s",
-                    ["clown", "terminado"][i]);
+                eprintln!(
+                    "run {run} {} {clients} client(s): {bytes} bytes in {took:?} = {mbps:.1} MB/s",
+                    ["clown", "terminado"][i]
+                );
                 // Run 0 warms caches up and is not counted.
                 if run > 0 {
-                    if clients == 1 { fig.mbps_1.push(mbps) } else { fig.mbps_10.push(mbps) }
+                    if clients == 1 {
+                        fig.mbps_1.push(mbps)
+                    } else {
+                        fig.mbps_10.push(mbps)
+                    }
                 }
             }
         }
@@ -240,7 +301,9 @@ fn main() -> anyhow::Result<()> {
         fig.p50 = client::percentile(&times, 0.50);
         fig.p99 = client::percentile(&times, 0.99);
     }
-    println!("data: {mb} MiB of 65-byte lines through an 80x24 PTY; median of {runs} runs; echo over {rounds} keys");
+    println!(
+        "data: {mb} MiB of 65-byte lines through an 80x24 PTY; median of {runs} runs; echo over {rounds} keys"
+    );
     println!("| server | 1 client MB/s | 10 clients MB/s | echo p50 ms | echo p99 ms |");
     println!("| --- | --- | --- | --- | --- |");
     for (name, fig) in ["clown", "terminado"].iter().zip(figures.iter_mut()) {

@@ -182,7 +182,9 @@ fn print_list(data: &Value) {
     println!(
         "{}",
         render(
-            &["id", "profile", "state", "exit", "pid", "size", "clients", "created"],
+            &[
+                "id", "profile", "state", "exit", "pid", "size", "clients", "created"
+            ],
             &rows
         )
     );

@@ -1,10 +1,10 @@
 //! One terminal session: a program on a PTY, its scrollback and its attached clients.
 //!
-//! Three tasks serve a session. The reader drains the master side of the PTY as fast as
+//! Two tasks serve a session. The reader drains the master side of the PTY as fast as
 //! it produces, appends to the scrollback and broadcasts each chunk; it never waits for a
 //! client (a client that falls behind the broadcast ring loses its place, see
-//! [`Output`]). The writer feeds client input to the PTY. The lifecycle task waits for the
-//! program; when it ends, whatever it left in its session is ended too (a terminal that
+//! [`Output`]). Client input goes to the PTY from the client's own task. The lifecycle
+//! task waits for the program; when it ends, whatever it left in its session is ended too (a terminal that
 //! closes hangs up on its processes), the remaining output is drained, and only then is
 //! the end broadcast, so every client sees all output before `Exited`.
 //!
@@ -20,7 +20,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::scrollback::Scrollback;
@@ -73,7 +73,6 @@ pub struct Session {
     size: AtomicU32,
     clients: AtomicUsize,
     out: Mutex<Out>,
-    input: mpsc::Sender<Bytes>,
     exit: watch::Sender<Option<i32>>,
     /// Set when the session is removed (cleanup): attached clients then disconnect.
     removed: watch::Sender<bool>,
@@ -121,7 +120,6 @@ impl Session {
                 });
             }
         };
-        let (input, input_rx) = mpsc::channel(64);
         let (tx, _) = broadcast::channel(BROADCAST_CHUNKS);
         let session = Arc::new(Self {
             id: Uuid::new_v4(),
@@ -136,20 +134,12 @@ impl Session {
                 scrollback: Scrollback::new(scrollback_bytes),
                 tx,
             }),
-            input,
             exit: watch::Sender::new(None),
             removed: watch::Sender::new(false),
             done: watch::Sender::new(false),
         });
         let reader = tokio::spawn(read_loop(session.clone()));
-        let writer = tokio::spawn(write_loop(session.clone(), input_rx));
-        tokio::spawn(lifecycle(
-            session.clone(),
-            spawned.child,
-            reader,
-            writer,
-            on_exit,
-        ));
+        tokio::spawn(lifecycle(session.clone(), spawned.child, reader, on_exit));
         Ok(session)
     }
 
@@ -212,10 +202,20 @@ impl Session {
         }
     }
 
-    /// Queues client input for the PTY; waits while the program is not reading.
-    pub async fn write(&self, data: Bytes) {
-        if self.is_running() {
-            let _ = self.input.send(data).await;
+    /// Writes client input to the PTY, from the client's own task (no hop through
+    /// another task: keystrokes go straight in). Waits while the program is not reading
+    /// its input; input from several clients may interleave, as from several keyboards.
+    pub async fn write(&self, mut data: Bytes) {
+        while !data.is_empty() && self.is_running() {
+            let Ok(mut guard) = self.master.writable().await else {
+                return;
+            };
+            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), &data).map_err(Into::into)) {
+                Ok(Ok(n)) => data.advance(n),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(Err(_)) => return,
+                Err(_would_block) => {}
+            }
         }
     }
 
@@ -306,27 +306,10 @@ async fn read_loop(session: Arc<Session>) {
     }
 }
 
-async fn write_loop(session: Arc<Session>, mut rx: mpsc::Receiver<Bytes>) {
-    while let Some(mut data) = rx.recv().await {
-        while !data.is_empty() {
-            let Ok(mut guard) = session.master.writable().await else {
-                return;
-            };
-            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), &data).map_err(Into::into)) {
-                Ok(Ok(n)) => data.advance(n),
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Ok(Err(_)) => return,
-                Err(_would_block) => {}
-            }
-        }
-    }
-}
-
 async fn lifecycle(
     session: Arc<Session>,
     mut child: tokio::process::Child,
     mut reader: tokio::task::JoinHandle<()>,
-    writer: tokio::task::JoinHandle<()>,
     on_exit: OnExit,
 ) {
     let code = match child.wait().await {
@@ -345,7 +328,6 @@ async fn lifecycle(
         );
         reader.abort();
     }
-    writer.abort();
     session.finish(code);
     on_exit(session.clone(), code).await;
     session.done.send_replace(true);

@@ -144,7 +144,10 @@ impl Client {
                 Some(_) => {}
                 None => panic!(
                     "no {kind} message; frames {:?}, output {:?}",
-                    self.frames.iter().filter(|f| !matches!(f, Frame::Binary(_))).collect::<Vec<_>>(),
+                    self.frames
+                        .iter()
+                        .filter(|f| !matches!(f, Frame::Binary(_)))
+                        .collect::<Vec<_>>(),
                     tail(&self.text())
                 ),
             }
@@ -166,7 +169,9 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 fn tail(s: &str) -> &str {
     let start = s.len().saturating_sub(2000);
-    let start = (start..s.len()).find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+    let start = (start..s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(0);
     &s[start..]
 }
 
@@ -179,7 +184,9 @@ fn dead(pid: i64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => {
-            let state = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().next();
+            let state = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next();
             state == Some("Z") || state == Some("X")
         }
     }
@@ -190,7 +197,9 @@ fn pids(text: &str, names: &[&str]) -> Vec<i64> {
     names
         .iter()
         .map(|n| {
-            let at = text.find(&format!("{n}=")).unwrap_or_else(|| panic!("{n} in {text}"));
+            let at = text
+                .find(&format!("{n}="))
+                .unwrap_or_else(|| panic!("{n} in {text}"));
             text[at + n.len() + 1..]
                 .chars()
                 .take_while(char::is_ascii_digit)
@@ -221,7 +230,10 @@ fn echo_environment_and_exit_codes() {
     let info = session(&d, &id);
     assert_eq!(info["profile_alias"], "t");
     assert_eq!(info["state"], "running");
-    assert_eq!((info["cols"].clone(), info["rows"].clone()), (json!(80), json!(24)));
+    assert_eq!(
+        (info["cols"].clone(), info["rows"].clone()),
+        (json!(80), json!(24))
+    );
     assert!(info["pid"].as_i64().unwrap() > 1);
     assert!(info["created_at"].as_str().unwrap().ends_with('Z'));
     assert!(info.get("exit_code").is_none(), "{info}");
@@ -232,7 +244,16 @@ fn echo_environment_and_exit_codes() {
     let list = d.get("/api/terminal/sessions").expect_ok();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], id.as_str());
-    for k in ["id", "profile_alias", "state", "created_at", "pid", "cols", "rows", "client_count"] {
+    for k in [
+        "id",
+        "profile_alias",
+        "state",
+        "created_at",
+        "pid",
+        "cols",
+        "rows",
+        "client_count",
+    ] {
         assert!(list[0].get(k).is_some(), "{k} in {}", list[0]);
     }
 
@@ -256,14 +277,21 @@ fn echo_environment_and_exit_codes() {
     for absent in ["NOTIFY_SOCKET", "CLOWN_LOG", "LISTEN_"] {
         assert!(!text.contains(absent), "{absent} leaked: {text}");
     }
-    assert_eq!(c2.wait_json("state_changed"), json!({"type": "state_changed", "state": "terminated", "exit_code": 0}));
+    assert_eq!(
+        c2.wait_json("state_changed"),
+        json!({"type": "state_changed", "state": "terminated", "exit_code": 0})
+    );
 
     // Exit codes: the code, or 128 + the signal.
     for (script, code) in [("exit 5", 5), ("kill -9 $$", 137)] {
         let id = start(&d, script);
         let mut c = Client::open(&d, &id);
         let v = c.wait_json("state_changed");
-        assert_eq!(v, json!({"type": "state_changed", "state": "terminated", "exit_code": code}), "{script}");
+        assert_eq!(
+            v,
+            json!({"type": "state_changed", "state": "terminated", "exit_code": code}),
+            "{script}"
+        );
         let info = session(&d, &id);
         assert_eq!(info["state"], "terminated");
         assert_eq!(info["exit_code"], code);
@@ -284,17 +312,25 @@ fn echo_environment_and_exit_codes() {
         (rows.len() >= 5).then_some(rows)
     });
     for sid in ids {
-        let row = rows.iter().find(|r| r["session_id"] == sid.as_str()).unwrap_or_else(|| panic!("{sid} in {rows:?}"));
+        let row = rows
+            .iter()
+            .find(|r| r["session_id"] == sid.as_str())
+            .unwrap_or_else(|| panic!("{sid} in {rows:?}"));
         assert_eq!(row["profile"], "t");
         assert_eq!(row["source"], "terminal");
         assert!(row["ended_at"].as_i64().unwrap() >= row["started_at"].as_i64().unwrap());
     }
-    let row = rows.iter().find(|r| r["session_id"] == id3.as_str()).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["session_id"] == id3.as_str())
+        .unwrap();
     assert_eq!(row["exit_code"], 130);
     assert!(session(&d, &id3)["exit_code"] == 130);
     assert!(d.get("/api/profiles/t").expect_ok()["last_used"].is_string());
     // The bus announced starts and ends.
-    let frames = events.read_text_frames(Duration::from_millis(300)).join("\n");
+    let frames = events
+        .read_text_frames(Duration::from_millis(300))
+        .join("\n");
     assert!(frames.contains("terminal_session_created"), "{frames}");
     assert!(frames.contains("terminal_state_changed"), "{frames}");
     assert!(!frames.contains("sk-test-key"), "no secret in events");
@@ -390,7 +426,14 @@ fn delete_ends_the_whole_session_and_cleanup() {
         Some(&json!({"profile_alias": "t", "args": ["-c", "exit 0"]})),
     );
     assert!(r.expect_error(409).contains("max_sessions"), "{}", r.text());
-    assert_eq!(d.get("/api/terminal/sessions").expect_ok().as_array().unwrap().len(), 2);
+    assert_eq!(
+        d.get("/api/terminal/sessions")
+            .expect_ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     // DELETE ends everything, even what ignores SIGHUP and SIGTERM, then answers.
     let started = Instant::now();
     let r = d.api("DELETE", &format!("/api/terminal/sessions/{id}"), None);
@@ -402,40 +445,63 @@ fn delete_ends_the_whole_session_and_cleanup() {
     assert!(started.elapsed() < Duration::from_secs(10));
     let info = session(&d, &id);
     assert_eq!(info["state"], "terminated");
-    assert_eq!(info["exit_code"], 137, "the shell ignored HUP and TERM: {info}");
+    assert_eq!(
+        info["exit_code"], 137,
+        "the shell ignored HUP and TERM: {info}"
+    );
     assert_eq!(c.wait_json("state_changed")["exit_code"], 137);
     // Deleting again is harmless; unknown ids are 404.
-    d.api("DELETE", &format!("/api/terminal/sessions/{id}"), None).expect_ok();
+    d.api("DELETE", &format!("/api/terminal/sessions/{id}"), None)
+        .expect_ok();
     for bad in ["46e15057-abbb-42cd-ad0e-52471a76ef9f", "nope"] {
-        let msg = d.get(&format!("/api/terminal/sessions/{bad}")).expect_error(404);
+        let msg = d
+            .get(&format!("/api/terminal/sessions/{bad}"))
+            .expect_error(404);
         assert_eq!(msg, format!("Terminal session '{bad}' not found"));
-        d.api("DELETE", &format!("/api/terminal/sessions/{bad}"), None).expect_error(404);
+        d.api("DELETE", &format!("/api/terminal/sessions/{bad}"), None)
+            .expect_error(404);
     }
     // A slot is free again; cleanup drops only the terminated session.
     let third = start(&d, "exec sleep 1000");
     let r = d.api("POST", "/api/terminal/cleanup", None);
     assert_eq!(r.json(), json!({"success": true}));
-    let ids: Vec<String> = d.get("/api/terminal/sessions").expect_ok().as_array().unwrap()
-        .iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = d
+        .get("/api/terminal/sessions")
+        .expect_ok()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, vec![other.clone(), third.clone()]);
-    d.get(&format!("/api/terminal/sessions/{id}")).expect_error(404);
+    d.get(&format!("/api/terminal/sessions/{id}"))
+        .expect_error(404);
     // A client of a removed session is disconnected.
-    let closed = wait_until(WAIT, "the close frame", || match c.pump(Duration::from_millis(200)) {
-        Some(Frame::Close(code)) => Some(code),
-        _ => None,
+    let closed = wait_until(WAIT, "the close frame", || {
+        match c.pump(Duration::from_millis(200)) {
+            Some(Frame::Close(code)) => Some(code),
+            _ => None,
+        }
     });
     assert_eq!(closed, Some(1000));
     // Unknown sessions on the WebSocket: an error, then a close.
-    let mut ws = crate::ws::connect(d.port, "/ws/terminal/46e15057-abbb-42cd-ad0e-52471a76ef9f", &d.token);
+    let mut ws = crate::ws::connect(
+        d.port,
+        "/ws/terminal/46e15057-abbb-42cd-ad0e-52471a76ef9f",
+        &d.token,
+    );
     assert_eq!(
         ws.read_frame(WAIT),
-        Some(Frame::Text(json!({"type": "error", "message": "Session not found"}).to_string()))
+        Some(Frame::Text(
+            json!({"type": "error", "message": "Session not found"}).to_string()
+        ))
     );
     assert_eq!(ws.read_frame(WAIT), Some(Frame::Close(Some(4404))));
     // A profile with a running session is deleted only with force, which ends it.
     let msg = d.api("DELETE", "/api/profiles/t", None).expect_error(409);
     assert!(msg.contains("force=true"), "{msg}");
-    d.api("DELETE", "/api/profiles/t?force=true", None).expect_ok();
+    d.api("DELETE", "/api/profiles/t?force=true", None)
+        .expect_ok();
     for sid in [&other, &third] {
         assert_eq!(session(&d, sid)["state"], "terminated");
     }
@@ -447,9 +513,13 @@ fn bad_input_starts_nothing() {
     let file = env.root.join("a-file");
     std::fs::write(&file, "x").unwrap();
     let bad = |body: Value, status: u16| {
-        d.api("POST", "/api/terminal/sessions", Some(&body)).expect_error(status)
+        d.api("POST", "/api/terminal/sessions", Some(&body))
+            .expect_error(status)
     };
-    assert_eq!(bad(json!({"profile_alias": "ghost"}), 404), "Profile 'ghost' not found");
+    assert_eq!(
+        bad(json!({"profile_alias": "ghost"}), 404),
+        "Profile 'ghost' not found"
+    );
     for (field, value) in [
         ("cols", json!(0)),
         ("cols", json!(1001)),
@@ -478,14 +548,28 @@ fn bad_input_starts_nothing() {
     assert!(bad(json!({"args": []}), 400).contains("profile_alias"));
     assert!(bad(json!({"profile_alias": "t", "shell": "zsh"}), 400).contains("shell"));
     let auth = format!("Bearer {}", d.token);
-    let r = request(d.port, "POST", "/api/terminal/sessions",
-        &[("Authorization", &auth), ("Content-Type", "application/json")], b"{\"profile_alias\":");
+    let r = request(
+        d.port,
+        "POST",
+        "/api/terminal/sessions",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        b"{\"profile_alias\":",
+    );
     assert!(r.expect_error(400).contains("Malformed JSON"));
     // None of that started anything.
     assert_eq!(d.get("/api/terminal/sessions").expect_ok(), json!([]));
-    assert_eq!(d.get("/api/profiles/t").expect_ok()["last_used"], Value::Null);
+    assert_eq!(
+        d.get("/api/profiles/t").expect_ok()["last_used"],
+        Value::Null
+    );
     // A given working directory is used.
-    let id = start_with(&d, json!({"profile_alias": "t", "working_dir": env.root.display().to_string(), "args": ["-c", "echo at=$(pwd)"]}));
+    let id = start_with(
+        &d,
+        json!({"profile_alias": "t", "working_dir": env.root.display().to_string(), "args": ["-c", "echo at=$(pwd)"]}),
+    );
     let mut c = Client::open(&d, &id);
     c.wait_output(&format!("at={}", env.root.display()));
 }
@@ -501,12 +585,18 @@ fn a_stalled_client_does_not_delay_another() {
     // The stalled client completes the handshake and never reads again.
     let stalled = crate::ws::connect(d.port, &format!("/ws/terminal/{id}"), &d.token);
     let mut good = Client::open(&d, &id);
-    wait_until(WAIT, "two clients", || (session(&d, &id)["client_count"] == 2).then_some(()));
+    wait_until(WAIT, "two clients", || {
+        (session(&d, &id)["client_count"] == 2).then_some(())
+    });
     let started = Instant::now();
     good.send("go\r");
     good.wait_output_for("FINISHED", Duration::from_secs(60));
     let took = started.elapsed();
-    assert!(good.out.len() > BYTES, "every byte arrived: {}", good.out.len());
+    assert!(
+        good.out.len() > BYTES,
+        "every byte arrived: {}",
+        good.out.len()
+    );
     // The stalled socket is dropped after 10 s of no progress; everything above happened
     // without waiting for it.
     assert!(took < Duration::from_secs(9), "took {took:?}");
@@ -532,7 +622,10 @@ fn daemon_shutdown_ends_every_session() {
     while let Some(f) = c.pump(Duration::from_secs(2)) {
         saw.push(f);
     }
-    assert!(saw.iter().any(|f| matches!(f, Frame::Close(Some(1001)))), "{saw:?}");
+    assert!(
+        saw.iter().any(|f| matches!(f, Frame::Close(Some(1001)))),
+        "{saw:?}"
+    );
 }
 
 #[test]
@@ -547,11 +640,28 @@ fn cli_terminal_commands() {
             .output()
             .unwrap()
     };
-    let out = clown(&["new", "t", "--cols", "90", "--rows", "20", "--", "-c", "while read l; do echo \"cli:$l\"; done"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = clown(&[
+        "new",
+        "t",
+        "--cols",
+        "90",
+        "--rows",
+        "20",
+        "--",
+        "-c",
+        "while read l; do echo \"cli:$l\"; done",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let info = session(&d, &id);
-    assert_eq!((info["cols"].clone(), info["rows"].clone()), (json!(90), json!(20)));
+    assert_eq!(
+        (info["cols"].clone(), info["rows"].clone()),
+        (json!(90), json!(20))
+    );
     let out = clown(&["list"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("ID"), "{table}");
@@ -592,12 +702,21 @@ fn cli_terminal_commands() {
     reader.join().unwrap();
     let stdout = String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("cli:from-the-cli"), "{stdout}");
     assert_eq!(session(&d, &id)["state"], "running");
     let out = clown(&["kill", &id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(session(&d, &id)["state"], "terminated");
     let out = clown(&["cleanup"]);
     assert!(out.status.success());
@@ -617,7 +736,10 @@ fn real_claude_code_in_a_session() {
         reply: "PONG-FROM-THE-TEST-UPSTREAM".into(),
         ..Default::default()
     });
-    env.write_config(&format!("[agents]\nextra_paths = [\"{}\"]\n", deps_bin().display()));
+    env.write_config(&format!(
+        "[agents]\nextra_paths = [\"{}\"]\n",
+        deps_bin().display()
+    ));
     let d = Daemon::start(&env);
     create_profile(
         &d,
@@ -638,14 +760,19 @@ fn real_claude_code_in_a_session() {
     // The screen draws words with cursor moves between them.
     c.wait_output("please");
     c.send("\r");
-    let request = wait_until(Duration::from_secs(60), "the prompt to reach the upstream", || {
-        upstream
-            .messages()
-            .into_iter()
-            .find(|m| String::from_utf8_lossy(&m.body).contains("say pong please"))
-    });
+    let request = wait_until(
+        Duration::from_secs(60),
+        "the prompt to reach the upstream",
+        || {
+            upstream
+                .messages()
+                .into_iter()
+                .find(|m| String::from_utf8_lossy(&m.body).contains("say pong please"))
+        },
+    );
     assert_eq!(request.json()["model"], "claude-sonnet-4");
     c.wait_output_for("PONG-FROM-THE-TEST-UPSTREAM", Duration::from_secs(60));
-    d.api("DELETE", &format!("/api/terminal/sessions/{id}"), None).expect_ok();
+    d.api("DELETE", &format!("/api/terminal/sessions/{id}"), None)
+        .expect_ok();
     assert_eq!(session(&d, &id)["state"], "terminated");
 }
