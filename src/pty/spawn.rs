@@ -200,7 +200,7 @@ fn cloexec_from(first: u32) {
         rlim_max: 0,
     };
     let max = if unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-        (lim.rlim_cur as u64).min(65_536) as i32
+        lim.rlim_cur.min(65_536) as i32
     } else {
         1024
     };
