@@ -29,20 +29,10 @@ fn manifest(id: &str, binary: &str) -> Value {
     })
 }
 
-/// A daemon whose profile `t` runs the shell agent; `extra_config` is appended.
+/// A daemon whose profile `t` runs the shell agent; `extra_config` opens the config file.
 fn setup(name: &str, extra_config: &str) -> (TestEnv, Daemon) {
     let env = TestEnv::new(name);
-    let bin = env.root.join("agents");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink("/bin/sh", bin.join(AGENT_BIN)).unwrap();
-    let registry = env.home.join(".config/clown/registry");
-    std::fs::create_dir_all(&registry).unwrap();
-    let agents = json!({"version": 1, "agents": [manifest("testsh", AGENT_BIN), manifest("ghost", MISSING_BIN)]});
-    std::fs::write(registry.join("agents.json"), agents.to_string()).unwrap();
-    env.write_config(&format!(
-        "[agents]\nextra_paths = [\"{}\"]\n{extra_config}",
-        bin.display()
-    ));
+    prepare(&env, extra_config);
     let d = Daemon::start(&env);
     for (alias, agent) in [("t", "testsh"), ("ghosty", "ghost")] {
         create_profile(
@@ -51,6 +41,21 @@ fn setup(name: &str, extra_config: &str) -> (TestEnv, Daemon) {
         );
     }
     (env, d)
+}
+
+/// The test agents (user registry) and the config naming their directory.
+fn prepare(env: &TestEnv, extra_config: &str) {
+    let bin = env.root.join("agents");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink("/bin/sh", bin.join(AGENT_BIN)).unwrap();
+    let registry = env.home.join(".config/clown/registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    let agents = json!({"version": 1, "agents": [manifest("testsh", AGENT_BIN), manifest("ghost", MISSING_BIN)]});
+    std::fs::write(registry.join("agents.json"), agents.to_string()).unwrap();
+    env.write_config(&format!(
+        "{extra_config}\n[agents]\nextra_paths = [\"{}\"]\n",
+        bin.display()
+    ));
 }
 
 /// Starts `script` in a session of profile `t`; returns the session id.
@@ -775,4 +780,58 @@ fn real_claude_code_in_a_session() {
     d.api("DELETE", &format!("/api/terminal/sessions/{id}"), None)
         .expect_ok();
     assert_eq!(session(&d, &id)["state"], "terminated");
+}
+
+#[test]
+fn no_idle_exit_while_a_session_runs() {
+    let env = TestEnv::new("term-idle");
+    prepare(&env, "idle_exit_secs = 1\n");
+    let (mut activator, port) = crate::service_manager::socket_activated(&env, None);
+    request(port, "GET", "/api/daemon/status", &[], b"").expect_error(401);
+    let auth = format!("Bearer {}", env.token());
+    let post = |path: &str, body: Value| {
+        request(
+            port,
+            "POST",
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        )
+    };
+    post("/api/profiles", json!({"agent_id": "testsh", "alias": "t", "provider_id": "anthropic", "api_key": "sk-test-key-0123456789"}))
+        .expect_ok();
+    let id = post(
+        "/api/terminal/sessions",
+        json!({"profile_alias": "t", "args": ["-c", "exec sleep 1000"]}),
+    )
+    .expect_ok()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // No connection is open and idle_exit_secs has passed several times over: the
+    // running session keeps the daemon up.
+    let deadline = Instant::now() + Duration::from_millis(3500);
+    while Instant::now() < deadline {
+        assert!(
+            activator.try_wait().unwrap().is_none(),
+            "exited with a session running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    request(
+        port,
+        "DELETE",
+        &format!("/api/terminal/sessions/{id}"),
+        &[("Authorization", &auth)],
+        b"",
+    )
+    .expect_ok();
+    // With the session ended, idle exit happens (exit 0).
+    let status = wait_until(Duration::from_secs(15), "idle exit", || {
+        activator.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status}");
 }
