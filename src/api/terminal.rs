@@ -15,10 +15,7 @@ use uuid::Uuid;
 use super::error::{ApiError, ApiResult, ok, ok_empty};
 use super::extract::ApiJson;
 use crate::app::AppState;
-use crate::pty::{NewSession, Program, PtyError, Session};
-
-/// Largest accepted `cols` and `rows`.
-pub const MAX_DIMENSION: u64 = 1000;
+use crate::pty::{MAX_DIMENSION, NewSession, Program, PtyError, Session};
 
 /// Variables copied from the daemon's environment into every session.
 const BASE_VARS: &[&str] = &["LANG", "SHELL", "USER", "LOGNAME", "HOME", "TMPDIR", "TZ"];
@@ -97,7 +94,7 @@ fn dimension(obj: &Map<String, Value>, name: &str, default: u16) -> Result<u16, 
         None | Some(Value::Null) => Ok(default),
         Some(v) => v
             .as_u64()
-            .filter(|n| (1..=MAX_DIMENSION).contains(n))
+            .filter(|n| (1..=u64::from(MAX_DIMENSION)).contains(n))
             .and_then(|n| u16::try_from(n).ok())
             .ok_or_else(|| {
                 ApiError::bad_request(format!(

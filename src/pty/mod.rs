@@ -16,6 +16,9 @@ pub use manager::{NewSession, Terminals};
 pub use session::{Attachment, Info, Output, Session};
 pub use spawn::Program;
 
+/// Largest terminal width or height a client may ask for.
+pub const MAX_DIMENSION: u16 = 1000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PtyError {
     #[error("cannot {action}: {source}")]

@@ -34,7 +34,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::pty::{Output, Session, kill};
+use crate::pty::{MAX_DIMENSION, Output, Session, kill};
 
 /// Largest binary frame made by merging queued output.
 const MAX_FRAME: usize = 256 * 1024;
@@ -209,9 +209,15 @@ fn control(session: &Session, text: &str) -> Result<(), String> {
         serde_json::from_value(value).map_err(|e| format!("Invalid control message: {e}"))?;
     match msg {
         Control::Resize { cols, rows } => {
-            let dim = |n: u64| u16::try_from(n).ok().filter(|n| (1..=1000).contains(n));
+            let dim = |n: u64| {
+                u16::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=MAX_DIMENSION).contains(n))
+            };
             let (Some(cols), Some(rows)) = (dim(cols), dim(rows)) else {
-                return Err("resize: cols and rows must be whole numbers from 1 to 1000".into());
+                return Err(format!(
+                    "resize: cols and rows must be whole numbers from 1 to {MAX_DIMENSION}"
+                ));
             };
             session.resize(cols, rows).map_err(|e| e.to_string())
         }
