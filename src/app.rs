@@ -15,6 +15,7 @@ use crate::daemon::activation::Activation;
 use crate::events::EventBus;
 use crate::logging::LogTail;
 use crate::paths::{Env, Paths};
+use crate::pty::Terminals;
 use crate::registry::{Catalogue, SyncState};
 use crate::store::Store;
 
@@ -43,6 +44,7 @@ struct Inner {
     import_lock: tokio::sync::Mutex<()>,
     detector: Detector,
     env: Env,
+    terminals: Terminals,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -92,6 +94,7 @@ impl AppState {
     pub fn new(parts: AppStateParts) -> Result<Self, crate::store::StoreError> {
         let profiles = parts.store.count_profiles()?;
         let (catalogue, sync_state) = crate::registry::load(&parts.paths);
+        let terminals = Terminals::start(parts.store.clone(), parts.events.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 config: RwLock::new(Arc::new(parts.config)),
@@ -113,6 +116,7 @@ impl AppState {
                 import_lock: tokio::sync::Mutex::new(()),
                 detector: Detector::default(),
                 env: parts.env,
+                terminals,
             }),
         })
     }
@@ -244,13 +248,20 @@ impl AppState {
         crate::agents::detect::search_dirs(self.env().get("PATH").map(String::as_str), &extra)
     }
 
+    /// The terminal sessions (DESIGN §12).
+    pub fn terminals(&self) -> &Terminals {
+        &self.inner.terminals
+    }
+
     /// Whether a terminal session or proxy runs for `alias` (deleting it then needs force).
-    pub fn profile_in_use(&self, _alias: &str) -> bool {
-        false
+    pub fn profile_in_use(&self, alias: &str) -> bool {
+        self.terminals().profile_in_use(alias)
     }
 
     /// Stops the terminal sessions and proxy of `alias` (before a forced delete).
-    pub async fn stop_profile_work(&self, _alias: &str) {}
+    pub async fn stop_profile_work(&self, alias: &str) {
+        self.terminals().stop_profile(alias).await;
+    }
 
     /// Resolves (changes) when the daemon begins shutting down; long-lived connections
     /// watch it to close cleanly.
@@ -264,6 +275,6 @@ impl AppState {
 
     /// Whether anything long-lived runs (sessions, proxies); idle exit waits for none.
     pub fn has_running_work(&self) -> bool {
-        self.active_proxies() > 0
+        self.active_proxies() > 0 || self.terminals().running() > 0
     }
 }

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod profiles;
 pub mod providers;
 pub mod registry;
+pub mod terminal;
 pub mod ui;
 pub mod usage;
 
@@ -251,6 +252,44 @@ pub fn routes() -> Vec<Route> {
         },
         route(
             "GET",
+            "/api/terminal/sessions",
+            "terminal",
+            "List terminal sessions",
+            || get(terminal::list),
+        ),
+        Route {
+            body: Some("CreateTerminalSession"),
+            ..route(
+                "POST",
+                "/api/terminal/sessions",
+                "terminal",
+                "Start the profile's agent in a new terminal session; answers session_id and ws_url",
+                || post(terminal::create),
+            )
+        },
+        route(
+            "GET",
+            "/api/terminal/sessions/{session_id}",
+            "terminal",
+            "Get a terminal session (exit_code once terminated)",
+            || get(terminal::get),
+        ),
+        route(
+            "DELETE",
+            "/api/terminal/sessions/{session_id}",
+            "terminal",
+            "End a terminal session's processes (SIGHUP, SIGTERM, then SIGKILL after a grace); answers once it has terminated",
+            || delete(terminal::delete),
+        ),
+        route(
+            "POST",
+            "/api/terminal/cleanup",
+            "terminal",
+            "Remove terminated sessions from the list",
+            || post(terminal::cleanup),
+        ),
+        route(
+            "GET",
             "/api/openapi.json",
             "daemon",
             "This OpenAPI document",
@@ -262,6 +301,13 @@ pub fn routes() -> Vec<Route> {
             "events",
             "Live event stream (WebSocket): JSON text frames {type, data, ts}",
             || get(crate::ws::events::handler),
+        ),
+        route(
+            "GET",
+            "/ws/terminal/{session_id}",
+            "terminal",
+            "Terminal I/O (WebSocket). Server: {\"type\":\"connected\",\"session_id\"}, the scrollback as binary, then output as binary, {\"type\":\"state_changed\",\"state\":\"terminated\",\"exit_code\"}, {\"type\":\"error\",\"message\"}. Client: binary input, {\"type\":\"resize\",\"cols\",\"rows\"} (1-1000), {\"type\":\"signal\",\"signal\":N} to the foreground process group, N one of HUP 1, INT 2, QUIT 3, KILL 9, USR1 10, USR2 12, TERM 15, CONT 18, STOP 19, TSTP 20, WINCH 28 (Linux numbering; the host's numbers elsewhere)",
+            || get(crate::ws::terminal::handler),
         ),
     ]
 }

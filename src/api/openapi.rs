@@ -179,6 +179,18 @@ fn schemas() -> Value {
                 }}
             }
         },
+        "CreateTerminalSession": {
+            "type": "object",
+            "required": ["profile_alias"],
+            "additionalProperties": false,
+            "properties": {
+                "profile_alias": {"type": "string", "description": "Profile to run"},
+                "args": {"type": "array", "items": {"type": "string"}, "description": "Additional arguments for the agent"},
+                "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
+                "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},
+                "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"}
+            }
+        },
         "LaunchRequest": {
             "type": "object",
             "additionalProperties": false,

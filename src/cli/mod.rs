@@ -1,6 +1,7 @@
 //! The command line: `clown daemon` runs the service; every other subcommand is a thin
 //! client of the HTTP API (it never opens the store).
 
+mod attach;
 mod catalogue;
 mod client;
 mod daemon;
@@ -9,6 +10,7 @@ mod profiles;
 mod progress;
 mod status;
 mod table;
+mod terminal;
 mod ui;
 mod usage;
 mod ws;
@@ -55,6 +57,8 @@ pub enum Command {
     Profiles(profiles::ProfilesArgs),
     /// Token usage and cost; import Claude Code's records.
     Usage(usage::UsageArgs),
+    /// Terminal sessions in the daemon: list, start, attach, end.
+    Terminal(terminal::TerminalArgs),
     /// Print shell completions or the man page.
     Generate(generate::GenerateArgs),
 }
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
         Command::Usage(ref args) => client_runtime()?.block_on(usage::run(&cli, args)),
+        Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! Start-up order: directories, data-directory lock, store (with migrations), token,
 //! router, accept loops, then READY=1. Shutdown (signal, idle exit or the caller's
-//! future): STOPPING=1, stop accepting, let in-flight requests finish (bounded), flush the
-//! store, return. `main` and the tests both drive this function.
+//! future): STOPPING=1, stop accepting, end every terminal session, let in-flight requests
+//! finish (bounded), flush the store, return. `main` and the tests both drive this function.
 
 pub mod activation;
 mod lock;
@@ -139,6 +139,7 @@ pub async fn run(
     notify::stopping();
     let _ = stop_tx.send(true);
     state.begin_shutdown();
+    state.terminals().shutdown().await;
     for l in loops {
         let _ = l.await;
     }

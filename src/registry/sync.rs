@@ -39,7 +39,9 @@ pub fn is_fresh(state: &SyncState, url: &str, channel: &str) -> bool {
         return false;
     };
     let age = Timestamp::now().duration_since(last);
-    age.is_positive() && age.unsigned_abs() < FRESH_FOR
+    // `last_sync` is rounded to the second, so it can lie up to half a second ahead.
+    let ahead = jiff::SignedDuration::from_secs(-1);
+    age > ahead && age.unsigned_abs() < FRESH_FOR
 }
 
 async fn git(

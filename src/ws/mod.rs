@@ -1,3 +1,4 @@
-//! WebSocket endpoints: the live event stream (and, later, terminals).
+//! WebSocket endpoints: the live event stream and terminal sessions.
 
 pub mod events;
+pub mod terminal;

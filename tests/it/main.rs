@@ -12,3 +12,4 @@ mod profiles;
 mod registry;
 mod service_manager;
 mod usage;
+mod terminal;

@@ -11,7 +11,10 @@ use crate::helpers::*;
 
 /// Starts the daemon under `systemd-socket-activate` on a fresh port; returns the
 /// activator child and the port (already accepting: the activator holds the socket).
-fn socket_activated(env: &TestEnv, notify: Option<&NotifySocket>) -> (std::process::Child, u16) {
+pub(crate) fn socket_activated(
+    env: &TestEnv,
+    notify: Option<&NotifySocket>,
+) -> (std::process::Child, u16) {
     let port = free_port();
     let mut cmd = Command::new("systemd-socket-activate");
     cmd.env_clear().arg("-l").arg(format!("127.0.0.1:{port}"));

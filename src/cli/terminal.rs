@@ -1,0 +1,191 @@
+//! `clown terminal list|new|attach|kill|cleanup`: terminal sessions in the daemon.
+//!
+//! Sessions are named by their id or any unique prefix of it. `attach` (and `new
+//! --attach`) connects this terminal to a session; see [`super::attach`].
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::table::{cell, print_json, render};
+use super::{Cli, Client, encode};
+
+#[derive(Debug, Args)]
+pub struct TerminalArgs {
+    #[command(subcommand)]
+    command: TerminalCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TerminalCommand {
+    /// List terminal sessions.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a profile's agent in a new session and print its id:
+    /// `clown terminal new PROFILE [--attach] -- ARGS`.
+    New {
+        profile: String,
+        /// Columns (default: this terminal's, else 80).
+        #[arg(long)]
+        cols: Option<u16>,
+        /// Rows (default: this terminal's, else 24).
+        #[arg(long)]
+        rows: Option<u16>,
+        /// Working directory (default: the current directory).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Attach right away (detach with Ctrl-]).
+        #[arg(long)]
+        attach: bool,
+        /// Arguments passed to the agent.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Attach this terminal to a session. Ctrl-] detaches and leaves the session running.
+    Attach { id: String },
+    /// End a session (SIGHUP, SIGTERM, then SIGKILL after a grace).
+    Kill { id: String },
+    /// Remove terminated sessions from the list.
+    Cleanup,
+}
+
+pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
+    let client = Client::connect(cli).await?;
+    match &args.command {
+        TerminalCommand::List { json } => {
+            let data = client.get("/api/terminal/sessions").await?;
+            if *json {
+                print_json(&data)?;
+            } else {
+                print_list(&data);
+            }
+        }
+        TerminalCommand::New {
+            profile,
+            cols,
+            rows,
+            cwd,
+            attach,
+            args,
+        } => {
+            let cwd = match cwd {
+                Some(dir) => std::path::absolute(dir)
+                    .with_context(|| format!("invalid directory {}", dir.display()))?,
+                None => std::env::current_dir().context("cannot read the current directory")?,
+            };
+            let mut body = json!({"profile_alias": profile, "args": args, "working_dir": cwd});
+            let local = super::attach::local_size();
+            if let Some(c) = cols.or(local.map(|s| s.0)) {
+                body["cols"] = json!(c);
+            }
+            if let Some(r) = rows.or(local.map(|s| s.1)) {
+                body["rows"] = json!(r);
+            }
+            let data = client.post("/api/terminal/sessions", Some(body)).await?;
+            let id = data["session_id"].as_str().unwrap_or_default().to_string();
+            if *attach {
+                return super::attach::attach(&client, &id).await;
+            }
+            println!("{id}");
+            if std::io::stdout().is_terminal() {
+                eprintln!("attach with 'clown terminal attach {}'", short(&id));
+            }
+        }
+        TerminalCommand::Attach { id } => {
+            let id = resolve(&client, id).await?;
+            return super::attach::attach(&client, &id).await;
+        }
+        TerminalCommand::Kill { id } => {
+            let id = resolve(&client, id).await?;
+            client
+                .delete(&format!("/api/terminal/sessions/{}", encode(&id)))
+                .await?;
+            let info = client
+                .get(&format!("/api/terminal/sessions/{}", encode(&id)))
+                .await?;
+            println!(
+                "terminal session {} ended (exit code {})",
+                short(&id),
+                cell(&info["exit_code"])
+            );
+        }
+        TerminalCommand::Cleanup => {
+            let before = count(&client.get("/api/terminal/sessions").await?);
+            client.post("/api/terminal/cleanup", None).await?;
+            let after = count(&client.get("/api/terminal/sessions").await?);
+            println!(
+                "removed {} terminated session(s)",
+                before.saturating_sub(after)
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn count(list: &Value) -> usize {
+    list.as_array().map(Vec::len).unwrap_or(0)
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// The full id of the one session whose id starts with `prefix`.
+async fn resolve(client: &Client, prefix: &str) -> anyhow::Result<String> {
+    let list = client.get("/api/terminal/sessions").await?;
+    let ids: Vec<&str> = list
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .filter(|id| !prefix.is_empty() && id.starts_with(prefix))
+        .collect();
+    match ids.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => bail!("no terminal session '{prefix}'; see 'clown terminal list'"),
+        _ => bail!(
+            "'{prefix}' matches {} sessions; give more of the id",
+            ids.len()
+        ),
+    }
+}
+
+fn print_list(data: &Value) {
+    let rows: Vec<Vec<String>> = data
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            vec![
+                cell(&s["id"]),
+                cell(&s["profile_alias"]),
+                cell(&s["state"]),
+                cell(&s["exit_code"]),
+                cell(&s["pid"]),
+                format!("{}x{}", cell(&s["cols"]), cell(&s["rows"])),
+                cell(&s["client_count"]),
+                cell(&s["created_at"]),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("no terminal sessions; start one with 'clown terminal new PROFILE --attach'");
+        return;
+    }
+    println!(
+        "{}",
+        render(
+            &[
+                "id", "profile", "state", "exit", "pid", "size", "clients", "created"
+            ],
+            &rows
+        )
+    );
+}

@@ -1,0 +1,95 @@
+//! The scrollback: the last N bytes a session wrote, replayed to every client that
+//! attaches. A ring of output chunks (shared, reference-counted `Bytes`, so keeping them
+//! costs no copy) with a byte budget: the oldest chunks go first, and the oldest kept
+//! chunk is trimmed so the total never exceeds the budget.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+#[derive(Debug)]
+pub struct Scrollback {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+    limit: usize,
+}
+
+impl Scrollback {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            len: 0,
+            limit,
+        }
+    }
+
+    pub fn push(&mut self, chunk: Bytes) {
+        if self.limit == 0 || chunk.is_empty() {
+            return;
+        }
+        let chunk = if chunk.len() > self.limit {
+            chunk.slice(chunk.len() - self.limit..)
+        } else {
+            chunk
+        };
+        self.len += chunk.len();
+        self.chunks.push_back(chunk);
+        while self.len > self.limit {
+            let excess = self.len - self.limit;
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            if front.len() <= excess {
+                self.len -= front.len();
+                self.chunks.pop_front();
+            } else {
+                *front = front.slice(excess..);
+                self.len -= excess;
+            }
+        }
+    }
+
+    /// Everything kept, oldest first, as one buffer.
+    pub fn snapshot(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.len);
+        for c in &self.chunks {
+            out.extend_from_slice(c);
+        }
+        out.freeze()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_newest_bytes_within_the_limit() {
+        let mut s = Scrollback::new(10);
+        s.push(Bytes::from_static(b"abcd"));
+        s.push(Bytes::from_static(b"efgh"));
+        assert_eq!(&s.snapshot()[..], b"abcdefgh");
+        s.push(Bytes::from_static(b"ijkl"));
+        assert_eq!(&s.snapshot()[..], b"cdefghijkl");
+        assert_eq!(s.len(), 10);
+        s.push(Bytes::from_static(b"0123456789ABC"));
+        assert_eq!(&s.snapshot()[..], b"3456789ABC");
+        s.push(Bytes::new());
+        assert_eq!(s.len(), 10);
+    }
+
+    #[test]
+    fn zero_limit_keeps_nothing() {
+        let mut s = Scrollback::new(0);
+        s.push(Bytes::from_static(b"x"));
+        assert!(s.is_empty());
+    }
+}
