@@ -11,5 +11,5 @@ mod foundation;
 mod profiles;
 mod registry;
 mod service_manager;
-mod usage;
 mod terminal;
+mod usage;
