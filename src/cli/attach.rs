@@ -14,7 +14,6 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::Client;
 
@@ -66,23 +65,7 @@ impl Drop for RawMode {
 
 /// Attaches to session `id` until detach or the session's end; returns the exit code.
 pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
-    let url = format!(
-        "{}/ws/terminal/{id}",
-        client.base().replacen("http://", "ws://", 1)
-    );
-    let mut req = url
-        .as_str()
-        .into_client_request()
-        .with_context(|| format!("invalid URL {url}"))?;
-    if let Some(token) = client.token() {
-        req.headers_mut().insert(
-            "authorization",
-            format!("Bearer {}", token.expose()).parse()?,
-        );
-    }
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .with_context(|| format!("cannot connect to {url}"))?;
+    let mut ws = client.websocket(&format!("/ws/terminal/{id}")).await?;
     match ws.next().await {
         Some(Ok(Message::Text(t))) => {
             let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);

@@ -23,6 +23,10 @@ use crate::auth::Token;
 use crate::config::{Config, DEFAULT_LISTEN};
 use crate::paths::{Paths, process_env};
 
+/// A WebSocket connection to the daemon.
+pub type WebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct Client {
@@ -78,6 +82,26 @@ impl Client {
 
     pub fn token(&self) -> Option<&Token> {
         self.token.as_ref()
+    }
+
+    /// Opens a WebSocket to `path` with the token.
+    pub async fn websocket(&self, path: &str) -> anyhow::Result<WebSocket> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}{path}", self.base.replacen("http://", "ws://", 1));
+        let mut req = url
+            .as_str()
+            .into_client_request()
+            .with_context(|| format!("invalid URL {url}"))?;
+        if let Some(token) = &self.token {
+            req.headers_mut().insert(
+                "authorization",
+                format!("Bearer {}", token.expose()).parse()?,
+            );
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .with_context(|| format!("cannot connect to {url}"))?;
+        Ok(ws)
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {

@@ -13,7 +13,6 @@ mod table;
 mod terminal;
 mod ui;
 mod usage;
-mod ws;
 
 use std::path::PathBuf;
 

@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::io::{IsTerminal, Write};
 
+use futures_util::StreamExt;
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::Client;
 
@@ -14,7 +16,7 @@ where
 {
     let stderr = std::io::stderr();
     let events = if stderr.is_terminal() {
-        super::ws::connect(client, "/ws/events").await.ok()
+        client.websocket("/ws/events").await.ok()
     } else {
         None
     };
@@ -25,16 +27,17 @@ where
     let result = loop {
         tokio::select! {
             r = &mut work => break r,
-            frame = events.next_text() => {
-                let Some(text) = frame else { break work.await };
-                let Ok(ev) = serde_json::from_str::<Value>(&text) else { continue };
+            frame = events.next() => {
+                let Some(Ok(frame)) = frame else { break work.await };
+                let Message::Text(text) = frame else { continue };
+                let Ok(ev) = serde_json::from_str::<Value>(text.as_str()) else { continue };
                 if ev["type"] == "usage_import_progress" {
                     draw(&ev["data"]);
                 }
             }
         }
     };
-    let _ = events.send(0x8, &1000u16.to_be_bytes()).await;
+    let _ = events.close(None).await;
     eprint!("\r\x1b[2K");
     let _ = std::io::stderr().flush();
     result
