@@ -241,18 +241,33 @@ pub fn endpoint_url(row: &ProfileRow, provider: Option<&Provider>) -> Option<Str
 }
 
 /// The list entry: the reference's fields plus a few a user needs.
-pub fn summary(row: &ProfileRow) -> Value {
-    json!({
-        "alias": row.alias,
-        "agent_id": row.agent_id,
-        "provider_id": row.provider_id,
-        "endpoint_id": row.endpoint_id,
-        "model": row.model,
-        "last_used": row.last_used,
-        "base_url": row.base_url,
-        "created_at": row.created_at,
-        "proxy_enabled": proxy_settings(row).enabled,
-    })
+#[derive(Serialize)]
+pub struct Summary<'a> {
+    alias: &'a str,
+    agent_id: &'a str,
+    provider_id: &'a str,
+    endpoint_id: &'a str,
+    model: &'a str,
+    last_used: Option<&'a str>,
+    base_url: Option<&'a str>,
+    created_at: &'a str,
+    proxy_enabled: bool,
+}
+
+/// Serialized straight from the row (no intermediate JSON tree): lists can be long.
+pub fn summary(row: &ProfileRow) -> Summary<'_> {
+    Summary {
+        alias: &row.alias,
+        agent_id: &row.agent_id,
+        provider_id: &row.provider_id,
+        endpoint_id: &row.endpoint_id,
+        model: &row.model,
+        last_used: row.last_used.as_deref(),
+        base_url: row.base_url.as_deref(),
+        created_at: &row.created_at,
+        // The stored settings are compact JSON written by us; no need to parse them whole.
+        proxy_enabled: row.proxy.contains("\"enabled\":true"),
+    }
 }
 
 /// The detail view. `key_hint` is at most the key's last four characters.

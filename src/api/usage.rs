@@ -25,7 +25,8 @@ pub struct RecordRequest {
     pub sessions: Vec<UsageSession>,
 }
 
-const MAX_BATCH: usize = 10_000;
+/// Events and sessions per request; about what fits the 1 MiB body limit.
+const MAX_BATCH: usize = 4_000;
 
 pub async fn record(
     State(state): State<AppState>,

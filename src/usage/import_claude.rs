@@ -35,6 +35,9 @@ pub const UNASSIGNED_PROFILE: &str = "@claude";
 pub const SOURCE_TRANSCRIPT: &str = "claude-transcript";
 pub const SOURCE_STATS: &str = "claude-stats";
 
+/// Whole files are committed together until a transaction holds about this many events.
+const BATCH_EVENTS: usize = 20_000;
+
 /// One Claude data directory and the profile its usage belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportSource {
@@ -118,8 +121,9 @@ struct FileResult {
     error: Option<String>,
 }
 
-/// All `*.jsonl` files under `dir/projects`, recursively.
-fn transcripts(dir: &Path) -> Vec<PathBuf> {
+/// All `*.jsonl` files under `dir/projects`, recursively, with their metadata (taken
+/// from the directory entries: no extra path lookups), in byte order of their paths.
+fn transcripts(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.join("projects")];
     while let Some(d) = stack.pop() {
@@ -131,12 +135,19 @@ fn transcripts(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if ft.is_dir() {
                 stack.push(p);
-            } else if ft.is_file() && p.extension().is_some_and(|x| x == "jsonl") {
-                out.push(p);
+            } else if ft.is_file()
+                && p.extension().is_some_and(|x| x == "jsonl")
+                && let Ok(meta) = e.metadata()
+            {
+                out.push((p, meta));
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| {
+        a.0.as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.0.as_os_str().as_encoded_bytes())
+    });
     out
 }
 
@@ -262,41 +273,43 @@ fn parse_file(job: FileJob) -> FileResult {
     r
 }
 
-/// Writes one parsed file in one transaction.
+/// Writes whole parsed files in one transaction: a crash never leaves part of a file
+/// counted, and batching many small files keeps the write cost per event low.
 fn commit_file(
     conn: &mut Connection,
-    r: &FileResult,
+    batch: &[FileResult],
     summary: &mut Summary,
     now: i64,
 ) -> Result<(), StoreError> {
     let (added, replaced, dups, tokens) = with_events(conn, |tx, rollup| {
         let (mut added, mut replaced, mut dups) = (0u64, 0u64, 0u64);
         let mut tokens = Tokens::default();
-        for e in &r.events {
-            match put_event(tx, rollup, e, now)? {
-                Stored::Added => {
-                    added += 1;
-                    tokens.add(&Tokens {
-                        input_tokens: e.input_tokens,
-                        output_tokens: e.output_tokens,
-                        cache_creation_input_tokens: e.cache_creation_input_tokens,
-                        cache_read_input_tokens: e.cache_read_input_tokens,
-                    });
+        for r in batch {
+            for e in &r.events {
+                match put_event(tx, rollup, e, now)? {
+                    Stored::Added => {
+                        added += 1;
+                        tokens.add(&Tokens {
+                            input_tokens: e.input_tokens,
+                            output_tokens: e.output_tokens,
+                            cache_creation_input_tokens: e.cache_creation_input_tokens,
+                            cache_read_input_tokens: e.cache_read_input_tokens,
+                        });
+                    }
+                    Stored::Replaced(d) => {
+                        replaced += 1;
+                        // A larger copy of a message already counted: only the growth is new.
+                        tokens.add(&Tokens {
+                            input_tokens: d[0].max(0) as u64,
+                            output_tokens: d[1].max(0) as u64,
+                            cache_creation_input_tokens: d[2].max(0) as u64,
+                            cache_read_input_tokens: d[3].max(0) as u64,
+                        });
+                    }
+                    Stored::Duplicate => dups += 1,
                 }
-                Stored::Replaced(d) => {
-                    replaced += 1;
-                    // A larger copy of a message already counted: only the growth is new.
-                    tokens.add(&Tokens {
-                        input_tokens: d[0].max(0) as u64,
-                        output_tokens: d[1].max(0) as u64,
-                        cache_creation_input_tokens: d[2].max(0) as u64,
-                        cache_read_input_tokens: d[3].max(0) as u64,
-                    });
-                }
-                Stored::Duplicate => dups += 1,
             }
-        }
-        let mut stmt = tx.prepare_cached(
+            let mut stmt = tx.prepare_cached(
             "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id)
              VALUES (?1, ?2, ?3, ?3 - ?2, NULL, ?4, ?5)
              ON CONFLICT(session_id) DO UPDATE SET
@@ -305,16 +318,16 @@ fn commit_file(
                  runtime_secs = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at)
                                 - MIN(started_at, excluded.started_at)",
         )?;
-        for (sid, (first, last)) in &r.sessions {
-            stmt.execute(params![
-                r.job.profile,
-                first,
-                last,
-                SOURCE_TRANSCRIPT,
-                format!("claude:{}:{sid}", r.job.profile)
-            ])?;
-        }
-        tx.prepare_cached(
+            for (sid, (first, last)) in &r.sessions {
+                stmt.execute(params![
+                    r.job.profile,
+                    first,
+                    last,
+                    SOURCE_TRANSCRIPT,
+                    format!("claude:{}:{sid}", r.job.profile)
+                ])?;
+            }
+            tx.prepare_cached(
             "INSERT INTO import_files (path, size, mtime_ns, offset, profile) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
                  offset = excluded.offset, profile = excluded.profile",
@@ -326,6 +339,7 @@ fn commit_file(
             r.consumed as i64,
             r.job.profile
         ])?;
+        }
         Ok((added, replaced, dups, tokens))
     })?;
     summary.events_added += added;
@@ -343,6 +357,22 @@ pub fn run(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
+    // A bigger page cache and rarer checkpoints while importing; restored afterwards.
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+    let result = import_all(conn, sources, tz, progress, &mut summary);
+    conn.pragma_update(None, "cache_size", -2_000)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 1_000)?;
+    result.map(|_| summary)
+}
+
+fn import_all(
+    conn: &mut Connection,
+    sources: &[ImportSource],
+    tz: &TimeZone,
+    progress: &(dyn Fn(Progress) + Sync),
+    summary: &mut Summary,
+) -> Result<(), StoreError> {
     let known: HashMap<String, (u64, i64, u64)> = {
         let mut stmt = conn.prepare("SELECT path, size, mtime_ns, offset FROM import_files")?;
         let rows = stmt.query_map([], |r| {
@@ -359,16 +389,13 @@ pub fn run(
     };
     let mut jobs = Vec::new();
     for source in sources {
-        for path in transcripts(&source.dir) {
-            let Ok(meta) = std::fs::metadata(&path) else {
-                summary.unreadable.push(path.display().to_string());
-                continue;
-            };
-            let key = path
-                .canonicalize()
-                .unwrap_or_else(|_| path.clone())
-                .display()
-                .to_string();
+        // Canonical once per source: file keys are stable however the directory was named.
+        let base = source
+            .dir
+            .canonicalize()
+            .unwrap_or_else(|_| source.dir.clone());
+        for (path, meta) in transcripts(&base) {
+            let key = path.display().to_string();
             let (size, mtime_ns) = (meta.len(), meta.mtime() * 1_000_000_000 + meta.mtime_nsec());
             let offset = match known.get(&key) {
                 Some(&(s, m, _)) if s == size && m == mtime_ns => {
@@ -415,6 +442,8 @@ pub fn run(
         }
         drop(tx);
         let (mut files_done, mut bytes_done) = (0, 0);
+        let mut batch: Vec<FileResult> = Vec::new();
+        let mut batch_events = 0;
         for r in rx {
             files_done += 1;
             bytes_done += r.job.size - r.job.offset;
@@ -430,9 +459,14 @@ pub fn run(
             session_ids.extend(r.sessions.keys().cloned());
             if r.error.is_none() || r.consumed > r.job.offset {
                 summary.files_read += 1;
-                if let Err(e) = commit_file(conn, &r, &mut summary, now) {
-                    failure = Some(e);
-                    continue;
+                batch_events += r.events.len() + 1;
+                batch.push(r);
+                if batch_events >= BATCH_EVENTS {
+                    if let Err(e) = commit_file(conn, &batch, summary, now) {
+                        failure = Some(e);
+                    }
+                    batch.clear();
+                    batch_events = 0;
                 }
             }
             progress(Progress {
@@ -442,15 +476,21 @@ pub fn run(
                 bytes_total,
             });
         }
+        if failure.is_none()
+            && !batch.is_empty()
+            && let Err(e) = commit_file(conn, &batch, summary, now)
+        {
+            failure = Some(e);
+        }
     });
     if let Some(e) = failure {
         return Err(e);
     }
     summary.sessions = session_ids.len();
     for source in sources {
-        import_stats(conn, source, tz, &mut summary, now)?;
+        import_stats(conn, source, tz, summary, now)?;
     }
-    Ok(summary)
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
