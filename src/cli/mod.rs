@@ -1,11 +1,13 @@
-//! The command line: `clown daemon` runs the service; every other subcommand is a thin
-//! client of the HTTP API (it never opens the store).
+//! The command line: `clown daemon` runs the service, `clown proxy --profile A --port N`
+//! is the proxy child the daemon spawns; every other subcommand is a thin client of the
+//! HTTP API (it never opens the store).
 
 mod catalogue;
 mod client;
 mod daemon;
 mod generate;
 mod profiles;
+mod proxy;
 mod status;
 mod table;
 mod ui;
@@ -50,6 +52,8 @@ pub enum Command {
     Providers(catalogue::CatalogueArgs),
     /// Profiles: an agent bound to a provider, model and key.
     Profiles(profiles::ProfilesArgs),
+    /// Per-profile proxies: status, start, stop, logs, enable, disable.
+    Proxy(proxy::ProxyArgs),
     /// Print shell completions or the man page.
     Generate(generate::GenerateArgs),
 }
@@ -66,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             client_runtime()?.block_on(catalogue::providers(&cli, args))
         }
         Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
+        Command::Proxy(ref args) => proxy::run(&cli, args),
     }
 }
 

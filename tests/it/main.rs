@@ -8,5 +8,6 @@ mod ws;
 
 mod foundation;
 mod profiles;
+mod proxy;
 mod registry;
 mod service_manager;
