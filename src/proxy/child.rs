@@ -28,6 +28,8 @@ pub enum ChildError {
 pub struct ProxyChild {
     child: Child,
     pid: u32,
+    /// The tasks copying its output into the log; they end when the child does.
+    pumps: Vec<tokio::task::JoinHandle<()>>,
     /// Held, never written: closing it tells the child the daemon is gone.
     _stdin: Option<ChildStdin>,
 }
@@ -66,16 +68,18 @@ pub fn spawn(
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(ChildError::Spawn)?;
     let pid = child.id().unwrap_or(0);
+    let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(pump(out, log.clone()));
+        pumps.push(tokio::spawn(pump(out, log.clone())));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(pump(err, log.clone()));
+        pumps.push(tokio::spawn(pump(err, log.clone())));
     }
     Ok(ProxyChild {
         _stdin: child.stdin.take(),
         child,
         pid,
+        pumps,
     })
 }
 
@@ -91,23 +95,28 @@ impl ProxyChild {
         self.pid
     }
 
-    /// Waits for the process to end; returns its exit code, or 128 + the signal.
+    /// Waits for the process to end (and its last output to reach the log); returns
+    /// its exit code, or 128 + the signal.
     pub async fn wait(&mut self) -> i32 {
-        match self.child.wait().await {
+        let code = match self.child.wait().await {
             Ok(status) => exit_code(&status),
             Err(e) => {
                 tracing::warn!("cannot wait for proxy pid {}: {e}", self.pid);
                 -1
             }
+        };
+        for pump in self.pumps.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_millis(500), pump).await;
         }
+        code
     }
 
     /// SIGTERM to the group, `grace`, then SIGKILL; returns the exit code.
     pub async fn stop(&mut self, grace: Duration) -> i32 {
         self.signal_group(Signal::SIGTERM);
-        match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(Ok(status)) => exit_code(&status),
-            _ => {
+        match tokio::time::timeout(grace, self.wait()).await {
+            Ok(code) => code,
+            Err(_) => {
                 tracing::warn!("proxy pid {} ignored SIGTERM for {grace:?}; killing it", self.pid);
                 self.signal_group(Signal::SIGKILL);
                 self.wait().await

@@ -52,9 +52,14 @@ impl LogFile {
         }
     }
 
-    /// Appends one line (a newline is added). Failures are reported once per open
-    /// attempt and otherwise ignored: logging never stops a proxy.
+    /// Appends one line of the child's output (a newline is added).
     pub fn line(&self, text: &str) {
+        self.write(text, true);
+    }
+
+    /// Appends a line; failures are reported and otherwise ignored: logging never stops
+    /// a proxy. `remember` keeps it as the child's last word.
+    fn write(&self, text: &str, remember: bool) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if inner.size >= MAX_BYTES {
             let rotated = inner.path.with_extension("log.1");
@@ -73,7 +78,9 @@ impl LogFile {
                 }
             }
         }
-        inner.last = Some(text.to_string());
+        if remember {
+            inner.last = Some(text.to_string());
+        }
         let mut buf = Vec::with_capacity(text.len() + 1);
         buf.extend_from_slice(text.as_bytes());
         buf.push(b'\n');
@@ -84,7 +91,7 @@ impl LogFile {
         }
     }
 
-    /// The last line written, to explain an exit.
+    /// The child's last line of output, to explain an exit.
     pub fn last_line(&self) -> Option<String> {
         self.inner
             .lock()
@@ -95,10 +102,8 @@ impl LogFile {
 
     /// A note from the supervisor, timestamped and marked as such.
     pub fn note(&self, text: &str) {
-        self.line(&format!(
-            "{} supervisor: {text}",
-            crate::time::now_rfc3339()
-        ));
+        let line = format!("{} supervisor: {text}", crate::time::now_rfc3339());
+        self.write(&line, false);
     }
 }
 
