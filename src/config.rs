@@ -230,7 +230,9 @@ impl Config {
             ("startup_timeout_ms", p.startup_timeout_ms),
         ] {
             if v == 0 {
-                return Err(ConfigError::Invalid(format!("proxy.{name} must be non-zero")));
+                return Err(ConfigError::Invalid(format!(
+                    "proxy.{name} must be non-zero"
+                )));
             }
         }
         if self.terminal.max_sessions == 0 {

@@ -207,7 +207,11 @@ pub fn routes() -> Vec<Route> {
             || post(proxy::stop),
         ),
         Route {
-            query: &[("lines", "integer", "How many of the last lines (default 100)")],
+            query: &[(
+                "lines",
+                "integer",
+                "How many of the last lines (default 100)",
+            )],
             ..route(
                 "GET",
                 "/api/proxy/{alias}/logs",

@@ -216,8 +216,7 @@ pub async fn launch_spec(
     })?;
     let home = launch::profile_home(&state.paths().home, &row.agent_id, &row.alias);
     // Through the proxy (when enabled or running): its URL and the local token only.
-    let proxy_url =
-        super::proxy::launch_url(state, alias, &profiles::proxy_settings(&row)).await?;
+    let proxy_url = super::proxy::launch_url(state, alias, &profiles::proxy_settings(&row)).await?;
     let (base_url, key, bearer) = match (&proxy_url, &secret) {
         (Some(url), Some(s)) => (
             super::proxy::agent_base_url(url, provider),

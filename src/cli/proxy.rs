@@ -70,9 +70,7 @@ pub fn run(cli: &Cli, args: &ProxyArgs) -> anyhow::Result<i32> {
         }
         (Some(cmd), _, _) => super::client_runtime()?.block_on(client(cli, cmd)),
         _ => {
-            anyhow::bail!(
-                "missing subcommand; try 'clown proxy status' (or 'clown proxy --help')"
-            )
+            anyhow::bail!("missing subcommand; try 'clown proxy status' (or 'clown proxy --help')")
         }
     }
 }
@@ -128,10 +126,18 @@ async fn client(cli: &Cli, cmd: &ProxyCommand) -> anyhow::Result<i32> {
                 .unwrap_or_default()
                 .iter()
                 .map(|p| {
-                    ["profile", "enabled", "status", "port", "pid", "restarts", "started_at"]
-                        .iter()
-                        .map(|k| cell(&p[*k]))
-                        .collect()
+                    [
+                        "profile",
+                        "enabled",
+                        "status",
+                        "port",
+                        "pid",
+                        "restarts",
+                        "started_at",
+                    ]
+                    .iter()
+                    .map(|k| cell(&p[*k]))
+                    .collect()
                 })
                 .collect();
             if rows.is_empty() {

@@ -155,7 +155,11 @@ impl Body for TapBody {
 
     fn size_hint(&self) -> SizeHint {
         let inner = self.inner.size_hint();
-        let Some(n) = self.first.as_ref().and_then(|f| f.data_ref()).map(|d| d.len() as u64)
+        let Some(n) = self
+            .first
+            .as_ref()
+            .and_then(|f| f.data_ref())
+            .map(|d| d.len() as u64)
         else {
             return inner;
         };

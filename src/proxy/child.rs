@@ -35,7 +35,14 @@ pub struct ProxyChild {
 }
 
 /// Variables copied from the daemon's environment into the child's.
-const PASS_ENV: &[&str] = &["PATH", "HOME", "LANG", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR"];
+const PASS_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
 
 pub fn spawn(
     plan: &Plan,
@@ -117,7 +124,10 @@ impl ProxyChild {
         match tokio::time::timeout(grace, self.wait()).await {
             Ok(code) => code,
             Err(_) => {
-                tracing::warn!("proxy pid {} ignored SIGTERM for {grace:?}; killing it", self.pid);
+                tracing::warn!(
+                    "proxy pid {} ignored SIGTERM for {grace:?}; killing it",
+                    self.pid
+                );
                 self.signal_group(Signal::SIGKILL);
                 self.wait().await
             }

@@ -162,9 +162,11 @@ impl Forwarder {
                 "api_error",
                 &format!("upstream timed out after {waited} ms: {m}"),
             ),
-            Failure::Transport(m) => {
-                error(StatusCode::BAD_GATEWAY, "api_error", &format!("upstream unreachable: {m}"))
-            }
+            Failure::Transport(m) => error(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                &format!("upstream unreachable: {m}"),
+            ),
         }
     }
 
@@ -187,7 +189,11 @@ impl Forwarder {
         index: usize,
         body: Bytes,
     ) -> Option<Request<Full<Bytes>>> {
-        let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         let uri = target_uri(target, pq)?;
         let mut req = Request::builder()
             .method(parts.method.clone())
@@ -210,8 +216,7 @@ impl Forwarder {
         last: bool,
     ) -> Result<Response<ProxyBody>, Failure> {
         let timeouts = self.plan.timeouts;
-        let resp = match tokio::time::timeout(timeouts.response(), self.client.request(req)).await
-        {
+        let resp = match tokio::time::timeout(timeouts.response(), self.client.request(req)).await {
             Err(_) => {
                 return Err(Failure::Timeout(format!(
                     "{} sent no response within {:?}",
@@ -251,7 +256,9 @@ impl Forwarder {
                 Ok(None) => None,
             };
         let tap = UsageTap::for_response(
-            head.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            head.headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
             head.headers
                 .get(header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok()),
@@ -326,7 +333,9 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, request: bool) {
 }
 
 fn json_response(status: StatusCode, body: String) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed();
+    let body = Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed();
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     resp.headers_mut().insert(

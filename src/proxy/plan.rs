@@ -276,7 +276,10 @@ mod tests {
         assert_eq!(plan.targets.len(), 2);
         assert_eq!(plan.targets[0].base_url, "https://api.anthropic.com");
         assert_eq!(plan.targets[0].auth_scheme, "x-api-key");
-        assert_eq!(plan.targets[1].base_url, "https://api.minimaxi.com/anthropic");
+        assert_eq!(
+            plan.targets[1].base_url,
+            "https://api.minimaxi.com/anthropic"
+        );
         assert_eq!(plan.targets[1].auth_scheme, "bearer");
         assert_eq!(plan.targets[1].key.as_deref(), Some("sk-mm"));
         let debug = format!("{plan:?}");

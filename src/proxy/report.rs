@@ -140,7 +140,10 @@ async fn post(
         Err(format!(
             "HTTP {}: {}",
             status.as_u16(),
-            String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(200)
+                .collect::<String>()
         ))
     }
 }

@@ -125,7 +125,8 @@ impl Runner {
                 s.pid = None;
                 s.backoff_ms = None;
             });
-            let outcome = match launch::launch(&self.state, &self.alias, self.port, &self.log).await {
+            let outcome = match launch::launch(&self.state, &self.alias, self.port, &self.log).await
+            {
                 Ok(Launch { child, port }) => {
                     self.port = Some(port);
                     self.supervise(child, port).await
@@ -161,7 +162,8 @@ impl Runner {
                 return false;
             }
             let delay = self.backoff.next_delay();
-            self.log.note(&format!("restarting in {} ms", delay.as_millis()));
+            self.log
+                .note(&format!("restarting in {} ms", delay.as_millis()));
             self.set(|s| {
                 s.status = State::Backoff;
                 s.pid = None;
@@ -216,7 +218,8 @@ impl Runner {
                 self.recent.len(),
                 c.restart_window_secs
             );
-            self.log.note("failed: too many restarts; start it again by hand");
+            self.log
+                .note("failed: too many restarts; start it again by hand");
             self.set(|s| {
                 s.status = State::Failed;
                 s.pid = None;
@@ -244,10 +247,8 @@ impl Runner {
         });
         self.log.note(&format!("running, pid {pid}, port {port}"));
         let grace = Duration::from_millis(self.state.config().proxy.stop_grace_ms);
-        let mut health = tokio::time::interval_at(
-            tokio::time::Instant::now() + HEALTH_EVERY,
-            HEALTH_EVERY,
-        );
+        let mut health =
+            tokio::time::interval_at(tokio::time::Instant::now() + HEALTH_EVERY, HEALTH_EVERY);
         let mut misses = 0;
         loop {
             enum Ev {
@@ -275,7 +276,8 @@ impl Runner {
                 }
                 Ev::Cmd(Some(Cmd::Stop(reply))) => {
                     let code = child.stop(grace).await;
-                    self.log.note(&format!("stopped, pid {pid} exited with code {code}"));
+                    self.log
+                        .note(&format!("stopped, pid {pid} exited with code {code}"));
                     self.set(|s| s.last_exit_code = Some(code));
                     let _ = reply.send(());
                     return Outcome::Stopped;

@@ -35,10 +35,7 @@ pub fn run(alias: &str, port: u16) -> anyhow::Result<i32> {
     })?;
     let plan: Plan = serde_json::from_str(&text).context("invalid proxy plan")?;
     if plan.profile != alias {
-        bail!(
-            "the plan is for profile '{}', not '{alias}'",
-            plan.profile
-        );
+        bail!("the plan is for profile '{}', not '{alias}'", plan.profile);
     }
     if plan.targets.is_empty() {
         bail!("the plan has no upstream target");
@@ -59,9 +56,8 @@ async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
     let (reporter, reporter_task) =
         Reporter::spawn(plan.daemon_url.clone(), plan.daemon_token.clone());
     let stdin_eof = plan.exit_on_stdin_eof;
-    let forwarder = Arc::new(
-        Forwarder::new(plan, reporter).map_err(|e| anyhow::anyhow!("invalid plan: {e}"))?,
-    );
+    let forwarder =
+        Arc::new(Forwarder::new(plan, reporter).map_err(|e| anyhow::anyhow!("invalid plan: {e}"))?);
     let p = forwarder.plan();
     let names: Vec<String> = p
         .targets

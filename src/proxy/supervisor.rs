@@ -69,7 +69,11 @@ impl Supervisor {
     }
 
     /// Starts the proxy of `alias` and waits until it runs, waits to retry, or failed.
-    pub async fn start(&self, state: &AppState, alias: &str) -> Result<ProxyStatus, SupervisorError> {
+    pub async fn start(
+        &self,
+        state: &AppState,
+        alias: &str,
+    ) -> Result<ProxyStatus, SupervisorError> {
         let (cmds, mut status) = self
             .handle(state, alias)
             .ok_or(SupervisorError::ShuttingDown)?;
@@ -150,8 +154,11 @@ impl Supervisor {
     }
 
     pub fn statuses(&self) -> Vec<ProxyStatus> {
-        let mut all: Vec<ProxyStatus> =
-            self.lock().values().map(|h| h.status.borrow().clone()).collect();
+        let mut all: Vec<ProxyStatus> = self
+            .lock()
+            .values()
+            .map(|h| h.status.borrow().clone())
+            .collect();
         all.sort_by(|a, b| a.profile.cmp(&b.profile));
         all
     }
@@ -220,7 +227,10 @@ impl Supervisor {
         futures_util::future::join_all(stops).await;
         for (alias, h) in handles {
             drop(h.cmds);
-            if tokio::time::timeout(Duration::from_secs(5), h.task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), h.task)
+                .await
+                .is_err()
+            {
                 tracing::warn!("the supervisor of '{alias}' did not end");
             }
         }

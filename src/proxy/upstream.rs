@@ -31,10 +31,7 @@ pub fn connector(connect_timeout: Duration) -> Connector {
             HttpsConnectorBuilder::new().with_tls_config(config)
         }
     };
-    builder
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http)
+    builder.https_or_http().enable_http1().wrap_connector(http)
 }
 
 /// The upstream URI for the agent's `path_and_query` on `target`.
@@ -70,7 +67,9 @@ mod tests {
     fn paths_map_onto_base_urls() {
         let a = target("anthropic", "https://api.z.ai/api/anthropic/");
         assert_eq!(
-            target_uri(&a, "/v1/messages?beta=true").unwrap().to_string(),
+            target_uri(&a, "/v1/messages?beta=true")
+                .unwrap()
+                .to_string(),
             "https://api.z.ai/api/anthropic/v1/messages?beta=true"
         );
         let o = target("openai", "https://api.z.ai/api/paas/v4");

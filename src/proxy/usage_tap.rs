@@ -42,7 +42,10 @@ pub struct UsageTap {
 impl UsageTap {
     /// A tap for a response of this content type, or None when there is nothing to read
     /// (an encoded body, or neither SSE nor JSON).
-    pub fn for_response(content_type: Option<&str>, content_encoding: Option<&str>) -> Option<Self> {
+    pub fn for_response(
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+    ) -> Option<Self> {
         if content_encoding.is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
             return None;
         }
@@ -247,13 +250,22 @@ mod tests {
         let anthropic = br#"{"model":"m1","usage":{"input_tokens":5,"output_tokens":6,"cache_creation_input_tokens":0,"cache_read_input_tokens":2}}"#;
         let (m, u) = run("application/json", &[&anthropic[..9], &anthropic[9..]]).unwrap();
         assert_eq!(m.as_deref(), Some("m1"));
-        assert_eq!((u.input_tokens, u.output_tokens, u.cache_read_input_tokens), (5, 6, 2));
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.cache_read_input_tokens),
+            (5, 6, 2)
+        );
         let chat = br#"{"model":"gpt","usage":{"prompt_tokens":100,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":60}}}"#;
         let (_, u) = run("application/json", &[chat]).unwrap();
-        assert_eq!((u.input_tokens, u.cache_read_input_tokens, u.output_tokens), (40, 60, 7));
+        assert_eq!(
+            (u.input_tokens, u.cache_read_input_tokens, u.output_tokens),
+            (40, 60, 7)
+        );
         let responses = br#"{"model":"o","usage":{"input_tokens":50,"output_tokens":9,"input_tokens_details":{"cached_tokens":20}}}"#;
         let (_, u) = run("application/json", &[responses]).unwrap();
-        assert_eq!((u.input_tokens, u.cache_read_input_tokens, u.output_tokens), (30, 20, 9));
+        assert_eq!(
+            (u.input_tokens, u.cache_read_input_tokens, u.output_tokens),
+            (30, 20, 9)
+        );
         // count_tokens and errors carry no usage.
         assert_eq!(run("application/json", &[br#"{"input_tokens":12}"#]), None);
         assert_eq!(run("application/json", &[br#"{"type":"error"}"#]), None);

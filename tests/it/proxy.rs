@@ -65,9 +65,15 @@ fn launch_env(d: &Daemon, alias: &str) -> Value {
 /// The proxy's port and the local token, as a launch hands them to the agent.
 fn endpoint(d: &Daemon, alias: &str) -> (u16, String) {
     let spec = launch_env(d, alias);
-    let url = spec["env"]["ANTHROPIC_BASE_URL"].as_str().unwrap().to_string();
+    let url = spec["env"]["ANTHROPIC_BASE_URL"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let port = url.rsplit(':').next().unwrap().parse().unwrap();
-    let token = spec["env"]["ANTHROPIC_API_KEY"].as_str().unwrap().to_string();
+    let token = spec["env"]["ANTHROPIC_API_KEY"]
+        .as_str()
+        .unwrap()
+        .to_string();
     (port, token)
 }
 
@@ -77,9 +83,18 @@ fn message(model: &str, stream: bool) -> Value {
 }
 
 fn post(port: u16, headers: &[(&str, &str)], body: &Value) -> Resp {
-    let mut h = vec![("Content-Type", "application/json"), ("anthropic-version", "2023-06-01")];
+    let mut h = vec![
+        ("Content-Type", "application/json"),
+        ("anthropic-version", "2023-06-01"),
+    ];
     h.extend_from_slice(headers);
-    request(port, "POST", "/v1/messages", &h, body.to_string().as_bytes())
+    request(
+        port,
+        "POST",
+        "/v1/messages",
+        &h,
+        body.to_string().as_bytes(),
+    )
 }
 
 /// Sends a request and reads whatever comes back until the connection closes.
@@ -108,7 +123,11 @@ pub fn usage_events(env: &TestEnv) -> Vec<Value> {
         .arg(env.data_dir().join("clown.db"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -136,7 +155,9 @@ fn proxy_pids(alias: &str) -> Vec<i32> {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).to_string())
             .collect();
-        let is_proxy = args.windows(3).any(|w| w[0] == "proxy" && w[1] == "--profile" && w[2] == alias);
+        let is_proxy = args
+            .windows(3)
+            .any(|w| w[0] == "proxy" && w[1] == "--profile" && w[2] == alias);
         // A zombie has an empty cmdline and does not count.
         if is_proxy && args.first().is_some_and(|a| a.ends_with("clown")) {
             pids.push(pid);
@@ -163,7 +184,15 @@ fn passthrough_is_byte_for_byte_and_usage_is_exact() {
     b["model"] = json!("claude-opus-4");
     create_profile(&d, b);
     let a = wait_status(&d, "pt-a", "running");
-    for k in ["profile", "enabled", "port", "pid", "status", "restarts", "started_at"] {
+    for k in [
+        "profile",
+        "enabled",
+        "port",
+        "pid",
+        "status",
+        "restarts",
+        "started_at",
+    ] {
         assert!(a.get(k).is_some(), "{k} in {a}");
     }
     assert_eq!(a["enabled"], true);
@@ -183,12 +212,20 @@ fn passthrough_is_byte_for_byte_and_usage_is_exact() {
         let (_, want) = up.expected("/v1/messages", &body);
         assert_eq!(r.body, want, "stream={stream}");
         assert_eq!(r.header("request-id"), Some("req_test"));
-        let ct = if stream { "text/event-stream" } else { "application/json" };
+        let ct = if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
         assert_eq!(r.header("content-type"), Some(ct));
     }
     // The bearer form of the local token works too.
     let body = message("claude-opus-4", true);
-    let r = post(port_b, &[("Authorization", &format!("Bearer {token_b}"))], &body);
+    let r = post(
+        port_b,
+        &[("Authorization", &format!("Bearer {token_b}"))],
+        &body,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, up.expected("/v1/messages", &body).1);
 
@@ -204,7 +241,10 @@ fn passthrough_is_byte_for_byte_and_usage_is_exact() {
         assert_eq!(m.body, sent.to_string().into_bytes());
         assert_eq!(m.headers.get("x-api-key").map(String::as_str), Some(KEY));
         assert!(!m.headers.contains_key("authorization"), "{:?}", m.headers);
-        assert_eq!(m.headers.get("anthropic-version").map(String::as_str), Some("2023-06-01"));
+        assert_eq!(
+            m.headers.get("anthropic-version").map(String::as_str),
+            Some("2023-06-01")
+        );
         let all = format!("{:?}", m.headers);
         assert!(!all.contains(&token_a) && !all.contains(&token_b));
     }
@@ -216,7 +256,12 @@ fn passthrough_is_byte_for_byte_and_usage_is_exact() {
     assert_eq!(events_now.len(), 3, "{events_now:?}");
     let mut by: Vec<(String, String)> = events
         .iter()
-        .map(|e| (e["profile"].as_str().unwrap().into(), e["model"].as_str().unwrap().into()))
+        .map(|e| {
+            (
+                e["profile"].as_str().unwrap().into(),
+                e["model"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     by.sort();
     assert_eq!(
@@ -256,13 +301,20 @@ fn passthrough_is_byte_for_byte_and_usage_is_exact() {
         let r = post(port_a, &headers, &body);
         assert_error_json(&r, 401, "authentication_error");
     }
-    assert_eq!(up.messages().len(), before, "refused requests never reach upstream");
+    assert_eq!(
+        up.messages().len(),
+        before,
+        "refused requests never reach upstream"
+    );
     // count_tokens passes but is no usage; /health needs no token; other paths are 404.
     let r = request(
         port_a,
         "POST",
         "/v1/messages/count_tokens?beta=true",
-        &[("x-api-key", &token_a), ("content-type", "application/json")],
+        &[
+            ("x-api-key", &token_a),
+            ("content-type", "application/json"),
+        ],
         body.to_string().as_bytes(),
     );
     assert_eq!(r.json(), json!({"input_tokens": 1234}));
@@ -295,21 +347,38 @@ fn the_real_key_stays_with_the_proxy() {
     let s = wait_status(&d, "iso", "running");
     let spec = launch_env(&d, "iso");
     let text = spec.to_string();
-    assert!(!text.contains(KEY), "the launch spec carries the real key: {text}");
+    assert!(
+        !text.contains(KEY),
+        "the launch spec carries the real key: {text}"
+    );
     assert!(!text.contains(&KEY[KEY.len() - 20..]));
     let token = spec["env"]["ANTHROPIC_API_KEY"].as_str().unwrap();
     assert_eq!(token.len(), 64);
     assert_eq!(spec["env"]["ANTHROPIC_BASE_URL"], s["url"]);
     assert!(spec["env"].get("ANTHROPIC_AUTH_TOKEN").is_none());
-    assert!(spec["unset"].as_array().unwrap().contains(&json!("ANTHROPIC_AUTH_TOKEN")));
+    assert!(
+        spec["unset"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ANTHROPIC_AUTH_TOKEN"))
+    );
     // `clown profiles env` prints the same.
     let out = env
         .clown()
-        .args(["--url", &format!("http://127.0.0.1:{}", d.port), "profiles", "env", "iso"])
+        .args([
+            "--url",
+            &format!("http://127.0.0.1:{}", d.port),
+            "profiles",
+            "env",
+            "iso",
+        ])
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(printed.contains(token) && !printed.contains(KEY), "{printed}");
+    assert!(
+        printed.contains(token) && !printed.contains(KEY),
+        "{printed}"
+    );
     // No file of the profile home holds the key or a large part of it.
     let home = env.home.join(".claude-profiles/iso");
     let mut files = 0;
@@ -322,14 +391,22 @@ fn the_real_key_stays_with_the_proxy() {
             } else {
                 files += 1;
                 let t = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string();
-                assert!(!t.contains(&KEY[KEY.len() - 12..]), "{} holds the key", p.display());
+                assert!(
+                    !t.contains(&KEY[KEY.len() - 12..]),
+                    "{} holds the key",
+                    p.display()
+                );
             }
         }
     }
     assert!(files > 0);
     // Upstream gets the real key in the provider's scheme.
     let port = s["port"].as_u64().unwrap() as u16;
-    let r = post(port, &[("x-api-key", token)], &message("MiniMax-M2.1", false));
+    let r = post(
+        port,
+        &[("x-api-key", token)],
+        &message("MiniMax-M2.1", false),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let m = up.messages().pop().unwrap();
     assert_eq!(
@@ -344,7 +421,10 @@ fn the_real_key_stays_with_the_proxy() {
     assert!(!String::from_utf8_lossy(&cmdline).contains(&KEY[..20]));
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     assert!(String::from_utf8_lossy(&environ).contains(KEY));
-    let logs = d.get("/api/proxy/iso/logs?lines=1000").expect_ok().to_string();
+    let logs = d
+        .get("/api/proxy/iso/logs?lines=1000")
+        .expect_ok()
+        .to_string();
     assert!(logs.contains("listening on 127.0.0.1"), "{logs}");
     assert!(!logs.contains(&KEY[..20]) && !d.stderr().contains(&KEY[..20]));
 }
@@ -360,10 +440,15 @@ fn fallbacks_on_529_429_and_refused_connections() {
         ..Default::default()
     });
     let (env, d) = start("px-fallback", "");
-    let fallback = json!([{"provider_id": "anthropic", "base_url": good.url(), "model": "claude-opus-4"}]);
+    let fallback =
+        json!([{"provider_id": "anthropic", "base_url": good.url(), "model": "claude-opus-4"}]);
     create_profile(
         &d,
-        profile("fb", &bad.url(), json!({"enabled": true, "fallbacks": fallback})),
+        profile(
+            "fb",
+            &bad.url(),
+            json!({"enabled": true, "fallbacks": fallback}),
+        ),
     );
     let closed = free_port();
     create_profile(
@@ -376,7 +461,11 @@ fn fallbacks_on_529_429_and_refused_connections() {
     );
     create_profile(
         &d,
-        profile("fb-none", &format!("http://127.0.0.1:{closed}"), json!({"enabled": true})),
+        profile(
+            "fb-none",
+            &format!("http://127.0.0.1:{closed}"),
+            json!({"enabled": true}),
+        ),
     );
     for alias in ["fb", "fb-refused", "fb-none"] {
         wait_status(&d, alias, "running");
@@ -387,7 +476,11 @@ fn fallbacks_on_529_429_and_refused_connections() {
             status: Some(status),
             ..Default::default()
         });
-        let r = post(port, &[("x-api-key", &token)], &message("claude-sonnet-4", stream));
+        let r = post(
+            port,
+            &[("x-api-key", &token)],
+            &message("claude-sonnet-4", stream),
+        );
         assert_eq!(r.status, 200, "{}", r.text());
         assert!(r.text().contains("FROM-THE-FALLBACK"));
     }
@@ -395,17 +488,29 @@ fn fallbacks_on_529_429_and_refused_connections() {
     let tried = good.messages();
     assert_eq!(tried.len(), 2);
     for m in &tried {
-        assert_eq!(m.json()["model"], "claude-opus-4", "the fallback's model is sent");
+        assert_eq!(
+            m.json()["model"],
+            "claude-opus-4",
+            "the fallback's model is sent"
+        );
         assert_eq!(m.headers.get("x-api-key").map(String::as_str), Some(KEY));
     }
     // A refused connection falls back too.
     let (port2, token2) = endpoint(&d, "fb-refused");
-    let r = post(port2, &[("x-api-key", &token2)], &message("claude-sonnet-4", false));
+    let r = post(
+        port2,
+        &[("x-api-key", &token2)],
+        &message("claude-sonnet-4", false),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(good.messages().len(), 3);
     // With nowhere to fall back to: a 502 in Anthropic's error format.
     let (port3, token3) = endpoint(&d, "fb-none");
-    let r = post(port3, &[("x-api-key", &token3)], &message("claude-sonnet-4", false));
+    let r = post(
+        port3,
+        &[("x-api-key", &token3)],
+        &message("claude-sonnet-4", false),
+    );
     let msg = assert_error_json(&r, 502, "api_error");
     assert!(msg.contains("unreachable"), "{msg}");
     // The last target's own error status goes to the agent as it is.
@@ -413,11 +518,18 @@ fn fallbacks_on_529_429_and_refused_connections() {
         status: Some(529),
         ..Default::default()
     });
-    let r = post(port, &[("x-api-key", &token)], &message("claude-sonnet-4", false));
+    let r = post(
+        port,
+        &[("x-api-key", &token)],
+        &message("claude-sonnet-4", false),
+    );
     assert_error_json(&r, 529, "overloaded_error");
     // Usage names the model and provider actually used.
     let events = wait_events(&env, 3);
-    assert!(events.iter().all(|e| e["model"] == "claude-opus-4"), "{events:?}");
+    assert!(
+        events.iter().all(|e| e["model"] == "claude-opus-4"),
+        "{events:?}"
+    );
     let logs = d.get("/api/proxy/fb/logs").expect_ok().to_string();
     assert!(logs.contains("falling back"), "{logs}");
 }
@@ -433,7 +545,11 @@ fn no_fallback_once_bytes_reached_the_agent() {
     let fallback = json!([{"provider_id": "anthropic", "base_url": good.url()}]);
     create_profile(
         &d,
-        profile("nf", &broken.url(), json!({"enabled": true, "fallbacks": fallback})),
+        profile(
+            "nf",
+            &broken.url(),
+            json!({"enabled": true, "fallbacks": fallback}),
+        ),
     );
     wait_status(&d, "nf", "running");
     let (port, token) = endpoint(&d, "nf");
@@ -491,7 +607,10 @@ fn events_stream_through_and_timeouts_answer_504() {
         got.extend_from_slice(&buf[..n]);
     }
     let first = t.elapsed();
-    assert!(first < Duration::from_millis(1000), "first event after {first:?}");
+    assert!(
+        first < Duration::from_millis(1000),
+        "first event after {first:?}"
+    );
     while !String::from_utf8_lossy(&got).contains("message_stop") {
         let n = s.read(&mut buf).unwrap();
         assert!(n > 0);
@@ -504,10 +623,18 @@ fn events_stream_through_and_timeouts_answer_504() {
         ..Default::default()
     });
     let t = Instant::now();
-    let r = post(port, &[("x-api-key", &token)], &message("claude-sonnet-4", false));
+    let r = post(
+        port,
+        &[("x-api-key", &token)],
+        &message("claude-sonnet-4", false),
+    );
     let msg = assert_error_json(&r, 504, "api_error");
     assert!(msg.contains("timed out"), "{msg}");
-    assert!(t.elapsed() < Duration::from_millis(2500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -522,7 +649,10 @@ fn idle_streams_are_cut() {
     let (port, token) = endpoint(&d, "idle");
     let (raw, took) = post_raw(port, &token, &message("claude-sonnet-4", true));
     let text = String::from_utf8_lossy(&raw);
-    assert!(text.contains("message_start") && !text.contains("message_stop"), "{text}");
+    assert!(
+        text.contains("message_start") && !text.contains("message_stop"),
+        "{text}"
+    );
     assert!(took < Duration::from_millis(3000), "cut after {took:?}");
 }
 
@@ -565,10 +695,20 @@ fn model_aliases_rewrite_only_the_model() {
         )
         .expect_ok();
     assert_eq!(r["status"], "running", "{r}");
-    assert_eq!(r["settings"]["model_aliases"]["claude-opus-4"], "claude-haiku-4");
+    assert_eq!(
+        r["settings"]["model_aliases"]["claude-opus-4"],
+        "claude-haiku-4"
+    );
     assert_eq!(r["port"], port);
-    post(port, &[("x-api-key", &token)], &message("claude-opus-4", false));
-    assert_eq!(up.messages().pop().unwrap().json()["model"], "claude-haiku-4");
+    post(
+        port,
+        &[("x-api-key", &token)],
+        &message("claude-opus-4", false),
+    );
+    assert_eq!(
+        up.messages().pop().unwrap().json()["model"],
+        "claude-haiku-4"
+    );
 }
 
 #[test]
@@ -594,10 +734,10 @@ fn killed_proxies_restart_with_growing_delays() {
         let frames = events.read_text_frames(Duration::from_millis(300));
         let delay = frames
             .iter()
+            .rev()
             .filter_map(|f| serde_json::from_str::<Value>(f).ok())
             .filter(|e| e["type"] == "proxy_state_changed" && e["data"]["status"] == "backoff")
-            .filter_map(|e| e["data"]["backoff_ms"].as_u64())
-            .last()
+            .find_map(|e| e["data"]["backoff_ms"].as_u64())
             .unwrap_or_else(|| panic!("no backoff event in {frames:?}"));
         assert!(
             killed.elapsed() >= Duration::from_millis(delay),
@@ -606,15 +746,29 @@ fn killed_proxies_restart_with_growing_delays() {
         delays.push(delay);
         pid = s["pid"].as_i64().unwrap() as i32;
     }
-    assert!(delays.windows(2).all(|w| w[1] > w[0]), "delays grow: {delays:?}");
+    assert!(
+        delays.windows(2).all(|w| w[1] > w[0]),
+        "delays grow: {delays:?}"
+    );
     assert!(delays[0] <= 200 && delays[0] >= 150, "{delays:?}");
     // Still serving on the same URL.
     let (p, token) = endpoint(&d, "kr");
     assert_eq!(json!(p), port);
-    assert_eq!(post(p, &[("x-api-key", &token)], &message("claude-sonnet-4", false)).status, 200);
+    assert_eq!(
+        post(
+            p,
+            &[("x-api-key", &token)],
+            &message("claude-sonnet-4", false)
+        )
+        .status,
+        200
+    );
     let logs = d.get("/api/proxy/kr/logs?lines=200").expect_ok();
     let logs = logs.to_string();
-    assert!(logs.contains("exited with code 137") && logs.contains("restarting in"), "{logs}");
+    assert!(
+        logs.contains("exited with code 137") && logs.contains("restarting in"),
+        "{logs}"
+    );
 }
 
 #[test]
@@ -626,13 +780,20 @@ fn a_proxy_that_always_crashes_ends_failed() {
     let mut events = crate::ws::connect(d.port, "/ws/events", &d.token);
     create_profile(
         &d,
-        profile("crash", "http://127.0.0.1:9", json!({"enabled": true, "port": port})),
+        profile(
+            "crash",
+            "http://127.0.0.1:9",
+            json!({"enabled": true, "port": port}),
+        ),
     );
     let s = wait_status(&d, "crash", "failed");
     assert_eq!(s["restarts"], 4, "{s}");
     assert_eq!(s["pid"], Value::Null);
     let err = s["last_error"].as_str().unwrap();
-    assert!(err.contains("cannot listen") && err.contains("gave up"), "{err}");
+    assert!(
+        err.contains("cannot listen") && err.contains("gave up"),
+        "{err}"
+    );
     let statuses: Vec<String> = events
         .read_text_frames(Duration::from_millis(300))
         .iter()
@@ -681,7 +842,12 @@ fn stop_and_daemon_shutdown_leave_no_proxy_process() {
     // Stopping again is harmless; the list shows both.
     d.api("POST", "/api/proxy/st-1/stop", None).expect_ok();
     let list = d.get("/api/proxy/status").expect_ok();
-    let names: Vec<_> = list.as_array().unwrap().iter().map(|p| p["profile"].clone()).collect();
+    let names: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["profile"].clone())
+        .collect();
     assert_eq!(names, [json!("st-1"), json!("st-2")]);
     assert_eq!(d.get("/api/daemon/status").expect_ok()["active_proxies"], 1);
 
@@ -699,7 +865,9 @@ fn stop_and_daemon_shutdown_leave_no_proxy_process() {
         assert!(proxy_pids(alias).is_empty(), "{alias} left behind");
     }
     // Usage reported before the stop was flushed (none here), and the port is free.
-    assert!(std::net::TcpListener::bind(("127.0.0.1", s2["port"].as_u64().unwrap() as u16)).is_ok());
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", s2["port"].as_u64().unwrap() as u16)).is_ok()
+    );
 
     // Even a daemon killed with SIGKILL takes its proxies with it.
     let mut d = Daemon::start(&env);
@@ -727,14 +895,24 @@ fn proxy_api_errors_settings_and_delete() {
         ("POST", "/api/proxy/ghost/stop"),
         ("GET", "/api/proxy/ghost/logs"),
     ] {
-        assert_eq!(d.api(m, path, None).expect_error(404), "Profile 'ghost' not found");
+        assert_eq!(
+            d.api(m, path, None).expect_error(404),
+            "Profile 'ghost' not found"
+        );
     }
-    d.api("PUT", "/api/profiles/ghost/proxy", Some(&json!({"enabled": true})))
-        .expect_error(404);
+    d.api(
+        "PUT",
+        "/api/profiles/ghost/proxy",
+        Some(&json!({"enabled": true})),
+    )
+    .expect_error(404);
     // Disabled and never run: listed nowhere, status stopped.
     assert_eq!(d.get("/api/proxy/status").expect_ok(), json!([]));
     let s = status(&d, "api");
-    assert_eq!((&s["status"], &s["enabled"], &s["pid"]), (&json!("stopped"), &json!(false), &Value::Null));
+    assert_eq!(
+        (&s["status"], &s["enabled"], &s["pid"]),
+        (&json!("stopped"), &json!(false), &Value::Null)
+    );
     // Without the proxy, a launch hands the agent the real endpoint.
     assert_eq!(launch_env(&d, "api")["env"]["ANTHROPIC_BASE_URL"], up.url());
     // Invalid settings.
@@ -752,21 +930,40 @@ fn proxy_api_errors_settings_and_delete() {
     );
     // A started proxy runs without `enabled`; a second start is a conflict.
     let s = d.api("POST", "/api/proxy/api/start", None).expect_ok();
-    assert_eq!((&s["status"], &s["enabled"]), (&json!("running"), &json!(false)));
-    let msg = d.api("POST", "/api/proxy/api/start", None).expect_error(409);
+    assert_eq!(
+        (&s["status"], &s["enabled"]),
+        (&json!("running"), &json!(false))
+    );
+    let msg = d
+        .api("POST", "/api/proxy/api/start", None)
+        .expect_error(409);
     assert!(msg.contains("already running on port"), "{msg}");
     // A running proxy is used by launches even when not enabled.
     assert_eq!(launch_env(&d, "api")["env"]["ANTHROPIC_BASE_URL"], s["url"]);
     // Enabling with a fixed port moves it there.
     let fixed = free_port();
     let s = d
-        .api("PUT", "/api/profiles/api/proxy", Some(&json!({"enabled": true, "port": fixed})))
+        .api(
+            "PUT",
+            "/api/profiles/api/proxy",
+            Some(&json!({"enabled": true, "port": fixed})),
+        )
         .expect_ok();
-    assert_eq!((&s["status"], &s["port"], &s["enabled"]), (&json!("running"), &json!(fixed), &json!(true)));
-    assert_eq!(d.get("/api/profiles/api").expect_ok()["proxy"]["port"], fixed);
+    assert_eq!(
+        (&s["status"], &s["port"], &s["enabled"]),
+        (&json!("running"), &json!(fixed), &json!(true))
+    );
+    assert_eq!(
+        d.get("/api/profiles/api").expect_ok()["proxy"]["port"],
+        fixed
+    );
     // Disabling stops it.
     let s = d
-        .api("PUT", "/api/profiles/api/proxy", Some(&json!({"enabled": false})))
+        .api(
+            "PUT",
+            "/api/profiles/api/proxy",
+            Some(&json!({"enabled": false})),
+        )
         .expect_ok();
     assert_eq!(s["status"], "stopped");
     assert!(proxy_pids("api").is_empty());
@@ -776,8 +973,12 @@ fn proxy_api_errors_settings_and_delete() {
     assert!(lines.to_string().contains("supervisor: stopped"), "{lines}");
     d.get("/api/proxy/api/logs?lines=x").expect_error(400);
     // A Codex profile's launch goes to the proxy's /v1 with the local token.
-    d.api("PUT", "/api/profiles/cx/proxy", Some(&json!({"enabled": true})))
-        .expect_ok();
+    d.api(
+        "PUT",
+        "/api/profiles/cx/proxy",
+        Some(&json!({"enabled": true})),
+    )
+    .expect_ok();
     let spec = launch_env(&d, "cx");
     let token = spec["env"]["OPENAI_API_KEY"].as_str().unwrap();
     assert_ne!(token, "sk-openai-0123456789abcdef");
@@ -786,11 +987,15 @@ fn proxy_api_errors_settings_and_delete() {
     )
     .unwrap();
     let url = status(&d, "cx")["url"].as_str().unwrap().to_string();
-    assert!(config.contains(&format!("base_url = \"{url}/v1\"")), "{config}");
+    assert!(
+        config.contains(&format!("base_url = \"{url}/v1\"")),
+        "{config}"
+    );
     // Deleting a profile whose proxy runs needs force, which stops it.
     let msg = d.api("DELETE", "/api/profiles/cx", None).expect_error(409);
     assert!(msg.contains("proxy"), "{msg}");
-    d.api("DELETE", "/api/profiles/cx?force=true", None).expect_ok();
+    d.api("DELETE", "/api/profiles/cx?force=true", None)
+        .expect_ok();
     assert!(proxy_pids("cx").is_empty());
     assert_eq!(d.get("/api/daemon/status").expect_ok()["active_proxies"], 0);
 }
@@ -802,7 +1007,13 @@ fn cli_proxy_commands() {
     create_profile(&d, profile("cli", &up.url(), json!({})));
     let url = format!("http://127.0.0.1:{}", d.port);
     let clown = |args: &[&str]| {
-        let out = _env.clown().arg("--url").arg(&url).args(args).output().unwrap();
+        let out = _env
+            .clown()
+            .arg("--url")
+            .arg(&url)
+            .args(args)
+            .output()
+            .unwrap();
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).to_string(),
@@ -813,23 +1024,35 @@ fn cli_proxy_commands() {
     assert!(ok && out.contains("no proxies"), "{out}");
     let (ok, out, err) = clown(&["proxy", "start", "cli"]);
     assert!(ok, "{err}");
-    assert!(out.contains("running") && out.contains("http://127.0.0.1:"), "{out}");
+    assert!(
+        out.contains("running") && out.contains("http://127.0.0.1:"),
+        "{out}"
+    );
     let (ok, _, err) = clown(&["proxy", "start", "cli"]);
-    assert!(!ok && err.contains("already running") && err.contains("409"), "{err}");
+    assert!(
+        !ok && err.contains("already running") && err.contains("409"),
+        "{err}"
+    );
     let (ok, out, _) = clown(&["proxy", "status"]);
     assert!(ok, "{out}");
     assert!(out.lines().next().unwrap().starts_with("PROFILE"), "{out}");
     assert!(out.contains("cli") && out.contains("running"), "{out}");
     let (ok, out, _) = clown(&["proxy", "status", "cli", "--json"]);
     assert!(ok);
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["status"], "running");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["status"],
+        "running"
+    );
     let (ok, out, _) = clown(&["proxy", "logs", "cli", "-n", "2"]);
     assert!(ok && out.lines().count() == 2, "{out}");
     let (ok, out, _) = clown(&["proxy", "stop", "cli"]);
     assert!(ok && out.contains("stopped"), "{out}");
     let (ok, out, err) = clown(&["proxy", "enable", "cli"]);
     assert!(ok && out.contains("running"), "{out}{err}");
-    assert_eq!(d.get("/api/profiles/cli").expect_ok()["proxy"]["enabled"], true);
+    assert_eq!(
+        d.get("/api/profiles/cli").expect_ok()["proxy"]["enabled"],
+        true
+    );
     let (ok, out, _) = clown(&["proxy", "disable", "cli"]);
     assert!(ok && out.contains("stopped"), "{out}");
     let (ok, _, err) = clown(&["proxy", "start", "ghost"]);
@@ -876,11 +1099,21 @@ fn real_claude_code_goes_through_the_proxy() {
             vars.contains(&marker).then_some(vars)
         })
     });
-    assert!(!environ.iter().any(|v| v.contains(KEY)), "the key reached Claude Code");
-    assert!(environ.contains(&format!("ANTHROPIC_BASE_URL={}", s["url"].as_str().unwrap())));
+    assert!(
+        !environ.iter().any(|v| v.contains(KEY)),
+        "the key reached Claude Code"
+    );
+    assert!(environ.contains(&format!(
+        "ANTHROPIC_BASE_URL={}",
+        s["url"].as_str().unwrap()
+    )));
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("PONG-THROUGH-THE-PROXY"), "{stdout}");
     let messages = up.messages();
     assert!(!messages.is_empty());
@@ -892,9 +1125,15 @@ fn real_claude_code_goes_through_the_proxy() {
     let events = wait_events(&env, messages.len());
     assert_eq!(events.len(), messages.len(), "{events:?}");
     for e in &events {
-        assert_eq!((&e["profile"], &e["source"]), (&json!("work"), &json!("proxy")));
+        assert_eq!(
+            (&e["profile"], &e["source"]),
+            (&json!("work"), &json!("proxy"))
+        );
         assert_eq!(e["input_tokens"], 1234);
         assert_eq!(e["output_tokens"], 56);
     }
-    assert!(events.iter().any(|e| e["model"] == "claude-sonnet-4"), "{events:?}");
+    assert!(
+        events.iter().any(|e| e["model"] == "claude-sonnet-4"),
+        "{events:?}"
+    );
 }

@@ -214,8 +214,10 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
         return (
             "404 Not Found".into(),
             "application/json",
-            vec![br#"{"type":"error","error":{"type":"not_found_error","message":"not found"}}"#
-                .to_vec()],
+            vec![
+                br#"{"type":"error","error":{"type":"not_found_error","message":"not found"}}"#
+                    .to_vec(),
+            ],
         );
     }
     if let Some(code) = s.status {
@@ -237,9 +239,11 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
         return (
             "200 OK".into(),
             "application/json",
-            vec![json!({"input_tokens": s.input_tokens})
-                .to_string()
-                .into_bytes()],
+            vec![
+                json!({"input_tokens": s.input_tokens})
+                    .to_string()
+                    .into_bytes(),
+            ],
         );
     }
     let model = s
