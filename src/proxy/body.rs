@@ -99,9 +99,19 @@ impl TapBody {
             cache_read_input_tokens: usage.cache_read_input_tokens,
             source: "proxy".into(),
             session_id: None,
-            dedupe_key: Some(format!("proxy:{}", uuid::Uuid::new_v4())),
+            dedupe_key: Some(dedupe_key()),
         });
     }
+}
+
+/// `proxy:<random per process>:<counter>`: unique without a random draw per request.
+fn dedupe_key() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string());
+    format!("proxy:{prefix}:{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 impl Body for TapBody {

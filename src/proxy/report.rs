@@ -2,9 +2,10 @@
 //! (`POST /api/usage/record`, source `proxy`, authenticated with the daemon's token).
 //!
 //! Requests hand their event over a channel and never wait for the daemon. The task
-//! sends whatever has queued up in one batch, so under load one POST carries many events,
-//! and retries a failed batch a few times; every event has a `dedupe_key`, so a retry
-//! after a lost answer never counts twice. At shutdown the queue is flushed.
+//! gathers events for a moment after the first and sends them in one batch, so under
+//! load one POST carries many events, and retries a failed batch a few times; every
+//! event has a `dedupe_key`, so a retry after a lost answer never counts twice. At
+//! shutdown the queue is flushed.
 
 use std::time::Duration;
 
@@ -13,12 +14,15 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::json;
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::store::usage::UsageEvent;
 
 const MAX_BATCH: usize = 500;
+/// How long a batch waits for more events after its first: a busy proxy then sends a
+/// few posts a second instead of one per request, and leaves the CPU to requests.
+const LINGER: Duration = Duration::from_millis(100);
 const QUEUE: usize = 100_000;
 const RETRIES: [u64; 3] = [200, 1000, 3000];
 
@@ -76,19 +80,31 @@ impl ReporterTask {
     }
 }
 
+#[derive(Serialize)]
+struct Batch<'a> {
+    events: &'a [UsageEvent],
+}
+
 async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<String>) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
+        let until = tokio::time::Instant::now() + LINGER;
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(e)) => batch.push(e),
+                Ok(None) | Err(_) => break,
             }
         }
-        let body = json!({ "events": batch }).to_string();
+        let body = match serde_json::to_string(&Batch { events: &batch }) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("cannot encode usage events: {e}");
+                continue;
+            }
+        };
         let mut attempt = 0;
         loop {
             match post(&client, &endpoint, token.as_deref(), body.clone()).await {

@@ -8,7 +8,7 @@
 //! (`response.usage`). A JSON body is kept (up to a cap) and parsed at the end. A response
 //! without a `usage` object (errors, `count_tokens`, model lists) yields nothing.
 
-use serde_json::Value;
+use serde::Deserialize;
 
 /// Largest JSON body kept for parsing; past it the response is forwarded untapped.
 const MAX_JSON: usize = 16 * 1024 * 1024;
@@ -21,6 +21,36 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
+}
+
+/// The fields of a usage object in any of the three formats; the rest is skipped
+/// without being built (this runs on every response).
+#[derive(Debug, Default, Deserialize)]
+struct RawUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<Cached>,
+    input_tokens_details: Option<Cached>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Cached {
+    cached_tokens: Option<u64>,
+}
+
+/// A message, an SSE event's `message` or `response`, or a whole JSON body.
+#[derive(Debug, Default, Deserialize)]
+struct Holder {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    model: Option<String>,
+    usage: Option<RawUsage>,
+    message: Option<Box<Holder>>,
+    response: Option<Box<Holder>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,9 +139,8 @@ impl UsageTap {
         match self.format {
             Format::Json if !self.overflow => {
                 let body = std::mem::take(&mut self.buf);
-                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                    self.take_model(&v["model"]);
-                    self.apply(&v["usage"]);
+                if let Ok(h) = serde_json::from_slice::<Holder>(&body) {
+                    self.take(h);
                 }
             }
             Format::Sse if !self.overflow && !self.buf.is_empty() => {
@@ -130,79 +159,69 @@ impl UsageTap {
         let Ok(text) = std::str::from_utf8(data) else {
             return;
         };
-        if !text.contains("\"usage\"") {
-            if self.model.is_none() && text.contains("\"model\"") {
-                // OpenAI chat chunks name the model on every chunk.
-                if let Ok(v) = serde_json::from_str::<Value>(text.trim()) {
-                    self.take_model(&v["model"]);
+        let text = text.trim();
+        // Most events are text deltas: only those naming a usage, or a model we do not
+        // know yet (OpenAI chat chunks name it on every chunk), are parsed.
+        if !text.contains("\"usage\"") && (self.model.is_some() || !text.contains("\"model\"")) {
+            return;
+        }
+        if let Ok(h) = serde_json::from_str::<Holder>(text) {
+            match h.kind.as_deref() {
+                Some("message_start") => {
+                    if let Some(m) = h.message {
+                        self.take(*m);
+                    }
                 }
-            }
-            return;
-        }
-        let Ok(v) = serde_json::from_str::<Value>(text.trim()) else {
-            return;
-        };
-        match v["type"].as_str() {
-            Some("message_start") => {
-                self.take_model(&v["message"]["model"]);
-                self.apply(&v["message"]["usage"]);
-            }
-            Some(t) if t.starts_with("response.") => {
-                self.take_model(&v["response"]["model"]);
-                self.apply(&v["response"]["usage"]);
-            }
-            _ => {
-                self.take_model(&v["model"]);
-                self.apply(&v["usage"]);
+                Some(t) if t.starts_with("response.") => {
+                    if let Some(r) = h.response {
+                        self.take(*r);
+                    }
+                }
+                _ => self.take(h),
             }
         }
     }
 
-    fn take_model(&mut self, v: &Value) {
-        if let Some(m) = v.as_str().filter(|m| !m.is_empty()) {
-            self.model = Some(m.to_string());
+    fn take(&mut self, h: Holder) {
+        if let Some(m) = h.model.filter(|m| !m.is_empty()) {
+            self.model = Some(m);
+        }
+        if let Some(u) = h.usage {
+            self.apply(u);
         }
     }
 
-    /// Applies a `usage` object of any of the three formats; fields present overwrite
+    /// Applies a usage object of any of the three formats; fields present overwrite
     /// (Anthropic's `message_delta` counts are cumulative).
-    fn apply(&mut self, u: &Value) {
-        let Some(obj) = u.as_object() else {
-            return;
-        };
-        let n = |k: &str| obj.get(k).and_then(Value::as_u64);
-        if let Some(prompt) = n("prompt_tokens") {
+    fn apply(&mut self, u: RawUsage) {
+        if let Some(prompt) = u.prompt_tokens {
             // OpenAI chat: cached tokens are part of prompt_tokens.
-            let cached = u["prompt_tokens_details"]["cached_tokens"]
-                .as_u64()
-                .unwrap_or(0);
+            let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0);
             self.usage.input_tokens = prompt.saturating_sub(cached);
             self.usage.cache_read_input_tokens = cached;
-            self.usage.output_tokens = n("completion_tokens").unwrap_or(0);
-        } else if obj.contains_key("input_tokens_details") {
+            self.usage.output_tokens = u.completion_tokens.unwrap_or(0);
+        } else if let Some(details) = u.input_tokens_details {
             // OpenAI Responses: likewise, under other names.
-            let cached = u["input_tokens_details"]["cached_tokens"]
-                .as_u64()
-                .unwrap_or(0);
-            self.usage.input_tokens = n("input_tokens").unwrap_or(0).saturating_sub(cached);
+            let cached = details.cached_tokens.unwrap_or(0);
+            self.usage.input_tokens = u.input_tokens.unwrap_or(0).saturating_sub(cached);
             self.usage.cache_read_input_tokens = cached;
-            self.usage.output_tokens = n("output_tokens").unwrap_or(0);
+            self.usage.output_tokens = u.output_tokens.unwrap_or(0);
         } else {
             let fields = [
-                ("input_tokens", &mut self.usage.input_tokens),
-                ("output_tokens", &mut self.usage.output_tokens),
+                (u.input_tokens, &mut self.usage.input_tokens),
+                (u.output_tokens, &mut self.usage.output_tokens),
                 (
-                    "cache_creation_input_tokens",
+                    u.cache_creation_input_tokens,
                     &mut self.usage.cache_creation_input_tokens,
                 ),
                 (
-                    "cache_read_input_tokens",
+                    u.cache_read_input_tokens,
                     &mut self.usage.cache_read_input_tokens,
                 ),
             ];
             let mut any = false;
-            for (k, slot) in fields {
-                if let Some(v) = n(k) {
+            for (v, slot) in fields {
+                if let Some(v) = v {
                     *slot = v;
                     any = true;
                 }
