@@ -1,4 +1,4 @@
-//! The child's usage reporter: one task that posts finished requests' usage to the daemon
+//! The child's usage reporter: one thread that posts finished requests' usage to the daemon
 //! (`POST /api/usage/record`, source `proxy`, authenticated with the daemon's token).
 //!
 //! Requests hand their event over a channel and never wait for the daemon. The task
@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::store::usage::UsageEvent;
 
@@ -32,21 +32,38 @@ pub struct Reporter {
 }
 
 pub struct ReporterTask {
-    handle: Option<tokio::task::JoinHandle<()>>,
+    done: Option<oneshot::Receiver<()>>,
 }
 
 impl Reporter {
-    /// Starts the reporting task; without a daemon URL events are only logged.
+    /// Starts the reporter on a thread of its own (encoding and posting a batch never
+    /// holds up a request); without a daemon URL events are only logged.
     pub fn spawn(daemon_url: Option<String>, token: Option<String>) -> (Self, ReporterTask) {
         let Some(url) = daemon_url else {
-            return (Self { tx: None }, ReporterTask { handle: None });
+            return (Self { tx: None }, ReporterTask { done: None });
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = tokio::spawn(run(rx, url, token));
+        let (done_tx, done_rx) = oneshot::channel();
+        let started = std::thread::Builder::new()
+            .name("usage-reporter".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(run(rx, url, token)),
+                    Err(e) => tracing::error!("cannot start the usage reporter: {e}"),
+                }
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = started {
+            tracing::error!("cannot start the usage reporter thread: {e}");
+            return (Self { tx: None }, ReporterTask { done: None });
+        }
         (
             Self { tx: Some(tx) },
             ReporterTask {
-                handle: Some(handle),
+                done: Some(done_rx),
             },
         )
     }
@@ -72,8 +89,8 @@ impl ReporterTask {
     /// Waits (bounded) until every queued event was sent. Every `Reporter` clone must
     /// have been dropped first, or this waits for the whole `limit`.
     pub async fn flush(self, limit: Duration) {
-        if let Some(handle) = self.handle
-            && tokio::time::timeout(limit, handle).await.is_err()
+        if let Some(done) = self.done
+            && tokio::time::timeout(limit, done).await.is_err()
         {
             tracing::warn!("usage not flushed within {limit:?}; some events are lost");
         }
@@ -91,11 +108,12 @@ async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<Stri
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
-        let until = tokio::time::Instant::now() + LINGER;
+        // Not waiting on the channel meanwhile: senders then wake nobody.
+        tokio::time::sleep(LINGER).await;
         while batch.len() < MAX_BATCH {
-            match tokio::time::timeout_at(until, rx.recv()).await {
-                Ok(Some(e)) => batch.push(e),
-                Ok(None) | Err(_) => break,
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
             }
         }
         let body = match serde_json::to_string(&Batch { events: &batch }) {
