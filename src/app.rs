@@ -15,6 +15,7 @@ use crate::daemon::activation::Activation;
 use crate::events::EventBus;
 use crate::logging::LogTail;
 use crate::paths::{Env, Paths};
+use crate::proxy::Supervisor;
 use crate::pty::Terminals;
 use crate::registry::{Catalogue, SyncState};
 use crate::store::Store;
@@ -35,7 +36,7 @@ struct Inner {
     activation: Activation,
     local_addrs: Vec<SocketAddr>,
     profiles_count: AtomicUsize,
-    active_proxies: AtomicUsize,
+    proxies: Supervisor,
     activity: Activity,
     shutdown: tokio::sync::watch::Sender<bool>,
     catalogue: RwLock<Arc<Catalogue>>,
@@ -107,7 +108,7 @@ impl AppState {
                 activation: parts.activation,
                 local_addrs: parts.local_addrs,
                 profiles_count: AtomicUsize::new(profiles),
-                active_proxies: AtomicUsize::new(0),
+                proxies: Supervisor::default(),
                 activity: Activity::default(),
                 shutdown: tokio::sync::watch::Sender::new(false),
                 catalogue: RwLock::new(Arc::new(catalogue)),
@@ -186,8 +187,14 @@ impl AppState {
         }
     }
 
+    /// Proxies starting, running or waiting to restart.
     pub fn active_proxies(&self) -> usize {
-        self.inner.active_proxies.load(Ordering::Relaxed)
+        self.inner.proxies.active_count()
+    }
+
+    /// The per-profile proxies' supervisor.
+    pub fn proxies(&self) -> &Supervisor {
+        &self.inner.proxies
     }
 
     pub fn activity(&self) -> &Activity {
@@ -255,12 +262,13 @@ impl AppState {
 
     /// Whether a terminal session or proxy runs for `alias` (deleting it then needs force).
     pub fn profile_in_use(&self, alias: &str) -> bool {
-        self.terminals().profile_in_use(alias)
+        self.terminals().profile_in_use(alias) || self.proxies().is_active(alias)
     }
 
     /// Stops the terminal sessions and proxy of `alias` (before a forced delete).
     pub async fn stop_profile_work(&self, alias: &str) {
         self.terminals().stop_profile(alias).await;
+        self.proxies().remove(alias).await;
     }
 
     /// Resolves (changes) when the daemon begins shutting down; long-lived connections

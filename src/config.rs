@@ -60,6 +60,24 @@ pub struct TerminalConfig {
 pub struct ProxyConfig {
     /// Inclusive port range proxies are given ports from.
     pub port_range: (u16, u16),
+    /// Upstream connect timeout.
+    pub connect_timeout_ms: u64,
+    /// How long the upstream may take to send its response headers.
+    pub response_timeout_ms: u64,
+    /// How long a response body may go without a byte before it is cut.
+    pub idle_timeout_ms: u64,
+    /// First restart delay after a crash; doubles per crash up to `restart_max_ms`.
+    pub restart_initial_ms: u64,
+    pub restart_max_ms: u64,
+    /// A proxy up this long is healthy again: the delay starts over.
+    pub healthy_reset_secs: u64,
+    /// More restarts than this within `restart_window_secs` and the proxy is `failed`.
+    pub max_restarts: u32,
+    pub restart_window_secs: u64,
+    /// How long a new proxy may take to answer `/health`.
+    pub startup_timeout_ms: u64,
+    /// Between SIGTERM and SIGKILL when a proxy is stopped.
+    pub stop_grace_ms: u64,
 }
 
 impl Default for Config {
@@ -100,6 +118,16 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         Self {
             port_range: (18100, 18999),
+            connect_timeout_ms: 10_000,
+            response_timeout_ms: 600_000,
+            idle_timeout_ms: 300_000,
+            restart_initial_ms: 500,
+            restart_max_ms: 30_000,
+            healthy_reset_secs: 60,
+            max_restarts: 5,
+            restart_window_secs: 120,
+            startup_timeout_ms: 10_000,
+            stop_grace_ms: 3_000,
         }
     }
 }
@@ -188,6 +216,24 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "proxy.port_range [{lo}, {hi}] must be a non-empty range of non-zero ports"
             )));
+        }
+        let p = &self.proxy;
+        if p.restart_initial_ms == 0 || p.restart_max_ms < p.restart_initial_ms {
+            return Err(ConfigError::Invalid(
+                "proxy.restart_initial_ms must be non-zero and at most proxy.restart_max_ms".into(),
+            ));
+        }
+        for (name, v) in [
+            ("connect_timeout_ms", p.connect_timeout_ms),
+            ("response_timeout_ms", p.response_timeout_ms),
+            ("idle_timeout_ms", p.idle_timeout_ms),
+            ("startup_timeout_ms", p.startup_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "proxy.{name} must be non-zero"
+                )));
+            }
         }
         if self.terminal.max_sessions == 0 {
             return Err(ConfigError::Invalid(

@@ -15,6 +15,7 @@ pub mod http;
 pub mod logging;
 pub mod paths;
 pub mod profiles;
+pub mod proxy;
 pub mod pty;
 pub mod registry;
 pub mod store;

@@ -55,6 +55,9 @@ pub struct FallbackTarget {
     pub model: Option<String>,
     #[serde(default)]
     pub base_url: Option<String>,
+    /// The profile whose stored key this target uses; default: this profile's own key.
+    #[serde(default)]
+    pub key_profile: Option<String>,
 }
 
 /// `POST /api/profiles` body.
@@ -127,6 +130,13 @@ pub fn validate_proxy(cat: &Catalogue, proxy: &ProxySettings) -> Result<(), Prof
         }
         if let Some(u) = &f.base_url {
             check_url(u, &format!("proxy.fallbacks[{i}].base_url"))?;
+        }
+        if let Some(a) = &f.key_profile
+            && !valid_alias(a)
+        {
+            return Err(ProfileError::Invalid(format!(
+                "proxy.fallbacks[{i}].key_profile: invalid alias '{a}'"
+            )));
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod openapi;
 pub mod profiles;
 pub mod providers;
+pub mod proxy;
 pub mod registry;
 pub mod terminal;
 pub mod ui;
@@ -17,7 +18,7 @@ pub mod usage;
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::app::AppState;
 
@@ -227,6 +228,58 @@ pub fn routes() -> Vec<Route> {
                 "usage",
                 "Record usage events and sessions (used by the proxy child and `clown profiles run`)",
                 || post(usage::record),
+            )
+        },
+        route(
+            "GET",
+            "/api/proxy/status",
+            "proxy",
+            "Status of every proxy (profiles with the proxy enabled, and any that ran)",
+            || get(proxy::list),
+        ),
+        route(
+            "GET",
+            "/api/proxy/status/{alias}",
+            "proxy",
+            "Status of a profile's proxy",
+            || get(proxy::get),
+        ),
+        route(
+            "POST",
+            "/api/proxy/{alias}/start",
+            "proxy",
+            "Start a profile's proxy and wait until it runs (409 when already active)",
+            || post(proxy::start),
+        ),
+        route(
+            "POST",
+            "/api/proxy/{alias}/stop",
+            "proxy",
+            "Stop a profile's proxy",
+            || post(proxy::stop),
+        ),
+        Route {
+            query: &[(
+                "lines",
+                "integer",
+                "How many of the last lines (default 100)",
+            )],
+            ..route(
+                "GET",
+                "/api/proxy/{alias}/logs",
+                "proxy",
+                "The last lines of a proxy's log (its output and the supervisor's notes)",
+                || get(proxy::logs),
+            )
+        },
+        Route {
+            body: Some("ProxySettings"),
+            ..route(
+                "PUT",
+                "/api/profiles/{alias}/proxy",
+                "proxy",
+                "Replace a profile's proxy settings and apply them (start, stop or restart its proxy)",
+                || put(proxy::set),
             )
         },
         route(

@@ -138,17 +138,18 @@ fn schemas() -> Value {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "enabled": {"type": "boolean"},
-                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                "model_aliases": {"type": "object", "additionalProperties": {"type": "string"}},
-                "fallbacks": {"type": "array", "items": {
+                "enabled": {"type": "boolean", "description": "Start with the daemon; launches go through the proxy"},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Fixed port (default: one from proxy.port_range)"},
+                "model_aliases": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Requested model -> model sent upstream"},
+                "fallbacks": {"type": "array", "description": "Tried in order on a connection error, a timeout, 429, 529 or 5xx, while nothing was sent to the agent", "items": {
                     "type": "object",
                     "required": ["provider_id"],
                     "properties": {
                         "provider_id": {"type": "string"},
                         "endpoint_id": {"type": "string"},
-                        "model": {"type": "string"},
-                        "base_url": {"type": "string"}
+                        "model": {"type": "string", "description": "Send this model upstream"},
+                        "base_url": {"type": "string"},
+                        "key_profile": {"type": "string", "description": "Use this other profile's key (default: the profile's own)"}
                     }
                 }}
             }

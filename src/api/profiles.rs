@@ -89,22 +89,29 @@ pub async fn create(
     // The home and the agent's files first: a profile row never points at a missing home.
     let (agent, provider) = profiles::resolve(&v.row, &catalogue)?;
     let base_url = profiles::endpoint_url(&v.row, Some(provider)).unwrap_or_default();
+    let proxy_token = crate::auth::Token::generate()
+        .map_err(ApiError::internal)?
+        .expose()
+        .to_string();
+    // A proxied profile's files never see the real key, not even its last characters.
+    let proxied = profiles::proxy_settings(&v.row).enabled;
     launch::prepare(&LaunchInput {
         agent,
         provider,
         base_url: &base_url,
         model: &v.row.model,
-        key: v.api_key.as_deref(),
-        bearer: provider.auth_scheme == "bearer",
+        key: if proxied {
+            Some(proxy_token.as_str())
+        } else {
+            v.api_key.as_deref()
+        },
+        bearer: !proxied && provider.auth_scheme == "bearer",
         home: &v.home,
         cwd: None,
     })?;
     let secret = Secret {
         api_key: v.api_key,
-        proxy_token: crate::auth::Token::generate()
-            .map_err(ApiError::internal)?
-            .expose()
-            .to_string(),
+        proxy_token,
     };
     let row = v.row.clone();
     let added = state
@@ -124,6 +131,9 @@ pub async fn create(
         "profile_created",
         json!({"alias": alias, "agent_id": v.row.agent_id, "provider_id": v.row.provider_id, "model": v.row.model}),
     );
+    if proxied {
+        super::proxy::start_in_background(&state, &alias);
+    }
     Ok(ok(json!({
         "alias": alias,
         "message": "Profile created successfully",
@@ -205,13 +215,28 @@ pub async fn launch_spec(
         ))
     })?;
     let home = launch::profile_home(&state.paths().home, &row.agent_id, &row.alias);
+    // Through the proxy (when enabled or running): its URL and the local token only.
+    let proxy_url = super::proxy::launch_url(state, alias, &profiles::proxy_settings(&row)).await?;
+    let (base_url, key, bearer) = match (&proxy_url, &secret) {
+        (Some(url), Some(s)) => (
+            super::proxy::agent_base_url(url, provider),
+            Some(s.proxy_token.as_str()),
+            false,
+        ),
+        (Some(_), None) => return Err(ApiError::internal("proxied profile without secrets")),
+        (None, s) => (
+            base_url,
+            s.as_ref().and_then(|s| s.api_key.as_deref()),
+            provider.auth_scheme == "bearer",
+        ),
+    };
     let spec = launch::prepare(&LaunchInput {
         agent,
         provider,
         base_url: &base_url,
         model: &row.model,
-        key: secret.as_ref().and_then(|s| s.api_key.as_deref()),
-        bearer: provider.auth_scheme == "bearer",
+        key,
+        bearer,
         home: &home,
         cwd,
     })?;

@@ -1,5 +1,6 @@
-//! The command line: `clown daemon` runs the service; every other subcommand is a thin
-//! client of the HTTP API (it never opens the store).
+//! The command line: `clown daemon` runs the service, `clown proxy --profile A --port N`
+//! is the proxy child the daemon spawns; every other subcommand is a thin client of the
+//! HTTP API (it never opens the store).
 
 mod attach;
 mod catalogue;
@@ -8,6 +9,7 @@ mod daemon;
 mod generate;
 mod profiles;
 mod progress;
+mod proxy;
 mod status;
 mod table;
 mod terminal;
@@ -58,6 +60,8 @@ pub enum Command {
     Usage(usage::UsageArgs),
     /// Terminal sessions in the daemon: list, start, attach, end.
     Terminal(terminal::TerminalArgs),
+    /// Per-profile proxies: status, start, stop, logs, enable, disable.
+    Proxy(proxy::ProxyArgs),
     /// Print shell completions or the man page.
     Generate(generate::GenerateArgs),
 }
@@ -76,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
         Command::Usage(ref args) => client_runtime()?.block_on(usage::run(&cli, args)),
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
+        Command::Proxy(ref args) => proxy::run(&cli, args),
     }
 }
 

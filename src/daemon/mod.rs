@@ -1,9 +1,10 @@
 //! The daemon's lifecycle: `run(options, listeners, shutdown)`.
 //!
 //! Start-up order: directories, data-directory lock, store (with migrations), token,
-//! router, accept loops, then READY=1. Shutdown (signal, idle exit or the caller's
-//! future): STOPPING=1, stop accepting, end every terminal session, let in-flight requests
-//! finish (bounded), flush the store, return. `main` and the tests both drive this function.
+//! router, accept loops, then READY=1, then the enabled proxies. Shutdown (signal, idle
+//! exit or the caller's future): STOPPING=1, stop the proxies, stop accepting, end every
+//! terminal session, let in-flight requests finish (bounded), flush the store, return.
+//! `main` and the tests both drive this function.
 
 pub mod activation;
 mod lock;
@@ -110,6 +111,12 @@ pub async fn run(
     );
     notify::ready(&format!("Listening on {}", addrs.join(", ")));
 
+    // Proxies report usage to the daemon, so they start once it listens.
+    let restoring = {
+        let state = state.clone();
+        tokio::spawn(async move { state.proxies().restore(&state).await })
+    };
+
     if let Some(interval) = notify::watchdog_interval(&opts.env) {
         tokio::spawn(watchdog(interval));
     }
@@ -137,6 +144,9 @@ pub async fn run(
 
     tracing::info!("shutting down");
     notify::stopping();
+    // Proxies first, while the daemon still accepts their last usage reports.
+    restoring.abort();
+    state.proxies().shutdown().await;
     let _ = stop_tx.send(true);
     state.begin_shutdown();
     state.terminals().shutdown().await;

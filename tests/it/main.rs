@@ -9,6 +9,7 @@ mod ws;
 mod browser;
 mod foundation;
 mod profiles;
+mod proxy;
 mod registry;
 mod service_manager;
 mod terminal;

@@ -1,6 +1,9 @@
 //! A local Anthropic-compatible upstream the tests run and script: it records every
 //! request (path, headers, body) and answers `POST /v1/messages` with a fixed reply and
 //! fixed token counts, streamed as SSE when the request asks for `"stream": true`.
+//!
+//! Per case, a script can also answer an error status (429, 529, …), wait before the
+//! response, pause between SSE events, or break the connection after some events.
 
 #![allow(dead_code)]
 
@@ -33,6 +36,14 @@ pub struct Script {
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
+    /// Answer every messages request with this status and an Anthropic error body.
+    pub status: Option<u16>,
+    /// Wait this long before the response head.
+    pub delay: std::time::Duration,
+    /// Wait this long after the first SSE event before the rest.
+    pub event_gap: std::time::Duration,
+    /// Close the connection after this many SSE events.
+    pub break_after_events: Option<usize>,
 }
 
 impl Default for Script {
@@ -44,6 +55,10 @@ impl Default for Script {
             output_tokens: 56,
             cache_creation_input_tokens: 7,
             cache_read_input_tokens: 89,
+            status: None,
+            delay: std::time::Duration::ZERO,
+            event_gap: std::time::Duration::ZERO,
+            break_after_events: None,
         }
     }
 }
@@ -78,6 +93,23 @@ impl Upstream {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    pub fn set_script(&self, script: Script) {
+        *self.script.lock().unwrap() = script;
+    }
+
+    /// The bytes this upstream answers to `body` on `path` (the same as it would send).
+    pub fn expected(&self, path: &str, body: &Value) -> (u16, Vec<u8>) {
+        let req = Recorded {
+            method: "POST".into(),
+            path: path.into(),
+            headers: HashMap::new(),
+            body: body.to_string().into_bytes(),
+        };
+        let (status, _, events) = respond(&req, &self.script.lock().unwrap());
+        let code = status.split_whitespace().next().unwrap().parse().unwrap();
+        (code, events.concat())
+    }
+
     pub fn messages(&self) -> Vec<Recorded> {
         self.requests
             .lock()
@@ -102,13 +134,29 @@ fn serve(stream: TcpStream, requests: Arc<Mutex<Vec<Recorded>>>, script: Arc<Mut
         };
         requests.lock().unwrap().push(req.clone());
         let script = script.lock().unwrap().clone();
-        let (status, content_type, body) = respond(&req, &script);
+        let (status, content_type, parts) = respond(&req, &script);
+        if !script.delay.is_zero() {
+            std::thread::sleep(script.delay);
+        }
+        let len: usize = parts.iter().map(Vec::len).sum();
         let head = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nrequest-id: req_test\r\n\r\n",
-            body.len()
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {len}\r\nrequest-id: req_test\r\n\r\n"
         );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&body).is_err() {
+        if writer.write_all(head.as_bytes()).is_err() {
             return;
+        }
+        for (i, part) in parts.iter().enumerate() {
+            if script.break_after_events == Some(i) {
+                let _ = writer.flush();
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            if writer.write_all(part).is_err() || writer.flush().is_err() {
+                return;
+            }
+            if i == 0 && !script.event_gap.is_zero() {
+                std::thread::sleep(script.event_gap);
+            }
         }
     }
 }
@@ -161,23 +209,41 @@ fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
     })
 }
 
-fn respond(req: &Recorded, s: &Script) -> (&'static str, &'static str, Vec<u8>) {
+fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
     if req.method != "POST" || !req.path.starts_with("/v1/messages") {
         return (
-            "404 Not Found",
+            "404 Not Found".into(),
             "application/json",
-            br#"{"type":"error","error":{"type":"not_found_error","message":"not found"}}"#
-                .to_vec(),
+            vec![
+                br#"{"type":"error","error":{"type":"not_found_error","message":"not found"}}"#
+                    .to_vec(),
+            ],
+        );
+    }
+    if let Some(code) = s.status {
+        let kind = match code {
+            429 => "rate_limit_error",
+            529 => "overloaded_error",
+            _ => "api_error",
+        };
+        return (
+            format!("{code} Scripted"),
+            "application/json",
+            vec![json!({"type": "error", "error": {"type": kind, "message": format!("scripted {code}")}})
+                .to_string()
+                .into_bytes()],
         );
     }
     let body = req.json();
     if req.path.starts_with("/v1/messages/count_tokens") {
         return (
-            "200 OK",
+            "200 OK".into(),
             "application/json",
-            json!({"input_tokens": s.input_tokens})
-                .to_string()
-                .into_bytes(),
+            vec![
+                json!({"input_tokens": s.input_tokens})
+                    .to_string()
+                    .into_bytes(),
+            ],
         );
     }
     let model = s
@@ -218,11 +284,11 @@ fn respond(req: &Recorded, s: &Script) -> (&'static str, &'static str, Vec<u8>) 
             ),
             ("message_stop", json!({"type": "message_stop"})),
         ];
-        let mut out = String::new();
-        for (name, data) in events {
-            out.push_str(&format!("event: {name}\ndata: {data}\n\n"));
-        }
-        return ("200 OK", "text/event-stream", out.into_bytes());
+        let out = events
+            .iter()
+            .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n").into_bytes())
+            .collect();
+        return ("200 OK".into(), "text/event-stream", out);
     }
     let message = json!({
         "id": "msg_test_1", "type": "message", "role": "assistant", "model": model,
@@ -235,8 +301,8 @@ fn respond(req: &Recorded, s: &Script) -> (&'static str, &'static str, Vec<u8>) 
         }
     });
     (
-        "200 OK",
+        "200 OK".into(),
         "application/json",
-        message.to_string().into_bytes(),
+        vec![message.to_string().into_bytes()],
     )
 }

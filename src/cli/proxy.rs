@@ -1,0 +1,222 @@
+//! `clown proxy status|start|stop|logs|enable|disable`, and the proxy child itself.
+//!
+//! `clown proxy --profile ALIAS --port N` (options instead of a subcommand) is the child
+//! the daemon spawns (DESIGN §11); it needs the plan the daemon puts in its environment
+//! and is not meant to be run by hand. Every subcommand is a client of the HTTP API.
+
+use clap::{Args, Subcommand};
+use hyper::Method;
+use serde_json::{Value, json};
+
+use super::table::{cell, print_fields, print_json, render};
+use super::{Cli, Client, encode};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ProxyArgs {
+    /// Run as the proxy child of this profile (started by the daemon).
+    #[arg(long, hide = true, requires = "port")]
+    profile: Option<String>,
+    /// The child's port.
+    #[arg(long, hide = true, requires = "profile")]
+    port: Option<u16>,
+    #[command(subcommand)]
+    command: Option<ProxyCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProxyCommand {
+    /// Status of every proxy, or of one profile's.
+    Status {
+        alias: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a profile's proxy (and wait until it runs).
+    Start {
+        alias: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a profile's proxy.
+    Stop {
+        alias: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The last lines of a proxy's log.
+    Logs {
+        alias: String,
+        /// How many lines.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+    },
+    /// Route the profile's agent through its proxy from now on (and start it).
+    Enable {
+        alias: String,
+        /// A fixed port instead of one from the configured range.
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Stop routing the profile's agent through a proxy (and stop it).
+    Disable { alias: String },
+}
+
+pub fn run(cli: &Cli, args: &ProxyArgs) -> anyhow::Result<i32> {
+    match (&args.command, &args.profile, args.port) {
+        (None, Some(profile), Some(port)) => {
+            init_child_logging();
+            crate::proxy::server::run(profile, port)
+        }
+        (Some(cmd), _, _) => super::client_runtime()?.block_on(client(cli, cmd)),
+        _ => {
+            anyhow::bail!("missing subcommand; try 'clown proxy status' (or 'clown proxy --help')")
+        }
+    }
+}
+
+/// Plain lines on stderr (which the daemon writes to the proxy's log).
+fn init_child_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = std::env::var("CLOWN_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::registry()
+        .with(crate::logging::parse_filter(&filter))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::io::stderr),
+        )
+        .try_init();
+}
+
+const FIELDS: &[&str] = &[
+    "profile",
+    "enabled",
+    "status",
+    "url",
+    "pid",
+    "restarts",
+    "started_at",
+    "last_exit_code",
+    "last_error",
+];
+
+fn print_status(v: &Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(v)
+    } else {
+        print_fields(v, FIELDS);
+        Ok(())
+    }
+}
+
+async fn client(cli: &Cli, cmd: &ProxyCommand) -> anyhow::Result<i32> {
+    let client = Client::connect(cli).await?;
+    match cmd {
+        ProxyCommand::Status { alias: None, json } => {
+            let data = client.get("/api/proxy/status").await?;
+            if *json {
+                print_json(&data)?;
+                return Ok(0);
+            }
+            let rows: Vec<Vec<String>> = data
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|p| {
+                    [
+                        "profile",
+                        "enabled",
+                        "status",
+                        "port",
+                        "pid",
+                        "restarts",
+                        "started_at",
+                    ]
+                    .iter()
+                    .map(|k| cell(&p[*k]))
+                    .collect()
+                })
+                .collect();
+            if rows.is_empty() {
+                println!("no proxies; enable one with 'clown proxy enable ALIAS'");
+            } else {
+                let headers = [
+                    "profile", "enabled", "status", "port", "pid", "restarts", "started",
+                ];
+                println!("{}", render(&headers, &rows));
+            }
+        }
+        ProxyCommand::Status {
+            alias: Some(alias),
+            json,
+        } => {
+            let data = client
+                .get(&format!("/api/proxy/status/{}", encode(alias)))
+                .await?;
+            print_status(&data, *json)?;
+        }
+        ProxyCommand::Start { alias, json } => {
+            let data = client
+                .post(&format!("/api/proxy/{}/start", encode(alias)), None)
+                .await?;
+            print_status(&data, *json)?;
+            if data["status"] != "running" {
+                eprintln!("error: the proxy did not come up; see 'clown proxy logs {alias}'");
+                return Ok(1);
+            }
+        }
+        ProxyCommand::Stop { alias, json } => {
+            let data = client
+                .post(&format!("/api/proxy/{}/stop", encode(alias)), None)
+                .await?;
+            print_status(&data, *json)?;
+        }
+        ProxyCommand::Logs { alias, lines } => {
+            let data = client
+                .get(&format!("/api/proxy/{}/logs?lines={lines}", encode(alias)))
+                .await?;
+            for line in data.as_array().map(Vec::as_slice).unwrap_or_default() {
+                println!("{}", line.as_str().unwrap_or_default());
+            }
+        }
+        ProxyCommand::Enable { alias, port } => {
+            let data = set_enabled(&client, alias, true, *port).await?;
+            print_status(&data, false)?;
+        }
+        ProxyCommand::Disable { alias } => {
+            let data = set_enabled(&client, alias, false, None).await?;
+            print_status(&data, false)?;
+        }
+    }
+    Ok(0)
+}
+
+/// Reads the profile's proxy settings, changes `enabled` (and the port), writes them back.
+async fn set_enabled(
+    client: &Client,
+    alias: &str,
+    enabled: bool,
+    port: Option<u16>,
+) -> anyhow::Result<Value> {
+    let profile = client
+        .get(&format!("/api/profiles/{}", encode(alias)))
+        .await?;
+    let mut settings = profile["proxy"].clone();
+    if !settings.is_object() {
+        settings = json!({});
+    }
+    settings["enabled"] = json!(enabled);
+    if let Some(p) = port {
+        settings["port"] = json!(p);
+    }
+    client
+        .call(
+            Method::PUT,
+            &format!("/api/profiles/{}/proxy", encode(alias)),
+            Some(settings),
+        )
+        .await
+}

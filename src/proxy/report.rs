@@ -1,0 +1,183 @@
+//! The child's usage reporter: one thread that posts finished requests' usage to the daemon
+//! (`POST /api/usage/record`, source `proxy`, authenticated with the daemon's token).
+//!
+//! Requests hand their event over a channel and never wait for the daemon. The task
+//! gathers events for a moment after the first and sends them in one batch, so under
+//! load one POST carries many events, and retries a failed batch a few times; every
+//! event has a `dedupe_key`, so a retry after a lost answer never counts twice. At
+//! shutdown the queue is flushed.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::usage::UsageEvent;
+
+const MAX_BATCH: usize = 500;
+/// How long a batch waits for more events after its first: a busy proxy then sends a
+/// few posts a second instead of one per request, and leaves the CPU to requests.
+const LINGER: Duration = Duration::from_millis(100);
+const QUEUE: usize = 100_000;
+const RETRIES: [u64; 3] = [200, 1000, 3000];
+
+#[derive(Clone)]
+pub struct Reporter {
+    tx: Option<mpsc::Sender<UsageEvent>>,
+}
+
+pub struct ReporterTask {
+    done: Option<oneshot::Receiver<()>>,
+}
+
+impl Reporter {
+    /// Starts the reporter on a thread of its own (encoding and posting a batch never
+    /// holds up a request); without a daemon URL events are only logged.
+    pub fn spawn(daemon_url: Option<String>, token: Option<String>) -> (Self, ReporterTask) {
+        let Some(url) = daemon_url else {
+            return (Self { tx: None }, ReporterTask { done: None });
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (done_tx, done_rx) = oneshot::channel();
+        let started = std::thread::Builder::new()
+            .name("usage-reporter".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(run(rx, url, token)),
+                    Err(e) => tracing::error!("cannot start the usage reporter: {e}"),
+                }
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = started {
+            tracing::error!("cannot start the usage reporter thread: {e}");
+            return (Self { tx: None }, ReporterTask { done: None });
+        }
+        (
+            Self { tx: Some(tx) },
+            ReporterTask {
+                done: Some(done_rx),
+            },
+        )
+    }
+
+    pub fn report(&self, event: UsageEvent) {
+        tracing::debug!(
+            "usage: {} in={} out={} cache_w={} cache_r={}",
+            event.model,
+            event.input_tokens,
+            event.output_tokens,
+            event.cache_creation_input_tokens,
+            event.cache_read_input_tokens
+        );
+        if let Some(tx) = &self.tx
+            && tx.try_send(event).is_err()
+        {
+            tracing::warn!("usage queue full; an event was dropped");
+        }
+    }
+}
+
+impl ReporterTask {
+    /// Waits (bounded) until every queued event was sent. Every `Reporter` clone must
+    /// have been dropped first, or this waits for the whole `limit`.
+    pub async fn flush(self, limit: Duration) {
+        if let Some(done) = self.done
+            && tokio::time::timeout(limit, done).await.is_err()
+        {
+            tracing::warn!("usage not flushed within {limit:?}; some events are lost");
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Batch<'a> {
+    events: &'a [UsageEvent],
+}
+
+async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<String>) {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        // Not waiting on the channel meanwhile: senders then wake nobody.
+        tokio::time::sleep(LINGER).await;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        let body = match serde_json::to_string(&Batch { events: &batch }) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("cannot encode usage events: {e}");
+                continue;
+            }
+        };
+        let mut attempt = 0;
+        loop {
+            match post(&client, &endpoint, token.as_deref(), body.clone()).await {
+                Ok(()) => break,
+                Err(e) if attempt < RETRIES.len() => {
+                    tracing::debug!("recording usage failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(RETRIES[attempt])).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "could not record the usage of {} request(s): {e}",
+                        batch.len()
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn post(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    endpoint: &str,
+    token: Option<&str>,
+    body: String,
+) -> Result<(), String> {
+    let mut req = hyper::Request::post(endpoint).header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .map_err(|_| "the daemon did not answer within 10s".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ))
+    }
+}

@@ -1,0 +1,137 @@
+//! The proxy child, `clown proxy --profile ALIAS --port N`: a small HTTP/1.1 server on
+//! 127.0.0.1:N in front of the profile's provider.
+//!
+//! It reads its [`Plan`] from the environment (the daemon's supervisor puts it there; the
+//! real keys never appear on the command line), answers `/health`, and forwards `/v1/*`
+//! through [`Forwarder`]. SIGTERM or SIGINT — or, under the daemon, standard input
+//! closing — stops it: it stops accepting, lets in-flight requests finish (bounded),
+//! flushes the usage queue to the daemon, and exits 0.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::forward::Forwarder;
+use super::plan::{PLAN_ENV, Plan};
+use super::report::Reporter;
+
+/// How long in-flight requests get at shutdown.
+const DRAIN: Duration = Duration::from_secs(5);
+const FLUSH: Duration = Duration::from_secs(5);
+
+/// Runs the child until told to stop; returns the exit code.
+pub fn run(alias: &str, port: u16) -> anyhow::Result<i32> {
+    let text = std::env::var(PLAN_ENV).map_err(|_| {
+        anyhow::anyhow!(
+            "{PLAN_ENV} is not set: the proxy child is started by the daemon; use 'clown proxy start {alias}'"
+        )
+    })?;
+    let plan: Plan = serde_json::from_str(&text).context("invalid proxy plan")?;
+    if plan.profile != alias {
+        bail!("the plan is for profile '{}', not '{alias}'", plan.profile);
+    }
+    if plan.targets.is_empty() {
+        bail!("the plan has no upstream target");
+    }
+    // One thread: a proxy serves one user's agents, and every request is a ping-pong
+    // between two sockets; on one thread no wake-up crosses threads (measured: half the
+    // context switches and about a third less CPU per request than two workers, at the
+    // same requests/s; bench/README.md).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let code = runtime.block_on(serve(plan, port))?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(code)
+}
+
+async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let (reporter, reporter_task) =
+        Reporter::spawn(plan.daemon_url.clone(), plan.daemon_token.clone());
+    let stdin_eof = plan.exit_on_stdin_eof;
+    let forwarder =
+        Arc::new(Forwarder::new(plan, reporter).map_err(|e| anyhow::anyhow!("invalid plan: {e}"))?);
+    let p = forwarder.plan();
+    let names: Vec<String> = p
+        .targets
+        .iter()
+        .map(|t| format!("{} {}", t.provider, t.base_url))
+        .collect();
+    tracing::info!(
+        "proxy for profile '{}' listening on 127.0.0.1:{port} (pid {}); upstream: {}",
+        p.profile,
+        std::process::id(),
+        names.join(", then ")
+    );
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let parent_gone = async move {
+        if !stdin_eof {
+            return std::future::pending().await;
+        }
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = stdin.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::pin!(parent_gone);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let reason = loop {
+        let (stream, _) = tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = &mut parent_gone => break "the daemon went away",
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let f = forwarder.clone();
+        let service = service_fn(move |req| {
+            let f = f.clone();
+            async move { Ok::<_, Infallible>(f.handle(req).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(60))
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection ended with error: {e}");
+            }
+        });
+    };
+    tracing::info!("stopping ({reason})");
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running after {DRAIN:?}; cutting them");
+    }
+    drop(forwarder);
+    reporter_task.flush(FLUSH).await;
+    tracing::info!("stopped");
+    Ok(0)
+}
