@@ -254,54 +254,46 @@ pub fn record(
     })
 }
 
-/// One rollup row as queries read it.
-#[derive(Debug, Clone)]
-pub struct RollupRow {
-    pub bucket: i64,
-    pub profile: String,
-    pub model: String,
-    pub counts: [u64; 4],
-    pub last_ts: i64,
-}
-
-/// Rollup rows with `start <= ts < end` (bucket-aligned), optionally filtered.
-pub fn rollup_rows(
+/// Calls `f(bucket, profile, model, counts, last_ts)` for each rollup row with
+/// `start <= ts < end` (bucket-aligned), optionally filtered, in bucket order. The strings
+/// are borrowed from SQLite: nothing is allocated per row.
+pub fn fold_rollup(
     conn: &Connection,
     start: i64,
     end: i64,
     profile: Option<&str>,
     model: Option<&str>,
-) -> Result<Vec<RollupRow>, StoreError> {
+    mut f: impl FnMut(i64, &str, &str, [u64; 4], i64),
+) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT bucket, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
                 cache_read_input_tokens, last_ts
          FROM usage_rollup
          WHERE bucket >= ?1 AND bucket < ?2 AND (?3 IS NULL OR profile = ?3) AND (?4 IS NULL OR model = ?4)
-           AND events > 0",
+           AND events > 0
+         ORDER BY bucket",
     )?;
-    let rows = stmt.query_map(
-        params![
-            start.div_euclid(BUCKET_SECS),
-            end.saturating_add(BUCKET_SECS - 1).div_euclid(BUCKET_SECS),
+    let mut rows = stmt.query(params![
+        start.div_euclid(BUCKET_SECS),
+        end.saturating_add(BUCKET_SECS - 1).div_euclid(BUCKET_SECS),
+        profile,
+        model
+    ])?;
+    let count = |r: &rusqlite::Row, i: usize| -> rusqlite::Result<u64> {
+        Ok(r.get::<_, i64>(i)?.max(0) as u64)
+    };
+    while let Some(r) = rows.next()? {
+        let profile = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        let model = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+        f(
+            r.get(0)?,
             profile,
-            model
-        ],
-        |r| {
-            Ok(RollupRow {
-                bucket: r.get(0)?,
-                profile: r.get(1)?,
-                model: r.get(2)?,
-                counts: [
-                    r.get::<_, i64>(3)?.max(0) as u64,
-                    r.get::<_, i64>(4)?.max(0) as u64,
-                    r.get::<_, i64>(5)?.max(0) as u64,
-                    r.get::<_, i64>(6)?.max(0) as u64,
-                ],
-                last_ts: r.get(7)?,
-            })
-        },
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+            model,
+            [count(r, 3)?, count(r, 4)?, count(r, 5)?, count(r, 6)?],
+            r.get(7)?,
+        );
+    }
+    Ok(())
 }
 
 /// Per profile: sessions started in `[start, end)`, their runtime and last activity.

@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::period::{Period, local_date};
 use super::pricing::{Cost, ExactCost, Tokens};
 use crate::registry::Catalogue;
-use crate::store::usage::{RollupRow, rollup_rows, session_totals};
+use crate::registry::Price;
+use crate::store::usage::{BUCKET_SECS, fold_rollup, session_totals};
 
 #[derive(Debug, Serialize)]
 pub struct UsageReport {
@@ -98,74 +99,163 @@ pub fn report(
     filters: &Filters,
 ) -> Result<UsageReport, crate::store::StoreError> {
     let (start, end) = period.range(now);
-    let rows = rollup_rows(conn, start, end, filters.profile, filters.model)?;
+    let tz = now.time_zone().clone();
+    let mut agg = Aggregator::new(catalogue, &tz);
+    fold_rollup(
+        conn,
+        start,
+        end,
+        filters.profile,
+        filters.model,
+        |bucket, profile, model, counts, last_ts| agg.add(bucket, profile, model, counts, last_ts),
+    )?;
     // Sessions carry no model; with a model filter they are left out.
     let sessions = if filters.model.is_some() {
         Vec::new()
     } else {
         session_totals(conn, start, end, filters.profile)?
     };
-    let tz = now.time_zone().clone();
-    Ok(build(
-        catalogue,
-        period,
-        period_id,
-        (start, end),
-        &tz,
-        &rows,
-        &sessions,
-    ))
+    Ok(build(agg, period, period_id, (start, end), &tz, &sessions))
+}
+
+/// Sums rollup rows per profile, model and local day without allocating per row: names
+/// are interned, prices looked up once per model, and the day found once per day (rows
+/// arrive in bucket order).
+struct Aggregator<'a> {
+    catalogue: &'a Catalogue,
+    tz: &'a TimeZone,
+    total: Acc,
+    profiles: Interned<()>,
+    models: Interned<Option<Price>>,
+    days: Vec<(String, Acc)>,
+    /// `[start, end)` in seconds of the day the last row fell in.
+    day_span: (i64, i64),
+}
+
+struct Interned<T> {
+    index: std::collections::HashMap<String, usize>,
+    items: Vec<(String, T, Acc)>,
+}
+
+impl<T> Interned<T> {
+    fn new() -> Self {
+        Self {
+            index: std::collections::HashMap::new(),
+            items: Vec::new(),
+        }
+    }
+
+    fn slot(&mut self, name: &str, make: impl FnOnce(&str) -> T) -> &mut (String, T, Acc) {
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.items
+                    .push((name.to_string(), make(name), Acc::default()));
+                self.index.insert(name.to_string(), self.items.len() - 1);
+                self.items.len() - 1
+            }
+        };
+        &mut self.items[i]
+    }
+}
+
+impl<'a> Aggregator<'a> {
+    fn new(catalogue: &'a Catalogue, tz: &'a TimeZone) -> Self {
+        Self {
+            catalogue,
+            tz,
+            total: Acc::default(),
+            profiles: Interned::new(),
+            models: Interned::new(),
+            days: Vec::new(),
+            day_span: (0, 0),
+        }
+    }
+
+    fn add(&mut self, bucket: i64, profile: &str, model: &str, counts: [u64; 4], last_ts: i64) {
+        let t = Tokens {
+            input_tokens: counts[0],
+            output_tokens: counts[1],
+            cache_creation_input_tokens: counts[2],
+            cache_read_input_tokens: counts[3],
+        };
+        let catalogue = self.catalogue;
+        let m = self
+            .models
+            .slot(model, |name| catalogue.price(name).copied());
+        let cost =
+            m.1.as_ref()
+                .map(|p| ExactCost::of(&t, p))
+                .unwrap_or_default();
+        m.2.add(&t, &cost, last_ts);
+        self.profiles
+            .slot(profile, |_| ())
+            .2
+            .add(&t, &cost, last_ts);
+        self.total.add(&t, &cost, last_ts);
+        let ts = bucket * BUCKET_SECS;
+        if !(self.day_span.0..self.day_span.1).contains(&ts) || self.days.is_empty() {
+            let date = local_date(ts, self.tz);
+            let start = date
+                .map(|d| super::period::day_start(d, self.tz))
+                .unwrap_or(ts);
+            let end = date
+                .and_then(|d| d.tomorrow().ok())
+                .map(|d| super::period::day_start(d, self.tz))
+                .unwrap_or(ts + 1);
+            self.day_span = (start, end);
+            let name = date.map(|d| d.to_string()).unwrap_or_default();
+            if self.days.last().map(|(n, _)| n != &name).unwrap_or(true) {
+                self.days.push((name, Acc::default()));
+            }
+        }
+        if let Some((_, acc)) = self.days.last_mut() {
+            acc.add(&t, &cost, last_ts);
+        }
+    }
 }
 
 fn build(
-    catalogue: &Catalogue,
+    agg: Aggregator,
     period: Period,
     period_id: &str,
     (start, end): (i64, i64),
     tz: &TimeZone,
-    rows: &[RollupRow],
     sessions: &[(String, u64, u64, i64)],
 ) -> UsageReport {
-    let mut total = Acc::default();
-    let mut by_profile: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut by_model: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut total = agg.total;
+    let mut by_profile: BTreeMap<String, Acc> = agg
+        .profiles
+        .items
+        .into_iter()
+        .map(|(name, _, acc)| (name, acc))
+        .collect();
+    let unpriced: BTreeSet<String> = agg
+        .models
+        .items
+        .iter()
+        .filter(|(_, price, acc)| price.is_none() && acc.tokens.total() > 0)
+        .map(|(name, _, _)| name.clone())
+        .collect();
+    let priced: BTreeSet<String> = agg
+        .models
+        .items
+        .iter()
+        .filter(|(_, price, _)| price.is_some())
+        .map(|(name, _, _)| name.clone())
+        .collect();
+    let by_model: BTreeMap<String, Acc> = agg
+        .models
+        .items
+        .into_iter()
+        .map(|(name, _, acc)| (name, acc))
+        .collect();
     let mut by_day: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut unpriced = BTreeSet::new();
-    let mut day_of_bucket: BTreeMap<i64, String> = BTreeMap::new();
-    for r in rows {
-        let t = Tokens {
-            input_tokens: r.counts[0],
-            output_tokens: r.counts[1],
-            cache_creation_input_tokens: r.counts[2],
-            cache_read_input_tokens: r.counts[3],
-        };
-        let cost = match catalogue.price(&r.model) {
-            Some(price) => ExactCost::of(&t, price),
-            None => {
-                if t.total() > 0 {
-                    unpriced.insert(r.model.clone());
-                }
-                ExactCost::default()
-            }
-        };
-        total.add(&t, &cost, r.last_ts);
-        by_profile
-            .entry(r.profile.clone())
-            .or_default()
-            .add(&t, &cost, r.last_ts);
-        by_model
-            .entry(r.model.clone())
-            .or_default()
-            .add(&t, &cost, r.last_ts);
-        let day = day_of_bucket
-            .entry(r.bucket)
-            .or_insert_with(|| {
-                local_date(r.bucket * crate::store::usage::BUCKET_SECS, tz)
-                    .map(|d| d.to_string())
-                    .unwrap_or_default()
-            })
-            .clone();
-        by_day.entry(day).or_default().add(&t, &cost, r.last_ts);
+    for (date, acc) in agg.days {
+        let slot = by_day.entry(date).or_default();
+        slot.tokens.add(&acc.tokens);
+        slot.cost.add(&acc.cost);
+        slot.last_ts = slot.last_ts.max(acc.last_ts);
     }
     for (profile, count, runtime, last) in sessions {
         let acc = by_profile.entry(profile.clone()).or_default();
@@ -218,7 +308,7 @@ fn build(
                         model: m.clone(),
                         tokens: a.tokens,
                         cost: a.cost.usd(),
-                        priced: catalogue.price(&m).is_some(),
+                        priced: priced.contains(&m),
                     };
                     (m, agg)
                 })

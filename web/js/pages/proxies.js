@@ -45,6 +45,11 @@ export async function render(root) {
     root.querySelector("#proxy-table").replaceChildren(rows.length
       ? table(["Profile", "Status", "Port", "PID", "Restarts", "Started", ""], rows)
       : el("div.empty", "No profiles yet."));
+    // Follow a proxy's log without a click: the first one that runs.
+    if (!selected) {
+      const first = statuses.find((s) => s.status === "running") || statuses[0];
+      if (first) await showLog(first.profile);
+    }
   }
 
   root.replaceChildren(
@@ -53,8 +58,11 @@ export async function render(root) {
     el("div", { id: "proxy-table" }),
     el("h2", "Log"), logBox);
   await draw();
+  let pending = null;
   const offs = [
     on("proxy_state_changed", () => { draw().catch(() => {}); if (selected) showLog(selected).catch(() => {}); }),
+    // Each request through a proxy is recorded as usage: refresh the tail then.
+    on("usage_recorded", () => { clearTimeout(pending); pending = setTimeout(() => { if (selected) showLog(selected).catch(() => {}); }, 200); }),
     on("profile_created", () => draw().catch(() => {})),
     on("profile_deleted", () => draw().catch(() => {})),
   ];
