@@ -97,6 +97,7 @@ impl TapBody {
             output_tokens: usage.output_tokens,
             cache_creation_input_tokens: usage.cache_creation_input_tokens,
             cache_read_input_tokens: usage.cache_read_input_tokens,
+            cache_creation_1h_input_tokens: usage.cache_creation_1h_input_tokens,
             source: "proxy".into(),
             session_id: None,
             dedupe_key: Some(dedupe_key()),

@@ -21,6 +21,8 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
+    /// The part of the cache writes with a one-hour lifetime (Anthropic's `cache_creation`).
+    pub cache_creation_1h_input_tokens: u64,
 }
 
 /// The fields of a usage object in any of the three formats; the rest is skipped
@@ -31,10 +33,16 @@ struct RawUsage {
     output_tokens: Option<u64>,
     cache_creation_input_tokens: Option<u64>,
     cache_read_input_tokens: Option<u64>,
+    cache_creation: Option<CacheCreation>,
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
     prompt_tokens_details: Option<Cached>,
     input_tokens_details: Option<Cached>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CacheCreation {
+    ephemeral_1h_input_tokens: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,7 +230,11 @@ impl UsageTap {
                     &mut self.usage.cache_read_input_tokens,
                 ),
             ];
+            let one_hour = u.cache_creation.and_then(|c| c.ephemeral_1h_input_tokens);
             let mut any = false;
+            if let Some(v) = one_hour {
+                self.usage.cache_creation_1h_input_tokens = v;
+            }
             for (v, slot) in fields {
                 if let Some(v) = v {
                     *slot = v;
@@ -249,7 +261,7 @@ mod tests {
         tap.finish()
     }
 
-    const ANTHROPIC_SSE: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1,\"cache_creation_input_tokens\":3,\"cache_read_input_tokens\":4}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"hi\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":42}}\n\n";
+    const ANTHROPIC_SSE: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1,\"cache_creation_input_tokens\":3,\"cache_read_input_tokens\":4,\"cache_creation\":{\"ephemeral_5m_input_tokens\":1,\"ephemeral_1h_input_tokens\":2}}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"hi\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":42}}\n\n";
 
     #[test]
     fn anthropic_stream_in_any_chunking() {
@@ -258,6 +270,7 @@ mod tests {
             output_tokens: 42,
             cache_creation_input_tokens: 3,
             cache_read_input_tokens: 4,
+            cache_creation_1h_input_tokens: 2,
         };
         let bytes = ANTHROPIC_SSE.as_bytes();
         for size in [1, 2, 7, 64, bytes.len()] {

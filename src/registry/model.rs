@@ -77,6 +77,10 @@ pub struct Price {
     pub output: f64,
     pub cache_write: f64,
     pub cache_read: f64,
+    /// Cache writes with a one-hour lifetime; Anthropic bills them at twice the input price,
+    /// which is the default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

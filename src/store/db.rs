@@ -87,6 +87,10 @@ const MIGRATIONS: &[&str] = &[
         offset   INTEGER NOT NULL,
         profile  TEXT NOT NULL
      ) STRICT;",
+    // 4: the part of the cache writes made with a one-hour lifetime, which Anthropic bills
+    // at a higher rate than five-minute writes (a subset of cache_creation_input_tokens).
+    "ALTER TABLE usage_events ADD COLUMN cache_creation_1h_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_rollup ADD COLUMN cache_creation_1h_tokens INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

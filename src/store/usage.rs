@@ -35,6 +35,9 @@ pub struct UsageEvent {
     pub cache_creation_input_tokens: u64,
     #[serde(default)]
     pub cache_read_input_tokens: u64,
+    /// The part of `cache_creation_input_tokens` written with a one-hour lifetime.
+    #[serde(default)]
+    pub cache_creation_1h_input_tokens: u64,
     pub source: String,
     #[serde(default)]
     pub session_id: Option<String>,
@@ -43,12 +46,15 @@ pub struct UsageEvent {
 }
 
 impl UsageEvent {
-    fn counts(&self) -> [i64; 4] {
+    /// The four token counts, then the one-hour cache writes.
+    fn counts(&self) -> [i64; 5] {
         [
             self.input_tokens as i64,
             self.output_tokens as i64,
             self.cache_creation_input_tokens as i64,
             self.cache_read_input_tokens as i64,
+            self.cache_creation_1h_input_tokens
+                .min(self.cache_creation_input_tokens) as i64,
         ]
     }
 }
@@ -70,7 +76,7 @@ pub struct UsageSession {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Delta {
-    counts: [i64; 4],
+    counts: [i64; 5],
     events: i64,
     last_ts: i64,
 }
@@ -82,7 +88,7 @@ pub struct Rollup {
 }
 
 impl Rollup {
-    fn add(&mut self, ts: i64, profile: &str, model: &str, counts: [i64; 4], events: i64) {
+    fn add(&mut self, ts: i64, profile: &str, model: &str, counts: [i64; 5], events: i64) {
         let d = self
             .deltas
             .entry((
@@ -101,9 +107,10 @@ impl Rollup {
     fn apply(self, tx: &Transaction) -> Result<(), StoreError> {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO usage_rollup (bucket, profile, model, input_tokens, output_tokens,
-                 cache_creation_input_tokens, cache_read_input_tokens, events, last_ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 cache_creation_input_tokens, cache_read_input_tokens, events, last_ts, cache_creation_1h_tokens)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(bucket, profile, model) DO UPDATE SET
+                 cache_creation_1h_tokens = cache_creation_1h_tokens + excluded.cache_creation_1h_tokens,
                  input_tokens = input_tokens + excluded.input_tokens,
                  output_tokens = output_tokens + excluded.output_tokens,
                  cache_creation_input_tokens = cache_creation_input_tokens + excluded.cache_creation_input_tokens,
@@ -112,9 +119,9 @@ impl Rollup {
                  last_ts = MAX(last_ts, excluded.last_ts)",
         )?;
         for ((bucket, profile, model), d) in self.deltas {
-            let [i, o, cw, cr] = d.counts;
+            let [i, o, cw, cr, cw1h] = d.counts;
             stmt.execute(params![
-                bucket, profile, model, i, o, cw, cr, d.events, d.last_ts
+                bucket, profile, model, i, o, cw, cr, d.events, d.last_ts, cw1h
             ])?;
         }
         Ok(())
@@ -144,8 +151,9 @@ pub fn put_event(
     let added = tx
         .prepare_cached(
             "INSERT INTO usage_events (ts, profile, agent, provider, model, input_tokens, output_tokens,
-                 cache_creation_input_tokens, cache_read_input_tokens, source, session_id, dedupe_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 cache_creation_input_tokens, cache_read_input_tokens, source, session_id, dedupe_key,
+                 cache_creation_1h_tokens)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT(dedupe_key) DO NOTHING",
         )?
         .execute(params![
@@ -160,7 +168,8 @@ pub fn put_event(
             counts[3],
             e.source,
             e.session_id,
-            e.dedupe_key
+            e.dedupe_key,
+            counts[4]
         ])?;
     if added == 1 {
         rollup.add(ts, &e.profile, &e.model, counts, 1);
@@ -169,7 +178,7 @@ pub fn put_event(
     let old = tx
         .prepare_cached(
             "SELECT id, ts, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
-                    cache_read_input_tokens FROM usage_events WHERE dedupe_key = ?1",
+                    cache_read_input_tokens, cache_creation_1h_tokens FROM usage_events WHERE dedupe_key = ?1",
         )?
         .query_row(params![e.dedupe_key], |r| {
             Ok((
@@ -177,26 +186,27 @@ pub fn put_event(
                 r.get::<_, i64>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
-                [r.get::<_, i64>(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
+                [r.get::<_, i64>(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?],
             ))
         })
         .optional()?;
     let Some((id, old_ts, old_profile, old_model, old_counts)) = old else {
         return Ok(Stored::Duplicate);
     };
-    if counts.iter().sum::<i64>() <= old_counts.iter().sum::<i64>() {
+    if counts[..4].iter().sum::<i64>() <= old_counts[..4].iter().sum::<i64>() {
         return Ok(Stored::Duplicate);
     }
     tx.prepare_cached(
         "UPDATE usage_events SET ts = ?2, profile = ?3, model = ?4, input_tokens = ?5, output_tokens = ?6,
-             cache_creation_input_tokens = ?7, cache_read_input_tokens = ?8 WHERE id = ?1",
+             cache_creation_input_tokens = ?7, cache_read_input_tokens = ?8, cache_creation_1h_tokens = ?9
+         WHERE id = ?1",
     )?
-    .execute(params![id, ts, e.profile, e.model, counts[0], counts[1], counts[2], counts[3]])?;
+    .execute(params![id, ts, e.profile, e.model, counts[0], counts[1], counts[2], counts[3], counts[4]])?;
     rollup.add(old_ts, &old_profile, &old_model, old_counts.map(|c| -c), -1);
     rollup.add(ts, &e.profile, &e.model, counts, 1);
-    let mut delta = counts;
-    for (d, o) in delta.iter_mut().zip(old_counts) {
-        *d -= o;
+    let mut delta = [0i64; 4];
+    for (i, d) in delta.iter_mut().enumerate() {
+        *d = counts[i] - old_counts[i];
     }
     Ok(Stored::Replaced(delta))
 }
@@ -254,7 +264,8 @@ pub fn record(
     })
 }
 
-/// Calls `f(bucket, profile, model, counts, last_ts)` for each rollup row with
+/// Calls `f(bucket, profile, model, counts, last_ts)` (counts: the four kinds, then the
+/// one-hour cache writes) for each rollup row with
 /// `start <= ts < end` (bucket-aligned), optionally filtered, in bucket order. The strings
 /// are borrowed from SQLite: nothing is allocated per row.
 pub fn fold_rollup(
@@ -263,11 +274,11 @@ pub fn fold_rollup(
     end: i64,
     profile: Option<&str>,
     model: Option<&str>,
-    mut f: impl FnMut(i64, &str, &str, [u64; 4], i64),
+    mut f: impl FnMut(i64, &str, &str, [u64; 5], i64),
 ) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT bucket, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
-                cache_read_input_tokens, last_ts
+                cache_read_input_tokens, last_ts, cache_creation_1h_tokens
          FROM usage_rollup
          WHERE bucket >= ?1 AND bucket < ?2 AND (?3 IS NULL OR profile = ?3) AND (?4 IS NULL OR model = ?4)
            AND events > 0
@@ -289,7 +300,13 @@ pub fn fold_rollup(
             r.get(0)?,
             profile,
             model,
-            [count(r, 3)?, count(r, 4)?, count(r, 5)?, count(r, 6)?],
+            [
+                count(r, 3)?,
+                count(r, 4)?,
+                count(r, 5)?,
+                count(r, 6)?,
+                count(r, 8)?,
+            ],
             r.get(7)?,
         );
     }

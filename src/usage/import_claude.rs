@@ -249,6 +249,10 @@ fn parse_file(job: FileJob) -> FileResult {
             output_tokens: usage.output_tokens,
             cache_creation_input_tokens: usage.cache_creation_input_tokens,
             cache_read_input_tokens: usage.cache_read_input_tokens,
+            cache_creation_1h_input_tokens: usage
+                .cache_creation
+                .map(|c| c.ephemeral_1h_input_tokens)
+                .unwrap_or(0),
             source: SOURCE_TRANSCRIPT.into(),
             session_id: text(l.session_id),
             dedupe_key: Some(key.clone()),
@@ -608,6 +612,7 @@ fn import_stats(
                     output_tokens: t.output_tokens,
                     cache_creation_input_tokens: t.cache_creation_input_tokens,
                     cache_read_input_tokens: t.cache_read_input_tokens,
+                    cache_creation_1h_input_tokens: 0,
                     source: SOURCE_STATS.into(),
                     session_id: None,
                     dedupe_key: Some(format!(

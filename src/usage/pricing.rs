@@ -58,11 +58,16 @@ fn micro(usd_per_million: f64) -> u128 {
 }
 
 impl ExactCost {
-    pub fn of(tokens: &Tokens, price: &Price) -> Self {
+    /// The cost of `tokens`, of which `one_hour` cache writes had a one-hour lifetime.
+    pub fn of(tokens: &Tokens, one_hour: u64, price: &Price) -> Self {
+        let one_hour = one_hour.min(tokens.cache_creation_input_tokens);
+        let one_hour_price = price.cache_write_1h.unwrap_or(price.input * 2.0);
         Self {
             input: tokens.input_tokens as u128 * micro(price.input),
             output: tokens.output_tokens as u128 * micro(price.output),
-            cache_creation: tokens.cache_creation_input_tokens as u128 * micro(price.cache_write),
+            cache_creation: (tokens.cache_creation_input_tokens - one_hour) as u128
+                * micro(price.cache_write)
+                + one_hour as u128 * micro(one_hour_price),
             cache_read: tokens.cache_read_input_tokens as u128 * micro(price.cache_read),
         }
     }
@@ -97,6 +102,7 @@ mod tests {
             output: 15.0,
             cache_write: 3.75,
             cache_read: 0.30,
+            cache_write_1h: None,
         };
         let t = Tokens {
             input_tokens: 125_000,
@@ -104,12 +110,15 @@ mod tests {
             cache_creation_input_tokens: 10_000,
             cache_read_input_tokens: 50_000,
         };
-        let c = ExactCost::of(&t, &sonnet).usd();
+        let c = ExactCost::of(&t, 0, &sonnet).usd();
         assert_eq!(c.input_cost, 0.375);
         assert_eq!(c.output_cost, 0.675);
         assert_eq!(c.cache_creation_cost, 0.0375);
         assert_eq!(c.cache_read_cost, 0.015);
         assert_eq!(c.total_cost, 1.1025);
+        // One-hour cache writes cost twice the input price: 4,000 of the 10,000 here.
+        let mixed = ExactCost::of(&t, 4_000, &sonnet).usd();
+        assert_eq!(mixed.cache_creation_cost, 0.0465);
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(
             json,

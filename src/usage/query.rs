@@ -172,7 +172,7 @@ impl<'a> Aggregator<'a> {
         }
     }
 
-    fn add(&mut self, bucket: i64, profile: &str, model: &str, counts: [u64; 4], last_ts: i64) {
+    fn add(&mut self, bucket: i64, profile: &str, model: &str, counts: [u64; 5], last_ts: i64) {
         let t = Tokens {
             input_tokens: counts[0],
             output_tokens: counts[1],
@@ -185,7 +185,7 @@ impl<'a> Aggregator<'a> {
             .slot(model, |name| catalogue.price(name).copied());
         let cost =
             m.1.as_ref()
-                .map(|p| ExactCost::of(&t, p))
+                .map(|p| ExactCost::of(&t, counts[4], p))
                 .unwrap_or_default();
         m.2.add(&t, &cost, last_ts);
         self.profiles

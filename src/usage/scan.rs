@@ -18,6 +18,15 @@ pub struct Usage {
     pub cache_creation_input_tokens: u64,
     #[serde(default)]
     pub cache_read_input_tokens: u64,
+    /// Split of the cache writes by lifetime, when Claude Code recorded it.
+    #[serde(default)]
+    pub cache_creation: Option<CacheCreation>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct CacheCreation {
+    #[serde(default)]
+    pub ephemeral_1h_input_tokens: u64,
 }
 
 /// The fields of an assistant line that usage accounting reads. Strings are raw JSON
@@ -248,7 +257,8 @@ mod tests {
                 input_tokens: 10,
                 output_tokens: 4,
                 cache_creation_input_tokens: 2,
-                cache_read_input_tokens: 3
+                cache_read_input_tokens: 3,
+                cache_creation: None,
             })
         );
     }

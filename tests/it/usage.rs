@@ -497,3 +497,33 @@ fn real_claude_transcripts_import_exactly() {
     assert!(u["total_sessions"].as_u64().unwrap() >= 1, "{u}");
     assert_eq!(u["aggregates"]["by_profile"]["real"]["profile"], "real");
 }
+
+#[test]
+fn one_hour_cache_writes_cost_twice_the_input_price() {
+    let env = TestEnv::new("usage-1h");
+    let d = Daemon::start(&env);
+    let mut e = event("p", "claude-sonnet-4", now(), [0, 0, 1_000_000, 0]);
+    e["cache_creation_1h_input_tokens"] = json!(400_000);
+    record(&d, vec![e]);
+    let u = d.get("/api/usage?period=today").expect_ok();
+    // 600,000 five-minute writes at $3.75/M and 400,000 one-hour writes at 2 × $3/M.
+    assert_eq!(u["total_cost"]["cache_creation_cost"], 2.25 + 2.4);
+    assert_eq!(u["total_tokens"]["cache_creation_input_tokens"], 1_000_000);
+
+    // The import reads the split from the transcript.
+    let dir = env.root.join("claude-1h");
+    let mut line: Value = serde_json::from_str(&assistant(
+        "msg_H",
+        Some("req_H"),
+        &today_ts(),
+        false,
+        [0, 0, 1_000_000, 0],
+    ))
+    .unwrap();
+    line["message"]["usage"]["cache_creation"] =
+        json!({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1_000_000});
+    write_lines(&dir.join("projects/-w/h.jsonl"), &[line.to_string()], false);
+    import(&d, &dir);
+    let u = d.get("/api/usage?period=today&profile=@claude").expect_ok();
+    assert_eq!(u["total_cost"]["cache_creation_cost"], 6.0);
+}
