@@ -91,6 +91,21 @@ const MIGRATIONS: &[&str] = &[
     // at a higher rate than five-minute writes (a subset of cache_creation_input_tokens).
     "ALTER TABLE usage_events ADD COLUMN cache_creation_1h_tokens INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE usage_rollup ADD COLUMN cache_creation_1h_tokens INTEGER NOT NULL DEFAULT 0;",
+    // 5: usage per local calendar day, profile and model (every period is whole days, so
+    // reports read this); filled from usage_rollup by `daily::sync_zone`.
+    "CREATE TABLE usage_daily (
+        day           TEXT NOT NULL,
+        profile       TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        cache_creation_1h_tokens    INTEGER NOT NULL,
+        events        INTEGER NOT NULL,
+        last_ts       INTEGER NOT NULL,
+        PRIMARY KEY (day, profile, model)
+     ) WITHOUT ROWID, STRICT;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -110,6 +125,7 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_err)?;
     migrate(&mut conn)?;
+    super::daily::sync_zone(&mut conn, jiff::tz::TimeZone::system())?;
     Ok(conn)
 }
 

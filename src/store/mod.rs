@@ -4,6 +4,7 @@
 //! (`spawn_blocking`), so async workers never wait on disk. Every multi-row change runs
 //! in one transaction, so a crash leaves either the old or the new state.
 
+pub mod daily;
 mod db;
 pub mod profiles;
 pub mod usage;

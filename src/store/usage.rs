@@ -105,23 +105,40 @@ impl Rollup {
     }
 
     fn apply(self, tx: &Transaction) -> Result<(), StoreError> {
-        let mut stmt = tx.prepare_cached(
+        let mut rollup = tx.prepare_cached(
             "INSERT INTO usage_rollup (bucket, profile, model, input_tokens, output_tokens,
                  cache_creation_input_tokens, cache_read_input_tokens, events, last_ts, cache_creation_1h_tokens)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(bucket, profile, model) DO UPDATE SET
-                 cache_creation_1h_tokens = cache_creation_1h_tokens + excluded.cache_creation_1h_tokens,
                  input_tokens = input_tokens + excluded.input_tokens,
                  output_tokens = output_tokens + excluded.output_tokens,
                  cache_creation_input_tokens = cache_creation_input_tokens + excluded.cache_creation_input_tokens,
                  cache_read_input_tokens = cache_read_input_tokens + excluded.cache_read_input_tokens,
+                 cache_creation_1h_tokens = cache_creation_1h_tokens + excluded.cache_creation_1h_tokens,
+                 events = events + excluded.events,
+                 last_ts = MAX(last_ts, excluded.last_ts)",
+        )?;
+        // The same change per local day (`local_day` is bound to the daemon's zone).
+        let mut daily = tx.prepare_cached(
+            "INSERT INTO usage_daily (day, profile, model, input_tokens, output_tokens,
+                 cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, last_ts)
+             VALUES (local_day(?1 * 900), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT(day, profile, model) DO UPDATE SET
+                 input_tokens = input_tokens + excluded.input_tokens,
+                 output_tokens = output_tokens + excluded.output_tokens,
+                 cache_creation_input_tokens = cache_creation_input_tokens + excluded.cache_creation_input_tokens,
+                 cache_read_input_tokens = cache_read_input_tokens + excluded.cache_read_input_tokens,
+                 cache_creation_1h_tokens = cache_creation_1h_tokens + excluded.cache_creation_1h_tokens,
                  events = events + excluded.events,
                  last_ts = MAX(last_ts, excluded.last_ts)",
         )?;
         for ((bucket, profile, model), d) in self.deltas {
             let [i, o, cw, cr, cw1h] = d.counts;
-            stmt.execute(params![
+            rollup.execute(params![
                 bucket, profile, model, i, o, cw, cr, d.events, d.last_ts, cw1h
+            ])?;
+            daily.execute(params![
+                bucket, profile, model, i, o, cw, cr, cw1h, d.events, d.last_ts
             ])?;
         }
         Ok(())
@@ -262,55 +279,6 @@ pub fn record(
         }
         Ok((added_events, added_sessions))
     })
-}
-
-/// Calls `f(bucket, profile, model, counts, last_ts)` (counts: the four kinds, then the
-/// one-hour cache writes) for each rollup row with
-/// `start <= ts < end` (bucket-aligned), optionally filtered, in bucket order. The strings
-/// are borrowed from SQLite: nothing is allocated per row.
-pub fn fold_rollup(
-    conn: &Connection,
-    start: i64,
-    end: i64,
-    profile: Option<&str>,
-    model: Option<&str>,
-    mut f: impl FnMut(i64, &str, &str, [u64; 5], i64),
-) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT bucket, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
-                cache_read_input_tokens, last_ts, cache_creation_1h_tokens
-         FROM usage_rollup
-         WHERE bucket >= ?1 AND bucket < ?2 AND (?3 IS NULL OR profile = ?3) AND (?4 IS NULL OR model = ?4)
-           AND events > 0
-         ORDER BY bucket",
-    )?;
-    let mut rows = stmt.query(params![
-        start.div_euclid(BUCKET_SECS),
-        end.saturating_add(BUCKET_SECS - 1).div_euclid(BUCKET_SECS),
-        profile,
-        model
-    ])?;
-    let count = |r: &rusqlite::Row, i: usize| -> rusqlite::Result<u64> {
-        Ok(r.get::<_, i64>(i)?.max(0) as u64)
-    };
-    while let Some(r) = rows.next()? {
-        let profile = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-        let model = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-        f(
-            r.get(0)?,
-            profile,
-            model,
-            [
-                count(r, 3)?,
-                count(r, 4)?,
-                count(r, 5)?,
-                count(r, 6)?,
-                count(r, 8)?,
-            ],
-            r.get(7)?,
-        );
-    }
-    Ok(())
 }
 
 /// Per profile: sessions started in `[start, end)`, their runtime and last activity.

@@ -11,7 +11,8 @@ use super::period::{Period, local_date};
 use super::pricing::{Cost, ExactCost, Tokens};
 use crate::registry::Catalogue;
 use crate::registry::Price;
-use crate::store::usage::{BUCKET_SECS, fold_rollup, session_totals};
+use crate::store::daily;
+use crate::store::usage::session_totals;
 
 #[derive(Debug, Serialize)]
 pub struct UsageReport {
@@ -100,14 +101,16 @@ pub fn report(
 ) -> Result<UsageReport, crate::store::StoreError> {
     let (start, end) = period.range(now);
     let tz = now.time_zone().clone();
-    let mut agg = Aggregator::new(catalogue, &tz);
-    fold_rollup(
+    let (first, last) = period.days(now);
+    let (first, last) = (first.map(|d| d.to_string()), last.to_string());
+    let mut agg = Aggregator::new(catalogue);
+    daily::fold(
         conn,
-        start,
-        end,
+        first.as_deref(),
+        &last,
         filters.profile,
         filters.model,
-        |bucket, profile, model, counts, last_ts| agg.add(bucket, profile, model, counts, last_ts),
+        |day, profile, model, counts, last_ts| agg.add(day, profile, model, counts, last_ts),
     )?;
     // Sessions carry no model; with a model filter they are left out.
     let sessions = if filters.model.is_some() {
@@ -118,18 +121,14 @@ pub fn report(
     Ok(build(agg, period, period_id, (start, end), &tz, &sessions))
 }
 
-/// Sums rollup rows per profile, model and local day without allocating per row: names
-/// are interned, prices looked up once per model, and the day found once per day (rows
-/// arrive in bucket order).
+/// Sums daily rows per profile, model and day without allocating per row: names are
+/// interned and prices looked up once per model; rows arrive in day order.
 struct Aggregator<'a> {
     catalogue: &'a Catalogue,
-    tz: &'a TimeZone,
     total: Acc,
     profiles: Interned<()>,
     models: Interned<Option<Price>>,
     days: Vec<(String, Acc)>,
-    /// `[start, end)` in seconds of the day the last row fell in.
-    day_span: (i64, i64),
 }
 
 struct Interned<T> {
@@ -160,19 +159,17 @@ impl<T> Interned<T> {
 }
 
 impl<'a> Aggregator<'a> {
-    fn new(catalogue: &'a Catalogue, tz: &'a TimeZone) -> Self {
+    fn new(catalogue: &'a Catalogue) -> Self {
         Self {
             catalogue,
-            tz,
             total: Acc::default(),
             profiles: Interned::new(),
             models: Interned::new(),
             days: Vec::new(),
-            day_span: (0, 0),
         }
     }
 
-    fn add(&mut self, bucket: i64, profile: &str, model: &str, counts: [u64; 5], last_ts: i64) {
+    fn add(&mut self, day: &str, profile: &str, model: &str, counts: [u64; 5], last_ts: i64) {
         let t = Tokens {
             input_tokens: counts[0],
             output_tokens: counts[1],
@@ -193,21 +190,8 @@ impl<'a> Aggregator<'a> {
             .2
             .add(&t, &cost, last_ts);
         self.total.add(&t, &cost, last_ts);
-        let ts = bucket * BUCKET_SECS;
-        if !(self.day_span.0..self.day_span.1).contains(&ts) || self.days.is_empty() {
-            let date = local_date(ts, self.tz);
-            let start = date
-                .map(|d| super::period::day_start(d, self.tz))
-                .unwrap_or(ts);
-            let end = date
-                .and_then(|d| d.tomorrow().ok())
-                .map(|d| super::period::day_start(d, self.tz))
-                .unwrap_or(ts + 1);
-            self.day_span = (start, end);
-            let name = date.map(|d| d.to_string()).unwrap_or_default();
-            if self.days.last().map(|(n, _)| n != &name).unwrap_or(true) {
-                self.days.push((name, Acc::default()));
-            }
+        if self.days.last().is_none_or(|(d, _)| d != day) {
+            self.days.push((day.to_string(), Acc::default()));
         }
         if let Some((_, acc)) = self.days.last_mut() {
             acc.add(&t, &cost, last_ts);

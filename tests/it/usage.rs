@@ -527,3 +527,30 @@ fn one_hour_cache_writes_cost_twice_the_input_price() {
     let u = d.get("/api/usage?period=today&profile=@claude").expect_ok();
     assert_eq!(u["total_cost"]["cache_creation_cost"], 6.0);
 }
+
+#[test]
+fn days_follow_a_time_zone_change_between_starts() {
+    let env = TestEnv::new("usage-zone-change");
+    let ts = "2026-01-10T23:30:00Z".parse::<jiff::Timestamp>().unwrap().as_second();
+    let days = |d: &Daemon| -> Vec<String> {
+        d.get("/api/usage?period=all").expect_ok()["aggregates"]["by_day"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["date"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let d = Daemon::start(&env);
+    record(&d, vec![event("p", "claude-sonnet-4", ts, [5, 0, 0, 0])]);
+    assert_eq!(days(&d), vec!["2026-01-10"]);
+    drop(d);
+    let d = Daemon::start_with(&env, |cmd| {
+        cmd.env("TZ", "Pacific/Auckland");
+    });
+    assert_eq!(days(&d), vec!["2026-01-11"], "rebuilt for the new zone");
+    record(&d, vec![event("p", "claude-sonnet-4", ts + 3600, [7, 0, 0, 0])]);
+    assert_eq!(d.get("/api/usage?period=all").expect_ok()["total_tokens"]["input_tokens"], 12);
+    drop(d);
+    let d = Daemon::start(&env);
+    assert_eq!(days(&d), vec!["2026-01-10", "2026-01-11"]);
+}

@@ -1,0 +1,124 @@
+//! The daily rollup: usage per local calendar day (in the daemon's time zone), profile
+//! and model. Usage periods are whole local days, so reports read this table: its size
+//! grows with days × profiles × models, never with the number of events.
+//!
+//! The connection gets a SQL function `local_day(ts)` bound to the zone; every rollup
+//! change is applied here in the same transaction ([`super::usage::Rollup`]). The zone
+//! the table was built for is kept in `meta`; when the daemon starts in another zone the
+//! table is rebuilt from the 15-minute rollup, whose buckets align with every real zone.
+
+use std::sync::Mutex;
+
+use jiff::tz::TimeZone;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+
+const ZONE_KEY: &str = "daily_zone";
+
+fn zone_name(tz: &TimeZone) -> String {
+    tz.iana_name()
+        .map(String::from)
+        .unwrap_or_else(|| format!("{tz:?}"))
+}
+
+/// Registers `local_day(ts)` for `tz` and rebuilds the table when it was built for
+/// another zone.
+pub fn sync_zone(conn: &mut Connection, tz: TimeZone) -> Result<(), StoreError> {
+    let name = zone_name(&tz);
+    // The same bucket is asked for many times in a row: remember the last day's span.
+    let last: Mutex<(i64, i64, String)> = Mutex::new((0, 0, String::new()));
+    conn.create_scalar_function(
+        "local_day",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let ts: i64 = ctx.get(0)?;
+            let mut cache = last.lock().unwrap_or_else(|p| p.into_inner());
+            if !(cache.0..cache.1).contains(&ts) {
+                let date = crate::usage::period::local_date(ts, &tz);
+                let start = date
+                    .map(|d| crate::usage::period::day_start(d, &tz))
+                    .unwrap_or(ts);
+                let end = date
+                    .and_then(|d| d.tomorrow().ok())
+                    .map(|d| crate::usage::period::day_start(d, &tz))
+                    .unwrap_or(ts + 1);
+                *cache = (start, end, date.map(|d| d.to_string()).unwrap_or_default());
+            }
+            Ok(cache.2.clone())
+        },
+    )?;
+    let built_for: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            params![ZONE_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if built_for.as_deref() == Some(name.as_str()) {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    tx.execute("DELETE FROM usage_daily", [])?;
+    tx.execute(
+        "INSERT INTO usage_daily
+         SELECT local_day(bucket * 900), profile, model, SUM(input_tokens), SUM(output_tokens),
+                SUM(cache_creation_input_tokens), SUM(cache_read_input_tokens),
+                SUM(cache_creation_1h_tokens), SUM(events), MAX(last_ts)
+         FROM usage_rollup GROUP BY 1, 2, 3",
+        [],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![ZONE_KEY, name],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Calls `f(day, profile, model, counts, last_ts)` (counts: the four kinds, then the
+/// one-hour cache writes) for each day in `[first, last]` (ISO dates; `None` = from the
+/// beginning), optionally filtered. Strings are borrowed: nothing is allocated per row.
+pub fn fold(
+    conn: &Connection,
+    first: Option<&str>,
+    last: &str,
+    profile: Option<&str>,
+    model: Option<&str>,
+    mut f: impl FnMut(&str, &str, &str, [u64; 5], i64),
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
+                cache_read_input_tokens, cache_creation_1h_tokens, last_ts
+         FROM usage_daily
+         WHERE (?1 IS NULL OR day >= ?1) AND day <= ?2 AND (?3 IS NULL OR profile = ?3)
+           AND (?4 IS NULL OR model = ?4) AND events > 0
+         ORDER BY day",
+    )?;
+    let mut rows = stmt.query(params![first, last, profile, model])?;
+    let count = |r: &rusqlite::Row, i: usize| -> rusqlite::Result<u64> {
+        Ok(r.get::<_, i64>(i)?.max(0) as u64)
+    };
+    while let Some(r) = rows.next()? {
+        let text = |i: usize| {
+            r.get_ref(i)
+                .and_then(|v| v.as_str().map_err(rusqlite::Error::from))
+        };
+        f(
+            text(0)?,
+            text(1)?,
+            text(2)?,
+            [
+                count(r, 3)?,
+                count(r, 4)?,
+                count(r, 5)?,
+                count(r, 6)?,
+                count(r, 7)?,
+            ],
+            r.get(8)?,
+        );
+    }
+    Ok(())
+}
