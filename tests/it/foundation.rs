@@ -1,8 +1,6 @@
 //! The daemon's HTTP surface: auth, Host/Origin checks, envelopes, status, OpenAPI,
 //! login, config errors, the data-directory lock, and the CLI's self-start.
 
-use std::io::BufReader;
-use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::json;
@@ -100,27 +98,12 @@ fn host_allowlist() {
     assert_eq!(page.status, 403);
 }
 
-fn upgrade(port: u16, origin: &str, token: &str) -> Resp {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let auth = format!("Bearer {token}");
-    write_request(
-        &mut stream,
-        port,
-        "GET",
-        "/ws/events",
-        &[
-            ("Authorization", &auth),
-            ("Origin", origin),
-            ("Upgrade", "websocket"),
-            ("Connection", "Upgrade"),
-            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-            ("Sec-WebSocket-Version", "13"),
-        ],
-        b"",
-        true,
-    );
-    read_response(&mut BufReader::new(stream))
+/// The status of a WebSocket upgrade of /ws/events from `origin`.
+fn upgrade(port: u16, origin: &str, token: &str) -> u16 {
+    match crate::ws::try_connect(port, "/ws/events", token, origin) {
+        Ok(_) => 101,
+        Err(status) => status,
+    }
 }
 
 #[test]
@@ -147,19 +130,22 @@ fn origin_must_match_exactly() {
     ] {
         let msg = post(&bad).expect_error(403);
         assert!(msg.contains("Origin"), "{bad}: {msg}");
-        let ws = upgrade(d.port, &bad, &d.token);
-        assert_eq!(ws.status, 403, "WebSocket upgrade from {bad}");
+        assert_eq!(
+            upgrade(d.port, &bad, &d.token),
+            403,
+            "WebSocket upgrade from {bad}"
+        );
     }
     // The daemon's own origin passes the guard (and reaches the route: 405 for POST here).
     let own = format!("http://127.0.0.1:{}", d.port);
     post(&own).expect_error(405);
-    assert_eq!(upgrade(d.port, &own, &d.token).status, 101);
+    assert_eq!(upgrade(d.port, &own, &d.token), 101);
     assert_eq!(
-        upgrade(d.port, &format!("http://localhost:{}", d.port), &d.token).status,
+        upgrade(d.port, &format!("http://localhost:{}", d.port), &d.token),
         101
     );
     // Without the token the upgrade is refused even from the right origin.
-    assert_eq!(upgrade(d.port, &own, "wrong").status, 401);
+    assert_eq!(upgrade(d.port, &own, "wrong"), 401);
 }
 
 #[test]

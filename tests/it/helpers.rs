@@ -372,18 +372,7 @@ pub fn read_response<R: BufRead>(reader: &mut R) -> Resp {
         .unwrap_or_else(|| panic!("bad status line {line:?}"))
         .parse()
         .unwrap();
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).unwrap();
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
+    let headers = read_headers(reader).expect("response headers");
     let mut body = Vec::new();
     if status == 101 || status == 204 || status == 304 {
         return Resp {
@@ -392,32 +381,65 @@ pub fn read_response<R: BufRead>(reader: &mut R) -> Resp {
             body,
         };
     }
-    if let Some(len) = headers.get("content-length") {
-        body.resize(len.parse().unwrap(), 0);
-        reader.read_exact(&mut body).unwrap();
-    } else if headers
-        .get("transfer-encoding")
-        .is_some_and(|t| t.contains("chunked"))
-    {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).unwrap();
-            let n = usize::from_str_radix(size.trim(), 16).unwrap();
-            let mut chunk = vec![0u8; n + 2];
-            reader.read_exact(&mut chunk).unwrap();
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
+    match read_body(reader, &headers) {
+        Some(Some(b)) => body = b,
+        Some(None) => {
+            reader.read_to_end(&mut body).unwrap();
         }
-    } else {
-        reader.read_to_end(&mut body).unwrap();
+        None => panic!("broken response body"),
     }
     Resp {
         status,
         headers,
         body,
     }
+}
+
+/// Header lines up to the blank line, names lowercased.
+pub fn read_headers<R: BufRead>(reader: &mut R) -> Option<HashMap<String, String>> {
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            return Some(headers);
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+}
+
+/// A message body framed by Content-Length or chunked encoding; `Some(None)` when
+/// neither frames it, `None` when it is broken.
+pub fn read_body<R: BufRead>(
+    reader: &mut R,
+    headers: &HashMap<String, String>,
+) -> Option<Option<Vec<u8>>> {
+    let mut body = Vec::new();
+    if let Some(len) = headers.get("content-length") {
+        body.resize(len.parse().ok()?, 0);
+        reader.read_exact(&mut body).ok()?;
+    } else if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0u8; n + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        return Some(None);
+    }
+    Some(Some(body))
 }
 
 /// A port nobody listens on right now.

@@ -169,38 +169,8 @@ fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
     let mut parts = line.split_whitespace();
     let method = parts.next()?.to_string();
     let path = parts.next()?.to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let mut body = Vec::new();
-    if let Some(len) = headers.get("content-length") {
-        body.resize(len.parse().ok()?, 0);
-        reader.read_exact(&mut body).ok()?;
-    } else if headers
-        .get("transfer-encoding")
-        .is_some_and(|t| t.contains("chunked"))
-    {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let n = usize::from_str_radix(size.trim(), 16).ok()?;
-            let mut chunk = vec![0u8; n + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    }
+    let headers = crate::helpers::read_headers(reader)?;
+    let body = crate::helpers::read_body(reader, &headers)?.unwrap_or_default();
     Some(Recorded {
         method,
         path,

@@ -531,7 +531,10 @@ fn one_hour_cache_writes_cost_twice_the_input_price() {
 #[test]
 fn days_follow_a_time_zone_change_between_starts() {
     let env = TestEnv::new("usage-zone-change");
-    let ts = "2026-01-10T23:30:00Z".parse::<jiff::Timestamp>().unwrap().as_second();
+    let ts = "2026-01-10T23:30:00Z"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_second();
     let days = |d: &Daemon| -> Vec<String> {
         d.get("/api/usage?period=all").expect_ok()["aggregates"]["by_day"]
             .as_array()
@@ -548,8 +551,14 @@ fn days_follow_a_time_zone_change_between_starts() {
         cmd.env("TZ", "Pacific/Auckland");
     });
     assert_eq!(days(&d), vec!["2026-01-11"], "rebuilt for the new zone");
-    record(&d, vec![event("p", "claude-sonnet-4", ts + 3600, [7, 0, 0, 0])]);
-    assert_eq!(d.get("/api/usage?period=all").expect_ok()["total_tokens"]["input_tokens"], 12);
+    record(
+        &d,
+        vec![event("p", "claude-sonnet-4", ts + 3600, [7, 0, 0, 0])],
+    );
+    assert_eq!(
+        d.get("/api/usage?period=all").expect_ok()["total_tokens"]["input_tokens"],
+        12
+    );
     drop(d);
     let d = Daemon::start(&env);
     assert_eq!(days(&d), vec!["2026-01-10", "2026-01-11"]);
