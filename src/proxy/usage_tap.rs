@@ -196,7 +196,10 @@ impl UsageTap {
     fn apply(&mut self, u: RawUsage) {
         if let Some(prompt) = u.prompt_tokens {
             // OpenAI chat: cached tokens are part of prompt_tokens.
-            let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0);
+            let cached = u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0);
             self.usage.input_tokens = prompt.saturating_sub(cached);
             self.usage.cache_read_input_tokens = cached;
             self.usage.output_tokens = u.completion_tokens.unwrap_or(0);
