@@ -105,6 +105,11 @@ fn a_proxy_that_always_crashes_ends_failed() {
     // It stays down; starting it by hand once the port is free brings it up.
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(status(&d, "crash")["status"], "failed");
+    let s = d.api("POST", "/api/proxy/crash/stop", None).expect_ok();
+    assert_eq!(
+        s["status"], "stopped",
+        "stopping a failed proxy acknowledges it"
+    );
     drop(taken);
     let s = d.api("POST", "/api/proxy/crash/start", None).expect_ok();
     assert_eq!(s["status"], "running", "{s}");
