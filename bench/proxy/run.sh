@@ -95,21 +95,26 @@ runs = {}
 for line in sys.argv[1].splitlines():
     name, *v = line.split()
     runs.setdefault(name, []).append((float(v[0]), float(v[1]), int(v[2]), int(v[3])))
-med = lambda k, i: statistics.median(r[i] for r in runs[k])
-d = {k: (med(k, 0), med(k, 1), int(med(k, 2)), sum(r[3] for r in runs[k])) for k in runs}
+rounds = len(runs["direct"])
+med = statistics.median
+# Added latency is taken within each round (path minus direct, measured a few seconds
+# apart) and then the median over the rounds.
+added = lambda k, i: med(runs[k][r][i] - runs["direct"][r][i] for r in range(rounds))
 print(f"median of {sys.argv[7]} rounds; wrk {sys.argv[6]} s per run; latency over 1 connection, requests/s over 32 connections (2 threads)\n")
 print("| path | p50 µs | p99 µs | added p50 µs | added p99 µs | requests/s |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for k in ["direct", "nginx", "clown"]:
-    p50, p99, rps, _ = d[k]
-    add = "" if k == "direct" else f"{p50 - d['direct'][0]:.0f}"
-    add99 = "" if k == "direct" else f"{p99 - d['direct'][1]:.0f}"
-    print(f"| {k} | {p50:.0f} | {p99:.0f} | {add} | {add99} | {rps} |")
-na = d["nginx"][0] - d["direct"][0]; ca = d["clown"][0] - d["direct"][0]
-print(f"\nclown's added p50 / nginx's: {ca / na:.2f}x; clown's requests/s / nginx's: {d['clown'][2] / d['nginx'][2]:.2f}")
+    p50, p99, rps = (med(r[i] for r in runs[k]) for i in range(3))
+    a50 = "" if k == "direct" else f"{added(k, 0):.0f}"
+    a99 = "" if k == "direct" else f"{added(k, 1):.0f}"
+    print(f"| {k} | {p50:.0f} | {p99:.0f} | {a50} | {a99} | {int(rps)} |")
+ratio = med((runs["clown"][r][0] - runs["direct"][r][0]) / max(1, runs["nginx"][r][0] - runs["direct"][r][0]) for r in range(rounds))
+tput = med(runs["clown"][r][2] / runs["nginx"][r][2] for r in range(rounds))
+print(f"\nper round, clown's added p50 / nginx's: median {ratio:.2f}x; clown's requests/s / nginx's: median {tput:.2f}")
 print("per round (p50 µs / p99 µs / requests/s): " + "; ".join(
     f"{k} " + ", ".join(f"{r[0]:.0f}/{r[1]:.0f}/{r[2]}" for r in runs[k]) for k in ["direct", "nginx", "clown"]))
-print(f"usage events recorded for the {d['clown'][3]} requests through clown: {sys.argv[5]}\n")
+total = sum(r[3] for r in runs["clown"])
+print(f"usage events recorded through clown: {sys.argv[5]}, for {total} requests wrk counted as completed\n")
 print("| SSE event to agent | events | p50 µs | p99 µs | max µs |")
 print("| --- | ---: | ---: | ---: | ---: |")
 for name, raw in [("direct", sys.argv[2]), ("nginx", sys.argv[3]), ("clown", sys.argv[4])]:

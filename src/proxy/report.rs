@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::store::usage::UsageEvent;
 
-const MAX_BATCH: usize = 500;
+/// Events per post (the daemon takes JSON bodies up to 1 MiB).
+const MAX_BATCH: usize = 1000;
 /// How long a batch waits for more events after its first: a busy proxy then sends a
 /// few posts a second instead of one per request, and leaves the CPU to requests.
 const LINGER: Duration = Duration::from_millis(100);
@@ -107,38 +108,55 @@ async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<Stri
         Client::builder(TokioExecutor::new()).build_http();
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
         // Not waiting on the channel meanwhile: senders then wake nobody.
         tokio::time::sleep(LINGER).await;
-        while batch.len() < MAX_BATCH {
+        let mut batch = vec![first];
+        loop {
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            send(&client, &endpoint, token.as_deref(), &batch).await;
+            // Under load more than a batch queues up in one window: send it all now.
             match rx.try_recv() {
-                Ok(e) => batch.push(e),
+                Ok(e) => batch = vec![e],
                 Err(_) => break,
             }
         }
-        let body = match serde_json::to_string(&Batch { events: &batch }) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("cannot encode usage events: {e}");
-                continue;
+    }
+}
+
+/// Posts one batch, retrying a few times.
+async fn send(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    endpoint: &str,
+    token: Option<&str>,
+    batch: &[UsageEvent],
+) {
+    let body = match serde_json::to_string(&Batch { events: batch }) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("cannot encode usage events: {e}");
+            return;
+        }
+    };
+    let mut attempt = 0;
+    loop {
+        match post(client, endpoint, token, body.clone()).await {
+            Ok(()) => return,
+            Err(e) if attempt < RETRIES.len() => {
+                tracing::debug!("recording usage failed ({e}); retrying");
+                tokio::time::sleep(Duration::from_millis(RETRIES[attempt])).await;
+                attempt += 1;
             }
-        };
-        let mut attempt = 0;
-        loop {
-            match post(&client, &endpoint, token.as_deref(), body.clone()).await {
-                Ok(()) => break,
-                Err(e) if attempt < RETRIES.len() => {
-                    tracing::debug!("recording usage failed ({e}); retrying");
-                    tokio::time::sleep(Duration::from_millis(RETRIES[attempt])).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    tracing::error!(
-                        "could not record the usage of {} request(s): {e}",
-                        batch.len()
-                    );
-                    break;
-                }
+            Err(e) => {
+                tracing::error!(
+                    "could not record the usage of {} request(s): {e}",
+                    batch.len()
+                );
+                return;
             }
         }
     }

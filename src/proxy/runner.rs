@@ -93,7 +93,14 @@ impl Runner {
                         return;
                     }
                 }
-                Cmd::Stop(reply) | Cmd::Restart(reply) => {
+                Cmd::Stop(reply) => {
+                    // Stopping a failed proxy acknowledges it: it is then just stopped.
+                    if self.status.borrow().status == State::Failed {
+                        self.set(|s| s.status = State::Stopped);
+                    }
+                    let _ = reply.send(());
+                }
+                Cmd::Restart(reply) => {
                     let _ = reply.send(());
                 }
             }

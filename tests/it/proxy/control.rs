@@ -1,0 +1,268 @@
+//! The proxy API and CLI, and the real Claude Code going through a proxy.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::helpers::*;
+use crate::upstream::{Script, Upstream};
+
+#[test]
+fn proxy_api_errors_settings_and_delete() {
+    let up = Upstream::start(Script::default());
+    let (_env, d) = start("px-api", "");
+    create_profile(&d, profile("api", &up.url(), json!({})));
+    create_profile(
+        &d,
+        json!({"agent_id": "codex", "alias": "cx", "provider_id": "openai", "api_key": "sk-openai-0123456789abcdef"}),
+    );
+    // Unknown profiles.
+    for (m, path) in [
+        ("GET", "/api/proxy/status/ghost"),
+        ("POST", "/api/proxy/ghost/start"),
+        ("POST", "/api/proxy/ghost/stop"),
+        ("GET", "/api/proxy/ghost/logs"),
+    ] {
+        assert_eq!(
+            d.api(m, path, None).expect_error(404),
+            "Profile 'ghost' not found"
+        );
+    }
+    d.api(
+        "PUT",
+        "/api/profiles/ghost/proxy",
+        Some(&json!({"enabled": true})),
+    )
+    .expect_error(404);
+    // Disabled and never run: listed nowhere, status stopped.
+    assert_eq!(d.get("/api/proxy/status").expect_ok(), json!([]));
+    let s = status(&d, "api");
+    assert_eq!(
+        (&s["status"], &s["enabled"], &s["pid"]),
+        (&json!("stopped"), &json!(false), &Value::Null)
+    );
+    // Without the proxy, a launch hands the agent the real endpoint.
+    assert_eq!(launch_env(&d, "api")["env"]["ANTHROPIC_BASE_URL"], up.url());
+    // Invalid settings.
+    let bad = |body: Value| {
+        d.api("PUT", "/api/profiles/api/proxy", Some(&body))
+            .expect_error(400)
+    };
+    assert!(bad(json!({"enabled": true, "colour": 1})).contains("colour"));
+    assert!(bad(json!({"port": 0})).contains("port"));
+    assert!(bad(json!({"fallbacks": [{"provider_id": "nope"}]})).contains("unknown provider"));
+    assert!(bad(json!({"fallbacks": [{"provider_id": "openai"}]})).contains("does not speak"));
+    assert!(
+        bad(json!({"fallbacks": [{"provider_id": "minimax", "key_profile": "ghost"}]}))
+            .contains("'ghost' not found")
+    );
+    // A started proxy runs without `enabled`; a second start is a conflict.
+    let s = d.api("POST", "/api/proxy/api/start", None).expect_ok();
+    assert_eq!(
+        (&s["status"], &s["enabled"]),
+        (&json!("running"), &json!(false))
+    );
+    let msg = d
+        .api("POST", "/api/proxy/api/start", None)
+        .expect_error(409);
+    assert!(msg.contains("already running on port"), "{msg}");
+    // A running proxy is used by launches even when not enabled.
+    assert_eq!(launch_env(&d, "api")["env"]["ANTHROPIC_BASE_URL"], s["url"]);
+    // Enabling with a fixed port moves it there.
+    let fixed = free_port();
+    let s = d
+        .api(
+            "PUT",
+            "/api/profiles/api/proxy",
+            Some(&json!({"enabled": true, "port": fixed})),
+        )
+        .expect_ok();
+    assert_eq!(
+        (&s["status"], &s["port"], &s["enabled"]),
+        (&json!("running"), &json!(fixed), &json!(true))
+    );
+    assert_eq!(
+        d.get("/api/profiles/api").expect_ok()["proxy"]["port"],
+        fixed
+    );
+    // Disabling stops it.
+    let s = d
+        .api(
+            "PUT",
+            "/api/profiles/api/proxy",
+            Some(&json!({"enabled": false})),
+        )
+        .expect_ok();
+    assert_eq!(s["status"], "stopped");
+    assert!(proxy_pids("api").is_empty());
+    // The log through the API: the last N lines.
+    let lines = d.get("/api/proxy/api/logs?lines=3").expect_ok();
+    assert_eq!(lines.as_array().unwrap().len(), 3, "{lines}");
+    assert!(lines.to_string().contains("supervisor: stopped"), "{lines}");
+    d.get("/api/proxy/api/logs?lines=x").expect_error(400);
+    // A Codex profile's launch goes to the proxy's /v1 with the local token.
+    d.api(
+        "PUT",
+        "/api/profiles/cx/proxy",
+        Some(&json!({"enabled": true})),
+    )
+    .expect_ok();
+    let spec = launch_env(&d, "cx");
+    let token = spec["env"]["OPENAI_API_KEY"].as_str().unwrap();
+    assert_ne!(token, "sk-openai-0123456789abcdef");
+    let config = std::fs::read_to_string(
+        std::path::Path::new(spec["home"].as_str().unwrap()).join("config.toml"),
+    )
+    .unwrap();
+    let url = status(&d, "cx")["url"].as_str().unwrap().to_string();
+    assert!(
+        config.contains(&format!("base_url = \"{url}/v1\"")),
+        "{config}"
+    );
+    // Deleting a profile whose proxy runs needs force, which stops it.
+    let msg = d.api("DELETE", "/api/profiles/cx", None).expect_error(409);
+    assert!(msg.contains("proxy"), "{msg}");
+    d.api("DELETE", "/api/profiles/cx?force=true", None)
+        .expect_ok();
+    assert!(proxy_pids("cx").is_empty());
+    assert_eq!(d.get("/api/daemon/status").expect_ok()["active_proxies"], 0);
+}
+
+#[test]
+fn cli_proxy_commands() {
+    let up = Upstream::start(Script::default());
+    let (_env, d) = start("px-cli", "");
+    create_profile(&d, profile("cli", &up.url(), json!({})));
+    let url = format!("http://127.0.0.1:{}", d.port);
+    let clown = |args: &[&str]| {
+        let out = _env
+            .clown()
+            .arg("--url")
+            .arg(&url)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, _) = clown(&["proxy", "status"]);
+    assert!(ok && out.contains("no proxies"), "{out}");
+    let (ok, out, err) = clown(&["proxy", "start", "cli"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("running") && out.contains("http://127.0.0.1:"),
+        "{out}"
+    );
+    let (ok, _, err) = clown(&["proxy", "start", "cli"]);
+    assert!(
+        !ok && err.contains("already running") && err.contains("409"),
+        "{err}"
+    );
+    let (ok, out, _) = clown(&["proxy", "status"]);
+    assert!(ok, "{out}");
+    assert!(out.lines().next().unwrap().starts_with("PROFILE"), "{out}");
+    assert!(out.contains("cli") && out.contains("running"), "{out}");
+    let (ok, out, _) = clown(&["proxy", "status", "cli", "--json"]);
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["status"],
+        "running"
+    );
+    let (ok, out, _) = clown(&["proxy", "logs", "cli", "-n", "2"]);
+    assert!(ok && out.lines().count() == 2, "{out}");
+    let (ok, out, _) = clown(&["proxy", "stop", "cli"]);
+    assert!(ok && out.contains("stopped"), "{out}");
+    let (ok, out, err) = clown(&["proxy", "enable", "cli"]);
+    assert!(ok && out.contains("running"), "{out}{err}");
+    assert_eq!(
+        d.get("/api/profiles/cli").expect_ok()["proxy"]["enabled"],
+        true
+    );
+    let (ok, out, _) = clown(&["proxy", "disable", "cli"]);
+    assert!(ok && out.contains("stopped"), "{out}");
+    let (ok, _, err) = clown(&["proxy", "start", "ghost"]);
+    assert!(!ok && err.contains("Profile 'ghost' not found"), "{err}");
+    // The child form refuses to run without the daemon's plan.
+    let (ok, _, err) = clown(&["proxy", "--profile", "cli", "--port", "1"]);
+    assert!(!ok && err.contains("clown proxy start cli"), "{err}");
+}
+
+#[test]
+fn real_claude_code_goes_through_the_proxy() {
+    let up = Upstream::start(Script {
+        reply: "PONG-THROUGH-THE-PROXY".into(),
+        // Slow enough to look at Claude Code's environment while it waits.
+        delay: Duration::from_millis(1500),
+        ..Default::default()
+    });
+    let (env, d) = start("px-claude", "");
+    create_profile(&d, profile("work", &up.url(), json!({"enabled": true})));
+    let s = wait_status(&d, "work", "running");
+    let project = env.root.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let child = env
+        .clown()
+        .args(["--url", &format!("http://127.0.0.1:{}", d.port)])
+        .args(["profiles", "run", "work", "--", "-p", "say pong"])
+        .env("PATH", path_with_deps())
+        .current_dir(&project)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Claude Code's own environment, read from /proc while it runs.
+    let home = env.home.join(".claude-profiles/work").display().to_string();
+    let marker = format!("CLAUDE_CONFIG_DIR={home}");
+    let environ = wait_until(WAIT, "Claude Code to run", || {
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let env = std::fs::read(e.path().join("environ")).ok()?;
+            let vars: Vec<String> = env
+                .split(|b| *b == 0)
+                .map(|v| String::from_utf8_lossy(v).to_string())
+                .collect();
+            vars.contains(&marker).then_some(vars)
+        })
+    });
+    assert!(
+        !environ.iter().any(|v| v.contains(KEY)),
+        "the key reached Claude Code"
+    );
+    assert!(environ.contains(&format!(
+        "ANTHROPIC_BASE_URL={}",
+        s["url"].as_str().unwrap()
+    )));
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("PONG-THROUGH-THE-PROXY"), "{stdout}");
+    let messages = up.messages();
+    assert!(!messages.is_empty());
+    for m in &messages {
+        assert_eq!(m.headers.get("x-api-key").map(String::as_str), Some(KEY));
+        assert!(m.path.starts_with("/v1/messages"), "{}", m.path);
+    }
+    // Every message request is one usage event of this profile, recorded by the proxy.
+    let events = wait_events(&env, messages.len());
+    assert_eq!(events.len(), messages.len(), "{events:?}");
+    for e in &events {
+        assert_eq!(
+            (&e["profile"], &e["source"]),
+            (&json!("work"), &json!("proxy"))
+        );
+        assert_eq!(e["input_tokens"], 1234);
+        assert_eq!(e["output_tokens"], 56);
+    }
+    assert!(
+        events.iter().any(|e| e["model"] == "claude-sonnet-4"),
+        "{events:?}"
+    );
+}
