@@ -561,9 +561,10 @@ def uniform_events(n, profiles, days, seed):
     return [(now - r.randrange(0, days * 86400), r.choice(names), r.choice(MODELS)) for _ in range(n)]
 
 
-def load_events(d, events, seed, batch=10_000, limit=1_000_000):
-    """Records `events` through POST /api/usage/record: up to `batch` events a request,
-    fewer when the body would pass `limit` bytes (the daemon refuses bodies over 1 MiB).
+def load_events(d, events, seed, batch=4_000, limit=1_000_000):
+    """Records `events` through POST /api/usage/record: up to `batch` events a request (the
+    route's limit), fewer when the body would pass `limit` bytes (the daemon refuses bodies
+    over 1 MiB).
     Returns (seconds, requests)."""
     r = random.Random(seed)
     c = d.conn()
@@ -640,13 +641,15 @@ def bench_query(binary, out):
             with sqlite3.connect(f"file:{d.db()}?mode=ro", uri=True) as db:
                 rows = db.execute("SELECT COUNT(*) FROM usage_rollup").fetchone()[0]
                 evs = db.execute("SELECT COUNT(*) FROM usage_events").fetchone()[0]
+                has_daily = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'usage_daily'").fetchone()[0]
+                daily = db.execute("SELECT COUNT(*) FROM usage_daily").fetchone()[0] if has_daily else None
             log(f"  recorded in {load_s:.1f} s ({n / load_s:.0f} events/s, {reqs} requests of "
-                f"~{n // reqs} events: 10,000 do not fit in the 1 MiB body limit) "
-                f"[{note(state)}]; {evs} events, {rows} rollup rows; daemon peak RSS {after['VmHWM'] / 1024:.0f} MiB")
+                f"~{n // reqs} events) [{note(state)}]; {evs} events, {rows} 15-minute rollup rows, "
+                f"{daily} daily rows; daemon peak RSS {after['VmHWM'] / 1024:.0f} MiB")
             r = {"record_s": round(load_s, 2), "record_events_per_s": round(n / load_s),
                  "record_requests": reqs,
                  "record_machine": state, "usage_events": evs, "rollup_rows": rows,
-                 "daemon_hwm_kb": after["VmHWM"]}
+                 "daily_rows": daily, "daemon_hwm_kb": after["VmHWM"]}
             report, _ = d.ok("GET", "/api/usage?period=all")
             r["report_total_tokens"] = report["total_tokens"]
             r["queries"] = time_queries(d, paths, requests)

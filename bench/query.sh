@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage query (issue 4, "Measure"): 1 million usage events recorded through
-# POST /api/usage/record (batches of 10,000; 20 profiles, 10 models, 60 days), then
+# POST /api/usage/record (batches of up to 4,000; 20 profiles, 10 models, 60 days), then
 # GET /api/usage timed (p50/p99 over 50 requests) for period=all and a few others.
 # Two spreads: "realistic" (agent sessions of a few hours, one or two models per profile)
 # and "uniform" (every event at a random second, profile and model: the rollup's worst
