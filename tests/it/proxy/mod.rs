@@ -21,9 +21,11 @@ pub const KEY: &str = "sk-ant-api03-PROXYSECRET-0123456789-abcdefghijklmnop-QRST
 static RANGE: AtomicU16 = AtomicU16::new(0);
 
 /// Config for a proxy test: its own port range (tests run in parallel) and short timers.
+/// The ranges stay below the kernel's ephemeral ports (32768 and up), which the other
+/// tests' connections and daemons take at random.
 pub fn config(extra: &str) -> String {
     let slot = RANGE.fetch_add(1, Ordering::SeqCst);
-    let base = 30_000 + (std::process::id() as u16 % 100) * 200 + slot * 10;
+    let base = 20_000 + (std::process::id() as u16 % 40) * 200 + slot * 10;
     format!(
         "[proxy]\nport_range = [{base}, {}]\nrestart_initial_ms = 200\nrestart_max_ms = 3000\nmax_restarts = 4\nrestart_window_secs = 60\nstop_grace_ms = 2000\n{extra}",
         base + 9
