@@ -196,6 +196,10 @@ await step("screenshots of every page, wide and narrow", async () => {
     await page.getByRole("heading", { name: name[0].toUpperCase() + name.slice(1), exact: true }).waitFor({ timeout: TIMEOUT });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert(overflow <= 1, `${name} overflows a narrow window by ${overflow}px`);
+    // Nothing is cut off inside its box either (e.g. the period buttons).
+    const clipped = await page.evaluate(() => [...document.querySelectorAll("main button, main .card")]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).length);
+    assert(clipped === 0, `${name}: ${clipped} controls reach past the window's edge`);
     await shot(`${name}-narrow`);
   }
 });
