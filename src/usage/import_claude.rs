@@ -229,14 +229,11 @@ fn parse_file(job: FileJob) -> FileResult {
             e.0 = e.0.min(ts);
             e.1 = e.1.max(ts);
         }
+        // Message ids are unique per response: keying on the id alone is the
+        // (message.id, requestId) rule and also catches a sidechain replay that carries a
+        // new requestId.
         let key = match l.message_id {
-            Some(id) => format!(
-                "claude:{}:{}",
-                String::from_utf8_lossy(id),
-                l.request_id
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default()
-            ),
+            Some(id) => format!("claude:{}", String::from_utf8_lossy(id)),
             None => format!("claude-line:{:016x}", fnv(&line)),
         };
         let event = UsageEvent {

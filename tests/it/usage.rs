@@ -302,13 +302,17 @@ fn import_dedupes_and_is_incremental() {
     // A sidechain replay of msg_A in another file is not counted again.
     write_lines(
         &dir.join("projects/-w/agent-x.jsonl"),
-        &[assistant(
-            "msg_A",
-            Some("req_A"),
-            &ts,
-            true,
-            [100, 50, 10, 1000],
-        )],
+        &[
+            assistant("msg_A", Some("req_A"), &ts, true, [100, 50, 10, 1000]),
+            // A replay that carries a new requestId is still the same response.
+            assistant(
+                "msg_A",
+                Some("req_A_replayed"),
+                &ts,
+                true,
+                [100, 50, 10, 1000],
+            ),
+        ],
         false,
     );
     let summary = import(&d, &dir);
