@@ -204,18 +204,19 @@ impl<'a> Cursor<'a> {
 pub fn parse_line(line: &[u8]) -> Result<Line<'_>, Malformed> {
     let mut c = Cursor { b: line, i: 0 };
     let mut out = Line::default();
+    let mut nested = Line::default();
     c.object(|c, key| {
         match key {
-            b"message" if c.peek() == Some(b'{') => c.object(|c, key| match key {
-                b"id" => c.string_or_null().map(|v| out.message_id = v),
-                b"model" => c.string_or_null().map(|v| out.model = v),
-                b"usage" if c.peek() == Some(b'{') => {
-                    let start = c.i;
-                    c.skip_value(1)?;
-                    out.usage =
-                        Some(serde_json::from_slice(&c.b[start..c.i]).map_err(|_| Malformed)?);
-                    Ok(())
-                }
+            b"message" if c.peek() == Some(b'{') => message(c, &mut out)?,
+            // A sub-agent's response can be recorded only inside a progress line:
+            // `{"type":"progress","data":{"message":{"message":{…usage…},"requestId":…}}}`.
+            b"data" if c.peek() == Some(b'{') => c.object(|c, key| match key {
+                b"message" if c.peek() == Some(b'{') => c.object(|c, key| match key {
+                    b"message" if c.peek() == Some(b'{') => message(c, &mut nested),
+                    b"requestId" => c.string_or_null().map(|v| nested.request_id = v),
+                    b"timestamp" => c.string_or_null().map(|v| nested.timestamp = v),
+                    _ => c.skip_value(1),
+                }),
                 _ => c.skip_value(1),
             })?,
             b"requestId" => out.request_id = c.string_or_null()?,
@@ -234,7 +235,28 @@ pub fn parse_line(line: &[u8]) -> Result<Line<'_>, Malformed> {
     if c.i != line.len() {
         return Err(Malformed);
     }
+    if out.usage.is_none() && nested.usage.is_some() {
+        nested.session_id = out.session_id;
+        nested.is_sidechain = true;
+        nested.timestamp = nested.timestamp.or(out.timestamp);
+        return Ok(nested);
+    }
     Ok(out)
+}
+
+/// The `message` object: id, model and the usage (handed to serde).
+fn message<'a>(c: &mut Cursor<'a>, out: &mut Line<'a>) -> Result<(), Malformed> {
+    c.object(|c, key| match key {
+        b"id" => c.string_or_null().map(|v| out.message_id = v),
+        b"model" => c.string_or_null().map(|v| out.model = v),
+        b"usage" if c.peek() == Some(b'{') => {
+            let start = c.i;
+            c.skip_value(1)?;
+            out.usage = Some(serde_json::from_slice(&c.b[start..c.i]).map_err(|_| Malformed)?);
+            Ok(())
+        }
+        _ => c.skip_value(1),
+    })
 }
 
 #[cfg(test)]
@@ -281,6 +303,18 @@ mod tests {
         }
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(1000), "]".repeat(1000));
         assert_eq!(parse_line(deep.as_bytes()), Err(Malformed));
+    }
+
+    #[test]
+    fn usage_nested_in_a_progress_line() {
+        let line = br#"{"sessionId":"s-2","type":"progress","data":{"type":"agent_progress","message":{"type":"assistant","timestamp":"2026-01-08T10:30:00Z","requestId":"req_9","message":{"model":"claude-haiku-4-5","id":"msg_9","content":[{"type":"text","text":"x"}],"usage":{"input_tokens":7,"output_tokens":8}}}},"timestamp":"2026-01-08T10:31:00Z"}"#;
+        let l = parse_line(line).unwrap();
+        assert_eq!(l.message_id, Some(&b"msg_9"[..]));
+        assert_eq!(l.request_id, Some(&b"req_9"[..]));
+        assert_eq!(l.model, Some(&b"claude-haiku-4-5"[..]));
+        assert_eq!(l.session_id, Some(&b"s-2"[..]));
+        assert_eq!(l.timestamp, Some(&b"2026-01-08T10:30:00Z"[..]));
+        assert_eq!(l.usage.map(|u| u.input_tokens + u.output_tokens), Some(15));
     }
 
     #[test]

@@ -567,3 +567,34 @@ fn days_follow_a_time_zone_change_between_starts() {
     let d = Daemon::start(&env);
     assert_eq!(days(&d), vec!["2026-01-10", "2026-01-11"]);
 }
+
+#[test]
+fn import_reads_sub_agent_usage_nested_in_progress_lines() {
+    let env = TestEnv::new("usage-progress");
+    let d = Daemon::start(&env);
+    let dir = env.root.join("claude-progress");
+    let ts = today_ts();
+    let progress = json!({
+        "sessionId": "sess-1", "type": "progress", "timestamp": ts,
+        "data": {"type": "agent_progress", "message": {
+            "type": "assistant", "timestamp": ts, "requestId": "req_P",
+            "message": {"id": "msg_P", "model": "claude-haiku-4-5", "role": "assistant",
+                        "content": [{"type": "text", "text": "sub-agent"}],
+                        "usage": {"input_tokens": 30, "output_tokens": 3}}}}
+    });
+    write_lines(
+        &dir.join("projects/-w/s.jsonl"),
+        &[
+            progress.to_string(),
+            // The same response in the sub-agent's own transcript counts once.
+            assistant("msg_P", Some("req_P"), &ts, true, [30, 3, 0, 0]),
+        ],
+        false,
+    );
+    let summary = import(&d, &dir);
+    assert!(
+        summary.starts_with("Imported 30 input tokens, 3 output tokens"),
+        "{summary}"
+    );
+    assert_eq!(all_tokens(&d, "@claude")["input_tokens"], 30);
+}
