@@ -124,6 +124,10 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_err)?;
+    // After a checkpoint the WAL is cut back to this size: a large import does not leave a
+    // WAL file as big as the data it wrote.
+    conn.pragma_update(None, "journal_size_limit", 8 * 1024 * 1024)
+        .map_err(open_err)?;
     migrate(&mut conn)?;
     super::daily::sync_zone(&mut conn, jiff::tz::TimeZone::system())?;
     Ok(conn)
