@@ -65,31 +65,28 @@ pub async fn agents(cli: &Cli, args: &CatalogueArgs) -> anyhow::Result<i32> {
             }
         }
         CatalogueCommand::Show { id, json } => {
-            let data = client
-                .get(&format!("/api/agents/{}", super::encode(id)))
-                .await?;
-            if *json {
-                print_json(&data)?;
-            } else {
-                print_fields(
-                    &data,
-                    &[
-                        "id",
-                        "name",
-                        "installed",
-                        "version",
-                        "binary",
-                        "binary_path",
-                        "npm_package",
-                        "protocol",
-                        "profile_strategy",
-                        "supports_hooks",
-                        "default_model",
-                        "supported_models",
-                        "profile_count",
-                    ],
-                );
-            }
+            let path = format!("/api/agents/{}", super::encode(id));
+            show(
+                &client,
+                &path,
+                *json,
+                &[
+                    "id",
+                    "name",
+                    "installed",
+                    "version",
+                    "binary",
+                    "binary_path",
+                    "npm_package",
+                    "protocol",
+                    "profile_strategy",
+                    "supports_hooks",
+                    "default_model",
+                    "supported_models",
+                    "profile_count",
+                ],
+            )
+            .await?;
         }
     }
     Ok(0)
@@ -125,29 +122,37 @@ pub async fn providers(cli: &Cli, args: &CatalogueArgs) -> anyhow::Result<i32> {
             }
         }
         CatalogueCommand::Show { id, json } => {
-            let data = client
-                .get(&format!("/api/providers/{}", super::encode(id)))
-                .await?;
-            if *json {
-                print_json(&data)?;
-            } else {
-                print_fields(
-                    &data,
-                    &[
-                        "id",
-                        "name",
-                        "type",
-                        "endpoints",
-                        "default_endpoint",
-                        "models",
-                        "default_model",
-                        "any_model",
-                        "key_env",
-                        "auth_scheme",
-                    ],
-                );
-            }
+            let path = format!("/api/providers/{}", super::encode(id));
+            show(
+                &client,
+                &path,
+                *json,
+                &[
+                    "id",
+                    "name",
+                    "type",
+                    "endpoints",
+                    "default_endpoint",
+                    "models",
+                    "default_model",
+                    "any_model",
+                    "key_env",
+                    "auth_scheme",
+                ],
+            )
+            .await?;
         }
     }
     Ok(0)
+}
+
+/// `show`: one item, as JSON or as `key  value` lines.
+async fn show(client: &Client, path: &str, json: bool, fields: &[&str]) -> anyhow::Result<()> {
+    let data = client.get(path).await?;
+    if json {
+        print_json(&data)
+    } else {
+        print_fields(&data, fields);
+        Ok(())
+    }
 }
