@@ -101,29 +101,7 @@ impl<'a> Cursor<'a> {
         self.ws();
         match self.peek().ok_or(Malformed)? {
             b'"' => self.string().map(|_| ()),
-            b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.string()?;
-                    self.eat(b':')?;
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Malformed),
-                    }
-                    self.ws();
-                }
-            }
+            b'{' => self.object(|c, _| c.skip_value(depth + 1)),
             b'[' => {
                 self.i += 1;
                 self.ws();
