@@ -76,6 +76,13 @@ impl TestEnv {
         cmd.env_clear().envs(self.vars());
         cmd
     }
+
+    /// A `clown` client command aimed at the daemon `d` with `--url`.
+    pub fn cli(&self, d: &Daemon) -> Command {
+        let mut cmd = self.clown();
+        cmd.arg("--url").arg(d.url());
+        cmd
+    }
 }
 
 impl Drop for TestEnv {
@@ -219,6 +226,10 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// An authenticated request.

@@ -403,8 +403,7 @@ fn real_claude_runs_through_a_profile() {
     let project = env.root.join("project");
     std::fs::create_dir_all(&project).unwrap();
     let out = env
-        .clown()
-        .args(["--url", &format!("http://127.0.0.1:{}", d.port)])
+        .cli(&d)
         .args(["profiles", "run", "work", "--", "-p", "say pong"])
         .env("PATH", path_with_deps())
         // A key in the user's shell must not reach the profile's run.
@@ -440,8 +439,7 @@ fn real_claude_runs_through_a_profile() {
     assert!(p["last_used"].is_string(), "{p}");
     // The exit code passes through.
     let out = env
-        .clown()
-        .args(["--url", &format!("http://127.0.0.1:{}", d.port)])
+        .cli(&d)
         .args(["profiles", "run", "work", "--", "--no-such-flag-xyz"])
         .env("PATH", path_with_deps())
         .current_dir(&project)
@@ -461,14 +459,8 @@ fn codex_gets_its_home_and_config() {
                "api_key": "sk-deepseek-0123456789abcdef"}),
     );
     let out = env
-        .clown()
-        .args([
-            "--url",
-            &format!("http://127.0.0.1:{}", d.port),
-            "profiles",
-            "env",
-            "cx",
-        ])
+        .cli(&d)
+        .args(["profiles", "env", "cx"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -512,12 +504,9 @@ fn codex_gets_its_home_and_config() {
 fn cli_profiles_commands() {
     let env = TestEnv::new("cli-profiles");
     let d = Daemon::start(&env);
-    let url = format!("http://127.0.0.1:{}", d.port);
     let mut child = env
-        .clown()
+        .cli(&d)
         .args([
-            "--url",
-            &url,
             "profiles",
             "create",
             "mm",
@@ -549,11 +538,7 @@ fn cli_profiles_commands() {
     let p = d.get("/api/profiles/mm").expect_ok();
     assert_eq!(p["endpoint_id"], "china");
     assert_eq!(p["endpoint_url"], "https://api.minimaxi.com/anthropic");
-    let out = env
-        .clown()
-        .args(["--url", &url, "profiles", "list"])
-        .output()
-        .unwrap();
+    let out = env.cli(&d).args(["profiles", "list"]).output().unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
         table.lines().next().unwrap().starts_with("ALIAS"),
@@ -564,35 +549,31 @@ fn cli_profiles_commands() {
         "{table}"
     );
     let out = env
-        .clown()
-        .args(["--url", &url, "profiles", "list", "--json"])
+        .cli(&d)
+        .args(["profiles", "list", "--json"])
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["alias"], "mm");
-    let out = env
-        .clown()
-        .args(["--url", &url, "agents", "list"])
-        .output()
-        .unwrap();
+    let out = env.cli(&d).args(["agents", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Claude Code"));
     let out = env
-        .clown()
-        .args(["--url", &url, "providers", "show", "minimax"])
+        .cli(&d)
+        .args(["providers", "show", "minimax"])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("https://api.minimax.io/anthropic"));
     // Errors are one line with the daemon's message, exit non-zero.
     let out = env
-        .clown()
-        .args(["--url", &url, "profiles", "show", "ghost"])
+        .cli(&d)
+        .args(["profiles", "show", "ghost"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Profile 'ghost' not found"));
     let out = env
-        .clown()
-        .args(["--url", &url, "profiles", "delete", "mm"])
+        .cli(&d)
+        .args(["profiles", "delete", "mm"])
         .output()
         .unwrap();
     assert!(out.status.success());

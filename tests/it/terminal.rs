@@ -636,10 +636,9 @@ fn daemon_shutdown_ends_every_session() {
 #[test]
 fn cli_terminal_commands() {
     let (env, d) = setup("term-cli", "");
-    let url = format!("http://127.0.0.1:{}", d.port);
     let clown = |args: &[&str]| {
-        env.clown()
-            .args(["--url", &url, "terminal"])
+        env.cli(&d)
+            .args(["terminal"])
             .args(args)
             .stdin(std::process::Stdio::null())
             .output()
@@ -674,8 +673,8 @@ fn cli_terminal_commands() {
     // Attach (by a unique prefix) forwards input and output; Ctrl-] detaches and the
     // session goes on.
     let mut child = env
-        .clown()
-        .args(["--url", &url, "terminal", "attach", &id[..8]])
+        .cli(&d)
+        .args(["terminal", "attach", &id[..8]])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -461,17 +461,8 @@ fn real_claude_transcripts_import_exactly() {
     let project = env.root.join("proj");
     std::fs::create_dir_all(&project).unwrap();
     let out = env
-        .clown()
-        .args([
-            "--url",
-            &format!("http://127.0.0.1:{}", d.port),
-            "profiles",
-            "run",
-            "real",
-            "--",
-            "-p",
-            "count me",
-        ])
+        .cli(&d)
+        .args(["profiles", "run", "real", "--", "-p", "count me"])
         .env("PATH", path_with_deps())
         .current_dir(&project)
         .stdin(std::process::Stdio::null())

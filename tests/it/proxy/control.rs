@@ -134,15 +134,8 @@ fn cli_proxy_commands() {
     let up = Upstream::start(Script::default());
     let (_env, d) = start("px-cli", "");
     create_profile(&d, profile("cli", &up.url(), json!({})));
-    let url = format!("http://127.0.0.1:{}", d.port);
     let clown = |args: &[&str]| {
-        let out = _env
-            .clown()
-            .arg("--url")
-            .arg(&url)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = _env.cli(&d).args(args).output().unwrap();
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).to_string(),
@@ -205,8 +198,7 @@ fn real_claude_code_goes_through_the_proxy() {
     let project = env.root.join("project");
     std::fs::create_dir_all(&project).unwrap();
     let child = env
-        .clown()
-        .args(["--url", &format!("http://127.0.0.1:{}", d.port)])
+        .cli(&d)
         .args(["profiles", "run", "work", "--", "-p", "say pong"])
         .env("PATH", path_with_deps())
         .current_dir(&project)

@@ -197,14 +197,8 @@ fn the_real_key_stays_with_the_proxy() {
     );
     // `clown profiles env` prints the same.
     let out = env
-        .clown()
-        .args([
-            "--url",
-            &format!("http://127.0.0.1:{}", d.port),
-            "profiles",
-            "env",
-            "iso",
-        ])
+        .cli(&d)
+        .args(["profiles", "env", "iso"])
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
