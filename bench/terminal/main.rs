@@ -215,6 +215,50 @@ fn start_terminado(args: &[String]) -> anyhow::Result<(Guard, u16)> {
     Ok((Guard(child), port))
 }
 
+/// The PTY alone: the same program on the same kind of terminal (clown's own spawn), its
+/// output read by a plain blocking loop with no server and no client. What any server can
+/// at most forward.
+fn bare_pty(rt: &tokio::runtime::Runtime, args: &[String]) -> anyhow::Result<(u64, Duration)> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let _enter = rt.enter();
+    let program = clown::pty::Program {
+        path: PathBuf::from("/bin/sh"),
+        args: args.to_vec(),
+        env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into(),
+        cwd: std::env::temp_dir(),
+        cols: 80,
+        rows: 24,
+    };
+    let mut spawned = clown::pty::spawn::spawn(&program)?;
+    fcntl(&spawned.master, FcntlArg::F_SETFL(OFlag::empty()))?;
+    let mut master = std::fs::File::from(spawned.master);
+    let marker = b"BENCH-END";
+    let keep = marker.len() + 16;
+    let mut tail: Vec<u8> = Vec::with_capacity(2 * keep);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    let start = Instant::now();
+    master.write_all(b"throughput\r")?;
+    loop {
+        let n = master.read(&mut buf)?;
+        if n == 0 {
+            bail!("the PTY closed before the marker");
+        }
+        total += n as u64;
+        tail.extend_from_slice(&buf[n.saturating_sub(keep)..n]);
+        if tail.len() > keep {
+            tail.drain(..tail.len() - keep);
+        }
+        if tail.windows(marker.len()).any(|w| w == marker) {
+            break;
+        }
+    }
+    let took = start.elapsed();
+    let _ = spawned.child.start_kill();
+    drop(master);
+    Ok((total, took))
+}
+
 #[derive(Default)]
 struct Figures {
     mbps_1: Vec<f64>,
@@ -236,7 +280,16 @@ fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let data = dir.join("data.txt");
-    let line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-=\n";
+    let line_len = env_num("BENCH_LINE", 65).max(2);
+    let alphabet = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-=";
+    let mut line: Vec<u8> = alphabet
+        .iter()
+        .copied()
+        .cycle()
+        .take(line_len - 1)
+        .collect();
+    line.push(b'\n');
+    let line = line.as_slice();
     let mut f = std::io::BufWriter::new(std::fs::File::create(&data)?);
     for _ in 0..(mb << 20) / line.len() {
         f.write_all(line)?;
@@ -250,8 +303,16 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // BENCH_ONLY=clown (or terminado) measures one server alone, e.g. under a profiler.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only == name;
     let clown = Clown::start(&dir, args.clone())?;
-    let (_terminado, tport) = start_terminado(&args)?;
+    let (_terminado, tport) = if wanted("terminado") {
+        let (guard, port) = start_terminado(&args)?;
+        (Some(guard), port)
+    } else {
+        (None, 0)
+    };
     let mut serial = 0;
     let mut terminado_target = || {
         serial += 1;
@@ -262,9 +323,23 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let mut figures = [Figures::default(), Figures::default()];
+    let mut bare = Vec::new();
     for run in 0..=runs {
+        if !only.is_empty() {
+            // Profiling one server: no other phase.
+        } else {
+            let (bytes, took) = bare_pty(&rt, &args)?;
+            let mbps = bytes as f64 / 1e6 / took.as_secs_f64();
+            eprintln!("run {run} PTY alone: {bytes} bytes in {took:?} = {mbps:.1} MB/s");
+            if run > 0 {
+                bare.push(mbps);
+            }
+        }
         for clients in [1, 10] {
             for (i, fig) in figures.iter_mut().enumerate() {
+                if !wanted(["clown", "terminado"][i]) {
+                    continue;
+                }
                 let (bytes, took) = if i == 0 {
                     let (target, id) = clown.session()?;
                     let r = rt.block_on(client::throughput(&target, clients));
@@ -290,6 +365,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     for (i, fig) in figures.iter_mut().enumerate() {
+        if !wanted(["clown", "terminado"][i]) {
+            continue;
+        }
         let times = if i == 0 {
             let (target, id) = clown.session()?;
             let r = rt.block_on(client::echo(&target, 200, rounds));
@@ -302,10 +380,11 @@ fn main() -> anyhow::Result<()> {
         fig.p99 = client::percentile(&times, 0.99);
     }
     println!(
-        "data: {mb} MiB of 65-byte lines through an 80x24 PTY; median of {runs} runs; echo over {rounds} keys"
+        "data: {mb} MiB of {line_len}-byte lines through an 80x24 PTY; median of {runs} runs; echo over {rounds} keys"
     );
     println!("| server | 1 client MB/s | 10 clients MB/s | echo p50 ms | echo p99 ms |");
     println!("| --- | --- | --- | --- | --- |");
+    println!("| PTY alone (no server) | {:.1} | | | |", median(&mut bare));
     for (name, fig) in ["clown", "terminado"].iter().zip(figures.iter_mut()) {
         println!(
             "| {name} | {:.1} | {:.1} | {:.3} | {:.3} |",

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use tokio::io::unix::AsyncFd;
@@ -270,13 +270,14 @@ fn unpack(v: u32) -> (u16, u16) {
 }
 
 async fn read_loop(session: Arc<Session>) {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    // Zeroed once: the kernel hands over at most a few KiB per read, so preparing the
+    // whole buffer for each read would cost more than the read.
+    let mut buf = vec![0u8; READ_CHUNK];
     loop {
         let Ok(mut guard) = session.master.readable().await else {
             return;
         };
         let mut ended = false;
-        buf.resize(READ_CHUNK, 0);
         let mut filled = 0;
         while filled < READ_CHUNK {
             match guard.try_io(|fd| {
@@ -297,8 +298,7 @@ async fn read_loop(session: Arc<Session>) {
             }
         }
         if filled > 0 {
-            buf.truncate(filled);
-            session.publish(buf.split().freeze());
+            session.publish(Bytes::copy_from_slice(&buf[..filled]));
         }
         if ended {
             return;
