@@ -24,6 +24,11 @@ pub enum ProfileError {
     Exists(String),
 }
 
+/// Aliases a new profile cannot take. `/api/proxy/status/{alias}` sits beside
+/// `/api/proxy/{alias}/start|stop|logs`, so a profile named `status` would make
+/// `/api/proxy/status/start` (and `…/logs`) mean two things.
+pub const RESERVED_ALIASES: &[&str] = &["status"];
+
 /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
 pub fn valid_alias(alias: &str) -> bool {
     let mut chars = alias.chars();
@@ -152,6 +157,12 @@ pub fn validate(
         return Err(ProfileError::Invalid(format!(
             "Invalid alias '{}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
             req.alias.chars().take(80).collect::<String>()
+        )));
+    }
+    if RESERVED_ALIASES.contains(&req.alias.as_str()) {
+        return Err(ProfileError::Invalid(format!(
+            "Alias '{}' is reserved: /api/proxy/{0}/… would mean the proxy status routes; choose another",
+            req.alias
         )));
     }
     let agent = cat

@@ -200,6 +200,7 @@ fn profile_lifecycle_and_errors() {
         let msg = bad(json!({"alias": alias}));
         assert!(msg.starts_with("Invalid alias"), "{alias}: {msg}");
     }
+    assert!(bad(json!({"alias": "status"})).starts_with("Alias 'status' is reserved"));
     assert!(bad(json!({"agent_id": "nope"})).contains("Unknown agent 'nope'"));
     assert!(bad(json!({"provider_id": "nope"})).contains("Unknown provider 'nope'"));
     assert!(bad(json!({"endpoint_id": "mars"})).contains("Unknown endpoint 'mars'"));
