@@ -6,7 +6,7 @@
 //! key left in the user's shell never leaks into another provider's run). Files the agent
 //! needs go into the profile home, 0600:
 //! - Claude Code: `CLAUDE_CONFIG_DIR` = the profile home, and `.claude.json` there marks
-//!   onboarding done, a theme, the key's last 20 characters as approved, and each working
+//!   onboarding done, a theme, the current key's last 20 characters as the only approved one, and each working
 //!   directory as trusted, so it starts straight at its prompt.
 //! - Codex CLI: `CODEX_HOME` = the profile home, with `config.toml` naming the model and a
 //!   `clown` model provider whose `env_key` carries the key.
@@ -179,20 +179,21 @@ fn claude(input: &LaunchInput, env: &mut BTreeMap<String, String>) -> Result<(),
     if doc.get("theme").is_none() {
         doc["theme"] = json!("dark");
     }
-    if let Some(suffix) = approved_suffix {
-        let responses = doc.as_object_mut().map(|o| {
-            o.entry("customApiKeyResponses")
-                .or_insert_with(|| json!({}))
-        });
-        if let Some(responses) = responses.filter(|r| r.is_object()) {
-            let approved = responses
-                .as_object_mut()
-                .map(|o| o.entry("approved").or_insert_with(|| json!([])));
-            if let Some(list) = approved.and_then(Value::as_array_mut)
-                && !list.iter().any(|v| v == &json!(suffix))
-            {
-                list.push(json!(suffix));
-            }
+    // The approvals name exactly the key this launch hands over: a key replaced, or
+    // hidden behind the proxy or a bearer token, leaves no trace of itself here.
+    if let Some(o) = doc.as_object_mut() {
+        let responses = o
+            .entry("customApiKeyResponses")
+            .or_insert_with(|| json!({}));
+        if !responses.is_object() {
+            *responses = json!({});
+        }
+        responses["approved"] = json!(approved_suffix.iter().collect::<Vec<_>>());
+        if let (Some(suffix), Some(rejected)) = (
+            &approved_suffix,
+            responses.get_mut("rejected").and_then(Value::as_array_mut),
+        ) {
+            rejected.retain(|v| v.as_str() != Some(suffix));
         }
     }
     let mut trusted = vec![input.home.to_path_buf()];
@@ -298,18 +299,37 @@ mod tests {
             !format!("{spec:?}").contains("sk-ant"),
             "Debug never shows values"
         );
+        let approved = |input: &LaunchInput| {
+            prepare(input).unwrap();
+            let doc: Value =
+                serde_json::from_str(&std::fs::read_to_string(home.join(".claude.json")).unwrap())
+                    .unwrap();
+            doc["customApiKeyResponses"]["approved"].clone()
+        };
         // Launching again keeps one approval entry.
-        prepare(&input).unwrap();
+        assert_eq!(approved(&input), json!(["012345cdefghijklmnop"]));
+        // A new key replaces the old one's approval, and an earlier rejection of it goes.
+        let mut doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(home.join(".claude.json")).unwrap())
+                .unwrap();
+        doc["customApiKeyResponses"]["rejected"] = json!(["abcdefghij0123456789", "other"]);
+        std::fs::write(home.join(".claude.json"), doc.to_string()).unwrap();
+        let newer = LaunchInput {
+            key: Some("sk-ant-yyyyyyyyyyyyyyyyabcdefghij0123456789"),
+            ..input
+        };
+        assert_eq!(approved(&newer), json!(["abcdefghij0123456789"]));
         let doc: Value =
             serde_json::from_str(&std::fs::read_to_string(home.join(".claude.json")).unwrap())
                 .unwrap();
-        assert_eq!(
-            doc["customApiKeyResponses"]["approved"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(doc["customApiKeyResponses"]["rejected"], json!(["other"]));
+        // A bearer token (as through the proxy or a bearer provider) needs no approval: the
+        // real key's suffix does not stay behind.
+        let bearer = LaunchInput {
+            bearer: true,
+            ..newer
+        };
+        assert_eq!(approved(&bearer), json!([]));
         std::fs::remove_dir_all(&home).unwrap();
     }
 }

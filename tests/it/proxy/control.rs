@@ -11,7 +11,7 @@ use crate::upstream::{Script, Upstream};
 #[test]
 fn proxy_api_errors_settings_and_delete() {
     let up = Upstream::start(Script::default());
-    let (_env, d) = start("px-api", "");
+    let (env, d) = start("px-api", "");
     create_profile(&d, profile("api", &up.url(), json!({})));
     create_profile(
         &d,
@@ -42,8 +42,16 @@ fn proxy_api_errors_settings_and_delete() {
         (&s["status"], &s["enabled"], &s["pid"]),
         (&json!("stopped"), &json!(false), &Value::Null)
     );
-    // Without the proxy, a launch hands the agent the real endpoint.
+    // Without the proxy, a launch hands the agent the real endpoint, and approves the real
+    // key's last 20 characters in the profile's .claude.json.
     assert_eq!(launch_env(&d, "api")["env"]["ANTHROPIC_BASE_URL"], up.url());
+    let claude_json = env.home.join(".claude-profiles/api/.claude.json");
+    let approved = || {
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(&claude_json).unwrap()).unwrap();
+        doc["customApiKeyResponses"]["approved"].clone()
+    };
+    assert_eq!(approved(), json!([&KEY[KEY.len() - 20..]]));
     // Invalid settings.
     let bad = |body: Value| {
         d.api("PUT", "/api/profiles/api/proxy", Some(&body))
@@ -67,8 +75,17 @@ fn proxy_api_errors_settings_and_delete() {
         .api("POST", "/api/proxy/api/start", None)
         .expect_error(409);
     assert!(msg.contains("already running on port"), "{msg}");
-    // A running proxy is used by launches even when not enabled.
-    assert_eq!(launch_env(&d, "api")["env"]["ANTHROPIC_BASE_URL"], s["url"]);
+    // A running proxy is used by launches even when not enabled; the real key's approval
+    // gives way to the local token's.
+    let spec = launch_env(&d, "api");
+    assert_eq!(spec["env"]["ANTHROPIC_BASE_URL"], s["url"]);
+    let token = spec["env"]["ANTHROPIC_API_KEY"].as_str().unwrap();
+    assert_eq!(approved(), json!([&token[token.len() - 20..]]));
+    assert!(
+        !std::fs::read_to_string(&claude_json)
+            .unwrap()
+            .contains(&KEY[KEY.len() - 20..])
+    );
     // Enabling with a fixed port moves it there.
     let fixed = free_port();
     let s = d
