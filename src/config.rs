@@ -78,6 +78,9 @@ pub struct ProxyConfig {
     pub startup_timeout_ms: u64,
     /// Between SIGTERM and SIGKILL when a proxy is stopped.
     pub stop_grace_ms: u64,
+    /// How often a running proxy is asked `/health`; three unanswered in a row (each
+    /// given up to 2 s) and it is killed and restarted.
+    pub health_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -128,6 +131,7 @@ impl Default for ProxyConfig {
             restart_window_secs: 120,
             startup_timeout_ms: 10_000,
             stop_grace_ms: 3_000,
+            health_interval_ms: 5_000,
         }
     }
 }
@@ -228,6 +232,7 @@ impl Config {
             ("response_timeout_ms", p.response_timeout_ms),
             ("idle_timeout_ms", p.idle_timeout_ms),
             ("startup_timeout_ms", p.startup_timeout_ms),
+            ("health_interval_ms", p.health_interval_ms),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid(format!(

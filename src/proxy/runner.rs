@@ -21,7 +21,6 @@ use super::logfile::LogFile;
 use super::status::{ProxyStatus, State};
 use crate::app::AppState;
 
-const HEALTH_EVERY: Duration = Duration::from_secs(5);
 const HEALTH_MISSES: u32 = 3;
 
 pub enum Cmd {
@@ -254,8 +253,8 @@ impl Runner {
         });
         self.log.note(&format!("running, pid {pid}, port {port}"));
         let grace = Duration::from_millis(self.state.config().proxy.stop_grace_ms);
-        let mut health =
-            tokio::time::interval_at(tokio::time::Instant::now() + HEALTH_EVERY, HEALTH_EVERY);
+        let every = Duration::from_millis(self.state.config().proxy.health_interval_ms);
+        let mut health = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut misses = 0;
         loop {
             enum Ev {

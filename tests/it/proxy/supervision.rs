@@ -69,6 +69,43 @@ fn killed_proxies_restart_with_growing_delays() {
 }
 
 #[test]
+fn a_proxy_that_stops_answering_health_is_replaced() {
+    const SIGSTOP: i32 = 19;
+    let up = Upstream::start(Script::default());
+    let (_env, d) = start("px-health", "health_interval_ms = 200\n");
+    create_profile(&d, profile("hz", &up.url(), json!({"enabled": true})));
+    let first = wait_status(&d, "hz", "running");
+    let pid = first["pid"].as_i64().unwrap() as i32;
+    // Frozen: the process lives and its socket accepts connections, but nothing answers.
+    send_signal(pid, SIGSTOP);
+    let s = wait_until(Duration::from_secs(30), "a replacement", || {
+        let s = status(&d, "hz");
+        (s["status"] == "running" && s["pid"] != json!(pid)).then_some(s)
+    });
+    assert_eq!(s["restarts"], 1, "{s}");
+    assert_eq!(s["port"], first["port"], "{s}");
+    assert_eq!(s["last_exit_code"], 128 + SIGKILL, "{s}");
+    assert!(
+        s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("did not answer /health 3 times")),
+        "{s}"
+    );
+    // The frozen process was killed and reaped: it is gone, not left stopped.
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let (p, token) = endpoint(&d, "hz");
+    assert_eq!(
+        post(
+            p,
+            &[("x-api-key", &token)],
+            &message("claude-sonnet-4", false)
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
 fn a_proxy_that_always_crashes_ends_failed() {
     // The profile's fixed port is taken: every start of the child fails to listen.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
