@@ -114,6 +114,65 @@ fn fallbacks_on_529_429_and_refused_connections() {
 }
 
 #[test]
+fn a_fallback_can_use_another_profiles_key() {
+    const OTHER: &str = "mm-key-0123456789-abcdefghij-OTHERPROFILE";
+    let bad = Upstream::start(Script {
+        status: Some(529),
+        ..Default::default()
+    });
+    let good = Upstream::start(Script::default());
+    let (env, d) = start("px-keyprofile", "");
+    create_profile(
+        &d,
+        json!({"agent_id": "claude", "alias": "mm", "provider_id": "minimax", "api_key": OTHER}),
+    );
+    let fallback = json!([{"provider_id": "minimax", "base_url": good.url(),
+                           "model": "MiniMax-M2.1", "key_profile": "mm"}]);
+    create_profile(
+        &d,
+        profile(
+            "kp",
+            &bad.url(),
+            json!({"enabled": true, "fallbacks": fallback}),
+        ),
+    );
+    wait_status(&d, "kp", "running");
+    let (port, token) = endpoint(&d, "kp");
+    let r = post(
+        port,
+        &[("x-api-key", &token)],
+        &message("claude-sonnet-4", false),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The first target got this profile's key; the fallback the other profile's, in its
+    // provider's scheme, with its model.
+    let first = bad.messages().pop().unwrap();
+    assert_eq!(
+        first.headers.get("x-api-key").map(String::as_str),
+        Some(KEY)
+    );
+    let m = good.messages().pop().unwrap();
+    assert_eq!(
+        m.headers.get("authorization").map(String::as_str),
+        Some(format!("Bearer {OTHER}").as_str())
+    );
+    assert!(!m.headers.contains_key("x-api-key"));
+    assert_eq!(m.json()["model"], "MiniMax-M2.1");
+    // Usage is recorded for the profile whose proxy served the request.
+    let events = wait_events(&env, 1);
+    assert_eq!(events[0]["profile"], "kp", "{events:?}");
+    // Neither key shows in the proxy's status, logs or the daemon's output.
+    let seen = format!(
+        "{}{}",
+        status(&d, "kp"),
+        d.get("/api/proxy/kp/logs?lines=1000").expect_ok()
+    );
+    for secret in [KEY, OTHER] {
+        assert!(!seen.contains(&secret[..16]) && !d.stderr().contains(&secret[..16]));
+    }
+}
+
+#[test]
 fn no_fallback_once_bytes_reached_the_agent() {
     let broken = Upstream::start(Script {
         break_after_events: Some(2),
