@@ -224,11 +224,6 @@ fn codex(input: &LaunchInput, env: &mut BTreeMap<String, String>) -> Result<(), 
     if let Some(key) = input.key {
         env.insert(key_env.clone(), key.to_string());
     }
-    let wire_api = if input.provider.kind == "openai" {
-        "responses"
-    } else {
-        "chat"
-    };
     let config = format!(
         "# Written by clown for this profile; rewritten at every launch.\n\
          model = {model}\n\
@@ -238,7 +233,7 @@ fn codex(input: &LaunchInput, env: &mut BTreeMap<String, String>) -> Result<(), 
          name = {name}\n\
          base_url = {base_url}\n\
          env_key = {key_env}\n\
-         wire_api = \"{wire_api}\"\n",
+         wire_api = \"responses\"\n",
         model = toml_str(input.model),
         name = toml_str(&input.provider.name),
         base_url = toml_str(input.base_url),

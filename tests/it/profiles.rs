@@ -491,6 +491,7 @@ fn codex_gets_its_home_and_config() {
         config.contains("env_key = \"DEEPSEEK_API_KEY\""),
         "{config}"
     );
+    assert!(config.contains("wire_api = \"responses\""), "{config}");
     assert_eq!(
         std::fs::metadata(home.join("config.toml"))
             .unwrap()
@@ -499,6 +500,44 @@ fn codex_gets_its_home_and_config() {
             & 0o777,
         0o600
     );
+    // The real Codex CLI loads such a config (it refuses some, e.g. `wire_api = "chat"`)
+    // and sends the profile's model and key to the profile's endpoint.
+    let up = crate::upstream::Upstream::start(crate::upstream::Script {
+        reply: "PONG-FOR-THE-DEEPSEEK-PROFILE".into(),
+        ..Default::default()
+    });
+    create_profile(
+        &d,
+        json!({"agent_id": "codex", "alias": "cx2", "provider_id": "deepseek-openai", "model": "deepseek-chat",
+               "api_key": "sk-deepseek-0123456789abcdef", "base_url": format!("{}/v1", up.url())}),
+    );
+    let out = env
+        .cli(&d)
+        .args([
+            "profiles",
+            "run",
+            "cx2",
+            "--",
+            "exec",
+            "--skip-git-repo-check",
+            "say pong",
+        ])
+        .env("PATH", path_with_deps())
+        .current_dir(&env.root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("PONG-FOR-THE-DEEPSEEK-PROFILE"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let turns = up.responses();
+    assert!(!turns.is_empty());
+    assert!(turns.iter().all(|r| r.json()["model"] == "deepseek-chat"
+        && r.headers.get("authorization").map(String::as_str)
+            == Some("Bearer sk-deepseek-0123456789abcdef")));
 }
 
 #[test]

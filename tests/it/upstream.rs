@@ -1,6 +1,8 @@
 //! A local Anthropic-compatible upstream the tests run and script: it records every
 //! request (path, headers, body) and answers `POST /v1/messages` with a fixed reply and
-//! fixed token counts, streamed as SSE when the request asks for `"stream": true`.
+//! fixed token counts, streamed as SSE when the request asks for `"stream": true`. It
+//! also answers OpenAI's Responses API (`POST …/responses`, what Codex CLI speaks) with
+//! the same reply and counts.
 //!
 //! Per case, a script can also answer an error status (429, 529, …), wait before the
 //! response, pause between SSE events, or break the connection after some events.
@@ -110,6 +112,17 @@ impl Upstream {
         (code, events.concat())
     }
 
+    /// The Responses API requests (Codex CLI's turns).
+    pub fn responses(&self) -> Vec<Recorded> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/responses"))
+            .cloned()
+            .collect()
+    }
+
     pub fn messages(&self) -> Vec<Recorded> {
         self.requests
             .lock()
@@ -180,6 +193,9 @@ fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
 }
 
 fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
+    if req.method == "POST" && req.path.ends_with("/responses") && s.status.is_none() {
+        return respond_responses(req, s);
+    }
     if req.method != "POST" || !req.path.starts_with("/v1/messages") {
         return (
             "404 Not Found".into(),
@@ -275,4 +291,59 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
         "application/json",
         vec![message.to_string().into_bytes()],
     )
+}
+
+/// OpenAI's Responses API: the reply as one assistant message, streamed as the API's
+/// events (or one JSON object without `"stream": true`). As OpenAI counts them,
+/// `input_tokens` includes the cached ones.
+fn respond_responses(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
+    let body = req.json();
+    let model = s
+        .model
+        .clone()
+        .or_else(|| body["model"].as_str().map(String::from))
+        .unwrap_or_else(|| "gpt-5".into());
+    let usage = json!({
+        "input_tokens": s.input_tokens + s.cache_read_input_tokens,
+        "input_tokens_details": {"cached_tokens": s.cache_read_input_tokens},
+        "output_tokens": s.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": s.input_tokens + s.cache_read_input_tokens + s.output_tokens,
+    });
+    let item = json!({"type": "message", "id": "msg_test_1", "role": "assistant", "status": "completed",
+                      "content": [{"type": "output_text", "text": s.reply, "annotations": []}]});
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({"id": "resp_test_1", "object": "response", "status": status, "model": model,
+               "output": output, "usage": usage})
+    };
+    if body["stream"] != json!(true) {
+        let done = response("completed", json!([item]), usage);
+        return (
+            "200 OK".into(),
+            "application/json",
+            vec![done.to_string().into_bytes()],
+        );
+    }
+    let events = [
+        json!({"type": "response.created", "sequence_number": 0,
+               "response": response("in_progress", json!([]), Value::Null)}),
+        json!({"type": "response.output_item.added", "sequence_number": 1, "output_index": 0,
+               "item": {"type": "message", "id": "msg_test_1", "role": "assistant", "status": "in_progress", "content": []}}),
+        json!({"type": "response.output_text.delta", "sequence_number": 2, "item_id": "msg_test_1",
+               "output_index": 0, "content_index": 0, "delta": s.reply}),
+        json!({"type": "response.output_item.done", "sequence_number": 3, "output_index": 0, "item": item}),
+        json!({"type": "response.completed", "sequence_number": 4,
+               "response": response("completed", json!([item]), usage)}),
+    ];
+    let out = events
+        .iter()
+        .map(|e| {
+            format!(
+                "event: {}\ndata: {e}\n\n",
+                e["type"].as_str().unwrap_or_default()
+            )
+            .into_bytes()
+        })
+        .collect();
+    ("200 OK".into(), "text/event-stream", out)
 }

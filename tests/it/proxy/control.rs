@@ -275,3 +275,90 @@ fn real_claude_code_goes_through_the_proxy() {
         "{events:?}"
     );
 }
+
+#[test]
+fn real_codex_runs_direct_and_through_the_proxy() {
+    const OPENAI_KEY: &str = "sk-proj-CODEXSECRET-0123456789-abcdefghijklmnop";
+    let up = Upstream::start(Script {
+        reply: "PONG-FROM-CODEX-UPSTREAM".into(),
+        ..Default::default()
+    });
+    let (env, d) = start("px-codex", "");
+    create_profile(
+        &d,
+        json!({"agent_id": "codex", "alias": "cx", "provider_id": "openai", "model": "gpt-5",
+               "api_key": OPENAI_KEY, "base_url": format!("{}/v1", up.url())}),
+    );
+    let project = env.root.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let run = || {
+        let out = env
+            .cli(&d)
+            .args(["profiles", "run", "cx", "--"])
+            .args(["exec", "--skip-git-repo-check", "say pong"])
+            .env("PATH", path_with_deps())
+            .env("OPENAI_API_KEY", "shell-key-that-must-not-be-used")
+            .current_dir(&project)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success() && stdout.contains("PONG-FROM-CODEX-UPSTREAM"),
+            "codex: {}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Direct: Codex loads the profile's config.toml and sends the profile's key.
+    run();
+    let direct = up.responses();
+    assert!(!direct.is_empty());
+    for r in &direct {
+        assert_eq!(r.path, "/v1/responses");
+        assert_eq!(r.json()["model"], "gpt-5");
+        assert_eq!(
+            r.headers.get("authorization").map(String::as_str),
+            Some(format!("Bearer {OPENAI_KEY}").as_str())
+        );
+    }
+    // Through the proxy: Codex gets the local token; the upstream still gets the key, and
+    // every turn is a usage event with OpenAI's cached tokens split out of the input.
+    d.api(
+        "PUT",
+        "/api/profiles/cx/proxy",
+        Some(&json!({"enabled": true})),
+    )
+    .expect_ok();
+    wait_status(&d, "cx", "running");
+    run();
+    let all = up.responses();
+    let proxied = &all[direct.len()..];
+    assert!(!proxied.is_empty());
+    for r in proxied {
+        assert_eq!(r.path, "/v1/responses");
+        assert_eq!(
+            r.headers.get("authorization").map(String::as_str),
+            Some(format!("Bearer {OPENAI_KEY}").as_str())
+        );
+    }
+    let events = wait_events(&env, proxied.len());
+    assert_eq!(events.len(), proxied.len(), "{events:?}");
+    for e in &events {
+        assert_eq!(
+            (&e["profile"], &e["source"], &e["model"]),
+            (&json!("cx"), &json!("proxy"), &json!("gpt-5"))
+        );
+        assert_eq!(
+            (
+                &e["input_tokens"],
+                &e["cache_read_input_tokens"],
+                &e["output_tokens"]
+            ),
+            (&json!(1234), &json!(89), &json!(56)),
+            "{e}"
+        );
+    }
+    let config = std::fs::read_to_string(env.home.join(".codex-profiles/cx/config.toml")).unwrap();
+    assert!(!config.contains(OPENAI_KEY), "{config}");
+}
