@@ -4,8 +4,10 @@
 //! Files are streamed line by line; lines without `"usage"` are skipped before any
 //! parsing. Two threads parse files while the calling thread writes: each file's events,
 //! sessions and read position are committed in one transaction, so a crash never leaves
-//! half a file counted. A message is counted once per (`message.id`, `requestId`), keeping
-//! the copy with the largest token total, within a file and against everything stored.
+//! half a file counted. A message is counted once per `message.id` (stricter than once per
+//! (`message.id`, `requestId`): a sidechain replay with a new `requestId` is the same
+//! response), keeping the copy with the largest token total, within a file and against
+//! everything stored.
 //! A file unchanged since the last import is not opened; a grown one is read from where
 //! the last import stopped (only complete lines are consumed, so a line being written is
 //! read next time). `stats-cache.json` then fills in the days no transcript covers.
