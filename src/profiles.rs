@@ -219,7 +219,12 @@ pub fn validate(
     if let Some(url) = &req.base_url {
         check_url(url, "base_url")?;
     }
-    let proxy = req.proxy.unwrap_or_default();
+    // Codex speaks only the Responses API; for a provider without it the profile's proxy
+    // translates, so it is on unless the request says otherwise.
+    let proxy = req.proxy.unwrap_or_else(|| ProxySettings {
+        enabled: agent.launcher == "codex" && !provider.serves_responses(),
+        ..ProxySettings::default()
+    });
     validate_proxy(cat, &proxy)?;
     let home = crate::agents::launch::profile_home(user_home, &agent.id, &req.alias);
     Ok(Validated {

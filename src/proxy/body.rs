@@ -5,6 +5,7 @@
 //! because the agent went away and the body was dropped — the usage seen so far is
 //! reported once.
 
+use std::collections::HashSet;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::report::Reporter;
+use super::responses_chat::{self, Stream};
 use super::usage_tap::UsageTap;
 use crate::store::usage::UsageEvent;
 
@@ -31,6 +33,46 @@ pub struct ReportCtx {
     pub model: Option<String>,
 }
 
+/// Turns a translated provider's answer back into the API the agent asked for (see
+/// `responses_chat`): a stream event by event, a whole body at its end.
+pub enum Translator {
+    Stream(Stream),
+    Whole {
+        buf: Vec<u8>,
+        custom: HashSet<String>,
+    },
+}
+
+impl Translator {
+    pub fn new(content_type: Option<&str>, custom: HashSet<String>) -> Self {
+        if content_type.is_some_and(|c| c.starts_with("text/event-stream")) {
+            Self::Stream(Stream::new(custom))
+        } else {
+            Self::Whole {
+                buf: Vec::new(),
+                custom,
+            }
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Stream(s) => s.feed(data),
+            Self::Whole { buf, .. } => {
+                buf.extend_from_slice(data);
+                Vec::new()
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        match self {
+            Self::Stream(s) => s.finish(),
+            Self::Whole { buf, custom } => responses_chat::json(buf, custom),
+        }
+    }
+}
+
 pub struct TapBody {
     first: Option<Frame<Bytes>>,
     inner: Incoming,
@@ -38,6 +80,7 @@ pub struct TapBody {
     sleep: Pin<Box<Sleep>>,
     tap: Option<UsageTap>,
     report: Option<ReportCtx>,
+    translator: Option<Translator>,
     ended: bool,
 }
 
@@ -48,6 +91,7 @@ impl TapBody {
         idle: Duration,
         tap: Option<UsageTap>,
         report: ReportCtx,
+        translator: Option<Translator>,
     ) -> Self {
         let mut body = Self {
             first: None,
@@ -56,13 +100,29 @@ impl TapBody {
             sleep: Box::pin(tokio::time::sleep(idle)),
             tap,
             report: Some(report),
+            translator,
             ended: false,
         };
-        if let Some(f) = first {
+        if let Some(f) = first.and_then(|f| body.translate(f)) {
             body.see(&f);
             body.first = Some(f);
         }
         body
+    }
+
+    /// The frame the agent gets for one from upstream: itself, or its translation
+    /// (None while the translation has nothing to send yet).
+    fn translate(&mut self, frame: Frame<Bytes>) -> Option<Frame<Bytes>> {
+        let Some(t) = self.translator.as_mut() else {
+            return Some(frame);
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                let out = t.feed(&data);
+                (!out.is_empty()).then(|| Frame::data(Bytes::from(out)))
+            }
+            Err(other) => Some(other),
+        }
     }
 
     pub fn boxed(self) -> ProxyBody {
@@ -127,44 +187,63 @@ impl Body for TapBody {
         if let Some(f) = this.first.take() {
             return Poll::Ready(Some(Ok(f)));
         }
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                this.see(&frame);
-                let deadline = Instant::now() + this.idle;
-                this.sleep.as_mut().reset(deadline);
-                Poll::Ready(Some(Ok(frame)))
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
             }
-            Poll::Ready(Some(Err(e))) => {
-                tracing::warn!("upstream response broke off: {e}");
-                this.finish();
-                Poll::Ready(Some(Err(Box::new(e))))
-            }
-            Poll::Ready(None) => {
-                this.finish();
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                if this.sleep.as_mut().poll(cx).is_ready() {
-                    tracing::warn!(
-                        "upstream sent nothing for {:?}; cutting the response",
-                        this.idle
-                    );
-                    this.finish();
-                    return Poll::Ready(Some(Err("upstream idle timeout".into())));
+            return match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let deadline = Instant::now() + this.idle;
+                    this.sleep.as_mut().reset(deadline);
+                    let Some(frame) = this.translate(frame) else {
+                        continue;
+                    };
+                    this.see(&frame);
+                    Poll::Ready(Some(Ok(frame)))
                 }
-                Poll::Pending
-            }
+                Poll::Ready(Some(Err(e))) => {
+                    tracing::warn!("upstream response broke off: {e}");
+                    this.finish();
+                    Poll::Ready(Some(Err(Box::new(e))))
+                }
+                Poll::Ready(None) => {
+                    // A translation may still hold the end of the answer.
+                    let tail = this
+                        .translator
+                        .take()
+                        .map(|mut t| t.finish())
+                        .filter(|out| !out.is_empty())
+                        .map(|out| Frame::data(Bytes::from(out)));
+                    if let Some(frame) = &tail {
+                        this.see(frame);
+                    }
+                    this.finish();
+                    Poll::Ready(tail.map(Ok))
+                }
+                Poll::Pending => {
+                    if this.sleep.as_mut().poll(cx).is_ready() {
+                        tracing::warn!(
+                            "upstream sent nothing for {:?}; cutting the response",
+                            this.idle
+                        );
+                        this.finish();
+                        return Poll::Ready(Some(Err("upstream idle timeout".into())));
+                    }
+                    Poll::Pending
+                }
+            };
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.first.is_none() && (self.ended || self.inner.is_end_stream())
+        self.first.is_none()
+            && (self.ended || (self.translator.is_none() && self.inner.is_end_stream()))
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.translator.is_some() {
+            return SizeHint::default();
+        }
         let inner = self.inner.size_hint();
         let Some(n) = self
             .first

@@ -9,6 +9,7 @@
 //! an Anthropic-style error: 502, or 504 for a timeout; an upstream error status from the
 //! last target is passed through as it is.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -17,9 +18,10 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 
-use super::body::{ProxyBody, ReportCtx, TapBody};
+use super::body::{ProxyBody, ReportCtx, TapBody, Translator};
 use super::plan::{Plan, Target};
 use super::report::Reporter;
+use super::responses_chat;
 use super::upstream::{Connector, connector, target_uri};
 use super::usage_tap::UsageTap;
 use crate::auth::constant_time_eq;
@@ -130,11 +132,32 @@ impl Forwarder {
                 _ => body.clone(),
             };
             let sent_model = model.or_else(|| probe.as_ref().and_then(|p| p.model.clone()));
-            let Some(up) = self.build(&parts, target, i, up_body) else {
+            // A Responses API request to a provider that serves only Chat Completions.
+            let (up_body, path, translation) = if target.responses_via_chat
+                && parts.method == hyper::Method::POST
+                && parts.uri.path() == "/v1/responses"
+            {
+                match responses_chat::request(&up_body) {
+                    Ok(t) => (
+                        Bytes::from(t.body),
+                        Some("/v1/chat/completions"),
+                        Some(t.custom_tools),
+                    ),
+                    Err(e) => {
+                        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
+                    }
+                }
+            } else {
+                (up_body, None, None)
+            };
+            let Some(up) = self.build(&parts, target, i, up_body, path) else {
                 failure = Failure::Transport(format!("bad upstream URL for {}", target.provider));
                 continue;
             };
-            match self.attempt(up, target, sent_model, last).await {
+            match self
+                .attempt(up, target, sent_model, last, translation)
+                .await
+            {
                 Ok(resp) => return resp,
                 Err(f) => {
                     let what = match &f {
@@ -188,12 +211,16 @@ impl Forwarder {
         target: &Target,
         index: usize,
         body: Bytes,
+        path: Option<&str>,
     ) -> Option<Request<Full<Bytes>>> {
-        let pq = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let pq = match path {
+            Some(p) => p,
+            None => parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/"),
+        };
         let uri = target_uri(target, pq)?;
         let mut req = Request::builder()
             .method(parts.method.clone())
@@ -214,6 +241,7 @@ impl Forwarder {
         target: &Target,
         model: Option<String>,
         last: bool,
+        translation: Option<HashSet<String>>,
     ) -> Result<Response<ProxyBody>, Failure> {
         let timeouts = self.plan.timeouts;
         let resp = match tokio::time::timeout(timeouts.response(), self.client.request(req)).await {
@@ -255,14 +283,20 @@ impl Forwarder {
                 Ok(Some(Ok(f))) => Some(f),
                 Ok(None) => None,
             };
+        let content_type = head
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         let tap = UsageTap::for_response(
-            head.headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
+            content_type,
             head.headers
                 .get(header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok()),
         );
+        // Successful answers are translated back; errors pass as the provider sent them.
+        let translator = translation
+            .filter(|_| head.status.is_success())
+            .map(|custom| Translator::new(content_type, custom));
         let ctx = ReportCtx {
             reporter: self.reporter.clone(),
             profile: self.plan.profile.clone(),
@@ -270,10 +304,14 @@ impl Forwarder {
             provider: target.provider.clone(),
             model,
         };
-        let body = TapBody::new(first, body, timeouts.idle(), tap, ctx).boxed();
+        let translated = translator.is_some();
+        let body = TapBody::new(first, body, timeouts.idle(), tap, ctx, translator).boxed();
         let mut out = Response::new(body);
         *out.status_mut() = head.status;
         copy_headers(&head.headers, out.headers_mut(), false);
+        if translated {
+            out.headers_mut().remove(header::CONTENT_LENGTH);
+        }
         Ok(out)
     }
 }

@@ -6,8 +6,9 @@
 //!
 //! The child: [`server`] (listener, shutdown), [`forward`] (one request, the fallback
 //! loop), [`upstream`] (TLS connector, URL mapping), [`model`] (alias rewrite),
-//! [`body`] and [`usage_tap`] (the response stream and its usage), [`report`] (usage to
-//! the daemon). The daemon: [`supervisor`] (one [`runner`] task per proxy), [`launch`]
+//! [`body`] and [`usage_tap`] (the response stream and its usage), [`responses_chat`]
+//! (the Responses API over Chat Completions, for Codex on providers without it),
+//! [`report`] (usage to the daemon). The daemon: [`supervisor`] (one [`runner`] task per proxy), [`launch`]
 //! (plan, port, spawn, health), [`child`] (the process), [`backoff`], [`logfile`].
 //! [`plan`] is what passes from one to the other.
 
@@ -20,6 +21,7 @@ pub mod logfile;
 pub mod model;
 pub mod plan;
 pub mod report;
+pub mod responses_chat;
 pub mod runner;
 pub mod server;
 pub mod status;

@@ -54,6 +54,10 @@ pub struct Target {
     /// Send this model upstream whatever the agent asked for.
     #[serde(default)]
     pub model: Option<String>,
+    /// The provider serves Chat Completions but not the Responses API: `/v1/responses`
+    /// requests are translated (see `responses_chat`).
+    #[serde(default)]
+    pub responses_via_chat: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -105,6 +109,7 @@ impl std::fmt::Debug for Target {
             .field("auth_scheme", &self.auth_scheme)
             .field("key", &self.key.as_ref().map(|_| "<redacted>"))
             .field("model", &self.model)
+            .field("responses_via_chat", &self.responses_via_chat)
             .finish()
     }
 }
@@ -155,6 +160,7 @@ pub fn build(
         auth_scheme: provider.auth_scheme.clone(),
         key: secret.api_key.clone(),
         model: None,
+        responses_via_chat: provider.protocol() == "openai" && !provider.serves_responses(),
     }];
     for (i, f) in settings.fallbacks.iter().enumerate() {
         let index = i + 1;
@@ -198,6 +204,7 @@ pub fn build(
             auth_scheme: p.auth_scheme.clone(),
             key,
             model: f.model.clone(),
+            responses_via_chat: p.protocol() == "openai" && !p.serves_responses(),
         });
     }
     Ok(Plan {

@@ -60,6 +60,7 @@ mod tests {
             auth_scheme: "bearer".into(),
             key: None,
             model: None,
+            responses_via_chat: false,
         }
     }
 

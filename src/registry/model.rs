@@ -55,6 +55,13 @@ fn yes() -> bool {
 }
 
 impl Provider {
+    /// Whether the endpoint serves OpenAI's Responses API (`/responses`), the only API
+    /// current Codex CLI speaks: OpenAI itself. OpenAI-compatible providers are taken to
+    /// serve Chat Completions only; the proxy translates for them.
+    pub fn serves_responses(&self) -> bool {
+        self.kind == "openai"
+    }
+
     /// `anthropic` for anthropic and anthropic-compatible, else `openai`.
     pub fn protocol(&self) -> &'static str {
         if self.kind.starts_with("anthropic") {

@@ -457,7 +457,7 @@ fn codex_gets_its_home_and_config() {
     create_profile(
         &d,
         json!({"agent_id": "codex", "alias": "cx", "provider_id": "deepseek-openai", "model": "deepseek-chat",
-               "api_key": "sk-deepseek-0123456789abcdef"}),
+               "api_key": "sk-deepseek-0123456789abcdef", "proxy": {"enabled": false}}),
     );
     let out = env
         .cli(&d)
@@ -500,8 +500,10 @@ fn codex_gets_its_home_and_config() {
             & 0o777,
         0o600
     );
-    // The real Codex CLI loads such a config (it refuses some, e.g. `wire_api = "chat"`)
-    // and sends the profile's model and key to the profile's endpoint.
+    // Codex speaks only the Responses API, DeepSeek only Chat Completions: without an
+    // explicit proxy setting such a profile gets its proxy, which translates. The real
+    // Codex CLI loads the config (it refuses some, e.g. `wire_api = "chat"`), and its turn
+    // reaches the provider as a chat completion with the profile's model and key.
     let up = crate::upstream::Upstream::start(crate::upstream::Script {
         reply: "PONG-FOR-THE-DEEPSEEK-PROFILE".into(),
         ..Default::default()
@@ -511,6 +513,14 @@ fn codex_gets_its_home_and_config() {
         json!({"agent_id": "codex", "alias": "cx2", "provider_id": "deepseek-openai", "model": "deepseek-chat",
                "api_key": "sk-deepseek-0123456789abcdef", "base_url": format!("{}/v1", up.url())}),
     );
+    assert_eq!(
+        d.get("/api/profiles/cx2").expect_ok()["proxy"]["enabled"],
+        true
+    );
+    let proxy = wait_until(Duration::from_secs(20), "the proxy of cx2", || {
+        let s = d.get("/api/proxy/status/cx2").expect_ok();
+        (s["status"] == "running").then_some(s)
+    });
     let out = env
         .cli(&d)
         .args([
@@ -533,11 +543,54 @@ fn codex_gets_its_home_and_config() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let turns = up.responses();
+    let config = std::fs::read_to_string(env.home.join(".codex-profiles/cx2/config.toml")).unwrap();
+    assert!(
+        config.contains(&format!(
+            "base_url = \"{}/v1\"",
+            proxy["url"].as_str().unwrap()
+        )),
+        "{config}"
+    );
+    assert!(
+        up.responses().is_empty(),
+        "no Responses API call reached the provider"
+    );
+    let turns = up.chats();
     assert!(!turns.is_empty());
-    assert!(turns.iter().all(|r| r.json()["model"] == "deepseek-chat"
-        && r.headers.get("authorization").map(String::as_str)
-            == Some("Bearer sk-deepseek-0123456789abcdef")));
+    for r in &turns {
+        assert_eq!(r.path, "/v1/chat/completions");
+        let body = r.json();
+        assert_eq!(body["model"], "deepseek-chat");
+        assert_eq!(
+            r.headers.get("authorization").map(String::as_str),
+            Some("Bearer sk-deepseek-0123456789abcdef")
+        );
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(
+            messages[0]["role"], "system",
+            "Codex's instructions come first"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m["role"] == "user"
+                    && m["content"].as_str().unwrap_or("").contains("say pong")),
+            "{body}"
+        );
+        assert!(
+            body["tools"].as_array().is_some_and(|t| !t.is_empty()),
+            "{body}"
+        );
+    }
+    // The proxy records each turn with the provider's counts (cached tokens split out).
+    let usage = wait_until(Duration::from_secs(10), "the proxy's usage record", || {
+        let u = d.get("/api/usage?period=all&profile=cx2").expect_ok()["total_tokens"].clone();
+        (u["output_tokens"].as_u64().unwrap_or(0) > 0).then_some(u)
+    });
+    let n = turns.len() as u64;
+    assert_eq!(usage["input_tokens"], 1234 * n, "{usage}");
+    assert_eq!(usage["cache_read_input_tokens"], 89 * n, "{usage}");
+    assert_eq!(usage["output_tokens"], 56 * n, "{usage}");
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! A local Anthropic-compatible upstream the tests run and script: it records every
 //! request (path, headers, body) and answers `POST /v1/messages` with a fixed reply and
 //! fixed token counts, streamed as SSE when the request asks for `"stream": true`. It
-//! also answers OpenAI's Responses API (`POST …/responses`, what Codex CLI speaks) with
-//! the same reply and counts.
+//! also answers OpenAI's Responses API (`POST …/responses`, what Codex CLI speaks) and
+//! Chat Completions (`POST …/chat/completions`) with the same reply and counts.
 //!
 //! Per case, a script can also answer an error status (429, 529, …), wait before the
 //! response, pause between SSE events, or break the connection after some events.
@@ -123,6 +123,17 @@ impl Upstream {
             .collect()
     }
 
+    /// The Chat Completions requests.
+    pub fn chats(&self) -> Vec<Recorded> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/chat/completions"))
+            .cloned()
+            .collect()
+    }
+
     pub fn messages(&self) -> Vec<Recorded> {
         self.requests
             .lock()
@@ -195,6 +206,9 @@ fn read_request<R: BufRead>(reader: &mut R) -> Option<Recorded> {
 fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
     if req.method == "POST" && req.path.ends_with("/responses") && s.status.is_none() {
         return respond_responses(req, s);
+    }
+    if req.method == "POST" && req.path.ends_with("/chat/completions") && s.status.is_none() {
+        return respond_chat(req, s);
     }
     if req.method != "POST" || !req.path.starts_with("/v1/messages") {
         return (
@@ -345,5 +359,54 @@ fn respond_responses(req: &Recorded, s: &Script) -> (String, &'static str, Vec<V
             .into_bytes()
         })
         .collect();
+    ("200 OK".into(), "text/event-stream", out)
+}
+
+/// Chat Completions: the reply as the assistant's message, streamed as chunks (the usage
+/// in a last chunk when `stream_options.include_usage` asks for it, as OpenAI does) or
+/// one completion object. `prompt_tokens` includes the cached ones.
+fn respond_chat(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
+    let body = req.json();
+    let model = s
+        .model
+        .clone()
+        .or_else(|| body["model"].as_str().map(String::from))
+        .unwrap_or_else(|| "gpt-4o".into());
+    let usage = json!({
+        "prompt_tokens": s.input_tokens + s.cache_read_input_tokens,
+        "completion_tokens": s.output_tokens,
+        "total_tokens": s.input_tokens + s.cache_read_input_tokens + s.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": s.cache_read_input_tokens},
+    });
+    if body["stream"] != json!(true) {
+        let done = json!({"id": "chatcmpl-test", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": s.reply}, "finish_reason": "stop"}],
+            "usage": usage});
+        return (
+            "200 OK".into(),
+            "application/json",
+            vec![done.to_string().into_bytes()],
+        );
+    }
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut chunks = vec![
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+        chunk(json!({"content": s.reply}), Value::Null),
+        chunk(json!({}), json!("stop")),
+    ];
+    if body["stream_options"]["include_usage"] == json!(true) {
+        chunks.push(
+            json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model,
+                           "choices": [], "usage": usage}),
+        );
+    }
+    let mut out: Vec<Vec<u8>> = chunks
+        .iter()
+        .map(|c| format!("data: {c}\n\n").into_bytes())
+        .collect();
+    out.push(b"data: [DONE]\n\n".to_vec());
     ("200 OK".into(), "text/event-stream", out)
 }
