@@ -594,6 +594,80 @@ fn codex_gets_its_home_and_config() {
 }
 
 #[test]
+fn real_codex_runs_a_tool_through_the_chat_translation() {
+    let env = TestEnv::new("codex-tool");
+    let d = Daemon::start(&env);
+    let up = crate::upstream::Upstream::start(crate::upstream::Script {
+        reply: "FINISHED-AFTER-THE-TOOL".into(),
+        tool_call: Some((
+            "exec_command".into(),
+            json!({"cmd": "echo TOOL-RAN-$((40 + 2))"}).to_string(),
+        )),
+        ..Default::default()
+    });
+    create_profile(
+        &d,
+        json!({"agent_id": "codex", "alias": "kimi", "provider_id": "moonshot-openai",
+               "api_key": "sk-moonshot-0123456789abcdef", "base_url": format!("{}/v1", up.url())}),
+    );
+    wait_until(Duration::from_secs(20), "the proxy of kimi", || {
+        (d.get("/api/proxy/status/kimi").expect_ok()["status"] == "running").then_some(())
+    });
+    let project = env.root.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let out = env
+        .cli(&d)
+        .args([
+            "profiles",
+            "run",
+            "kimi",
+            "--",
+            "exec",
+            "--skip-git-repo-check",
+        ])
+        .args([
+            "--dangerously-bypass-approvals-and-sandbox",
+            "run the check",
+        ])
+        .env("PATH", path_with_deps())
+        .current_dir(&project)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let turns = up.chats();
+    assert!(
+        out.status.success() && stdout.contains("FINISHED-AFTER-THE-TOOL"),
+        "{stdout}\n{}\n{} turns",
+        String::from_utf8_lossy(&out.stderr),
+        turns.len()
+    );
+    // Codex got the call (streamed in pieces, as Chat Completions sends it), ran it, and
+    // sent the result back: the next turn carries the call and its output.
+    assert!(turns.len() >= 2, "{} turns", turns.len());
+    let last = turns.last().unwrap().json();
+    let messages = last["messages"].as_array().unwrap();
+    let call = messages
+        .iter()
+        .find_map(|m| m["tool_calls"].as_array().and_then(|c| c.first().cloned()))
+        .unwrap_or_else(|| panic!("no tool call in {last}"));
+    assert_eq!(call["id"], "call_test_1");
+    assert_eq!(call["function"]["name"], "exec_command");
+    let result = messages
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap_or_else(|| panic!("no tool result in {last}"));
+    assert_eq!(result["tool_call_id"], "call_test_1");
+    assert!(
+        result["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("TOOL-RAN-42"),
+        "{result}"
+    );
+}
+
+#[test]
 fn cli_profiles_commands() {
     let env = TestEnv::new("cli-profiles");
     let d = Daemon::start(&env);

@@ -46,6 +46,9 @@ pub struct Script {
     pub event_gap: std::time::Duration,
     /// Close the connection after this many SSE events.
     pub break_after_events: Option<usize>,
+    /// Chat Completions: answer with a call of this tool (name, JSON arguments) until the
+    /// conversation holds a tool result, then with the reply.
+    pub tool_call: Option<(String, String)>,
 }
 
 impl Default for Script {
@@ -61,6 +64,7 @@ impl Default for Script {
             delay: std::time::Duration::ZERO,
             event_gap: std::time::Duration::ZERO,
             break_after_events: None,
+            tool_call: None,
         }
     }
 }
@@ -378,6 +382,51 @@ fn respond_chat(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8
         "total_tokens": s.input_tokens + s.cache_read_input_tokens + s.output_tokens,
         "prompt_tokens_details": {"cached_tokens": s.cache_read_input_tokens},
     });
+    let answered = body["messages"]
+        .as_array()
+        .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+    let call = s.tool_call.as_ref().filter(|_| !answered).map(|(name, args)| {
+        json!({"id": "call_test_1", "type": "function", "function": {"name": name, "arguments": args}})
+    });
+    if let Some(call) = call {
+        if body["stream"] != json!(true) {
+            let done = json!({"id": "chatcmpl-test", "object": "chat.completion", "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [call]},
+                             "finish_reason": "tool_calls"}],
+                "usage": usage});
+            return (
+                "200 OK".into(),
+                "application/json",
+                vec![done.to_string().into_bytes()],
+            );
+        }
+        // The arguments arrive in two pieces, as real providers stream them.
+        let args = call["function"]["arguments"].as_str().unwrap_or_default();
+        let (a, b) = args.split_at(args.len() / 2);
+        let chunk = |delta: Value, finish: Value| {
+            json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        };
+        let chunks = [
+            chunk(
+                json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_test_1", "type": "function",
+                          "function": {"name": call["function"]["name"], "arguments": a}}]}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}),
+                Value::Null,
+            ),
+            chunk(json!({}), json!("tool_calls")),
+            json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": usage}),
+        ];
+        let mut out: Vec<Vec<u8>> = chunks
+            .iter()
+            .map(|c| format!("data: {c}\n\n").into_bytes())
+            .collect();
+        out.push(b"data: [DONE]\n\n".to_vec());
+        return ("200 OK".into(), "text/event-stream", out);
+    }
     if body["stream"] != json!(true) {
         let done = json!({"id": "chatcmpl-test", "object": "chat.completion", "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": s.reply}, "finish_reason": "stop"}],
