@@ -6,8 +6,10 @@
 //! ([`request`]) and the answer back into what the Responses API would have sent: the
 //! stream of `response.*` events ([`Stream`]) or one response object ([`json`]).
 //!
-//! What maps: `instructions` → a system message; input messages (developer → system),
-//! function calls and their outputs → assistant `tool_calls` and `tool` messages;
+//! What maps: `instructions` and the developer messages before the conversation → one
+//! system message; later developer messages → system messages; user and assistant
+//! messages as they are; function calls and their outputs → assistant `tool_calls` and
+//! `tool` messages;
 //! `function` tools as they are; `custom` (free-form) tools as functions with one string
 //! parameter `input`, whose calls come back as `custom_tool_call`s; `max_output_tokens`,
 //! `temperature`, `top_p`, `tool_choice`, `parallel_tool_calls`. What cannot be carried
@@ -47,6 +49,7 @@ pub fn request(body: &[u8]) -> Result<Translated, String> {
         }
         _ => {}
     }
+    merge_leading_system(&mut messages);
     let mut custom_tools = HashSet::new();
     let tools: Vec<Value> = obj
         .get("tools")
@@ -89,6 +92,24 @@ pub fn request(body: &[u8]) -> Result<Translated, String> {
         body: Value::Object(out).to_string().into_bytes(),
         custom_tools,
     })
+}
+
+/// One system message at the start: the instructions and the developer messages before
+/// the conversation (several providers accept only one, and only first).
+fn merge_leading_system(messages: &mut Vec<Value>) {
+    let n = messages
+        .iter()
+        .take_while(|m| m["role"] == "system" && m["content"].is_string())
+        .count();
+    if n < 2 {
+        return;
+    }
+    let text = messages
+        .drain(..n)
+        .filter_map(|m| m["content"].as_str().map(String::from))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    messages.insert(0, json!({"role": "system", "content": text}));
 }
 
 fn push_item(messages: &mut Vec<Value>, item: &Value) {
@@ -528,8 +549,7 @@ mod tests {
         assert_eq!(
             chat["messages"],
             json!([
-                {"role": "system", "content": "Be brief."},
-                {"role": "system", "content": "rules"},
+                {"role": "system", "content": "Be brief.\n\nrules"},
                 {"role": "user", "content": "a\nb"},
                 {"role": "assistant", "content": "On it.", "tool_calls": [
                     {"id": "c1", "type": "function", "function": {"name": "shell", "arguments": "{\"command\":[\"ls\"]}"}},
