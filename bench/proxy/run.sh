@@ -4,6 +4,12 @@
 # time from an upstream SSE event to the agent. See bench/README.md ("Proxy").
 #
 #   bench/proxy/run.sh            # ROUNDS=3 rounds of DURATION=5 seconds per wrk run
+#   CCR=0 bench/proxy/run.sh      # without claude-code-router
+#
+# claude-code-router (npm @musistudio/claude-code-router, CCR_VERSION, default 1.0.73, the
+# newest 1.x the registry serves) is installed into bench/.ccr and measured as a fourth
+# path: its `Anthropic` transformer alone passes requests and responses through, swapping
+# the key, which is the same job as clown's proxy.
 #
 # The three paths are measured in turn, round after round, and each figure is the median
 # of its rounds, so a burst of load from elsewhere on the machine hits all three alike.
@@ -20,6 +26,14 @@ for tool in nginx wrk python3 curl; do
   command -v "$tool" >/dev/null || { echo "error: $tool is needed (apt-get install -y nginx wrk python3 curl)" >&2; exit 1; }
 done
 [ -x "$CLOWN" ] || cargo build --release
+CCR=${CCR:-1}
+CCR_VERSION=${CCR_VERSION:-1.0.73}
+CCR_BIN=$(realpath -m bench/.ccr/node_modules/.bin/ccr)
+if [ "$CCR" = 1 ] && ! grep -qs "\"version\": \"$CCR_VERSION\"" bench/.ccr/node_modules/@musistudio/claude-code-router/package.json; then
+  command -v npm >/dev/null || { echo "error: npm is needed for claude-code-router (or CCR=0)" >&2; exit 1; }
+  echo "installing @musistudio/claude-code-router@$CCR_VERSION into bench/.ccr" >&2
+  npm install --prefix bench/.ccr --no-audit --no-fund --no-save --silent "@musistudio/claude-code-router@$CCR_VERSION"
+fi
 CLOWN=$(realpath "$CLOWN")
 BENCH=$(realpath bench/proxy)
 
@@ -63,6 +77,33 @@ launch() { api -X POST "http://127.0.0.1:$API/api/profiles/$1/launch" | python3 
 read -r PROXY LOCAL < <(launch bench)
 read -r PROXY_SSE LOCAL_SSE < <(launch bench-sse)
 
+# claude-code-router: one instance per upstream (its config lives in $HOME), each with a
+# local key of its own, in the foreground of a background job.
+ccr_start() { # name upstream-port listen-port
+  mkdir -p "$WORK/$1/.claude-code-router"
+  cat > "$WORK/$1/.claude-code-router/config.json" <<JSON
+{"LOG": false, "HOST": "127.0.0.1", "PORT": $3, "APIKEY": "ccr-local-token",
+ "Providers": [{"name": "up", "api_base_url": "http://127.0.0.1:$2/v1/messages",
+   "api_key": "sk-ant-bench-0123456789abcdef", "models": ["claude-sonnet-4"],
+   "transformer": {"use": ["Anthropic"]}}],
+ "Router": {"default": "up,claude-sonnet-4"}}
+JSON
+  (cd "$WORK" && exec env -i HOME="$WORK/$1" PATH="$PATH" "$CCR_BIN" start >"$WORK/$1.log" 2>&1) & pids+=($!)
+  for _ in $(seq 100); do
+    curl -s -o /dev/null -m 1 "http://127.0.0.1:$3/v1/messages" -H 'x-api-key: ccr-local-token' \
+      -H 'content-type: application/json' -d '{"model":"claude-sonnet-4","max_tokens":1,"messages":[{"role":"user","content":"up?"}]}' && return
+    sleep 0.1
+  done
+  echo "error: claude-code-router did not start:" >&2; cat "$WORK/$1.log" >&2; exit 1
+}
+paths="direct nginx clown"
+if [ "$CCR" = 1 ]; then
+  CCR_PORT=$(free_port); CCR_SSE=$(free_port)
+  ccr_start ccr "$UP" "$CCR_PORT"
+  ccr_start ccr-sse "$SSE" "$CCR_SSE"
+  paths="$paths ccr"
+fi
+
 # wrk: the 50% and 99% latency in µs (one connection), and requests/s (32 connections).
 us() { awk '{v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
 run_wrk() { # name port key
@@ -82,15 +123,19 @@ results=$(
     run_wrk direct "$UP" none
     run_wrk nginx "$HOP" none
     run_wrk clown "$PROXY" "$LOCAL"
+    if [ "$CCR" = 1 ]; then run_wrk ccr "$CCR_PORT" ccr-local-token; fi
   done
 )
 sse() { python3 "$BENCH/sse_latency.py" measure "127.0.0.1:$1" "$2" 10; }
 sse_direct=$(sse "$SSE" none); sse_nginx=$(sse "$SSE_HOP" none); sse_clown=$(sse "$PROXY_SSE" "$LOCAL_SSE")
+sse_ccr='{}'
+if [ "$CCR" = 1 ]; then sse_ccr=$(sse "$CCR_SSE" ccr-local-token); fi
 
 sleep 1
 events=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from usage_events where profile='bench'\").fetchone()[0])" "$WORK/home/.local/share/clown/clown.db")
-python3 - "$results" "$sse_direct" "$sse_nginx" "$sse_clown" "$events" "$DURATION" "$ROUNDS" <<'PY'
+python3 - "$results" "$sse_direct" "$sse_nginx" "$sse_clown" "$events" "$DURATION" "$ROUNDS" "$sse_ccr" "$paths" <<'PY'
 import json, statistics, sys
+paths = sys.argv[9].split()
 runs = {}
 for line in sys.argv[1].splitlines():
     name, *v = line.split()
@@ -103,7 +148,7 @@ added = lambda k, i: med(runs[k][r][i] - runs["direct"][r][i] for r in range(rou
 print(f"median of {sys.argv[7]} rounds; wrk {sys.argv[6]} s per run; latency over 1 connection, requests/s over 32 connections (2 threads)\n")
 print("| path | p50 µs | p99 µs | added p50 µs | added p99 µs | requests/s |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
-for k in ["direct", "nginx", "clown"]:
+for k in paths:
     p50, p99, rps = (med(r[i] for r in runs[k]) for i in range(3))
     a50 = "" if k == "direct" else f"{added(k, 0):.0f}"
     a99 = "" if k == "direct" else f"{added(k, 1):.0f}"
@@ -111,13 +156,19 @@ for k in ["direct", "nginx", "clown"]:
 ratio = med((runs["clown"][r][0] - runs["direct"][r][0]) / max(1, runs["nginx"][r][0] - runs["direct"][r][0]) for r in range(rounds))
 tput = med(runs["clown"][r][2] / runs["nginx"][r][2] for r in range(rounds))
 print(f"\nper round, clown's added p50 / nginx's: median {ratio:.2f}x; clown's requests/s / nginx's: median {tput:.2f}")
+if "ccr" in runs:
+    lat = med((runs["ccr"][r][0] - runs["direct"][r][0]) / max(1, runs["clown"][r][0] - runs["direct"][r][0]) for r in range(rounds))
+    rps = med(runs["clown"][r][2] / runs["ccr"][r][2] for r in range(rounds))
+    print(f"per round, claude-code-router's added p50 / clown's: median {lat:.2f}x; clown's requests/s / claude-code-router's: median {rps:.2f}x")
 print("per round (p50 µs / p99 µs / requests/s): " + "; ".join(
-    f"{k} " + ", ".join(f"{r[0]:.0f}/{r[1]:.0f}/{r[2]}" for r in runs[k]) for k in ["direct", "nginx", "clown"]))
+    f"{k} " + ", ".join(f"{r[0]:.0f}/{r[1]:.0f}/{r[2]}" for r in runs[k]) for k in paths))
 total = sum(r[3] for r in runs["clown"])
 print(f"usage events recorded through clown: {sys.argv[5]}, for {total} requests wrk counted as completed\n")
 print("| SSE event to agent | events | p50 µs | p99 µs | max µs |")
 print("| --- | ---: | ---: | ---: | ---: |")
-for name, raw in [("direct", sys.argv[2]), ("nginx", sys.argv[3]), ("clown", sys.argv[4])]:
+for name, raw in [("direct", sys.argv[2]), ("nginx", sys.argv[3]), ("clown", sys.argv[4]), ("ccr", sys.argv[8])]:
     s = json.loads(raw)
+    if not s:
+        continue
     print(f"| {name} | {s['events']} | {s['p50_us']} | {s['p99_us']} | {s['max_us']} |")
 PY
