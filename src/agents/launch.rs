@@ -6,8 +6,8 @@
 //! key left in the user's shell never leaks into another provider's run). Files the agent
 //! needs go into the profile home, 0600:
 //! - Claude Code: `CLAUDE_CONFIG_DIR` = the profile home, and `.claude.json` there marks
-//!   onboarding done, a theme, the current key's last 20 characters as the only approved one, and each working
-//!   directory as trusted, so it starts straight at its prompt.
+//!   onboarding done, a theme, the current key's last 20 characters as the only approved
+//!   one, and each working directory as trusted, so it starts straight at its prompt.
 //! - Codex CLI: `CODEX_HOME` = the profile home, with `config.toml` naming the model and a
 //!   `clown` model provider whose `env_key` carries the key.
 //! - Others: the manifest's environment variables.

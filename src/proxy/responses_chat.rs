@@ -197,7 +197,10 @@ fn tool(t: &Value, custom: &mut HashSet<String>) -> Option<Value> {
         "function" => Some(json!({"type": "function", "function": {
             "name": name,
             "description": description,
-            "parameters": t.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            "parameters": t
+                .get("parameters")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
         }})),
         "custom" => {
             custom.insert(name.to_string());
@@ -212,7 +215,8 @@ fn tool(t: &Value, custom: &mut HashSet<String>) -> Option<Value> {
                 "name": name,
                 "description": described,
                 "parameters": {"type": "object",
-                    "properties": {"input": {"type": "string", "description": "The tool's whole input, as free-form text."}},
+                    "properties": {"input": {"type": "string",
+                        "description": "The tool's whole input, as free-form text."}},
                     "required": ["input"]},
             }}))
         }
@@ -279,8 +283,11 @@ fn items(id: &str, text: &str, calls: &[Call], custom: &HashSet<String>) -> Vec<
                 .ok()
                 .and_then(|v| v["input"].as_str().map(String::from))
                 .unwrap_or_else(|| c.arguments.clone());
-            out.push(json!({"type": "custom_tool_call", "id": format!("ctc_{id}_{i}"),
-                            "call_id": call_id, "name": c.name, "input": input, "status": "completed"}));
+            out.push(
+                json!({"type": "custom_tool_call", "id": format!("ctc_{id}_{i}"),
+                            "call_id": call_id, "name": c.name, "input": input,
+                            "status": "completed"}),
+            );
         } else {
             out.push(
                 json!({"type": "function_call", "id": format!("fc_{id}_{i}"),
@@ -432,10 +439,13 @@ impl Stream {
         }
         if let Some(err) = chunk.get("error") {
             self.done = true;
+            let message = err["message"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| err.to_string());
             let failed = json!({"id": format!("resp_{}", self.id), "object": "response",
                                 "status": "failed", "model": self.model, "output": [],
-                                "error": {"code": "upstream_error",
-                                          "message": err["message"].as_str().map(String::from).unwrap_or_else(|| err.to_string())}});
+                                "error": {"code": "upstream_error", "message": message}});
             self.emit(out, json!({"type": "response.failed", "response": failed}));
             return;
         }
