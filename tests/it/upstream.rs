@@ -385,51 +385,34 @@ fn respond_chat(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8
     let answered = body["messages"]
         .as_array()
         .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
-    let call = s.tool_call.as_ref().filter(|_| !answered).map(|(name, args)| {
-        json!({"id": "call_test_1", "type": "function", "function": {"name": name, "arguments": args}})
-    });
-    if let Some(call) = call {
-        if body["stream"] != json!(true) {
-            let done = json!({"id": "chatcmpl-test", "object": "chat.completion", "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [call]},
-                             "finish_reason": "tool_calls"}],
-                "usage": usage});
-            return (
-                "200 OK".into(),
-                "application/json",
-                vec![done.to_string().into_bytes()],
-            );
+    // The answer: a tool call (its arguments streamed in two pieces, as real providers
+    // stream them) or the reply.
+    let (message, deltas, finish) = match s.tool_call.as_ref().filter(|_| !answered) {
+        Some((name, args)) => {
+            let (a, b) = args.split_at(args.len() / 2);
+            let call = json!({"id": "call_test_1", "type": "function", "function": {"name": name, "arguments": args}});
+            (
+                json!({"role": "assistant", "content": null, "tool_calls": [call]}),
+                vec![
+                    json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_test_1", "type": "function",
+                              "function": {"name": name, "arguments": a}}]}),
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}),
+                ],
+                "tool_calls",
+            )
         }
-        // The arguments arrive in two pieces, as real providers stream them.
-        let args = call["function"]["arguments"].as_str().unwrap_or_default();
-        let (a, b) = args.split_at(args.len() / 2);
-        let chunk = |delta: Value, finish: Value| {
-            json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-        };
-        let chunks = [
-            chunk(
-                json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_test_1", "type": "function",
-                          "function": {"name": call["function"]["name"], "arguments": a}}]}),
-                Value::Null,
-            ),
-            chunk(
-                json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}),
-                Value::Null,
-            ),
-            chunk(json!({}), json!("tool_calls")),
-            json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": usage}),
-        ];
-        let mut out: Vec<Vec<u8>> = chunks
-            .iter()
-            .map(|c| format!("data: {c}\n\n").into_bytes())
-            .collect();
-        out.push(b"data: [DONE]\n\n".to_vec());
-        return ("200 OK".into(), "text/event-stream", out);
-    }
+        None => (
+            json!({"role": "assistant", "content": s.reply}),
+            vec![
+                json!({"role": "assistant", "content": ""}),
+                json!({"content": s.reply}),
+            ],
+            "stop",
+        ),
+    };
     if body["stream"] != json!(true) {
         let done = json!({"id": "chatcmpl-test", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": s.reply}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": usage});
         return (
             "200 OK".into(),
@@ -441,11 +424,8 @@ fn respond_chat(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8
         json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
-    let mut chunks = vec![
-        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
-        chunk(json!({"content": s.reply}), Value::Null),
-        chunk(json!({}), json!("stop")),
-    ];
+    let mut chunks: Vec<Value> = deltas.into_iter().map(|d| chunk(d, Value::Null)).collect();
+    chunks.push(chunk(json!({}), json!(finish)));
     if body["stream_options"]["include_usage"] == json!(true) {
         chunks.push(
             json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model,
