@@ -1,24 +1,53 @@
 //! `AppState`: the one shared handle every handler receives.
 //!
-//! It is cheap to clone (an `Arc` inside) and exposes methods rather than public fields,
-//! so components change their internals without touching the handlers.
+//! It is cheap to clone (an `Arc` inside) and holds resources — configuration and
+//! catalogue of the moment, paths, store, event bus, token, log tail — and the long-lived
+//! components built on them: the proxies' supervisor, the terminal sessions, and the
+//! profiles' use cases. Components get only the resources they need, never this handle.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use serde::Serialize;
+
 use crate::agents::detect::Detector;
 use crate::auth::Token;
 use crate::config::Config;
-use crate::daemon::activation::Activation;
 use crate::events::EventBus;
 use crate::logging::LogTail;
 use crate::paths::{Env, Paths};
-use crate::proxy::Supervisor;
+use crate::profiles::plan::StorePlans;
+use crate::profiles::{Profiles, Resources};
 use crate::pty::Terminals;
 use crate::registry::{Catalogue, SyncState};
+use crate::shared::Shared;
 use crate::store::Store;
+use crate::supervisor::{self, Supervisor};
+
+/// Where the daemon's listening sockets came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Systemd,
+    Launchd,
+    Bound,
+}
+
+impl Activation {
+    pub fn is_socket_activated(self) -> bool {
+        self != Activation::Bound
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Activation::Systemd => "systemd-inherited",
+            Activation::Launchd => "launchd-inherited",
+            Activation::Bound => "bound",
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,7 +55,7 @@ pub struct AppState {
 }
 
 struct Inner {
-    config: RwLock<Arc<Config>>,
+    config: Shared<Config>,
     paths: Paths,
     store: Store,
     events: EventBus,
@@ -35,17 +64,17 @@ struct Inner {
     started: Instant,
     activation: Activation,
     local_addrs: Vec<SocketAddr>,
-    profiles_count: AtomicUsize,
-    proxies: Supervisor,
+    proxies: Arc<Supervisor>,
     activity: Activity,
     shutdown: tokio::sync::watch::Sender<bool>,
-    catalogue: RwLock<Arc<Catalogue>>,
+    catalogue: Shared<Catalogue>,
     sync_state: RwLock<SyncState>,
     sync_lock: tokio::sync::Mutex<()>,
     import_lock: tokio::sync::Mutex<()>,
-    detector: Detector,
+    detector: Arc<Detector>,
     env: Env,
     terminals: Terminals,
+    profiles: Profiles,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -91,14 +120,55 @@ pub struct AppStateParts {
     pub env: Env,
 }
 
+/// The daemon's own URL for the proxies' usage reports (a wildcard address is reached
+/// through loopback).
+fn daemon_url(local_addrs: &[SocketAddr]) -> Option<String> {
+    let addr = local_addrs.first()?;
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
+    Some(format!(
+        "http://{}",
+        std::net::SocketAddr::new(ip, addr.port())
+    ))
+}
+
 impl AppState {
     pub fn new(parts: AppStateParts) -> Result<Self, crate::store::StoreError> {
-        let profiles = parts.store.count_profiles()?;
         let (catalogue, sync_state) = crate::registry::load(&parts.paths);
+        let catalogue = Shared::new(catalogue);
+        let config = Shared::new(parts.config);
         let terminals = Terminals::start(parts.store.clone(), parts.events.clone());
+        let proxies = Arc::new(Supervisor::new(supervisor::Context {
+            plans: Arc::new(StorePlans {
+                store: parts.store.clone(),
+                catalogue: catalogue.clone(),
+                config: config.clone(),
+            }),
+            events: parts.events.clone(),
+            config: config.clone(),
+            state_dir: parts.paths.state_dir.clone(),
+            env: parts.env.clone(),
+            daemon_url: daemon_url(&parts.local_addrs),
+            report_token: Some(parts.token.expose().to_string()),
+        }));
+        let detector = Arc::new(Detector::default());
+        let profiles = Profiles::new(Resources {
+            store: parts.store.clone(),
+            catalogue: catalogue.clone(),
+            config: config.clone(),
+            events: parts.events.clone(),
+            proxies: proxies.clone(),
+            terminals: terminals.clone(),
+            detector: detector.clone(),
+            env: parts.env.clone(),
+            home: parts.paths.home.clone(),
+        })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                config: RwLock::new(Arc::new(parts.config)),
+                config,
                 paths: parts.paths,
                 store: parts.store,
                 events: parts.events,
@@ -107,31 +177,27 @@ impl AppState {
                 started: Instant::now(),
                 activation: parts.activation,
                 local_addrs: parts.local_addrs,
-                profiles_count: AtomicUsize::new(profiles),
-                proxies: Supervisor::default(),
+                proxies,
                 activity: Activity::default(),
                 shutdown: tokio::sync::watch::Sender::new(false),
-                catalogue: RwLock::new(Arc::new(catalogue)),
+                catalogue,
                 sync_state: RwLock::new(sync_state),
                 sync_lock: tokio::sync::Mutex::new(()),
                 import_lock: tokio::sync::Mutex::new(()),
-                detector: Detector::default(),
+                detector,
                 env: parts.env,
                 terminals,
+                profiles,
             }),
         })
     }
 
     pub fn config(&self) -> Arc<Config> {
-        self.inner
-            .config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.inner.config.get()
     }
 
     pub fn set_config(&self, config: Config) {
-        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        self.inner.config.set(config);
     }
 
     pub fn paths(&self) -> &Paths {
@@ -171,22 +237,6 @@ impl AppState {
         &self.inner.local_addrs
     }
 
-    pub fn profiles_count(&self) -> usize {
-        self.inner.profiles_count.load(Ordering::Relaxed)
-    }
-
-    pub fn adjust_profiles_count(&self, delta: isize) {
-        if delta >= 0 {
-            self.inner
-                .profiles_count
-                .fetch_add(delta as usize, Ordering::Relaxed);
-        } else {
-            self.inner
-                .profiles_count
-                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
-        }
-    }
-
     /// Proxies starting, running or waiting to restart.
     pub fn active_proxies(&self) -> usize {
         self.inner.proxies.active_count()
@@ -197,24 +247,21 @@ impl AppState {
         &self.inner.proxies
     }
 
+    /// The profiles and their use cases.
+    pub fn profiles(&self) -> &Profiles {
+        &self.inner.profiles
+    }
+
     pub fn activity(&self) -> &Activity {
         &self.inner.activity
     }
 
     pub fn catalogue(&self) -> Arc<Catalogue> {
-        self.inner
-            .catalogue
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.inner.catalogue.get()
     }
 
     pub fn set_catalogue(&self, catalogue: Catalogue, state: SyncState) {
-        *self
-            .inner
-            .catalogue
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(catalogue);
+        self.inner.catalogue.set(catalogue);
         *self
             .inner
             .sync_state
@@ -248,27 +295,9 @@ impl AppState {
         &self.inner.env
     }
 
-    /// Where agent binaries are looked for: PATH, `~/.local/bin`, then configured dirs.
-    pub fn agent_search_dirs(&self) -> Vec<std::path::PathBuf> {
-        let mut extra = vec![self.paths().home.join(".local/bin")];
-        extra.extend(self.config().agents.extra_paths.iter().cloned());
-        crate::agents::detect::search_dirs(self.env().get("PATH").map(String::as_str), &extra)
-    }
-
     /// The terminal sessions (DESIGN §12).
     pub fn terminals(&self) -> &Terminals {
         &self.inner.terminals
-    }
-
-    /// Whether a terminal session or proxy runs for `alias` (deleting it then needs force).
-    pub fn profile_in_use(&self, alias: &str) -> bool {
-        self.terminals().profile_in_use(alias) || self.proxies().is_active(alias)
-    }
-
-    /// Stops the terminal sessions and proxy of `alias` (before a forced delete).
-    pub async fn stop_profile_work(&self, alias: &str) {
-        self.terminals().stop_profile(alias).await;
-        self.proxies().remove(alias).await;
     }
 
     /// Resolves (changes) when the daemon begins shutting down; long-lived connections

@@ -1,5 +1,5 @@
 //! Agents: finding installed agent programs (`detect`) and preparing the environment and
-//! files a profile's agent starts with (`launch`).
+//! files a profile's agent starts with (`prepare`).
 
 pub mod detect;
-pub mod launch;
+pub mod prepare;

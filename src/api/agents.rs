@@ -20,7 +20,7 @@ async fn profile_counts(state: &AppState) -> Result<HashMap<String, usize>, ApiE
 
 pub async fn list(State(state): State<AppState>) -> ApiResult {
     let catalogue = state.catalogue();
-    let dirs = state.agent_search_dirs();
+    let dirs = state.profiles().agent_search_dirs();
     let found = state.detector().detect_all(&catalogue.agents, &dirs).await;
     let counts = profile_counts(&state).await?;
     let items: Vec<_> = catalogue
@@ -47,7 +47,10 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
     let a = catalogue
         .agent(&id)
         .ok_or_else(|| ApiError::not_found(format!("Agent '{id}' not found")))?;
-    let d = state.detector().detect(a, &state.agent_search_dirs()).await;
+    let d = state
+        .detector()
+        .detect(a, &state.profiles().agent_search_dirs())
+        .await;
     let counts = profile_counts(&state).await?;
     Ok(ok(json!({
         "id": a.id,

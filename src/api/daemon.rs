@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiResult, ok};
 use super::extract::ApiQuery;
+use crate::app::Activation;
 use crate::app::AppState;
-use crate::daemon::activation::Activation;
 
 #[derive(Debug, Serialize)]
 pub struct DaemonStatus {
@@ -26,7 +26,7 @@ pub async fn status(State(state): State<AppState>) -> ApiResult {
         pid: std::process::id(),
         uptime_secs: state.uptime_secs(),
         version: env!("CARGO_PKG_VERSION"),
-        profiles_count: state.profiles_count(),
+        profiles_count: state.profiles().count(),
         active_proxies: state.active_proxies(),
         activation: state.activation(),
         listen: state.local_addrs().iter().map(|a| a.to_string()).collect(),

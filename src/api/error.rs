@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::profiles::ProfileError;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -43,6 +45,19 @@ impl ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         Self::internal(e)
+    }
+}
+
+impl From<ProfileError> for ApiError {
+    fn from(e: ProfileError) -> Self {
+        match e {
+            ProfileError::Invalid(m) => Self::bad_request(m),
+            ProfileError::NotFound(_) => Self::not_found(e.to_string()),
+            ProfileError::Exists(_) | ProfileError::Conflict(_) => Self::conflict(e.to_string()),
+            ProfileError::ShuttingDown => Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            ProfileError::Store(e) => Self::internal(e),
+            ProfileError::Internal(m) => Self::internal(m),
+        }
     }
 }
 

@@ -1,11 +1,7 @@
-//! `/api/terminal`: start, list, show and end terminal sessions (DESIGN §12).
-//!
-//! A session runs the profile's agent in a PTY with the profile's launch environment over
-//! a small base taken from the daemon's own environment (PATH, locale, user, home, time
-//! zone; `TERM=xterm-256color`). Every check that can fail runs before anything starts,
-//! so a refused request leaves no session and no process behind.
+//! `/api/terminal`: start, list, show and end terminal sessions (DESIGN §12). Starting
+//! one is the profile's use case (`Profiles::start_session`); this file checks the
+//! request's shape.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use axum::extract::{Path as UrlPath, State};
@@ -15,34 +11,10 @@ use uuid::Uuid;
 use super::error::{ApiError, ApiResult, ok, ok_empty};
 use super::extract::ApiJson;
 use crate::app::AppState;
-use crate::pty::{MAX_DIMENSION, NewSession, Program, PtyError, Session};
+use crate::profiles::SessionRequest;
+use crate::pty::{MAX_DIMENSION, Session};
 
-/// Variables copied from the daemon's environment into every session.
-const BASE_VARS: &[&str] = &["LANG", "SHELL", "USER", "LOGNAME", "HOME", "TMPDIR", "TZ"];
-
-impl From<PtyError> for ApiError {
-    fn from(e: PtyError) -> Self {
-        match e {
-            PtyError::Limit { .. } => ApiError::conflict(e.to_string()),
-            PtyError::ShuttingDown => {
-                ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-            }
-            other => ApiError::internal(other),
-        }
-    }
-}
-
-/// The validated body of `POST /api/terminal/sessions`.
-#[derive(Debug)]
-struct CreateRequest {
-    profile_alias: String,
-    args: Vec<String>,
-    cols: u16,
-    rows: u16,
-    working_dir: Option<PathBuf>,
-}
-
-fn parse(body: &Value) -> Result<CreateRequest, ApiError> {
+fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ApiError::bad_request("Expected a JSON object"))?;
@@ -80,7 +52,7 @@ fn parse(body: &Value) -> Result<CreateRequest, ApiError> {
         }
         Some(_) => return Err(ApiError::bad_request("working_dir must be a string")),
     };
-    Ok(CreateRequest {
+    Ok(SessionRequest {
         profile_alias,
         args,
         cols: dimension(obj, "cols", 80)?,
@@ -105,76 +77,11 @@ fn dimension(obj: &Map<String, Value>, name: &str, default: u16) -> Result<u16, 
 }
 
 pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> ApiResult {
-    let req = parse(&body)?;
-    let (row, _) = super::profiles::load(&state, &req.profile_alias).await?;
-    let binary = state
-        .catalogue()
-        .agent(&row.agent_id)
-        .map(|a| a.binary.clone())
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "Profile '{}' uses agent '{}', which the catalogue no longer has",
-                row.alias, row.agent_id
-            ))
-        })?;
-    let dirs = state.agent_search_dirs();
-    let path = crate::agents::detect::find_binary(&binary, &dirs).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "Agent '{}' is not installed: no executable '{binary}' on PATH or in agents.extra_paths",
-            row.agent_id
-        ))
-    })?;
-    let config = state.config();
-    // Checked again, atomically, when the session starts; this spares the launch files.
-    if state.terminals().running() >= config.terminal.max_sessions {
-        return Err(PtyError::Limit {
-            limit: config.terminal.max_sessions,
-        }
-        .into());
-    }
-    let spec = super::profiles::launch_spec(&state, &req.profile_alias, req.working_dir.as_deref())
-        .await?;
-    let cwd = req.working_dir.unwrap_or_else(|| spec.home.clone());
-    let mut env = base_env(state.env(), &dirs);
-    env.extend(spec.env);
-    let session = state
-        .terminals()
-        .create(NewSession {
-            profile: req.profile_alias,
-            program: Program {
-                path,
-                args: req.args,
-                env,
-                cwd,
-                cols: req.cols,
-                rows: req.rows,
-            },
-            scrollback_bytes: config.terminal.scrollback_bytes,
-            max_sessions: config.terminal.max_sessions,
-        })
-        .await?;
+    let session = state.profiles().start_session(parse(&body)?).await?;
     Ok(ok(serde_json::json!({
         "session_id": session.id.to_string(),
         "ws_url": format!("/ws/terminal/{}", session.id),
     })))
-}
-
-/// The daemon's basics every session gets; PATH also holds the agent directories.
-fn base_env(daemon: &crate::paths::Env, dirs: &[PathBuf]) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = daemon
-        .iter()
-        .filter(|(k, _)| BASE_VARS.contains(&k.as_str()) || k.starts_with("LC_"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let path = std::env::join_paths(dirs)
-        .ok()
-        .and_then(|p| p.into_string().ok())
-        .or_else(|| daemon.get("PATH").cloned());
-    if let Some(path) = path {
-        env.insert("PATH".into(), path);
-    }
-    env.insert("TERM".into(), "xterm-256color".into());
-    env
 }
 
 /// The session named by `id`, or 404.
@@ -245,26 +152,5 @@ mod tests {
         );
         assert!(err(json!({"profile_alias": "p", "colour": 1})).contains("colour"));
         assert!(err(json!([1])).contains("object"));
-    }
-
-    #[test]
-    fn base_environment_is_explicit() {
-        let daemon: crate::paths::Env = [
-            ("PATH", "/usr/bin"),
-            ("HOME", "/h"),
-            ("LC_ALL", "C.UTF-8"),
-            ("NOTIFY_SOCKET", "/run/x"),
-            ("LISTEN_FDS", "1"),
-            ("TERM", "dumb"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let env = base_env(&daemon, &[PathBuf::from("/a"), PathBuf::from("/b")]);
-        assert_eq!(env["PATH"], "/a:/b");
-        assert_eq!(env["HOME"], "/h");
-        assert_eq!(env["LC_ALL"], "C.UTF-8");
-        assert_eq!(env["TERM"], "xterm-256color");
-        assert!(!env.contains_key("NOTIFY_SOCKET") && !env.contains_key("LISTEN_FDS"));
     }
 }

@@ -12,7 +12,7 @@ use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
-use crate::usage::import_claude::{self, ImportSource, Progress, UNASSIGNED_PROFILE};
+use crate::usage::claude::{self, ImportSource, Progress, UNASSIGNED_PROFILE};
 use crate::usage::period::{self, Period};
 use crate::usage::query::{self, Filters};
 
@@ -214,7 +214,7 @@ pub async fn import_claude(
                     );
                 }
             };
-            import_claude::run(c, &sources, &tz, &progress)
+            claude::run(c, &sources, &tz, &progress)
         })
         .await?;
     let line = summary.line();

@@ -5,21 +5,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 
-use serde::Serialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    Systemd,
-    Launchd,
-    Bound,
-}
-
-impl Activation {
-    pub fn is_socket_activated(self) -> bool {
-        self != Activation::Bound
-    }
-}
+pub use crate::app::Activation;
 
 pub struct Listeners {
     pub activation: Activation,

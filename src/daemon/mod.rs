@@ -102,11 +102,7 @@ pub async fn run(
     tracing::info!(
         "listening on {} ({} sockets), pid {}",
         addrs.join(", "),
-        match activation {
-            activation::Activation::Systemd => "systemd-inherited",
-            activation::Activation::Launchd => "launchd-inherited",
-            activation::Activation::Bound => "bound",
-        },
+        activation.label(),
         std::process::id()
     );
     notify::ready(&format!("Listening on {}", addrs.join(", ")));
@@ -114,7 +110,7 @@ pub async fn run(
     // Proxies report usage to the daemon, so they start once it listens.
     let restoring = {
         let state = state.clone();
-        tokio::spawn(async move { state.proxies().restore(&state).await })
+        tokio::spawn(async move { state.profiles().restore_proxies().await })
     };
 
     if let Some(interval) = notify::watchdog_interval(&opts.env) {

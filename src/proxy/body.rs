@@ -18,7 +18,7 @@ use tokio::time::{Instant, Sleep};
 use super::report::Reporter;
 use super::responses_chat::{self, Stream};
 use super::usage_tap::UsageTap;
-use crate::store::usage::UsageEvent;
+use crate::records::UsageEvent;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -153,11 +153,7 @@ impl TapBody {
             provider: Some(ctx.provider),
             model,
             ts: Some(jiff::Timestamp::now().as_second()),
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            cache_creation_input_tokens: usage.cache_creation_input_tokens,
-            cache_read_input_tokens: usage.cache_read_input_tokens,
-            cache_creation_1h_input_tokens: usage.cache_creation_1h_input_tokens,
+            tokens: usage,
             source: "proxy".into(),
             session_id: None,
             dedupe_key: Some(dedupe_key()),

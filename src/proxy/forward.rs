@@ -117,7 +117,7 @@ impl Forwarder {
                 );
             }
         };
-        let probe = super::model::probe(&body);
+        let probe = super::alias::probe(&body);
         let started = Instant::now();
         let n = self.plan.targets.len();
         let mut failure = Failure::Transport("no upstream target configured".into());

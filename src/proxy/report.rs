@@ -17,7 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::usage::UsageEvent;
+use crate::records::UsageEvent;
 
 /// Events per post (the daemon takes JSON bodies up to 1 MiB).
 const MAX_BATCH: usize = 1000;
@@ -73,10 +73,10 @@ impl Reporter {
         tracing::debug!(
             "usage: {} in={} out={} cache_w={} cache_r={}",
             event.model,
-            event.input_tokens,
-            event.output_tokens,
-            event.cache_creation_input_tokens,
-            event.cache_read_input_tokens
+            event.tokens.input_tokens,
+            event.tokens.output_tokens,
+            event.tokens.cache_creation_input_tokens,
+            event.tokens.cache_read_input_tokens
         );
         if let Some(tx) = &self.tx
             && tx.try_send(event).is_err()

@@ -15,15 +15,7 @@ const MAX_JSON: usize = 16 * 1024 * 1024;
 /// Longest SSE line kept; a longer one (a huge text delta) is skipped.
 const MAX_LINE: usize = 1024 * 1024;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_input_tokens: u64,
-    pub cache_read_input_tokens: u64,
-    /// The part of the cache writes with a one-hour lifetime (Anthropic's `cache_creation`).
-    pub cache_creation_1h_input_tokens: u64,
-}
+use crate::tokens::Tokens;
 
 /// The fields of a usage object in any of the three formats; the rest is skipped
 /// without being built (this runs on every response).
@@ -72,7 +64,7 @@ pub struct UsageTap {
     format: Format,
     buf: Vec<u8>,
     overflow: bool,
-    usage: Usage,
+    usage: Tokens,
     seen_usage: bool,
     model: Option<String>,
 }
@@ -99,7 +91,7 @@ impl UsageTap {
             format,
             buf: Vec::new(),
             overflow: false,
-            usage: Usage::default(),
+            usage: Tokens::default(),
             seen_usage: false,
             model: None,
         })
@@ -143,7 +135,7 @@ impl UsageTap {
     }
 
     /// The model the response named and the usage it reported, if it reported any.
-    pub fn finish(&mut self) -> Option<(Option<String>, Usage)> {
+    pub fn finish(&mut self) -> Option<(Option<String>, Tokens)> {
         match self.format {
             Format::Json if !self.overflow => {
                 let body = std::mem::take(&mut self.buf);
@@ -253,7 +245,7 @@ impl UsageTap {
 mod tests {
     use super::*;
 
-    fn run(ct: &str, chunks: &[&[u8]]) -> Option<(Option<String>, Usage)> {
+    fn run(ct: &str, chunks: &[&[u8]]) -> Option<(Option<String>, Tokens)> {
         let mut tap = UsageTap::for_response(Some(ct), None).unwrap();
         for c in chunks {
             tap.feed(c);
@@ -265,7 +257,7 @@ mod tests {
 
     #[test]
     fn anthropic_stream_in_any_chunking() {
-        let want = Usage {
+        let want = Tokens {
             input_tokens: 10,
             output_tokens: 42,
             cache_creation_input_tokens: 3,

@@ -14,6 +14,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
+use crate::tokens::Tokens;
 
 const ZONE_KEY: &str = "daily_zone";
 
@@ -37,13 +38,11 @@ pub fn sync_zone(conn: &mut Connection, tz: TimeZone) -> Result<(), StoreError> 
             let ts: i64 = ctx.get(0)?;
             let mut cache = last.lock().unwrap_or_else(|p| p.into_inner());
             if !(cache.0..cache.1).contains(&ts) {
-                let date = crate::usage::period::local_date(ts, &tz);
-                let start = date
-                    .map(|d| crate::usage::period::day_start(d, &tz))
-                    .unwrap_or(ts);
+                let date = crate::time::local_date(ts, &tz);
+                let start = date.map(|d| crate::time::day_start(d, &tz)).unwrap_or(ts);
                 let end = date
                     .and_then(|d| d.tomorrow().ok())
-                    .map(|d| crate::usage::period::day_start(d, &tz))
+                    .map(|d| crate::time::day_start(d, &tz))
                     .unwrap_or(ts + 1);
                 *cache = (start, end, date.map(|d| d.to_string()).unwrap_or_default());
             }
@@ -78,16 +77,16 @@ pub fn sync_zone(conn: &mut Connection, tz: TimeZone) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Calls `f(day, profile, model, counts, last_ts)` (counts: the four kinds, then the
-/// one-hour cache writes) for each day in `[first, last]` (ISO dates; `None` = from the
-/// beginning), optionally filtered. Strings are borrowed: nothing is allocated per row.
+/// Calls `f(day, profile, model, tokens, last_ts)` for each day in `[first, last]` (ISO
+/// dates; `None` = from the beginning), optionally filtered. Strings are borrowed:
+/// nothing is allocated per row.
 pub fn fold(
     conn: &Connection,
     first: Option<&str>,
     last: &str,
     profile: Option<&str>,
     model: Option<&str>,
-    mut f: impl FnMut(&str, &str, &str, [u64; 5], i64),
+    mut f: impl FnMut(&str, &str, &str, Tokens, i64),
 ) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT day, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
@@ -110,13 +109,13 @@ pub fn fold(
             text(0)?,
             text(1)?,
             text(2)?,
-            [
-                count(r, 3)?,
-                count(r, 4)?,
-                count(r, 5)?,
-                count(r, 6)?,
-                count(r, 7)?,
-            ],
+            Tokens {
+                input_tokens: count(r, 3)?,
+                output_tokens: count(r, 4)?,
+                cache_creation_input_tokens: count(r, 5)?,
+                cache_read_input_tokens: count(r, 6)?,
+                cache_creation_1h_input_tokens: count(r, 7)?,
+            },
             r.get(8)?,
         );
     }

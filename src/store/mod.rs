@@ -6,6 +6,7 @@
 
 pub mod daily;
 mod db;
+pub mod imports;
 pub mod profiles;
 pub mod usage;
 

@@ -8,70 +8,25 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+pub use crate::records::{UsageEvent, UsageSession};
+use crate::tokens::Tokens;
 
 /// Seconds per rollup bucket: 15 minutes keeps every real time-zone offset aligned.
 pub const BUCKET_SECS: i64 = 900;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UsageEvent {
-    pub profile: String,
-    #[serde(default)]
-    pub agent: Option<String>,
-    #[serde(default)]
-    pub provider: Option<String>,
-    pub model: String,
-    /// Unix seconds; defaults to now when recorded.
-    #[serde(default)]
-    pub ts: Option<i64>,
-    #[serde(default)]
-    pub input_tokens: u64,
-    #[serde(default)]
-    pub output_tokens: u64,
-    #[serde(default)]
-    pub cache_creation_input_tokens: u64,
-    #[serde(default)]
-    pub cache_read_input_tokens: u64,
-    /// The part of `cache_creation_input_tokens` written with a one-hour lifetime.
-    #[serde(default)]
-    pub cache_creation_1h_input_tokens: u64,
-    pub source: String,
-    #[serde(default)]
-    pub session_id: Option<String>,
-    #[serde(default)]
-    pub dedupe_key: Option<String>,
-}
-
-impl UsageEvent {
-    /// The four token counts, then the one-hour cache writes.
-    fn counts(&self) -> [i64; 5] {
-        [
-            self.input_tokens as i64,
-            self.output_tokens as i64,
-            self.cache_creation_input_tokens as i64,
-            self.cache_read_input_tokens as i64,
-            self.cache_creation_1h_input_tokens
-                .min(self.cache_creation_input_tokens) as i64,
-        ]
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UsageSession {
-    pub profile: String,
-    /// Unix seconds.
-    pub started_at: i64,
-    #[serde(default)]
-    pub ended_at: Option<i64>,
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-    pub source: String,
-    #[serde(default)]
-    pub session_id: Option<String>,
+/// The counts as stored: the four kinds, then the one-hour cache writes. A count that
+/// does not fit a database integer is refused before it gets here (see `validate`).
+fn stored_counts(t: &Tokens) -> [i64; 5] {
+    let c = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    [
+        c(t.input_tokens),
+        c(t.output_tokens),
+        c(t.cache_creation_input_tokens),
+        c(t.cache_read_input_tokens),
+        c(t.one_hour_writes()),
+    ]
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -149,9 +104,9 @@ impl Rollup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
     Added,
-    /// Same dedupe key seen before; this copy had the larger total and replaced it. The
-    /// change in each token count.
-    Replaced([i64; 4]),
+    /// Same dedupe key seen before; this copy had the larger total and replaced it. What
+    /// it added: each kind's growth (none below zero).
+    Replaced(Tokens),
     /// Same dedupe key seen before with an equal or larger total.
     Duplicate,
 }
@@ -164,7 +119,7 @@ pub fn put_event(
     now: i64,
 ) -> Result<Stored, StoreError> {
     let ts = e.ts.unwrap_or(now);
-    let counts = e.counts();
+    let counts = stored_counts(&e.tokens);
     let added = tx
         .prepare_cached(
             "INSERT INTO usage_events (ts, profile, agent, provider, model, input_tokens, output_tokens,
@@ -221,11 +176,14 @@ pub fn put_event(
     .execute(params![id, ts, e.profile, e.model, counts[0], counts[1], counts[2], counts[3], counts[4]])?;
     rollup.add(old_ts, &old_profile, &old_model, old_counts.map(|c| -c), -1);
     rollup.add(ts, &e.profile, &e.model, counts, 1);
-    let mut delta = [0i64; 4];
-    for (i, d) in delta.iter_mut().enumerate() {
-        *d = counts[i] - old_counts[i];
-    }
-    Ok(Stored::Replaced(delta))
+    let grow = |i: usize| counts[i].saturating_sub(old_counts[i]).max(0) as u64;
+    Ok(Stored::Replaced(Tokens {
+        input_tokens: grow(0),
+        output_tokens: grow(1),
+        cache_creation_input_tokens: grow(2),
+        cache_read_input_tokens: grow(3),
+        cache_creation_1h_input_tokens: grow(4),
+    }))
 }
 
 /// Runs `f` in one transaction and applies the rollup it accumulated before committing.

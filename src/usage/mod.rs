@@ -1,8 +1,7 @@
 //! Usage accounting (DESIGN §10): periods, prices, the usage report, and the import of
 //! Claude Code's own records.
 
-pub mod import_claude;
+pub mod claude;
 pub mod period;
 pub mod pricing;
 pub mod query;
-mod scan;

@@ -5,8 +5,7 @@
 //! `[start, end)`; `all` starts at 0 and ends at the end of today.
 
 use jiff::civil::{Date, Weekday};
-use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan, Zoned};
+use jiff::{ToSpan, Zoned};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -79,23 +78,12 @@ impl Period {
     }
 }
 
-/// Unix seconds of the first instant of `date` in `tz` (DST-aware).
-pub fn day_start(date: Date, tz: &TimeZone) -> i64 {
-    date.to_zoned(tz.clone())
-        .map(|z| z.timestamp().as_second())
-        .unwrap_or(0)
-}
-
-/// The local calendar date of `ts` in `tz`.
-pub fn local_date(ts: i64, tz: &TimeZone) -> Option<Date> {
-    Timestamp::from_second(ts)
-        .ok()
-        .map(|t| t.to_zoned(tz.clone()).date())
-}
+pub use crate::time::{day_start, local_date};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::tz::TimeZone;
 
     fn at(s: &str, tz: &str) -> Zoned {
         s.parse::<jiff::civil::DateTime>()

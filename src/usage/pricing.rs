@@ -8,31 +8,7 @@
 use serde::Serialize;
 
 use crate::registry::Price;
-
-/// Token counts of the four kinds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Tokens {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_input_tokens: u64,
-    pub cache_read_input_tokens: u64,
-}
-
-impl Tokens {
-    pub fn add(&mut self, o: &Tokens) {
-        self.input_tokens += o.input_tokens;
-        self.output_tokens += o.output_tokens;
-        self.cache_creation_input_tokens += o.cache_creation_input_tokens;
-        self.cache_read_input_tokens += o.cache_read_input_tokens;
-    }
-
-    pub fn total(&self) -> u64 {
-        self.input_tokens
-            + self.output_tokens
-            + self.cache_creation_input_tokens
-            + self.cache_read_input_tokens
-    }
-}
+use crate::tokens::Tokens;
 
 /// A cost in units of 1e-12 USD, per token kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,9 +34,9 @@ fn micro(usd_per_million: f64) -> u128 {
 }
 
 impl ExactCost {
-    /// The cost of `tokens`, of which `one_hour` cache writes had a one-hour lifetime.
-    pub fn of(tokens: &Tokens, one_hour: u64, price: &Price) -> Self {
-        let one_hour = one_hour.min(tokens.cache_creation_input_tokens);
+    /// The cost of `tokens` (one-hour cache writes at their own price).
+    pub fn of(tokens: &Tokens, price: &Price) -> Self {
+        let one_hour = tokens.one_hour_writes();
         let one_hour_price = price.cache_write_1h.unwrap_or(price.input * 2.0);
         Self {
             input: tokens.input_tokens as u128 * micro(price.input),
@@ -109,15 +85,23 @@ mod tests {
             output_tokens: 45_000,
             cache_creation_input_tokens: 10_000,
             cache_read_input_tokens: 50_000,
+            cache_creation_1h_input_tokens: 0,
         };
-        let c = ExactCost::of(&t, 0, &sonnet).usd();
+        let c = ExactCost::of(&t, &sonnet).usd();
         assert_eq!(c.input_cost, 0.375);
         assert_eq!(c.output_cost, 0.675);
         assert_eq!(c.cache_creation_cost, 0.0375);
         assert_eq!(c.cache_read_cost, 0.015);
         assert_eq!(c.total_cost, 1.1025);
         // One-hour cache writes cost twice the input price: 4,000 of the 10,000 here.
-        let mixed = ExactCost::of(&t, 4_000, &sonnet).usd();
+        let mixed = ExactCost::of(
+            &Tokens {
+                cache_creation_1h_input_tokens: 4_000,
+                ..t
+            },
+            &sonnet,
+        )
+        .usd();
         assert_eq!(mixed.cache_creation_cost, 0.0465);
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(

@@ -8,11 +8,12 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::period::{Period, local_date};
-use super::pricing::{Cost, ExactCost, Tokens};
+use super::pricing::{Cost, ExactCost};
 use crate::registry::Catalogue;
 use crate::registry::Price;
 use crate::store::daily;
 use crate::store::usage::session_totals;
+use crate::tokens::Tokens;
 
 #[derive(Debug, Serialize)]
 pub struct UsageReport {
@@ -110,7 +111,7 @@ pub fn report(
         &last,
         filters.profile,
         filters.model,
-        |day, profile, model, counts, last_ts| agg.add(day, profile, model, counts, last_ts),
+        |day, profile, model, tokens, last_ts| agg.add(day, profile, model, tokens, last_ts),
     )?;
     // Sessions carry no model; with a model filter they are left out.
     let sessions = if filters.model.is_some() {
@@ -169,20 +170,14 @@ impl<'a> Aggregator<'a> {
         }
     }
 
-    fn add(&mut self, day: &str, profile: &str, model: &str, counts: [u64; 5], last_ts: i64) {
-        let t = Tokens {
-            input_tokens: counts[0],
-            output_tokens: counts[1],
-            cache_creation_input_tokens: counts[2],
-            cache_read_input_tokens: counts[3],
-        };
+    fn add(&mut self, day: &str, profile: &str, model: &str, t: Tokens, last_ts: i64) {
         let catalogue = self.catalogue;
         let m = self
             .models
             .slot(model, |name| catalogue.price(name).copied());
         let cost =
             m.1.as_ref()
-                .map(|p| ExactCost::of(&t, counts[4], p))
+                .map(|p| ExactCost::of(&t, p))
                 .unwrap_or_default();
         m.2.add(&t, &cost, last_ts);
         self.profiles

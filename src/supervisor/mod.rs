@@ -1,23 +1,76 @@
-//! The daemon's side of the proxies: one [`Runner`] task per profile that has had a proxy,
-//! reached through its command channel; statuses read from each runner's watch channel.
+//! The daemon's side of the per-profile proxies (DESIGN §11): one [`runner`] task per
+//! profile that has had a proxy, reached through its command channel; statuses read from
+//! each runner's watch channel.
 //!
-//! The map only holds handles (taken briefly, never across an await). At daemon start the
-//! proxies of profiles with the proxy enabled are started ([`Supervisor::restore`]); at
-//! shutdown every proxy is stopped and every runner joined ([`Supervisor::shutdown`]), so
-//! no process is left behind.
+//! It gets narrow inputs ([`Context`]): where plans come from ([`PlanSource`]), the event
+//! bus, the configuration, the state directory for logs, the daemon's environment for the
+//! child, and where the child reports usage. It never sees the daemon's whole state.
+//!
+//! [`start`] (plan, port, spawn, health), [`child`] (the process), [`backoff`],
+//! [`logfile`] and [`status`] serve the runner. The map only holds handles (taken
+//! briefly, never across an await). At shutdown every proxy is stopped and every runner
+//! joined ([`Supervisor::shutdown`]), so no process is left behind.
+
+pub mod backoff;
+pub mod child;
+pub mod logfile;
+mod runner;
+mod start;
+pub mod status;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::runner::{Cmd, Runner};
-use super::status::{ProxyStatus, State};
-use crate::app::AppState;
-use crate::profiles::proxy_settings;
-use crate::store::profiles as db;
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::paths::Env;
+use crate::proxy::plan::Plan;
+use crate::shared::Shared;
+use runner::{Cmd, Runner};
+pub use status::{ProxyStatus, State};
+
+/// A proxy's plan and the port its settings fix, if any.
+pub struct Planned {
+    pub plan: Plan,
+    pub fixed_port: Option<u16>,
+}
+
+pub enum PlanFailure {
+    /// Starting again cannot help (the profile is gone, the plan is invalid).
+    Fatal(String),
+    /// Counts as a crash: restarted after a delay.
+    Retry(String),
+}
+
+/// Where a proxy's plan comes from: asked at every start, so a restart sees the current
+/// settings and keys.
+pub trait PlanSource: Send + Sync + 'static {
+    fn plan<'a>(
+        &'a self,
+        alias: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Planned, PlanFailure>> + Send + 'a>>;
+}
+
+/// What the supervisor works with.
+pub struct Context {
+    pub plans: Arc<dyn PlanSource>,
+    pub events: EventBus,
+    pub config: Shared<Config>,
+    /// Proxy logs go to `<state_dir>/proxy/<alias>.log`.
+    pub state_dir: PathBuf,
+    /// The daemon's environment, from which the child's is taken.
+    pub env: Env,
+    /// Where the child posts usage, and the token it posts with.
+    pub daemon_url: Option<String>,
+    pub report_token: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
@@ -33,23 +86,53 @@ struct Handle {
     task: tokio::task::JoinHandle<()>,
 }
 
-#[derive(Default)]
+type Procs = Mutex<HashMap<String, Handle>>;
+
 pub struct Supervisor {
-    procs: Mutex<HashMap<String, Handle>>,
+    ctx: Arc<Context>,
+    procs: Arc<Procs>,
     closing: AtomicBool,
 }
 
+fn lock(procs: &Procs) -> std::sync::MutexGuard<'_, HashMap<String, Handle>> {
+    procs.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Ports held by active proxies other than `alias`'s.
+fn ports_held_by_others(procs: &Weak<Procs>, alias: &str) -> HashSet<u16> {
+    let Some(procs) = procs.upgrade() else {
+        return HashSet::new();
+    };
+    lock(&procs)
+        .iter()
+        .filter(|(a, _)| a.as_str() != alias)
+        .filter_map(|(_, h)| {
+            let s = h.status.borrow();
+            s.status.is_active().then_some(s.port).flatten()
+        })
+        .collect()
+}
+
 impl Supervisor {
+    pub fn new(ctx: Context) -> Self {
+        Self {
+            ctx: Arc::new(ctx),
+            procs: Arc::new(Mutex::new(HashMap::new())),
+            closing: AtomicBool::new(false),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Handle>> {
-        self.procs.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.procs)
+    }
+
+    /// Where a proxy's log lives.
+    pub fn log_path(&self, alias: &str) -> PathBuf {
+        logfile::path(&self.ctx.state_dir, alias)
     }
 
     /// The runner of `alias`, created (idle, stopped) on first use.
-    fn handle(
-        &self,
-        state: &AppState,
-        alias: &str,
-    ) -> Option<(mpsc::Sender<Cmd>, watch::Receiver<ProxyStatus>)> {
+    fn handle(&self, alias: &str) -> Option<(mpsc::Sender<Cmd>, watch::Receiver<ProxyStatus>)> {
         let mut procs = self.lock();
         // Checked under the lock, so nothing is added after `shutdown` drained the map.
         if self.closing.load(Ordering::SeqCst) {
@@ -58,7 +141,13 @@ impl Supervisor {
         let h = procs.entry(alias.to_string()).or_insert_with(|| {
             let (cmd_tx, cmd_rx) = mpsc::channel(8);
             let (status_tx, status_rx) = watch::channel(ProxyStatus::stopped(alias));
-            let runner = Runner::new(alias.to_string(), state.clone(), status_tx, cmd_rx);
+            let runner = Runner::new(
+                alias.to_string(),
+                self.ctx.clone(),
+                Arc::downgrade(&self.procs),
+                status_tx,
+                cmd_rx,
+            );
             Handle {
                 cmds: cmd_tx,
                 status: status_rx,
@@ -69,14 +158,8 @@ impl Supervisor {
     }
 
     /// Starts the proxy of `alias` and waits until it runs, waits to retry, or failed.
-    pub async fn start(
-        &self,
-        state: &AppState,
-        alias: &str,
-    ) -> Result<ProxyStatus, SupervisorError> {
-        let (cmds, mut status) = self
-            .handle(state, alias)
-            .ok_or(SupervisorError::ShuttingDown)?;
+    pub async fn start(&self, alias: &str) -> Result<ProxyStatus, SupervisorError> {
+        let (cmds, mut status) = self.handle(alias).ok_or(SupervisorError::ShuttingDown)?;
         let (tx, rx) = oneshot::channel();
         if cmds.send(Cmd::Start(tx)).await.is_err() {
             return Err(SupervisorError::ShuttingDown);
@@ -92,7 +175,7 @@ impl Supervisor {
                 },
             });
         }
-        let limit = Duration::from_millis(state.config().proxy.startup_timeout_ms + 2_000);
+        let limit = Duration::from_millis(self.ctx.config.get().proxy.startup_timeout_ms + 2_000);
         let _ = tokio::time::timeout(limit, status.wait_for(|s| s.status != State::Starting)).await;
         let now = status.borrow().clone();
         Ok(now)
@@ -172,40 +255,6 @@ impl Supervisor {
             .values()
             .filter(|h| h.status.borrow().status.is_active())
             .count()
-    }
-
-    /// Ports held by active proxies other than `alias`'s.
-    pub fn ports_held_by_others(&self, alias: &str) -> HashSet<u16> {
-        self.lock()
-            .iter()
-            .filter(|(a, _)| a.as_str() != alias)
-            .filter_map(|(_, h)| {
-                let s = h.status.borrow();
-                s.status.is_active().then_some(s.port).flatten()
-            })
-            .collect()
-    }
-
-    /// Starts the proxies of every profile that has the proxy enabled.
-    pub async fn restore(&self, state: &AppState) {
-        let rows = match state.store().call(|c| db::list(c, None)).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!("cannot list profiles to restore their proxies: {e}");
-                return;
-            }
-        };
-        for row in rows.iter().filter(|r| proxy_settings(r).enabled) {
-            match self.start(state, &row.alias).await {
-                Ok(s) => tracing::info!(
-                    "proxy for '{}' {:?} on port {}",
-                    row.alias,
-                    s.status,
-                    s.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
-                ),
-                Err(e) => tracing::warn!("proxy for '{}' not restored: {e}", row.alias),
-            }
-        }
     }
 
     /// Stops every proxy and joins every runner; no new start is accepted after this.

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, Command};
 
 use super::logfile::LogFile;
-use super::plan::{PLAN_ENV, Plan};
+use crate::proxy::plan::{PLAN_ENV, Plan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChildError {

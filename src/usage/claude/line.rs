@@ -1,5 +1,5 @@
-//! A fast, allocation-free reader for the few fields usage needs from one transcript
-//! line, without building a JSON tree.
+//! A fast, allocation-free reader for the few fields usage needs from one line of a
+//! Claude Code transcript, without building a JSON tree.
 //!
 //! It walks the top-level object and the `message` object properly (strings, escapes,
 //! nesting), skipping every other value with `memchr` over string bodies, so the large
@@ -8,25 +8,43 @@
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub struct Usage {
+use crate::tokens::Tokens;
+
+/// `message.usage` as Claude Code writes it.
+#[derive(Debug, Default, Deserialize)]
+struct RawUsage {
     #[serde(default)]
-    pub input_tokens: u64,
+    input_tokens: u64,
     #[serde(default)]
-    pub output_tokens: u64,
+    output_tokens: u64,
     #[serde(default)]
-    pub cache_creation_input_tokens: u64,
+    cache_creation_input_tokens: u64,
     #[serde(default)]
-    pub cache_read_input_tokens: u64,
+    cache_read_input_tokens: u64,
     /// Split of the cache writes by lifetime, when Claude Code recorded it.
     #[serde(default)]
-    pub cache_creation: Option<CacheCreation>,
+    cache_creation: Option<CacheCreation>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub struct CacheCreation {
+#[derive(Debug, Default, Deserialize)]
+struct CacheCreation {
     #[serde(default)]
-    pub ephemeral_1h_input_tokens: u64,
+    ephemeral_1h_input_tokens: u64,
+}
+
+impl From<RawUsage> for Tokens {
+    fn from(u: RawUsage) -> Self {
+        Tokens {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_input_tokens: u.cache_creation_input_tokens,
+            cache_read_input_tokens: u.cache_read_input_tokens,
+            cache_creation_1h_input_tokens: u
+                .cache_creation
+                .map(|c| c.ephemeral_1h_input_tokens)
+                .unwrap_or(0),
+        }
+    }
 }
 
 /// The fields of an assistant line that usage accounting reads. Strings are raw JSON
@@ -39,7 +57,7 @@ pub struct Line<'a> {
     pub timestamp: Option<&'a [u8]>,
     pub session_id: Option<&'a [u8]>,
     pub is_sidechain: bool,
-    pub usage: Option<Usage>,
+    pub usage: Option<Tokens>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -230,7 +248,8 @@ fn message<'a>(c: &mut Cursor<'a>, out: &mut Line<'a>) -> Result<(), Malformed> 
         b"usage" if c.peek() == Some(b'{') => {
             let start = c.i;
             c.skip_value(1)?;
-            out.usage = Some(serde_json::from_slice(&c.b[start..c.i]).map_err(|_| Malformed)?);
+            let raw: RawUsage = serde_json::from_slice(&c.b[start..c.i]).map_err(|_| Malformed)?;
+            out.usage = Some(raw.into());
             Ok(())
         }
         _ => c.skip_value(1),
@@ -253,12 +272,12 @@ mod tests {
         assert_eq!(l.timestamp, Some(&b"2026-01-08T10:30:00.123Z"[..]));
         assert_eq!(
             l.usage,
-            Some(Usage {
+            Some(Tokens {
                 input_tokens: 10,
                 output_tokens: 4,
                 cache_creation_input_tokens: 2,
                 cache_read_input_tokens: 3,
-                cache_creation: None,
+                cache_creation_1h_input_tokens: 0,
             })
         );
     }

@@ -1,28 +1,14 @@
-//! Profiles: the rules for creating one (validation against the catalogue), the views
-//! the API shows, and the launch of a profile's agent.
-//!
-//! A profile binds an agent to a provider, an endpoint (or an explicit `base_url`), a
-//! model and a key. The alias is validated by [`valid_alias`] and only ever becomes a
-//! path through [`crate::agents::launch::profile_home`].
+//! The rules for a profile: what an alias may be, and a create request checked against
+//! the catalogue (agent, provider, endpoint, model, key, URLs, proxy settings). The 400s
+//! name the offending value.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
 
+use super::{ProfileError, ProxySettings};
 use crate::registry::{AgentManifest, Catalogue, Provider};
 use crate::store::profiles::ProfileRow;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProfileError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("Profile '{0}' not found")]
-    NotFound(String),
-    #[error("Profile '{0}' already exists")]
-    Exists(String),
-}
 
 /// Aliases a new profile cannot take. `/api/proxy/status/{alias}` sits beside
 /// `/api/proxy/{alias}/start|stop|logs`, so a profile named `status` would make
@@ -35,34 +21,6 @@ pub fn valid_alias(alias: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && alias.len() <= 64
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-/// The proxy settings of a profile (used by the per-profile proxy).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProxySettings {
-    pub enabled: bool,
-    /// A fixed port; else one is taken from the configured range.
-    pub port: Option<u16>,
-    /// Requested model → model sent upstream.
-    pub model_aliases: BTreeMap<String, String>,
-    /// Tried in order when the primary target fails before any byte reached the agent.
-    pub fallbacks: Vec<FallbackTarget>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FallbackTarget {
-    pub provider_id: String,
-    #[serde(default)]
-    pub endpoint_id: Option<String>,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub base_url: Option<String>,
-    /// The profile whose stored key this target uses; default: this profile's own key.
-    #[serde(default)]
-    pub key_profile: Option<String>,
 }
 
 /// `POST /api/profiles` body.
@@ -226,7 +184,7 @@ pub fn validate(
         ..ProxySettings::default()
     });
     validate_proxy(cat, &proxy)?;
-    let home = crate::agents::launch::profile_home(user_home, &agent.id, &req.alias);
+    let home = crate::agents::prepare::profile_home(user_home, &agent.id, &req.alias);
     Ok(Validated {
         row: ProfileRow {
             alias: req.alias,
@@ -245,18 +203,6 @@ pub fn validate(
     })
 }
 
-/// `~/…` form of a path under the user's home, as the reference shows `profile_home`.
-pub fn tilde(path: &str, user_home: &Path) -> String {
-    match Path::new(path).strip_prefix(user_home) {
-        Ok(rest) => format!("~/{}", rest.display()),
-        Err(_) => path.to_string(),
-    }
-}
-
-pub fn proxy_settings(row: &ProfileRow) -> ProxySettings {
-    serde_json::from_str(&row.proxy).unwrap_or_default()
-}
-
 /// The URL the agent (or proxy) talks to: `base_url`, else the endpoint's.
 pub fn endpoint_url(row: &ProfileRow, provider: Option<&Provider>) -> Option<String> {
     row.base_url.clone().or_else(|| {
@@ -264,65 +210,6 @@ pub fn endpoint_url(row: &ProfileRow, provider: Option<&Provider>) -> Option<Str
             .and_then(|p| p.endpoints.get(&row.endpoint_id))
             .cloned()
     })
-}
-
-/// The list entry: the reference's fields plus a few a user needs.
-#[derive(Serialize)]
-pub struct Summary<'a> {
-    alias: &'a str,
-    agent_id: &'a str,
-    provider_id: &'a str,
-    endpoint_id: &'a str,
-    model: &'a str,
-    last_used: Option<&'a str>,
-    base_url: Option<&'a str>,
-    created_at: &'a str,
-    proxy_enabled: bool,
-}
-
-/// Serialized straight from the row (no intermediate JSON tree): lists can be long.
-pub fn summary(row: &ProfileRow) -> Summary<'_> {
-    Summary {
-        alias: &row.alias,
-        agent_id: &row.agent_id,
-        provider_id: &row.provider_id,
-        endpoint_id: &row.endpoint_id,
-        model: &row.model,
-        last_used: row.last_used.as_deref(),
-        base_url: row.base_url.as_deref(),
-        created_at: &row.created_at,
-        // The stored settings are compact JSON written by us; no need to parse them whole.
-        proxy_enabled: row.proxy.contains("\"enabled\":true"),
-    }
-}
-
-/// The detail view. `key_hint` is at most the key's last four characters.
-pub fn detail(row: &ProfileRow, cat: &Catalogue, user_home: &Path, key: Option<&str>) -> Value {
-    let provider = cat.provider(&row.provider_id);
-    json!({
-        "alias": row.alias,
-        "agent_id": row.agent_id,
-        "provider_id": row.provider_id,
-        "endpoint_id": row.endpoint_id,
-        "model": row.model,
-        "created_at": row.created_at,
-        "last_used": row.last_used,
-        "profile_home": tilde(&row.profile_home, user_home),
-        "base_url": row.base_url,
-        "endpoint_url": endpoint_url(row, provider),
-        "api_key_set": key.is_some(),
-        "api_key_hint": key.map(key_hint),
-        "proxy": proxy_settings(row),
-    })
-}
-
-/// `…abcd`: the last four characters, only for keys long enough that this reveals little.
-pub fn key_hint(key: &str) -> String {
-    let n = key.chars().count();
-    if n < 12 {
-        return "…".to_string();
-    }
-    format!("…{}", key.chars().skip(n - 4).collect::<String>())
 }
 
 /// Resolves what launching `row` needs from the catalogue.
@@ -367,11 +254,5 @@ mod tests {
         ] {
             assert!(!valid_alias(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn hints_reveal_little() {
-        assert_eq!(key_hint("sk-1234567890abcd"), "…abcd");
-        assert_eq!(key_hint("short"), "…");
     }
 }

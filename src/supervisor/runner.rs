@@ -9,6 +9,7 @@
 //! up `healthy_reset_secs` starts the delays and the window over.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -16,10 +17,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::backoff::Backoff;
 use super::child::{self, ProxyChild};
-use super::launch::{self, Launch};
 use super::logfile::LogFile;
+use super::start::{self, Started};
 use super::status::{ProxyStatus, State};
-use crate::app::AppState;
+use super::{Context, PlanFailure, Procs};
 
 const HEALTH_MISSES: u32 = 3;
 
@@ -39,11 +40,13 @@ enum Outcome {
 }
 
 pub struct Runner {
-    pub alias: String,
-    pub state: AppState,
-    pub status: watch::Sender<ProxyStatus>,
-    pub cmds: mpsc::Receiver<Cmd>,
-    pub log: LogFile,
+    alias: String,
+    ctx: Arc<Context>,
+    /// The supervisor's map, to see which ports other proxies hold.
+    procs: Weak<Procs>,
+    status: watch::Sender<ProxyStatus>,
+    cmds: mpsc::Receiver<Cmd>,
+    log: LogFile,
     backoff: Backoff,
     recent: VecDeque<Instant>,
     port: Option<u16>,
@@ -52,19 +55,21 @@ pub struct Runner {
 impl Runner {
     pub fn new(
         alias: String,
-        state: AppState,
+        ctx: Arc<Context>,
+        procs: Weak<Procs>,
         status: watch::Sender<ProxyStatus>,
         cmds: mpsc::Receiver<Cmd>,
     ) -> Self {
-        let config = state.config();
-        let log = LogFile::new(super::logfile::path(&state.paths().state_dir, &alias));
+        let config = ctx.config.get();
+        let log = LogFile::new(super::logfile::path(&ctx.state_dir, &alias));
         Self {
             alias,
             backoff: Backoff::new(
                 Duration::from_millis(config.proxy.restart_initial_ms),
                 Duration::from_millis(config.proxy.restart_max_ms),
             ),
-            state,
+            ctx,
+            procs,
             status,
             cmds,
             log,
@@ -107,7 +112,7 @@ impl Runner {
     }
 
     fn restarts_reset(&mut self) {
-        let c = self.state.config();
+        let c = self.ctx.config.get();
         self.backoff = Backoff::new(
             Duration::from_millis(c.proxy.restart_initial_ms),
             Duration::from_millis(c.proxy.restart_max_ms),
@@ -118,8 +123,8 @@ impl Runner {
     fn set(&self, f: impl FnOnce(&mut ProxyStatus)) {
         self.status.send_modify(f);
         let snapshot = self.status.borrow().clone();
-        self.state
-            .events()
+        self.ctx
+            .events
             .publish("proxy_state_changed", json!(snapshot));
     }
 
@@ -131,26 +136,27 @@ impl Runner {
                 s.pid = None;
                 s.backoff_ms = None;
             });
-            let outcome = match launch::launch(&self.state, &self.alias, self.port, &self.log).await
-            {
-                Ok(Launch { child, port }) => {
-                    self.port = Some(port);
-                    self.supervise(child, port).await
-                }
-                Err(launch::Failure::Fatal(e)) => {
-                    self.log.note(&format!("cannot start: {e}"));
-                    self.set(|s| {
-                        s.status = State::Failed;
-                        s.pid = None;
-                        s.last_error = Some(e);
-                    });
-                    return false;
-                }
-                Err(launch::Failure::Retry(e)) => Outcome::Crashed {
-                    error: e,
-                    ran: Duration::ZERO,
-                },
-            };
+            let outcome =
+                match start::start(&self.ctx, &self.procs, &self.alias, self.port, &self.log).await
+                {
+                    Ok(Started { child, port }) => {
+                        self.port = Some(port);
+                        self.supervise(child, port).await
+                    }
+                    Err(PlanFailure::Fatal(e)) => {
+                        self.log.note(&format!("cannot start: {e}"));
+                        self.set(|s| {
+                            s.status = State::Failed;
+                            s.pid = None;
+                            s.last_error = Some(e);
+                        });
+                        return false;
+                    }
+                    Err(PlanFailure::Retry(e)) => Outcome::Crashed {
+                        error: e,
+                        ran: Duration::ZERO,
+                    },
+                };
             let (error, ran) = match outcome {
                 Outcome::Closed => return true,
                 Outcome::Stopped => {
@@ -208,7 +214,7 @@ impl Runner {
 
     /// Counts a crash; false when the proxy is now `failed`.
     fn after_crash(&mut self, error: String, ran: Duration) -> bool {
-        let c = self.state.config().proxy.clone();
+        let c = self.ctx.config.get().proxy.clone();
         if ran >= Duration::from_secs(c.healthy_reset_secs) {
             self.backoff.reset();
             self.recent.clear();
@@ -252,8 +258,9 @@ impl Runner {
             s.backoff_ms = None;
         });
         self.log.note(&format!("running, pid {pid}, port {port}"));
-        let grace = Duration::from_millis(self.state.config().proxy.stop_grace_ms);
-        let every = Duration::from_millis(self.state.config().proxy.health_interval_ms);
+        let config = self.ctx.config.get();
+        let grace = Duration::from_millis(config.proxy.stop_grace_ms);
+        let every = Duration::from_millis(config.proxy.health_interval_ms);
         let mut health = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut misses = 0;
         loop {

@@ -1,0 +1,87 @@
+//! Creating a profile: validate against the catalogue, prepare the home and the agent's
+//! files (a profile row never points at a missing home), store the row and its secrets,
+//! announce it, and start its proxy when enabled.
+
+use serde_json::json;
+
+use super::{ProfileError, Profiles, proxy_settings, resolve, tilde, validate};
+use crate::agents::prepare::{self, LaunchInput};
+use crate::store::profiles::{self as db, Secret};
+
+/// What the API answers after a create.
+pub struct Created {
+    pub alias: String,
+    /// `~/…` form of the home.
+    pub profile_home: String,
+}
+
+impl Profiles {
+    pub async fn create(&self, req: super::CreateProfile) -> Result<Created, ProfileError> {
+        let catalogue = self.r.catalogue.get();
+        let v = validate(&catalogue, req, &self.r.home)?;
+        let alias = v.row.alias.clone();
+        let exists = {
+            let a = alias.clone();
+            self.r
+                .store
+                .call(move |c| Ok(db::get(c, &a)?.is_some()))
+                .await?
+        };
+        if exists {
+            return Err(ProfileError::Exists(alias));
+        }
+        let (agent, provider) = resolve(&v.row, &catalogue)?;
+        let base_url = super::endpoint_url(&v.row, Some(provider)).unwrap_or_default();
+        let proxy_token = crate::auth::Token::generate()
+            .map_err(|e| ProfileError::Internal(e.to_string()))?
+            .expose()
+            .to_string();
+        // A proxied profile's files never see the real key, not even its last characters.
+        let proxied = proxy_settings(&v.row).enabled;
+        prepare::prepare(&LaunchInput {
+            agent,
+            provider,
+            base_url: &base_url,
+            model: &v.row.model,
+            key: if proxied {
+                Some(proxy_token.as_str())
+            } else {
+                v.api_key.as_deref()
+            },
+            bearer: !proxied && provider.auth_scheme == "bearer",
+            home: &v.home,
+            cwd: None,
+        })?;
+        let secret = Secret {
+            api_key: v.api_key,
+            proxy_token,
+        };
+        let row = v.row.clone();
+        let added = self
+            .r
+            .store
+            .call(move |c| db::insert(c, &row, &secret))
+            .await?;
+        if !added {
+            return Err(ProfileError::Exists(alias));
+        }
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            "profile '{alias}' created ({} on {})",
+            v.row.agent_id,
+            v.row.provider_id
+        );
+        self.r.events.publish(
+            "profile_created",
+            json!({"alias": alias, "agent_id": v.row.agent_id, "provider_id": v.row.provider_id, "model": v.row.model}),
+        );
+        if proxied {
+            self.start_proxy_in_background(&alias);
+        }
+        Ok(Created {
+            profile_home: tilde(&v.row.profile_home, &self.r.home),
+            alias,
+        })
+    }
+}

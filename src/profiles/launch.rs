@@ -1,0 +1,98 @@
+//! Launching a profile's agent: the environment and files it starts with, pointed at the
+//! provider (with the real key) or, when the profile goes through its proxy, at the
+//! proxy (with the local token only, starting the proxy if needed). An enabled proxy that
+//! cannot run is an error: a launch never falls back to handing out the real key.
+
+use std::path::{Path, PathBuf};
+
+use super::{ProfileError, Profiles, endpoint_url, proxy_settings, resolve};
+use crate::agents::prepare::{self, LaunchInput, LaunchSpec, profile_home};
+use crate::registry::Provider;
+use crate::store::profiles as db;
+
+/// A prepared launch and the agent binary detection found, if any.
+pub struct Launch {
+    pub spec: LaunchSpec,
+    pub binary_path: Option<PathBuf>,
+}
+
+/// The base URL an agent is given for the proxy at `url`: OpenAI-style agents append
+/// their paths to a versioned base, so theirs ends in `/v1`.
+pub fn agent_base_url(url: &str, provider: &Provider) -> String {
+    if provider.protocol() == "openai" {
+        format!("{url}/v1")
+    } else {
+        url.to_string()
+    }
+}
+
+impl Profiles {
+    /// Prepares `alias` for a launch in `cwd` and returns the spec, with the credential
+    /// the agent needs; touches the profile's `last_used`.
+    pub async fn launch_spec(
+        &self,
+        alias: &str,
+        cwd: Option<&Path>,
+    ) -> Result<LaunchSpec, ProfileError> {
+        let (row, secret) = self.load(alias).await?;
+        let catalogue = self.r.catalogue.get();
+        let (agent, provider) = resolve(&row, &catalogue)?;
+        let base_url = endpoint_url(&row, Some(provider)).ok_or_else(|| {
+            ProfileError::Invalid(format!(
+                "Provider '{}' has no endpoint '{}'",
+                provider.id, row.endpoint_id
+            ))
+        })?;
+        let home = profile_home(&self.r.home, &row.agent_id, &row.alias);
+        let proxy_url = self.proxy_url(alias, &proxy_settings(&row)).await?;
+        let (base_url, key, bearer) = match (&proxy_url, &secret) {
+            (Some(url), Some(s)) => (
+                agent_base_url(url, provider),
+                Some(s.proxy_token.as_str()),
+                false,
+            ),
+            (Some(_), None) => {
+                return Err(ProfileError::Internal(format!(
+                    "proxied profile '{alias}' without secrets"
+                )));
+            }
+            (None, s) => (
+                base_url,
+                s.as_ref().and_then(|s| s.api_key.as_deref()),
+                provider.auth_scheme == "bearer",
+            ),
+        };
+        let spec = prepare::prepare(&LaunchInput {
+            agent,
+            provider,
+            base_url: &base_url,
+            model: &row.model,
+            key,
+            bearer,
+            home: &home,
+            cwd,
+        })?;
+        let a = alias.to_string();
+        let now = crate::time::now_rfc3339();
+        self.r.store.call(move |c| db::touch(c, &a, &now)).await?;
+        Ok(spec)
+    }
+
+    /// A launch in the caller's own terminal (`clown profiles run`): the spec and where
+    /// the agent's binary is.
+    pub async fn launch(&self, alias: &str, cwd: Option<&Path>) -> Result<Launch, ProfileError> {
+        let spec = self.launch_spec(alias, cwd).await?;
+        let catalogue = self.r.catalogue.get();
+        let binary_path = match catalogue.agents.iter().find(|a| a.binary == spec.program) {
+            Some(agent) => {
+                self.r
+                    .detector
+                    .detect(agent, &self.agent_search_dirs())
+                    .await
+                    .binary_path
+            }
+            None => None,
+        };
+        Ok(Launch { spec, binary_path })
+    }
+}

@@ -1,0 +1,171 @@
+//! Profiles (DESIGN §9): the rules for one, the views the API shows, and the use cases
+//! that act on them — create, delete, launch (its environment, base URL, proxy), its
+//! proxy's settings and state, and its agent in a terminal session. Handlers call these;
+//! they never call each other.
+//!
+//! [`Profiles`] is the handle the use cases run on: the store, the catalogue and
+//! configuration of the moment, the event bus, the proxies' supervisor, the terminal
+//! sessions, agent detection, and the user's home. A profile binds an agent to a
+//! provider, an endpoint (or an explicit `base_url`), a model and a key. The alias is
+//! validated by [`valid_alias`] and only ever becomes a path through
+//! [`crate::agents::prepare::profile_home`].
+
+mod create;
+mod delete;
+mod launch;
+pub mod plan;
+mod proxy;
+mod rules;
+mod session;
+mod settings;
+mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::agents::detect::Detector;
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::paths::Env;
+use crate::pty::{PtyError, Terminals};
+use crate::registry::Catalogue;
+use crate::shared::Shared;
+use crate::store::profiles::{self as db, ProfileRow, Secret};
+use crate::store::{Store, StoreError};
+use crate::supervisor::{Supervisor, SupervisorError};
+
+pub use create::Created;
+pub use launch::{Launch, agent_base_url};
+pub use rules::{
+    CreateProfile, RESERVED_ALIASES, Validated, endpoint_url, resolve, valid_alias, validate,
+    validate_proxy,
+};
+pub use session::SessionRequest;
+pub use settings::{FallbackTarget, ProxySettings, proxy_settings};
+pub use view::{Summary, detail, key_hint, summary, tilde};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Profile '{0}' not found")]
+    NotFound(String),
+    #[error("Profile '{0}' already exists")]
+    Exists(String),
+    /// The request cannot be done in the present state (something runs, a proxy is down).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("The daemon is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A failure that is ours, not the request's; logged in full, answered briefly.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<SupervisorError> for ProfileError {
+    fn from(e: SupervisorError) -> Self {
+        match e {
+            SupervisorError::AlreadyActive { .. } => Self::Conflict(e.to_string()),
+            SupervisorError::ShuttingDown => Self::ShuttingDown,
+        }
+    }
+}
+
+impl From<PtyError> for ProfileError {
+    fn from(e: PtyError) -> Self {
+        match e {
+            PtyError::Limit { .. } => Self::Conflict(e.to_string()),
+            PtyError::ShuttingDown => Self::ShuttingDown,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::agents::prepare::LaunchError> for ProfileError {
+    fn from(e: crate::agents::prepare::LaunchError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// What the profile use cases work with.
+pub struct Resources {
+    pub store: Store,
+    pub catalogue: Shared<Catalogue>,
+    pub config: Shared<Config>,
+    pub events: EventBus,
+    pub proxies: Arc<Supervisor>,
+    pub terminals: Terminals,
+    pub detector: Arc<Detector>,
+    /// The daemon's environment (PATH for detection, the base of session environments).
+    pub env: Env,
+    /// The user's home: profile homes live under it.
+    pub home: PathBuf,
+}
+
+pub struct Profiles {
+    r: Resources,
+    count: AtomicUsize,
+}
+
+impl Profiles {
+    pub fn new(r: Resources) -> Result<Self, StoreError> {
+        let count = r.store.count_profiles()?;
+        Ok(Self {
+            r,
+            count: AtomicUsize::new(count),
+        })
+    }
+
+    /// How many profiles exist.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The profile row and its secret, or [`ProfileError::NotFound`].
+    pub async fn load(&self, alias: &str) -> Result<(ProfileRow, Option<Secret>), ProfileError> {
+        let a = alias.to_string();
+        let found = self
+            .r
+            .store
+            .call(move |c| Ok(db::get(c, &a)?.map(|row| (row, db::secret(c, &a)))))
+            .await?;
+        match found {
+            Some((row, secret)) => Ok((row, secret?)),
+            None => Err(ProfileError::NotFound(alias.to_string())),
+        }
+    }
+
+    /// The profile row, or [`ProfileError::NotFound`].
+    pub async fn row(&self, alias: &str) -> Result<ProfileRow, ProfileError> {
+        let a = alias.to_string();
+        self.r
+            .store
+            .call(move |c| db::get(c, &a))
+            .await?
+            .ok_or_else(|| ProfileError::NotFound(alias.to_string()))
+    }
+
+    /// Every profile, optionally of one agent.
+    pub async fn list(&self, agent: Option<String>) -> Result<Vec<ProfileRow>, ProfileError> {
+        Ok(self
+            .r
+            .store
+            .call(move |c| db::list(c, agent.as_deref()))
+            .await?)
+    }
+
+    /// Where agent binaries are looked for: PATH, `~/.local/bin`, then configured dirs.
+    pub fn agent_search_dirs(&self) -> Vec<PathBuf> {
+        let mut extra = vec![self.r.home.join(".local/bin")];
+        extra.extend(self.r.config.get().agents.extra_paths.iter().cloned());
+        crate::agents::detect::search_dirs(self.r.env.get("PATH").map(String::as_str), &extra)
+    }
+
+    /// Whether a terminal session or proxy runs for `alias` (deleting it then needs force).
+    pub fn in_use(&self, alias: &str) -> bool {
+        self.r.terminals.profile_in_use(alias) || self.r.proxies.is_active(alias)
+    }
+}

@@ -1,0 +1,259 @@
+//! The plan of a profile's proxy, built from the profile row, its secrets and the
+//! catalogue: the primary target, then each fallback with its own provider, base URL,
+//! scheme, model and key (its own, or another profile's through `key_profile`).
+//!
+//! [`StorePlans`] is how the supervisor gets a plan at every start of a proxy: read
+//! afresh from the store, so a restart sees the current settings and keys.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::{ProxySettings, endpoint_url, proxy_settings};
+use crate::config::{Config, ProxyConfig};
+use crate::proxy::plan::{Plan, Target, Timeouts};
+use crate::registry::Catalogue;
+use crate::shared::Shared;
+use crate::store::Store;
+use crate::store::profiles::{self as db, ProfileRow, Secret};
+use crate::supervisor::{PlanFailure, PlanSource, Planned};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("profile '{profile}' uses provider '{provider}', which the catalogue no longer has")]
+    UnknownProvider { profile: String, provider: String },
+    #[error("provider '{provider}' has no endpoint '{endpoint}'")]
+    NoEndpoint { provider: String, endpoint: String },
+    #[error(
+        "fallback {index} uses provider '{provider}' ({protocol} API) but the profile's agent speaks the {expected} API"
+    )]
+    Protocol {
+        index: usize,
+        provider: String,
+        protocol: String,
+        expected: String,
+    },
+    #[error("fallback {index} takes its key from profile '{alias}', which does not exist")]
+    NoKeyProfile { index: usize, alias: String },
+}
+
+/// Builds the plan of `row`. `key_of(alias)` returns another profile's stored key
+/// (`Err` when that profile does not exist), for fallbacks that name a `key_profile`.
+pub fn build(
+    row: &ProfileRow,
+    secret: &Secret,
+    cat: &Catalogue,
+    config: &ProxyConfig,
+    key_of: &dyn Fn(&str) -> Result<Option<String>, ()>,
+) -> Result<Plan, PlanError> {
+    let settings: ProxySettings = proxy_settings(row);
+    let provider = cat
+        .provider(&row.provider_id)
+        .ok_or_else(|| PlanError::UnknownProvider {
+            profile: row.alias.clone(),
+            provider: row.provider_id.clone(),
+        })?;
+    let base_url = endpoint_url(row, Some(provider)).ok_or_else(|| PlanError::NoEndpoint {
+        provider: provider.id.clone(),
+        endpoint: row.endpoint_id.clone(),
+    })?;
+    let mut targets = vec![Target {
+        provider: provider.id.clone(),
+        protocol: provider.protocol().to_string(),
+        base_url,
+        auth_scheme: provider.auth_scheme.clone(),
+        key: secret.api_key.clone(),
+        model: None,
+        responses_via_chat: provider.protocol() == "openai" && !provider.serves_responses(),
+    }];
+    for (i, f) in settings.fallbacks.iter().enumerate() {
+        let index = i + 1;
+        let p = cat
+            .provider(&f.provider_id)
+            .ok_or_else(|| PlanError::UnknownProvider {
+                profile: row.alias.clone(),
+                provider: f.provider_id.clone(),
+            })?;
+        if p.protocol() != provider.protocol() {
+            return Err(PlanError::Protocol {
+                index,
+                provider: p.id.clone(),
+                protocol: p.protocol().into(),
+                expected: provider.protocol().into(),
+            });
+        }
+        let endpoint = f.endpoint_id.as_deref().unwrap_or(&p.default_endpoint);
+        let url = match &f.base_url {
+            Some(u) => u.clone(),
+            None => p
+                .endpoints
+                .get(endpoint)
+                .cloned()
+                .ok_or_else(|| PlanError::NoEndpoint {
+                    provider: p.id.clone(),
+                    endpoint: endpoint.to_string(),
+                })?,
+        };
+        let key = match &f.key_profile {
+            Some(alias) => key_of(alias).map_err(|_| PlanError::NoKeyProfile {
+                index,
+                alias: alias.clone(),
+            })?,
+            None => secret.api_key.clone(),
+        };
+        targets.push(Target {
+            provider: p.id.clone(),
+            protocol: p.protocol().to_string(),
+            base_url: url,
+            auth_scheme: p.auth_scheme.clone(),
+            key,
+            model: f.model.clone(),
+            responses_via_chat: p.protocol() == "openai" && !p.serves_responses(),
+        });
+    }
+    Ok(Plan {
+        profile: row.alias.clone(),
+        agent: row.agent_id.clone(),
+        local_token: secret.proxy_token.clone(),
+        targets,
+        model_aliases: settings.model_aliases,
+        timeouts: Timeouts::from_config(config),
+        daemon_url: None,
+        daemon_token: None,
+        exit_on_stdin_eof: true,
+    })
+}
+
+/// Plans read from the store at every proxy start.
+pub struct StorePlans {
+    pub store: Store,
+    pub catalogue: Shared<Catalogue>,
+    pub config: Shared<Config>,
+}
+
+impl StorePlans {
+    async fn load(&self, alias: &str) -> Result<Planned, PlanFailure> {
+        let a = alias.to_string();
+        let loaded = self
+            .store
+            .call(move |c| {
+                let Some(row) = db::get(c, &a)? else {
+                    return Ok(None);
+                };
+                let secret = db::secret(c, &a)?;
+                // Keys of the profiles the fallbacks borrow theirs from.
+                let mut keys = HashMap::new();
+                for f in proxy_settings(&row).fallbacks {
+                    if let Some(other) = f.key_profile {
+                        let key = db::secret(c, &other)?.map(|s| s.api_key);
+                        keys.insert(other, key);
+                    }
+                }
+                Ok(Some((row, secret, keys)))
+            })
+            .await
+            .map_err(|e| PlanFailure::Retry(e.to_string()))?;
+        let Some((row, secret, keys)) = loaded else {
+            return Err(PlanFailure::Fatal(format!("Profile '{alias}' not found")));
+        };
+        let Some(secret) = secret else {
+            return Err(PlanFailure::Fatal(format!(
+                "Profile '{alias}' has no secrets row"
+            )));
+        };
+        let key_of = |other: &str| match keys.get(other) {
+            Some(Some(key)) => Ok(key.clone()),
+            _ => Err(()),
+        };
+        let config = self.config.get();
+        let plan = build(&row, &secret, &self.catalogue.get(), &config.proxy, &key_of)
+            .map_err(|e| PlanFailure::Fatal(e.to_string()))?;
+        Ok(Planned {
+            plan,
+            fixed_port: proxy_settings(&row).port,
+        })
+    }
+}
+
+impl PlanSource for StorePlans {
+    fn plan<'a>(
+        &'a self,
+        alias: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Planned, PlanFailure>> + Send + 'a>> {
+        Box::pin(self.load(alias))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profiles::FallbackTarget;
+
+    fn row(proxy: &ProxySettings) -> ProfileRow {
+        ProfileRow {
+            alias: "w".into(),
+            agent_id: "claude".into(),
+            provider_id: "anthropic".into(),
+            endpoint_id: "default".into(),
+            model: "claude-sonnet-4".into(),
+            base_url: None,
+            profile_home: "/h".into(),
+            proxy: serde_json::to_string(proxy).unwrap(),
+            created_at: "now".into(),
+            last_used: None,
+        }
+    }
+
+    #[test]
+    fn targets_keys_and_redaction() {
+        let cat = crate::registry::builtin();
+        let settings = ProxySettings {
+            enabled: true,
+            fallbacks: vec![
+                FallbackTarget {
+                    provider_id: "minimax".into(),
+                    endpoint_id: Some("china".into()),
+                    model: Some("MiniMax-M2.1".into()),
+                    base_url: None,
+                    key_profile: Some("mm".into()),
+                },
+                FallbackTarget {
+                    provider_id: "openai".into(),
+                    endpoint_id: None,
+                    model: None,
+                    base_url: None,
+                    key_profile: None,
+                },
+            ],
+            ..Default::default()
+        };
+        let secret = Secret {
+            api_key: Some("sk-real-key-0123456789".into()),
+            proxy_token: "local".into(),
+        };
+        let key_of = |a: &str| {
+            if a == "mm" {
+                Ok(Some("sk-mm".to_string()))
+            } else {
+                Err(())
+            }
+        };
+        let cfg = ProxyConfig::default();
+        let err = build(&row(&settings), &secret, &cat, &cfg, &key_of).unwrap_err();
+        assert!(matches!(err, PlanError::Protocol { index: 2, .. }), "{err}");
+        let mut settings = settings;
+        settings.fallbacks.pop();
+        let plan = build(&row(&settings), &secret, &cat, &cfg, &key_of).unwrap();
+        assert_eq!(plan.targets.len(), 2);
+        assert_eq!(plan.targets[0].base_url, "https://api.anthropic.com");
+        assert_eq!(plan.targets[0].auth_scheme, "x-api-key");
+        assert_eq!(
+            plan.targets[1].base_url,
+            "https://api.minimaxi.com/anthropic"
+        );
+        assert_eq!(plan.targets[1].auth_scheme, "bearer");
+        assert_eq!(plan.targets[1].key.as_deref(), Some("sk-mm"));
+        let debug = format!("{plan:?}");
+        assert!(!debug.contains("sk-real") && !debug.contains("sk-mm") && !debug.contains("local"));
+    }
+}

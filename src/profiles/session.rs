@@ -1,0 +1,128 @@
+//! A profile's agent in a new terminal session: the agent must be installed and the
+//! session limit not reached before anything is prepared, so a refused request leaves no
+//! session, no process and no launch files behind.
+//!
+//! The session's environment is a small base taken from the daemon's own (PATH with the
+//! agent directories, locale, user, home, time zone; `TERM=xterm-256color`) with the
+//! profile's launch environment over it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{ProfileError, Profiles};
+use crate::pty::{NewSession, Program, PtyError, Session};
+
+/// Variables copied from the daemon's environment into every session.
+const BASE_VARS: &[&str] = &["LANG", "SHELL", "USER", "LOGNAME", "HOME", "TMPDIR", "TZ"];
+
+/// A validated request for a session.
+#[derive(Debug)]
+pub struct SessionRequest {
+    pub profile_alias: String,
+    pub args: Vec<String>,
+    pub cols: u16,
+    pub rows: u16,
+    pub working_dir: Option<PathBuf>,
+}
+
+impl Profiles {
+    pub async fn start_session(&self, req: SessionRequest) -> Result<Arc<Session>, ProfileError> {
+        let row = self.row(&req.profile_alias).await?;
+        let binary = self
+            .r
+            .catalogue
+            .get()
+            .agent(&row.agent_id)
+            .map(|a| a.binary.clone())
+            .ok_or_else(|| {
+                ProfileError::Invalid(format!(
+                    "Profile '{}' uses agent '{}', which the catalogue no longer has",
+                    row.alias, row.agent_id
+                ))
+            })?;
+        let dirs = self.agent_search_dirs();
+        let path = crate::agents::detect::find_binary(&binary, &dirs).ok_or_else(|| {
+            ProfileError::Invalid(format!(
+                "Agent '{}' is not installed: no executable '{binary}' on PATH or in agents.extra_paths",
+                row.agent_id
+            ))
+        })?;
+        let config = self.r.config.get();
+        // Checked again, atomically, when the session starts; this spares the launch files.
+        if self.r.terminals.running() >= config.terminal.max_sessions {
+            return Err(PtyError::Limit {
+                limit: config.terminal.max_sessions,
+            }
+            .into());
+        }
+        let spec = self
+            .launch_spec(&req.profile_alias, req.working_dir.as_deref())
+            .await?;
+        let cwd = req.working_dir.unwrap_or_else(|| spec.home.clone());
+        let mut env = base_env(&self.r.env, &dirs);
+        env.extend(spec.env);
+        let session = self
+            .r
+            .terminals
+            .create(NewSession {
+                profile: req.profile_alias,
+                program: Program {
+                    path,
+                    args: req.args,
+                    env,
+                    cwd,
+                    cols: req.cols,
+                    rows: req.rows,
+                },
+                scrollback_bytes: config.terminal.scrollback_bytes,
+                max_sessions: config.terminal.max_sessions,
+            })
+            .await?;
+        Ok(session)
+    }
+}
+
+/// The daemon's basics every session gets; PATH also holds the agent directories.
+fn base_env(daemon: &crate::paths::Env, dirs: &[PathBuf]) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = daemon
+        .iter()
+        .filter(|(k, _)| BASE_VARS.contains(&k.as_str()) || k.starts_with("LC_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let path = std::env::join_paths(dirs)
+        .ok()
+        .and_then(|p| p.into_string().ok())
+        .or_else(|| daemon.get("PATH").cloned());
+    if let Some(path) = path {
+        env.insert("PATH".into(), path);
+    }
+    env.insert("TERM".into(), "xterm-256color".into());
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_environment_is_explicit() {
+        let daemon: crate::paths::Env = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/h"),
+            ("LC_ALL", "C.UTF-8"),
+            ("NOTIFY_SOCKET", "/run/x"),
+            ("LISTEN_FDS", "1"),
+            ("TERM", "dumb"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let env = base_env(&daemon, &[PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(env["PATH"], "/a:/b");
+        assert_eq!(env["HOME"], "/h");
+        assert_eq!(env["LC_ALL"], "C.UTF-8");
+        assert_eq!(env["TERM"], "xterm-256color");
+        assert!(!env.contains_key("NOTIFY_SOCKET") && !env.contains_key("LISTEN_FDS"));
+    }
+}

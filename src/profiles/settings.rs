@@ -1,0 +1,40 @@
+//! A profile's proxy settings: whether its agent goes through the proxy, on which port,
+//! model aliases, and the fallback targets. Stored as compact JSON in the profile row.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::profiles::ProfileRow;
+
+/// The proxy settings of a profile (used by the per-profile proxy).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    pub enabled: bool,
+    /// A fixed port; else one is taken from the configured range.
+    pub port: Option<u16>,
+    /// Requested model → model sent upstream.
+    pub model_aliases: BTreeMap<String, String>,
+    /// Tried in order when the primary target fails before any byte reached the agent.
+    pub fallbacks: Vec<FallbackTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackTarget {
+    pub provider_id: String,
+    #[serde(default)]
+    pub endpoint_id: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The profile whose stored key this target uses; default: this profile's own key.
+    #[serde(default)]
+    pub key_profile: Option<String>,
+}
+
+pub fn proxy_settings(row: &ProfileRow) -> ProxySettings {
+    serde_json::from_str(&row.proxy).unwrap_or_default()
+}

@@ -1,0 +1,187 @@
+//! What imports of agents' own records write: their events and sessions, and how far
+//! each file was read (`import_files`), committed together per batch of whole files; and
+//! the days a daily summary adds where no finer record covers them.
+//!
+//! A crash never leaves part of a file counted: a file's events, sessions and read
+//! position are in the same transaction.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+use super::usage::{Stored, put_event, with_events};
+use crate::records::UsageEvent;
+use crate::tokens::Tokens;
+
+/// Where the last import stopped in a file: size and mtime then, and the offset consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMark {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub offset: u64,
+}
+
+/// One file's share of an import: its events, the sessions it saw, and its new mark.
+#[derive(Debug, Default)]
+pub struct ImportedFile {
+    /// The file's key (its canonical path).
+    pub key: String,
+    pub profile: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// The offset consumed (only whole lines are).
+    pub consumed: u64,
+    pub events: Vec<UsageEvent>,
+    /// Session id → first and last timestamp seen in this file.
+    pub sessions: HashMap<String, (i64, i64)>,
+}
+
+/// What a commit did with the events it was given.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    pub added: u64,
+    pub replaced: u64,
+    pub duplicates: u64,
+    /// The tokens that are new: added events whole, replaced ones by their growth.
+    pub tokens: Tokens,
+}
+
+impl Counted {
+    fn count(&mut self, stored: Stored, e: &UsageEvent) {
+        match stored {
+            Stored::Added => {
+                self.added += 1;
+                self.tokens.add(&e.tokens);
+            }
+            Stored::Replaced(growth) => {
+                self.replaced += 1;
+                self.tokens.add(&growth);
+            }
+            Stored::Duplicate => self.duplicates += 1,
+        }
+    }
+}
+
+/// The marks of every file imported so far.
+pub fn marks(conn: &Connection) -> Result<HashMap<String, FileMark>, StoreError> {
+    let mut stmt = conn.prepare("SELECT path, size, mtime_ns, offset FROM import_files")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            FileMark {
+                size: r.get::<_, i64>(1)?.max(0) as u64,
+                mtime_ns: r.get(2)?,
+                offset: r.get::<_, i64>(3)?.max(0) as u64,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Commits whole files in one transaction; sessions are stored under
+/// `<session_prefix>:<profile>:<id>` with the given `source`.
+pub fn commit_files(
+    conn: &mut Connection,
+    files: &[ImportedFile],
+    source: &str,
+    session_prefix: &str,
+    now: i64,
+) -> Result<Counted, StoreError> {
+    with_events(conn, |tx, rollup| {
+        let mut counted = Counted::default();
+        let mut session = tx.prepare_cached(
+            "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id)
+             VALUES (?1, ?2, ?3, ?3 - ?2, NULL, ?4, ?5)
+             ON CONFLICT(session_id) DO UPDATE SET
+                 started_at = MIN(started_at, excluded.started_at),
+                 ended_at = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at),
+                 runtime_secs = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at)
+                                - MIN(started_at, excluded.started_at)",
+        )?;
+        let mut mark = tx.prepare_cached(
+            "INSERT INTO import_files (path, size, mtime_ns, offset, profile) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+                 offset = excluded.offset, profile = excluded.profile",
+        )?;
+        for f in files {
+            for e in &f.events {
+                counted.count(put_event(tx, rollup, e, now)?, e);
+            }
+            for (sid, (first, last)) in &f.sessions {
+                session.execute(params![
+                    f.profile,
+                    first,
+                    last,
+                    source,
+                    format!("{session_prefix}:{}:{sid}", f.profile)
+                ])?;
+            }
+            mark.execute(params![
+                f.key,
+                i64::try_from(f.size).unwrap_or(i64::MAX),
+                f.mtime_ns,
+                i64::try_from(f.consumed).unwrap_or(i64::MAX),
+                f.profile
+            ])?;
+        }
+        Ok(counted)
+    })
+}
+
+/// One day of a daily summary: `[start, end)` and its events.
+#[derive(Debug)]
+pub struct SummaryDay {
+    pub start: i64,
+    pub end: i64,
+    pub events: Vec<UsageEvent>,
+}
+
+/// Adds the days no event of `profile` from `finer_source` covers, in one transaction;
+/// returns how many days added anything, and what was added.
+pub fn add_uncovered_days(
+    conn: &mut Connection,
+    profile: &str,
+    finer_source: &str,
+    days: &[SummaryDay],
+    now: i64,
+) -> Result<(usize, Counted), StoreError> {
+    with_events(conn, |tx, rollup| {
+        let mut counted = Counted::default();
+        let mut added_days = 0;
+        let mut covered = tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM usage_events WHERE ts >= ?1 AND ts < ?2 AND profile = ?3 AND source = ?4)",
+        )?;
+        for day in days {
+            let is_covered: bool = covered
+                .query_row(params![day.start, day.end, profile, finer_source], |r| {
+                    r.get(0)
+                })?;
+            if is_covered {
+                continue;
+            }
+            let before = counted.added + counted.replaced;
+            for e in &day.events {
+                counted.count(put_event(tx, rollup, e, now)?, e);
+            }
+            if counted.added + counted.replaced > before {
+                added_days += 1;
+            }
+        }
+        Ok((added_days, counted))
+    })
+}
+
+/// Runs `f` with a bigger page cache and rarer checkpoints, as a bulk import wants;
+/// the usual settings are restored afterwards, whatever `f` returned.
+pub fn bulk<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+    let result = f(conn);
+    conn.pragma_update(None, "cache_size", -2_000)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 1_000)?;
+    result
+}
