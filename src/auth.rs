@@ -1,12 +1,18 @@
 //! The daemon's access token: 32 random bytes, hex-encoded, in `<state>/token` (0600).
 //!
 //! Created on first start and kept across restarts. Compared in constant time. Its
-//! `Debug` never shows the value.
+//! `Debug` never shows the value. A request presents it as `Authorization: Bearer` or in
+//! the session cookie ([`authorized`]).
 
 use std::io;
 use std::path::Path;
 
+use axum::http::{HeaderMap, header};
+
 use crate::paths::write_private_file;
+
+/// The session cookie that `/login` sets.
+pub const COOKIE_NAME: &str = "clown_session";
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(String);
@@ -64,6 +70,24 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether the request carries the token, as a bearer header or the session cookie.
+pub fn authorized(token: &Token, headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.strip_prefix("Bearer "));
+    if let Some(presented) = bearer {
+        return token.matches(presented.trim());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .any(|(k, v)| k == COOKIE_NAME && token.matches(v))
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub fn build() -> Value {
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": crate::http::guard::COOKIE_NAME}
+                "cookie": {"type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE_NAME}
             },
             "schemas": schemas(),
         },

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use super::assets;
 use super::extract::ApiQuery;
 use crate::app::AppState;
-use crate::http::guard::{COOKIE_NAME, authorized};
+use crate::auth::{COOKIE_NAME, authorized};
 
 pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if authorized(&state, &headers) {
+    if authorized(state.token(), &headers) {
         assets::serve("index.html", &headers)
     } else {
         assets::serve("login.html", &HeaderMap::new())

@@ -1,9 +1,8 @@
 //! `clown agents list|show` and `clown providers list|show`.
 
 use clap::{Args, Subcommand};
-use serde_json::Value;
 
-use super::table::{cell, print_fields, print_json, render};
+use super::table::{fields, print_fields, print_json, print_list};
 use super::{Cli, Client};
 
 #[derive(Debug, Args)]
@@ -27,42 +26,30 @@ enum CatalogueCommand {
     },
 }
 
-fn items(v: &Value) -> &[Value] {
-    v.as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
 pub async fn agents(cli: &Cli, args: &CatalogueArgs) -> anyhow::Result<i32> {
     let client = Client::connect(cli).await?;
     match &args.command {
         CatalogueCommand::List { json } => {
             let data = client.get("/api/agents").await?;
-            if *json {
-                print_json(&data)?;
-            } else {
-                let rows: Vec<Vec<String>> = items(&data)
-                    .iter()
-                    .map(|a| {
-                        [
+            print_list(
+                &data,
+                *json,
+                &["id", "name", "installed", "version", "profiles", "path"],
+                |a| {
+                    fields(
+                        a,
+                        &[
                             "id",
                             "name",
                             "installed",
                             "version",
                             "profile_count",
                             "binary_path",
-                        ]
-                        .iter()
-                        .map(|k| cell(&a[*k]))
-                        .collect()
-                    })
-                    .collect();
-                println!(
-                    "{}",
-                    render(
-                        &["id", "name", "installed", "version", "profiles", "path"],
-                        &rows
+                        ],
                     )
-                );
-            }
+                },
+                "",
+            )?;
         }
         CatalogueCommand::Show { id, json } => {
             let path = format!("/api/agents/{}", super::encode(id));
@@ -97,29 +84,22 @@ pub async fn providers(cli: &Cli, args: &CatalogueArgs) -> anyhow::Result<i32> {
     match &args.command {
         CatalogueCommand::List { json } => {
             let data = client.get("/api/providers").await?;
-            if *json {
-                print_json(&data)?;
-            } else {
-                let rows: Vec<Vec<String>> = items(&data)
-                    .iter()
-                    .map(|p| {
-                        vec![
-                            cell(&p["id"]),
-                            cell(&p["name"]),
-                            cell(&p["type"]),
-                            cell(&p["default_model"]),
-                            p["endpoints"]
-                                .as_object()
-                                .map(|e| e.keys().cloned().collect::<Vec<_>>().join(","))
-                                .unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                println!(
-                    "{}",
-                    render(&["id", "name", "type", "default model", "endpoints"], &rows)
-                );
-            }
+            print_list(
+                &data,
+                *json,
+                &["id", "name", "type", "default model", "endpoints"],
+                |p| {
+                    let mut row = fields(p, &["id", "name", "type", "default_model"]);
+                    row.push(
+                        p["endpoints"]
+                            .as_object()
+                            .map(|e| e.keys().cloned().collect::<Vec<_>>().join(","))
+                            .unwrap_or_default(),
+                    );
+                    row
+                },
+                "",
+            )?;
         }
         CatalogueCommand::Show { id, json } => {
             let path = format!("/api/providers/{}", super::encode(id));

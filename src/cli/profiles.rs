@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::table::{cell, print_fields, print_json, render};
+use super::table::{cell, fields, print_fields, print_json, print_list};
 use super::{Cli, Client, encode};
 
 #[derive(Debug, Args)]
@@ -94,49 +94,32 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                 None => "/api/profiles".to_string(),
             };
             let data = client.get(&path).await?;
-            if *json {
-                print_json(&data)?;
-            } else {
-                let rows: Vec<Vec<String>> = data
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|p| {
-                        [
+            print_list(
+                &data,
+                *json,
+                &[
+                    "alias",
+                    "agent",
+                    "provider",
+                    "endpoint",
+                    "model",
+                    "last used",
+                ],
+                |p| {
+                    fields(
+                        p,
+                        &[
                             "alias",
                             "agent_id",
                             "provider_id",
                             "endpoint_id",
                             "model",
                             "last_used",
-                        ]
-                        .iter()
-                        .map(|k| cell(&p[*k]))
-                        .collect()
-                    })
-                    .collect();
-                if rows.is_empty() {
-                    println!(
-                        "no profiles yet; create one with 'clown profiles create ALIAS --agent claude --provider anthropic'"
-                    );
-                } else {
-                    println!(
-                        "{}",
-                        render(
-                            &[
-                                "alias",
-                                "agent",
-                                "provider",
-                                "endpoint",
-                                "model",
-                                "last used"
-                            ],
-                            &rows
-                        )
-                    );
-                }
-            }
+                        ],
+                    )
+                },
+                "no profiles yet; create one with 'clown profiles create ALIAS --agent claude --provider anthropic'",
+            )?;
         }
         ProfilesCommand::Show { alias, json } => {
             let data = client

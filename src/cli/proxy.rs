@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use hyper::Method;
 use serde_json::{Value, json};
 
-use super::table::{cell, print_fields, print_json, render};
+use super::table::{fields, print_fields, print_json, print_list};
 use super::{Cli, Client, encode};
 
 #[derive(Debug, Args)]
@@ -116,38 +116,28 @@ async fn client(cli: &Cli, cmd: &ProxyCommand) -> anyhow::Result<i32> {
     match cmd {
         ProxyCommand::Status { alias: None, json } => {
             let data = client.get("/api/proxy/status").await?;
-            if *json {
-                print_json(&data)?;
-                return Ok(0);
-            }
-            let rows: Vec<Vec<String>> = data
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|p| {
-                    [
-                        "profile",
-                        "enabled",
-                        "status",
-                        "port",
-                        "pid",
-                        "restarts",
-                        "started_at",
-                    ]
-                    .iter()
-                    .map(|k| cell(&p[*k]))
-                    .collect()
-                })
-                .collect();
-            if rows.is_empty() {
-                println!("no proxies; enable one with 'clown proxy enable ALIAS'");
-            } else {
-                let headers = [
+            print_list(
+                &data,
+                *json,
+                &[
                     "profile", "enabled", "status", "port", "pid", "restarts", "started",
-                ];
-                println!("{}", render(&headers, &rows));
-            }
+                ],
+                |p| {
+                    fields(
+                        p,
+                        &[
+                            "profile",
+                            "enabled",
+                            "status",
+                            "port",
+                            "pid",
+                            "restarts",
+                            "started_at",
+                        ],
+                    )
+                },
+                "no proxies; enable one with 'clown proxy enable ALIAS'",
+            )?;
         }
         ProxyCommand::Status {
             alias: Some(alias),

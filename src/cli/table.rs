@@ -40,6 +40,33 @@ pub fn print_json(v: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The cells of `item` for `keys`.
+pub fn fields(item: &Value, keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| cell(&item[*k])).collect()
+}
+
+/// A list as asked for: the JSON as it came (`json`), else a table of `row(item)` under
+/// `headings`, or the `empty` hint when there is nothing to show.
+pub fn print_list(
+    data: &Value,
+    json: bool,
+    headings: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+    empty: &str,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(data);
+    }
+    let items = data.as_array().map(Vec::as_slice).unwrap_or_default();
+    if items.is_empty() && !empty.is_empty() {
+        println!("{empty}");
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        println!("{}", render(headings, &rows));
+    }
+    Ok(())
+}
+
 /// `key: value` lines for a detail view.
 pub fn print_fields(v: &Value, keys: &[&str]) {
     let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::table::{cell, print_json, render};
+use super::table::{cell, fields, print_list};
 use super::{Cli, Client, encode};
 
 #[derive(Debug, Args)]
@@ -59,11 +59,7 @@ pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
     match &args.command {
         TerminalCommand::List { json } => {
             let data = client.get("/api/terminal/sessions").await?;
-            if *json {
-                print_json(&data)?;
-            } else {
-                print_list(&data);
-            }
+            print_sessions(&data, *json)?;
         }
         TerminalCommand::New {
             profile,
@@ -156,36 +152,19 @@ async fn resolve(client: &Client, prefix: &str) -> anyhow::Result<String> {
     }
 }
 
-fn print_list(data: &Value) {
-    let rows: Vec<Vec<String>> = data
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|s| {
-            vec![
-                cell(&s["id"]),
-                cell(&s["profile_alias"]),
-                cell(&s["state"]),
-                cell(&s["exit_code"]),
-                cell(&s["pid"]),
-                format!("{}x{}", cell(&s["cols"]), cell(&s["rows"])),
-                cell(&s["client_count"]),
-                cell(&s["created_at"]),
-            ]
-        })
-        .collect();
-    if rows.is_empty() {
-        println!("no terminal sessions; start one with 'clown terminal new PROFILE --attach'");
-        return;
-    }
-    println!(
-        "{}",
-        render(
-            &[
-                "id", "profile", "state", "exit", "pid", "size", "clients", "created"
-            ],
-            &rows
-        )
-    );
+fn print_sessions(data: &Value, json: bool) -> anyhow::Result<()> {
+    print_list(
+        data,
+        json,
+        &[
+            "id", "profile", "state", "exit", "pid", "size", "clients", "created",
+        ],
+        |s| {
+            let mut row = fields(s, &["id", "profile_alias", "state", "exit_code", "pid"]);
+            row.push(format!("{}x{}", cell(&s["cols"]), cell(&s["rows"])));
+            row.extend(fields(s, &["client_count", "created_at"]));
+            row
+        },
+        "no terminal sessions; start one with 'clown terminal new PROFILE --attach'",
+    )
 }

@@ -21,8 +21,7 @@ use futures_util::FutureExt;
 use crate::api::error::envelope_error;
 use crate::api::extract::too_large;
 use crate::app::AppState;
-
-pub const COOKIE_NAME: &str = "clown_session";
+use crate::auth::authorized;
 
 pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/ws" || path.starts_with("/ws/")
@@ -92,7 +91,7 @@ fn refusal(state: &AppState, headers: &HeaderMap, path: &str) -> Option<Response
             ));
         }
     }
-    if !is_public(path) && !authorized(state, headers) {
+    if !is_public(path) && !authorized(state.token(), headers) {
         let mut resp = envelope_error(
             StatusCode::UNAUTHORIZED,
             "Missing or invalid token: send 'Authorization: Bearer <token>' (see the token file in the state directory, or run 'clown ui')",
@@ -102,25 +101,6 @@ fn refusal(state: &AppState, headers: &HeaderMap, path: &str) -> Option<Response
         return Some(resp);
     }
     None
-}
-
-/// Whether the request carries the token, as a bearer header or the session cookie.
-pub fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
-    let token = state.token();
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.strip_prefix("Bearer "));
-    if let Some(presented) = bearer {
-        return token.matches(presented.trim());
-    }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .any(|(k, v)| k == COOKIE_NAME && token.matches(v))
 }
 
 fn truncate(s: &str) -> String {

@@ -474,6 +474,17 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
     }
 }
 
+/// Asserts `f` holds at every look for `window` — for what must not happen, over the
+/// time in which it would have (a restart delay, an idle timeout).
+pub fn holds_for(window: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + window;
+    while Instant::now() < deadline {
+        assert!(f(), "{what} stopped holding");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(f(), "{what} stopped holding");
+}
+
 /// Where `scripts/prepare-tests` installed the real agents (claude, codex).
 pub fn deps_bin() -> PathBuf {
     let dir = std::env::var("CLOWN_TEST_DEPS")

@@ -297,11 +297,9 @@ fn the_key_never_leaves_the_secrets_table() {
         &d.api("POST", "/api/profiles", Some(&claude_profile("s1")))
             .text(),
     );
-    let frames = events.read_text_frames(Duration::from_millis(500));
-    assert!(
-        frames.iter().any(|f| f.contains("profile_created")),
-        "{frames:?}"
-    );
+    let frames = events.read_text_frames_until("profile_created", |f| {
+        f.iter().any(|f| f.contains("profile_created"))
+    });
     seen.push_str(&frames.join("\n"));
     seen.push_str(&d.stderr());
     assert!(

@@ -124,14 +124,22 @@ impl Ws {
         })
     }
 
-    /// Every text frame arriving within `window`.
-    pub fn read_text_frames(&mut self, window: Duration) -> Vec<String> {
-        let deadline = Instant::now() + window;
+    /// The text frames read until `done(frames so far)` holds; panics naming `what` if
+    /// it does not within the usual wait, or the connection ends first.
+    pub fn read_text_frames_until(
+        &mut self,
+        what: &str,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + crate::helpers::WAIT;
         let mut out = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        while !done(&out) {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("timed out waiting for {what} in {out:?}"));
             match self.read_frame(left) {
                 Some(Frame::Text(t)) => out.push(t),
-                Some(Frame::Close(_)) | None => break,
+                Some(Frame::Close(_)) | None => panic!("the stream ended before {what}: {out:?}"),
                 Some(_) => {}
             }
         }

@@ -1,7 +1,4 @@
 //! What goes through a proxy: the bytes, the keys, the usage, the model aliases.
-
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::*;
@@ -84,8 +81,7 @@ fn passthrough_is_byte_for_byte_and_usage_is_exact() {
 
     // Usage: one event per request, exact, per profile and model.
     let events = wait_events(&env, 3);
-    std::thread::sleep(Duration::from_millis(300));
-    let events_now = usage_events(&env);
+    let events_now = settled_events(&env, &[(port_a, &token_a), (port_b, &token_b)]);
     assert_eq!(events_now.len(), 3, "{events_now:?}");
     let mut by: Vec<(String, String)> = events
         .iter()
@@ -163,8 +159,8 @@ fn passthrough_is_byte_for_byte_and_usage_is_exact() {
         404,
         "not_found_error",
     );
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(usage_events(&env).len(), 3);
+    // count_tokens, /health and refused requests record nothing.
+    assert_eq!(settled_events(&env, &[(port_a, &token_a)]).len(), 3);
 }
 
 #[test]

@@ -147,6 +147,23 @@ pub fn wait_events(env: &TestEnv, n: usize) -> Vec<Value> {
     })
 }
 
+/// The usage events once every report that was due has arrived: a marker request goes
+/// through each of `proxies` (port, local token) after the requests under test, and a
+/// proxy reports in order, so once every marker is recorded nothing earlier is still on
+/// its way. Returns the events other than the markers.
+pub fn settled_events(env: &TestEnv, proxies: &[(u16, &str)]) -> Vec<Value> {
+    const MARKER: &str = "usage-marker";
+    for (port, token) in proxies {
+        let r = post(*port, &[("x-api-key", token)], &message(MARKER, false));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let all = wait_until(WAIT, "the marker requests' usage", || {
+        let e = usage_events(env);
+        (e.iter().filter(|e| e["model"] == MARKER).count() >= proxies.len()).then_some(e)
+    });
+    all.into_iter().filter(|e| e["model"] != MARKER).collect()
+}
+
 /// Pids of `clown proxy` children serving `alias`, from /proc.
 pub fn proxy_pids(alias: &str) -> Vec<i32> {
     let mut pids = Vec::new();

@@ -28,7 +28,10 @@ fn killed_proxies_restart_with_growing_delays() {
         assert_eq!(s["restarts"], n, "{s}");
         assert_eq!(s["last_exit_code"], 128 + SIGKILL, "{s}");
         assert_eq!(s["port"], port, "the URL stays the same across restarts");
-        let frames = events.read_text_frames(Duration::from_millis(300));
+        let frames = events.read_text_frames_until("the backoff before the restart", |f| {
+            f.iter()
+                .any(|f| f.contains("\"backoff_ms\":") && !f.contains("\"backoff_ms\":null"))
+        });
         let delay = frames
             .iter()
             .rev()
@@ -129,7 +132,9 @@ fn a_proxy_that_always_crashes_ends_failed() {
         "{err}"
     );
     let statuses: Vec<String> = events
-        .read_text_frames(Duration::from_millis(300))
+        .read_text_frames_until("the proxy's failure", |f| {
+            f.iter().any(|f| f.contains("\"status\":\"failed\""))
+        })
         .iter()
         .filter_map(|f| serde_json::from_str::<Value>(f).ok())
         .filter(|e| e["type"] == "proxy_state_changed" && e["data"]["profile"] == "crash")
@@ -139,9 +144,13 @@ fn a_proxy_that_always_crashes_ends_failed() {
         assert!(statuses.contains(&st.to_string()), "{st} in {statuses:?}");
     }
     assert!(proxy_pids("crash").is_empty());
-    // It stays down; starting it by hand once the port is free brings it up.
-    std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(status(&d, "crash")["status"], "failed");
+    // It stays down for longer than its longest restart delay (restart_max_ms); starting
+    // it by hand once the port is free brings it up.
+    holds_for(
+        Duration::from_millis(3000),
+        "the failed proxy staying down",
+        || status(&d, "crash")["status"] == "failed" && proxy_pids("crash").is_empty(),
+    );
     let s = d.api("POST", "/api/proxy/crash/stop", None).expect_ok();
     assert_eq!(
         s["status"], "stopped",
