@@ -1,7 +1,7 @@
 //! `/api/usage`: the usage report, the Claude Code import, and recording usage from
 //! clown's own processes (the proxy child, `clown profiles run`, terminal sessions).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::extract::State;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
-use crate::usage::claude::{self, ImportSource, Progress, UNASSIGNED_PROFILE};
+use crate::usage::claude::{self, ImportSource, Progress};
 use crate::usage::period::{self, Period};
 use crate::usage::query::{self, Filters};
 
@@ -125,7 +125,7 @@ pub struct ImportQuery {
 }
 
 /// Where Claude data lives: an explicit directory, or every default location and each
-/// claude profile's home. Data in a profile's home is that profile's.
+/// claude profile's home.
 async fn import_sources(
     state: &AppState,
     claude_dir: Option<&str>,
@@ -134,57 +134,17 @@ async fn import_sources(
         .store()
         .call(|c| profiles_db::list(c, Some("claude")))
         .await?;
-    let owner = |dir: &Path| -> String {
-        let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        profiles
-            .iter()
-            .find(|p| {
-                Path::new(&p.profile_home).canonicalize().ok().as_deref() == Some(canon.as_path())
-            })
-            .map(|p| p.alias.clone())
-            .unwrap_or_else(|| UNASSIGNED_PROFILE.to_string())
-    };
-    if let Some(dir) = claude_dir {
-        let path = PathBuf::from(dir);
-        if !path.is_absolute() || !path.is_dir() {
-            return Err(ApiError::bad_request(format!(
-                "Claude directory '{dir}' does not exist (give an absolute path to a directory)"
-            )));
-        }
-        return Ok(vec![ImportSource {
-            profile: owner(&path),
-            dir: path,
-        }]);
-    }
-    let home = &state.paths().home;
-    let mut dirs: Vec<PathBuf> = state
-        .env()
-        .get("CLAUDE_CONFIG_DIR")
-        .map(|v| {
-            v.split(',')
-                .map(|s| PathBuf::from(s.trim()))
-                .filter(|p| p.is_absolute())
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.push(home.join(".config/claude"));
-    dirs.push(home.join(".claude"));
-    dirs.extend(profiles.iter().map(|p| PathBuf::from(&p.profile_home)));
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for dir in dirs {
-        if !dir.is_dir() {
-            continue;
-        }
-        let canon = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-        if seen.insert(canon) {
-            out.push(ImportSource {
-                profile: owner(&dir),
-                dir,
-            });
-        }
-    }
-    Ok(out)
+    let homes: Vec<(String, PathBuf)> = profiles
+        .into_iter()
+        .map(|p| (p.alias, PathBuf::from(p.profile_home)))
+        .collect();
+    claude::sources(
+        &homes,
+        &state.paths().home,
+        state.env().get("CLAUDE_CONFIG_DIR").map(String::as_str),
+        claude_dir,
+    )
+    .map_err(ApiError::bad_request)
 }
 
 pub async fn import_claude(

@@ -10,6 +10,7 @@
 //! last import stopped. `stats-cache.json` then fills in the days no transcript covers.
 
 mod line;
+mod sources;
 mod stats;
 mod transcripts;
 
@@ -25,6 +26,7 @@ use rusqlite::Connection;
 use crate::store::StoreError;
 use crate::store::imports::{self, Counted, ImportedFile};
 use crate::tokens::Tokens;
+pub use sources::sources;
 use transcripts::{FileJob, FileRead};
 
 /// The pseudo-profile for Claude data that belongs to no clown profile (the user's own
