@@ -9,6 +9,8 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A snapshot of the environment variables that decide locations.
 pub type Env = HashMap<String, String>;
@@ -97,8 +99,89 @@ impl Paths {
         self.state_dir.join("token")
     }
 
+    /// The daemon's Unix socket: the CLI's way in that only this user can use.
+    pub fn socket_file(&self) -> PathBuf {
+        self.state_dir.join("clown.sock")
+    }
+
     pub fn daemon_log(&self) -> PathBuf {
         self.state_dir.join("daemon.log")
+    }
+}
+
+/// The umask the process started with (what the user's own programs should get).
+static USER_UMASK: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Sets the process umask to 0077, so every file and directory clown creates (the
+/// database and its WAL, locks, logs, caches) is private whatever umask it was started
+/// with. The starting umask is kept for [`user_umask`]. Idempotent.
+// mode_t is u16 on macOS.
+#[allow(clippy::useless_conversion)]
+pub fn private_umask() {
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let _ = USER_UMASK.compare_exchange(
+        u32::MAX,
+        u32::from(old.bits()),
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+}
+
+/// The umask clown was started with: programs run for the user (agents in terminal
+/// sessions) get it back, so their files are as the user expects.
+pub fn user_umask() -> Option<u32> {
+    match USER_UMASK.load(Ordering::SeqCst) {
+        u32::MAX => None,
+        m => Some(m),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirError {
+    #[error("cannot create or inspect directory {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "directory {path} belongs to uid {owner}, not to you (uid {uid}); refusing to keep clown's data there: remove it or point CLOWN_DATA_DIR/CLOWN_STATE_DIR elsewhere"
+    )]
+    NotOurs { path: PathBuf, owner: u32, uid: u32 },
+}
+
+/// Makes `dir` private: created 0700 with its missing parents; an existing one must
+/// belong to this user and is tightened to 0700 when others could read or write it.
+/// Returns whether it had to be tightened.
+pub fn secure_dir(dir: &Path) -> Result<bool, DirError> {
+    use std::os::unix::fs::MetadataExt;
+    let io_err = |source| DirError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    ensure_private_dir(dir).map_err(io_err)?;
+    let meta = fs::metadata(dir).map_err(io_err)?;
+    let uid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != uid {
+        return Err(DirError::NotOurs {
+            path: dir.to_path_buf(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    if meta.mode() & 0o077 == 0 {
+        return Ok(false);
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+    Ok(true)
+}
+
+/// Makes an existing file 0600 if others could read or write it (files left by an
+/// earlier version or another umask); a missing file is fine.
+pub fn tighten_file(path: &Path) -> io::Result<()> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -110,26 +193,47 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         .create(dir)
 }
 
-/// Writes `contents` to `path` atomically (temp file + rename) with mode 0600.
+/// Serialises writers of one file, so a read-modify-write never loses another's change.
+pub fn file_lock(path: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    locks.entry(path.to_path_buf()).or_default().clone()
+}
+
+/// Writes `contents` to `path` atomically with mode 0600: into a temp file of a name no
+/// other writer uses (pid, a counter, random bits), then renamed over `path`.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     ensure_private_dir(dir)?;
+    let mut salt = [0u8; 8];
+    getrandom::fill(&mut salt).map_err(|e| io::Error::other(e.to_string()))?;
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{}-{:016x}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        u64::from_le_bytes(salt)
     ));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.set_permissions(fs::Permissions::from_mode(0o600))?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]

@@ -9,6 +9,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::tokens::Tokens;
 
+/// The largest token count one event may carry, per kind: far above any real response
+/// or day (a million-token context is large), far below where sums could overflow.
+pub const MAX_TOKENS: u64 = 1_000_000_000_000;
+/// Timestamps must fall between 2000-01-01 and 2100-01-01 (Unix seconds).
+pub const MIN_TS: i64 = 946_684_800;
+pub const MAX_TS: i64 = 4_102_444_800;
+/// Longest profile, model, source or id string.
+const MAX_TEXT: usize = 512;
+
+fn check_text(what: &str, value: &str, required: bool) -> Result<(), String> {
+    if required && value.is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    if value.len() > MAX_TEXT {
+        return Err(format!("{what} is longer than {MAX_TEXT} bytes"));
+    }
+    Ok(())
+}
+
+fn check_ts(what: &str, ts: i64) -> Result<(), String> {
+    if (MIN_TS..=MAX_TS).contains(&ts) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {ts} is not a Unix time in seconds between 2000 and 2100"
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "WireEvent", into = "WireEvent")]
 pub struct UsageEvent {
@@ -22,6 +51,34 @@ pub struct UsageEvent {
     pub source: String,
     pub session_id: Option<String>,
     pub dedupe_key: Option<String>,
+}
+
+impl UsageEvent {
+    /// Whether the event is one clown keeps: names present and bounded, counts at most
+    /// [`MAX_TOKENS`], the time (if given) between 2000 and 2100. Every entry checks this
+    /// (the API, the proxy before it reports, the imports), so no count wraps a sum.
+    pub fn validate(&self) -> Result<(), String> {
+        check_text("profile", &self.profile, true)?;
+        check_text("model", &self.model, true)?;
+        check_text("source", &self.source, true)?;
+        for (what, v) in [
+            ("agent", &self.agent),
+            ("provider", &self.provider),
+            ("session_id", &self.session_id),
+            ("dedupe_key", &self.dedupe_key),
+        ] {
+            check_text(what, v.as_deref().unwrap_or_default(), false)?;
+        }
+        if self.tokens.max_count() > MAX_TOKENS {
+            return Err(format!(
+                "a token count is over the maximum of {MAX_TOKENS} per event"
+            ));
+        }
+        if let Some(ts) = self.ts {
+            check_ts("ts", ts)?;
+        }
+        Ok(())
+    }
 }
 
 /// The event as `POST /api/usage/record` takes and gives it.
@@ -111,6 +168,27 @@ pub struct UsageSession {
     pub session_id: Option<String>,
 }
 
+impl UsageSession {
+    /// Names present and bounded, times between 2000 and 2100, the end not before the start.
+    pub fn validate(&self) -> Result<(), String> {
+        check_text("profile", &self.profile, true)?;
+        check_text("source", &self.source, true)?;
+        check_text(
+            "session_id",
+            self.session_id.as_deref().unwrap_or_default(),
+            false,
+        )?;
+        check_ts("started_at", self.started_at)?;
+        if let Some(end) = self.ended_at {
+            check_ts("ended_at", end)?;
+            if end < self.started_at {
+                return Err("ended_at is before started_at".into());
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +204,34 @@ mod tests {
         assert!(back.get("tokens").is_none());
         let typo = r#"{"profile":"p","model":"m","input_tokns":3,"source":"proxy"}"#;
         assert!(serde_json::from_str::<UsageEvent>(typo).is_err());
+    }
+
+    #[test]
+    fn bounds() {
+        let ok = UsageEvent {
+            profile: "p".into(),
+            model: "m".into(),
+            source: "s".into(),
+            ts: Some(1_800_000_000),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_ok());
+        let mut big = ok.clone();
+        big.tokens.output_tokens = MAX_TOKENS + 1;
+        assert!(big.validate().unwrap_err().contains("maximum"));
+        let mut early = ok.clone();
+        early.ts = Some(-5);
+        assert!(early.validate().unwrap_err().contains("2000"));
+        let mut empty = ok;
+        empty.model.clear();
+        assert!(empty.validate().unwrap_err().contains("model"));
+        let s = UsageSession {
+            profile: "p".into(),
+            source: "s".into(),
+            started_at: 1_800_000_000,
+            ended_at: Some(1_700_000_000),
+            ..Default::default()
+        };
+        assert!(s.validate().unwrap_err().contains("before"));
     }
 }

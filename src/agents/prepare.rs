@@ -63,6 +63,10 @@ pub enum LaunchError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{path} is not valid JSON ({reason}); fix or remove it (clown keeps the agent's own settings there and will not overwrite them)"
+    )]
+    Unreadable { path: PathBuf, reason: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LaunchError + '_ {
@@ -170,11 +174,11 @@ fn claude(input: &LaunchInput, env: &mut BTreeMap<String, String>) -> Result<(),
         }
     }
     let path = input.home.join(".claude.json");
-    let mut doc: Value = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
+    // Launches of one profile edit this file one at a time, so none loses another's
+    // change; what the agent itself keeps there (projects, MCP servers) is read first.
+    let lock = crate::paths::file_lock(&path);
+    let _writing = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let mut doc = read_json_object(&path)?;
     doc["hasCompletedOnboarding"] = json!(true);
     if doc.get("theme").is_none() {
         doc["theme"] = json!("dark");
@@ -216,6 +220,32 @@ fn claude(input: &LaunchInput, env: &mut BTreeMap<String, String>) -> Result<(),
     }
     let text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
     write_private_file(&path, &text).map_err(io_err(&path))
+}
+
+/// The JSON object in `path`, or an empty one when the file does not exist. A file that
+/// exists but does not parse may be in the middle of the agent's own write: it is read
+/// again a few times, and never replaced by a fresh object, which would lose the agent's
+/// settings.
+fn read_json_object(path: &Path) -> Result<Value, LaunchError> {
+    let mut last = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(v) if v.is_object() => return Ok(v),
+                Ok(_) => last = "not a JSON object".into(),
+                Err(e) => last = e.to_string(),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(json!({})),
+            Err(e) => return Err(io_err(path)(e)),
+        }
+    }
+    Err(LaunchError::Unreadable {
+        path: path.to_path_buf(),
+        reason: last,
+    })
 }
 
 fn codex(input: &LaunchInput, env: &mut BTreeMap<String, String>) -> Result<(), LaunchError> {

@@ -12,7 +12,7 @@ use crate::store::profiles as db;
 async fn profile_counts(state: &AppState) -> Result<HashMap<String, usize>, ApiError> {
     Ok(state
         .store()
-        .call(|c| db::counts_by_agent(c))
+        .read(db::counts_by_agent)
         .await?
         .into_iter()
         .collect())

@@ -38,23 +38,12 @@ pub async fn record(
         )));
     }
     for (i, e) in req.events.iter().enumerate() {
-        if e.profile.is_empty() || e.model.is_empty() || e.source.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "events[{i}]: profile, model and source must not be empty"
-            )));
-        }
+        e.validate()
+            .map_err(|m| ApiError::bad_request(format!("events[{i}]: {m}")))?;
     }
     for (i, s) in req.sessions.iter().enumerate() {
-        if s.profile.is_empty() || s.source.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "sessions[{i}]: profile and source must not be empty"
-            )));
-        }
-        if s.ended_at.is_some_and(|end| end < s.started_at) {
-            return Err(ApiError::bad_request(format!(
-                "sessions[{i}]: ended_at is before started_at"
-            )));
-        }
+        s.validate()
+            .map_err(|m| ApiError::bad_request(format!("sessions[{i}]: {m}")))?;
     }
     let now = jiff::Timestamp::now().as_second();
     let events = req.events.clone();
@@ -106,7 +95,7 @@ pub async fn get(State(state): State<AppState>, ApiQuery(q): ApiQuery<UsageQuery
     let now = jiff::Zoned::now();
     let report = state
         .store()
-        .call(move |c| {
+        .read(move |c| {
             let filters = Filters {
                 profile: q.profile.as_deref(),
                 model: q.model.as_deref(),
@@ -132,7 +121,7 @@ async fn import_sources(
 ) -> Result<Vec<ImportSource>, ApiError> {
     let profiles = state
         .store()
-        .call(|c| profiles_db::list(c, Some("claude")))
+        .read(|c| profiles_db::list(c, Some("claude")))
         .await?;
     let homes: Vec<(String, PathBuf)> = profiles
         .into_iter()
@@ -157,26 +146,26 @@ pub async fn import_claude(
     events.publish("usage_import_started", json!({"sources": sources.iter().map(|s| json!({"dir": s.dir, "profile": s.profile})).collect::<Vec<_>>()}));
     let tz = jiff::tz::TimeZone::system();
     let bus = events.clone();
-    let summary = state
-        .store()
-        .call(move |c| {
-            let last = std::sync::Mutex::new(std::time::Instant::now());
-            let progress = move |p: Progress| {
-                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-                if p.files_done == p.files_total
-                    || last.elapsed() >= std::time::Duration::from_millis(100)
-                {
-                    *last = std::time::Instant::now();
-                    bus.publish(
-                        "usage_import_progress",
-                        json!({"files_done": p.files_done, "files_total": p.files_total,
+    let store = state.store().clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        let last = std::sync::Mutex::new(std::time::Instant::now());
+        let progress = move |p: Progress| {
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if p.files_done == p.files_total
+                || last.elapsed() >= std::time::Duration::from_millis(100)
+            {
+                *last = std::time::Instant::now();
+                bus.publish(
+                    "usage_import_progress",
+                    json!({"files_done": p.files_done, "files_total": p.files_total,
                                "bytes_done": p.bytes_done, "bytes_total": p.bytes_total}),
-                    );
-                }
-            };
-            claude::run(c, &sources, &tz, &progress)
-        })
-        .await?;
+                );
+            }
+        };
+        claude::run(&store, &sources, &tz, &progress)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let line = summary.line();
     tracing::info!("{line}");
     events.publish("usage_import_finished", json!({"summary": line}));

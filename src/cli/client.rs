@@ -1,10 +1,13 @@
 //! The HTTP client every CLI command uses to talk to the daemon.
 //!
-//! It finds the daemon at `--url`/`CLOWN_URL`, else the configured listen address, else
-//! http://127.0.0.1:8765, and reads the token from the state directory. When nothing
-//! listens on a loopback address that came from the configuration (no service manager
-//! socket exists either, or the service manager would be listening), it starts the daemon
-//! in the background and waits until it answers.
+//! It talks only to its own user's daemon: over the daemon's Unix socket in the state
+//! directory (0600 in a 0700 directory, and the peer's uid checked) when it is there;
+//! else over TCP to `--url`/`CLOWN_URL`, the configured listen address, or
+//! http://127.0.0.1:8765 — and on a loopback address only after checking that the
+//! listening socket belongs to this user (on Linux, from `/proc/net/tcp*`), so a process of
+//! another user holding the port never receives the token or a key. It reads the token
+//! from the state directory. When nothing listens on a loopback address that came from
+//! the configuration, it starts the daemon in the background and waits until it answers.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,27 +15,26 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode, Uri};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 use super::Cli;
+use super::transport::{Stream, Transport};
 use crate::auth::Token;
 use crate::config::{Config, DEFAULT_LISTEN};
 use crate::paths::{Paths, process_env};
 
 /// A WebSocket connection to the daemon.
-pub type WebSocket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type WebSocket = tokio_tungstenite::WebSocketStream<Stream>;
 
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct Client {
+    /// The daemon's HTTP address (what a browser would use).
     base: String,
+    transport: Transport,
     token: Option<Token>,
-    http: HyperClient<HttpConnector, Full<Bytes>>,
     paths: Paths,
 }
 
@@ -48,11 +50,11 @@ impl Client {
         let env = process_env();
         let paths = Paths::from_env(&env)?;
         let target = resolve_target(cli, &paths, &env)?;
-        let http = HyperClient::builder(TokioExecutor::new()).build_http();
+        let base = target.base.trim_end_matches('/').to_string();
         let mut client = Self {
-            base: target.base.trim_end_matches('/').to_string(),
+            transport: Transport::choose(&paths.socket_file(), &base, target.explicit).await,
+            base,
             token: None,
-            http,
             paths,
         };
         if let Err(e) = client.raw(Method::GET, "/api/daemon/status", None).await {
@@ -66,7 +68,11 @@ impl Client {
                 )));
             }
             client.start_daemon(cli).await?;
+            client.transport =
+                Transport::choose(&client.paths.socket_file(), &client.base, false).await;
         }
+        // Nothing secret goes to a listener that is not this user's.
+        client.transport.check_owner()?;
         client.token = Some(Token::read(&client.paths.token_file()).with_context(|| {
             format!(
                 "cannot read the daemon token at {} (is the daemon running as this user?)",
@@ -98,9 +104,10 @@ impl Client {
                 format!("Bearer {}", token.expose()).parse()?,
             );
         }
-        let (ws, _) = tokio_tungstenite::connect_async(req)
+        let stream = self.transport.connect().await?;
+        let (ws, _) = tokio_tungstenite::client_async(req, stream)
             .await
-            .with_context(|| format!("cannot connect to {url}"))?;
+            .with_context(|| format!("cannot open a WebSocket to {url}"))?;
         Ok(ws)
     }
 
@@ -141,10 +148,11 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(StatusCode, Value)> {
-        let uri: Uri = format!("{}{}", self.base, path)
-            .parse()
-            .with_context(|| format!("invalid daemon URL {}", self.base))?;
-        let mut req = Request::builder().method(method).uri(uri);
+        let host = self.base.trim_start_matches("http://").to_string();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", host);
         if let Some(token) = &self.token {
             req = req.header("authorization", format!("Bearer {}", token.expose()));
         }
@@ -155,9 +163,15 @@ impl Client {
             }
             None => Full::new(Bytes::new()),
         };
-        let resp = self
-            .http
-            .request(req.body(body)?)
+        let stream = self.transport.connect().await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(anyhow::Error::new)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let resp = sender
+            .send_request(req.body(body)?)
             .await
             .map_err(anyhow::Error::new)?;
         let status = resp.status();
@@ -172,11 +186,16 @@ impl Client {
         let exe = std::env::current_exe().context("cannot find the clown executable")?;
         let log_path = self.paths.daemon_log();
         crate::paths::ensure_private_dir(&self.paths.state_dir)?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .with_context(|| format!("cannot open {}", log_path.display()))?;
+        let log = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&log_path)
+                .with_context(|| format!("cannot open {}", log_path.display()))?
+        };
+        crate::paths::tighten_file(&log_path)?;
         let addr = self
             .base
             .trim_start_matches("http://")
@@ -288,11 +307,8 @@ fn resolve_target(cli: &Cli, paths: &Paths, env: &crate::paths::Env) -> anyhow::
 
 fn is_connect_refused(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return io.kind() == std::io::ErrorKind::ConnectionRefused;
-        }
         cause
-            .downcast_ref::<hyper_util::client::legacy::Error>()
-            .is_some_and(|h| h.is_connect())
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
     })
 }

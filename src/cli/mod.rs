@@ -13,6 +13,7 @@ mod proxy;
 mod status;
 mod table;
 mod terminal;
+mod transport;
 mod ui;
 mod usage;
 

@@ -4,12 +4,16 @@
 //! `launch_activate_socket("Listeners")`; otherwise we bind the configured addresses.
 
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
 
 pub use crate::app::Activation;
 
 pub struct Listeners {
     pub activation: Activation,
     pub sockets: Vec<TcpListener>,
+    /// Unix sockets (the CLI's private way in): inherited, or bound by [`Listeners::bind_unix`].
+    pub unix: Vec<UnixListener>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +58,31 @@ impl Listeners {
         Ok(Self {
             activation: Activation::Bound,
             sockets,
+            unix: Vec::new(),
         })
+    }
+
+    /// Binds the Unix socket at `path` when none was inherited. A live daemon already
+    /// answering there keeps it (nothing is bound); a stale file is replaced. The
+    /// socket is 0600 in a directory that is 0700.
+    pub fn bind_unix(&mut self, path: &Path) -> std::io::Result<bool> {
+        use std::os::unix::fs::PermissionsExt;
+        if !self.unix.is_empty() {
+            return Ok(false);
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Ok(false);
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let l = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        l.set_nonblocking(true)?;
+        self.unix.push(l);
+        Ok(true)
     }
 
     fn from_systemd() -> Result<Option<Self>, ActivationError> {
@@ -63,14 +91,15 @@ impl Listeners {
             return Ok(None);
         }
         let mut sockets = Vec::new();
+        let mut unix = Vec::new();
         for index in 0..fds.len() {
-            let socket = fds
-                .take_tcp_listener(index)
-                .map_err(|source| ActivationError::Inherited { index, source })?;
-            if let Some(l) = socket {
-                l.set_nonblocking(true)
-                    .map_err(|source| ActivationError::Inherited { index, source })?;
+            let inherited = |source| ActivationError::Inherited { index, source };
+            if let Ok(Some(l)) = fds.take_tcp_listener(index) {
+                l.set_nonblocking(true).map_err(inherited)?;
                 sockets.push(l);
+            } else if let Some(l) = fds.take_unix_listener(index).map_err(inherited)? {
+                l.set_nonblocking(true).map_err(inherited)?;
+                unix.push(l);
             }
         }
         if sockets.is_empty() {
@@ -79,6 +108,7 @@ impl Listeners {
         Ok(Some(Self {
             activation: Activation::Systemd,
             sockets,
+            unix,
         }))
     }
 
@@ -139,6 +169,7 @@ mod launchd {
         Ok(Some(Listeners {
             activation: Activation::Launchd,
             sockets,
+            unix: Vec::new(),
         }))
     }
 

@@ -24,7 +24,7 @@ use crate::auth::Token;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::logging::{FilterHandle, LogTail};
-use crate::paths::{Env, Paths, ensure_private_dir};
+use crate::paths::{Env, Paths};
 use crate::store::Store;
 use activation::Listeners;
 use signals::Command;
@@ -52,10 +52,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let paths = opts.paths.clone();
-    for dir in [&paths.data_dir, &paths.state_dir] {
-        ensure_private_dir(dir)
-            .with_context(|| format!("cannot create directory {}", dir.display()))?;
-    }
+    secure_files(&paths)?;
     let _lock = lock::DataLock::acquire(&paths.lock_file())?;
     let store = Store::open(&paths.db_file())?;
     let token = Token::load_or_create(&paths.token_file())
@@ -63,7 +60,24 @@ pub async fn run(
 
     let events = EventBus::new();
     opts.log_tail.attach_bus(events.clone());
+    let mut listeners = listeners;
+    // The CLI's own way in: a socket only this user can connect to.
+    let socket_file = paths.socket_file();
+    match listeners.bind_unix(&socket_file) {
+        Ok(true) => tracing::info!("listening on {}", socket_file.display()),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            "cannot listen on {}: {e}; the CLI will use TCP after checking who listens there",
+            socket_file.display()
+        ),
+    }
+    raise_fd_limit();
     let local_addrs = listeners.local_addrs();
+    for addr in local_addrs.iter().filter(|a| !a.ip().is_loopback()) {
+        tracing::warn!(
+            "listening on {addr}, which other machines can reach: only the token protects the API there"
+        );
+    }
     let activation = listeners.activation;
     let state = AppState::new(AppStateParts {
         config: opts.config.clone(),
@@ -86,18 +100,31 @@ pub async fn run(
 
     let (drain_tx, mut drain_rx) = mpsc::channel::<()>(1);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = serve::Shared {
+        router,
+        state: state.clone(),
+        drain: drain_tx.clone(),
+        stop: stop_rx,
+        pending: Default::default(),
+    };
     let mut loops = Vec::new();
     for socket in listeners.sockets {
         let listener =
             tokio::net::TcpListener::from_std(socket).context("cannot register listener")?;
         loops.push(serve::spawn_accept_loop(
-            listener,
-            router.clone(),
-            state.clone(),
-            drain_tx.clone(),
-            stop_rx.clone(),
+            serve::Listener::Tcp(listener),
+            shared.clone(),
         ));
     }
+    for socket in listeners.unix {
+        let listener =
+            tokio::net::UnixListener::from_std(socket).context("cannot register listener")?;
+        loops.push(serve::spawn_accept_loop(
+            serve::Listener::Unix(listener),
+            shared.clone(),
+        ));
+    }
+    drop(shared);
     let addrs: Vec<String> = local_addrs.iter().map(|a| a.to_string()).collect();
     tracing::info!(
         "listening on {} ({} sockets), pid {}",
@@ -159,6 +186,50 @@ pub async fn run(
     store.flush().context("cannot flush the database")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Private from here on: files 0600 and directories 0700 whatever the umask; the data
+/// and state directories must be ours (tightened if others could read them), and files
+/// an earlier version or umask left readable are tightened.
+fn secure_files(paths: &Paths) -> anyhow::Result<()> {
+    crate::paths::private_umask();
+    for dir in [&paths.data_dir, &paths.state_dir] {
+        if crate::paths::secure_dir(dir)? {
+            tracing::warn!(
+                "{} was readable or writable by others; it is now 0700",
+                dir.display()
+            );
+        }
+    }
+    let db = paths.db_file();
+    let mut files = vec![
+        paths.lock_file(),
+        paths.token_file(),
+        paths.daemon_log(),
+        db.with_extension("db-wal"),
+        db.with_extension("db-shm"),
+    ];
+    files.push(db);
+    for file in files {
+        crate::paths::tighten_file(&file)
+            .with_context(|| format!("cannot make {} private", file.display()))?;
+    }
+    Ok(())
+}
+
+/// Raises the soft limit of open files to the hard one (systemd starts services with a
+/// soft limit of 1,024): clients, sessions and proxies each hold descriptors.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!("cannot raise the open-file limit from {soft} to {hard}: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot read the open-file limit: {e}"),
+    }
 }
 
 async fn recv(signals: &mut Option<tokio::sync::mpsc::Receiver<Command>>) -> Option<Command> {

@@ -1,7 +1,9 @@
 //! The request guard (DESIGN §5), one middleware in front of every route:
 //!
+//! 0. Request line and headers together at most 64 KiB — else 431.
 //! 1. `Host` must be a loopback name or address with a port we listen on, or a configured
-//!    extra name (defeats DNS rebinding) — else 403.
+//!    extra name (defeats DNS rebinding) — else 403. Requests over the owner-only Unix
+//!    socket, which no browser can reach, skip this.
 //! 2. A request carrying `Origin` must match an allowed origin exactly (scheme, host,
 //!    port) — else 403. Requests without `Origin` (CLI, curl) pass.
 //! 3. `/api/*` and `/ws/*` need `Authorization: Bearer <token>` or the session cookie —
@@ -22,6 +24,8 @@ use crate::api::error::envelope_error;
 use crate::api::extract::too_large;
 use crate::app::AppState;
 use crate::auth::authorized;
+use crate::http::conn::Conn;
+use crate::http::wire::MAX_HEADER_BYTES;
 
 pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/ws" || path.starts_with("/ws/")
@@ -34,8 +38,24 @@ fn is_public(path: &str) -> bool {
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
-    if let Some(resp) = refusal(&state, req.headers(), &path) {
+    let conn = req.extensions().get::<Conn>().cloned();
+    if head_size(&req) > MAX_HEADER_BYTES {
+        return with_security_headers(envelope_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!(
+                "Request headers exceed the limit of {} KiB",
+                MAX_HEADER_BYTES / 1024
+            ),
+        ));
+    }
+    let unix = conn.as_ref().is_some_and(Conn::is_unix);
+    if let Some(resp) = refusal(&state, req.headers(), &path, unix) {
         return with_security_headers(resp);
+    }
+    if let Some(conn) = &conn
+        && authorized(state.token(), req.headers())
+    {
+        conn.authenticated();
     }
     let resp = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
         Ok(resp) => resp,
@@ -58,11 +78,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// The response refusing this request, if the checks refuse it.
-fn refusal(state: &AppState, headers: &HeaderMap, path: &str) -> Option<Response> {
+fn refusal(state: &AppState, headers: &HeaderMap, path: &str, unix: bool) -> Option<Response> {
     let config = state.config();
     let ports: Vec<u16> = state.local_addrs().iter().map(|a| a.port()).collect();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     match host {
+        _ if unix => {}
         Some(h) if host_allowed(h, &ports, &config.allowed_hosts) => {}
         Some(h) => {
             return Some(envelope_error(
@@ -101,6 +122,17 @@ fn refusal(state: &AppState, headers: &HeaderMap, path: &str) -> Option<Response
         return Some(resp);
     }
     None
+}
+
+/// The size of the request line and headers as they came on the wire (near enough: the
+/// separators are counted as the shortest form).
+fn head_size(req: &Request) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 11;
+    req.headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + line
 }
 
 fn truncate(s: &str) -> String {

@@ -1,6 +1,8 @@
 //! The HTTP layer: the router with its guard (Host, Origin, token, limits, envelope).
 
+pub mod conn;
 pub mod guard;
+pub mod wire;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

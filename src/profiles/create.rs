@@ -2,6 +2,8 @@
 //! files (a profile row never points at a missing home), store the row and its secrets,
 //! announce it, and start its proxy when enabled.
 
+use std::collections::HashSet;
+
 use serde_json::json;
 
 use super::{ProfileError, Profiles, proxy_settings, resolve, tilde, validate};
@@ -15,11 +17,43 @@ pub struct Created {
     pub profile_home: String,
 }
 
+/// An alias claimed for the length of its create: a create that loses the race to
+/// another of the same alias stops before touching the home or the store.
+struct Claim<'a> {
+    set: &'a std::sync::Mutex<HashSet<String>>,
+    alias: String,
+}
+
+impl<'a> Claim<'a> {
+    fn take(set: &'a std::sync::Mutex<HashSet<String>>, alias: &str) -> Option<Self> {
+        let fresh = set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(alias.to_string());
+        fresh.then(|| Self {
+            set,
+            alias: alias.to_string(),
+        })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.alias);
+    }
+}
+
 impl Profiles {
     pub async fn create(&self, req: super::CreateProfile) -> Result<Created, ProfileError> {
         let catalogue = self.r.catalogue.get();
         let v = validate(&catalogue, req, &self.r.home)?;
         let alias = v.row.alias.clone();
+        let Some(_claim) = Claim::take(&self.creating, &alias) else {
+            return Err(ProfileError::Exists(alias));
+        };
         let exists = {
             let a = alias.clone();
             self.r

@@ -33,6 +33,11 @@ impl Profiles {
         }
         self.count
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        // The deleted key was overwritten in the file; a checkpoint also takes the pages
+        // that held it out of the WAL.
+        if let Err(e) = self.r.store.checkpoint().await {
+            tracing::warn!("cannot checkpoint after deleting '{alias}': {e}");
+        }
         let mut purged = false;
         if purge {
             let home = profile_home(&self.r.home, &row.agent_id, &row.alias);

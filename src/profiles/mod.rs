@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::agents::detect::Detector;
+use crate::agents::prepare::LaunchError;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::paths::Env;
@@ -84,9 +85,12 @@ impl From<PtyError> for ProfileError {
     }
 }
 
-impl From<crate::agents::prepare::LaunchError> for ProfileError {
-    fn from(e: crate::agents::prepare::LaunchError) -> Self {
-        Self::Internal(e.to_string())
+impl From<LaunchError> for ProfileError {
+    fn from(e: LaunchError) -> Self {
+        match e {
+            LaunchError::Unreadable { .. } => Self::Conflict(e.to_string()),
+            LaunchError::Io { .. } => Self::Internal(e.to_string()),
+        }
     }
 }
 
@@ -108,6 +112,8 @@ pub struct Resources {
 pub struct Profiles {
     r: Resources,
     count: AtomicUsize,
+    /// Aliases being created right now: a second create of one races nothing on disk.
+    creating: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Profiles {
@@ -116,6 +122,7 @@ impl Profiles {
         Ok(Self {
             r,
             count: AtomicUsize::new(count),
+            creating: Default::default(),
         })
     }
 
@@ -130,7 +137,7 @@ impl Profiles {
         let found = self
             .r
             .store
-            .call(move |c| Ok(db::get(c, &a)?.map(|row| (row, db::secret(c, &a)))))
+            .read(move |c| Ok(db::get(c, &a)?.map(|row| (row, db::secret(c, &a)))))
             .await?;
         match found {
             Some((row, secret)) => Ok((row, secret?)),
@@ -143,7 +150,7 @@ impl Profiles {
         let a = alias.to_string();
         self.r
             .store
-            .call(move |c| db::get(c, &a))
+            .read(move |c| db::get(c, &a))
             .await?
             .ok_or_else(|| ProfileError::NotFound(alias.to_string()))
     }
@@ -153,7 +160,7 @@ impl Profiles {
         Ok(self
             .r
             .store
-            .call(move |c| db::list(c, agent.as_deref()))
+            .read(move |c| db::list(c, agent.as_deref()))
             .await?)
     }
 

@@ -136,7 +136,7 @@ impl StorePlans {
         let a = alias.to_string();
         let loaded = self
             .store
-            .call(move |c| {
+            .read(move |c| {
                 let Some(row) = db::get(c, &a)? else {
                     return Ok(None);
                 };

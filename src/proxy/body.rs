@@ -147,7 +147,7 @@ impl TapBody {
         let Some(model) = model.or(ctx.model) else {
             return;
         };
-        ctx.reporter.report(UsageEvent {
+        let event = UsageEvent {
             profile: ctx.profile,
             agent: Some(ctx.agent),
             provider: Some(ctx.provider),
@@ -157,7 +157,13 @@ impl TapBody {
             source: "proxy".into(),
             session_id: None,
             dedupe_key: Some(dedupe_key()),
-        });
+        };
+        // A count no real answer has (a broken or hostile upstream) is not reported: the
+        // daemon would refuse it, and it must not cost the other events of its batch.
+        match event.validate() {
+            Ok(()) => ctx.reporter.report(event),
+            Err(e) => tracing::warn!("usage of a response not recorded: {e}"),
+        }
     }
 }
 

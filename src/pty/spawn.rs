@@ -71,8 +71,14 @@ pub fn spawn(program: &Program) -> Result<Spawned, PtyError> {
     cmd.stdin(stdio()?).stdout(stdio()?).stderr(stdio()?);
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
     // system calls (setsid, ioctl, close_range/fcntl); it allocates nothing.
+    let umask = crate::paths::user_umask();
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            // The daemon's own files are private (umask 0077); the agent's are as the
+            // user's umask says.
+            if let Some(mask) = umask {
+                nix::libc::umask(mask as nix::libc::mode_t);
+            }
             nix::unistd::setsid().map_err(std::io::Error::from)?;
             if nix::libc::ioctl(0, nix::libc::TIOCSCTTY as _, 0) != 0 {
                 return Err(std::io::Error::last_os_error());

@@ -61,12 +61,21 @@ pub fn sync_zone(conn: &mut Connection, tz: TimeZone) -> Result<(), StoreError> 
     }
     let tx = conn.transaction()?;
     tx.execute("DELETE FROM usage_daily", [])?;
+    // Sums saturate instead of failing with an overflow (which would stop the daemon
+    // starting): TOTAL is exact for integers below 2^53, far beyond any real day.
+    let sat = |col: &str| format!("CAST(MIN(TOTAL({col}), 9223372036854775807.0) AS INTEGER)");
     tx.execute(
-        "INSERT INTO usage_daily
-         SELECT local_day(bucket * 900), profile, model, SUM(input_tokens), SUM(output_tokens),
-                SUM(cache_creation_input_tokens), SUM(cache_read_input_tokens),
-                SUM(cache_creation_1h_tokens), SUM(events), MAX(last_ts)
+        &format!(
+            "INSERT INTO usage_daily
+         SELECT local_day(bucket * 900), profile, model, {}, {}, {}, {}, {},
+                SUM(events), MAX(last_ts)
          FROM usage_rollup GROUP BY 1, 2, 3",
+            sat("input_tokens"),
+            sat("output_tokens"),
+            sat("cache_creation_input_tokens"),
+            sat("cache_read_input_tokens"),
+            sat("cache_creation_1h_tokens")
+        ),
         [],
     )?;
     tx.execute(

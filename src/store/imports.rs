@@ -171,17 +171,3 @@ pub fn add_uncovered_days(
         Ok((added_days, counted))
     })
 }
-
-/// Runs `f` with a bigger page cache and rarer checkpoints, as a bulk import wants;
-/// the usual settings are restored afterwards, whatever `f` returned.
-pub fn bulk<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    conn.pragma_update(None, "cache_size", -16_384)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
-    let result = f(conn);
-    conn.pragma_update(None, "cache_size", -2_000)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 1_000)?;
-    result
-}

@@ -1,8 +1,12 @@
 //! The SQLite store (DESIGN §7): one file, WAL, numbered migrations.
 //!
-//! A single connection lives behind a mutex and is only touched from blocking threads
-//! (`spawn_blocking`), so async workers never wait on disk. Every multi-row change runs
-//! in one transaction, so a crash leaves either the old or the new state.
+//! One writer connection behind a mutex ([`Store::call`]) and a few read-only ones
+//! ([`Store::read`]), only touched from blocking threads (`spawn_blocking`), so async
+//! workers never wait on disk. Under WAL a reader sees the last commit and never waits
+//! for the writer: a long import (which takes the writer one batch of files at a time)
+//! does not hold up the API's reads. Every multi-row change runs in one transaction, so
+//! a crash leaves either the old or the new state. Deleted rows are overwritten
+//! (`secure_delete`), so a deleted key is gone from the file once the WAL is checkpointed.
 
 pub mod daily;
 mod db;
@@ -35,9 +39,14 @@ pub enum StoreError {
     Join(String),
 }
 
+/// Read-only connections: two requests read at once without waiting for each other.
+const READERS: usize = 2;
+
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<[Mutex<Connection>]>,
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Store {
@@ -50,9 +59,37 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = db::open(path)?;
+        let readers = (0..READERS)
+            .map(|_| db::open_reader(path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: readers.into(),
+            next_reader: Default::default(),
         })
+    }
+
+    /// Runs `f` with a read-only connection on a blocking thread: it sees the last
+    /// commit and never waits for a write in progress.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let first = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            // A free reader if there is one, else wait for this call's turn.
+            let n = readers.len();
+            let guard = (0..n)
+                .find_map(|i| readers[(first + i) % n].try_lock().ok())
+                .unwrap_or_else(|| readers[first % n].lock().unwrap_or_else(|p| p.into_inner()));
+            f(&guard)
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -79,6 +116,16 @@ impl Store {
     ) -> Result<T, StoreError> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+
+    /// Checkpoints the WAL and truncates it: what a delete overwrote is then gone from
+    /// the WAL too.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.call(|c| {
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Checkpoints the WAL so the main file holds everything; called at shutdown.

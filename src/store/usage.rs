@@ -53,7 +53,7 @@ impl Rollup {
             ))
             .or_default();
         for (acc, c) in d.counts.iter_mut().zip(counts) {
-            *acc += c;
+            *acc = acc.saturating_add(c);
         }
         d.events += events;
         d.last_ts = d.last_ts.max(ts);
@@ -65,11 +65,11 @@ impl Rollup {
                  cache_creation_input_tokens, cache_read_input_tokens, events, last_ts, cache_creation_1h_tokens)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(bucket, profile, model) DO UPDATE SET
-                 input_tokens = input_tokens + excluded.input_tokens,
-                 output_tokens = output_tokens + excluded.output_tokens,
-                 cache_creation_input_tokens = cache_creation_input_tokens + excluded.cache_creation_input_tokens,
-                 cache_read_input_tokens = cache_read_input_tokens + excluded.cache_read_input_tokens,
-                 cache_creation_1h_tokens = cache_creation_1h_tokens + excluded.cache_creation_1h_tokens,
+                 input_tokens = MIN(input_tokens + excluded.input_tokens, 9223372036854775807),
+                 output_tokens = MIN(output_tokens + excluded.output_tokens, 9223372036854775807),
+                 cache_creation_input_tokens = MIN(cache_creation_input_tokens + excluded.cache_creation_input_tokens, 9223372036854775807),
+                 cache_read_input_tokens = MIN(cache_read_input_tokens + excluded.cache_read_input_tokens, 9223372036854775807),
+                 cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + excluded.cache_creation_1h_tokens, 9223372036854775807),
                  events = events + excluded.events,
                  last_ts = MAX(last_ts, excluded.last_ts)",
         )?;
@@ -79,11 +79,11 @@ impl Rollup {
                  cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, last_ts)
              VALUES (local_day(?1 * 900), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(day, profile, model) DO UPDATE SET
-                 input_tokens = input_tokens + excluded.input_tokens,
-                 output_tokens = output_tokens + excluded.output_tokens,
-                 cache_creation_input_tokens = cache_creation_input_tokens + excluded.cache_creation_input_tokens,
-                 cache_read_input_tokens = cache_read_input_tokens + excluded.cache_read_input_tokens,
-                 cache_creation_1h_tokens = cache_creation_1h_tokens + excluded.cache_creation_1h_tokens,
+                 input_tokens = MIN(input_tokens + excluded.input_tokens, 9223372036854775807),
+                 output_tokens = MIN(output_tokens + excluded.output_tokens, 9223372036854775807),
+                 cache_creation_input_tokens = MIN(cache_creation_input_tokens + excluded.cache_creation_input_tokens, 9223372036854775807),
+                 cache_read_input_tokens = MIN(cache_read_input_tokens + excluded.cache_read_input_tokens, 9223372036854775807),
+                 cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + excluded.cache_creation_1h_tokens, 9223372036854775807),
                  events = events + excluded.events,
                  last_ts = MAX(last_ts, excluded.last_ts)",
         )?;

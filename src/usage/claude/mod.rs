@@ -20,12 +20,10 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::mpsc;
 
-use jiff::tz::TimeZone;
-use rusqlite::Connection;
-
-use crate::store::StoreError;
 use crate::store::imports::{self, Counted, ImportedFile};
+use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
+use jiff::tz::TimeZone;
 pub use sources::sources;
 use transcripts::{FileJob, FileRead};
 
@@ -36,8 +34,10 @@ pub const UNASSIGNED_PROFILE: &str = "@claude";
 pub const SOURCE_TRANSCRIPT: &str = "claude-transcript";
 pub const SOURCE_STATS: &str = "claude-stats";
 
-/// Whole files are committed together until a transaction holds about this many events.
-const BATCH_EVENTS: usize = 20_000;
+/// Whole files are committed together until a transaction holds about this many events;
+/// the writer is taken for one batch at a time, so other writes wait for one batch at
+/// most, and reads (on their own connections) not at all.
+const BATCH_EVENTS: usize = 5_000;
 
 /// One Claude data directory and the profile its usage belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,27 +127,26 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Imports every source; `progress` is called after each file.
+/// Imports every source; `progress` is called after each file. Blocking: run it on a
+/// blocking thread.
 pub fn run(
-    conn: &mut Connection,
+    store: &Store,
     sources: &[ImportSource],
     tz: &TimeZone,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
-    imports::bulk(conn, |conn| {
-        import_all(conn, sources, tz, progress, &mut summary)
-    })?;
+    import_all(store, sources, tz, progress, &mut summary)?;
     Ok(summary)
 }
 
 /// The files to read: new ones whole, grown ones from their mark, unchanged ones not.
 fn jobs(
-    conn: &Connection,
+    store: &Store,
     sources: &[ImportSource],
     summary: &mut Summary,
 ) -> Result<Vec<FileJob>, StoreError> {
-    let marks = imports::marks(conn)?;
+    let marks = store.call_blocking(|c| imports::marks(c))?;
     let mut jobs = Vec::new();
     for source in sources {
         // Canonical once per source: file keys are stable however the directory was named.
@@ -180,24 +179,25 @@ fn jobs(
 }
 
 fn commit(
-    conn: &mut Connection,
+    store: &Store,
     batch: &[ImportedFile],
     summary: &mut Summary,
     now: i64,
 ) -> Result<(), StoreError> {
-    let counted = imports::commit_files(conn, batch, SOURCE_TRANSCRIPT, "claude", now)?;
+    let counted = store
+        .call_blocking(|c| imports::commit_files(c, batch, SOURCE_TRANSCRIPT, "claude", now))?;
     summary.count(counted);
     Ok(())
 }
 
 fn import_all(
-    conn: &mut Connection,
+    store: &Store,
     sources: &[ImportSource],
     tz: &TimeZone,
     progress: &(dyn Fn(Progress) + Sync),
     summary: &mut Summary,
 ) -> Result<(), StoreError> {
-    let jobs = jobs(conn, sources, summary)?;
+    let jobs = jobs(store, sources, summary)?;
     let files_total = jobs.len();
     let bytes_total: u64 = jobs.iter().map(|j| j.size - j.offset).sum();
     let now = jiff::Timestamp::now().as_second();
@@ -245,7 +245,7 @@ fn import_all(
                 batch_events += r.file.events.len() + 1;
                 batch.push(r.file);
                 if batch_events >= BATCH_EVENTS {
-                    if let Err(e) = commit(conn, &batch, summary, now) {
+                    if let Err(e) = commit(store, &batch, summary, now) {
                         failure = Some(e);
                     }
                     batch.clear();
@@ -261,7 +261,7 @@ fn import_all(
         }
         if failure.is_none()
             && !batch.is_empty()
-            && let Err(e) = commit(conn, &batch, summary, now)
+            && let Err(e) = commit(store, &batch, summary, now)
         {
             failure = Some(e);
         }
@@ -271,14 +271,14 @@ fn import_all(
     }
     summary.sessions = session_ids.len();
     for source in sources {
-        import_stats(conn, source, tz, summary, now)?;
+        import_stats(store, source, tz, summary, now)?;
     }
     Ok(())
 }
 
 /// Adds the days of `stats-cache.json` that no transcript of this source's profile covers.
 fn import_stats(
-    conn: &mut Connection,
+    store: &Store,
     source: &ImportSource,
     tz: &TimeZone,
     summary: &mut Summary,
@@ -297,8 +297,9 @@ fn import_stats(
     };
     let (days, malformed) = stats::days(&cache, &source.profile, tz);
     summary.malformed_lines += malformed;
-    let (added_days, counted) =
-        imports::add_uncovered_days(conn, &source.profile, SOURCE_TRANSCRIPT, &days, now)?;
+    let (added_days, counted) = store.call_blocking(|c| {
+        imports::add_uncovered_days(c, &source.profile, SOURCE_TRANSCRIPT, &days, now)
+    })?;
     summary.stats_days += added_days;
     summary.stats_tokens.add(&counted.tokens);
     Ok(())

@@ -91,7 +91,7 @@ pub fn days(stats: &StatsCache, profile: &str, tz: &TimeZone) -> (Vec<SummaryDay
             .tomorrow()
             .map(|d| day_start(d, tz))
             .unwrap_or(start + 86_400);
-        let events = day
+        let events: Vec<UsageEvent> = day
             .tokens_by_model
             .iter()
             .map(|(model, &total)| UsageEvent {
@@ -106,6 +106,12 @@ pub fn days(stats: &StatsCache, profile: &str, tz: &TimeZone) -> (Vec<SummaryDay
                 dedupe_key: Some(format!("claude-stats:{profile}:{}:{model}", day.date)),
             })
             .collect();
+        let all = events.len();
+        let events: Vec<UsageEvent> = events
+            .into_iter()
+            .filter(|e| e.validate().is_ok())
+            .collect();
+        malformed += (all - events.len()) as u64;
         out.push(SummaryDay { start, end, events });
     }
     (out, malformed)

@@ -152,6 +152,10 @@ fn read_lines(mut reader: impl BufRead, r: &mut FileRead) {
             session_id: text(l.session_id),
             dedupe_key: Some(key.clone()),
         };
+        if event.validate().is_err() {
+            r.malformed += 1;
+            continue;
+        }
         match index.get(&key) {
             Some(&i) => {
                 if tokens.total() > f.events[i].tokens.total() {
