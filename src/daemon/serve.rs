@@ -7,14 +7,14 @@
 //!
 //! A connection is pending until a request on it presents the token
 //! ([`crate::http::conn::Conn`]). At most [`MAX_PENDING`] pending connections are open at
-//! once (more are closed on accept), and a pending one that has not authenticated within
-//! [`FIRST_REQUEST_TIMEOUT`] is closed: idle or anonymous connections from any local user
-//! cannot use up the descriptors that authorised clients need. Accept failures are
-//! logged at most every [`WARN_EVERY`], with a count.
+//! once (past that the oldest is closed), and a pending one that has not authenticated
+//! within [`FIRST_REQUEST_TIMEOUT`] is closed: idle or anonymous connections from any
+//! local user cannot use up the descriptors that authorised clients need, nor keep them
+//! out. Accept failures are logged at most every [`WARN_EVERY`], with a count.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -51,7 +51,38 @@ pub struct Shared {
     pub state: AppState,
     pub drain: mpsc::Sender<()>,
     pub stop: watch::Receiver<bool>,
-    pub pending: Arc<AtomicUsize>,
+    /// Pending connections in the order they were accepted, to close the oldest past the cap.
+    pub queue: Arc<Mutex<VecDeque<Conn>>>,
+}
+
+impl Shared {
+    pub fn new(
+        router: Router,
+        state: AppState,
+        drain: mpsc::Sender<()>,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            router,
+            state,
+            drain,
+            stop,
+            queue: Default::default(),
+        }
+    }
+
+    /// Notes a new connection; past the cap, closes the oldest pending ones (never the
+    /// new one). The queue holds only connections not yet asked to close.
+    fn admit(&self, conn: &Conn) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.retain(|c| !c.is_authenticated());
+        queue.push_back(conn.clone());
+        while queue.len() > MAX_PENDING {
+            if let Some(oldest) = queue.pop_front() {
+                oldest.evict();
+            }
+        }
+    }
 }
 
 /// Accept failures seen since the last warning.
@@ -100,11 +131,6 @@ pub fn spawn_accept_loop(listener: Listener, shared: Shared) -> tokio::task::Joi
                     continue;
                 }
             };
-            if shared.pending.load(Ordering::SeqCst) >= MAX_PENDING {
-                // Dropped at once: it holds a descriptor for no time at all.
-                tracing::debug!("closing a new connection: {MAX_PENDING} are pending already");
-                continue;
-            }
             match conn {
                 Accepted::Tcp(stream) => {
                     let _ = stream.set_nodelay(true);
@@ -132,7 +158,8 @@ fn serve<I>(io: I, unix: bool, shared: &Shared)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = Conn::new(unix, shared.pending.clone());
+    let conn = Conn::new(unix);
+    shared.admit(&conn);
     let tagged = conn.clone();
     let service = shared
         .router
@@ -168,6 +195,10 @@ where
                 _ = stop.changed() => {
                     http.as_mut().graceful_shutdown();
                     break http.await;
+                }
+                _ = conn.evicted() => {
+                    tracing::debug!("closing the oldest pending connection: {MAX_PENDING} are pending");
+                    break Ok(());
                 }
                 _ = &mut deadline, if timed => {
                     if !conn.is_authenticated() {

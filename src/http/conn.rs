@@ -3,9 +3,11 @@
 //! presented the token. Until then the connection counts as pending: the accept loop caps
 //! how many pending connections may be open at once and gives each a short time to
 //! authenticate, so idle or anonymous connections cannot use up the daemon's descriptors.
+//! Past the cap the oldest pending connection is closed ([`Conn::evict`]), not the new
+//! one: a client that sends its request as soon as it connects always gets through.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Inserted into every request's extensions by the accept loop.
 #[derive(Clone)]
@@ -14,19 +16,16 @@ pub struct Conn(Arc<Inner>);
 struct Inner {
     unix: bool,
     authenticated: AtomicBool,
-    /// The accept loop's count of pending connections; left once, on authentication or
-    /// on close.
-    pending: Arc<AtomicUsize>,
+    evicted: tokio::sync::Notify,
 }
 
 impl Conn {
-    /// A new connection, counted as pending.
-    pub fn new(unix: bool, pending: Arc<AtomicUsize>) -> Self {
-        pending.fetch_add(1, Ordering::SeqCst);
+    /// A new connection, pending.
+    pub fn new(unix: bool) -> Self {
         Self(Arc::new(Inner {
             unix,
             authenticated: AtomicBool::new(false),
-            pending,
+            evicted: tokio::sync::Notify::new(),
         }))
     }
 
@@ -39,18 +38,24 @@ impl Conn {
         self.0.authenticated.load(Ordering::SeqCst)
     }
 
-    /// A request on this connection presented the token.
+    /// A request on this connection presented the token: it is pending no more.
     pub fn authenticated(&self) {
-        if !self.0.authenticated.swap(true, Ordering::SeqCst) {
-            self.0.pending.fetch_sub(1, Ordering::SeqCst);
-        }
+        self.0.authenticated.store(true, Ordering::SeqCst);
     }
 
-    /// The connection closed.
+    /// Asks the connection's task to close it (it is the oldest pending one).
+    pub fn evict(&self) {
+        self.0.evicted.notify_one();
+    }
+
+    /// Resolves when the connection was asked to close.
+    pub async fn evicted(&self) {
+        self.0.evicted.notified().await
+    }
+
+    /// The connection closed: it is pending no more either.
     pub fn closed(&self) {
-        if !self.0.authenticated.swap(true, Ordering::SeqCst) {
-            self.0.pending.fetch_sub(1, Ordering::SeqCst);
-        }
+        self.0.authenticated.store(true, Ordering::SeqCst);
     }
 }
 
@@ -59,17 +64,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pending_is_left_once() {
-        let pending = Arc::new(AtomicUsize::new(0));
-        let a = Conn::new(false, pending.clone());
-        let b = Conn::new(true, pending.clone());
-        assert_eq!(pending.load(Ordering::SeqCst), 2);
+    fn pending_until_authenticated_or_closed() {
+        let a = Conn::new(false);
+        let b = Conn::new(true);
+        assert!(!a.is_authenticated() && !b.is_authenticated());
         a.authenticated();
-        a.authenticated();
-        a.closed();
-        assert_eq!(pending.load(Ordering::SeqCst), 1);
         b.closed();
-        assert_eq!(pending.load(Ordering::SeqCst), 0);
+        assert!(a.is_authenticated() && b.is_authenticated());
         assert!(b.is_unix() && !a.is_unix());
     }
 }

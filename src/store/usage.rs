@@ -262,3 +262,49 @@ pub fn session_totals(
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_saturate_instead_of_failing() {
+        let dir = std::env::temp_dir().join(format!("clown-sat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conn = super::super::db::open(&dir.join("t.db")).unwrap();
+        let event = |n: u64, key: &str| UsageEvent {
+            profile: "p".into(),
+            model: "m".into(),
+            ts: Some(1_800_000_000),
+            tokens: Tokens {
+                input_tokens: n,
+                ..Default::default()
+            },
+            source: "test".into(),
+            dedupe_key: Some(key.into()),
+            ..Default::default()
+        };
+        record(&mut conn, &[event(5, "a")], &[], 0).unwrap();
+        // As if a great many events had come before.
+        conn.execute(
+            "UPDATE usage_rollup SET input_tokens = 9223372036854775000",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE usage_daily SET input_tokens = 9223372036854775000",
+            [],
+        )
+        .unwrap();
+        record(&mut conn, &[event(1_000_000_000_000, "b")], &[], 0).unwrap();
+        for table in ["usage_rollup", "usage_daily"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT input_tokens FROM {table}"), [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(n, i64::MAX, "{table}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

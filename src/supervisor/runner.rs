@@ -136,27 +136,42 @@ impl Runner {
                 s.pid = None;
                 s.backoff_ms = None;
             });
-            let outcome =
-                match start::start(&self.ctx, &self.procs, &self.alias, self.port, &self.log).await
-                {
-                    Ok(Started { child, port }) => {
-                        self.port = Some(port);
-                        self.supervise(child, port).await
-                    }
-                    Err(PlanFailure::Fatal(e)) => {
-                        self.log.note(&format!("cannot start: {e}"));
-                        self.set(|s| {
-                            s.status = State::Failed;
-                            s.pid = None;
-                            s.last_error = Some(e);
-                        });
-                        return false;
-                    }
-                    Err(PlanFailure::Retry(e)) => Outcome::Crashed {
-                        error: e,
-                        ran: Duration::ZERO,
-                    },
-                };
+            let mut attempted = None;
+            let started = start::start(
+                &self.ctx,
+                &self.procs,
+                &self.alias,
+                self.port,
+                &self.log,
+                &mut attempted,
+            )
+            .await;
+            if started.is_err()
+                && let Some(port) = attempted
+            {
+                // The status names the port this start tried (a newly fixed one that
+                // cannot be had, say), not the one an earlier run had.
+                self.set(|s| s.port = Some(port));
+            }
+            let outcome = match started {
+                Ok(Started { child, port }) => {
+                    self.port = Some(port);
+                    self.supervise(child, port).await
+                }
+                Err(PlanFailure::Fatal(e)) => {
+                    self.log.note(&format!("cannot start: {e}"));
+                    self.set(|s| {
+                        s.status = State::Failed;
+                        s.pid = None;
+                        s.last_error = Some(e);
+                    });
+                    return false;
+                }
+                Err(PlanFailure::Retry(e)) => Outcome::Crashed {
+                    error: e,
+                    ran: Duration::ZERO,
+                },
+            };
             let (error, ran) = match outcome {
                 Outcome::Closed => return true,
                 Outcome::Stopped => {

@@ -25,6 +25,7 @@ pub async fn start(
     alias: &str,
     previous_port: Option<u16>,
     log: &LogFile,
+    attempted: &mut Option<u16>,
 ) -> Result<Started, PlanFailure> {
     let Planned {
         mut plan,
@@ -41,6 +42,7 @@ pub async fn start(
         fixed_port,
         previous_port,
     )?;
+    *attempted = Some(port);
     log.note(&format!("starting on port {port}"));
     let mut child = child::spawn(&plan, port, &ctx.env, &config.log, log)
         .map_err(|e| PlanFailure::Retry(e.to_string()))?;

@@ -30,7 +30,7 @@ fn manifest(id: &str, binary: &str) -> Value {
 }
 
 /// A daemon whose profile `t` runs the shell agent; `extra_config` opens the config file.
-fn setup(name: &str, extra_config: &str) -> (TestEnv, Daemon) {
+pub fn setup(name: &str, extra_config: &str) -> (TestEnv, Daemon) {
     let env = TestEnv::new(name);
     prepare(&env, extra_config);
     let d = Daemon::start(&env);
@@ -44,7 +44,7 @@ fn setup(name: &str, extra_config: &str) -> (TestEnv, Daemon) {
 }
 
 /// The test agents (user registry) and the config naming their directory.
-fn prepare(env: &TestEnv, extra_config: &str) {
+pub fn prepare(env: &TestEnv, extra_config: &str) {
     let bin = env.root.join("agents");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink("/bin/sh", bin.join(AGENT_BIN)).unwrap();
@@ -59,7 +59,7 @@ fn prepare(env: &TestEnv, extra_config: &str) {
 }
 
 /// Starts `script` in a session of profile `t`; returns the session id.
-fn start(d: &Daemon, script: &str) -> String {
+pub fn start(d: &Daemon, script: &str) -> String {
     start_with(d, json!({"profile_alias": "t", "args": ["-c", script]}))
 }
 

@@ -228,7 +228,7 @@ fn periods_follow_the_local_time_zone() {
 
 /// Writes transcript lines to `path` (creating parents), without a trailing newline
 /// after the last one when `complete` is false.
-fn write_lines(path: &Path, lines: &[String], append: bool) {
+pub fn write_lines(path: &Path, lines: &[String], append: bool) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -242,7 +242,13 @@ fn write_lines(path: &Path, lines: &[String], append: bool) {
     }
 }
 
-fn assistant(msg: &str, req: Option<&str>, ts: &str, sidechain: bool, counts: [u64; 4]) -> String {
+pub fn assistant(
+    msg: &str,
+    req: Option<&str>,
+    ts: &str,
+    sidechain: bool,
+    counts: [u64; 4],
+) -> String {
     let mut v = json!({
         "parentUuid": null, "isSidechain": sidechain, "userType": "external", "cwd": "/w",
         "sessionId": "sess-1", "version": "2.1.0", "type": "assistant", "uuid": format!("u-{msg}-{}", counts[1]),
@@ -262,7 +268,7 @@ fn today_ts() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-fn import(d: &Daemon, dir: &Path) -> String {
+pub fn import(d: &Daemon, dir: &Path) -> String {
     let path = format!("/api/usage/import-claude?claude_dir={}", dir.display());
     d.api("POST", &path, None)
         .expect_ok()
