@@ -167,6 +167,12 @@ impl AppState {
             detector: detector.clone(),
             env: parts.env.clone(),
             home: parts.paths.home.clone(),
+            clown_dirs: vec![
+                parts.paths.data_dir.clone(),
+                parts.paths.state_dir.clone(),
+                parts.paths.config_dir.clone(),
+                parts.paths.cache_dir.clone(),
+            ],
         })?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -11,6 +11,7 @@ mod foundation;
 mod profiles;
 mod proxy;
 mod registry;
+mod sandbox;
 mod service_manager;
 mod terminal;
 mod usage;
