@@ -25,6 +25,11 @@ pub struct Layout {
     pub readable: Vec<PathBuf>,
     /// Where the agent starts.
     pub cwd: PathBuf,
+    /// Start the agent in a session of its own, without a controlling terminal: in the
+    /// user's own terminal, where the kernel still lets a process push input into its
+    /// controlling terminal (TIOCSTI), the agent could otherwise type commands into the
+    /// user's shell after it exits. The price: it sees no window resizes.
+    pub new_session: bool,
 }
 
 /// A command prefix: the agent's program and arguments follow `args`.
@@ -41,6 +46,15 @@ impl Wrapper {
         all.push(program.display().to_string());
         all.extend(args.iter().cloned());
         (self.program.clone(), all)
+    }
+}
+
+/// Whether a process may push input into its controlling terminal (TIOCSTI): Linux
+/// before 6.2, or later with `dev.tty.legacy_tiocsti` on.
+pub fn terminal_injection_possible() -> bool {
+    match std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti") {
+        Ok(v) => v.trim() != "0",
+        Err(_) => cfg!(target_os = "linux"),
     }
 }
 
@@ -126,6 +140,9 @@ impl Layout {
             "--cap-drop",
             "ALL",
         ]);
+        if self.new_session {
+            push(&["--new-session"]);
+        }
         push(&["--chdir", &path(&self.cwd), "--"]);
         a
     }
@@ -202,6 +219,7 @@ mod tests {
             hidden_files: vec!["/h/.claude.json".into()],
             readable: vec!["/h/.claude/local".into(), "/usr/lib/node".into()],
             cwd: "/h/src".into(),
+            new_session: false,
         }
     }
 
@@ -236,6 +254,12 @@ mod tests {
         );
         assert!(position(&a, &["--ro-bind", "/usr/lib/node", "/usr/lib/node"]).is_empty());
         assert!(a.contains(&"--unshare-pid".to_string()) && !a.contains(&"--unshare-net".into()));
+        assert!(!a.contains(&"--new-session".to_string()));
+        let l = Layout {
+            new_session: true,
+            ..layout()
+        };
+        assert!(l.bwrap_args().contains(&"--new-session".to_string()));
         assert_eq!(&a[a.len() - 3..], ["--chdir", "/h/src", "--"]);
     }
 

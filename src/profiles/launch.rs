@@ -107,7 +107,7 @@ impl Profiles {
                     .or_else(|| agent.map(|a| PathBuf::from(&a.binary)))
                     .unwrap_or_default();
                 let dir = cwd.map_or_else(|| PathBuf::from(&row.profile_home), Path::to_path_buf);
-                Some(self.confine(tool, &row, &dir, &program)?)
+                Some(self.confine(tool, &row, &dir, &program, true)?)
             }
             None => None,
         };

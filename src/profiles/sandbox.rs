@@ -87,15 +87,20 @@ impl Profiles {
         }
     }
 
-    /// The command prefix that confines `row`'s agent (`program`) started in `cwd`.
+    /// The command prefix that confines `row`'s agent (`program`) started in `cwd`;
+    /// `own_terminal` when it runs in the user's terminal (`clown profiles run`) rather
+    /// than in a terminal session of the daemon.
     pub(super) fn confine(
         &self,
         tool: &Tool,
         row: &ProfileRow,
         cwd: &Path,
         program: &Path,
+        own_terminal: bool,
     ) -> Result<Wrapper, ProfileError> {
         let mut layout = self.layout(row, program)?;
+        // A session's terminal is the agent's alone; the user's is shared with a shell.
+        layout.new_session = own_terminal && sandbox::terminal_injection_possible();
         let dir = real(cwd);
         if layout.hides(&dir) {
             return Err(ProfileError::Invalid(format!(

@@ -64,7 +64,7 @@ impl Profiles {
             .unwrap_or_else(|| PathBuf::from(&row.profile_home));
         let (path, args) = match self.sandbox_for(&row)? {
             Some(tool) => self
-                .confine(&tool, &row, &cwd, &path)?
+                .confine(&tool, &row, &cwd, &path, false)?
                 .command(&path, &req.args),
             None => (path, req.args),
         };

@@ -532,3 +532,52 @@ fn real_claude_code_in_the_sandbox() {
         assert!(outside.contains(leaked), "{leaked:?} not read: {outside}");
     }
 }
+
+#[test]
+fn a_sandboxed_agent_cannot_type_into_the_users_terminal() {
+    let env = test_env("sb-tiocsti");
+    shell_agent(&env, "");
+    let d = Daemon::start(&env);
+    create_profile(&d, shell_profile("boxed", true));
+    let project = env.root.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    // Pushes a character into its terminal's input, as if typed (TIOCSTI).
+    std::fs::write(
+        project.join("inject.sh"),
+        "python3 -c '\nimport fcntl, termios\ntry:\n    fcntl.ioctl(0, termios.TIOCSTI, b\"#\")\n    print(\"allowed\")\nexcept OSError:\n    print(\"refused\")' > \"$1\"\n",
+    )
+    .unwrap();
+    let kernel_allows = std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti")
+        .map(|v| v.trim() != "0")
+        .unwrap_or(true);
+    // In a terminal session of the daemon the terminal is the agent's own: allowed
+    // where the kernel allows it (the probe works).
+    let code = run_session(&d, "boxed", &project, "sh inject.sh session");
+    assert_eq!(code, 0);
+    let session = std::fs::read_to_string(project.join("session")).unwrap();
+    let expected = if kernel_allows { "allowed" } else { "refused" };
+    assert_eq!(session.trim(), expected);
+    // Run in the user's terminal (a pseudo-terminal here), where a shell reads after
+    // it: refused.
+    let run = format!(
+        "{} --url {} profiles run boxed -- inject.sh run",
+        BIN,
+        d.url()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &run, "/dev/null"])
+        .env_clear()
+        .envs(env.vars())
+        .current_dir(&project)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::fs::read_to_string(project.join("run")).unwrap();
+    assert_eq!(run.trim(), "refused");
+}
