@@ -118,8 +118,16 @@ impl Profiles {
     fn layout(&self, row: &ProfileRow, program: &Path) -> Result<Layout, ProfileError> {
         let home = &self.r.home;
         let mut hidden: Vec<PathBuf> = self.r.clown_dirs.clone();
-        if let Some(run) = self.r.env.get("XDG_RUNTIME_DIR") {
-            hidden.push(PathBuf::from(run));
+        // The runtime directory: the daemon's socket, the session bus (through which a
+        // process could have systemd start anything outside the sandbox).
+        match self.r.env.get("XDG_RUNTIME_DIR") {
+            Some(run) => hidden.push(PathBuf::from(run)),
+            None => {
+                if let Ok(me) = std::fs::metadata("/proc/self") {
+                    use std::os::unix::fs::MetadataExt;
+                    hidden.push(PathBuf::from(format!("/run/user/{}", me.uid())));
+                }
+            }
         }
         for agent in &self.r.catalogue.get().agents {
             let Some(parent) = profile_home(home, &agent.id, "x")
