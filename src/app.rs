@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::agents::detect::Detector;
-use crate::auth::Token;
+use crate::auth::{Token, UsageTokens};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::logging::LogTail;
@@ -60,6 +60,7 @@ struct Inner {
     store: Store,
     events: EventBus,
     token: Token,
+    usage_tokens: UsageTokens,
     log_tail: LogTail,
     started: Instant,
     activation: Activation,
@@ -141,6 +142,7 @@ impl AppState {
         let catalogue = Shared::new(catalogue);
         let config = Shared::new(parts.config);
         let terminals = Terminals::start(parts.store.clone(), parts.events.clone());
+        let usage_tokens = UsageTokens::default();
         let proxies = Arc::new(Supervisor::new(supervisor::Context {
             plans: Arc::new(StorePlans {
                 store: parts.store.clone(),
@@ -152,7 +154,7 @@ impl AppState {
             state_dir: parts.paths.state_dir.clone(),
             env: parts.env.clone(),
             daemon_url: daemon_url(&parts.local_addrs),
-            report_token: Some(parts.token.expose().to_string()),
+            usage_tokens: usage_tokens.clone(),
         }));
         let detector = Arc::new(Detector::default());
         let profiles = Profiles::new(Resources {
@@ -165,6 +167,12 @@ impl AppState {
             detector: detector.clone(),
             env: parts.env.clone(),
             home: parts.paths.home.clone(),
+            clown_dirs: vec![
+                parts.paths.data_dir.clone(),
+                parts.paths.state_dir.clone(),
+                parts.paths.config_dir.clone(),
+                parts.paths.cache_dir.clone(),
+            ],
         })?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -173,6 +181,7 @@ impl AppState {
                 store: parts.store,
                 events: parts.events,
                 token: parts.token,
+                usage_tokens,
                 log_tail: parts.log_tail,
                 started: Instant::now(),
                 activation: parts.activation,
@@ -214,6 +223,11 @@ impl AppState {
 
     pub fn token(&self) -> &Token {
         &self.inner.token
+    }
+
+    /// The proxies' usage tokens (each can only record its profile's usage).
+    pub fn usage_tokens(&self) -> &UsageTokens {
+        &self.inner.usage_tokens
     }
 
     pub fn log_tail(&self) -> &LogTail {

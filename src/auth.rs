@@ -3,9 +3,17 @@
 //! Created on first start and kept across restarts. Compared in constant time. Its
 //! `Debug` never shows the value. A request presents it as `Authorization: Bearer` or in
 //! the session cookie ([`authorized`]).
+//!
+//! Beside it, [`UsageTokens`]: one token per running proxy, `clown-usage-` and 64 hex
+//! digits, held only in the daemon's memory and replaced at every start of that proxy.
+//! It is all a proxy child gets towards the daemon: [`caller`] names it
+//! [`Caller::Proxy`], which the request guard lets through to `POST /api/usage/record`
+//! only, for the usage of its own profile.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use axum::http::{HeaderMap, header};
 
@@ -72,14 +80,18 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Whether the request carries the token, as a bearer header or the session cookie.
-pub fn authorized(token: &Token, headers: &HeaderMap) -> bool {
-    let bearer = headers
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.strip_prefix("Bearer "));
-    if let Some(presented) = bearer {
-        return token.matches(presented.trim());
+        .and_then(|auth| auth.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Whether the request carries the token, as a bearer header or the session cookie.
+pub fn authorized(token: &Token, headers: &HeaderMap) -> bool {
+    if let Some(presented) = bearer(headers) {
+        return token.matches(presented);
     }
     headers
         .get_all(header::COOKIE)
@@ -88,6 +100,73 @@ pub fn authorized(token: &Token, headers: &HeaderMap) -> bool {
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .any(|(k, v)| k == COOKIE_NAME && token.matches(v))
+}
+
+/// The start of every usage token.
+pub const USAGE_PREFIX: &str = "clown-usage-";
+
+/// Who an authenticated request comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The daemon's token (the user): every route.
+    Owner,
+    /// A proxy child's usage token: recording the usage of `profile`, nothing else.
+    Proxy { profile: String },
+}
+
+/// The usage tokens of the proxies, by profile. Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct UsageTokens(Arc<RwLock<HashMap<String, String>>>);
+
+impl std::fmt::Debug for UsageTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UsageTokens(<redacted>)")
+    }
+}
+
+impl UsageTokens {
+    /// A new token for `profile`'s proxy; the one it had before stops working.
+    pub fn issue(&self, profile: &str) -> io::Result<String> {
+        let token = format!("{USAGE_PREFIX}{}", Token::generate()?.0);
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(profile.to_string(), token.clone());
+        Ok(token)
+    }
+
+    /// Forgets `profile`'s token (its profile is gone).
+    pub fn revoke(&self, profile: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(profile);
+    }
+
+    /// The profile whose token `presented` is. Every entry is compared in constant time.
+    pub fn profile_of(&self, presented: &str) -> Option<String> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut found = None;
+        for (profile, token) in map.iter() {
+            if constant_time_eq(token.as_bytes(), presented.as_bytes()) {
+                found = Some(profile.clone());
+            }
+        }
+        found
+    }
+}
+
+/// Who the request comes from: the daemon's token (bearer or cookie), a usage token
+/// (bearer only), or nobody.
+pub fn caller(token: &Token, usage: &UsageTokens, headers: &HeaderMap) -> Option<Caller> {
+    if let Some(presented) = bearer(headers)
+        && presented.starts_with(USAGE_PREFIX)
+    {
+        return usage
+            .profile_of(presented)
+            .map(|profile| Caller::Proxy { profile });
+    }
+    authorized(token, headers).then_some(Caller::Owner)
 }
 
 #[cfg(test)]
@@ -101,5 +180,47 @@ mod tests {
         assert!(t.matches(t.expose()));
         assert!(!t.matches("nope"));
         assert_eq!(format!("{t:?}"), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn usage_tokens_name_their_profile_and_nothing_more() {
+        let owner = Token::generate().unwrap();
+        let usage = UsageTokens::default();
+        let a = usage.issue("a").unwrap();
+        assert!(a.starts_with(USAGE_PREFIX) && a.len() == USAGE_PREFIX.len() + 64);
+        let headers = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::AUTHORIZATION,
+                format!("Bearer {v}").parse().unwrap(),
+            );
+            h
+        };
+        assert_eq!(
+            caller(&owner, &usage, &headers(&a)),
+            Some(Caller::Proxy {
+                profile: "a".into()
+            })
+        );
+        assert_eq!(
+            caller(&owner, &usage, &headers(owner.expose())),
+            Some(Caller::Owner)
+        );
+        assert_eq!(caller(&owner, &usage, &headers("clown-usage-x")), None);
+        // A new start replaces the token; a deleted profile's is gone.
+        let a2 = usage.issue("a").unwrap();
+        assert_ne!(a, a2);
+        assert_eq!(caller(&owner, &usage, &headers(&a)), None);
+        usage.revoke("a");
+        assert_eq!(caller(&owner, &usage, &headers(&a2)), None);
+        // Never as a cookie.
+        let mut cookie = HeaderMap::new();
+        let a3 = usage.issue("a").unwrap();
+        cookie.insert(
+            header::COOKIE,
+            format!("{COOKIE_NAME}={a3}").parse().unwrap(),
+        );
+        assert_eq!(caller(&owner, &usage, &cookie), None);
+        assert_eq!(format!("{usage:?}"), "UsageTokens(<redacted>)");
     }
 }

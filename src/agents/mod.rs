@@ -1,5 +1,7 @@
-//! Agents: finding installed agent programs (`detect`) and preparing the environment and
-//! files a profile's agent starts with (`prepare`).
+//! Agents: finding installed agent programs (`detect`), preparing the environment and
+//! files a profile's agent starts with (`prepare`), and the sandbox it may run in
+//! (`sandbox`).
 
 pub mod detect;
 pub mod prepare;
+pub mod sandbox;

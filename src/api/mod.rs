@@ -152,8 +152,18 @@ pub fn routes() -> Vec<Route> {
                 "POST",
                 "/api/profiles/{alias}/launch",
                 "profiles",
-                "Prepare the profile's agent files and return its launch environment (the only response that carries the profile's credential; used by `clown profiles run`)",
+                "Prepare the profile's agent files and return its launch environment (the only response that carries the profile's credential; used by `clown profiles run`), and for a sandboxed profile the command to run the agent under (409 when the sandbox tool is missing)",
                 || post(profiles::launch),
+            )
+        },
+        Route {
+            body: Some("SandboxSettings"),
+            ..route(
+                "PUT",
+                "/api/profiles/{alias}/sandbox",
+                "profiles",
+                "Replace a profile's sandbox settings (applies to launches from now on); answers them and the sandbox tool found, or null",
+                || put(profiles::set_sandbox),
             )
         },
         route(
@@ -226,7 +236,7 @@ pub fn routes() -> Vec<Route> {
                 "POST",
                 "/api/usage/record",
                 "usage",
-                "Record usage events and sessions (used by the proxy child and `clown profiles run`)",
+                "Record usage events and sessions (used by `clown profiles run`, and by the proxy child with a usage token that records only its own profile's events)",
                 || post(usage::record),
             )
         },

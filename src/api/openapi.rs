@@ -99,7 +99,7 @@ fn responses(path: &str) -> Value {
         "200": {"description": "Success", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SuccessEnvelope"}}}},
         "400": err("Bad request (invalid parameters or body)"),
         "401": err("Missing or wrong token"),
-        "403": err("Host or Origin refused"),
+        "403": err("Host or Origin refused, or a proxy's usage token used beyond recording its own usage"),
         "404": err("Resource not found"),
         "409": err("Conflict"),
         "413": err("Body over the limit"),
@@ -131,7 +131,15 @@ fn schemas() -> Value {
                 "model": {"type": "string", "description": "Default: the provider's default model"},
                 "api_key": {"type": "string", "writeOnly": true},
                 "base_url": {"type": "string", "description": "Overrides the endpoint's URL"},
-                "proxy": {"$ref": "#/components/schemas/ProxySettings"}
+                "proxy": {"$ref": "#/components/schemas/ProxySettings"},
+                "sandbox": {"$ref": "#/components/schemas/SandboxSettings"}
+            }
+        },
+        "SandboxSettings": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "enabled": {"type": "boolean", "description": "Run the agent confined (bubblewrap on Linux, sandbox-exec on macOS): it sees its profile home and working directory read-write, the rest of the system read-only, and not clown's files, other profiles' homes or the agents' own homes. A launch is refused (409) when the tool is missing"}
             }
         },
         "ProxySettings": {

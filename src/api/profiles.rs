@@ -1,4 +1,5 @@
-//! `/api/profiles`: list, show, create, delete, and the launch of a profile's agent.
+//! `/api/profiles`: list, show, create, delete, the sandbox setting, and the launch of a
+//! profile's agent.
 
 use axum::extract::{Path, State};
 use serde::Deserialize;
@@ -7,7 +8,7 @@ use serde_json::json;
 use super::error::{ApiError, ApiResult, ok};
 use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
-use crate::profiles::{self, CreateProfile};
+use crate::profiles::{self, CreateProfile, SandboxSettings};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +62,18 @@ pub async fn delete(
     Ok(ok(json!({"message": "Profile deleted", "purged": purged})))
 }
 
+pub async fn set_sandbox(
+    State(state): State<AppState>,
+    Path(alias): Path<String>,
+    ApiJson(settings): ApiJson<SandboxSettings>,
+) -> ApiResult {
+    let settings = state.profiles().set_sandbox(&alias, settings).await?;
+    Ok(ok(json!({
+        "enabled": settings.enabled,
+        "tool": state.profiles().sandbox_tool(),
+    })))
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LaunchRequest {
@@ -103,5 +116,6 @@ pub async fn launch(
         "env": spec.env,
         "unset": spec.unset,
         "home": spec.home,
+        "sandbox": launch.sandbox.map(|w| json!({"program": w.program, "args": w.args})),
     })))
 }

@@ -3,13 +3,16 @@
 
 use std::path::PathBuf;
 
+use axum::Extension;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult, ok};
 use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
 use crate::usage::claude::{self, ImportSource, Progress};
@@ -30,8 +33,12 @@ const MAX_BATCH: usize = 4_000;
 
 pub async fn record(
     State(state): State<AppState>,
+    Extension(who): Extension<Caller>,
     ApiJson(req): ApiJson<RecordRequest>,
 ) -> ApiResult {
+    if let Caller::Proxy { profile } = &who {
+        proxy_scope(&req, profile)?;
+    }
     if req.events.len() + req.sessions.len() > MAX_BATCH {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_BATCH} events and sessions per request"
@@ -70,6 +77,25 @@ pub async fn record(
     Ok(ok(
         json!({"events_added": added_events, "sessions_added": added_sessions}),
     ))
+}
+
+/// A proxy's usage token records what a proxy records — events of its own profile, with
+/// source `proxy` — and nothing else; a batch with anything more is refused whole (403).
+fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
+    let refuse = |m: String| Err(ApiError::new(StatusCode::FORBIDDEN, m));
+    if !req.sessions.is_empty() {
+        return refuse("A proxy's token records events, not sessions".into());
+    }
+    match req
+        .events
+        .iter()
+        .position(|e| e.profile != profile || e.source != "proxy")
+    {
+        Some(i) => refuse(format!(
+            "events[{i}]: a proxy's token records only events of profile '{profile}' with source 'proxy'"
+        )),
+        None => Ok(()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,4 @@
-//! `clown profiles list|show|create|delete|env|run`.
+//! `clown profiles list|show|create|delete|sandbox|env|run`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::Command as Process;
@@ -46,6 +46,12 @@ enum ProfilesCommand {
         #[arg(long)]
         purge: bool,
     },
+    /// Run the profile's agent in a sandbox (on), or not (off).
+    Sandbox {
+        alias: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
     /// Print `export` lines for the profile's environment (use with eval).
     Env { alias: String },
     /// Run the profile's agent here, in the current directory: `clown profiles run ALIAS -- ARGS`.
@@ -81,6 +87,10 @@ struct CreateArgs {
     /// Run the profile's agent through clown's key-isolating proxy.
     #[arg(long)]
     proxy: bool,
+    /// Run the profile's agent in a sandbox (bubblewrap on Linux) that hides clown's
+    /// files and the other profiles' homes from it.
+    #[arg(long)]
+    sandbox: bool,
     #[arg(long)]
     json: bool,
 }
@@ -140,6 +150,7 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                         "api_key_set",
                         "api_key_hint",
                         "profile_home",
+                        "sandbox",
                         "created_at",
                         "last_used",
                     ],
@@ -165,6 +176,9 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
             }
             if c.proxy {
                 body["proxy"] = json!({"enabled": true});
+            }
+            if c.sandbox {
+                body["sandbox"] = json!({"enabled": true});
             }
             let data = client.post("/api/profiles", Some(body)).await?;
             if c.json {
@@ -197,8 +211,28 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                 }
             );
         }
+        ProfilesCommand::Sandbox { alias, state } => {
+            let data = client
+                .call(
+                    hyper::Method::PUT,
+                    &format!("/api/profiles/{}/sandbox", encode(alias)),
+                    Some(json!({"enabled": state == "on"})),
+                )
+                .await?;
+            println!("sandbox of '{alias}': {state}");
+            if data["enabled"] == json!(true) && data["tool"].is_null() {
+                eprintln!(
+                    "warning: no sandbox tool found on the daemon's PATH; launches of '{alias}' are refused until it is installed (Debian/Ubuntu: apt-get install bubblewrap)"
+                );
+            }
+        }
         ProfilesCommand::Env { alias } => {
             let spec = launch(&client, alias).await?;
+            if !spec["sandbox"].is_null() {
+                bail!(
+                    "profile '{alias}' runs its agent in a sandbox, which an exported environment would bypass; start it with 'clown profiles run {alias}'"
+                );
+            }
             for name in string_list(&spec["unset"]) {
                 println!("unset {name}");
             }
@@ -241,7 +275,16 @@ async fn run_agent(client: &Client, alias: &str, args: &[String]) -> anyhow::Res
         .or_else(|| spec["program"].as_str())
         .unwrap_or_default()
         .to_string();
-    let mut cmd = Process::new(&program);
+    // A sandboxed profile's agent runs under the command the daemon gave, never without.
+    let mut cmd = match spec["sandbox"].as_object() {
+        Some(sandbox) => {
+            let wrapper = sandbox["program"].as_str().unwrap_or_default();
+            let mut cmd = Process::new(wrapper);
+            cmd.args(string_list(&sandbox["args"])).arg(&program);
+            cmd
+        }
+        None => Process::new(&program),
+    };
     cmd.args(args);
     for name in string_list(&spec["unset"]) {
         cmd.env_remove(name);

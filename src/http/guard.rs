@@ -7,7 +7,9 @@
 //! 2. A request carrying `Origin` must match an allowed origin exactly (scheme, host,
 //!    port) — else 403. Requests without `Origin` (CLI, curl) pass.
 //! 3. `/api/*` and `/ws/*` need `Authorization: Bearer <token>` or the session cookie —
-//!    else 401.
+//!    else 401. A proxy's usage token ([`crate::auth::UsageTokens`]) passes only for
+//!    `POST /api/usage/record` — else 403; the request carries the [`Caller`], so the
+//!    handler keeps that token to its own profile's usage.
 //! 4. A panic in a handler becomes a 500 envelope, and error responses produced by the
 //!    framework itself (405, 413, …) under `/api` and `/ws` are rewritten into the envelope.
 
@@ -15,7 +17,7 @@ use std::panic::AssertUnwindSafe;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
@@ -23,7 +25,7 @@ use futures_util::FutureExt;
 use crate::api::error::envelope_error;
 use crate::api::extract::too_large;
 use crate::app::AppState;
-use crate::auth::authorized;
+use crate::auth::{Caller, authorized, caller};
 use crate::http::conn::Conn;
 use crate::http::wire::MAX_HEADER_BYTES;
 
@@ -35,7 +37,10 @@ fn is_public(path: &str) -> bool {
     !is_api_path(path)
 }
 
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The one route a proxy's usage token may call.
+const USAGE_ROUTE: (Method, &str) = (Method::POST, "/api/usage/record");
+
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let conn = req.extensions().get::<Conn>().cloned();
@@ -49,11 +54,17 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         ));
     }
     let unix = conn.as_ref().is_some_and(Conn::is_unix);
-    if let Some(resp) = refusal(&state, req.headers(), &path, unix) {
-        return with_security_headers(resp);
-    }
+    let authenticated = match check(&state, req.headers(), &method, &path, unix) {
+        Verdict::Refuse(resp) => return with_security_headers(resp),
+        Verdict::Pass(Some(who)) => {
+            req.extensions_mut().insert(who);
+            true
+        }
+        // A public page: the connection still counts as authenticated with the cookie.
+        Verdict::Pass(None) => authorized(state.token(), req.headers()),
+    };
     if let Some(conn) = &conn
-        && authorized(state.token(), req.headers())
+        && authenticated
     {
         conn.authenticated();
     }
@@ -77,8 +88,21 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     with_security_headers(resp)
 }
 
-/// The response refusing this request, if the checks refuse it.
-fn refusal(state: &AppState, headers: &HeaderMap, path: &str, unix: bool) -> Option<Response> {
+/// What the checks make of a request.
+enum Verdict {
+    /// Answered with this refusal.
+    Refuse(Response),
+    /// Let through; who calls, for `/api` and `/ws`.
+    Pass(Option<Caller>),
+}
+
+fn check(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+    unix: bool,
+) -> Verdict {
     let config = state.config();
     let ports: Vec<u16> = state.local_addrs().iter().map(|a| a.port()).collect();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
@@ -86,13 +110,13 @@ fn refusal(state: &AppState, headers: &HeaderMap, path: &str, unix: bool) -> Opt
         _ if unix => {}
         Some(h) if host_allowed(h, &ports, &config.allowed_hosts) => {}
         Some(h) => {
-            return Some(envelope_error(
+            return Verdict::Refuse(envelope_error(
                 StatusCode::FORBIDDEN,
                 &format!("Host '{}' is not allowed", truncate(h)),
             ));
         }
         None => {
-            return Some(envelope_error(
+            return Verdict::Refuse(envelope_error(
                 StatusCode::FORBIDDEN,
                 "A Host header is required",
             ));
@@ -106,22 +130,33 @@ fn refusal(state: &AppState, headers: &HeaderMap, path: &str, unix: bool) -> Opt
             &config.allowed_hosts,
             &config.allowed_origins,
         ) {
-            return Some(envelope_error(
+            return Verdict::Refuse(envelope_error(
                 StatusCode::FORBIDDEN,
                 &format!("Origin '{}' is not allowed", truncate(origin)),
             ));
         }
     }
-    if !is_public(path) && !authorized(state.token(), headers) {
-        let mut resp = envelope_error(
-            StatusCode::UNAUTHORIZED,
-            "Missing or invalid token: send 'Authorization: Bearer <token>' (see the token file in the state directory, or run 'clown ui')",
-        );
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return Some(resp);
+    if is_public(path) {
+        return Verdict::Pass(None);
     }
-    None
+    match caller(state.token(), state.usage_tokens(), headers) {
+        None => {
+            let mut resp = envelope_error(
+                StatusCode::UNAUTHORIZED,
+                "Missing or invalid token: send 'Authorization: Bearer <token>' (see the token file in the state directory, or run 'clown ui')",
+            );
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            Verdict::Refuse(resp)
+        }
+        Some(Caller::Proxy { .. }) if (method, path) != (&USAGE_ROUTE.0, USAGE_ROUTE.1) => {
+            Verdict::Refuse(envelope_error(
+                StatusCode::FORBIDDEN,
+                "This token can only record usage (POST /api/usage/record)",
+            ))
+        }
+        Some(who) => Verdict::Pass(Some(who)),
+    }
 }
 
 /// The size of the request line and headers as they came on the wire (near enough: the

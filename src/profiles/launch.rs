@@ -1,19 +1,24 @@
 //! Launching a profile's agent: the environment and files it starts with, pointed at the
 //! provider (with the real key) or, when the profile goes through its proxy, at the
 //! proxy (with the local token only, starting the proxy if needed). An enabled proxy that
-//! cannot run is an error: a launch never falls back to handing out the real key.
+//! cannot run is an error: a launch never falls back to handing out the real key. For a
+//! sandboxed profile the launch also carries the command that confines the agent, and
+//! is refused when the sandbox cannot be had.
 
 use std::path::{Path, PathBuf};
 
 use super::{ProfileError, Profiles, endpoint_url, proxy_settings, resolve};
 use crate::agents::prepare::{self, LaunchInput, LaunchSpec, profile_home};
+use crate::agents::sandbox::Wrapper;
 use crate::registry::Provider;
 use crate::store::profiles as db;
 
-/// A prepared launch and the agent binary detection found, if any.
+/// A prepared launch, the agent binary detection found, if any, and for a sandboxed
+/// profile the command the agent must run under.
 pub struct Launch {
     pub spec: LaunchSpec,
     pub binary_path: Option<PathBuf>,
+    pub sandbox: Option<Wrapper>,
 }
 
 /// The base URL an agent is given for the proxy at `url`: OpenAI-style agents append
@@ -78,12 +83,14 @@ impl Profiles {
         Ok(spec)
     }
 
-    /// A launch in the caller's own terminal (`clown profiles run`): the spec and where
-    /// the agent's binary is.
+    /// A launch in the caller's own terminal (`clown profiles run`): the spec, where
+    /// the agent's binary is, and the sandbox to run it in.
     pub async fn launch(&self, alias: &str, cwd: Option<&Path>) -> Result<Launch, ProfileError> {
-        let spec = self.launch_spec(alias, cwd).await?;
+        let row = self.row(alias).await?;
+        let tool = self.sandbox_for(&row)?;
         let catalogue = self.r.catalogue.get();
-        let binary_path = match catalogue.agents.iter().find(|a| a.binary == spec.program) {
+        let agent = catalogue.agent(&row.agent_id);
+        let binary_path = match agent {
             Some(agent) => {
                 self.r
                     .detector
@@ -93,6 +100,22 @@ impl Profiles {
             }
             None => None,
         };
-        Ok(Launch { spec, binary_path })
+        let sandbox = match &tool {
+            Some(tool) => {
+                let program = binary_path
+                    .clone()
+                    .or_else(|| agent.map(|a| PathBuf::from(&a.binary)))
+                    .unwrap_or_default();
+                let dir = cwd.map_or_else(|| PathBuf::from(&row.profile_home), Path::to_path_buf);
+                Some(self.confine(tool, &row, &dir, &program, true)?)
+            }
+            None => None,
+        };
+        let spec = self.launch_spec(alias, cwd).await?;
+        Ok(Launch {
+            spec,
+            binary_path,
+            sandbox,
+        })
     }
 }

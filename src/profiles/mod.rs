@@ -1,13 +1,13 @@
 //! Profiles (DESIGN §9): the rules for one, the views the API shows, and the use cases
-//! that act on them — create, delete, launch (its environment, base URL, proxy), its
-//! proxy's settings and state, and its agent in a terminal session. Handlers call these;
-//! they never call each other.
+//! that act on them — create, delete, launch (its environment, base URL, proxy, sandbox),
+//! its proxy's settings and state, its sandbox, and its agent in a terminal session.
+//! Handlers call these; they never call each other.
 //!
 //! [`Profiles`] is the handle the use cases run on: the store, the catalogue and
 //! configuration of the moment, the event bus, the proxies' supervisor, the terminal
-//! sessions, agent detection, and the user's home. A profile binds an agent to a
-//! provider, an endpoint (or an explicit `base_url`), a model and a key. The alias is
-//! validated by [`valid_alias`] and only ever becomes a path through
+//! sessions, agent detection, the user's home and clown's own directories. A profile
+//! binds an agent to a provider, an endpoint (or an explicit `base_url`), a model and a
+//! key. The alias is validated by [`valid_alias`] and only ever becomes a path through
 //! [`crate::agents::prepare::profile_home`].
 
 mod create;
@@ -16,6 +16,7 @@ mod launch;
 pub mod plan;
 mod proxy;
 mod rules;
+mod sandbox;
 mod session;
 mod settings;
 mod view;
@@ -43,7 +44,9 @@ pub use rules::{
     validate_proxy,
 };
 pub use session::SessionRequest;
-pub use settings::{FallbackTarget, ProxySettings, proxy_settings};
+pub use settings::{
+    FallbackTarget, ProxySettings, SandboxSettings, proxy_settings, sandbox_settings,
+};
 pub use view::{Summary, detail, key_hint, summary, tilde};
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,9 @@ pub struct Resources {
     pub env: Env,
     /// The user's home: profile homes live under it.
     pub home: PathBuf,
+    /// clown's own directories (data, state, configuration, cache): hidden from a
+    /// sandboxed agent.
+    pub clown_dirs: Vec<PathBuf>,
 }
 
 pub struct Profiles {

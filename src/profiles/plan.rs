@@ -201,6 +201,7 @@ mod tests {
             proxy: serde_json::to_string(proxy).unwrap(),
             created_at: "now".into(),
             last_used: None,
+            sandbox: "{}".into(),
         }
     }
 

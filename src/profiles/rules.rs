@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ProfileError, ProxySettings};
+use super::{ProfileError, ProxySettings, SandboxSettings};
 use crate::registry::{AgentManifest, Catalogue, Provider};
 use crate::store::profiles::ProfileRow;
 
@@ -40,6 +40,8 @@ pub struct CreateProfile {
     pub base_url: Option<String>,
     #[serde(default)]
     pub proxy: Option<ProxySettings>,
+    #[serde(default)]
+    pub sandbox: Option<SandboxSettings>,
 }
 
 /// A create request checked against the catalogue.
@@ -197,6 +199,8 @@ pub fn validate(
             proxy: serde_json::to_string(&proxy).unwrap_or_else(|_| "{}".into()),
             created_at: crate::time::now_rfc3339(),
             last_used: None,
+            sandbox: serde_json::to_string(&req.sandbox.unwrap_or_default())
+                .unwrap_or_else(|_| "{}".into()),
         },
         api_key,
         home,

@@ -1,6 +1,8 @@
-//! A profile's agent in a new terminal session: the agent must be installed and the
-//! session limit not reached before anything is prepared, so a refused request leaves no
-//! session, no process and no launch files behind.
+//! A profile's agent in a new terminal session: the agent must be installed, the session
+//! limit not reached and, for a sandboxed profile, the sandbox ready (its tool installed,
+//! the working directory not hidden) before anything is prepared, so a refused request
+//! leaves no session, no process and no launch files behind. A sandboxed agent runs
+//! under the sandbox's command (`crate::agents::sandbox`), never without it.
 //!
 //! The session's environment is a small base taken from the daemon's own (PATH with the
 //! agent directories, locale, user, home, time zone; `TERM=xterm-256color`) with the
@@ -56,10 +58,19 @@ impl Profiles {
             }
             .into());
         }
+        let cwd = req
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&row.profile_home));
+        let (path, args) = match self.sandbox_for(&row)? {
+            Some(tool) => self
+                .confine(&tool, &row, &cwd, &path, false)?
+                .command(&path, &req.args),
+            None => (path, req.args),
+        };
         let spec = self
             .launch_spec(&req.profile_alias, req.working_dir.as_deref())
             .await?;
-        let cwd = req.working_dir.unwrap_or_else(|| spec.home.clone());
         let mut env = base_env(&self.r.env, &dirs);
         env.extend(spec.env);
         let session = self
@@ -69,7 +80,7 @@ impl Profiles {
                 profile: req.profile_alias,
                 program: Program {
                     path,
-                    args: req.args,
+                    args,
                     env,
                     cwd,
                     cols: req.cols,

@@ -1,5 +1,6 @@
-//! A profile's proxy settings: whether its agent goes through the proxy, on which port,
-//! model aliases, and the fallback targets. Stored as compact JSON in the profile row.
+//! A profile's proxy settings (whether its agent goes through the proxy, on which port,
+//! model aliases, the fallback targets) and sandbox settings (whether its agent runs
+//! confined). Each stored as compact JSON in the profile row.
 
 use std::collections::BTreeMap;
 
@@ -37,4 +38,16 @@ pub struct FallbackTarget {
 
 pub fn proxy_settings(row: &ProfileRow) -> ProxySettings {
     serde_json::from_str(&row.proxy).unwrap_or_default()
+}
+
+/// The sandbox settings of a profile: whether its agent runs confined (see
+/// `crate::agents::sandbox`), in terminal sessions and in `clown profiles run`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxSettings {
+    pub enabled: bool,
+}
+
+pub fn sandbox_settings(row: &ProfileRow) -> SandboxSettings {
+    serde_json::from_str(&row.sandbox).unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{endpoint_url, proxy_settings};
+use super::{endpoint_url, proxy_settings, sandbox_settings};
 use crate::registry::Catalogue;
 use crate::store::profiles::ProfileRow;
 
@@ -30,6 +30,7 @@ pub struct Summary<'a> {
     base_url: Option<&'a str>,
     created_at: &'a str,
     proxy_enabled: bool,
+    sandbox_enabled: bool,
 }
 
 /// Serialized straight from the row (no intermediate JSON tree): lists can be long.
@@ -45,6 +46,7 @@ pub fn summary(row: &ProfileRow) -> Summary<'_> {
         created_at: &row.created_at,
         // The stored settings are compact JSON written by us; no need to parse them whole.
         proxy_enabled: row.proxy.contains("\"enabled\":true"),
+        sandbox_enabled: row.sandbox.contains("\"enabled\":true"),
     }
 }
 
@@ -65,6 +67,7 @@ pub fn detail(row: &ProfileRow, cat: &Catalogue, user_home: &Path, key: Option<&
         "api_key_set": key.is_some(),
         "api_key_hint": key.map(key_hint),
         "proxy": proxy_settings(row),
+        "sandbox": sandbox_settings(row),
     })
 }
 

@@ -2,19 +2,22 @@
 //! their real keys), model aliases, timeouts, and where to report usage.
 //!
 //! The daemon builds it (`crate::profiles::plan`) from the profile, the catalogue and the
-//! secrets table, and hands it to the child as JSON in one environment variable,
-//! [`PLAN_ENV`], so no secret ever appears on a command line. `Debug` redacts every
-//! credential.
+//! secrets table, and hands it to the child as the first line of the child's standard
+//! input, a pipe only the daemon holds ([`read`], [`encode`]): no secret is ever on a
+//! command line or in the environment, where `/proc/PID/cmdline` and `environ` (and
+//! `ps e`) would show it to every process of the user. `Debug` redacts every credential.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::ProxyConfig;
 
-/// The environment variable that carries the plan to the child.
-pub const PLAN_ENV: &str = "CLOWN_PROXY_PLAN";
+/// The longest plan line the child reads (keys and fallbacks fit many times over).
+const MAX_PLAN_BYTES: u64 = 1024 * 1024;
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -28,13 +31,14 @@ pub struct Plan {
     #[serde(default)]
     pub model_aliases: BTreeMap<String, String>,
     pub timeouts: Timeouts,
-    /// Where `POST /api/usage/record` lives, and the daemon's token for it.
+    /// Where `POST /api/usage/record` lives, and the token for it: a usage token that
+    /// records this profile's usage and can do nothing else (never the daemon's own).
     #[serde(default)]
     pub daemon_url: Option<String>,
     #[serde(default)]
     pub daemon_token: Option<String>,
-    /// Exit when standard input closes: the daemon holds the other end of a pipe, so a
-    /// daemon that dies (even by SIGKILL) takes its proxies with it.
+    /// Exit when standard input closes after the plan: the daemon holds the other end of
+    /// the pipe, so a daemon that dies (even by SIGKILL) takes its proxies with it.
     #[serde(default)]
     pub exit_on_stdin_eof: bool,
 }
@@ -87,6 +91,37 @@ impl Timeouts {
     }
 }
 
+/// The plan as the one line the daemon writes to the child's standard input.
+pub fn encode(plan: &Plan) -> serde_json::Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(plan)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no plan on standard input")]
+    Missing,
+    #[error("cannot read the plan from standard input: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("invalid proxy plan: {0}")]
+    Invalid(#[from] serde_json::Error),
+}
+
+/// Reads the plan: the first line of `input` (at most 1 MiB). The rest of the stream is
+/// left unread (under the daemon, nothing more comes until the pipe closes).
+pub fn read(input: impl BufRead) -> Result<Plan, ReadError> {
+    let mut line = Vec::new();
+    input.take(MAX_PLAN_BYTES).read_until(b'\n', &mut line)?;
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(ReadError::Missing);
+    }
+    let plan = serde_json::from_slice(&line);
+    // The line holds the keys: not left behind in freed memory longer than needed.
+    line.iter_mut().for_each(|b| *b = 0);
+    Ok(plan?)
+}
+
 impl std::fmt::Debug for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plan")
@@ -109,5 +144,54 @@ impl std::fmt::Debug for Target {
             .field("model", &self.model)
             .field("responses_via_chat", &self.responses_via_chat)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            profile: "p".into(),
+            agent: "claude".into(),
+            local_token: "local".into(),
+            targets: vec![Target {
+                provider: "anthropic".into(),
+                protocol: "anthropic".into(),
+                base_url: "http://127.0.0.1:1".into(),
+                auth_scheme: "x-api-key".into(),
+                key: Some("sk-secret".into()),
+                model: None,
+                responses_via_chat: false,
+            }],
+            model_aliases: BTreeMap::new(),
+            timeouts: Timeouts {
+                connect_ms: 1,
+                response_ms: 2,
+                idle_ms: 3,
+            },
+            daemon_url: None,
+            daemon_token: None,
+            exit_on_stdin_eof: true,
+        }
+    }
+
+    #[test]
+    fn the_plan_is_one_line_and_reads_back() {
+        let line = encode(&plan()).unwrap();
+        assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
+        let mut input = line.clone();
+        input.extend_from_slice(b"what follows is not read\n");
+        let back = read(&input[..]).unwrap();
+        assert_eq!(back.targets[0].key.as_deref(), Some("sk-secret"));
+        assert!(!format!("{back:?}").contains("sk-secret"));
+    }
+
+    #[test]
+    fn no_plan_or_a_bad_one_is_an_error() {
+        assert!(matches!(read(&b""[..]), Err(ReadError::Missing)));
+        assert!(matches!(read(&b"\n"[..]), Err(ReadError::Missing)));
+        assert!(matches!(read(&b"{nope\n"[..]), Err(ReadError::Invalid(_))));
     }
 }

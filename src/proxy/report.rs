@@ -1,5 +1,6 @@
 //! The child's usage reporter: one thread that posts finished requests' usage to the daemon
-//! (`POST /api/usage/record`, source `proxy`, authenticated with the daemon's token).
+//! (`POST /api/usage/record`, source `proxy`, authenticated with the usage token the
+//! daemon issued this start of the proxy: it records this profile's usage and nothing else).
 //!
 //! Requests hand their event over a channel and never wait for the daemon. The task
 //! gathers events for a moment after the first and sends them in one batch, so under

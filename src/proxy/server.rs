@@ -1,13 +1,17 @@
 //! The proxy child, `clown proxy --profile ALIAS --port N`: a small HTTP/1.1 server on
 //! 127.0.0.1:N in front of the profile's provider.
 //!
-//! It reads its [`Plan`] from the environment (the daemon's supervisor puts it there; the
-//! real keys never appear on the command line), answers `/health`, and forwards `/v1/*`
-//! through [`Forwarder`]. SIGTERM or SIGINT — or, under the daemon, standard input
-//! closing — stops it: it stops accepting, lets in-flight requests finish (bounded),
-//! flushes the usage queue to the daemon, and exits 0.
+//! First it makes itself non-dumpable ([`harden`]), so other processes of the same user —
+//! the agent it shields among them — can neither read its memory nor its `/proc` files,
+//! and it leaves no core dump. Then it reads its [`Plan`] from the first line of standard
+//! input (a pipe the daemon's supervisor holds; the real keys are never on the command
+//! line or in the environment), answers `/health`, and forwards `/v1/*` through
+//! [`Forwarder`]. SIGTERM or SIGINT — or, under the daemon, standard input closing —
+//! stops it: it stops accepting, lets in-flight requests finish (bounded), flushes the
+//! usage queue to the daemon, and exits 0.
 
 use std::convert::Infallible;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::forward::Forwarder;
-use super::plan::{PLAN_ENV, Plan};
+use super::plan::{self, Plan, ReadError};
 use super::report::Reporter;
 
 /// How long in-flight requests get at shutdown.
@@ -28,12 +32,19 @@ const FLUSH: Duration = Duration::from_secs(5);
 
 /// Runs the child until told to stop; returns the exit code.
 pub fn run(alias: &str, port: u16) -> anyhow::Result<i32> {
-    let text = std::env::var(PLAN_ENV).map_err(|_| {
-        anyhow::anyhow!(
-            "{PLAN_ENV} is not set: the proxy child is started by the daemon; use 'clown proxy start {alias}'"
-        )
-    })?;
-    let plan: Plan = serde_json::from_str(&text).context("invalid proxy plan")?;
+    harden()?;
+    let hint = format!(
+        "the proxy child is started by the daemon, which hands it its plan; use 'clown proxy start {alias}'"
+    );
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        bail!("no plan on standard input: {hint}");
+    }
+    let plan = match plan::read(stdin.lock()) {
+        Ok(p) => p,
+        Err(ReadError::Missing) => bail!("no plan on standard input: {hint}"),
+        Err(e) => return Err(e.into()),
+    };
     if plan.profile != alias {
         bail!("the plan is for profile '{}', not '{alias}'", plan.profile);
     }
@@ -51,6 +62,20 @@ pub fn run(alias: &str, port: u16) -> anyhow::Result<i32> {
     let code = runtime.block_on(serve(plan, port))?;
     runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(code)
+}
+
+/// Makes this process non-dumpable: its memory (`/proc/PID/mem`), environment and
+/// other `/proc` files become root's, `ptrace` by the same user is refused, and a crash
+/// writes no core file holding the keys. Done before the plan is read.
+#[cfg(target_os = "linux")]
+fn harden() -> anyhow::Result<()> {
+    nix::sys::prctl::set_dumpable(false).context("cannot make the proxy non-dumpable")
+}
+
+/// Elsewhere there is no such switch; the plan still never touches the environment.
+#[cfg(not(target_os = "linux"))]
+fn harden() -> anyhow::Result<()> {
+    Ok(())
 }
 
 async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {

@@ -106,6 +106,8 @@ const MIGRATIONS: &[&str] = &[
         last_ts       INTEGER NOT NULL,
         PRIMARY KEY (day, profile, model)
      ) WITHOUT ROWID, STRICT;",
+    // 6: a profile's sandbox settings (whether its agent runs confined), as JSON.
+    "ALTER TABLE profiles ADD COLUMN sandbox TEXT NOT NULL DEFAULT '{}';",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

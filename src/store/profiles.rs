@@ -16,6 +16,8 @@ pub struct ProfileRow {
     pub profile_home: String,
     /// The proxy settings, as JSON.
     pub proxy: String,
+    /// The sandbox settings, as JSON.
+    pub sandbox: String,
     pub created_at: String,
     pub last_used: Option<String>,
 }
@@ -34,7 +36,7 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-const COLUMNS: &str = "alias, agent_id, provider_id, endpoint_id, model, base_url, profile_home, proxy, created_at, last_used";
+const COLUMNS: &str = "alias, agent_id, provider_id, endpoint_id, model, base_url, profile_home, proxy, created_at, last_used, sandbox";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<ProfileRow> {
     Ok(ProfileRow {
@@ -48,6 +50,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<ProfileRow> {
         proxy: r.get(7)?,
         created_at: r.get(8)?,
         last_used: r.get(9)?,
+        sandbox: r.get(10)?,
     })
 }
 
@@ -55,7 +58,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<ProfileRow> {
 pub fn insert(conn: &mut Connection, p: &ProfileRow, secret: &Secret) -> Result<bool, StoreError> {
     let tx = conn.transaction()?;
     let added = tx.execute(
-        &format!("INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(alias) DO NOTHING"),
+        &format!("INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(alias) DO NOTHING"),
         params![
             p.alias,
             p.agent_id,
@@ -66,7 +69,8 @@ pub fn insert(conn: &mut Connection, p: &ProfileRow, secret: &Secret) -> Result<
             p.profile_home,
             p.proxy,
             p.created_at,
-            p.last_used
+            p.last_used,
+            p.sandbox
         ],
     )?;
     if added == 0 {
@@ -124,6 +128,13 @@ pub fn set_proxy(conn: &Connection, alias: &str, proxy: &str) -> Result<bool, St
     Ok(conn.execute(
         "UPDATE profiles SET proxy = ?2 WHERE alias = ?1",
         params![alias, proxy],
+    )? > 0)
+}
+
+pub fn set_sandbox(conn: &Connection, alias: &str, sandbox: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE profiles SET sandbox = ?2 WHERE alias = ?1",
+        params![alias, sandbox],
     )? > 0)
 }
 

@@ -1,7 +1,8 @@
-//! One proxy process as the supervisor sees it: spawned with an explicit environment (the
-//! plan, with the real keys, only there), in its own process group, its output pumped
-//! into the proxy's log, its standard input a pipe the daemon holds (the child exits when
-//! it closes); probed on `/health`; stopped with SIGTERM to the group, a grace, SIGKILL.
+//! One proxy process as the supervisor sees it: spawned with an explicit environment
+//! that holds no secret, in its own process group, its output pumped into the proxy's
+//! log, its standard input a pipe the daemon holds. The plan (with the real keys) is the
+//! first line written to that pipe; the pipe then stays open, and the child exits when it
+//! closes. Probed on `/health`; stopped with SIGTERM to the group, a grace, SIGKILL.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, Command};
 
 use super::logfile::LogFile;
-use crate::proxy::plan::{PLAN_ENV, Plan};
+use crate::proxy::plan::{self, Plan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChildError {
@@ -23,14 +24,20 @@ pub enum ChildError {
     Spawn(std::io::Error),
     #[error("cannot serialize the proxy plan: {0}")]
     Plan(serde_json::Error),
+    #[error("cannot hand the plan to the proxy process: {0}")]
+    HandOver(std::io::Error),
 }
+
+/// How long writing the plan into the child's pipe may take (it fits the pipe's buffer;
+/// this only bounds a child that neither reads nor exits).
+const HAND_OVER: Duration = Duration::from_secs(5);
 
 pub struct ProxyChild {
     child: Child,
     pid: u32,
     /// The tasks copying its output into the log; they end when the child does.
     pumps: Vec<tokio::task::JoinHandle<()>>,
-    /// Held, never written: closing it tells the child the daemon is gone.
+    /// Written once (the plan), then held: closing it tells the child the daemon is gone.
     _stdin: Option<ChildStdin>,
 }
 
@@ -44,7 +51,7 @@ const PASS_ENV: &[&str] = &[
     "SSL_CERT_DIR",
 ];
 
-pub fn spawn(
+pub async fn spawn(
     plan: &Plan,
     port: u16,
     daemon_env: &crate::paths::Env,
@@ -52,7 +59,7 @@ pub fn spawn(
     log: &LogFile,
 ) -> Result<ProxyChild, ChildError> {
     let exe = std::env::current_exe().map_err(ChildError::Exe)?;
-    let plan_json = serde_json::to_string(plan).map_err(ChildError::Plan)?;
+    let mut line = plan::encode(plan).map_err(ChildError::Plan)?;
     let mut cmd = Command::new(exe);
     cmd.arg("proxy")
         .arg("--profile")
@@ -67,7 +74,6 @@ pub fn spawn(
         )
         .env("CLOWN_LOG", log_filter)
         .env("NO_COLOR", "1")
-        .env(PLAN_ENV, plan_json)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -82,12 +88,29 @@ pub fn spawn(
     if let Some(err) = child.stderr.take() {
         pumps.push(tokio::spawn(pump(err, log.clone())));
     }
-    Ok(ProxyChild {
-        _stdin: child.stdin.take(),
+    let mut stdin = child.stdin.take();
+    let handed = match stdin.as_mut() {
+        Some(pipe) => tokio::time::timeout(HAND_OVER, async {
+            pipe.write_all(&line).await?;
+            pipe.flush().await
+        })
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        None => Err(std::io::Error::other("no pipe to the child")),
+    };
+    line.iter_mut().for_each(|b| *b = 0);
+    let mut proxy = ProxyChild {
+        _stdin: stdin,
         child,
         pid,
         pumps,
-    })
+    };
+    if let Err(e) = handed {
+        proxy.kill();
+        proxy.wait().await;
+        return Err(ChildError::HandOver(e));
+    }
+    Ok(proxy)
 }
 
 async fn pump(stream: impl AsyncRead + Unpin, log: LogFile) {

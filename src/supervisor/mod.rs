@@ -4,7 +4,8 @@
 //!
 //! It gets narrow inputs ([`Context`]): where plans come from ([`PlanSource`]), the event
 //! bus, the configuration, the state directory for logs, the daemon's environment for the
-//! child, and where the child reports usage. It never sees the daemon's whole state.
+//! child, where the child reports usage and the usage tokens it reports with (a new one
+//! at every start, never the daemon's own token). It never sees the daemon's whole state.
 //!
 //! [`start`] (plan, port, spawn, health), [`child`] (the process), [`backoff`],
 //! [`logfile`] and [`status`] serve the runner. The map only holds handles (taken
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::auth::UsageTokens;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::paths::Env;
@@ -67,9 +69,10 @@ pub struct Context {
     pub state_dir: PathBuf,
     /// The daemon's environment, from which the child's is taken.
     pub env: Env,
-    /// Where the child posts usage, and the token it posts with.
+    /// Where the child posts usage, and the tokens it posts with: each start issues
+    /// the profile a new one that can only record that profile's usage.
     pub daemon_url: Option<String>,
-    pub report_token: Option<String>,
+    pub usage_tokens: UsageTokens,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +214,7 @@ impl Supervisor {
     /// Stops the proxy of `alias` and forgets it (its profile is being deleted).
     pub async fn remove(&self, alias: &str) {
         self.stop(alias).await;
+        self.ctx.usage_tokens.revoke(alias);
         let handle = self.lock().remove(alias);
         if let Some(h) = handle {
             drop(h.cmds);

@@ -32,7 +32,14 @@ pub async fn start(
         fixed_port,
     } = ctx.plans.plan(alias).await?;
     plan.daemon_url = ctx.daemon_url.clone();
-    plan.daemon_token = ctx.report_token.clone();
+    plan.daemon_token = match &ctx.daemon_url {
+        Some(_) => Some(
+            ctx.usage_tokens
+                .issue(alias)
+                .map_err(|e| PlanFailure::Retry(format!("cannot make a usage token: {e}")))?,
+        ),
+        None => None,
+    };
     let config = ctx.config.get();
     let held = ports_held_by_others(procs, alias);
     let port = choose_port(
@@ -45,6 +52,7 @@ pub async fn start(
     *attempted = Some(port);
     log.note(&format!("starting on port {port}"));
     let mut child = child::spawn(&plan, port, &ctx.env, &config.log, log)
+        .await
         .map_err(|e| PlanFailure::Retry(e.to_string()))?;
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(config.proxy.startup_timeout_ms);

@@ -11,6 +11,7 @@ mod foundation;
 mod profiles;
 mod proxy;
 mod registry;
+mod sandbox;
 mod security;
 mod service_manager;
 mod terminal;

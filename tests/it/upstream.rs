@@ -46,8 +46,9 @@ pub struct Script {
     pub event_gap: std::time::Duration,
     /// Close the connection after this many SSE events.
     pub break_after_events: Option<usize>,
-    /// Chat Completions: answer with a call of this tool (name, JSON arguments) until the
-    /// conversation holds a tool result, then with the reply.
+    /// Answer with a call of this tool (name, JSON arguments) until the conversation
+    /// holds a tool result, then with the reply: on Chat Completions always, on Messages
+    /// when the request offers a tool of that name (Claude Code's side requests do not).
     pub tool_call: Option<(String, String)>,
 }
 
@@ -261,6 +262,38 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
         "cache_creation_input_tokens": s.cache_creation_input_tokens,
         "cache_read_input_tokens": s.cache_read_input_tokens,
     });
+    let answered = body["messages"].as_array().is_some_and(|m| {
+        m.iter().any(|m| {
+            m["content"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
+        })
+    });
+    let offered = |name: &str| {
+        body["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == name))
+    };
+    // The answer's one content block: a tool call, or the reply.
+    let (block, delta, stop, full) = match s
+        .tool_call
+        .as_ref()
+        .filter(|(name, _)| !answered && offered(name))
+    {
+        Some((name, args)) => (
+            json!({"type": "tool_use", "id": "toolu_test_1", "name": name, "input": {}}),
+            json!({"type": "input_json_delta", "partial_json": args}),
+            "tool_use",
+            json!({"type": "tool_use", "id": "toolu_test_1", "name": name,
+                   "input": serde_json::from_str::<Value>(args).unwrap()}),
+        ),
+        None => (
+            json!({"type": "text", "text": ""}),
+            json!({"type": "text_delta", "text": s.reply}),
+            "end_turn",
+            json!({"type": "text", "text": s.reply}),
+        ),
+    };
     if body["stream"] == json!(true) {
         let events = [
             (
@@ -271,11 +304,11 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
             ),
             (
                 "content_block_start",
-                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                json!({"type": "content_block_start", "index": 0, "content_block": block}),
             ),
             (
                 "content_block_delta",
-                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": s.reply}}),
+                json!({"type": "content_block_delta", "index": 0, "delta": delta}),
             ),
             (
                 "content_block_stop",
@@ -283,7 +316,7 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
             ),
             (
                 "message_delta",
-                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null},
                 "usage": {"output_tokens": s.output_tokens}}),
             ),
             ("message_stop", json!({"type": "message_stop"})),
@@ -296,8 +329,8 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
     }
     let message = json!({
         "id": "msg_test_1", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": s.reply}],
-        "stop_reason": "end_turn", "stop_sequence": null,
+        "content": [full],
+        "stop_reason": stop, "stop_sequence": null,
         "usage": {
             "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
             "cache_creation_input_tokens": s.cache_creation_input_tokens,

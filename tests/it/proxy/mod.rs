@@ -1,10 +1,12 @@
-//! The per-profile proxy: byte-for-byte pass-through, key isolation, usage, fallbacks,
-//! timeouts, model aliases, supervision (restarts, failure, no leftover process), the
-//! API and CLI, and the real Claude Code going through it. Shared helpers here.
+//! The per-profile proxy: byte-for-byte pass-through, key isolation (also against
+//! processes of the same user), usage, fallbacks, timeouts, model aliases, supervision
+//! (restarts, failure, no leftover process), the API and CLI, and the real Claude Code
+//! going through it. Shared helpers here.
 
 mod control;
 mod failures;
 mod forwarding;
+mod isolation;
 mod supervision;
 
 use std::io::{Read, Write};
