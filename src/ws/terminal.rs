@@ -98,6 +98,9 @@ async fn serve(state: AppState, id: String, mut socket: WebSocket) {
     }
     loop {
         let next = tokio::select! {
+            // Output first: when a session ends and is removed at once, its end (with the
+            // exit code) reaches the client before the removal does.
+            biased;
             out = att.output.recv(), if running => {
                 forward(&mut socket, out, &mut att.output, &mut running).await
             }
@@ -121,6 +124,26 @@ async fn serve(state: AppState, id: String, mut socket: WebSocket) {
                 Next::Stop
             }
             _ = att.removed.changed() => {
+                // Whatever output is still queued, then the end if the client has not
+                // seen it, then the removal.
+                while running {
+                    match att.output.try_recv() {
+                        Ok(out) => {
+                            if let Next::Stop =
+                                forward(&mut socket, Ok(out), &mut att.output, &mut running).await
+                            {
+                                return;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if running
+                    && let Some(code) = session.exit_code()
+                    && send_json(&mut socket, terminated(code)).await.is_err()
+                {
+                    return;
+                }
                 close(&mut socket, 1000, "session removed").await;
                 Next::Stop
             }

@@ -832,3 +832,44 @@ fn no_idle_exit_while_a_session_runs() {
     });
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn every_client_sees_the_end_before_the_removal_under_churn() {
+    let (_env, d) = setup("term-end-churn", "");
+    for round in 0..120 {
+        // A session that ends as soon as it reads a line, removed by a cleanup racing its
+        // end: the attached client must get the exit code first.
+        let id = start(&d, "read x; exit 7");
+        let mut c = Client::open(&d, &id);
+        c.ws.send_binary(b"\n");
+        loop {
+            d.api("POST", "/api/terminal/cleanup", None).expect_ok();
+            if d.get(&format!("/api/terminal/sessions/{id}")).status == 404 {
+                break;
+            }
+        }
+        let mut end = None;
+        loop {
+            match c.pump(WAIT) {
+                Some(Frame::Text(t)) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "state_changed" {
+                        end = Some(v);
+                    }
+                }
+                Some(Frame::Close(code)) => {
+                    let end = end.unwrap_or_else(|| {
+                        panic!(
+                            "round {round}: closed ({code:?}) without the end; {:?}",
+                            c.frames
+                        )
+                    });
+                    assert_eq!(end["exit_code"], 7, "round {round}");
+                    break;
+                }
+                Some(_) => {}
+                None => panic!("round {round}: no close; {:?}", c.frames),
+            }
+        }
+    }
+}
