@@ -114,6 +114,11 @@ pub fn routes() -> Vec<Route> {
         },
         Route {
             body: Some("CreateProfile"),
+            query: &[(
+                "dry_run",
+                "boolean",
+                "Check everything but the key's presence (agent, provider, endpoint, model, URLs, alias free) and create nothing; answers requires_key",
+            )],
             ..route(
                 "POST",
                 "/api/profiles",

@@ -32,7 +32,12 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
     let catalogue = state.catalogue();
     let p = catalogue
         .provider(&id)
-        .ok_or_else(|| ApiError::not_found(format!("Provider '{id}' not found")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Provider '{id}' not found; known providers: {}",
+                catalogue.provider_ids().join(", ")
+            ))
+        })?;
     let prices: serde_json::Map<String, serde_json::Value> = p
         .models
         .iter()
