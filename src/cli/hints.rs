@@ -20,7 +20,18 @@ fn group(path: &str) -> &str {
         .unwrap_or_default()
 }
 
-fn list_command(path: &str) -> &'static str {
+/// The list that shows what exists, by what the message names, else by the path.
+fn list_command(path: &str, message: &str) -> &'static str {
+    for (prefix, command) in [
+        ("Profile '", "clown profiles list"),
+        ("Agent '", "clown agents list"),
+        ("Provider '", "clown providers list"),
+        ("Terminal session '", "clown terminal list"),
+    ] {
+        if message.starts_with(prefix) {
+            return command;
+        }
+    }
     match group(path) {
         "agents" => "clown agents list",
         "providers" => "clown providers list",
@@ -44,7 +55,7 @@ fn next_step(path: &str, status: StatusCode, message: &str) -> Option<String> {
     let lower = message.to_ascii_lowercase();
     let hint = match status.as_u16() {
         404 if lower.contains("not found") && lower.contains('\'') => {
-            format!("see '{}'", list_command(path))
+            format!("see '{}'", list_command(path, message))
         }
         404 => "this daemon does not serve that route: is it older than this clown? \
                 Restart it ('systemctl --user restart clown', or stop it and run any clown command)"
@@ -62,10 +73,13 @@ fn next_step(path: &str, status: StatusCode, message: &str) -> Option<String> {
                 .to_string()
         }
         409 if lower.contains("force") || lower.contains("running") || lower.contains("in use") => {
-            format!("see '{}'; 'clown profiles delete ALIAS --force' stops what runs", list_command(path))
+            format!(
+                "see '{}'; 'clown profiles delete ALIAS --force' stops what runs",
+                list_command(path, message)
+            )
         }
         409 if lower.contains("install") => return None,
-        409 => format!("see '{}'", list_command(path)),
+        409 => format!("see '{}'", list_command(path, message)),
         413 => "the request is larger than the daemon accepts (1 MiB)".to_string(),
         s if s >= 500 => "see the daemon's log ('journalctl --user -u clown', or daemon.log in \
                           the state directory); 'clown doctor' checks the setup"
@@ -87,6 +101,12 @@ mod tests {
             "Profile 'nope' not found",
         );
         assert_eq!(e, "Profile 'nope' not found; see 'clown profiles list'");
+        let e = api_error(
+            "/api/terminal/sessions",
+            StatusCode::NOT_FOUND,
+            "Profile 'w' not found",
+        );
+        assert!(e.ends_with("see 'clown profiles list'"), "{e}");
         let e = api_error("/api/agents/x", StatusCode::NOT_FOUND, "Agent 'x' not found");
         assert!(e.ends_with("see 'clown agents list'"), "{e}");
         let e = api_error(

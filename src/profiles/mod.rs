@@ -12,6 +12,7 @@
 
 mod create;
 mod delete;
+pub mod doctor;
 mod launch;
 pub mod plan;
 mod proxy;

@@ -8,8 +8,18 @@ import uPlot from "../../vendor/uplot-1.6.32/uPlot.esm.js";
 
 const PERIODS = [["today", "Today"], ["yesterday", "Yesterday"], ["week", "Week"], ["month", "Month"], ["7d", "7 days"], ["30d", "30 days"], ["all", "All"]];
 
+// Local midnight starting `date` (YYYY-MM-DD) plus `plus` days, in seconds.
+function midnight(date, plus = 0) {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Date(y, m - 1, d + plus).getTime() / 1000;
+}
+
+// The x axis spans the whole period, from the first day's midnight to the one after the
+// last day: one day, a week or a month, whatever days hold data (uPlot's own range for a
+// single point runs over years).
 function dayChart(host, days) {
-  const xs = days.map((d) => Date.parse(`${d.date}T12:00:00`) / 1000);
+  const xs = days.map((d) => midnight(d.date) + 12 * 3600);
+  const span = [midnight(days[0].date), midnight(days[days.length - 1].date, 1)];
   const series = [
     ["input", (d) => d.tokens.input_tokens, "#5b5bd6"],
     ["output", (d) => d.tokens.output_tokens, "#e5484d"],
@@ -18,13 +28,17 @@ function dayChart(host, days) {
   ];
   const cost = days.map((d) => d.cost.total_cost);
   const width = Math.max(280, host.clientWidth - 20);
-  return new uPlot({
+  const chart = new uPlot({
     width, height: 240,
-    scales: { x: { time: true }, cost: { auto: true } },
+    scales: { x: { time: true, range: () => span }, cost: { auto: true } },
     axes: [{}, { values: (_, v) => v.map(compact) }, { side: 1, scale: "cost", values: (_, v) => v.map((x) => `$${x.toFixed(2)}`), grid: { show: false } }],
     series: [{}, ...series.map(([label, , color]) => ({ label, stroke: color, width: 2, fill: color + "22", points: { show: days.length < 40 } })),
       { label: "cost", scale: "cost", stroke: "#888", dash: [6, 4], width: 1.5, value: (_, v) => (v == null ? "-" : usd(v)) }],
   }, [xs, ...series.map(([, f]) => days.map(f)), cost], host);
+  // What the axis really spans, for tests and the curious.
+  host.dataset.xMin = String(chart.scales.x.min);
+  host.dataset.xMax = String(chart.scales.x.max);
+  return chart;
 }
 
 export async function render(root, params) {
