@@ -116,6 +116,11 @@ impl Detector {
         detection
     }
 
+    /// Forgets every cached result (the search directories changed).
+    pub fn invalidate(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Detects several agents concurrently.
     pub async fn detect_all(&self, agents: &[AgentManifest], dirs: &[PathBuf]) -> Vec<Detection> {
         futures_util::future::join_all(agents.iter().map(|a| self.detect(a, dirs))).await

@@ -123,7 +123,12 @@ impl AgentPaths {
         for d in user_prefixes(&self.home, &self.env) {
             add(d, Source::UserPrefix);
         }
-        for d in self.learned.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for d in self
+            .learned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             add(d.clone(), Source::Client);
         }
         out
@@ -367,7 +372,10 @@ mod tests {
         assert_eq!(dirs[0], home.join(".local/bin"));
         assert_eq!(dirs[1], home.join("custom-npm/bin"));
         assert_eq!(dirs[2], home.join(".bun/bin"));
-        assert!(!dirs.contains(&home.join(".volta/bin")), "missing ones are left out");
+        assert!(
+            !dirs.contains(&home.join(".volta/bin")),
+            "missing ones are left out"
+        );
         std::fs::remove_dir_all(&home).unwrap();
     }
 
@@ -379,7 +387,14 @@ mod tests {
         }
         let names = |dirs: Vec<PathBuf>| {
             dirs.iter()
-                .map(|d| d.parent().unwrap().file_name().unwrap().to_string_lossy().to_string())
+                .map(|d| {
+                    d.parent()
+                        .unwrap()
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string()
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(
@@ -414,7 +429,10 @@ mod tests {
         assert_eq!(paths.vouched("agent-x", &path), Ok(Some(good.clone())));
         assert_eq!(paths.vouched("agent-y", &path), Ok(None));
         let bad = format!("{}:{}", open.display(), good.parent().unwrap().display());
-        assert!(paths.vouched("agent-x", &bad).is_err(), "the first hit decides");
+        assert!(
+            paths.vouched("agent-x", &bad).is_err(),
+            "the first hit decides"
+        );
         assert_eq!(
             paths.learned.lock().unwrap().as_slice(),
             [good.parent().unwrap().to_path_buf()]
@@ -452,7 +470,10 @@ mod tests {
             LoginPath::Failed { reason, .. } => assert!(reason.contains("no answer"), "{reason}"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(read_login_path(None, &env).await, LoginPath::NoShell));
+        assert!(matches!(
+            read_login_path(None, &env).await,
+            LoginPath::NoShell
+        ));
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

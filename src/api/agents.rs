@@ -45,14 +45,12 @@ pub async fn list(State(state): State<AppState>) -> ApiResult {
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let catalogue = state.catalogue();
-    let a = catalogue
-        .agent(&id)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Agent '{id}' not found; known agents: {}",
-                catalogue.agent_ids().join(", ")
-            ))
-        })?;
+    let a = catalogue.agent(&id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Agent '{id}' not found; known agents: {}",
+            catalogue.agent_ids().join(", ")
+        ))
+    })?;
     let d = state
         .detector()
         .detect(a, &state.profiles().agent_search_dirs().await)

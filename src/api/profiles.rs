@@ -78,7 +78,9 @@ pub async fn delete(
 ) -> ApiResult {
     let (purged, home) = state.profiles().delete(&alias, q.force, q.purge).await?;
     // The reference's message; beside it, whether the home went and where it is.
-    Ok(ok(json!({"message": "Profile deleted", "purged": purged, "profile_home": home})))
+    Ok(ok(
+        json!({"message": "Profile deleted", "purged": purged, "profile_home": home}),
+    ))
 }
 
 pub async fn set_sandbox(

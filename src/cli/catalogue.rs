@@ -138,7 +138,10 @@ pub async fn providers(cli: &Cli, args: &CatalogueArgs) -> anyhow::Result<i32> {
 /// The provider's models with their prices (USD per million tokens), or "unpriced".
 fn price_table(provider: &Value) -> String {
     let prices = &provider["prices_per_million_tokens"];
-    let usd = |v: &Value| v.as_f64().map_or_else(|| "-".to_string(), |x| format!("${x}"));
+    let usd = |v: &Value| {
+        v.as_f64()
+            .map_or_else(|| "-".to_string(), |x| format!("${x}"))
+    };
     let rows: Vec<Vec<String>> = provider["models"]
         .as_array()
         .map(Vec::as_slice)
@@ -148,7 +151,13 @@ fn price_table(provider: &Value) -> String {
         .map(|m| {
             let p = &prices[m];
             if p.is_null() {
-                vec![m.to_string(), "unpriced".into(), String::new(), String::new(), String::new()]
+                vec![
+                    m.to_string(),
+                    "unpriced".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]
             } else {
                 vec![
                     m.to_string(),
@@ -162,7 +171,10 @@ fn price_table(provider: &Value) -> String {
         .collect();
     format!(
         "prices in USD per million tokens:\n{}",
-        render(&["model", "input", "output", "cache write", "cache read"], &rows)
+        render(
+            &["model", "input", "output", "cache write", "cache read"],
+            &rows
+        )
     )
 }
 

@@ -60,12 +60,17 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> anyhow::Result<i32> {
     let failed = checks.iter().filter(|c| c["status"] == "fail").count();
     let warned = checks.iter().filter(|c| c["status"] == "warn").count();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"checks": checks}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"checks": checks}))?
+        );
     } else {
         print(&checks);
         match (failed, warned) {
             (0, 0) => println!("\nno problems found"),
-            (f, w) => println!("\n{f} problem(s), {w} warning(s): each 'fix:' line says what to do"),
+            (f, w) => {
+                println!("\n{f} problem(s), {w} warning(s): each 'fix:' line says what to do")
+            }
         }
     }
     Ok(if failed > 0 { 1 } else { 0 })
@@ -80,7 +85,11 @@ fn print(checks: &[Value]) {
         .unwrap_or(0);
     for c in checks {
         let status = c["status"].as_str().unwrap_or("?");
-        let label = if status == "fail" { "FAIL".to_string() } else { status.to_string() };
+        let label = if status == "fail" {
+            "FAIL".to_string()
+        } else {
+            status.to_string()
+        };
         println!(
             "{label:<5} {:<width$}  {}",
             c["name"].as_str().unwrap_or(""),
@@ -96,7 +105,9 @@ fn print(checks: &[Value]) {
 fn binary_check(dirs: &[PathBuf]) -> Value {
     let me = std::env::current_exe().and_then(std::fs::canonicalize).ok();
     let version = env!("CARGO_PKG_VERSION");
-    let shown = me.as_ref().map_or("?".to_string(), |p| p.display().to_string());
+    let shown = me
+        .as_ref()
+        .map_or("?".to_string(), |p| p.display().to_string());
     let on_path = find_binary("clown", dirs);
     let install = "from a checkout: cargo install --locked --path . (puts clown in ~/.cargo/bin); \
                    or install the .deb/.rpm/Homebrew package"
@@ -108,13 +119,19 @@ fn binary_check(dirs: &[PathBuf]) -> Value {
             format!("{shown} ({version}); no 'clown' on PATH"),
             Some(install),
         ),
-        Some(p) if std::fs::canonicalize(&p).ok() == me => {
-            check("clown binary", "ok", format!("{shown} ({version}), the one on PATH"), None)
-        }
+        Some(p) if std::fs::canonicalize(&p).ok() == me => check(
+            "clown binary",
+            "ok",
+            format!("{shown} ({version}), the one on PATH"),
+            None,
+        ),
         Some(p) => check(
             "clown binary",
             "warn",
-            format!("running {shown} ({version}), but 'clown' on PATH is {}", p.display()),
+            format!(
+                "running {shown} ({version}), but 'clown' on PATH is {}",
+                p.display()
+            ),
             Some(format!("use one: {install}")),
         ),
     }
@@ -140,7 +157,9 @@ fn unit_checks(paths: &Paths, env: &crate::paths::Env) -> Vec<Value> {
             "service",
             "info",
             "no user service installed: the daemon runs when a clown command starts it, until it is stopped or the machine restarts",
-            Some("clown service install (systemd user units, or the launchd agent on macOS)".into()),
+            Some(
+                "clown service install (systemd user units, or the launchd agent on macOS)".into(),
+            ),
         )];
     };
     let text = std::fs::read_to_string(unit).unwrap_or_default();
@@ -214,13 +233,25 @@ fn systemd_state() -> Value {
 fn token_check(paths: &Paths) -> Value {
     let file = paths.token_file();
     match std::fs::metadata(&file) {
-        Ok(m) if m.permissions().mode() & 0o077 == 0 && m.uid() == nix::unistd::geteuid().as_raw() => {
-            check("token", "ok", format!("{} (mode 0600, yours)", file.display()), None)
+        Ok(m)
+            if m.permissions().mode() & 0o077 == 0
+                && m.uid() == nix::unistd::geteuid().as_raw() =>
+        {
+            check(
+                "token",
+                "ok",
+                format!("{} (mode 0600, yours)", file.display()),
+                None,
+            )
         }
         Ok(m) => check(
             "token",
             "fail",
-            format!("{} has mode {:o}: others may read it", file.display(), m.permissions().mode() & 0o777),
+            format!(
+                "{} has mode {:o}: others may read it",
+                file.display(),
+                m.permissions().mode() & 0o777
+            ),
             Some(format!("chmod 600 {}", file.display())),
         ),
         Err(e) => check("token", "fail", format!("{}: {e}", file.display()), None),
@@ -231,7 +262,9 @@ fn daemon_check(status: &Value, base: &str) -> Value {
     let version = status["version"].as_str().unwrap_or("?");
     let detail = format!(
         "{version} at {base}, pid {}, {} activation, up {}s",
-        status["pid"], status["activation"].as_str().unwrap_or("?"), status["uptime_secs"]
+        status["pid"],
+        status["activation"].as_str().unwrap_or("?"),
+        status["uptime_secs"]
     );
     if version == env!("CARGO_PKG_VERSION") {
         check("daemon", "ok", detail, None)
@@ -247,7 +280,12 @@ fn daemon_check(status: &Value, base: &str) -> Value {
 
 /// Agents this shell finds that the daemon does not: the same command would work in
 /// `clown profiles run` and not in a terminal session opened from the web UI.
-async fn path_checks(daemon: &[Value], client: &Client, dirs: &[PathBuf], report: &Value) -> Vec<Value> {
+async fn path_checks(
+    daemon: &[Value],
+    client: &Client,
+    dirs: &[PathBuf],
+    report: &Value,
+) -> Vec<Value> {
     let config_file = report["config_file"].as_str().unwrap_or("the config file");
     let mut out = Vec::new();
     for c in daemon {
@@ -255,13 +293,19 @@ async fn path_checks(daemon: &[Value], client: &Client, dirs: &[PathBuf], report
         let Some(id) = missing.filter(|_| c["status"] == "fail" || c["status"] == "info") else {
             continue;
         };
-        let Ok(agent) = client.get(&format!("/api/agents/{}", super::encode(id))).await else {
+        let Ok(agent) = client
+            .get(&format!("/api/agents/{}", super::encode(id)))
+            .await
+        else {
             continue;
         };
         let Some(found) = agent["binary"].as_str().and_then(|b| find_binary(b, dirs)) else {
             continue;
         };
-        let dir = found.parent().map(|d| d.display().to_string()).unwrap_or_default();
+        let dir = found
+            .parent()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         out.push(check(
             &format!("PATH {id}"),
             "warn",

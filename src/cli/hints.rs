@@ -107,7 +107,11 @@ mod tests {
             "Profile 'w' not found",
         );
         assert!(e.ends_with("see 'clown profiles list'"), "{e}");
-        let e = api_error("/api/agents/x", StatusCode::NOT_FOUND, "Agent 'x' not found");
+        let e = api_error(
+            "/api/agents/x",
+            StatusCode::NOT_FOUND,
+            "Agent 'x' not found",
+        );
         assert!(e.ends_with("see 'clown agents list'"), "{e}");
         let e = api_error(
             "/api/terminal/sessions",
@@ -115,9 +119,17 @@ mod tests {
             "Unknown agent 'x'; known agents: claude",
         );
         assert_eq!(e, "Unknown agent 'x'; known agents: claude");
-        let e = api_error("/api/profiles", StatusCode::CONFLICT, "Profile 'a' already exists");
+        let e = api_error(
+            "/api/profiles",
+            StatusCode::CONFLICT,
+            "Profile 'a' already exists",
+        );
         assert!(e.contains("clown profiles delete"), "{e}");
-        let e = api_error("/api/usage", StatusCode::INTERNAL_SERVER_ERROR, "Internal error");
+        let e = api_error(
+            "/api/usage",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+        );
         assert!(e.contains("clown doctor"), "{e}");
         for status in [400, 401, 403, 404, 409, 413, 500, 502] {
             let e = api_error("/api/x", StatusCode::from_u16(status).unwrap(), "m");

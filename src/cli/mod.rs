@@ -148,7 +148,10 @@ mod tests {
                 if id == "help" || id == "version" || arg.is_hide_set() {
                     continue;
                 }
-                if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                if arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
                     missing.push(format!("{path} {id}"));
                 }
             }
@@ -158,7 +161,10 @@ mod tests {
         }
         let mut missing = Vec::new();
         walk(&Cli::command(), "clown", &mut missing);
-        assert!(missing.is_empty(), "arguments without a description: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "arguments without a description: {missing:?}"
+        );
     }
 
     #[test]
@@ -178,7 +184,8 @@ mod tests {
     #[test]
     fn a_cause_is_reported_once() {
         let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
-        let e = anyhow::Error::new(io).context("cannot listen on 127.0.0.1:1: Address already in use");
+        let e =
+            anyhow::Error::new(io).context("cannot listen on 127.0.0.1:1: Address already in use");
         assert_eq!(
             error_report(&e),
             "cannot listen on 127.0.0.1:1: Address already in use"

@@ -224,7 +224,9 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
             if data["purged"] == json!(true) {
                 println!("deleted profile '{alias}' and its home");
             } else {
-                let home = data["profile_home"].as_str().unwrap_or("its home directory");
+                let home = data["profile_home"]
+                    .as_str()
+                    .unwrap_or("its home directory");
                 println!(
                     "deleted profile '{alias}'; its home {home} is kept (the agent's settings, \
                      logins and history); remove it with 'rm -r {home}', or delete with --purge next time"

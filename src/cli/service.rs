@@ -60,13 +60,19 @@ pub fn unit_dir(paths: &Paths, env: &crate::paths::Env) -> PathBuf {
 
 /// The files `install` writes, with their contents.
 fn files(exe: &Path, paths: &Paths, config: &Config, dir: &Path) -> Vec<(PathBuf, String)> {
-    let header = format!("# {MARKER} for {}; 'clown service uninstall' removes it.\n", exe.display());
+    let header = format!(
+        "# {MARKER} for {}; 'clown service uninstall' removes it.\n",
+        exe.display()
+    );
     if cfg!(target_os = "macos") {
         let text = plist(exe, &paths.daemon_log(), config);
         return vec![(dir.join(format!("{LABEL}.plist")), text)];
     }
     vec![
-        (dir.join("clown.socket"), header.clone() + &socket_unit(config)),
+        (
+            dir.join("clown.socket"),
+            header.clone() + &socket_unit(config),
+        ),
         (dir.join("clown.service"), header + &service_unit(exe)),
     ]
 }
@@ -97,7 +103,10 @@ pub fn service_unit(exe: &Path) -> String {
     SERVICE_UNIT
         .lines()
         .map(|line| match line.strip_prefix("ExecStart=") {
-            Some(_) => format!("ExecStart={} daemon\n", systemd_quote(&exe.display().to_string())),
+            Some(_) => format!(
+                "ExecStart={} daemon\n",
+                systemd_quote(&exe.display().to_string())
+            ),
             None => format!("{line}\n"),
         })
         .collect()
@@ -107,7 +116,10 @@ pub fn service_unit(exe: &Path) -> String {
 /// quoted when it holds spaces or quotes.
 fn systemd_quote(s: &str) -> String {
     let escaped = s.replace('%', "%%").replace('$', "$$");
-    if escaped.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+    if escaped
+        .chars()
+        .any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
+    {
         format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
         escaped
@@ -115,7 +127,9 @@ fn systemd_quote(s: &str) -> String {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The LaunchAgent for `exe`, logging to `log`, listening on the first configured address.
@@ -128,10 +142,22 @@ pub fn plist(exe: &Path, log: &Path, config: &Config) -> String {
             "<plist version",
             &format!("<!-- {MARKER}; 'clown service uninstall' removes it. -->\n<plist version"),
         )
-        .replace("/usr/local/bin/clown", &xml_escape(&exe.display().to_string()))
-            .replace("/tmp/clown.daemon.log", &xml_escape(&log.display().to_string()))
-            .replace("<string>127.0.0.1</string>", &format!("<string>{}</string>", xml_escape(host)))
-            .replace("<string>8765</string>", &format!("<string>{}</string>", xml_escape(port)))
+        .replace(
+            "/usr/local/bin/clown",
+            &xml_escape(&exe.display().to_string()),
+        )
+        .replace(
+            "/tmp/clown.daemon.log",
+            &xml_escape(&log.display().to_string()),
+        )
+        .replace(
+            "<string>127.0.0.1</string>",
+            &format!("<string>{}</string>", xml_escape(host)),
+        )
+        .replace(
+            "<string>8765</string>",
+            &format!("<string>{}</string>", xml_escape(port)),
+        )
 }
 
 pub fn run(cli: &Cli, args: &ServiceArgs) -> anyhow::Result<i32> {
@@ -154,7 +180,10 @@ fn install(
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .context("cannot find the clown executable")?;
-    let config_path = cli.config.clone().unwrap_or_else(|| paths.config_file.clone());
+    let config_path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| paths.config_file.clone());
     let mut config = Config::from_file(&config_path)?;
     config.apply_env(env);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -174,14 +203,21 @@ fn install(
     if !cfg!(target_os = "macos") && packaged.exists() {
         eprintln!(
             "note: the clown package's units are in {}; the ones just written take precedence for you",
-            packaged.parent().map(Path::display).map(|d| d.to_string()).unwrap_or_default()
+            packaged
+                .parent()
+                .map(Path::display)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
         );
     }
     let steps = install_steps(&dir.join(format!("{LABEL}.plist")));
     run_steps(&steps, write_only, "the service is not enabled")?;
     if !write_only {
         if cfg!(target_os = "macos") {
-            println!("launchd listens on {} and starts the daemon on the first connection", listen_of(&config));
+            println!(
+                "launchd listens on {} and starts the daemon on the first connection",
+                listen_of(&config)
+            );
         } else {
             println!(
                 "systemd listens on {} and starts the daemon on the first connection; \
@@ -208,7 +244,12 @@ fn uid() -> u32 {
 fn install_steps(plist: &Path) -> Vec<Vec<String>> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     if cfg!(target_os = "macos") {
-        vec![s(&["launchctl", "bootstrap", &format!("gui/{}", uid()), &plist.display().to_string()])]
+        vec![s(&[
+            "launchctl",
+            "bootstrap",
+            &format!("gui/{}", uid()),
+            &plist.display().to_string(),
+        ])]
     } else {
         vec![
             s(&["systemctl", "--user", "daemon-reload"]),
@@ -267,17 +308,34 @@ fn uninstall(dir: &Path, write_only: bool) -> anyhow::Result<i32> {
         .filter(|p| p.exists() && !ours.contains(p))
         .collect();
     for p in &others {
-        eprintln!("note: {} was not written by 'clown service install'; left alone", p.display());
+        eprintln!(
+            "note: {} was not written by 'clown service install'; left alone",
+            p.display()
+        );
     }
     if ours.is_empty() {
-        println!("nothing to remove: no unit written by 'clown service install' in {}", dir.display());
+        println!(
+            "nothing to remove: no unit written by 'clown service install' in {}",
+            dir.display()
+        );
         return Ok(0);
     }
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let stop = if cfg!(target_os = "macos") {
-        vec![s(&["launchctl", "bootout", &format!("gui/{}/{LABEL}", uid())])]
+        vec![s(&[
+            "launchctl",
+            "bootout",
+            &format!("gui/{}/{LABEL}", uid()),
+        ])]
     } else {
-        vec![s(&["systemctl", "--user", "disable", "--now", "clown.socket", "clown.service"])]
+        vec![s(&[
+            "systemctl",
+            "--user",
+            "disable",
+            "--now",
+            "clown.socket",
+            "clown.service",
+        ])]
     };
     // Stopping may fail where nothing runs; the files go either way.
     if let Err(e) = run_steps(&stop, write_only, "the files are removed anyway") {
@@ -289,7 +347,11 @@ fn uninstall(dir: &Path, write_only: bool) -> anyhow::Result<i32> {
     }
     if !cfg!(target_os = "macos") {
         let reload = vec![s(&["systemctl", "--user", "daemon-reload"])];
-        if let Err(e) = run_steps(&reload, write_only, "systemd may list the units until its next reload") {
+        if let Err(e) = run_steps(
+            &reload,
+            write_only,
+            "systemd may list the units until its next reload",
+        ) {
             eprintln!("warning: {}", super::error_report(&e));
         }
     }
@@ -303,7 +365,10 @@ mod tests {
     #[test]
     fn units_point_at_the_binary_and_the_configured_addresses() {
         let service = service_unit(Path::new("/opt/my clown/bin/clown"));
-        assert!(service.contains("ExecStart=\"/opt/my clown/bin/clown\" daemon\n"), "{service}");
+        assert!(
+            service.contains("ExecStart=\"/opt/my clown/bin/clown\" daemon\n"),
+            "{service}"
+        );
         assert!(service.contains("LimitNOFILE=65536"));
         assert!(service.contains("Type=notify"));
         assert_eq!(systemd_quote("/a/100%/b$x"), "/a/100%%/b$$x");
@@ -313,12 +378,22 @@ mod tests {
             ..Config::default()
         };
         let socket = socket_unit(&config);
-        assert!(socket.contains("ListenStream=127.0.0.1:9000\nListenStream=[::1]:9000\n"), "{socket}");
-        assert!(socket.contains("ListenStream=%S/clown/clown.sock"), "{socket}");
+        assert!(
+            socket.contains("ListenStream=127.0.0.1:9000\nListenStream=[::1]:9000\n"),
+            "{socket}"
+        );
+        assert!(
+            socket.contains("ListenStream=%S/clown/clown.sock"),
+            "{socket}"
+        );
         assert!(!socket.contains("8765"));
         assert!(socket_unit(&Config::default()).contains("ListenStream=127.0.0.1:8765\n"));
 
-        let p = plist(Path::new("/Users/a/bin/clown"), Path::new("/Users/a/log"), &config);
+        let p = plist(
+            Path::new("/Users/a/bin/clown"),
+            Path::new("/Users/a/log"),
+            &config,
+        );
         assert!(p.contains("<string>/Users/a/bin/clown</string>"), "{p}");
         assert!(p.contains("<string>9000</string>") && p.contains("<string>/Users/a/log</string>"));
         assert!(p.starts_with("<?xml"), "the declaration stays first");

@@ -63,7 +63,12 @@ impl Profiles {
         let v = validate_with(&catalogue, req, &self.r.home, false)?;
         let alias = v.row.alias.clone();
         let a = alias.clone();
-        if self.r.store.read(move |c| Ok(db::get(c, &a)?.is_some())).await? {
+        if self
+            .r
+            .store
+            .read(move |c| Ok(db::get(c, &a)?.is_some()))
+            .await?
+        {
             return Err(ProfileError::Exists(alias));
         }
         let requires_key = catalogue

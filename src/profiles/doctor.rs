@@ -56,7 +56,8 @@ pub struct Report {
     pub search_dirs: Vec<SearchDir>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_shell: Option<LoginPath>,
-    pub config_file: PathBuf,
+    /// The configuration file, `~/…` under the home.
+    pub config_file: String,
 }
 
 /// The files an agent's own login leaves in its home.
@@ -100,17 +101,30 @@ impl Profiles {
                 agent.npm_package, agent.binary
             );
             checks.push(match (&d.binary_path, &d.version) {
-                (Some(path), Some(v)) => check(name, Status::Ok, format!("{} {v} at {}", agent.name, path.display())),
+                (Some(path), Some(v)) => check(
+                    name,
+                    Status::Ok,
+                    format!("{} {v} at {}", agent.name, path.display()),
+                ),
                 (Some(path), None) => check(
                     name,
                     Status::Warn,
-                    format!("{} found at {}, but its --version printed no version", agent.name, path.display()),
+                    format!(
+                        "{} found at {}, but its --version printed no version",
+                        agent.name,
+                        path.display()
+                    ),
                 )
-                .fix(format!("run '{} --version' to see why (an old node? 'node --version')", path.display())),
-                (None, _) if users.is_empty() => {
-                    check(name, Status::Info, format!("{} is not installed; no profile uses it", agent.name))
-                        .fix(install)
-                }
+                .fix(format!(
+                    "run '{} --version' to see why (an old node? 'node --version')",
+                    path.display()
+                )),
+                (None, _) if users.is_empty() => check(
+                    name,
+                    Status::Info,
+                    format!("{} is not installed; no profile uses it", agent.name),
+                )
+                .fix(install),
                 (None, _) => check(
                     name,
                     Status::Fail,
@@ -133,7 +147,7 @@ impl Profiles {
             checks,
             search_dirs: search,
             login_shell: login,
-            config_file: self.r.config_file.clone(),
+            config_file,
         })
     }
 
@@ -186,8 +200,12 @@ impl Profiles {
                 State::Running | State::Starting => check(
                     pname,
                     Status::Ok,
-                    format!("{:?} on port {}", status.status, status.port.map_or("-".into(), |p| p.to_string()))
-                        .to_lowercase(),
+                    format!(
+                        "{:?} on port {}",
+                        status.status,
+                        status.port.map_or("-".into(), |p| p.to_string())
+                    )
+                    .to_lowercase(),
                 ),
                 s => check(
                     pname,
@@ -195,10 +213,16 @@ impl Profiles {
                     format!(
                         "enabled but {}{}",
                         format!("{s:?}").to_lowercase(),
-                        status.last_error.map(|e| format!(": {e}")).unwrap_or_default()
+                        status
+                            .last_error
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
                     ),
                 )
-                .fix(format!("clown proxy logs {0}; then clown proxy start {0}", row.alias)),
+                .fix(format!(
+                    "clown proxy logs {0}; then clown proxy start {0}",
+                    row.alias
+                )),
             });
         }
         if sandbox_settings(row).enabled && sandbox_tool.is_none() {
@@ -249,13 +273,19 @@ fn search_check(search: &[SearchDir], login: Option<&LoginPath>, config_file: &s
 // The block counts are u32 on macOS.
 #[allow(clippy::useless_conversion)]
 fn disk_check(dir: &Path) -> Check {
-    let probe = dir.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+    let probe = dir
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
     match nix::sys::statvfs::statvfs(probe) {
         Ok(s) => {
             let free = u64::from(s.blocks_available()) * s.fragment_size();
             let total = u64::from(s.blocks()) * s.fragment_size();
             let gib = free as f64 / (1u64 << 30) as f64;
-            let detail = format!("{gib:.1} GiB free on the file system of {}", probe.display());
+            let detail = format!(
+                "{gib:.1} GiB free on the file system of {}",
+                probe.display()
+            );
             let fix = format!("free some space on the file system of {}", probe.display());
             if free < 100 << 20 {
                 check("disk", Status::Fail, detail).fix(fix)
@@ -265,6 +295,10 @@ fn disk_check(dir: &Path) -> Check {
                 check("disk", Status::Ok, detail)
             }
         }
-        Err(e) => check("disk", Status::Warn, format!("cannot read the free space of {}: {e}", probe.display())),
+        Err(e) => check(
+            "disk",
+            Status::Warn,
+            format!("cannot read the free space of {}: {e}", probe.display()),
+        ),
     }
 }

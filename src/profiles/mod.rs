@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::agents::detect::Detector;
-use crate::agents::search::{AgentPaths, SearchDir};
 use crate::agents::prepare::LaunchError;
+use crate::agents::search::{AgentPaths, SearchDir};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::paths::Env;
@@ -187,7 +187,11 @@ impl Profiles {
 
     /// The directories of [`Profiles::agent_search`].
     pub async fn agent_search_dirs(&self) -> Vec<PathBuf> {
-        self.agent_search().await.into_iter().map(|d| d.dir).collect()
+        self.agent_search()
+            .await
+            .into_iter()
+            .map(|d| d.dir)
+            .collect()
     }
 
     /// Reads the login shell's PATH now, so the first detection does not wait for it.

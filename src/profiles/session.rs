@@ -55,6 +55,7 @@ impl Profiles {
                     .map(|p| self.r.agent_paths.vouched(&binary, p));
                 match vouched {
                     Some(Ok(Some(path))) => {
+                        self.r.detector.invalidate();
                         tracing::info!(
                             "agent '{}' found at {} on the client's PATH; that directory is searched from now on",
                             row.agent_id,
@@ -64,19 +65,21 @@ impl Profiles {
                     }
                     other => {
                         let refused = match other {
-                            Some(Err(why)) => format!(
-                                " Your PATH has one, but it is not used: {why}."
-                            ),
+                            Some(Err(why)) => {
+                                format!(" Your PATH has one, but it is not used: {why}.")
+                            }
                             _ => String::new(),
                         };
-                        return Err(ProfileError::Invalid(not_installed(
-                            &row.agent_id,
-                            &binary,
-                            &npm_package,
-                            &dirs,
-                            &self.r.home,
-                            &self.r.config_file,
-                        ) + &refused));
+                        return Err(ProfileError::Invalid(
+                            not_installed(
+                                &row.agent_id,
+                                &binary,
+                                &npm_package,
+                                &dirs,
+                                &self.r.home,
+                                &self.r.config_file,
+                            ) + &refused,
+                        ));
                     }
                 }
             }
@@ -140,7 +143,10 @@ pub fn not_installed(
     home: &std::path::Path,
     config_file: &std::path::Path,
 ) -> String {
-    let looked: Vec<String> = dirs.iter().map(|d| super::tilde(&d.display().to_string(), home)).collect();
+    let looked: Vec<String> = dirs
+        .iter()
+        .map(|d| super::tilde(&d.display().to_string(), home))
+        .collect();
     let install = if npm_package.is_empty() || npm_package == "none" {
         String::new()
     } else {
