@@ -4,6 +4,7 @@
 //! (`sandbox`).
 
 pub mod detect;
+pub mod prefixes;
 pub mod prepare;
 pub mod sandbox;
 pub mod search;
