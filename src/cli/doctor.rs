@@ -37,6 +37,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> anyhow::Result<i32> {
         .filter(|d| d.is_absolute())
         .collect();
     let mut checks = vec![binary_check(&dirs)];
+    let mut search_dirs = Value::Null;
     checks.extend(unit_checks(&paths, &env));
     match Client::connect(cli).await {
         Err(e) => {
@@ -48,10 +49,12 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> anyhow::Result<i32> {
             ));
         }
         Ok(client) => {
+            checks.push(socket_check(&paths));
             checks.push(token_check(&paths));
             let status = client.get("/api/daemon/status").await?;
             checks.push(daemon_check(&status, client.base()));
             let report = client.get("/api/daemon/doctor").await?;
+            search_dirs = report["search_dirs"].clone();
             let daemon_checks = report["checks"].as_array().cloned().unwrap_or_default();
             checks.extend(path_checks(&daemon_checks, &client, &dirs, &report).await);
             checks.extend(daemon_checks);
@@ -62,10 +65,20 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> anyhow::Result<i32> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"checks": checks}))?
+            serde_json::to_string_pretty(&json!({"checks": checks, "search_dirs": search_dirs}))?
         );
     } else {
         print(&checks);
+        if let Some(dirs) = search_dirs.as_array().filter(|d| !d.is_empty()) {
+            println!("\nthe daemon looks for agents in, in order:");
+            for d in dirs {
+                println!(
+                    "  {}  ({})",
+                    d["dir"].as_str().unwrap_or("?"),
+                    d["source"].as_str().unwrap_or("?").replace('_', " ")
+                );
+            }
+        }
         match (failed, warned) {
             (0, 0) => println!("\nno problems found"),
             (f, w) => {
@@ -226,6 +239,23 @@ fn systemd_state() -> Value {
             "info",
             "no user service manager answered (no login session, or no systemd)",
             Some("log in normally, or 'loginctl enable-linger $USER' to keep it running".into()),
+        ),
+    }
+}
+
+/// The daemon's Unix socket: the CLI's private way in (under systemd, the socket unit's).
+fn socket_check(paths: &Paths) -> Value {
+    let sock = paths.socket_file();
+    match std::os::unix::net::UnixStream::connect(&sock) {
+        Ok(_) => check("socket", "ok", format!("{} answers", sock.display()), None),
+        Err(e) => check(
+            "socket",
+            "warn",
+            format!(
+                "{}: {e}; the CLI goes over TCP, after checking that this user owns the listener",
+                sock.display()
+            ),
+            Some("restart the daemon (it binds the socket at start), or 'clown service install' for systemd's".into()),
         ),
     }
 }

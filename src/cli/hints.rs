@@ -72,6 +72,7 @@ fn next_step(path: &str, status: StatusCode, message: &str) -> Option<String> {
             "choose another alias, or delete that profile first ('clown profiles delete ALIAS')"
                 .to_string()
         }
+        409 if lower.contains("already") => format!("see '{}'", list_command(path, message)),
         409 if lower.contains("force") || lower.contains("running") || lower.contains("in use") => {
             format!(
                 "see '{}'; 'clown profiles delete ALIAS --force' stops what runs",

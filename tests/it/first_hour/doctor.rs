@@ -73,6 +73,7 @@ fn doctor_names_each_problem_with_its_fix() {
     assert_eq!(find(&checks, "profile work")["status"], "ok");
     assert_eq!(find(&checks, "daemon")["status"], "ok");
     assert_eq!(find(&checks, "token")["status"], "ok");
+    assert_eq!(find(&checks, "socket")["status"], "ok");
     assert!(
         find(&checks, "disk")["detail"]
             .as_str()
