@@ -81,6 +81,18 @@ pub enum Command {
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    if !matches!(cli.command, Command::Daemon(_) | Command::Proxy(_)) {
+        // A client's output piped into `head` ends it quietly, as with any Unix tool
+        // (Rust ignores SIGPIPE, which turns the closed pipe into a panic in println!).
+        // The daemon and the proxy child keep ignoring it: a gone peer is an error there.
+        // SAFETY: setting a signal's disposition to the default runs no handler.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            );
+        }
+    }
     match cli.command {
         Command::Daemon(ref args) => daemon::run(&cli, args),
         Command::Generate(ref args) => generate::run(args),

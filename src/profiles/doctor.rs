@@ -124,7 +124,7 @@ impl Profiles {
                     Status::Info,
                     format!("{} is not installed; no profile uses it", agent.name),
                 )
-                .fix(install),
+                .fix(format!("npm install -g {}", agent.npm_package)),
                 (None, _) => check(
                     name,
                     Status::Fail,
