@@ -61,11 +61,12 @@ prepare_release() {
   "$bin" generate completions bash >"$GEN/completions/clown.bash"
   "$bin" generate completions zsh >"$GEN/completions/_clown"
   "$bin" generate completions fish >"$GEN/completions/clown.fish"
-  "$bin" generate man >"$GEN/clown.1"
-  gzip -9 -n -c "$GEN/clown.1" >"$GEN/clown.1.gz"
-  for f in "$GEN/completions/clown.bash" "$GEN/completions/_clown" "$GEN/completions/clown.fish" "$GEN/clown.1"; do
+  # clown.1 and one page per command (the pages clown.1 points to).
+  "$bin" generate man --dir "$GEN/man"
+  for f in "$GEN/completions/clown.bash" "$GEN/completions/_clown" "$GEN/completions/clown.fish" "$GEN/man/clown.1"; do
     [ -s "$f" ] || { echo "error: $bin generated an empty $f" >&2; exit 1; }
   done
+  gzip -9 -n "$GEN"/man/*.1
 
   # Debian wants a changelog in its own format; one entry for the version being packaged,
   # dated by the last commit so that rebuilding the same commit gives the same file.

@@ -2,7 +2,7 @@
 # Packaging tests, run by CI as root on Debian (apt-get update already done):
 #   - the .deb: builds; `dpkg -i` installs it (the maintainer scripts enable clown.socket for
 #     all users and do not fail without a running systemd); /usr/bin/clown --version works;
-#     units, completions, man page and docs are installed; `systemd-analyze --user verify`
+#     units, completions, man pages (one per command, each named page present) and docs are installed; `systemd-analyze --user verify`
 #     passes on the installed units; lintian reports no errors; `dpkg -r` removes the files
 #     and the enablement link; a reinstall enables the socket again; `dpkg -P` leaves nothing.
 #   - the .rpm: builds; `rpm -qlp` lists the same files as the .deb (allowing for the two
@@ -83,6 +83,8 @@ FILES=(
   /usr/share/zsh/vendor-completions/_clown
   /usr/share/fish/vendor_completions.d/clown.fish
   /usr/share/man/man1/clown.1.gz
+  /usr/share/man/man1/clown-profiles-create.1.gz
+  /usr/share/man/man1/clown-doctor.1.gz
   /usr/share/doc/clown/README.md
   /usr/share/doc/clown/copyright
 )
@@ -115,6 +117,12 @@ if [ -s "$DEB" ]; then
   check "units, completions, man page and docs are installed" all_present "${FILES[@]}"
   check "every file in the .deb is installed" bash -c "$(declare -f all_present); all_present \$(cat \"\$1\")" _ "$WORK/deb-files"
   check "the man page is a roff page for clown" bash -c 'zcat /usr/share/man/man1/clown.1.gz | grep -q "^\.TH clown"'
+  check "every page a man page names is installed" bash -c '
+    for page in /usr/share/man/man1/clown*.1.gz; do
+      for name in $(zcat "$page" | grep -o "clown\\\\-[a-z\\\\-]*(1)" | sed "s/\\\\-/-/g; s/(1)//"); do
+        [ -e "/usr/share/man/man1/$name.1.gz" ] || { echo "$page names $name(1), not installed"; exit 1; }
+      done
+    done'
   check "the bash completion parses" bash -n /usr/share/bash-completion/completions/clown
   check "postinst enabled clown.socket for all users ($WANTS)" \
     bash -c '[ "$(readlink "$1")" = /usr/lib/systemd/user/clown.socket ]' _ "$WANTS"

@@ -110,6 +110,8 @@ impl Activity {
 
 pub struct AppStateParts {
     pub config: Config,
+    /// The file the configuration came from (or would).
+    pub config_path: std::path::PathBuf,
     pub paths: Paths,
     pub store: Store,
     pub events: EventBus,
@@ -157,6 +159,10 @@ impl AppState {
             usage_tokens: usage_tokens.clone(),
         }));
         let detector = Arc::new(Detector::default());
+        let agent_paths = Arc::new(crate::agents::search::AgentPaths::new(
+            parts.env.clone(),
+            parts.paths.home.clone(),
+        ));
         let profiles = Profiles::new(Resources {
             store: parts.store.clone(),
             catalogue: catalogue.clone(),
@@ -165,6 +171,8 @@ impl AppState {
             proxies: proxies.clone(),
             terminals: terminals.clone(),
             detector: detector.clone(),
+            agent_paths,
+            config_file: parts.config_path.clone(),
             env: parts.env.clone(),
             home: parts.paths.home.clone(),
             clown_dirs: vec![

@@ -41,11 +41,22 @@ pub struct RegistryConfig {
     pub channel: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentsConfig {
     /// Directories searched for agent binaries besides `PATH`.
     pub extra_paths: Vec<PathBuf>,
+    /// Also search the PATH of the user's login shell (`$SHELL -l -c`, read once).
+    pub login_shell: bool,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        Self {
+            extra_paths: Vec::new(),
+            login_shell: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -114,6 +114,13 @@ pub fn parse_filter(filter: &str) -> EnvFilter {
     })
 }
 
+/// Colour only for a person at a terminal: a log file (the CLI starts the daemon with
+/// stderr on `daemon.log`) or a pipe gets plain text, and `NO_COLOR` turns it off.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global subscriber. Returns the tail and a handle to swap the filter.
 pub fn init(filter: &str, journal_stream: Option<&str>) -> (LogTail, Option<FilterHandle>) {
     let tail = LogTail::default();
@@ -129,7 +136,11 @@ pub fn init(filter: &str, journal_stream: Option<&str>) -> (LogTail, Option<Filt
     let ok = match journald {
         Some(j) => registry.with(j).try_init().is_ok(),
         None => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(colour()),
+            )
             .try_init()
             .is_ok(),
     };
@@ -140,6 +151,10 @@ pub fn init(filter: &str, journal_stream: Option<&str>) -> (LogTail, Option<Filt
 pub fn init_client(filter: &str) {
     let _ = tracing_subscriber::registry()
         .with(parse_filter(filter))
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(colour()),
+        )
         .try_init();
 }

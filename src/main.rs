@@ -7,7 +7,7 @@ fn main() {
     match clown::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", clown::cli::error_report(&e));
             std::process::exit(1);
         }
     }

@@ -38,7 +38,7 @@ class Clown < Formula
     system "cargo", "install", *std_cargo_args
     generate_completions_from_executable(bin/"clown", "generate", "completions",
                                          shells: [:bash, :zsh, :fish])
-    (man1/"clown.1").write Utils.safe_popen_read(bin/"clown", "generate", "man")
+    system bin/"clown", "generate", "man", "--dir", man1
   end
 
   # launchd listens on 127.0.0.1:8765 and starts the daemon on the first connection. The

@@ -1,4 +1,4 @@
-//! Agent detection: look the binary up on `PATH` (plus configured extra directories),
+//! Agent detection: look the binary up in the search directories (`super::search`),
 //! run its version command with a timeout, and parse the version.
 //!
 //! Results are cached for a few seconds only, so an agent installed while the daemon runs
@@ -114,6 +114,11 @@ impl Detector {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, (Instant::now(), detection.clone()));
         detection
+    }
+
+    /// Forgets every cached result (the search directories changed).
+    pub fn invalidate(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Detects several agents concurrently.

@@ -20,7 +20,7 @@ async fn profile_counts(state: &AppState) -> Result<HashMap<String, usize>, ApiE
 
 pub async fn list(State(state): State<AppState>) -> ApiResult {
     let catalogue = state.catalogue();
-    let dirs = state.profiles().agent_search_dirs();
+    let dirs = state.profiles().agent_search_dirs().await;
     let found = state.detector().detect_all(&catalogue.agents, &dirs).await;
     let counts = profile_counts(&state).await?;
     let items: Vec<_> = catalogue
@@ -36,6 +36,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult {
                 "binary_path": d.binary_path,
                 "profile_count": counts.get(&a.id).copied().unwrap_or(0),
                 "protocol": a.protocol,
+                "npm_package": a.npm_package,
             })
         })
         .collect();
@@ -44,12 +45,15 @@ pub async fn list(State(state): State<AppState>) -> ApiResult {
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let catalogue = state.catalogue();
-    let a = catalogue
-        .agent(&id)
-        .ok_or_else(|| ApiError::not_found(format!("Agent '{id}' not found")))?;
+    let a = catalogue.agent(&id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Agent '{id}' not found; known agents: {}",
+            catalogue.agent_ids().join(", ")
+        ))
+    })?;
     let d = state
         .detector()
-        .detect(a, &state.profiles().agent_search_dirs())
+        .detect(a, &state.profiles().agent_search_dirs().await)
         .await;
     let counts = profile_counts(&state).await?;
     Ok(ok(json!({

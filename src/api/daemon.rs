@@ -46,3 +46,8 @@ fn default_lines() -> usize {
 pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery>) -> ApiResult {
     Ok(ok(state.log_tail().lines(q.lines.min(1000))))
 }
+
+/// What the daemon sees of the setup, each check with its fix (`clown doctor`).
+pub async fn doctor(State(state): State<AppState>) -> ApiResult {
+    Ok(ok(state.profiles().doctor().await?))
+}

@@ -101,6 +101,13 @@ pub fn routes() -> Vec<Route> {
         ),
         route(
             "GET",
+            "/api/daemon/doctor",
+            "daemon",
+            "Checks of what the daemon sees (where it looks for agents and what it finds, each profile's home, key or login and proxy, the sandbox tool, free disk), each {name, status ok|info|warn|fail, detail, fix}; `clown doctor` adds the client's own checks",
+            || get(daemon::doctor),
+        ),
+        route(
+            "GET",
             "/api/daemon/logs",
             "daemon",
             "Recent daemon log lines",
@@ -114,6 +121,11 @@ pub fn routes() -> Vec<Route> {
         },
         Route {
             body: Some("CreateProfile"),
+            query: &[(
+                "dry_run",
+                "boolean",
+                "Check everything but the key's presence (agent, provider, endpoint, model, URLs, alias free) and create nothing; answers requires_key",
+            )],
             ..route(
                 "POST",
                 "/api/profiles",

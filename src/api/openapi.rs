@@ -197,7 +197,8 @@ fn schemas() -> Value {
                 "args": {"type": "array", "items": {"type": "string"}, "description": "Additional arguments for the agent"},
                 "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
                 "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},
-                "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"}
+                "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"},
+                "search_path": {"type": "string", "maxLength": 32768, "description": "The client's PATH (`clown terminal new` sends it). Used only when the daemon finds the agent nowhere it looks: the first directory in it holding the agent's binary is used if it and the directories above it belong to the user or root and are not writable by everyone, and is searched from then on"}
             }
         },
         "LaunchRequest": {

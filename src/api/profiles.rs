@@ -32,10 +32,28 @@ pub async fn get(State(state): State<AppState>, Path(alias): Path<String>) -> Ap
     )))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
 pub async fn create(
     State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<CreateQuery>,
     ApiJson(req): ApiJson<CreateProfile>,
 ) -> ApiResult {
+    if q.dry_run {
+        let checked = state.profiles().check_create(req).await?;
+        return Ok(ok(json!({
+            "alias": checked.alias,
+            "message": "Profile can be created",
+            "profile_home": checked.profile_home,
+            "requires_key": checked.requires_key,
+            "dry_run": true,
+        })));
+    }
     let created = state.profiles().create(req).await?;
     Ok(ok(json!({
         "alias": created.alias,
@@ -58,8 +76,11 @@ pub async fn delete(
     Path(alias): Path<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult {
-    let purged = state.profiles().delete(&alias, q.force, q.purge).await?;
-    Ok(ok(json!({"message": "Profile deleted", "purged": purged})))
+    let (purged, home) = state.profiles().delete(&alias, q.force, q.purge).await?;
+    // The reference's message; beside it, whether the home went and where it is.
+    Ok(ok(
+        json!({"message": "Profile deleted", "purged": purged, "profile_home": home}),
+    ))
 }
 
 pub async fn set_sandbox(

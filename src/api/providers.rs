@@ -30,9 +30,12 @@ pub async fn list(State(state): State<AppState>) -> ApiResult {
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let catalogue = state.catalogue();
-    let p = catalogue
-        .provider(&id)
-        .ok_or_else(|| ApiError::not_found(format!("Provider '{id}' not found")))?;
+    let p = catalogue.provider(&id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Provider '{id}' not found; known providers: {}",
+            catalogue.provider_ids().join(", ")
+        ))
+    })?;
     let prices: serde_json::Map<String, serde_json::Value> = p
         .models
         .iter()

@@ -14,11 +14,21 @@ use crate::app::AppState;
 use crate::profiles::SessionRequest;
 use crate::pty::{MAX_DIMENSION, Session};
 
+/// The longest `search_path` accepted (a PATH is rarely over a few KiB).
+const MAX_SEARCH_PATH: usize = 32 * 1024;
+
 fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ApiError::bad_request("Expected a JSON object"))?;
-    const FIELDS: &[&str] = &["profile_alias", "args", "cols", "rows", "working_dir"];
+    const FIELDS: &[&str] = &[
+        "profile_alias",
+        "args",
+        "cols",
+        "rows",
+        "working_dir",
+        "search_path",
+    ];
     if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!(
             "Unknown field '{unknown}'; expected one of {}",
@@ -52,7 +62,17 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         }
         Some(_) => return Err(ApiError::bad_request("working_dir must be a string")),
     };
+    let search_path = match obj.get("search_path") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.len() <= MAX_SEARCH_PATH => Some(p.clone()),
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "search_path must be a PATH-like string of at most {MAX_SEARCH_PATH} bytes"
+            )));
+        }
+    };
     Ok(SessionRequest {
+        search_path,
         profile_alias,
         args,
         cols: dimension(obj, "cols", 80)?,
@@ -151,6 +171,11 @@ mod tests {
             err(json!({"profile_alias": "p", "working_dir": "relative"})).contains("working_dir")
         );
         assert!(err(json!({"profile_alias": "p", "colour": 1})).contains("colour"));
+        let p = parse(&json!({"profile_alias": "p", "search_path": "/a:/b"})).unwrap();
+        assert_eq!(p.search_path.as_deref(), Some("/a:/b"));
+        assert!(err(json!({"profile_alias": "p", "search_path": ["/a"]})).contains("search_path"));
+        let long = "/a:".repeat(20_000);
+        assert!(err(json!({"profile_alias": "p", "search_path": long})).contains("search_path"));
         assert!(err(json!([1])).contains("object"));
     }
 }

@@ -2,7 +2,9 @@
 
 use clap::{Args, Subcommand};
 
-use super::table::{fields, print_fields, print_json, print_list};
+use serde_json::Value;
+
+use super::table::{fields, print_fields, print_json, print_list, render};
 use super::{Cli, Client};
 
 #[derive(Debug, Args)]
@@ -15,12 +17,15 @@ pub struct CatalogueArgs {
 enum CatalogueCommand {
     /// List them.
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Show one.
     Show {
+        /// Its id, as 'list' shows it.
         id: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -102,28 +107,75 @@ pub async fn providers(cli: &Cli, args: &CatalogueArgs) -> anyhow::Result<i32> {
             )?;
         }
         CatalogueCommand::Show { id, json } => {
-            let path = format!("/api/providers/{}", super::encode(id));
-            show(
-                &client,
-                &path,
-                *json,
+            let data = client
+                .get(&format!("/api/providers/{}", super::encode(id)))
+                .await?;
+            if *json {
+                return print_json(&data).map(|()| 0);
+            }
+            print_fields(
+                &data,
                 &[
                     "id",
                     "name",
                     "type",
                     "endpoints",
                     "default_endpoint",
-                    "models",
                     "default_model",
                     "any_model",
                     "key_env",
                     "auth_scheme",
+                    "requires_key",
                 ],
-            )
-            .await?;
+            );
+            println!();
+            println!("{}", price_table(&data));
         }
     }
     Ok(0)
+}
+
+/// The provider's models with their prices (USD per million tokens), or "unpriced".
+fn price_table(provider: &Value) -> String {
+    let prices = &provider["prices_per_million_tokens"];
+    let usd = |v: &Value| {
+        v.as_f64()
+            .map_or_else(|| "-".to_string(), |x| format!("${x}"))
+    };
+    let rows: Vec<Vec<String>> = provider["models"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|m| {
+            let p = &prices[m];
+            if p.is_null() {
+                vec![
+                    m.to_string(),
+                    "unpriced".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]
+            } else {
+                vec![
+                    m.to_string(),
+                    usd(&p["input"]),
+                    usd(&p["output"]),
+                    usd(&p["cache_write"]),
+                    usd(&p["cache_read"]),
+                ]
+            }
+        })
+        .collect();
+    format!(
+        "prices in USD per million tokens:\n{}",
+        render(
+            &["model", "input", "output", "cache write", "cache read"],
+            &rows
+        )
+    )
 }
 
 /// `show`: one item, as JSON or as `key  value` lines.

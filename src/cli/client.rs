@@ -139,7 +139,7 @@ impl Client {
             .get("error")
             .and_then(Value::as_str)
             .unwrap_or("unexpected answer from the daemon");
-        bail!("{message} (HTTP {})", status.as_u16())
+        bail!("{}", super::hints::api_error(path, status, message))
     }
 
     async fn raw(

@@ -6,10 +6,13 @@ mod attach;
 mod catalogue;
 mod client;
 mod daemon;
+mod doctor;
 mod generate;
+mod hints;
 mod profiles;
 mod progress;
 mod proxy;
+mod service;
 mod status;
 mod table;
 mod terminal;
@@ -23,21 +26,26 @@ use clap::{Parser, Subcommand};
 
 pub use client::Client;
 
+/// The heading under which `--help` lists the options every command takes.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "clown",
     version,
-    about = "Manage CLI coding agents, their providers, keys and usage"
+    about = "Manage CLI coding agents, their providers, keys and usage",
+    after_help = "Start with 'clown doctor' (checks the setup and says how to fix it) and \
+'clown ui' (the web UI). 'clown generate man --dir DIR' writes this page and one per command."
 )]
 pub struct Cli {
     /// Daemon URL (default: the configured listen address, else http://127.0.0.1:8765).
-    #[arg(long, global = true, env = "CLOWN_URL")]
+    #[arg(long, global = true, env = "CLOWN_URL", help_heading = GLOBAL)]
     pub url: Option<String>,
     /// Config file (default: $XDG_CONFIG_HOME/clown/config.toml).
-    #[arg(long, global = true, env = "CLOWN_CONFIG")]
+    #[arg(long, global = true, env = "CLOWN_CONFIG", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// More log output (-v debug, -vv trace); CLOWN_LOG sets a filter.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
@@ -63,15 +71,33 @@ pub enum Command {
     Terminal(terminal::TerminalArgs),
     /// Per-profile proxies: status, start, stop, logs, enable, disable.
     Proxy(proxy::ProxyArgs),
-    /// Print shell completions or the man page.
+    /// Check the installation, the daemon, the agents and the profiles; say how to fix what is wrong.
+    Doctor(doctor::DoctorArgs),
+    /// Install or remove the user service (systemd units, or the launchd agent on macOS).
+    Service(service::ServiceArgs),
+    /// Print shell completions, or write the man pages.
     Generate(generate::GenerateArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    if !matches!(cli.command, Command::Daemon(_) | Command::Proxy(_)) {
+        // A client's output piped into `head` ends it quietly, as with any Unix tool
+        // (Rust ignores SIGPIPE, which turns the closed pipe into a panic in println!).
+        // The daemon and the proxy child keep ignoring it: a gone peer is an error there.
+        // SAFETY: setting a signal's disposition to the default runs no handler.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            );
+        }
+    }
     match cli.command {
         Command::Daemon(ref args) => daemon::run(&cli, args),
         Command::Generate(ref args) => generate::run(args),
+        Command::Service(ref args) => service::run(&cli, args),
+        Command::Doctor(ref args) => client_runtime()?.block_on(doctor::run(&cli, args)),
         Command::Status(ref args) => client_runtime()?.block_on(status::run(&cli, args)),
         Command::Ui(ref args) => client_runtime()?.block_on(ui::run(&cli, args)),
         Command::Agents(ref args) => client_runtime()?.block_on(catalogue::agents(&cli, args)),
@@ -83,6 +109,23 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
         Command::Proxy(ref args) => proxy::run(&cli, args),
     }
+}
+
+/// The one-line report of a failed command: each cause once (a cause whose text the
+/// message already carries is not repeated).
+pub fn error_report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn client_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -101,4 +144,65 @@ pub fn encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument and option of every command says what it is for in `--help`.
+    #[test]
+    fn every_argument_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" || arg.is_hide_set() {
+                    continue;
+                }
+                if arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "clown", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without a description: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn global_options_have_their_own_heading() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let create = cmd
+            .find_subcommand_mut("profiles")
+            .and_then(|p| p.find_subcommand_mut("create"))
+            .expect("profiles create");
+        let help = create.render_help().to_string();
+        let global = help.find("Global options:").expect("a global section");
+        assert!(help.find("--agent").is_some_and(|i| i < global), "{help}");
+        assert!(help.find("--url").is_some_and(|i| i > global), "{help}");
+    }
+
+    #[test]
+    fn a_cause_is_reported_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e =
+            anyhow::Error::new(io).context("cannot listen on 127.0.0.1:1: Address already in use");
+        assert_eq!(
+            error_report(&e),
+            "cannot listen on 127.0.0.1:1: Address already in use"
+        );
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_report(&e), "outer: inner");
+    }
 }

@@ -25,12 +25,15 @@ enum ProfilesCommand {
         /// Only profiles of this agent.
         #[arg(long)]
         agent: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Show one profile.
     Show {
+        /// The profile's alias.
         alias: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -38,6 +41,7 @@ enum ProfilesCommand {
     Create(CreateArgs),
     /// Delete a profile.
     Delete {
+        /// The profile's alias.
         alias: String,
         /// Delete even while a session or proxy runs for it (they are stopped).
         #[arg(long)]
@@ -48,14 +52,20 @@ enum ProfilesCommand {
     },
     /// Run the profile's agent in a sandbox (on), or not (off).
     Sandbox {
+        /// The profile's alias.
         alias: String,
+        /// on: confine its agent from the next launch; off: do not.
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
     /// Print `export` lines for the profile's environment (use with eval).
-    Env { alias: String },
+    Env {
+        /// The profile's alias.
+        alias: String,
+    },
     /// Run the profile's agent here, in the current directory: `clown profiles run ALIAS -- ARGS`.
     Run {
+        /// The profile's alias.
         alias: String,
         /// Arguments passed to the agent.
         #[arg(last = true)]
@@ -65,6 +75,7 @@ enum ProfilesCommand {
 
 #[derive(Debug, Args)]
 struct CreateArgs {
+    /// The new profile's name: letters, digits, '.', '_' or '-' (its home is ~/.<agent>-profiles/ALIAS).
     alias: String,
     /// Agent id (see `clown agents list`).
     #[arg(long)]
@@ -91,6 +102,7 @@ struct CreateArgs {
     /// files and the other profiles' homes from it.
     #[arg(long)]
     sandbox: bool,
+    /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -158,7 +170,6 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
             }
         }
         ProfilesCommand::Create(c) => {
-            let api_key = read_key(c)?;
             let mut body = json!({
                 "alias": c.alias,
                 "agent_id": c.agent,
@@ -168,7 +179,6 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                 ("endpoint_id", &c.endpoint),
                 ("model", &c.model),
                 ("base_url", &c.base_url),
-                ("api_key", &api_key),
             ] {
                 if let Some(v) = v {
                     body[k] = json!(v);
@@ -179,6 +189,15 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
             }
             if c.sandbox {
                 body["sandbox"] = json!({"enabled": true});
+            }
+            // Everything else is checked before the key is asked for, so a typo does not
+            // cost a typed secret.
+            let checked = client
+                .post("/api/profiles?dry_run=true", Some(body.clone()))
+                .await?;
+            let requires_key = checked["requires_key"].as_bool().unwrap_or(true);
+            if let Some(key) = read_key(c, requires_key)? {
+                body["api_key"] = json!(key);
             }
             let data = client.post("/api/profiles", Some(body)).await?;
             if c.json {
@@ -202,14 +221,17 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                     encode(alias)
                 ))
                 .await?;
-            println!(
-                "deleted profile '{alias}'{}",
-                if data["purged"] == json!(true) {
-                    " and its home"
-                } else {
-                    ""
-                }
-            );
+            if data["purged"] == json!(true) {
+                println!("deleted profile '{alias}' and its home");
+            } else {
+                let home = data["profile_home"]
+                    .as_str()
+                    .unwrap_or("its home directory");
+                println!(
+                    "deleted profile '{alias}'; its home {home} is kept (the agent's settings, \
+                     logins and history); remove it with 'rm -r {home}', or delete with --purge next time"
+                );
+            }
         }
         ProfilesCommand::Sandbox { alias, state } => {
             let data = client
@@ -329,7 +351,7 @@ pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
-fn read_key(c: &CreateArgs) -> anyhow::Result<Option<String>> {
+fn read_key(c: &CreateArgs, requires_key: bool) -> anyhow::Result<Option<String>> {
     let stdin = std::io::stdin();
     if c.api_key_stdin {
         let mut line = String::new();
@@ -346,10 +368,14 @@ fn read_key(c: &CreateArgs) -> anyhow::Result<Option<String>> {
     if !stdin.is_terminal() {
         return Ok(None);
     }
-    eprint!(
-        "API key for {} (input hidden, empty for none): ",
-        c.provider
-    );
+    if requires_key {
+        eprint!("API key for {} (input hidden): ", c.provider);
+    } else {
+        eprint!(
+            "API key for {} (input hidden; empty for none, e.g. to log in inside the agent): ",
+            c.provider
+        );
+    }
     std::io::stderr().flush().ok();
     let key = read_hidden_line()?;
     eprintln!();

@@ -28,24 +28,31 @@ pub struct ProxyArgs {
 enum ProxyCommand {
     /// Status of every proxy, or of one profile's.
     Status {
+        /// Only this profile's proxy.
         alias: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Start a profile's proxy (and wait until it runs).
     Start {
+        /// The profile's alias.
         alias: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Stop a profile's proxy.
     Stop {
+        /// The profile's alias.
         alias: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// The last lines of a proxy's log.
     Logs {
+        /// The profile's alias.
         alias: String,
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 50)]
@@ -53,13 +60,17 @@ enum ProxyCommand {
     },
     /// Route the profile's agent through its proxy from now on (and start it).
     Enable {
+        /// The profile's alias.
         alias: String,
         /// A fixed port instead of one from the configured range.
         #[arg(long)]
         port: Option<u16>,
     },
     /// Stop routing the profile's agent through a proxy (and stop it).
-    Disable { alias: String },
+    Disable {
+        /// The profile's alias.
+        alias: String,
+    },
 }
 
 pub fn run(cli: &Cli, args: &ProxyArgs) -> anyhow::Result<i32> {

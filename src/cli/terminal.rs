@@ -3,7 +3,6 @@
 //! Sessions are named by their id or any unique prefix of it. `attach` (and `new
 //! --attach`) connects this terminal to a session; see [`super::attach`].
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -23,12 +22,14 @@ pub struct TerminalArgs {
 enum TerminalCommand {
     /// List terminal sessions.
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Start a profile's agent in a new session and print its id:
     /// `clown terminal new PROFILE [--attach] -- ARGS`.
     New {
+        /// The profile whose agent to run.
         profile: String,
         /// Columns (default: this terminal's, else 80).
         #[arg(long)]
@@ -47,9 +48,15 @@ enum TerminalCommand {
         args: Vec<String>,
     },
     /// Attach this terminal to a session. Ctrl-] detaches and leaves the session running.
-    Attach { id: String },
+    Attach {
+        /// The session's id, or a unique prefix of it ('clown terminal list').
+        id: String,
+    },
     /// End a session (SIGHUP, SIGTERM, then SIGKILL after a grace).
-    Kill { id: String },
+    Kill {
+        /// The session's id, or a unique prefix of it.
+        id: String,
+    },
     /// Remove terminated sessions from the list.
     Cleanup,
 }
@@ -75,6 +82,11 @@ pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
                 None => std::env::current_dir().context("cannot read the current directory")?,
             };
             let mut body = json!({"profile_alias": profile, "args": args, "working_dir": cwd});
+            // Where this shell finds programs: the daemon uses it when it finds the agent
+            // nowhere it looks itself (and checks the directory before it does).
+            if let Ok(path) = std::env::var("PATH") {
+                body["search_path"] = json!(path);
+            }
             let local = super::attach::local_size();
             if let Some(c) = cols.or(local.map(|s| s.0)) {
                 body["cols"] = json!(c);
@@ -87,10 +99,12 @@ pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
             if *attach {
                 return super::attach::attach(&client, &id).await;
             }
+            // The id alone on stdout (for scripts); how to go on, on stderr.
             println!("{id}");
-            if std::io::stdout().is_terminal() {
-                eprintln!("attach with 'clown terminal attach {}'", short(&id));
-            }
+            eprintln!(
+                "started; attach with 'clown terminal attach {}' (Ctrl-] detaches), end it with 'clown terminal kill {0}'",
+                short(&id)
+            );
         }
         TerminalCommand::Attach { id } => {
             let id = resolve(&client, id).await?;

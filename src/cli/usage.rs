@@ -15,10 +15,13 @@ pub struct UsageArgs {
     /// today, yesterday, week, month, 7d, 30d or all.
     #[arg(long, default_value = "today")]
     period: String,
+    /// Only this profile (Claude data outside any profile is '@claude').
     #[arg(long)]
     profile: Option<String>,
+    /// Only this model (sessions, which have no model, are then left out).
     #[arg(long)]
     model: Option<String>,
+    /// Print the daemon's JSON instead of tables.
     #[arg(long)]
     json: bool,
 }

@@ -23,13 +23,30 @@ pub enum ActivationError {
         index: usize,
         source: std::io::Error,
     },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}{}", bind_hint(.source))]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
     #[error("launchd socket activation failed: {0}")]
     Launchd(String),
+}
+
+/// What to do about a failed bind.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "; another program holds it (a clown daemon already running? 'clown status' says). \
+             Stop it, or listen elsewhere: --listen 127.0.0.1:PORT or 'listen' in the config"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "; ports below 1024 need privileges: choose a port above 1024"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "; that address is not one of this machine's: use 127.0.0.1"
+        }
+        _ => "",
+    }
 }
 
 impl Listeners {

@@ -83,6 +83,7 @@ pub async fn run(
     let activation = listeners.activation;
     let state = AppState::new(AppStateParts {
         config: opts.config.clone(),
+        config_path: opts.config_path.clone(),
         paths: paths.clone(),
         store: store.clone(),
         events,
@@ -130,6 +131,11 @@ pub async fn run(
     );
     notify::ready(&format!("Listening on {}", addrs.join(", ")));
 
+    // The login shell's PATH, read once in the background so detection finds it ready.
+    {
+        let state = state.clone();
+        tokio::spawn(async move { state.profiles().prefetch_agent_paths().await });
+    }
     // Proxies report usage to the daemon, so they start once it listens.
     let restoring = {
         let state = state.clone();

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use super::{ProfileError, Profiles, proxy_settings, resolve, tilde, validate};
+use super::{ProfileError, Profiles, proxy_settings, resolve, tilde, validate, validate_with};
 use crate::agents::prepare::{self, LaunchInput};
 use crate::store::profiles::{self as db, Secret};
 
@@ -15,6 +15,14 @@ pub struct Created {
     pub alias: String,
     /// `~/…` form of the home.
     pub profile_home: String,
+}
+
+/// What a dry run of a create found: everything but the key checked, nothing written.
+pub struct Checked {
+    pub alias: String,
+    pub profile_home: String,
+    /// Whether the provider needs a key (so the client asks for one).
+    pub requires_key: bool,
 }
 
 /// An alias claimed for the length of its create: a create that loses the race to
@@ -47,6 +55,32 @@ impl Drop for Claim<'_> {
 }
 
 impl Profiles {
+    /// Checks a create request as [`Profiles::create`] would — catalogue, endpoint,
+    /// model, URLs, proxy, and that the alias is free — except for the key's presence,
+    /// and changes nothing.
+    pub async fn check_create(&self, req: super::CreateProfile) -> Result<Checked, ProfileError> {
+        let catalogue = self.r.catalogue.get();
+        let v = validate_with(&catalogue, req, &self.r.home, false)?;
+        let alias = v.row.alias.clone();
+        let a = alias.clone();
+        if self
+            .r
+            .store
+            .read(move |c| Ok(db::get(c, &a)?.is_some()))
+            .await?
+        {
+            return Err(ProfileError::Exists(alias));
+        }
+        let requires_key = catalogue
+            .provider(&v.row.provider_id)
+            .is_some_and(|p| p.requires_key);
+        Ok(Checked {
+            profile_home: tilde(&v.row.profile_home, &self.r.home),
+            alias,
+            requires_key,
+        })
+    }
+
     pub async fn create(&self, req: super::CreateProfile) -> Result<Created, ProfileError> {
         let catalogue = self.r.catalogue.get();
         let v = validate(&catalogue, req, &self.r.home)?;

@@ -9,13 +9,13 @@ use crate::agents::prepare::profile_home;
 use crate::store::profiles as db;
 
 impl Profiles {
-    /// Deletes `alias`; returns whether its home was removed.
+    /// Deletes `alias`; returns whether its home was removed, and that home (`~/…`).
     pub async fn delete(
         &self,
         alias: &str,
         force: bool,
         purge: bool,
-    ) -> Result<bool, ProfileError> {
+    ) -> Result<(bool, String), ProfileError> {
         let row = self.row(alias).await?;
         if self.in_use(alias) {
             if !force {
@@ -55,6 +55,6 @@ impl Profiles {
         self.r
             .events
             .publish("profile_deleted", json!({"alias": alias, "purged": purged}));
-        Ok(purged)
+        Ok((purged, super::tilde(&row.profile_home, &self.r.home)))
     }
 }

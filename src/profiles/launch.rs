@@ -94,7 +94,7 @@ impl Profiles {
             Some(agent) => {
                 self.r
                     .detector
-                    .detect(agent, &self.agent_search_dirs())
+                    .detect(agent, &self.agent_search_dirs().await)
                     .await
                     .binary_path
             }

@@ -12,6 +12,7 @@
 
 mod create;
 mod delete;
+pub mod doctor;
 mod launch;
 pub mod plan;
 mod proxy;
@@ -27,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::agents::detect::Detector;
 use crate::agents::prepare::LaunchError;
+use crate::agents::search::{AgentPaths, SearchDir};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::paths::Env;
@@ -37,11 +39,11 @@ use crate::store::profiles::{self as db, ProfileRow, Secret};
 use crate::store::{Store, StoreError};
 use crate::supervisor::{Supervisor, SupervisorError};
 
-pub use create::Created;
+pub use create::{Checked, Created};
 pub use launch::{Launch, agent_base_url};
 pub use rules::{
     CreateProfile, RESERVED_ALIASES, Validated, endpoint_url, resolve, valid_alias, validate,
-    validate_proxy,
+    validate_proxy, validate_with,
 };
 pub use session::SessionRequest;
 pub use settings::{
@@ -106,6 +108,10 @@ pub struct Resources {
     pub proxies: Arc<Supervisor>,
     pub terminals: Terminals,
     pub detector: Arc<Detector>,
+    /// Where agent programs are looked for (login shell, PATH, prefixes, clients).
+    pub agent_paths: Arc<AgentPaths>,
+    /// The configuration file (named in messages about `agents.extra_paths`).
+    pub config_file: PathBuf,
     /// The daemon's environment (PATH for detection, the base of session environments).
     pub env: Env,
     /// The user's home: profile homes live under it.
@@ -170,11 +176,29 @@ impl Profiles {
             .await?)
     }
 
-    /// Where agent binaries are looked for: PATH, `~/.local/bin`, then configured dirs.
-    pub fn agent_search_dirs(&self) -> Vec<PathBuf> {
-        let mut extra = vec![self.r.home.join(".local/bin")];
-        extra.extend(self.r.config.get().agents.extra_paths.iter().cloned());
-        crate::agents::detect::search_dirs(self.r.env.get("PATH").map(String::as_str), &extra)
+    /// Where agent binaries are looked for, in order, with why (`agents::search`).
+    pub async fn agent_search(&self) -> Vec<SearchDir> {
+        let config = self.r.config.get();
+        self.r
+            .agent_paths
+            .dirs(&config.agents.extra_paths, config.agents.login_shell)
+            .await
+    }
+
+    /// The directories of [`Profiles::agent_search`].
+    pub async fn agent_search_dirs(&self) -> Vec<PathBuf> {
+        self.agent_search()
+            .await
+            .into_iter()
+            .map(|d| d.dir)
+            .collect()
+    }
+
+    /// Reads the login shell's PATH now, so the first detection does not wait for it.
+    pub async fn prefetch_agent_paths(&self) {
+        if self.r.config.get().agents.login_shell {
+            self.r.agent_paths.login_path().await;
+        }
     }
 
     /// Whether a terminal session or proxy runs for `alias` (deleting it then needs force).

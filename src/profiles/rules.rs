@@ -113,6 +113,17 @@ pub fn validate(
     req: CreateProfile,
     user_home: &Path,
 ) -> Result<Validated, ProfileError> {
+    validate_with(cat, req, user_home, true)
+}
+
+/// [`validate`], with the key's presence checked only when `key_needed` (a dry run
+/// checks everything else before the user types the key).
+pub fn validate_with(
+    cat: &Catalogue,
+    req: CreateProfile,
+    user_home: &Path,
+    key_needed: bool,
+) -> Result<Validated, ProfileError> {
     if !valid_alias(&req.alias) {
         return Err(ProfileError::Invalid(format!(
             "Invalid alias '{}': use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -125,12 +136,20 @@ pub fn validate(
             req.alias
         )));
     }
-    let agent = cat
-        .agent(&req.agent_id)
-        .ok_or_else(|| ProfileError::Invalid(format!("Unknown agent '{}'", req.agent_id)))?;
-    let provider = cat
-        .provider(&req.provider_id)
-        .ok_or_else(|| ProfileError::Invalid(format!("Unknown provider '{}'", req.provider_id)))?;
+    let agent = cat.agent(&req.agent_id).ok_or_else(|| {
+        ProfileError::Invalid(format!(
+            "Unknown agent '{}'; known agents: {}",
+            req.agent_id,
+            cat.agent_ids().join(", ")
+        ))
+    })?;
+    let provider = cat.provider(&req.provider_id).ok_or_else(|| {
+        ProfileError::Invalid(format!(
+            "Unknown provider '{}'; known providers: {}",
+            req.provider_id,
+            cat.provider_ids().join(", ")
+        ))
+    })?;
     if agent.protocol != provider.protocol() {
         return Err(ProfileError::Invalid(format!(
             "Agent '{}' speaks the {} API; provider '{}' is {}",
@@ -155,15 +174,16 @@ pub fn validate(
     let model = req.model.unwrap_or_else(|| provider.default_model.clone());
     if !provider.offers_model(&model) {
         return Err(ProfileError::Invalid(format!(
-            "Provider '{}' does not offer model '{model}'",
-            provider.id
+            "Provider '{}' does not offer model '{model}' (its models: {})",
+            provider.id,
+            provider.models.join(", ")
         )));
     }
     let api_key = req
         .api_key
         .filter(|k| !k.trim().is_empty())
         .map(|k| k.trim().to_string());
-    if provider.requires_key && api_key.is_none() {
+    if key_needed && provider.requires_key && api_key.is_none() {
         return Err(ProfileError::Invalid(format!(
             "Provider '{}' needs an API key (api_key)",
             provider.id

@@ -26,30 +26,70 @@ pub struct SessionRequest {
     pub cols: u16,
     pub rows: u16,
     pub working_dir: Option<PathBuf>,
+    /// The client's PATH: where to look when the daemon finds the agent nowhere else.
+    pub search_path: Option<String>,
 }
 
 impl Profiles {
     pub async fn start_session(&self, req: SessionRequest) -> Result<Arc<Session>, ProfileError> {
         let row = self.row(&req.profile_alias).await?;
-        let binary = self
+        let (binary, npm_package) = self
             .r
             .catalogue
             .get()
             .agent(&row.agent_id)
-            .map(|a| a.binary.clone())
+            .map(|a| (a.binary.clone(), a.npm_package.clone()))
             .ok_or_else(|| {
                 ProfileError::Invalid(format!(
                     "Profile '{}' uses agent '{}', which the catalogue no longer has",
                     row.alias, row.agent_id
                 ))
             })?;
-        let dirs = self.agent_search_dirs();
-        let path = crate::agents::detect::find_binary(&binary, &dirs).ok_or_else(|| {
-            ProfileError::Invalid(format!(
-                "Agent '{}' is not installed: no executable '{binary}' on PATH or in agents.extra_paths",
-                row.agent_id
-            ))
-        })?;
+        let mut dirs = self.agent_search_dirs().await;
+        let path = match crate::agents::detect::find_binary(&binary, &dirs) {
+            Some(path) => path,
+            None => {
+                let vouched = req
+                    .search_path
+                    .as_deref()
+                    .map(|p| self.r.agent_paths.vouched(&binary, p));
+                match vouched {
+                    Some(Ok(Some(path))) => {
+                        self.r.detector.invalidate();
+                        tracing::info!(
+                            "agent '{}' found at {} on the client's PATH; that directory is searched from now on",
+                            row.agent_id,
+                            path.display()
+                        );
+                        path
+                    }
+                    other => {
+                        let refused = match other {
+                            Some(Err(why)) => {
+                                format!(" Your PATH has one, but it is not used: {why}.")
+                            }
+                            _ => String::new(),
+                        };
+                        return Err(ProfileError::Invalid(
+                            not_installed(
+                                &row.agent_id,
+                                &binary,
+                                &npm_package,
+                                &dirs,
+                                &self.r.home,
+                                &self.r.config_file,
+                            ) + &refused,
+                        ));
+                    }
+                }
+            }
+        };
+        // The agent's own directory first: its `#!/usr/bin/env node` finds the node it
+        // was installed with (nvm, volta) before an older system one.
+        if let Some(dir) = path.parent() {
+            dirs.retain(|d| d != dir);
+            dirs.insert(0, dir.to_path_buf());
+        }
         let config = self.r.config.get();
         // Checked again, atomically, when the session starts; this spares the launch files.
         if self.r.terminals.running() >= config.terminal.max_sessions {
@@ -92,6 +132,40 @@ impl Profiles {
             .await?;
         Ok(session)
     }
+}
+
+/// Where the daemon looked for an agent it did not find, and how to fix that.
+pub fn not_installed(
+    agent_id: &str,
+    binary: &str,
+    npm_package: &str,
+    dirs: &[PathBuf],
+    home: &std::path::Path,
+    config_file: &std::path::Path,
+) -> String {
+    let looked: Vec<String> = dirs
+        .iter()
+        .map(|d| super::tilde(&d.display().to_string(), home))
+        .collect();
+    let install = if npm_package.is_empty() || npm_package == "none" {
+        String::new()
+    } else {
+        format!("install it ('npm install -g {npm_package}'), or ")
+    };
+    format!(
+        "Agent '{agent_id}' is not installed where the daemon looks: no executable '{binary}' in {}. \
+         To fix: {install}add the directory that holds it to agents.extra_paths in {} \
+         (under [agents], e.g. extra_paths = [\"{}/.local/bin\"]) and reload the daemon \
+         ('systemctl --user reload clown', or kill -HUP its pid); 'clown terminal new' also \
+         passes your PATH.",
+        if looked.is_empty() {
+            "any directory (none of them exists)".to_string()
+        } else {
+            looked.join(", ")
+        },
+        super::tilde(&config_file.display().to_string(), home),
+        home.display(),
+    )
 }
 
 /// The daemon's basics every session gets; PATH also holds the agent directories.

@@ -146,6 +146,16 @@ impl Catalogue {
         self.providers.iter().find(|p| p.id == id)
     }
 
+    /// Every agent id, in catalogue order (for "known agents: …" messages).
+    pub fn agent_ids(&self) -> Vec<&str> {
+        self.agents.iter().map(|a| a.id.as_str()).collect()
+    }
+
+    /// Every provider id, in catalogue order.
+    pub fn provider_ids(&self) -> Vec<&str> {
+        self.providers.iter().map(|p| p.id.as_str()).collect()
+    }
+
     pub fn price(&self, model: &str) -> Option<&Price> {
         self.prices.get(model)
     }

@@ -134,6 +134,25 @@ await step("the usage page draws its charts; the period selector changes the tot
   assert(today !== all, `totals differ: ${today} vs ${all}`);
 });
 
+await step("the chart by day spans its period: a day, a week, a month", async () => {
+  // Local midnights as the page computes them (the browser runs in the daemon's zone).
+  const now = new Date();
+  const day = (y, m, d) => new Date(y, m, d).getTime() / 1000;
+  const today = day(now.getFullYear(), now.getMonth(), now.getDate());
+  const monday = day(now.getFullYear(), now.getMonth(), now.getDate() - ((now.getDay() + 6) % 7));
+  const first = day(now.getFullYear(), now.getMonth(), 1);
+  const next = day(now.getFullYear(), now.getMonth() + 1, 1);
+  for (const [period, min, max] of [["today", today, today + 86400], ["week", monday, monday + 7 * 86400], ["month", first, next]]) {
+    await page.goto(`${BASE}/#/usage/${period}`);
+    await page.reload();
+    const chart = page.locator("#chart-days[data-x-min]");
+    await chart.waitFor({ timeout: TIMEOUT });
+    const got = [Number(await chart.getAttribute("data-x-min")), Number(await chart.getAttribute("data-x-max"))];
+    assert(got[0] === min && got[1] === max, `${period}: the axis spans ${got.map((s) => new Date(s * 1000).toISOString())}, not ${[min, max].map((s) => new Date(s * 1000).toISOString())}`);
+    if (period === "today") await shot("usage-one-day");
+  }
+});
+
 await step("starting and stopping a proxy through the API updates the page without a reload", async () => {
   const alias = process.env.PROXY_PROFILE;
   await page.goto(BASE + "/#/proxies");
@@ -184,10 +203,16 @@ await step("a page from another origin cannot call the API", async () => {
 });
 
 await step("screenshots of every page, wide and narrow", async () => {
-  for (const name of ["agents", "providers", "registry", "logs", "dashboard"]) {
+  for (const name of ["agents", "providers", "registry", "logs", "doctor", "dashboard"]) {
     await page.goto(`${BASE}/#/${name}`);
     await page.getByRole("heading", { name: name[0].toUpperCase() + name.slice(1) }).waitFor({ timeout: TIMEOUT });
     if (name === "logs") await page.locator(".log div").first().waitFor({ timeout: TIMEOUT });
+    if (name === "doctor") {
+      // The proxied profile's agent (claude) is not installed here: a failing check with its fix.
+      const row = page.locator('tr[data-check="agent claude"][data-status="fail"]');
+      await row.waitFor({ timeout: TIMEOUT });
+      assert((await row.textContent()).includes("fix: npm install -g @anthropic-ai/claude-code"), await row.textContent());
+    }
     await shot(name);
   }
   await page.setViewportSize({ width: 420, height: 800 });

@@ -93,6 +93,7 @@ fn the_web_ui_in_chromium() {
         .env("TERM_PROFILE", "echo-term")
         .env("PROXY_PROFILE", "proxied")
         .env("CHROMIUM", &chromium)
+        .env("TZ", "UTC")
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -105,4 +106,53 @@ fn the_web_ui_in_chromium() {
     );
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     assert!(artifacts.join("usage.png").exists());
+}
+
+/// A new user's first visit: no profile, no agent installed. The dashboard shows how to
+/// install one, notices the agent once it is there, creates a profile from it and ends in
+/// a running terminal session.
+#[test]
+fn the_first_run_in_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let env = TestEnv::new("first-run");
+    // The echo agent is registered, but its program is not installed yet: it waits beside
+    // the directory the daemon searches, for the browser script to "install" it.
+    let staged = install_echo_agent(&env).join("clown-test-echo");
+    let bin = env.root.join("installed-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    env.write_config(&format!(
+        "[agents]\nextra_paths = [\"{}\"]\n",
+        bin.display()
+    ));
+    let d = Daemon::start(&env);
+    assert_eq!(d.get("/api/agents/echoer").expect_ok()["installed"], false);
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/ui");
+    let deps = deps_bin().parent().unwrap().to_path_buf();
+    let out = std::process::Command::new("node")
+        .arg(format!(
+            "{}/tests/browser/first-run.mjs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env("BASE", format!("http://127.0.0.1:{}", d.port))
+        .env("TOKEN", &d.token)
+        .env("ARTIFACTS", &artifacts)
+        .env("DEPS_DIR", deps.parent().unwrap())
+        .env("CHROMIUM", &chromium)
+        .env("STAGED_AGENT", &staged)
+        .env("INSTALL_AGENT_TO", bin.join("clown-test-echo"))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser steps failed:\n{stdout}\n{}\ndaemon log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        d.stderr()
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    let profile = d.get("/api/profiles/first").expect_ok();
+    assert_eq!(profile["agent_id"], "echoer");
+    let sessions = d.get("/api/terminal/sessions").expect_ok();
+    assert_eq!(sessions[0]["profile_alias"], "first", "{sessions}");
 }

@@ -7,6 +7,7 @@ mod upstream;
 mod ws;
 
 mod browser;
+mod first_hour;
 mod foundation;
 mod profiles;
 mod proxy;

@@ -63,7 +63,7 @@ fn catalogue_routes() {
     );
     assert_eq!(
         d.get("/api/agents/nope").expect_error(404),
-        "Agent 'nope' not found"
+        "Agent 'nope' not found; known agents: claude, codex, gemini, qwen, grok, droid, opencode"
     );
 
     let providers = d.get("/api/providers").expect_ok();
@@ -100,9 +100,11 @@ fn catalogue_routes() {
     ] {
         d.get(&format!("/api/providers/{id}")).expect_ok();
     }
-    assert_eq!(
-        d.get("/api/providers/nope").expect_error(404),
-        "Provider 'nope' not found"
+    let msg = d.get("/api/providers/nope").expect_error(404);
+    assert!(
+        msg.starts_with("Provider 'nope' not found; known providers: anthropic, ")
+            && msg.contains("minimax"),
+        "{msg}"
     );
 }
 
@@ -201,8 +203,16 @@ fn profile_lifecycle_and_errors() {
         assert!(msg.starts_with("Invalid alias"), "{alias}: {msg}");
     }
     assert!(bad(json!({"alias": "status"})).starts_with("Alias 'status' is reserved"));
-    assert!(bad(json!({"agent_id": "nope"})).contains("Unknown agent 'nope'"));
-    assert!(bad(json!({"provider_id": "nope"})).contains("Unknown provider 'nope'"));
+    assert_eq!(
+        bad(json!({"agent_id": "nope"})),
+        "Unknown agent 'nope'; known agents: claude, codex, gemini, qwen, grok, droid, opencode"
+    );
+    let msg = bad(json!({"provider_id": "nope"}));
+    assert!(
+        msg.starts_with("Unknown provider 'nope'; known providers: anthropic, ")
+            && msg.contains("deepseek"),
+        "{msg}"
+    );
     assert!(bad(json!({"endpoint_id": "mars"})).contains("Unknown endpoint 'mars'"));
     assert!(bad(json!({"model": "gpt-9"})).contains("does not offer model 'gpt-9'"));
     assert!(bad(json!({"api_key": ""})).contains("needs an API key"));
@@ -255,6 +265,8 @@ fn profile_lifecycle_and_errors() {
         .api("DELETE", "/api/profiles/my-project", None)
         .expect_ok();
     assert_eq!(del["message"], "Profile deleted");
+    assert_eq!(del["purged"], false);
+    assert_eq!(del["profile_home"], "~/.claude-profiles/my-project");
     assert!(home.exists());
     d.get("/api/profiles/my-project").expect_error(404);
     d.api("DELETE", "/api/profiles/cx?purge=true", None)

@@ -14,6 +14,7 @@ const pages = {
   providers: () => import("./pages/providers.js"),
   registry: () => import("./pages/registry.js"),
   logs: () => import("./pages/logs.js"),
+  doctor: () => import("./pages/doctor.js"),
 };
 
 let cleanup = null;

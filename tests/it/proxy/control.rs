@@ -169,7 +169,7 @@ fn cli_proxy_commands() {
     );
     let (ok, _, err) = clown(&["proxy", "start", "cli"]);
     assert!(
-        !ok && err.contains("already running") && err.contains("409"),
+        !ok && err.contains("already running") && err.contains("see 'clown proxy status'"),
         "{err}"
     );
     let (ok, out, _) = clown(&["proxy", "status"]);

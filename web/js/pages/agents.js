@@ -15,7 +15,7 @@ export async function render(root) {
         el("td", a.version || "-"),
         el("td", el("code", a.binary_path || "not found on PATH")),
         el("td.num", String(a.profile_count))))),
-      el("p.muted", "Detection looks on PATH, ~/.local/bin and [agents] extra_paths; a newly installed agent shows up within seconds."),
+      el("p.muted", "Detection looks on the login shell's PATH, the daemon's PATH, [agents] extra_paths and the usual per-user prefixes (~/.local/bin, npm's, nvm's, bun's, volta's, …); the Doctor page lists them. A newly installed agent shows up within seconds."),
     );
   }
   await draw();

@@ -1,6 +1,8 @@
-// Dashboard: daemon status, counts, today's tokens and cost, running sessions and proxies.
+// Dashboard: daemon status, counts, today's tokens and cost, running sessions and proxies;
+// with no profile yet, the first-run walk-through (./first-run.js) on top.
 
 import { get, getOr } from "../api.js";
+import { firstRun } from "./first-run.js";
 import { on } from "../events.js";
 import { el, num, usd, duration, sumTokens, badge, table } from "../util.js";
 
@@ -9,6 +11,9 @@ function stat(label, value, sub) {
 }
 
 export async function render(root) {
+  // The walk-through keeps its node (and what was typed) across redraws.
+  const welcome = el("div", { id: "welcome" });
+  let stopWelcome = null;
   async function draw() {
     const [status, usage, sessions, proxies] = await Promise.all([
       get("/api/daemon/status"),
@@ -18,8 +23,16 @@ export async function render(root) {
     ]);
     const running = sessions.filter((s) => s.state === "running");
     const live = proxies.filter((p) => p.status === "running");
+    if (status.profiles_count === 0 && !stopWelcome) {
+      stopWelcome = await firstRun(welcome);
+    } else if (status.profiles_count > 0 && stopWelcome) {
+      stopWelcome();
+      stopWelcome = null;
+      welcome.replaceChildren();
+    }
     root.replaceChildren(
       el("h1", "Dashboard"),
+      welcome,
       el("div.grid",
         stat("Daemon", status.status, `v${status.version} · pid ${status.pid} · up ${duration(status.uptime_secs)}`),
         stat("Profiles", num(status.profiles_count), `${status.activation} on ${status.listen.join(", ")}`),
@@ -43,5 +56,5 @@ export async function render(root) {
   await draw();
   const offs = ["usage_recorded", "profile_created", "profile_deleted", "proxy_state_changed",
     "terminal_session_created", "terminal_state_changed"].map((t) => on(t, () => draw().catch(() => {})));
-  return () => offs.forEach((off) => off());
+  return () => { offs.forEach((off) => off()); if (stopWelcome) stopWelcome(); };
 }

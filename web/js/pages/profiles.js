@@ -87,8 +87,8 @@ export async function render(root) {
   async function remove(alias) {
     if (!(await confirmDialog(`Delete ${alias}?`, "The profile and its key are removed. Its home directory stays.", "Delete"))) return;
     try {
-      await del(`/api/profiles/${encodeURIComponent(alias)}`);
-      toast(`Profile ${alias} deleted`);
+      const r = await del(`/api/profiles/${encodeURIComponent(alias)}`);
+      toast(`Profile ${alias} deleted; its home ${r.profile_home} is kept`);
     } catch (e) {
       if (e.status === 409 && (await confirmDialog(`${alias} is in use`, e.message, "Stop and delete"))) {
         await del(`/api/profiles/${encodeURIComponent(alias)}?force=true`).catch((x) => toast(x.message, "error"));

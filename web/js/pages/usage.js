@@ -8,8 +8,30 @@ import uPlot from "../../vendor/uplot-1.6.32/uPlot.esm.js";
 
 const PERIODS = [["today", "Today"], ["yesterday", "Yesterday"], ["week", "Week"], ["month", "Month"], ["7d", "7 days"], ["30d", "30 days"], ["all", "All"]];
 
-function dayChart(host, days) {
-  const xs = days.map((d) => Date.parse(`${d.date}T12:00:00`) / 1000);
+// Local midnight starting `date` (YYYY-MM-DD) plus `plus` days, in seconds.
+function midnight(date, plus = 0) {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Date(y, m - 1, d + plus).getTime() / 1000;
+}
+
+// The x axis spans the whole period, from the first day's midnight to the one after the
+// last day, and a week or a month to its calendar end even while it is still running:
+// one day, a week or a month, whatever days hold data (uPlot's own range for a single
+// point runs over years).
+function span(period, days) {
+  const first = days[0].date;
+  let end = midnight(days[days.length - 1].date, 1);
+  if (period === "week") end = Math.max(end, midnight(first, 7));
+  if (period === "month") {
+    const [y, m] = first.split("-").map(Number);
+    end = Math.max(end, new Date(y, m, 1).getTime() / 1000);
+  }
+  return [midnight(first), end];
+}
+
+function dayChart(host, days, period) {
+  const xs = days.map((d) => midnight(d.date) + 12 * 3600);
+  const range = span(period, days);
   const series = [
     ["input", (d) => d.tokens.input_tokens, "#5b5bd6"],
     ["output", (d) => d.tokens.output_tokens, "#e5484d"],
@@ -18,13 +40,18 @@ function dayChart(host, days) {
   ];
   const cost = days.map((d) => d.cost.total_cost);
   const width = Math.max(280, host.clientWidth - 20);
-  return new uPlot({
+  const chart = new uPlot({
     width, height: 240,
-    scales: { x: { time: true }, cost: { auto: true } },
+    scales: { x: { time: true, range: () => range }, cost: { auto: true } },
+    // What the axis really spans, for tests and the curious.
+    hooks: { setScale: [(u, key) => {
+      if (key === "x") Object.assign(host.dataset, { xMin: String(u.scales.x.min), xMax: String(u.scales.x.max) });
+    }] },
     axes: [{}, { values: (_, v) => v.map(compact) }, { side: 1, scale: "cost", values: (_, v) => v.map((x) => `$${x.toFixed(2)}`), grid: { show: false } }],
     series: [{}, ...series.map(([label, , color]) => ({ label, stroke: color, width: 2, fill: color + "22", points: { show: days.length < 40 } })),
       { label: "cost", scale: "cost", stroke: "#888", dash: [6, 4], width: 1.5, value: (_, v) => (v == null ? "-" : usd(v)) }],
   }, [xs, ...series.map(([, f]) => days.map(f)), cost], host);
+  return chart;
 }
 
 export async function render(root, params) {
@@ -85,7 +112,7 @@ export async function render(root, params) {
     ].filter(Boolean));
     const hasData = u.aggregates.by_day.some((d) => sumTokens(d.tokens) > 0);
     if (hasData) {
-      chart = dayChart(chartHost, u.aggregates.by_day);
+      chart = dayChart(chartHost, u.aggregates.by_day, u.period_id);
     } else {
       chartHost.append(el("p.muted", "No usage in this period."));
     }
