@@ -3,5 +3,6 @@
 //! (`sandbox`).
 
 pub mod detect;
+pub mod login;
 pub mod prepare;
 pub mod sandbox;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use super::{ProfileError, Profiles, proxy_settings, resolve, tilde, validate};
+use super::{ProfileError, Profiles, auth_method, proxy_settings, resolve, tilde, validate};
 use crate::agents::prepare::{self, LaunchInput};
 use crate::store::profiles::{self as db, Secret};
 
@@ -77,12 +77,12 @@ impl Profiles {
             provider,
             base_url: &base_url,
             model: &v.row.model,
-            key: if proxied {
-                Some(proxy_token.as_str())
-            } else {
-                v.api_key.as_deref()
-            },
-            bearer: !proxied && provider.auth_scheme == "bearer",
+            credential: super::launch::credential(
+                auth_method(&v.row),
+                proxied.then_some(proxy_token.as_str()),
+                v.api_key.as_deref(),
+                provider,
+            ),
             home: &v.home,
             cwd: None,
         })?;
@@ -108,7 +108,7 @@ impl Profiles {
         );
         self.r.events.publish(
             "profile_created",
-            json!({"alias": alias, "agent_id": v.row.agent_id, "provider_id": v.row.provider_id, "model": v.row.model}),
+            json!({"alias": alias, "agent_id": v.row.agent_id, "provider_id": v.row.provider_id, "model": v.row.model, "auth": v.row.auth}),
         );
         if proxied {
             self.start_proxy_in_background(&alias);

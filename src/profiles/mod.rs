@@ -40,12 +40,13 @@ use crate::supervisor::{Supervisor, SupervisorError};
 pub use create::Created;
 pub use launch::{Launch, agent_base_url};
 pub use rules::{
-    CreateProfile, RESERVED_ALIASES, Validated, endpoint_url, resolve, valid_alias, validate,
-    validate_proxy,
+    CreateProfile, RESERVED_ALIASES, Validated, check_auth, clean_secret, endpoint_url, resolve,
+    valid_alias, validate, validate_proxy,
 };
 pub use session::SessionRequest;
 pub use settings::{
-    FallbackTarget, ProxySettings, SandboxSettings, proxy_settings, sandbox_settings,
+    AuthMethod, FallbackTarget, ProxySettings, SandboxSettings, auth_method, proxy_settings,
+    sandbox_settings,
 };
 pub use view::{Summary, detail, key_hint, summary, tilde};
 

@@ -202,6 +202,7 @@ mod tests {
             created_at: "now".into(),
             last_used: None,
             sandbox: "{}".into(),
+            auth: "key".into(),
         }
     }
 
