@@ -138,15 +138,18 @@ fn str_of(v: &Value) -> Option<String> {
     v.as_str().filter(|s| !s.is_empty()).map(String::from)
 }
 
-/// A time in milliseconds (or seconds, when small) since the epoch, as RFC 3339.
+/// A time in milliseconds (or seconds, when small) since the epoch, as RFC 3339 (whole
+/// seconds, cut down: the agents show the same instant with its milliseconds).
 fn epoch_time(v: &Value) -> Option<String> {
     let n = v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))?;
-    let ts = if n > 100_000_000_000 {
-        jiff::Timestamp::from_millisecond(n).ok()?
+    let secs = if n > 100_000_000_000 {
+        n.div_euclid(1000)
     } else {
-        jiff::Timestamp::from_second(n).ok()?
+        n
     };
-    Some(crate::time::rfc3339(ts))
+    Some(crate::time::rfc3339(
+        jiff::Timestamp::from_second(secs).ok()?,
+    ))
 }
 
 /// The login state of `agent_id` in `home`, or `None` for an agent without a login.

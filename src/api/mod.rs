@@ -157,6 +157,30 @@ pub fn routes() -> Vec<Route> {
             )
         },
         Route {
+            body: Some("LaunchRequest"),
+            ..route(
+                "POST",
+                "/api/profiles/{alias}/login",
+                "profiles",
+                "For a profile with auth 'login': prepare its home and return how to start the agent's own login there (program, args, env; no credential), as `clown profiles login` runs it (409 for a profile with a key or token)",
+                || post(profiles::login),
+            )
+        },
+        Route {
+            query: &[(
+                "history",
+                "integer",
+                "Also this many earlier states, newest first (default 0, at most 1000)",
+            )],
+            ..route(
+                "GET",
+                "/api/profiles/{alias}/limits",
+                "profiles",
+                "The provider's rate limits as the profile's proxy last saw them (anthropic-ratelimit-unified-* windows, API-key limits, retry-after), or null; each change is also a `limits_updated` event",
+                || get(profiles::limits),
+            )
+        },
+        Route {
             body: Some("SandboxSettings"),
             ..route(
                 "PUT",

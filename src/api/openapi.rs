@@ -130,6 +130,8 @@ fn schemas() -> Value {
                 "endpoint_id": {"type": "string", "description": "Default: the provider's default endpoint"},
                 "model": {"type": "string", "description": "Default: the provider's default model"},
                 "api_key": {"type": "string", "writeOnly": true},
+                "auth": {"type": "string", "enum": ["key", "token", "login"], "default": "key", "description": "key: an API key (api_key). token: a subscription's long-lived OAuth token (oauth_token; Claude Code, provider anthropic), handed to the agent on a descriptor or kept in the proxy. login: the agent's own login, kept in the profile home (clown profiles login ALIAS); no proxy"},
+                "oauth_token": {"type": "string", "writeOnly": true, "description": "With auth 'token': the token `claude setup-token` prints"},
                 "base_url": {"type": "string", "description": "Overrides the endpoint's URL"},
                 "proxy": {"$ref": "#/components/schemas/ProxySettings"},
                 "sandbox": {"$ref": "#/components/schemas/SandboxSettings"}
@@ -185,6 +187,17 @@ fn schemas() -> Value {
                         "profile": {"type": "string"}, "started_at": {"type": "integer"}, "ended_at": {"type": "integer"},
                         "exit_code": {"type": "integer"}, "source": {"type": "string"}, "session_id": {"type": "string"}
                     }
+                }},
+                "limits": {"type": "array", "description": "Rate-limit headers a provider sent (a proxy's token: only its own profile's)", "items": {
+                    "type": "object",
+                    "required": ["profile", "provider", "ts", "http_status", "headers"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "profile": {"type": "string"}, "provider": {"type": "string"},
+                        "ts": {"type": "integer", "description": "Unix seconds"},
+                        "http_status": {"type": "integer"},
+                        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Lowercase anthropic-ratelimit-*, x-ratelimit-* and retry-after headers, 1 to 64"}
+                    }
                 }}
             }
         },
@@ -197,7 +210,8 @@ fn schemas() -> Value {
                 "args": {"type": "array", "items": {"type": "string"}, "description": "Additional arguments for the agent"},
                 "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
                 "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},
-                "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"}
+                "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"},
+                "login": {"type": "boolean", "default": false, "description": "Run the agent's own login in the profile home instead of the agent (a profile with auth 'login'); args are appended to the login's"}
             }
         },
         "LaunchRequest": {

@@ -18,7 +18,14 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ApiError::bad_request("Expected a JSON object"))?;
-    const FIELDS: &[&str] = &["profile_alias", "args", "cols", "rows", "working_dir"];
+    const FIELDS: &[&str] = &[
+        "profile_alias",
+        "args",
+        "cols",
+        "rows",
+        "working_dir",
+        "login",
+    ];
     if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!(
             "Unknown field '{unknown}'; expected one of {}",
@@ -52,9 +59,15 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         }
         Some(_) => return Err(ApiError::bad_request("working_dir must be a string")),
     };
+    let login = match obj.get("login") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("login must be true or false")),
+    };
     Ok(SessionRequest {
         profile_alias,
         args,
+        login,
         cols: dimension(obj, "cols", 80)?,
         rows: dimension(obj, "rows", 24)?,
         working_dir,

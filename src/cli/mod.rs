@@ -7,6 +7,7 @@ mod catalogue;
 mod client;
 mod daemon;
 mod generate;
+mod launch;
 mod profiles;
 mod progress;
 mod proxy;

@@ -13,6 +13,7 @@
 mod create;
 mod delete;
 mod launch;
+mod login;
 pub mod plan;
 mod proxy;
 mod rules;
@@ -39,6 +40,7 @@ use crate::supervisor::{Supervisor, SupervisorError};
 
 pub use create::Created;
 pub use launch::{Launch, agent_base_url};
+pub use login::login_spec;
 pub use rules::{
     CreateProfile, RESERVED_ALIASES, Validated, check_auth, clean_secret, endpoint_url, resolve,
     valid_alias, validate, validate_proxy,

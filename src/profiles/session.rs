@@ -26,11 +26,20 @@ pub struct SessionRequest {
     pub cols: u16,
     pub rows: u16,
     pub working_dir: Option<PathBuf>,
+    /// Run the agent's own login (a profile with auth 'login') instead of the agent.
+    pub login: bool,
 }
 
 impl Profiles {
     pub async fn start_session(&self, req: SessionRequest) -> Result<Arc<Session>, ProfileError> {
         let row = self.row(&req.profile_alias).await?;
+        let mut req = req;
+        if req.login {
+            let spec = super::login_spec(&row)?;
+            let mut args: Vec<String> = spec.args.iter().map(|a| a.to_string()).collect();
+            args.append(&mut req.args);
+            req.args = args;
+        }
         let binary = self
             .r
             .catalogue
@@ -73,6 +82,11 @@ impl Profiles {
             .await?;
         let mut env = base_env(&self.r.env, &dirs);
         env.extend(spec.env);
+        let secrets = spec
+            .secret_fds
+            .into_iter()
+            .map(|s| (s.env, s.value))
+            .collect();
         let session = self
             .r
             .terminals
@@ -85,6 +99,7 @@ impl Profiles {
                     cwd,
                     cols: req.cols,
                     rows: req.rows,
+                    secrets,
                 },
                 scrollback_bytes: config.terminal.scrollback_bytes,
                 max_sessions: config.terminal.max_sessions,

@@ -11,6 +11,7 @@
 pub mod daily;
 mod db;
 pub mod imports;
+pub mod limits;
 pub mod profiles;
 pub mod usage;
 

@@ -14,5 +14,6 @@ mod registry;
 mod sandbox;
 mod security;
 mod service_manager;
+mod subscription;
 mod terminal;
 mod usage;

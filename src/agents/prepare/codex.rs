@@ -21,9 +21,13 @@ pub fn prepare(input: &LaunchInput, env: &mut BTreeMap<String, String>) -> Resul
         env.insert(key_env.clone(), key.to_string());
     }
     let path = input.home.join("config.toml");
-    files::edit_toml(&path, HEADER, |doc| {
+    files::edit_toml(&path, "", |doc| {
         let before = doc.to_string();
+        let fresh = doc.as_table().is_empty();
         set_keys(doc, input, &key_env);
+        if fresh && let Some(mut key) = doc.as_table_mut().key_mut("model") {
+            key.leaf_decor_mut().set_prefix(HEADER);
+        }
         (doc.to_string() != before, ())
     })
 }
