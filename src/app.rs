@@ -22,6 +22,7 @@ use crate::profiles::plan::StorePlans;
 use crate::profiles::{Profiles, Resources};
 use crate::pty::Terminals;
 use crate::registry::{Catalogue, SyncState};
+use crate::setup::SharedSetup;
 use crate::shared::Shared;
 use crate::store::Store;
 use crate::supervisor::{self, Supervisor};
@@ -76,6 +77,7 @@ struct Inner {
     env: Env,
     terminals: Terminals,
     profiles: Profiles,
+    setup: Arc<SharedSetup>,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -157,7 +159,15 @@ impl AppState {
             usage_tokens: usage_tokens.clone(),
         }));
         let detector = Arc::new(Detector::default());
+        let setup = Arc::new(SharedSetup::new(
+            parts.store.clone(),
+            parts.events.clone(),
+            parts.paths.home.clone(),
+            parts.paths.data_dir.clone(),
+            parts.env.clone(),
+        ));
         let profiles = Profiles::new(Resources {
+            setup: setup.clone(),
             store: parts.store.clone(),
             catalogue: catalogue.clone(),
             config: config.clone(),
@@ -197,6 +207,7 @@ impl AppState {
                 env: parts.env,
                 terminals,
                 profiles,
+                setup,
             }),
         })
     }
@@ -264,6 +275,11 @@ impl AppState {
     /// The profiles and their use cases.
     pub fn profiles(&self) -> &Profiles {
         &self.inner.profiles
+    }
+
+    /// The shared setup projected into every profile home.
+    pub fn setup(&self) -> &SharedSetup {
+        &self.inner.setup
     }
 
     pub fn activity(&self) -> &Activity {

@@ -56,7 +56,7 @@ pub fn build() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE_NAME}
             },
-            "schemas": schemas(),
+            "schemas": all_schemas(),
         },
         "security": [{"bearer": []}, {"cookie": []}],
     })
@@ -104,6 +104,78 @@ fn responses(path: &str) -> Value {
         "409": err("Conflict"),
         "413": err("Body over the limit"),
         "500": err("Internal server error"),
+    })
+}
+
+fn all_schemas() -> Value {
+    let mut all = schemas();
+    if let (Some(a), Value::Object(b)) = (all.as_object_mut(), added_schemas()) {
+        a.extend(b);
+    }
+    all
+}
+
+/// The bodies of the shared setup's, the bindings' and the agent installs' routes.
+fn added_schemas() -> Value {
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    let string_map = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    json!({
+        "McpServer": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "type": {"type": "string", "enum": ["stdio", "http", "sse"], "default": "stdio"},
+                "command": {"type": "string", "description": "stdio: the program"},
+                "args": strings, "env": string_map,
+                "url": {"type": "string", "description": "http, sse: the server's URL"},
+                "headers": string_map
+            }
+        },
+        "ProfileScope": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "include": {"type": "array", "items": {"type": "string"}, "description": "Only these items (mcp:NAME, permissions, hooks, status_line, env, settings, instructions, skills, commands, agents); empty: all"},
+                "exclude": {"type": "array", "items": {"type": "string"}},
+                "overrides": {"type": "object", "description": "An RFC 7396 merge patch over the setup for this profile"}
+            }
+        },
+        "Setup": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "mcp_servers": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/McpServer"}},
+                "permissions": {"type": "object", "properties": {"allow": strings, "deny": strings, "ask": strings, "defaultMode": {"type": "string"}}},
+                "hooks": {"type": "object", "description": "Claude Code's hooks: event -> matcher groups (also Qwen Code's and Droid's)"},
+                "status_line": {"type": "object", "description": "Claude Code's statusLine"},
+                "env": string_map,
+                "settings": {"type": "object", "description": "Agent id (claude, codex, gemini, qwen, opencode, droid) -> extra top-level settings for its file"},
+                "instructions": {"type": "object", "description": "CLAUDE.md, AGENTS.md, GEMINI.md, QWEN.md -> text", "additionalProperties": {"type": "string"}},
+                "profiles": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ProfileScope"}}
+            }
+        },
+        "SetupImport": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "from": {"type": "array", "items": {"type": "string", "enum": ["claude", "codex", "gemini", "qwen"]}, "description": "Default: all"},
+                "replace": {"type": "boolean", "default": false, "description": "Imported items replace those the setup already has"}
+            }
+        },
+        "SetupApply": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "profiles": strings,
+                "overwrite": {"type": "boolean", "default": false}
+            }
+        },
+        "SetupAdopt": {
+            "type": "object",
+            "required": ["profile"],
+            "additionalProperties": false,
+            "properties": {"profile": {"type": "string"}, "ids": strings}
+        },
     })
 }
 

@@ -11,6 +11,7 @@ mod launch;
 mod profiles;
 mod progress;
 mod proxy;
+mod setup;
 mod status;
 mod table;
 mod terminal;
@@ -64,6 +65,9 @@ pub enum Command {
     Terminal(terminal::TerminalArgs),
     /// Per-profile proxies: status, start, stop, logs, enable, disable.
     Proxy(proxy::ProxyArgs),
+    /// The shared setup (MCP servers, permissions, hooks, instructions, …) projected
+    /// into every profile home.
+    Setup(setup::SetupArgs),
     /// Print shell completions or the man page.
     Generate(generate::GenerateArgs),
 }
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Usage(ref args) => client_runtime()?.block_on(usage::run(&cli, args)),
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
         Command::Proxy(ref args) => proxy::run(&cli, args),
+        Command::Setup(ref args) => client_runtime()?.block_on(setup::run(&cli, args)),
     }
 }
 

@@ -101,6 +101,7 @@ impl Profiles {
         }
         self.count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.r.setup.before_launch(&alias).await;
         tracing::info!(
             "profile '{alias}' created ({} on {})",
             v.row.agent_id,

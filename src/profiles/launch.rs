@@ -92,6 +92,7 @@ impl Profiles {
             home: &home,
             cwd,
         })?;
+        self.r.setup.before_launch(alias).await;
         let a = alias.to_string();
         let now = crate::time::now_rfc3339();
         self.r.store.call(move |c| db::touch(c, &a, &now)).await?;

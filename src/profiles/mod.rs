@@ -102,6 +102,8 @@ impl From<LaunchError> for ProfileError {
 
 /// What the profile use cases work with.
 pub struct Resources {
+    /// The shared setup, projected into a home at its create and every launch.
+    pub setup: Arc<crate::setup::SharedSetup>,
     pub store: Store,
     pub catalogue: Shared<Catalogue>,
     pub config: Shared<Config>,

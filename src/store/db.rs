@@ -125,6 +125,22 @@ const MIGRATIONS: &[&str] = &[
         headers     TEXT NOT NULL
      ) STRICT;
      CREATE INDEX limit_snapshots_profile ON limit_snapshots(profile, id);",
+    // 9: the shared setup (MCP servers, permissions, hooks, status line, instructions, …)
+    // as one JSON document, and per profile what its last projection wrote into each
+    // file of its home (the keys and values), from which drift is seen.
+    "CREATE TABLE shared_setup (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        doc        TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE setup_projections (
+        profile      TEXT NOT NULL REFERENCES profiles(alias) ON DELETE CASCADE,
+        file         TEXT NOT NULL,
+        format       TEXT NOT NULL,
+        entries      TEXT NOT NULL,
+        projected_at TEXT NOT NULL,
+        PRIMARY KEY (profile, file)
+     ) STRICT;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

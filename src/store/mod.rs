@@ -13,6 +13,7 @@ mod db;
 pub mod imports;
 pub mod limits;
 pub mod profiles;
+pub mod setup;
 pub mod usage;
 
 use std::path::{Path, PathBuf};
