@@ -72,13 +72,13 @@ enum SetupCommand {
 #[derive(Debug, Subcommand)]
 enum McpCommand {
     /// Add (or replace) an MCP server: `clown setup mcp add NAME -- COMMAND ARGS…` or
-    /// `clown setup mcp add NAME --url URL`.
+    /// `clown setup mcp add NAME --mcp-url URL`.
     Add {
         name: String,
         /// A remote server's URL (streamable HTTP, or SSE with --sse).
-        #[arg(long)]
-        url: Option<String>,
-        #[arg(long, requires = "url")]
+        #[arg(long = "mcp-url", value_name = "URL")]
+        mcp_url: Option<String>,
+        #[arg(long, requires = "mcp_url")]
         sse: bool,
         /// Environment of a stdio server: NAME=VALUE (repeatable).
         #[arg(long = "env", value_name = "NAME=VALUE")]
@@ -197,23 +197,25 @@ pub async fn run(cli: &Cli, args: &SetupArgs) -> anyhow::Result<i32> {
             command:
                 McpCommand::Add {
                     name,
-                    url,
+                    mcp_url,
                     sse,
                     env,
                     headers,
                     command,
                 },
         } => {
-            let server = match (url, command.split_first()) {
+            let server = match (mcp_url, command.split_first()) {
                 (Some(url), None) => {
                     json!({"type": if *sse { "sse" } else { "http" }, "url": url, "headers": pairs(headers, "header")?})
                 }
                 (None, Some((cmd, rest))) => {
                     json!({"type": "stdio", "command": cmd, "args": rest, "env": pairs(env, "env")?})
                 }
-                (Some(_), Some(_)) => bail!("give either --url or a command after --, not both"),
+                (Some(_), Some(_)) => {
+                    bail!("give either --mcp-url or a command after --, not both")
+                }
                 (None, None) => bail!(
-                    "give the server's command after -- (clown setup mcp add NAME -- COMMAND ARGS…) or --url URL"
+                    "give the server's command after -- (clown setup mcp add NAME -- COMMAND ARGS…) or --mcp-url URL"
                 ),
             };
             let data = client

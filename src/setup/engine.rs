@@ -537,8 +537,20 @@ mod tests {
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(&home).unwrap();
         let path = home.join("a.json");
-        std::fs::write(&path, r#"{"projects": {"/p": {}}, "mcpServers": {"mine": {"command": "m"}}}"#).unwrap();
-        let t1 = target("a.json", Format::Json, vec![entry(&["mcpServers", "x"], "mcp:x", json!({"command": "x1"})), entry(&["mcpServers", "y"], "mcp:y", json!({"command": "y"}))], "mcpServers");
+        std::fs::write(
+            &path,
+            r#"{"projects": {"/p": {}}, "mcpServers": {"mine": {"command": "m"}}}"#,
+        )
+        .unwrap();
+        let t1 = target(
+            "a.json",
+            Format::Json,
+            vec![
+                entry(&["mcpServers", "x"], "mcp:x", json!({"command": "x1"})),
+                entry(&["mcpServers", "y"], "mcp:y", json!({"command": "y"})),
+            ],
+            "mcpServers",
+        );
         let (rec, changes) = apply(&home, "a.json", Format::Json, Some(&t1), None, false).unwrap();
         assert_eq!(changes.iter().filter(|c| c.action == "written").count(), 2);
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -546,17 +558,40 @@ mod tests {
         assert_eq!(doc["mcpServers"]["mine"], json!({"command": "m"}));
         // The agent's own server is drift (added); nothing else.
         let d = drift(&home, "a.json", Format::Json, Some(&t1), Some(&rec)).unwrap();
-        assert_eq!(d.iter().map(|d| (d.kind, d.key.as_str())).collect::<Vec<_>>(), [("added", "mcpServers.mine")]);
+        assert_eq!(
+            d.iter()
+                .map(|d| (d.kind, d.key.as_str()))
+                .collect::<Vec<_>>(),
+            [("added", "mcpServers.mine")]
+        );
         // The agent edits y; the setup changes x and drops y.
         let mut doc = doc;
         doc["mcpServers"]["y"] = json!({"command": "y-edited"});
         std::fs::write(&path, doc.to_string()).unwrap();
-        let t2 = target("a.json", Format::Json, vec![entry(&["mcpServers", "x"], "mcp:x", json!({"command": "x2"}))], "mcpServers");
-        let (rec2, changes) = apply(&home, "a.json", Format::Json, Some(&t2), Some(&rec), false).unwrap();
+        let t2 = target(
+            "a.json",
+            Format::Json,
+            vec![entry(
+                &["mcpServers", "x"],
+                "mcp:x",
+                json!({"command": "x2"}),
+            )],
+            "mcpServers",
+        );
+        let (rec2, changes) =
+            apply(&home, "a.json", Format::Json, Some(&t2), Some(&rec), false).unwrap();
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(doc["mcpServers"]["x"], json!({"command": "x2"}));
-        assert_eq!(doc["mcpServers"]["y"], json!({"command": "y-edited"}), "the agent's edit stays");
-        assert!(changes.iter().any(|c| c.key == "mcpServers.y" && c.action == "kept"));
+        assert_eq!(
+            doc["mcpServers"]["y"],
+            json!({"command": "y-edited"}),
+            "the agent's edit stays"
+        );
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.key == "mcpServers.y" && c.action == "kept")
+        );
         assert_eq!(rec2.entries.len(), 1);
         // Removing x from the setup removes it from the home (it is as projected).
         let t3 = target("a.json", Format::Json, vec![], "mcpServers");
@@ -567,18 +602,49 @@ mod tests {
 
         // TOML: comments and the agent's tables stay.
         let toml_path = home.join("c.toml");
-        std::fs::write(&toml_path, "# mine\n[projects.\"/p\"]\ntrust_level = \"trusted\"\n").unwrap();
-        let t = target("c.toml", Format::Toml, vec![entry(&["mcp_servers", "x"], "mcp:x", json!({"command": "x", "args": ["-a"], "env": {"K": "V"}}))], "mcp_servers");
+        std::fs::write(
+            &toml_path,
+            "# mine\n[projects.\"/p\"]\ntrust_level = \"trusted\"\n",
+        )
+        .unwrap();
+        let t = target(
+            "c.toml",
+            Format::Toml,
+            vec![entry(
+                &["mcp_servers", "x"],
+                "mcp:x",
+                json!({"command": "x", "args": ["-a"], "env": {"K": "V"}}),
+            )],
+            "mcp_servers",
+        );
         let (rec, _) = apply(&home, "c.toml", Format::Toml, Some(&t), None, false).unwrap();
         let text = std::fs::read_to_string(&toml_path).unwrap();
-        assert!(text.contains("# mine") && text.contains("trust_level = \"trusted\""), "{text}");
-        assert!(text.contains("[mcp_servers.x]") && text.contains("[mcp_servers.x.env]"), "{text}");
-        assert!(drift(&home, "c.toml", Format::Toml, Some(&t), Some(&rec)).unwrap().is_empty());
+        assert!(
+            text.contains("# mine") && text.contains("trust_level = \"trusted\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("[mcp_servers.x]") && text.contains("[mcp_servers.x.env]"),
+            "{text}"
+        );
+        assert!(
+            drift(&home, "c.toml", Format::Toml, Some(&t), Some(&rec))
+                .unwrap()
+                .is_empty()
+        );
 
         // A whole file: written, then removed when unchanged, kept when edited.
-        let tt = FileTarget { rel: "CLAUDE.md".into(), format: Format::Text, entries: vec![entry(&[], "instructions", json!("be brief"))], collections: vec![] };
+        let tt = FileTarget {
+            rel: "CLAUDE.md".into(),
+            format: Format::Text,
+            entries: vec![entry(&[], "instructions", json!("be brief"))],
+            collections: vec![],
+        };
         let (rec, _) = apply(&home, "CLAUDE.md", Format::Text, Some(&tt), None, false).unwrap();
-        assert_eq!(std::fs::read_to_string(home.join("CLAUDE.md")).unwrap(), "be brief");
+        assert_eq!(
+            std::fs::read_to_string(home.join("CLAUDE.md")).unwrap(),
+            "be brief"
+        );
         apply(&home, "CLAUDE.md", Format::Text, None, Some(&rec), false).unwrap();
         assert!(!home.join("CLAUDE.md").exists());
         assert!(inside(&home, "../x").is_err() && inside(&home, "/etc/x").is_err());

@@ -14,6 +14,7 @@ mod registry;
 mod sandbox;
 mod security;
 mod service_manager;
+mod setup;
 mod subscription;
 mod terminal;
 mod usage;
