@@ -78,6 +78,8 @@ struct Inner {
     terminals: Terminals,
     profiles: Profiles,
     setup: Arc<SharedSetup>,
+    agents_prefix: crate::agents::install::Prefix,
+    installer: crate::agents::install::Installer,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -166,7 +168,9 @@ impl AppState {
             parts.paths.data_dir.clone(),
             parts.env.clone(),
         ));
+        let agents_prefix = crate::agents::install::Prefix::new(&parts.paths.data_dir);
         let profiles = Profiles::new(Resources {
+            agents_bin: agents_prefix.bin_dir(),
             setup: setup.clone(),
             store: parts.store.clone(),
             catalogue: catalogue.clone(),
@@ -208,6 +212,8 @@ impl AppState {
                 terminals,
                 profiles,
                 setup,
+                agents_prefix,
+                installer: Default::default(),
             }),
         })
     }
@@ -275,6 +281,15 @@ impl AppState {
     /// The profiles and their use cases.
     pub fn profiles(&self) -> &Profiles {
         &self.inner.profiles
+    }
+
+    /// Where clown installs agents, and the installs running.
+    pub fn agents_prefix(&self) -> &crate::agents::install::Prefix {
+        &self.inner.agents_prefix
+    }
+
+    pub fn installer(&self) -> &crate::agents::install::Installer {
+        &self.inner.installer
     }
 
     /// The shared setup projected into every profile home.

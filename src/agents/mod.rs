@@ -3,6 +3,7 @@
 //! (`sandbox`).
 
 pub mod detect;
+pub mod install;
 pub mod login;
 pub mod prepare;
 pub mod sandbox;

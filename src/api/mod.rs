@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod assets;
+pub mod bindings;
 pub mod daemon;
 pub mod error;
 pub mod extract;
@@ -201,6 +202,16 @@ pub fn routes() -> Vec<Route> {
         route("GET", "/api/agents/{id}", "agents", "Get an agent", || {
             get(agents::get)
         }),
+        Route {
+            body: Some("AgentInstall"),
+            ..route(
+                "POST",
+                "/api/agents/{id}/install",
+                "agents",
+                "Install or update the agent from the npm registry into clown's prefix (<data>/agents), which detection searches first; answers when done (npm's output as agent_install_progress events meanwhile). A failed install leaves the previous version in use (502 with npm's error; 409 while one runs or without npm)",
+                || post(agents::install),
+            )
+        },
         route(
             "GET",
             "/api/providers",
@@ -315,6 +326,43 @@ pub fn routes() -> Vec<Route> {
                 "proxy",
                 "Replace a profile's proxy settings and apply them (start, stop or restart its proxy)",
                 || put(proxy::set),
+            )
+        },
+        route(
+            "GET",
+            "/api/bindings",
+            "bindings",
+            "Directories bound to a profile (made with `clown bind` or found by a resolution), with what each directory's .clown-profile says now",
+            || get(bindings::list),
+        ),
+        Route {
+            body: Some("Binding"),
+            ..route(
+                "POST",
+                "/api/bindings",
+                "bindings",
+                "Bind a directory to a profile: writes .clown-profile there; `clown run` and terminal sessions started in it or below use that profile",
+                || post(bindings::bind),
+            )
+        },
+        Route {
+            query: &[("dir", "string", "The bound directory (absolute)")],
+            ..route(
+                "DELETE",
+                "/api/bindings",
+                "bindings",
+                "Remove a directory's binding (its .clown-profile)",
+                || delete(bindings::unbind),
+            )
+        },
+        Route {
+            query: &[("dir", "string", "A working directory (absolute)")],
+            ..route(
+                "GET",
+                "/api/bindings/resolve",
+                "bindings",
+                "The profile bound to a directory or the nearest one above it (404 when none)",
+                || get(bindings::resolve),
             )
         },
         route(

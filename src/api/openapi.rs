@@ -170,6 +170,17 @@ fn added_schemas() -> Value {
                 "overwrite": {"type": "boolean", "default": false}
             }
         },
+        "Binding": {
+            "type": "object",
+            "required": ["dir", "profile"],
+            "additionalProperties": false,
+            "properties": {"dir": {"type": "string", "description": "An existing absolute directory"}, "profile": {"type": "string"}}
+        },
+        "AgentInstall": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {"version": {"type": "string", "description": "An npm version or tag (default: latest)"}}
+        },
         "SetupAdopt": {
             "type": "object",
             "required": ["profile"],
@@ -275,10 +286,9 @@ fn schemas() -> Value {
         },
         "CreateTerminalSession": {
             "type": "object",
-            "required": ["profile_alias"],
             "additionalProperties": false,
             "properties": {
-                "profile_alias": {"type": "string", "description": "Profile to run"},
+                "profile_alias": {"type": "string", "description": "Profile to run (default: the one bound to working_dir or a directory above it)"},
                 "args": {"type": "array", "items": {"type": "string"}, "description": "Additional arguments for the agent"},
                 "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
                 "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},

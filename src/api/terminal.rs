@@ -33,9 +33,9 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         )));
     }
     let profile_alias = match obj.get("profile_alias") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        None | Some(Value::Null) => None,
         Some(_) => return Err(ApiError::bad_request("profile_alias must be a string")),
-        None => return Err(ApiError::bad_request("profile_alias is required")),
     };
     let args = match obj.get("args") {
         None | Some(Value::Null) => Vec::new(),
@@ -64,6 +64,11 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::bad_request("login must be true or false")),
     };
+    if profile_alias.is_none() && working_dir.is_none() {
+        return Err(ApiError::bad_request(
+            "profile_alias is required (or a working_dir bound to a profile with 'clown bind')",
+        ));
+    }
     Ok(SessionRequest {
         profile_alias,
         args,

@@ -3,6 +3,7 @@
 //! HTTP API (it never opens the store).
 
 mod attach;
+mod bind;
 mod catalogue;
 mod client;
 mod daemon;
@@ -68,6 +69,15 @@ pub enum Command {
     /// The shared setup (MCP servers, permissions, hooks, instructions, …) projected
     /// into every profile home.
     Setup(setup::SetupArgs),
+    /// Bind a directory to a profile: `clown run` there (or below) runs its agent.
+    Bind(bind::BindArgs),
+    /// Remove a directory's binding.
+    Unbind(bind::UnbindArgs),
+    /// List the directories bound to a profile.
+    Bindings(bind::BindingsArgs),
+    /// Run the agent of the profile bound to this directory (or the nearest one above):
+    /// `clown run -- ARGS`.
+    Run(bind::RunArgs),
     /// Print shell completions or the man page.
     Generate(generate::GenerateArgs),
 }
@@ -88,6 +98,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
         Command::Proxy(ref args) => proxy::run(&cli, args),
         Command::Setup(ref args) => client_runtime()?.block_on(setup::run(&cli, args)),
+        Command::Bind(ref args) => client_runtime()?.block_on(bind::bind(&cli, args)),
+        Command::Unbind(ref args) => client_runtime()?.block_on(bind::unbind(&cli, args)),
+        Command::Bindings(ref args) => client_runtime()?.block_on(bind::list(&cli, args)),
+        Command::Run(ref args) => client_runtime()?.block_on(bind::run(&cli, args)),
     }
 }
 

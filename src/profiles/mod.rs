@@ -10,6 +10,7 @@
 //! key. The alias is validated by [`valid_alias`] and only ever becomes a path through
 //! [`crate::agents::prepare::profile_home`].
 
+pub mod bindings;
 mod create;
 mod delete;
 mod launch;
@@ -118,6 +119,8 @@ pub struct Resources {
     /// clown's own directories (data, state, configuration, cache): hidden from a
     /// sandboxed agent.
     pub clown_dirs: Vec<PathBuf>,
+    /// Where clown installs agents (`clown agents install`); searched first.
+    pub agents_bin: PathBuf,
 }
 
 pub struct Profiles {
@@ -175,11 +178,20 @@ impl Profiles {
             .await?)
     }
 
-    /// Where agent binaries are looked for: PATH, `~/.local/bin`, then configured dirs.
+    /// Where agent binaries are looked for: the agents clown installed, PATH,
+    /// `~/.local/bin`, then configured dirs.
     pub fn agent_search_dirs(&self) -> Vec<PathBuf> {
         let mut extra = vec![self.r.home.join(".local/bin")];
         extra.extend(self.r.config.get().agents.extra_paths.iter().cloned());
-        crate::agents::detect::search_dirs(self.r.env.get("PATH").map(String::as_str), &extra)
+        let mut dirs = vec![self.r.agents_bin.clone()];
+        for d in
+            crate::agents::detect::search_dirs(self.r.env.get("PATH").map(String::as_str), &extra)
+        {
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+        dirs
     }
 
     /// Whether a terminal session or proxy runs for `alias` (deleting it then needs force).

@@ -21,7 +21,8 @@ const BASE_VARS: &[&str] = &["LANG", "SHELL", "USER", "LOGNAME", "HOME", "TMPDIR
 /// A validated request for a session.
 #[derive(Debug)]
 pub struct SessionRequest {
-    pub profile_alias: String,
+    /// The profile; `None`: the one bound to `working_dir` (see `bindings`).
+    pub profile_alias: Option<String>,
     pub args: Vec<String>,
     pub cols: u16,
     pub rows: u16,
@@ -32,7 +33,17 @@ pub struct SessionRequest {
 
 impl Profiles {
     pub async fn start_session(&self, req: SessionRequest) -> Result<Arc<Session>, ProfileError> {
-        let row = self.row(&req.profile_alias).await?;
+        let alias = match &req.profile_alias {
+            Some(a) => a.clone(),
+            None => {
+                let dir = req
+                    .working_dir
+                    .clone()
+                    .ok_or_else(|| ProfileError::Invalid("profile_alias is required".into()))?;
+                self.resolve_binding(&dir).await?.1
+            }
+        };
+        let row = self.row(&alias).await?;
         let mut req = req;
         if req.login {
             let spec = super::login_spec(&row)?;
@@ -77,9 +88,7 @@ impl Profiles {
                 .command(&path, &req.args),
             None => (path, req.args),
         };
-        let spec = self
-            .launch_spec(&req.profile_alias, req.working_dir.as_deref())
-            .await?;
+        let spec = self.launch_spec(&alias, req.working_dir.as_deref()).await?;
         let mut env = base_env(&self.r.env, &dirs);
         env.extend(spec.env);
         let secrets = spec
@@ -91,7 +100,7 @@ impl Profiles {
             .r
             .terminals
             .create(NewSession {
-                profile: req.profile_alias,
+                profile: alias,
                 program: Program {
                     path,
                     args,

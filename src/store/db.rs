@@ -141,6 +141,13 @@ const MIGRATIONS: &[&str] = &[
         projected_at TEXT NOT NULL,
         PRIMARY KEY (profile, file)
      ) STRICT;",
+    // 10: directories bound to a profile (`clown bind`): the `.clown-profile` file in the
+    // directory decides; this lists the bindings made or found.
+    "CREATE TABLE bindings (
+        dir        TEXT PRIMARY KEY,
+        profile    TEXT NOT NULL,
+        created_at TEXT NOT NULL
+     ) STRICT;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
