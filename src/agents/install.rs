@@ -1,5 +1,5 @@
 //! Agents installed by clown from the npm registry, into a prefix clown owns:
-//! `<data>/agents/<id>/<version>/` (an `npm install --prefix`), `<data>/agents/<id>/current`
+//! `<data>/agents/<id>/<version>/` (a small npm project holding the package), `<data>/agents/<id>/current`
 //! (a symbolic link to the version in use) and `<data>/agents/bin/<binary>` (a link into
 //! `current`), which detection searches first.
 //!
@@ -167,10 +167,17 @@ async fn run_npm(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(), InstallError> {
     progress(&format!("npm install {spec}"));
+    // A project of its own in the staging directory (not `--prefix`, which would also
+    // move npm's global configuration, and with it a system's CA file or registry).
+    let manifest = staging.join("package.json");
+    tokio::fs::write(
+        &manifest,
+        b"{\"name\": \"clown-agent\", \"private\": true}\n",
+    )
+    .await
+    .map_err(io("write", &manifest))?;
     let mut child = tokio::process::Command::new(npm)
         .arg("install")
-        .arg("--prefix")
-        .arg(staging)
         .args([
             "--no-audit",
             "--no-fund",

@@ -6,6 +6,8 @@ mod helpers;
 mod upstream;
 mod ws;
 
+mod agents_install;
+mod bindings;
 mod browser;
 mod foundation;
 mod profiles;
