@@ -91,8 +91,8 @@ pub fn find_npm(env: &Env) -> Option<PathBuf> {
     crate::agents::detect::find_binary("npm", &dirs)
 }
 
-/// The environment npm runs with: the daemon's PATH, HOME, locale and proxy settings,
-/// and its `npm_config_*` (a cache, a registry).
+/// The environment npm runs with: the daemon's PATH, HOME, locale, proxy and CA
+/// settings, and its `npm_config_*` (a cache, a registry).
 fn npm_env(env: &Env) -> Vec<(String, String)> {
     env.iter()
         .filter(|(k, _)| {
@@ -105,6 +105,9 @@ fn npm_env(env: &Env) -> Vec<(String, String)> {
                 "HTTPS_PROXY",
                 "HTTP_PROXY",
                 "NO_PROXY",
+                "NODE_EXTRA_CA_CERTS",
+                "SSL_CERT_FILE",
+                "SSL_CERT_DIR",
             ]
             .contains(&k.as_str())
                 || k.starts_with("npm_config_")

@@ -13,6 +13,8 @@
 //! projection wrote is in `setup_projections`. Changes and projections run one at a time;
 //! file edits take the per-file lock launches take.
 
+mod adopt;
+mod doc;
 pub mod engine;
 pub mod folders;
 pub mod formats;
@@ -167,7 +169,7 @@ impl SharedSetup {
             .map_err(|e| SetupError::Internal(e.to_string()))?;
         let _one = self.lock.lock().await;
         let mut setup = self.get().await?;
-        let (imported, kept) = project::merge_found(&mut setup, &found.setup, replace);
+        let (imported, kept) = adopt::merge_found(&mut setup, &found.setup, replace);
         self.save(&setup).await?;
         let dir = self.dir.clone();
         let sources = found.folders.clone();

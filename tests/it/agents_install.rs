@@ -17,8 +17,11 @@ fn an_agent_installed_from_npm_is_detected_and_survives_a_failed_update() {
     let env = TestEnv::new("agents-install");
     let cache = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".deps/npm-cache");
     std::fs::create_dir_all(&cache).unwrap();
+    // The cache answers what it holds without asking the registry again: only a first
+    // run (or a missing version) goes to the registry.
     let d = Daemon::start_with(&env, |cmd| {
-        cmd.env("npm_config_cache", &cache);
+        cmd.env("npm_config_cache", &cache)
+            .env("npm_config_prefer_offline", "true");
     });
     assert_eq!(
         d.get("/api/agents/grok").expect_ok()["installed_by_clown"],
