@@ -132,6 +132,11 @@ fn project_profile(
     let mut out = Vec::new();
     let mut changes = Vec::new();
     for (rel, format, t, r) in files(&targets, records) {
+        // Nothing to write and nothing written before: the file is left alone (not
+        // even created).
+        if t.is_none_or(|t| t.entries.is_empty()) && r.is_none_or(|r| r.entries.is_empty()) {
+            continue;
+        }
         let (record, mut c) = engine::apply(home, &rel, format, t, r, overwrite)?;
         out.push(record);
         changes.append(&mut c);
