@@ -22,6 +22,7 @@ use crate::profiles::plan::StorePlans;
 use crate::profiles::{Profiles, Resources};
 use crate::pty::Terminals;
 use crate::registry::{Catalogue, SyncState};
+use crate::setup::SharedSetup;
 use crate::shared::Shared;
 use crate::store::Store;
 use crate::supervisor::{self, Supervisor};
@@ -76,6 +77,9 @@ struct Inner {
     env: Env,
     terminals: Terminals,
     profiles: Profiles,
+    setup: Arc<SharedSetup>,
+    agents_prefix: crate::agents::install::Prefix,
+    installer: crate::agents::install::Installer,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -163,7 +167,17 @@ impl AppState {
             parts.env.clone(),
             parts.paths.home.clone(),
         ));
+        let setup = Arc::new(SharedSetup::new(
+            parts.store.clone(),
+            parts.events.clone(),
+            parts.paths.home.clone(),
+            parts.paths.data_dir.clone(),
+            parts.env.clone(),
+        ));
+        let agents_prefix = crate::agents::install::Prefix::new(&parts.paths.data_dir);
         let profiles = Profiles::new(Resources {
+            agents_bin: agents_prefix.bin_dir(),
+            setup: setup.clone(),
             store: parts.store.clone(),
             catalogue: catalogue.clone(),
             config: config.clone(),
@@ -205,6 +219,9 @@ impl AppState {
                 env: parts.env,
                 terminals,
                 profiles,
+                setup,
+                agents_prefix,
+                installer: Default::default(),
             }),
         })
     }
@@ -272,6 +289,20 @@ impl AppState {
     /// The profiles and their use cases.
     pub fn profiles(&self) -> &Profiles {
         &self.inner.profiles
+    }
+
+    /// Where clown installs agents, and the installs running.
+    pub fn agents_prefix(&self) -> &crate::agents::install::Prefix {
+        &self.inner.agents_prefix
+    }
+
+    pub fn installer(&self) -> &crate::agents::install::Installer {
+        &self.inner.installer
+    }
+
+    /// The shared setup projected into every profile home.
+    pub fn setup(&self) -> &SharedSetup {
+        &self.inner.setup
     }
 
     pub fn activity(&self) -> &Activity {

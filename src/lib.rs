@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod pty;
 pub mod records;
 pub mod registry;
+pub mod setup;
 pub mod shared;
 pub mod store;
 pub mod supervisor;

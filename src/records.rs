@@ -189,9 +189,94 @@ impl UsageSession {
     }
 }
 
+/// Rate-limit headers a provider sent back, as the proxy saw them on one response: the
+/// `anthropic-ratelimit-*` and `x-ratelimit-*` families, and `retry-after` (with the
+/// status, a 429 says why). Names are lowercase. `POST /api/usage/record` takes these in
+/// its `limits` list; the daemon keeps each distinct state (`limit_snapshots`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSnapshot {
+    pub profile: String,
+    pub provider: String,
+    /// Unix seconds.
+    pub ts: i64,
+    pub http_status: u16,
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// Headers of one snapshot at most; values at most this long.
+const MAX_LIMIT_HEADERS: usize = 64;
+const MAX_LIMIT_VALUE: usize = 256;
+
+/// Whether a response header belongs in a limits snapshot.
+pub fn is_limit_header(name: &str) -> bool {
+    name.starts_with("anthropic-ratelimit-")
+        || name.starts_with("x-ratelimit-")
+        || name == "retry-after"
+}
+
+impl LimitSnapshot {
+    /// Names present and bounded, only limit headers (lowercase, bounded), the time
+    /// between 2000 and 2100, a real HTTP status.
+    pub fn validate(&self) -> Result<(), String> {
+        check_text("profile", &self.profile, true)?;
+        check_text("provider", &self.provider, true)?;
+        check_ts("ts", self.ts)?;
+        if !(100..=599).contains(&self.http_status) {
+            return Err(format!(
+                "http_status {} is not an HTTP status",
+                self.http_status
+            ));
+        }
+        if self.headers.is_empty() || self.headers.len() > MAX_LIMIT_HEADERS {
+            return Err(format!(
+                "headers must hold 1 to {MAX_LIMIT_HEADERS} entries"
+            ));
+        }
+        for (name, value) in &self.headers {
+            if !is_limit_header(name)
+                || name.len() > 128
+                || name.chars().any(|c| c.is_ascii_uppercase())
+            {
+                return Err(format!(
+                    "header '{}' is not a lowercase rate-limit header",
+                    name.chars().take(80).collect::<String>()
+                ));
+            }
+            if value.len() > MAX_LIMIT_VALUE || value.chars().any(char::is_control) {
+                return Err(format!(
+                    "header '{name}' has a value over {MAX_LIMIT_VALUE} bytes or with control characters"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_snapshots_hold_only_limit_headers() {
+        let mut s = LimitSnapshot {
+            profile: "p".into(),
+            provider: "anthropic".into(),
+            ts: 1_800_000_000,
+            http_status: 200,
+            headers: [(
+                "anthropic-ratelimit-unified-status".to_string(),
+                "allowed".to_string(),
+            )]
+            .into(),
+        };
+        assert!(s.validate().is_ok());
+        s.headers.insert("set-cookie".into(), "x".into());
+        assert!(s.validate().unwrap_err().contains("set-cookie"));
+        s.headers.remove("set-cookie");
+        s.http_status = 42;
+        assert!(s.validate().is_err());
+    }
 
     #[test]
     fn wire_shape_is_flat_and_strict() {

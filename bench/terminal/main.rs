@@ -228,6 +228,7 @@ fn bare_pty(rt: &tokio::runtime::Runtime, args: &[String]) -> anyhow::Result<(u6
         cwd: std::env::temp_dir(),
         cols: 80,
         rows: 24,
+        secrets: Vec::new(),
     };
     let mut spawned = clown::pty::spawn::spawn(&program)?;
     fcntl(&spawned.master, FcntlArg::F_SETFL(OFlag::empty()))?;

@@ -121,6 +121,14 @@ impl Detector {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// Drops what is cached about `agent_id` (it was just installed or updated).
+    pub fn forget(&self, agent_id: &str) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| !k.starts_with(&format!("{agent_id}\0")));
+    }
+
     /// Detects several agents concurrently.
     pub async fn detect_all(&self, agents: &[AgentManifest], dirs: &[PathBuf]) -> Vec<Detection> {
         futures_util::future::join_all(agents.iter().map(|a| self.detect(a, dirs))).await

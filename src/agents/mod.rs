@@ -4,6 +4,8 @@
 //! (`sandbox`).
 
 pub mod detect;
+pub mod install;
+pub mod login;
 pub mod prefixes;
 pub mod prepare;
 pub mod sandbox;

@@ -38,6 +38,8 @@ const MARKER: &str = "__CLOWN_PATH__=";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
+    /// The prefix `clown agents install` installs into.
+    Installed,
     LoginShell,
     DaemonPath,
     ExtraPaths,

@@ -61,6 +61,22 @@ impl From<ProfileError> for ApiError {
     }
 }
 
+impl From<crate::setup::SetupError> for ApiError {
+    fn from(e: crate::setup::SetupError) -> Self {
+        use crate::setup::SetupError as E;
+        match e {
+            E::Invalid(m) => Self::bad_request(m),
+            E::NotFound(m) => Self::not_found(m),
+            E::File(f @ crate::agents::prepare::files::FileError::Unreadable { .. }) => {
+                Self::conflict(f.to_string())
+            }
+            E::File(f) => Self::internal(f),
+            E::Store(e) => Self::internal(e),
+            E::Internal(m) => Self::internal(m),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         envelope_error(self.status, &self.message)

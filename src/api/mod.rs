@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod assets;
+pub mod bindings;
 pub mod daemon;
 pub mod error;
 pub mod extract;
@@ -11,6 +12,8 @@ pub mod profiles;
 pub mod providers;
 pub mod proxy;
 pub mod registry;
+mod routes_setup;
+pub mod setup;
 pub mod terminal;
 pub mod ui;
 pub mod usage;
@@ -39,7 +42,7 @@ pub struct Route {
     pub handler: fn() -> MethodRouter<AppState>,
 }
 
-const fn route(
+pub(crate) const fn route(
     method: &'static str,
     path: &'static str,
     tag: &'static str,
@@ -58,8 +61,15 @@ const fn route(
     }
 }
 
-/// Every route the daemon serves.
+/// Every route the daemon serves (the shared setup's and the bindings' are in
+/// [`routes_setup`]).
 pub fn routes() -> Vec<Route> {
+    let mut all = core_routes();
+    all.extend(routes_setup::routes());
+    all
+}
+
+fn core_routes() -> Vec<Route> {
     vec![
         Route {
             public: true,
@@ -169,6 +179,30 @@ pub fn routes() -> Vec<Route> {
             )
         },
         Route {
+            body: Some("LaunchRequest"),
+            ..route(
+                "POST",
+                "/api/profiles/{alias}/login",
+                "profiles",
+                "For a profile with auth 'login': prepare its home and return how to start the agent's own login there (program, args, env; no credential), as `clown profiles login` runs it (409 for a profile with a key or token)",
+                || post(profiles::login),
+            )
+        },
+        Route {
+            query: &[(
+                "history",
+                "integer",
+                "Also this many earlier states, newest first (default 0, at most 1000)",
+            )],
+            ..route(
+                "GET",
+                "/api/profiles/{alias}/limits",
+                "profiles",
+                "The provider's rate limits as the profile's proxy last saw them (anthropic-ratelimit-unified-* windows, API-key limits, retry-after), or null; each change is also a `limits_updated` event",
+                || get(profiles::limits),
+            )
+        },
+        Route {
             body: Some("SandboxSettings"),
             ..route(
                 "PUT",
@@ -188,6 +222,16 @@ pub fn routes() -> Vec<Route> {
         route("GET", "/api/agents/{id}", "agents", "Get an agent", || {
             get(agents::get)
         }),
+        Route {
+            body: Some("AgentInstall"),
+            ..route(
+                "POST",
+                "/api/agents/{id}/install",
+                "agents",
+                "Install or update the agent from the npm registry into clown's prefix (<data>/agents), which detection searches first; answers when done (npm's output as agent_install_progress events meanwhile). A failed install leaves the previous version in use (502 with npm's error; 409 while one runs or without npm)",
+                || post(agents::install),
+            )
+        },
         route(
             "GET",
             "/api/providers",

@@ -56,7 +56,7 @@ pub fn build() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE_NAME}
             },
-            "schemas": schemas(),
+            "schemas": all_schemas(),
         },
         "security": [{"bearer": []}, {"cookie": []}],
     })
@@ -107,6 +107,89 @@ fn responses(path: &str) -> Value {
     })
 }
 
+fn all_schemas() -> Value {
+    let mut all = schemas();
+    if let (Some(a), Value::Object(b)) = (all.as_object_mut(), added_schemas()) {
+        a.extend(b);
+    }
+    all
+}
+
+/// The bodies of the shared setup's, the bindings' and the agent installs' routes.
+fn added_schemas() -> Value {
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    let string_map = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    json!({
+        "McpServer": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "type": {"type": "string", "enum": ["stdio", "http", "sse"], "default": "stdio"},
+                "command": {"type": "string", "description": "stdio: the program"},
+                "args": strings, "env": string_map,
+                "url": {"type": "string", "description": "http, sse: the server's URL"},
+                "headers": string_map
+            }
+        },
+        "ProfileScope": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "include": {"type": "array", "items": {"type": "string"}, "description": "Only these items (mcp:NAME, permissions, hooks, status_line, env, settings, instructions, skills, commands, agents); empty: all"},
+                "exclude": {"type": "array", "items": {"type": "string"}},
+                "overrides": {"type": "object", "description": "An RFC 7396 merge patch over the setup for this profile"}
+            }
+        },
+        "Setup": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "mcp_servers": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/McpServer"}},
+                "permissions": {"type": "object", "properties": {"allow": strings, "deny": strings, "ask": strings, "defaultMode": {"type": "string"}}},
+                "hooks": {"type": "object", "description": "Claude Code's hooks: event -> matcher groups (also Qwen Code's and Droid's)"},
+                "status_line": {"type": "object", "description": "Claude Code's statusLine"},
+                "env": string_map,
+                "settings": {"type": "object", "description": "Agent id (claude, codex, gemini, qwen, opencode, droid) -> extra top-level settings for its file"},
+                "instructions": {"type": "object", "description": "CLAUDE.md, AGENTS.md, GEMINI.md, QWEN.md -> text", "additionalProperties": {"type": "string"}},
+                "profiles": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ProfileScope"}}
+            }
+        },
+        "SetupImport": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "from": {"type": "array", "items": {"type": "string", "enum": ["claude", "codex", "gemini", "qwen"]}, "description": "Default: all"},
+                "replace": {"type": "boolean", "default": false, "description": "Imported items replace those the setup already has"}
+            }
+        },
+        "SetupApply": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "profiles": strings,
+                "overwrite": {"type": "boolean", "default": false}
+            }
+        },
+        "Binding": {
+            "type": "object",
+            "required": ["dir", "profile"],
+            "additionalProperties": false,
+            "properties": {"dir": {"type": "string", "description": "An existing absolute directory"}, "profile": {"type": "string"}}
+        },
+        "AgentInstall": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {"version": {"type": "string", "description": "An npm version or tag (default: latest)"}}
+        },
+        "SetupAdopt": {
+            "type": "object",
+            "required": ["profile"],
+            "additionalProperties": false,
+            "properties": {"profile": {"type": "string"}, "ids": strings}
+        },
+    })
+}
+
 fn schemas() -> Value {
     json!({
         "SuccessEnvelope": {
@@ -130,6 +213,8 @@ fn schemas() -> Value {
                 "endpoint_id": {"type": "string", "description": "Default: the provider's default endpoint"},
                 "model": {"type": "string", "description": "Default: the provider's default model"},
                 "api_key": {"type": "string", "writeOnly": true},
+                "auth": {"type": "string", "enum": ["key", "token", "login"], "default": "key", "description": "key: an API key (api_key). token: a subscription's long-lived OAuth token (oauth_token; Claude Code, provider anthropic), handed to the agent on a descriptor or kept in the proxy. login: the agent's own login, kept in the profile home (clown profiles login ALIAS); no proxy"},
+                "oauth_token": {"type": "string", "writeOnly": true, "description": "With auth 'token': the token `claude setup-token` prints"},
                 "base_url": {"type": "string", "description": "Overrides the endpoint's URL"},
                 "proxy": {"$ref": "#/components/schemas/ProxySettings"},
                 "sandbox": {"$ref": "#/components/schemas/SandboxSettings"}
@@ -185,20 +270,31 @@ fn schemas() -> Value {
                         "profile": {"type": "string"}, "started_at": {"type": "integer"}, "ended_at": {"type": "integer"},
                         "exit_code": {"type": "integer"}, "source": {"type": "string"}, "session_id": {"type": "string"}
                     }
+                }},
+                "limits": {"type": "array", "description": "Rate-limit headers a provider sent (a proxy's token: only its own profile's)", "items": {
+                    "type": "object",
+                    "required": ["profile", "provider", "ts", "http_status", "headers"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "profile": {"type": "string"}, "provider": {"type": "string"},
+                        "ts": {"type": "integer", "description": "Unix seconds"},
+                        "http_status": {"type": "integer"},
+                        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Lowercase anthropic-ratelimit-*, x-ratelimit-* and retry-after headers, 1 to 64"}
+                    }
                 }}
             }
         },
         "CreateTerminalSession": {
             "type": "object",
-            "required": ["profile_alias"],
             "additionalProperties": false,
             "properties": {
-                "profile_alias": {"type": "string", "description": "Profile to run"},
+                "profile_alias": {"type": "string", "description": "Profile to run (default: the one bound to working_dir or a directory above it)"},
                 "args": {"type": "array", "items": {"type": "string"}, "description": "Additional arguments for the agent"},
                 "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
                 "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},
                 "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"},
-                "search_path": {"type": "string", "maxLength": 32768, "description": "The client's PATH (`clown terminal new` sends it). Used only when the daemon finds the agent nowhere it looks: the first directory in it holding the agent's binary is used if it and the directories above it belong to the user or root and are not writable by everyone, and is searched from then on"}
+                "search_path": {"type": "string", "maxLength": 32768, "description": "The client's PATH (`clown terminal new` sends it). Used only when the daemon finds the agent nowhere it looks: the first directory in it holding the agent's binary is used if it and the directories above it belong to the user or root and are not writable by everyone, and is searched from then on"},
+                "login": {"type": "boolean", "default": false, "description": "Run the agent's own login in the profile home instead of the agent (a profile with auth 'login'); args are appended to the login's"}
             }
         },
         "LaunchRequest": {

@@ -22,14 +22,28 @@ pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<ListQuery
 }
 
 pub async fn get(State(state): State<AppState>, Path(alias): Path<String>) -> ApiResult {
-    let (row, secret) = state.profiles().load(&alias).await?;
-    let key = secret.as_ref().and_then(|s| s.api_key.as_deref());
-    Ok(ok(profiles::detail(
-        &row,
-        &state.catalogue(),
-        &state.paths().home,
-        key,
-    )))
+    Ok(ok(state.profiles().show(&alias).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsQuery {
+    #[serde(default)]
+    history: Option<usize>,
+}
+
+/// The latest rate-limit snapshot the profile's proxy recorded, and earlier states.
+pub async fn limits(
+    State(state): State<AppState>,
+    Path(alias): Path<String>,
+    ApiQuery(q): ApiQuery<LimitsQuery>,
+) -> ApiResult {
+    state.profiles().row(&alias).await?;
+    let history = q.history.unwrap_or(0);
+    if history > 1000 {
+        return Err(ApiError::bad_request("history must be at most 1000"));
+    }
+    Ok(ok(state.profiles().limits(&alias, history).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,21 +117,15 @@ pub struct LaunchRequest {
     cwd: Option<String>,
 }
 
-/// The launch spec with the credential the agent needs. This is the only response that
-/// carries it; it exists because `clown profiles run` starts the agent in the caller's
-/// own terminal.
-pub async fn launch(
-    State(state): State<AppState>,
-    Path(alias): Path<String>,
-    body: axum::body::Bytes,
-) -> ApiResult {
+/// The launch body: `{"cwd"}`, or nothing.
+fn launch_request(body: &[u8]) -> Result<Option<std::path::PathBuf>, ApiError> {
     let req: LaunchRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LaunchRequest::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?
     };
-    let cwd = match req.cwd {
+    match req.cwd {
         Some(dir) => {
             let p = std::path::PathBuf::from(&dir);
             if !p.is_absolute() || !p.is_dir() {
@@ -125,18 +133,53 @@ pub async fn launch(
                     "cwd '{dir}' is not an existing absolute directory"
                 )));
             }
-            Some(p)
+            Ok(Some(p))
         }
-        None => None,
-    };
-    let launch = state.profiles().launch(&alias, cwd.as_deref()).await?;
+        None => Ok(None),
+    }
+}
+
+fn launch_json(launch: profiles::Launch) -> serde_json::Value {
     let spec = launch.spec;
-    Ok(ok(json!({
+    json!({
         "program": spec.program,
         "binary_path": launch.binary_path,
         "env": spec.env,
         "unset": spec.unset,
         "home": spec.home,
+        "secret_fds": spec.secret_fds,
         "sandbox": launch.sandbox.map(|w| json!({"program": w.program, "args": w.args})),
-    })))
+    })
+}
+
+/// The launch spec with the credential the agent needs. This is the only response that
+/// carries it; it exists because `clown profiles run` starts the agent in the caller's
+/// own terminal. A subscription token is in `secret_fds` (to hand over on a
+/// descriptor), never in `env`.
+pub async fn launch(
+    State(state): State<AppState>,
+    Path(alias): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let cwd = launch_request(&body)?;
+    let launch = state.profiles().launch(&alias, cwd.as_deref()).await?;
+    Ok(ok(launch_json(launch)))
+}
+
+/// The agent's own login for a profile with auth 'login': the launch spec (no
+/// credential: there is none) and the login's arguments, for `clown profiles login`.
+pub async fn login(
+    State(state): State<AppState>,
+    Path(alias): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let cwd = launch_request(&body)?;
+    let (launch, spec) = state
+        .profiles()
+        .login_launch(&alias, cwd.as_deref())
+        .await?;
+    let mut out = launch_json(launch);
+    out["args"] = json!(spec.args);
+    out["how"] = json!(spec.how);
+    Ok(ok(out))
 }

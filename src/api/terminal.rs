@@ -28,6 +28,7 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         "rows",
         "working_dir",
         "search_path",
+        "login",
     ];
     if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!(
@@ -36,9 +37,9 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         )));
     }
     let profile_alias = match obj.get("profile_alias") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        None | Some(Value::Null) => None,
         Some(_) => return Err(ApiError::bad_request("profile_alias must be a string")),
-        None => return Err(ApiError::bad_request("profile_alias is required")),
     };
     let args = match obj.get("args") {
         None | Some(Value::Null) => Vec::new(),
@@ -71,10 +72,21 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
             )));
         }
     };
+    let login = match obj.get("login") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("login must be true or false")),
+    };
+    if profile_alias.is_none() && working_dir.is_none() {
+        return Err(ApiError::bad_request(
+            "profile_alias is required (or a working_dir bound to a profile with 'clown bind')",
+        ));
+    }
     Ok(SessionRequest {
         search_path,
         profile_alias,
         args,
+        login,
         cols: dimension(obj, "cols", 80)?,
         rows: dimension(obj, "rows", 24)?,
         working_dir,

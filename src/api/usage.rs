@@ -13,6 +13,8 @@ use super::error::{ApiError, ApiResult, ok};
 use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::records::LimitSnapshot;
+use crate::store::limits as limits_db;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
 use crate::usage::claude::{self, ImportSource, Progress};
@@ -26,6 +28,9 @@ pub struct RecordRequest {
     pub events: Vec<UsageEvent>,
     #[serde(default)]
     pub sessions: Vec<UsageSession>,
+    /// Rate-limit headers a proxy saw (`limit_snapshots`).
+    #[serde(default)]
+    pub limits: Vec<LimitSnapshot>,
 }
 
 /// Events and sessions per request; about what fits the 1 MiB body limit.
@@ -39,7 +44,7 @@ pub async fn record(
     if let Caller::Proxy { profile } = &who {
         proxy_scope(&req, profile)?;
     }
-    if req.events.len() + req.sessions.len() > MAX_BATCH {
+    if req.events.len() + req.sessions.len() + req.limits.len() > MAX_BATCH {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_BATCH} events and sessions per request"
         )));
@@ -52,20 +57,33 @@ pub async fn record(
         s.validate()
             .map_err(|m| ApiError::bad_request(format!("sessions[{i}]: {m}")))?;
     }
+    for (i, l) in req.limits.iter().enumerate() {
+        l.validate()
+            .map_err(|m| ApiError::bad_request(format!("limits[{i}]: {m}")))?;
+    }
     let now = jiff::Timestamp::now().as_second();
     let events = req.events.clone();
     let sessions = req.sessions.clone();
-    let (added_events, added_sessions) = state
+    let limits = req.limits.clone();
+    let (added_events, added_sessions, changed) = state
         .store()
         .call(move |c| {
-            let counts = usage::record(c, &events, &sessions, now)?;
+            let (e, s) = usage::record(c, &events, &sessions, now)?;
             for s in &sessions {
                 let when = jiff::Timestamp::from_second(s.ended_at.unwrap_or(s.started_at))
                     .map(crate::time::rfc3339)
                     .unwrap_or_else(|_| crate::time::now_rfc3339());
                 profiles_db::touch(c, &s.profile, &when)?;
             }
-            Ok(counts)
+            let mut changed = Vec::new();
+            if !limits.is_empty() {
+                for profile in limits_db::record(c, &limits)? {
+                    if let Some(row) = limits_db::latest(c, &profile)? {
+                        changed.push(row);
+                    }
+                }
+            }
+            Ok((e, s, changed))
         })
         .await?;
     if added_events + added_sessions > 0 {
@@ -74,17 +92,29 @@ pub async fn record(
             json!({"events": added_events, "sessions": added_sessions}),
         );
     }
+    for row in &changed {
+        state.events().publish(
+            "limits_updated",
+            json!({"profile": row.snapshot.profile, "limits": crate::usage::limits::view(row)}),
+        );
+    }
     Ok(ok(
-        json!({"events_added": added_events, "sessions_added": added_sessions}),
+        json!({"events_added": added_events, "sessions_added": added_sessions, "limits_changed": changed.len()}),
     ))
 }
 
 /// A proxy's usage token records what a proxy records — events of its own profile, with
-/// source `proxy` — and nothing else; a batch with anything more is refused whole (403).
+/// source `proxy`, and the rate limits its own profile's provider sent — and nothing
+/// else; a batch with anything more is refused whole (403).
 fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
     let refuse = |m: String| Err(ApiError::new(StatusCode::FORBIDDEN, m));
     if !req.sessions.is_empty() {
         return refuse("A proxy's token records events, not sessions".into());
+    }
+    if let Some(i) = req.limits.iter().position(|l| l.profile != profile) {
+        return refuse(format!(
+            "limits[{i}]: a proxy's token records only the limits of profile '{profile}'"
+        ));
     }
     match req
         .events

@@ -1,4 +1,4 @@
-//! `clown agents list|show` and `clown providers list|show`.
+//! `clown agents list|show|install|update` and `clown providers list|show`.
 
 use clap::{Args, Subcommand};
 
@@ -31,9 +31,43 @@ enum CatalogueCommand {
     },
 }
 
-pub async fn agents(cli: &Cli, args: &CatalogueArgs) -> anyhow::Result<i32> {
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    #[command(subcommand)]
+    command: AgentsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentsCommand {
+    #[command(flatten)]
+    Catalogue(CatalogueCommand),
+    /// Install one from the npm registry into clown's own prefix.
+    Install {
+        /// The agent's id, as 'clown agents list' shows it.
+        id: String,
+        /// An npm version or tag (default: latest).
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Update one clown installed (to the latest, or --version).
+    Update {
+        /// The agent's id, as 'clown agents list' shows it.
+        id: String,
+        /// An npm version or tag (default: latest).
+        #[arg(long)]
+        version: Option<String>,
+    },
+}
+
+pub async fn agents(cli: &Cli, args: &AgentsArgs) -> anyhow::Result<i32> {
     let client = Client::connect(cli).await?;
-    match &args.command {
+    let command = match &args.command {
+        AgentsCommand::Install { id, version } | AgentsCommand::Update { id, version } => {
+            return install(&client, id, version.as_deref()).await;
+        }
+        AgentsCommand::Catalogue(c) => c,
+    };
+    match command {
         CatalogueCommand::List { json } => {
             let data = client.get("/api/agents").await?;
             print_list(
@@ -76,11 +110,41 @@ pub async fn agents(cli: &Cli, args: &CatalogueArgs) -> anyhow::Result<i32> {
                     "default_model",
                     "supported_models",
                     "profile_count",
+                    "installed_by_clown",
+                    "login",
                 ],
             )
             .await?;
         }
     }
+    Ok(0)
+}
+
+/// Installs or updates an agent, showing npm's lines on stderr while it runs.
+async fn install(client: &Client, id: &str, version: Option<&str>) -> anyhow::Result<i32> {
+    let path = format!("/api/agents/{}/install", super::encode(id));
+    let body = serde_json::json!({"version": version});
+    eprintln!(
+        "installing {id} {} from the npm registry…",
+        version.unwrap_or("latest")
+    );
+    let work = client.post(&path, Some(body));
+    let done = super::progress::with_events(client, work, |ev| {
+        if ev["type"] == "agent_install_progress" && ev["data"]["agent"] == id {
+            eprintln!("  {}", ev["data"]["line"].as_str().unwrap_or_default());
+        }
+    })
+    .await?;
+    let was = match done["previous"].as_str() {
+        Some(p) if Some(p) != done["version"].as_str() => format!(" (was {p})"),
+        _ => String::new(),
+    };
+    println!(
+        "installed {} {}{was} for agent '{id}': {}",
+        done["package"].as_str().unwrap_or_default(),
+        done["version"].as_str().unwrap_or_default(),
+        done["binary_path"].as_str().unwrap_or_default()
+    );
     Ok(0)
 }
 

@@ -3,16 +3,19 @@
 //! HTTP API (it never opens the store).
 
 mod attach;
+mod bind;
 mod catalogue;
 mod client;
 mod daemon;
 mod doctor;
 mod generate;
 mod hints;
+mod launch;
 mod profiles;
 mod progress;
 mod proxy;
 mod service;
+mod setup;
 mod status;
 mod table;
 mod terminal;
@@ -60,7 +63,7 @@ pub enum Command {
     /// Print the web UI's login link (and open it with --open).
     Ui(ui::UiArgs),
     /// Agents in the catalogue and whether they are installed.
-    Agents(catalogue::CatalogueArgs),
+    Agents(catalogue::AgentsArgs),
     /// Providers in the catalogue.
     Providers(catalogue::CatalogueArgs),
     /// Profiles: an agent bound to a provider, model and key.
@@ -75,6 +78,18 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Install or remove the user service (systemd units, or the launchd agent on macOS).
     Service(service::ServiceArgs),
+    /// The shared setup (MCP servers, permissions, hooks, instructions, …) projected
+    /// into every profile home.
+    Setup(setup::SetupArgs),
+    /// Bind a directory to a profile: `clown run` there (or below) runs its agent.
+    Bind(bind::BindArgs),
+    /// Remove a directory's binding.
+    Unbind(bind::UnbindArgs),
+    /// List the directories bound to a profile.
+    Bindings(bind::BindingsArgs),
+    /// Run the agent of the profile bound to this directory (or the nearest one above):
+    /// `clown run -- ARGS`.
+    Run(bind::RunArgs),
     /// Print shell completions, or write the man pages.
     Generate(generate::GenerateArgs),
 }
@@ -108,6 +123,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Usage(ref args) => client_runtime()?.block_on(usage::run(&cli, args)),
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
         Command::Proxy(ref args) => proxy::run(&cli, args),
+        Command::Setup(ref args) => client_runtime()?.block_on(setup::run(&cli, args)),
+        Command::Bind(ref args) => client_runtime()?.block_on(bind::bind(&cli, args)),
+        Command::Unbind(ref args) => client_runtime()?.block_on(bind::unbind(&cli, args)),
+        Command::Bindings(ref args) => client_runtime()?.block_on(bind::list(&cli, args)),
+        Command::Run(ref args) => client_runtime()?.block_on(bind::run(&cli, args)),
     }
 }
 

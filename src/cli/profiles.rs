@@ -1,14 +1,12 @@
-//! `clown profiles list|show|create|delete|sandbox|env|run`.
+//! `clown profiles list|show|create|delete|sandbox|env|run|login`.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::process::Command as Process;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+use super::launch;
 use super::table::{cell, fields, print_fields, print_json, print_list};
 use super::{Cli, Client, encode};
 
@@ -71,6 +69,15 @@ enum ProfilesCommand {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Log the profile's agent in with its own login (a profile with --auth login), here,
+    /// with the profile's home: `claude auth login`, `codex login`, …
+    Login {
+        /// The profile.
+        alias: String,
+        /// Arguments added to the login command (e.g. `-- --device-auth` for Codex).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -92,9 +99,14 @@ struct CreateArgs {
     /// Use this URL instead of the endpoint's (self-hosted gateways).
     #[arg(long)]
     base_url: Option<String>,
-    /// Read the API key from the first line of standard input.
-    #[arg(long)]
+    /// Read the API key (or with --auth token, the token) from the first line of
+    /// standard input.
+    #[arg(long, alias = "token-stdin")]
     api_key_stdin: bool,
+    /// How the agent authenticates: an API key, a subscription token (`claude
+    /// setup-token`), or the agent's own login (then `clown profiles login ALIAS`).
+    #[arg(long, value_parser = ["key", "token", "login"], default_value = "key")]
+    auth: String,
     /// Run the profile's agent through clown's key-isolating proxy.
     #[arg(long)]
     proxy: bool,
@@ -159,14 +171,21 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                         "endpoint_id",
                         "endpoint_url",
                         "model",
-                        "api_key_set",
-                        "api_key_hint",
-                        "profile_home",
-                        "sandbox",
-                        "created_at",
-                        "last_used",
+                        "auth",
                     ],
                 );
+                let keys: &[&str] = match data["auth"].as_str() {
+                    Some("token") => &["token_set", "token_hint"],
+                    Some("login") => &[],
+                    _ => &["api_key_set", "api_key_hint"],
+                };
+                print_fields(&data, keys);
+                print_login(&data["login"]);
+                print_fields(
+                    &data,
+                    &["profile_home", "sandbox", "created_at", "last_used"],
+                );
+                print_limits(&data["limits"]);
             }
         }
         ProfilesCommand::Create(c) => {
@@ -174,7 +193,13 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                 "alias": c.alias,
                 "agent_id": c.agent,
                 "provider_id": c.provider,
+                "auth": c.auth,
             });
+            let secret_field = if c.auth == "token" {
+                "oauth_token"
+            } else {
+                "api_key"
+            };
             for (k, v) in [
                 ("endpoint_id", &c.endpoint),
                 ("model", &c.model),
@@ -196,8 +221,10 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                 .post("/api/profiles?dry_run=true", Some(body.clone()))
                 .await?;
             let requires_key = checked["requires_key"].as_bool().unwrap_or(true);
-            if let Some(key) = read_key(c, requires_key)? {
-                body["api_key"] = json!(key);
+            if c.auth != "login"
+                && let Some(secret) = read_key(c, requires_key)?
+            {
+                body[secret_field] = json!(secret);
             }
             let data = client.post("/api/profiles", Some(body)).await?;
             if c.json {
@@ -208,6 +235,12 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
                     cell(&data["alias"]),
                     cell(&data["profile_home"])
                 );
+                if c.auth == "login" {
+                    println!(
+                        "next: log its agent in with 'clown profiles login {}'",
+                        c.alias
+                    );
+                }
             }
         }
         ProfilesCommand::Delete {
@@ -249,106 +282,89 @@ pub async fn run(cli: &Cli, args: &ProfilesArgs) -> anyhow::Result<i32> {
             }
         }
         ProfilesCommand::Env { alias } => {
-            let spec = launch(&client, alias).await?;
-            if !spec["sandbox"].is_null() {
-                bail!(
-                    "profile '{alias}' runs its agent in a sandbox, which an exported environment would bypass; start it with 'clown profiles run {alias}'"
-                );
-            }
-            for name in string_list(&spec["unset"]) {
-                println!("unset {name}");
-            }
-            if let Some(env) = spec["env"].as_object() {
-                for (k, v) in env {
-                    println!("export {k}={}", shell_quote(v.as_str().unwrap_or_default()));
-                }
-            }
+            let spec = launch::prepare(&client, alias, "launch").await?;
+            launch::print_env(alias, &spec)?;
         }
-        ProfilesCommand::Run { alias, args } => return run_agent(&client, alias, args).await,
+        ProfilesCommand::Run { alias, args } => {
+            let spec = launch::prepare(&client, alias, "launch").await?;
+            return launch::run(&client, alias, &spec, args, true).await;
+        }
+        ProfilesCommand::Login { alias, args } => {
+            let spec = launch::prepare(&client, alias, "login").await?;
+            eprintln!("{}", cell(&spec["how"]));
+            let mut all = launch::string_list(&spec["args"]);
+            all.extend(args.iter().cloned());
+            let code = launch::run(&client, alias, &spec, &all, false).await?;
+            let data = client
+                .get(&format!("/api/profiles/{}", encode(alias)))
+                .await?;
+            print_login(&data["login"]);
+            return Ok(code);
+        }
     }
     Ok(0)
 }
 
-fn string_list(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-async fn launch(client: &Client, alias: &str) -> anyhow::Result<Value> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    client
-        .post(
-            &format!("/api/profiles/{}/launch", encode(alias)),
-            Some(json!({"cwd": cwd})),
-        )
-        .await
-}
-
-/// Runs the agent in this terminal with the profile's environment; records the run.
-async fn run_agent(client: &Client, alias: &str, args: &[String]) -> anyhow::Result<i32> {
-    let spec = launch(client, alias).await?;
-    let program = spec["binary_path"]
-        .as_str()
-        .or_else(|| spec["program"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    // A sandboxed profile's agent runs under the command the daemon gave, never without.
-    let mut cmd = match spec["sandbox"].as_object() {
-        Some(sandbox) => {
-            let wrapper = sandbox["program"].as_str().unwrap_or_default();
-            let mut cmd = Process::new(wrapper);
-            cmd.args(string_list(&sandbox["args"])).arg(&program);
-            cmd
-        }
-        None => Process::new(&program),
+/// The login lines of `profiles show`: logged in or not, who, which plan, until when.
+fn print_login(login: &Value) {
+    if login.is_null() {
+        return;
+    }
+    let state = if login["logged_in"] == json!(true) {
+        "yes"
+    } else {
+        "no"
     };
-    cmd.args(args);
-    for name in string_list(&spec["unset"]) {
-        cmd.env_remove(name);
-    }
-    if let Some(env) = spec["env"].as_object() {
-        for (k, v) in env {
-            cmd.env(k, v.as_str().unwrap_or_default());
+    let mut parts = vec![format!("logged in: {state}")];
+    for (k, label) in [
+        ("method", "by"),
+        ("account", "as"),
+        ("plan", "plan"),
+        ("until", "until"),
+        ("last_refresh", "last refreshed"),
+    ] {
+        if let Some(v) = login[k].as_str() {
+            parts.push(format!("{label} {v}"));
         }
     }
-    // The agent owns the terminal: Ctrl-C and friends are for it, not for us.
-    let ignore = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
-        let _ = signal_hook::flag::register(sig, ignore.clone());
+    println!("{:<13}  {}", "login", parts.join(", "));
+    if let Some(note) = login["note"].as_str() {
+        println!("{:<13}  ({note})", "");
     }
-    let started = jiff::Timestamp::now().as_second();
-    let status = cmd.status().with_context(|| {
-        format!(
-            "cannot run '{program}' for profile '{alias}'; is the agent installed? (see 'clown agents list')"
-        )
-    })?;
-    let ended = jiff::Timestamp::now().as_second();
-    let code = exit_code(&status);
-    let record = json!({"sessions": [{
-        "profile": alias,
-        "started_at": started,
-        "ended_at": ended,
-        "exit_code": code,
-        "source": "cli",
-    }]});
-    if let Err(e) = client.post("/api/usage/record", Some(record)).await {
-        eprintln!("warning: could not record this run: {e:#}");
-    }
-    Ok(code)
 }
 
-/// The exit code, or 128 + the signal that ended the process.
-pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1)
+/// The limits line of `profiles show`: the provider's windows as last seen.
+fn print_limits(limits: &Value) {
+    if limits.is_null() {
+        return;
+    }
+    let mut parts = Vec::new();
+    if let Some(status) = limits["unified"]["status"].as_str() {
+        parts.push(status.to_string());
+    }
+    if let Some(windows) = limits["unified"]["windows"].as_object() {
+        for (name, w) in windows {
+            let used = w["used_percentage"]
+                .as_f64()
+                .map(|p| format!(" {p}% used"))
+                .unwrap_or_default();
+            let reset = w["resets_at"]
+                .as_str()
+                .map(|r| format!(", resets {r}"))
+                .unwrap_or_default();
+            parts.push(format!("{name}{used}{reset}"));
+        }
+    }
+    if let Some(secs) = limits["retry_after_secs"].as_u64() {
+        parts.push(format!("retry after {secs}s"));
+    }
+    println!(
+        "{:<13}  {} (seen {}, HTTP {})",
+        "limits",
+        parts.join("; "),
+        cell(&limits["observed_at"]),
+        cell(&limits["http_status"])
+    );
 }
 
 fn read_key(c: &CreateArgs, requires_key: bool) -> anyhow::Result<Option<String>> {
@@ -361,20 +377,22 @@ fn read_key(c: &CreateArgs, requires_key: bool) -> anyhow::Result<Option<String>
             .context("cannot read the key from stdin")?;
         let key = line.trim().to_string();
         if key.is_empty() {
-            bail!("--api-key-stdin was given but standard input had no key");
+            bail!("--api-key-stdin was given but standard input had no key or token");
         }
         return Ok(Some(key));
     }
     if !stdin.is_terminal() {
         return Ok(None);
     }
-    if requires_key {
-        eprint!("API key for {} (input hidden): ", c.provider);
+    let what = if c.auth == "token" {
+        "Subscription token (from `claude setup-token`)".to_string()
     } else {
-        eprint!(
-            "API key for {} (input hidden; empty for none, e.g. to log in inside the agent): ",
-            c.provider
-        );
+        format!("API key for {}", c.provider)
+    };
+    if requires_key || c.auth == "token" {
+        eprint!("{what} (input hidden): ");
+    } else {
+        eprint!("{what} (input hidden; empty for none, e.g. to log in inside the agent): ");
     }
     std::io::stderr().flush().ok();
     let key = read_hidden_line()?;
@@ -395,9 +413,4 @@ fn read_hidden_line() -> anyhow::Result<String> {
     let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
     read.context("cannot read the key")?;
     Ok(line)
-}
-
-/// Single-quotes `s` for POSIX shells.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }

@@ -1,4 +1,5 @@
-//! A progress bar for long daemon operations, fed by `/ws/events` while the request runs.
+//! Progress of long daemon operations, fed by `/ws/events` while the request runs: a bar
+//! for imports, npm's lines for agent installs.
 
 use std::future::Future;
 use std::io::{IsTerminal, Write};
@@ -14,12 +15,30 @@ pub async fn with_progress<F>(client: &Client, work: F) -> anyhow::Result<Value>
 where
     F: Future<Output = anyhow::Result<Value>>,
 {
-    let stderr = std::io::stderr();
-    let events = if stderr.is_terminal() {
-        client.websocket("/ws/events").await.ok()
-    } else {
-        None
-    };
+    if !std::io::stderr().is_terminal() {
+        return work.await;
+    }
+    let result = with_events(client, work, |ev| {
+        if ev["type"] == "usage_import_progress" {
+            draw(&ev["data"]);
+        }
+    })
+    .await;
+    eprint!("\r\x1b[2K");
+    let _ = std::io::stderr().flush();
+    result
+}
+
+/// Awaits `work`, handing every event on `/ws/events` meanwhile to `on_event`.
+pub async fn with_events<F>(
+    client: &Client,
+    work: F,
+    mut on_event: impl FnMut(&Value),
+) -> anyhow::Result<Value>
+where
+    F: Future<Output = anyhow::Result<Value>>,
+{
+    let events = client.websocket("/ws/events").await.ok();
     let Some(mut events) = events else {
         return work.await;
     };
@@ -31,15 +50,11 @@ where
                 let Some(Ok(frame)) = frame else { break work.await };
                 let Message::Text(text) = frame else { continue };
                 let Ok(ev) = serde_json::from_str::<Value>(text.as_str()) else { continue };
-                if ev["type"] == "usage_import_progress" {
-                    draw(&ev["data"]);
-                }
+                on_event(&ev);
             }
         }
     };
     let _ = events.close(None).await;
-    eprint!("\r\x1b[2K");
-    let _ = std::io::stderr().flush();
     result
 }
 

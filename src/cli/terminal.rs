@@ -27,10 +27,11 @@ enum TerminalCommand {
         json: bool,
     },
     /// Start a profile's agent in a new session and print its id:
-    /// `clown terminal new PROFILE [--attach] -- ARGS`.
+    /// `clown terminal new [PROFILE] [--attach] -- ARGS` (without PROFILE: the one bound
+    /// to the working directory).
     New {
-        /// The profile whose agent to run.
-        profile: String,
+        /// The profile whose agent to run (default: the one bound to the working directory).
+        profile: Option<String>,
         /// Columns (default: this terminal's, else 80).
         #[arg(long)]
         cols: Option<u16>,

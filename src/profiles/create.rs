@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use super::{ProfileError, Profiles, proxy_settings, resolve, tilde, validate, validate_with};
+use super::{
+    ProfileError, Profiles, auth_method, proxy_settings, resolve, tilde, validate, validate_with,
+};
 use crate::agents::prepare::{self, LaunchInput};
 use crate::store::profiles::{self as db, Secret};
 
@@ -71,9 +73,14 @@ impl Profiles {
         {
             return Err(ProfileError::Exists(alias));
         }
-        let requires_key = catalogue
-            .provider(&v.row.provider_id)
-            .is_some_and(|p| p.requires_key);
+        // A token profile always takes its token; a login profile none.
+        let requires_key = match auth_method(&v.row) {
+            super::AuthMethod::Key => catalogue
+                .provider(&v.row.provider_id)
+                .is_some_and(|p| p.requires_key),
+            super::AuthMethod::Token => true,
+            super::AuthMethod::Login => false,
+        };
         Ok(Checked {
             profile_home: tilde(&v.row.profile_home, &self.r.home),
             alias,
@@ -111,12 +118,12 @@ impl Profiles {
             provider,
             base_url: &base_url,
             model: &v.row.model,
-            key: if proxied {
-                Some(proxy_token.as_str())
-            } else {
-                v.api_key.as_deref()
-            },
-            bearer: !proxied && provider.auth_scheme == "bearer",
+            credential: super::launch::credential(
+                auth_method(&v.row),
+                proxied.then_some(proxy_token.as_str()),
+                v.api_key.as_deref(),
+                provider,
+            ),
             home: &v.home,
             cwd: None,
         })?;
@@ -135,6 +142,7 @@ impl Profiles {
         }
         self.count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.r.setup.before_launch(&alias).await;
         tracing::info!(
             "profile '{alias}' created ({} on {})",
             v.row.agent_id,
@@ -142,7 +150,7 @@ impl Profiles {
         );
         self.r.events.publish(
             "profile_created",
-            json!({"alias": alias, "agent_id": v.row.agent_id, "provider_id": v.row.provider_id, "model": v.row.model}),
+            json!({"alias": alias, "agent_id": v.row.agent_id, "provider_id": v.row.provider_id, "model": v.row.model, "auth": v.row.auth}),
         );
         if proxied {
             self.start_proxy_in_background(&alias);

@@ -97,8 +97,8 @@ impl Profiles {
                 .collect();
             let name = format!("agent {}", agent.id);
             let install = format!(
-                "npm install -g {} (or add the directory that holds '{}' to agents.extra_paths in {config_file})",
-                agent.npm_package, agent.binary
+                "clown agents install {} (or npm install -g {}, or add the directory that holds '{}' to agents.extra_paths in {config_file})",
+                agent.id, agent.npm_package, agent.binary
             );
             checks.push(match (&d.binary_path, &d.version) {
                 (Some(path), Some(v)) => check(
@@ -124,7 +124,10 @@ impl Profiles {
                     Status::Info,
                     format!("{} is not installed; no profile uses it", agent.name),
                 )
-                .fix(format!("npm install -g {}", agent.npm_package)),
+                .fix(format!(
+                    "clown agents install {} (or npm install -g {})",
+                    agent.id, agent.npm_package
+                )),
                 (None, _) => check(
                     name,
                     Status::Fail,

@@ -7,8 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ProfileError, Profiles, endpoint_url, proxy_settings, resolve};
-use crate::agents::prepare::{self, LaunchInput, LaunchSpec, profile_home};
+use super::{
+    AuthMethod, ProfileError, Profiles, auth_method, endpoint_url, proxy_settings, resolve,
+};
+use crate::agents::prepare::{self, Credential, LaunchInput, LaunchSpec, profile_home};
 use crate::agents::sandbox::Wrapper;
 use crate::registry::Provider;
 use crate::store::profiles as db;
@@ -31,6 +33,27 @@ pub fn agent_base_url(url: &str, provider: &Provider) -> String {
     }
 }
 
+/// What the agent presents: the proxy's local token when it goes through the proxy
+/// (as a key: the proxy swaps it for the real key or token), else the stored key (as a
+/// bearer token for bearer providers) or subscription token, or its own login.
+pub(super) fn credential<'a>(
+    auth: AuthMethod,
+    proxy_token: Option<&'a str>,
+    stored: Option<&'a str>,
+    provider: &Provider,
+) -> Credential<'a> {
+    if let Some(token) = proxy_token {
+        return Credential::Key(token);
+    }
+    match (auth, stored) {
+        (AuthMethod::Login, _) => Credential::OwnLogin,
+        (AuthMethod::Token, Some(t)) => Credential::OauthToken(t),
+        (AuthMethod::Key, Some(k)) if provider.auth_scheme == "bearer" => Credential::Bearer(k),
+        (AuthMethod::Key, Some(k)) => Credential::Key(k),
+        (_, None) => Credential::None,
+    }
+}
+
 impl Profiles {
     /// Prepares `alias` for a launch in `cwd` and returns the spec, with the credential
     /// the agent needs; touches the profile's `last_used`.
@@ -50,33 +73,26 @@ impl Profiles {
         })?;
         let home = profile_home(&self.r.home, &row.agent_id, &row.alias);
         let proxy_url = self.proxy_url(alias, &proxy_settings(&row)).await?;
-        let (base_url, key, bearer) = match (&proxy_url, &secret) {
-            (Some(url), Some(s)) => (
-                agent_base_url(url, provider),
-                Some(s.proxy_token.as_str()),
-                false,
-            ),
+        let stored = secret.as_ref().and_then(|s| s.api_key.as_deref());
+        let (base_url, proxy_token) = match (&proxy_url, &secret) {
+            (Some(url), Some(s)) => (agent_base_url(url, provider), Some(s.proxy_token.as_str())),
             (Some(_), None) => {
                 return Err(ProfileError::Internal(format!(
                     "proxied profile '{alias}' without secrets"
                 )));
             }
-            (None, s) => (
-                base_url,
-                s.as_ref().and_then(|s| s.api_key.as_deref()),
-                provider.auth_scheme == "bearer",
-            ),
+            (None, _) => (base_url, None),
         };
         let spec = prepare::prepare(&LaunchInput {
             agent,
             provider,
             base_url: &base_url,
             model: &row.model,
-            key,
-            bearer,
+            credential: credential(auth_method(&row), proxy_token, stored, provider),
             home: &home,
             cwd,
         })?;
+        self.r.setup.before_launch(alias).await;
         let a = alias.to_string();
         let now = crate::time::now_rfc3339();
         self.r.store.call(move |c| db::touch(c, &a, &now)).await?;

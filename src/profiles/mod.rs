@@ -10,10 +10,12 @@
 //! key. The alias is validated by [`valid_alias`] and only ever becomes a path through
 //! [`crate::agents::prepare::profile_home`].
 
+pub mod bindings;
 mod create;
 mod delete;
 pub mod doctor;
 mod launch;
+mod login;
 pub mod plan;
 mod proxy;
 mod rules;
@@ -41,13 +43,15 @@ use crate::supervisor::{Supervisor, SupervisorError};
 
 pub use create::{Checked, Created};
 pub use launch::{Launch, agent_base_url};
+pub use login::login_spec;
 pub use rules::{
-    CreateProfile, RESERVED_ALIASES, Validated, endpoint_url, resolve, valid_alias, validate,
-    validate_proxy, validate_with,
+    CreateProfile, RESERVED_ALIASES, Validated, check_auth, clean_secret, endpoint_url, resolve,
+    valid_alias, validate, validate_proxy, validate_with,
 };
 pub use session::SessionRequest;
 pub use settings::{
-    FallbackTarget, ProxySettings, SandboxSettings, proxy_settings, sandbox_settings,
+    AuthMethod, FallbackTarget, ProxySettings, SandboxSettings, auth_method, proxy_settings,
+    sandbox_settings,
 };
 pub use view::{Summary, detail, key_hint, summary, tilde};
 
@@ -101,6 +105,8 @@ impl From<LaunchError> for ProfileError {
 
 /// What the profile use cases work with.
 pub struct Resources {
+    /// The shared setup, projected into a home at its create and every launch.
+    pub setup: Arc<crate::setup::SharedSetup>,
     pub store: Store,
     pub catalogue: Shared<Catalogue>,
     pub config: Shared<Config>,
@@ -119,6 +125,8 @@ pub struct Resources {
     /// clown's own directories (data, state, configuration, cache): hidden from a
     /// sandboxed agent.
     pub clown_dirs: Vec<PathBuf>,
+    /// Where clown installs agents (`clown agents install`); searched first.
+    pub agents_bin: PathBuf,
 }
 
 pub struct Profiles {
@@ -176,13 +184,25 @@ impl Profiles {
             .await?)
     }
 
-    /// Where agent binaries are looked for, in order, with why (`agents::search`).
+    /// Where agent binaries are looked for, in order, with why (`agents::search`): the
+    /// agents clown installed first.
     pub async fn agent_search(&self) -> Vec<SearchDir> {
         let config = self.r.config.get();
-        self.r
+        let mut dirs = vec![SearchDir {
+            dir: self.r.agents_bin.clone(),
+            source: crate::agents::search::Source::Installed,
+        }];
+        for d in self
+            .r
             .agent_paths
             .dirs(&config.agents.extra_paths, config.agents.login_shell)
             .await
+        {
+            if !dirs.iter().any(|x| x.dir == d.dir) {
+                dirs.push(d);
+            }
+        }
+        dirs
     }
 
     /// The directories of [`Profiles::agent_search`].

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{ProxySettings, endpoint_url, proxy_settings};
+use super::{AuthMethod, ProxySettings, auth_method, endpoint_url, proxy_settings};
 use crate::config::{Config, ProxyConfig};
 use crate::proxy::plan::{Plan, Target, Timeouts};
 use crate::registry::Catalogue;
@@ -37,15 +37,29 @@ pub enum PlanError {
     NoKeyProfile { index: usize, alias: String },
 }
 
-/// Builds the plan of `row`. `key_of(alias)` returns another profile's stored key
+/// Another profile's stored credential, and whether it is a subscription token.
+pub type Borrowed = (Option<String>, bool);
+
+/// The scheme a target sends its credential with: a subscription token as OAuth
+/// (`crate::proxy::oauth`), else the provider's own.
+fn scheme(provider: &crate::registry::Provider, token: bool) -> String {
+    if token {
+        crate::proxy::oauth::SCHEME.to_string()
+    } else {
+        provider.auth_scheme.clone()
+    }
+}
+
+/// Builds the plan of `row`. `key_of(alias)` returns another profile's stored credential
 /// (`Err` when that profile does not exist), for fallbacks that name a `key_profile`.
 pub fn build(
     row: &ProfileRow,
     secret: &Secret,
     cat: &Catalogue,
     config: &ProxyConfig,
-    key_of: &dyn Fn(&str) -> Result<Option<String>, ()>,
+    key_of: &dyn Fn(&str) -> Result<Borrowed, ()>,
 ) -> Result<Plan, PlanError> {
+    let own_token = auth_method(row) == AuthMethod::Token;
     let settings: ProxySettings = proxy_settings(row);
     let provider = cat
         .provider(&row.provider_id)
@@ -61,7 +75,7 @@ pub fn build(
         provider: provider.id.clone(),
         protocol: provider.protocol().to_string(),
         base_url,
-        auth_scheme: provider.auth_scheme.clone(),
+        auth_scheme: scheme(provider, own_token),
         key: secret.api_key.clone(),
         model: None,
         responses_via_chat: provider.protocol() == "openai" && !provider.serves_responses(),
@@ -94,18 +108,20 @@ pub fn build(
                     endpoint: endpoint.to_string(),
                 })?,
         };
-        let key = match &f.key_profile {
+        let (key, token) = match &f.key_profile {
             Some(alias) => key_of(alias).map_err(|_| PlanError::NoKeyProfile {
                 index,
                 alias: alias.clone(),
             })?,
-            None => secret.api_key.clone(),
+            // A subscription token goes to Anthropic and nowhere else.
+            None if own_token => (None, false),
+            None => (secret.api_key.clone(), false),
         };
         targets.push(Target {
             provider: p.id.clone(),
             protocol: p.protocol().to_string(),
             base_url: url,
-            auth_scheme: p.auth_scheme.clone(),
+            auth_scheme: scheme(p, token),
             key,
             model: f.model.clone(),
             responses_via_chat: p.protocol() == "openai" && !p.serves_responses(),
@@ -145,7 +161,9 @@ impl StorePlans {
                 let mut keys = HashMap::new();
                 for f in proxy_settings(&row).fallbacks {
                     if let Some(other) = f.key_profile {
-                        let key = db::secret(c, &other)?.map(|s| s.api_key);
+                        let token = db::get(c, &other)?
+                            .is_some_and(|r| auth_method(&r) == AuthMethod::Token);
+                        let key = db::secret(c, &other)?.map(|s| (s.api_key, token));
                         keys.insert(other, key);
                     }
                 }
@@ -162,7 +180,7 @@ impl StorePlans {
             )));
         };
         let key_of = |other: &str| match keys.get(other) {
-            Some(Some(key)) => Ok(key.clone()),
+            Some(Some(borrowed)) => Ok(borrowed.clone()),
             _ => Err(()),
         };
         let config = self.config.get();
@@ -202,6 +220,7 @@ mod tests {
             created_at: "now".into(),
             last_used: None,
             sandbox: "{}".into(),
+            auth: "key".into(),
         }
     }
 
@@ -234,7 +253,7 @@ mod tests {
         };
         let key_of = |a: &str| {
             if a == "mm" {
-                Ok(Some("sk-mm".to_string()))
+                Ok((Some("sk-mm".to_string()), false))
             } else {
                 Err(())
             }
@@ -256,5 +275,34 @@ mod tests {
         assert_eq!(plan.targets[1].key.as_deref(), Some("sk-mm"));
         let debug = format!("{plan:?}");
         assert!(!debug.contains("sk-real") && !debug.contains("sk-mm") && !debug.contains("local"));
+    }
+
+    #[test]
+    fn a_subscription_token_goes_as_oauth_to_anthropic_only() {
+        let cat = crate::registry::builtin();
+        let settings = ProxySettings {
+            enabled: true,
+            fallbacks: vec![FallbackTarget {
+                provider_id: "minimax".into(),
+                endpoint_id: None,
+                model: Some("MiniMax-M2.1".into()),
+                base_url: None,
+                key_profile: None,
+            }],
+            ..Default::default()
+        };
+        let mut r = row(&settings);
+        r.auth = "token".into();
+        let secret = Secret {
+            api_key: Some("sk-ant-oat01-TOKEN".into()),
+            proxy_token: "local".into(),
+        };
+        let plan = build(&r, &secret, &cat, &ProxyConfig::default(), &|_| Err(())).unwrap();
+        assert_eq!(plan.targets[0].auth_scheme, "oauth");
+        assert_eq!(plan.targets[0].key.as_deref(), Some("sk-ant-oat01-TOKEN"));
+        assert_eq!(
+            plan.targets[1].key, None,
+            "the token never goes to a fallback"
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{ProfileError, Profiles, ProxySettings, proxy_settings, validate_proxy};
+use super::{ProfileError, Profiles, ProxySettings, auth_method, proxy_settings, validate_proxy};
 use crate::store::profiles as db;
 use crate::supervisor::{ProxyStatus, State, SupervisorError};
 
@@ -76,8 +76,9 @@ impl Profiles {
         alias: &str,
         settings: ProxySettings,
     ) -> Result<ProxyStatus, ProfileError> {
-        let old = proxy_settings(&self.row(alias).await?);
-        validate_proxy(&self.r.catalogue.get(), &settings)?;
+        let row = self.row(alias).await?;
+        let old = proxy_settings(&row);
+        validate_proxy(&self.r.catalogue.get(), &settings, auth_method(&row))?;
         self.check_fallbacks(alias, &settings).await?;
         let text =
             serde_json::to_string(&settings).map_err(|e| ProfileError::Internal(e.to_string()))?;

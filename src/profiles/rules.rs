@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ProfileError, ProxySettings, SandboxSettings};
+use super::{AuthMethod, ProfileError, ProxySettings, SandboxSettings};
 use crate::registry::{AgentManifest, Catalogue, Provider};
 use crate::store::profiles::ProfileRow;
 
@@ -36,6 +36,12 @@ pub struct CreateProfile {
     pub model: Option<String>,
     #[serde(default)]
     pub api_key: Option<String>,
+    /// How the agent authenticates: `key` (default), `token` or `login`.
+    #[serde(default)]
+    pub auth: Option<AuthMethod>,
+    /// With `auth: "token"`: the subscription's long-lived token (`claude setup-token`).
+    #[serde(default)]
+    pub oauth_token: Option<String>,
     #[serde(default)]
     pub base_url: Option<String>,
     #[serde(default)]
@@ -47,8 +53,52 @@ pub struct CreateProfile {
 /// A create request checked against the catalogue.
 pub struct Validated {
     pub row: ProfileRow,
+    /// The stored credential: the API key, or the subscription token.
     pub api_key: Option<String>,
     pub home: PathBuf,
+}
+
+/// A key or token as a single line without spaces, at most 4 KiB; `None` when empty.
+pub fn clean_secret(what: &str, value: Option<String>) -> Result<Option<String>, ProfileError> {
+    let value = value
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| k.trim().to_string());
+    if let Some(k) = &value
+        && (k.len() > 4096 || k.chars().any(|c| c.is_control() || c.is_whitespace()))
+    {
+        return Err(ProfileError::Invalid(format!(
+            "{what} must be a single line without spaces"
+        )));
+    }
+    Ok(value)
+}
+
+/// Whether `auth` suits `agent` on `provider`; the 400 says what would.
+pub fn check_auth(
+    auth: AuthMethod,
+    agent: &AgentManifest,
+    provider: &Provider,
+) -> Result<(), ProfileError> {
+    let login = crate::agents::login::spec(&agent.id);
+    match auth {
+        AuthMethod::Key => Ok(()),
+        AuthMethod::Token if login.and_then(|l| l.token).is_none() => {
+            Err(ProfileError::Invalid(format!(
+                "Agent '{}' takes no subscription token; use auth 'login' (its own login) or an API key",
+                agent.id
+            )))
+        }
+        AuthMethod::Token if provider.kind != "anthropic" => Err(ProfileError::Invalid(format!(
+            "A Claude subscription token works only with Anthropic itself (provider 'anthropic'), not '{}'",
+            provider.id
+        ))),
+        AuthMethod::Token => Ok(()),
+        AuthMethod::Login if login.is_none() => Err(ProfileError::Invalid(format!(
+            "Agent '{}' has no login of its own; use an API key",
+            agent.id
+        ))),
+        AuthMethod::Login => Ok(()),
+    }
 }
 
 fn check_url(url: &str, what: &str) -> Result<(), ProfileError> {
@@ -64,7 +114,16 @@ fn check_url(url: &str, what: &str) -> Result<(), ProfileError> {
     }
 }
 
-pub fn validate_proxy(cat: &Catalogue, proxy: &ProxySettings) -> Result<(), ProfileError> {
+pub fn validate_proxy(
+    cat: &Catalogue,
+    proxy: &ProxySettings,
+    auth: AuthMethod,
+) -> Result<(), ProfileError> {
+    if proxy.enabled && auth == AuthMethod::Login {
+        return Err(ProfileError::Invalid(
+            "A profile with the agent's own login cannot go through the proxy: the agent holds that login itself. Use auth 'token' (e.g. `claude setup-token`) to keep the credential in the proxy".into(),
+        ));
+    }
     if proxy.port == Some(0) {
         return Err(ProfileError::Invalid(
             "proxy.port must be between 1 and 65535".into(),
@@ -101,6 +160,12 @@ pub fn validate_proxy(cat: &Catalogue, proxy: &ProxySettings) -> Result<(), Prof
         {
             return Err(ProfileError::Invalid(format!(
                 "proxy.fallbacks[{i}].key_profile: invalid alias '{a}'"
+            )));
+        }
+        // A subscription token goes to Anthropic and nowhere else.
+        if auth == AuthMethod::Token && f.key_profile.is_none() {
+            return Err(ProfileError::Invalid(format!(
+                "proxy.fallbacks[{i}]: a profile with a subscription token cannot lend it to a fallback; name the profile whose key to use (key_profile)"
             )));
         }
     }
@@ -179,33 +244,59 @@ pub fn validate_with(
             provider.models.join(", ")
         )));
     }
-    let api_key = req
-        .api_key
-        .filter(|k| !k.trim().is_empty())
-        .map(|k| k.trim().to_string());
-    if key_needed && provider.requires_key && api_key.is_none() {
-        return Err(ProfileError::Invalid(format!(
-            "Provider '{}' needs an API key (api_key)",
-            provider.id
-        )));
-    }
-    if let Some(k) = &api_key
-        && (k.len() > 4096 || k.chars().any(|c| c.is_control() || c.is_whitespace()))
-    {
-        return Err(ProfileError::Invalid(
-            "api_key must be a single line without spaces".into(),
-        ));
-    }
+    let auth = req.auth.unwrap_or_default();
+    check_auth(auth, agent, provider)?;
+    let api_key = clean_secret("api_key", req.api_key)?;
+    let token = clean_secret("oauth_token", req.oauth_token)?;
+    let credential = match auth {
+        AuthMethod::Key => {
+            if token.is_some() {
+                return Err(ProfileError::Invalid(
+                    "oauth_token goes with auth 'token'".into(),
+                ));
+            }
+            if key_needed && provider.requires_key && api_key.is_none() {
+                return Err(ProfileError::Invalid(format!(
+                    "Provider '{}' needs an API key (api_key)",
+                    provider.id
+                )));
+            }
+            api_key
+        }
+        AuthMethod::Token => {
+            if api_key.is_some() {
+                return Err(ProfileError::Invalid(
+                    "auth 'token' takes oauth_token, not api_key".into(),
+                ));
+            }
+            if key_needed && token.is_none() {
+                return Err(ProfileError::Invalid(
+                    "auth 'token' needs oauth_token (the token `claude setup-token` prints)".into(),
+                ));
+            }
+            token
+        }
+        AuthMethod::Login => {
+            if api_key.is_some() || token.is_some() {
+                return Err(ProfileError::Invalid(
+                    "auth 'login' stores no credential: the agent keeps its own login in the profile home (clown profiles login ALIAS)".into(),
+                ));
+            }
+            None
+        }
+    };
     if let Some(url) = &req.base_url {
         check_url(url, "base_url")?;
     }
     // Codex speaks only the Responses API; for a provider without it the profile's proxy
     // translates, so it is on unless the request says otherwise.
     let proxy = req.proxy.unwrap_or_else(|| ProxySettings {
-        enabled: agent.launcher == "codex" && !provider.serves_responses(),
+        enabled: agent.launcher == "codex"
+            && !provider.serves_responses()
+            && auth != AuthMethod::Login,
         ..ProxySettings::default()
     });
-    validate_proxy(cat, &proxy)?;
+    validate_proxy(cat, &proxy, auth)?;
     let home = crate::agents::prepare::profile_home(user_home, &agent.id, &req.alias);
     Ok(Validated {
         row: ProfileRow {
@@ -221,8 +312,9 @@ pub fn validate_with(
             last_used: None,
             sandbox: serde_json::to_string(&req.sandbox.unwrap_or_default())
                 .unwrap_or_else(|_| "{}".into()),
+            auth: auth.as_str().into(),
         },
-        api_key,
+        api_key: credential,
         home,
     })
 }

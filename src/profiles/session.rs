@@ -21,18 +21,38 @@ const BASE_VARS: &[&str] = &["LANG", "SHELL", "USER", "LOGNAME", "HOME", "TMPDIR
 /// A validated request for a session.
 #[derive(Debug)]
 pub struct SessionRequest {
-    pub profile_alias: String,
+    /// The profile; `None`: the one bound to `working_dir` (see `bindings`).
+    pub profile_alias: Option<String>,
     pub args: Vec<String>,
     pub cols: u16,
     pub rows: u16,
     pub working_dir: Option<PathBuf>,
     /// The client's PATH: where to look when the daemon finds the agent nowhere else.
     pub search_path: Option<String>,
+    /// Run the agent's own login (a profile with auth 'login') instead of the agent.
+    pub login: bool,
 }
 
 impl Profiles {
     pub async fn start_session(&self, req: SessionRequest) -> Result<Arc<Session>, ProfileError> {
-        let row = self.row(&req.profile_alias).await?;
+        let alias = match &req.profile_alias {
+            Some(a) => a.clone(),
+            None => {
+                let dir = req
+                    .working_dir
+                    .clone()
+                    .ok_or_else(|| ProfileError::Invalid("profile_alias is required".into()))?;
+                self.resolve_binding(&dir).await?.1
+            }
+        };
+        let row = self.row(&alias).await?;
+        let mut req = req;
+        if req.login {
+            let spec = super::login_spec(&row)?;
+            let mut args: Vec<String> = spec.args.iter().map(|a| a.to_string()).collect();
+            args.append(&mut req.args);
+            req.args = args;
+        }
         let (binary, npm_package) = self
             .r
             .catalogue
@@ -108,16 +128,19 @@ impl Profiles {
                 .command(&path, &req.args),
             None => (path, req.args),
         };
-        let spec = self
-            .launch_spec(&req.profile_alias, req.working_dir.as_deref())
-            .await?;
+        let spec = self.launch_spec(&alias, req.working_dir.as_deref()).await?;
         let mut env = base_env(&self.r.env, &dirs);
         env.extend(spec.env);
+        let secrets = spec
+            .secret_fds
+            .into_iter()
+            .map(|s| (s.env, s.value))
+            .collect();
         let session = self
             .r
             .terminals
             .create(NewSession {
-                profile: req.profile_alias,
+                profile: alias,
                 program: Program {
                     path,
                     args,
@@ -125,6 +148,7 @@ impl Profiles {
                     cwd,
                     cols: req.cols,
                     rows: req.rows,
+                    secrets,
                 },
                 scrollback_bytes: config.terminal.scrollback_bytes,
                 max_sessions: config.terminal.max_sessions,

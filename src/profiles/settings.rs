@@ -51,3 +51,40 @@ pub struct SandboxSettings {
 pub fn sandbox_settings(row: &ProfileRow) -> SandboxSettings {
     serde_json::from_str(&row.sandbox).unwrap_or_default()
 }
+
+/// How a profile's agent authenticates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// An API key, kept in the secrets table (the default).
+    #[default]
+    Key,
+    /// A subscription's long-lived OAuth token (Claude Code's `claude setup-token`),
+    /// kept in the secrets table like a key and handed to the agent on a pipe.
+    Token,
+    /// The agent's own login (`claude auth login`, `codex login`, …), whose state lives
+    /// in the profile home; clown stores no credential.
+    Login,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Token => "token",
+            Self::Login => "login",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "token" => Self::Token,
+            "login" => Self::Login,
+            _ => Self::Key,
+        }
+    }
+}
+
+pub fn auth_method(row: &ProfileRow) -> AuthMethod {
+    AuthMethod::parse(&row.auth)
+}

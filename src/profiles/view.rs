@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{endpoint_url, proxy_settings, sandbox_settings};
+use super::{AuthMethod, auth_method, endpoint_url, proxy_settings, sandbox_settings};
 use crate::registry::Catalogue;
 use crate::store::profiles::ProfileRow;
 
@@ -31,6 +31,7 @@ pub struct Summary<'a> {
     created_at: &'a str,
     proxy_enabled: bool,
     sandbox_enabled: bool,
+    auth: &'a str,
 }
 
 /// Serialized straight from the row (no intermediate JSON tree): lists can be long.
@@ -47,12 +48,25 @@ pub fn summary(row: &ProfileRow) -> Summary<'_> {
         // The stored settings are compact JSON written by us; no need to parse them whole.
         proxy_enabled: row.proxy.contains("\"enabled\":true"),
         sandbox_enabled: row.sandbox.contains("\"enabled\":true"),
+        auth: &row.auth,
     }
 }
 
-/// The detail view. `key_hint` is at most the key's last four characters.
-pub fn detail(row: &ProfileRow, cat: &Catalogue, user_home: &Path, key: Option<&str>) -> Value {
+/// The detail view. `key_hint` (or `token_hint`) is at most the credential's last four
+/// characters.
+pub fn detail(
+    row: &ProfileRow,
+    cat: &Catalogue,
+    user_home: &Path,
+    credential: Option<&str>,
+) -> Value {
     let provider = cat.provider(&row.provider_id);
+    let token = auth_method(row) == AuthMethod::Token;
+    let (key, tok) = if token {
+        (None, credential)
+    } else {
+        (credential, None)
+    };
     json!({
         "alias": row.alias,
         "agent_id": row.agent_id,
@@ -64,8 +78,11 @@ pub fn detail(row: &ProfileRow, cat: &Catalogue, user_home: &Path, key: Option<&
         "profile_home": tilde(&row.profile_home, user_home),
         "base_url": row.base_url,
         "endpoint_url": endpoint_url(row, provider),
+        "auth": row.auth,
         "api_key_set": key.is_some(),
         "api_key_hint": key.map(key_hint),
+        "token_set": tok.is_some(),
+        "token_hint": tok.map(key_hint),
         "proxy": proxy_settings(row),
         "sandbox": sandbox_settings(row),
     })

@@ -49,7 +49,8 @@ impl Forwarder {
             auth.push(match &t.key {
                 None => None,
                 Some(key) => {
-                    let (name, value) = if t.auth_scheme == "bearer" {
+                    let bearer = t.auth_scheme == "bearer" || t.auth_scheme == super::oauth::SCHEME;
+                    let (name, value) = if bearer {
                         (header::AUTHORIZATION, format!("Bearer {key}"))
                     } else {
                         (HeaderName::from_static("x-api-key"), key.clone())
@@ -232,6 +233,9 @@ impl Forwarder {
         if let Some(Some((name, value))) = self.auth.get(index) {
             headers.insert(name.clone(), value.clone());
         }
+        if target.auth_scheme == super::oauth::SCHEME {
+            super::oauth::add_beta(headers);
+        }
         Some(req)
     }
 
@@ -256,6 +260,11 @@ impl Forwarder {
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
+        if let Some(snapshot) =
+            super::limits::capture(&self.plan.profile, &target.provider, status, resp.headers())
+        {
+            self.reporter.limits(snapshot);
+        }
         if !last && (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
             return Err(Failure::Transport(format!(
                 "{} answered {}",

@@ -9,13 +9,17 @@
 //! request, the fallback loop), [`upstream`] (TLS connector, URL mapping), [`alias`]
 //! (model alias rewrite), [`body`] and [`usage_tap`] (the response stream and its
 //! usage), [`responses_chat`] (the Responses API over Chat Completions, for Codex on
-//! providers without it), [`report`] (usage to the daemon). [`plan`] is what the daemon
+//! providers without it), [`report`] (usage to the daemon), [`limits`] (the provider's
+//! rate-limit headers, reported beside the usage) and [`oauth`] (a subscription token
+//! towards Anthropic). [`plan`] is what the daemon
 //! hands it. It imports nothing of the daemon (store, app, api, http): the daemon's side
 //! of proxies is `crate::supervisor`.
 
 pub mod alias;
 pub mod body;
 pub mod forward;
+pub mod limits;
+pub mod oauth;
 pub mod plan;
 pub mod report;
 pub mod responses_chat;

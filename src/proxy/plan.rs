@@ -49,7 +49,8 @@ pub struct Target {
     /// `anthropic` or `openai`: how `/v1/...` maps onto `base_url`.
     pub protocol: String,
     pub base_url: String,
-    /// `x-api-key` or `bearer`.
+    /// `x-api-key`, `bearer`, or `oauth` (a subscription token: bearer plus the OAuth
+    /// beta, see `crate::proxy::oauth`).
     pub auth_scheme: String,
     #[serde(default)]
     pub key: Option<String>,

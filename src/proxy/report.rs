@@ -1,6 +1,7 @@
 //! The child's usage reporter: one thread that posts finished requests' usage to the daemon
 //! (`POST /api/usage/record`, source `proxy`, authenticated with the usage token the
-//! daemon issued this start of the proxy: it records this profile's usage and nothing else).
+//! daemon issued this start of the proxy: it records this profile's usage and nothing else),
+//! and beside it the rate-limit snapshots the provider's headers gave (`limits`).
 //!
 //! Requests hand their event over a channel and never wait for the daemon. The task
 //! gathers events for a moment after the first and sends them in one batch, so under
@@ -18,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::records::UsageEvent;
+use crate::records::{LimitSnapshot, UsageEvent};
 
 /// Events per post (the daemon takes JSON bodies up to 1 MiB).
 const MAX_BATCH: usize = 1000;
@@ -28,9 +29,15 @@ const LINGER: Duration = Duration::from_millis(100);
 const QUEUE: usize = 100_000;
 const RETRIES: [u64; 3] = [200, 1000, 3000];
 
+/// What a request hands the reporter.
+enum Report {
+    Usage(UsageEvent),
+    Limits(LimitSnapshot),
+}
+
 #[derive(Clone)]
 pub struct Reporter {
-    tx: Option<mpsc::Sender<UsageEvent>>,
+    tx: Option<mpsc::Sender<Report>>,
 }
 
 pub struct ReporterTask {
@@ -80,9 +87,18 @@ impl Reporter {
             event.tokens.cache_read_input_tokens
         );
         if let Some(tx) = &self.tx
-            && tx.try_send(event).is_err()
+            && tx.try_send(Report::Usage(event)).is_err()
         {
             tracing::warn!("usage queue full; an event was dropped");
+        }
+    }
+
+    /// Hands over the rate-limit headers of a response.
+    pub fn limits(&self, snapshot: LimitSnapshot) {
+        if let Some(tx) = &self.tx
+            && tx.try_send(Report::Limits(snapshot)).is_err()
+        {
+            tracing::warn!("usage queue full; a limits snapshot was dropped");
         }
     }
 }
@@ -102,9 +118,11 @@ impl ReporterTask {
 #[derive(Serialize)]
 struct Batch<'a> {
     events: &'a [UsageEvent],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    limits: &'a [LimitSnapshot],
 }
 
-async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<String>) {
+async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
@@ -119,7 +137,8 @@ async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<Stri
                     Err(_) => break,
                 }
             }
-            send(&client, &endpoint, token.as_deref(), &batch).await;
+            let (events, limits) = split(std::mem::take(&mut batch));
+            send(&client, &endpoint, token.as_deref(), &events, &limits).await;
             // Under load more than a batch queues up in one window: send it all now.
             match rx.try_recv() {
                 Ok(e) => batch = vec![e],
@@ -129,14 +148,37 @@ async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<Stri
     }
 }
 
+/// The events and the limits of a batch; a limits snapshot equal to the one before it
+/// (the same headers and status) says nothing new and is left out.
+fn split(batch: Vec<Report>) -> (Vec<UsageEvent>, Vec<LimitSnapshot>) {
+    let mut events = Vec::new();
+    let mut limits: Vec<LimitSnapshot> = Vec::new();
+    for r in batch {
+        match r {
+            Report::Usage(e) => events.push(e),
+            Report::Limits(s) => match limits.last_mut() {
+                Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
+                    last.ts = last.ts.max(s.ts);
+                }
+                _ => limits.push(s),
+            },
+        }
+    }
+    (events, limits)
+}
+
 /// Posts one batch, retrying a few times.
 async fn send(
     client: &Client<HttpConnector, Full<Bytes>>,
     endpoint: &str,
     token: Option<&str>,
     batch: &[UsageEvent],
+    limits: &[LimitSnapshot],
 ) {
-    let body = match serde_json::to_string(&Batch { events: batch }) {
+    let body = match serde_json::to_string(&Batch {
+        events: batch,
+        limits,
+    }) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!("cannot encode usage events: {e}");
@@ -154,8 +196,9 @@ async fn send(
             }
             Err(e) => {
                 tracing::error!(
-                    "could not record the usage of {} request(s): {e}",
-                    batch.len()
+                    "could not record the usage of {} request(s) ({} limits snapshot(s)): {e}",
+                    batch.len(),
+                    limits.len()
                 );
                 return;
             }

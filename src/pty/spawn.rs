@@ -29,7 +29,14 @@ pub struct Program {
     pub cwd: PathBuf,
     pub cols: u16,
     pub rows: u16,
+    /// Secrets the program reads from a descriptor: (variable, value). Each value goes
+    /// into a pipe whose reading end the child gets as descriptor 3, 4, …, named by the
+    /// variable; it never appears in the environment.
+    pub secrets: Vec<(String, String)>,
 }
+
+/// The first descriptor number secrets are handed over on.
+pub const FIRST_SECRET_FD: i32 = 3;
 
 impl std::fmt::Debug for Program {
     // The environment carries the profile's credential: names only.
@@ -39,6 +46,10 @@ impl std::fmt::Debug for Program {
             .field("args", &self.args)
             .field("env", &self.env.keys().collect::<Vec<_>>())
             .field("cwd", &self.cwd)
+            .field(
+                "secrets",
+                &self.secrets.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -69,8 +80,13 @@ pub fn spawn(program: &Program) -> Result<Spawned, PtyError> {
             })
     };
     cmd.stdin(stdio()?).stdout(stdio()?).stderr(stdio()?);
+    let pipes = secret_pipes(&program.secrets)?;
+    for (i, (var, _)) in program.secrets.iter().enumerate() {
+        cmd.env(var, (FIRST_SECRET_FD + i as i32).to_string());
+    }
+    let sources: Vec<RawFd> = pipes.iter().map(AsRawFd::as_raw_fd).collect();
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-    // system calls (setsid, ioctl, close_range/fcntl); it allocates nothing.
+    // system calls (setsid, ioctl, close_range/fcntl, dup2); it allocates nothing.
     let umask = crate::paths::user_umask();
     unsafe {
         cmd.pre_exec(move || {
@@ -84,7 +100,7 @@ pub fn spawn(program: &Program) -> Result<Spawned, PtyError> {
                 return Err(std::io::Error::last_os_error());
             }
             cloexec_from(3);
-            Ok(())
+            hand_over(&sources, FIRST_SECRET_FD)
         });
     }
     let child = cmd.spawn().map_err(|source| PtyError::Spawn {
@@ -92,8 +108,9 @@ pub fn spawn(program: &Program) -> Result<Spawned, PtyError> {
         source,
     })?;
     // Our copies of the slave close here, so the master sees end-of-file once the child
-    // and its descendants have closed theirs.
+    // and its descendants have closed theirs; the child has its own copies of the pipes.
     drop(slave);
+    drop(pipes);
     let pid = child
         .id()
         .and_then(|p| i32::try_from(p).ok())
@@ -102,6 +119,68 @@ pub fn spawn(program: &Program) -> Result<Spawned, PtyError> {
             source: std::io::Error::other("the child has no pid"),
         })?;
     Ok(Spawned { master, child, pid })
+}
+
+/// One pipe per secret, holding the value and a newline with the writing end already
+/// closed (a token is far smaller than a pipe's buffer), so the reader sees the value
+/// and then end-of-file. Returns the reading ends (close-on-exec).
+pub fn secret_pipes(secrets: &[(String, String)]) -> Result<Vec<OwnedFd>, PtyError> {
+    use std::io::Write;
+    let fail = |source: std::io::Error| PtyError::Open {
+        action: "hand a secret over on a pipe",
+        source,
+    };
+    let mut out = Vec::new();
+    for (_, value) in secrets {
+        let (read, write) = pipe().map_err(|e| fail(e.into()))?;
+        let mut w = std::fs::File::from(write);
+        w.write_all(value.as_bytes())
+            .and_then(|_| w.write_all(b"\n"))
+            .map_err(fail)?;
+        out.push(read);
+    }
+    Ok(out)
+}
+
+/// A close-on-exec pipe, atomically where the system can.
+#[cfg(target_os = "linux")]
+fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe()?;
+    set_cloexec(r.as_raw_fd())?;
+    set_cloexec(w.as_raw_fd())?;
+    Ok((r, w))
+}
+
+/// In the forked child: puts `sources` on descriptors `first`, `first + 1`, … (inherited
+/// across exec). Each source first moves above every target, so no target overwrites a
+/// source still to be moved. Async-signal-safe; allocates nothing.
+pub fn hand_over(sources: &[RawFd], first: i32) -> std::io::Result<()> {
+    const HIGH: i32 = 256;
+    let mut moved = [0 as RawFd; 16];
+    if sources.len() > moved.len() {
+        return Err(std::io::Error::other("too many secrets"));
+    }
+    for (i, src) in sources.iter().enumerate() {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor this process holds.
+        let fd = unsafe { nix::libc::fcntl(*src, nix::libc::F_DUPFD_CLOEXEC, HIGH) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        moved[i] = fd;
+    }
+    for (i, fd) in moved[..sources.len()].iter().enumerate() {
+        // SAFETY: dup2 onto a number of our choosing; the new descriptor has no
+        // close-on-exec flag, so the program inherits it.
+        if unsafe { nix::libc::dup2(*fd, first + i as i32) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// A new terminal pair: the master (non-blocking, close-on-exec) and the slave.

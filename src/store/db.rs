@@ -108,6 +108,46 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID, STRICT;",
     // 6: a profile's sandbox settings (whether its agent runs confined), as JSON.
     "ALTER TABLE profiles ADD COLUMN sandbox TEXT NOT NULL DEFAULT '{}';",
+    // 7: how a profile authenticates: 'key' (an API key), 'token' (a subscription's
+    // long-lived OAuth token, kept in secrets.api_key like a key) or 'login' (the agent's
+    // own login, whose state lives in the profile home).
+    "ALTER TABLE profiles ADD COLUMN auth TEXT NOT NULL DEFAULT 'key';",
+    // 8: the provider's rate-limit headers a proxy saw (Anthropic's
+    // anthropic-ratelimit-unified-* family, retry-after on 429), one row per distinct
+    // state per profile: a repeat of the same headers only moves last_seen.
+    "CREATE TABLE limit_snapshots (
+        id          INTEGER PRIMARY KEY,
+        profile     TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        http_status INTEGER NOT NULL,
+        headers     TEXT NOT NULL
+     ) STRICT;
+     CREATE INDEX limit_snapshots_profile ON limit_snapshots(profile, id);",
+    // 9: the shared setup (MCP servers, permissions, hooks, status line, instructions, …)
+    // as one JSON document, and per profile what its last projection wrote into each
+    // file of its home (the keys and values), from which drift is seen.
+    "CREATE TABLE shared_setup (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        doc        TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE setup_projections (
+        profile      TEXT NOT NULL REFERENCES profiles(alias) ON DELETE CASCADE,
+        file         TEXT NOT NULL,
+        format       TEXT NOT NULL,
+        entries      TEXT NOT NULL,
+        projected_at TEXT NOT NULL,
+        PRIMARY KEY (profile, file)
+     ) STRICT;",
+    // 10: directories bound to a profile (`clown bind`): the `.clown-profile` file in the
+    // directory decides; this lists the bindings made or found.
+    "CREATE TABLE bindings (
+        dir        TEXT PRIMARY KEY,
+        profile    TEXT NOT NULL,
+        created_at TEXT NOT NULL
+     ) STRICT;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -8,10 +8,13 @@
 //! a crash leaves either the old or the new state. Deleted rows are overwritten
 //! (`secure_delete`), so a deleted key is gone from the file once the WAL is checkpointed.
 
+pub mod bindings;
 pub mod daily;
 mod db;
 pub mod imports;
+pub mod limits;
 pub mod profiles;
+pub mod setup;
 pub mod usage;
 
 use std::path::{Path, PathBuf};

@@ -18,6 +18,8 @@ pub struct ProfileRow {
     pub proxy: String,
     /// The sandbox settings, as JSON.
     pub sandbox: String,
+    /// `key`, `token` or `login` (see `crate::profiles::AuthMethod`).
+    pub auth: String,
     pub created_at: String,
     pub last_used: Option<String>,
 }
@@ -36,7 +38,7 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-const COLUMNS: &str = "alias, agent_id, provider_id, endpoint_id, model, base_url, profile_home, proxy, created_at, last_used, sandbox";
+const COLUMNS: &str = "alias, agent_id, provider_id, endpoint_id, model, base_url, profile_home, proxy, created_at, last_used, sandbox, auth";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<ProfileRow> {
     Ok(ProfileRow {
@@ -51,6 +53,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<ProfileRow> {
         created_at: r.get(8)?,
         last_used: r.get(9)?,
         sandbox: r.get(10)?,
+        auth: r.get(11)?,
     })
 }
 
@@ -58,7 +61,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<ProfileRow> {
 pub fn insert(conn: &mut Connection, p: &ProfileRow, secret: &Secret) -> Result<bool, StoreError> {
     let tx = conn.transaction()?;
     let added = tx.execute(
-        &format!("INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(alias) DO NOTHING"),
+        &format!("INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(alias) DO NOTHING"),
         params![
             p.alias,
             p.agent_id,
@@ -70,7 +73,8 @@ pub fn insert(conn: &mut Connection, p: &ProfileRow, secret: &Secret) -> Result<
             p.proxy,
             p.created_at,
             p.last_used,
-            p.sandbox
+            p.sandbox,
+            p.auth
         ],
     )?;
     if added == 0 {
@@ -98,9 +102,29 @@ pub fn get(conn: &Connection, alias: &str) -> Result<Option<ProfileRow>, StoreEr
     Ok(stmt.query_row(params![alias], row).optional()?)
 }
 
-/// Deletes the profile (its secret goes with it); `false` when there was none.
-pub fn delete(conn: &Connection, alias: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("DELETE FROM profiles WHERE alias = ?1", params![alias])? > 0)
+/// Deletes the profile (its secret goes with it) and the limits its proxy saw; `false`
+/// when there was none.
+pub fn delete(conn: &mut Connection, alias: &str) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "DELETE FROM limit_snapshots WHERE profile = ?1",
+        params![alias],
+    )?;
+    let deleted = tx.execute("DELETE FROM profiles WHERE alias = ?1", params![alias])? > 0;
+    tx.commit()?;
+    Ok(deleted)
+}
+
+/// Replaces the stored credential (key or token) of `alias`; `false` when no such profile.
+pub fn set_credential(
+    conn: &Connection,
+    alias: &str,
+    credential: Option<&str>,
+) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE secrets SET api_key = ?2 WHERE alias = ?1",
+        params![alias, credential],
+    )? > 0)
 }
 
 pub fn secret(conn: &Connection, alias: &str) -> Result<Option<Secret>, StoreError> {

@@ -3,7 +3,9 @@
 // sees; screenshots of each page go to $ARTIFACTS. Exits non-zero on the first failure.
 //
 // Env: BASE (http://127.0.0.1:PORT), TOKEN, ARTIFACTS, TERM_PROFILE (a profile whose
-// agent echoes input), PROXY_PROFILE, CHROMIUM (default /usr/bin/chromium).
+// agent echoes input), PROXY_PROFILE (with a limits snapshot), LOGIN_PROFILE (Claude Code
+// with its own login), BOUND_DIR (bound to TERM_PROFILE), CHROMIUM (default
+// /usr/bin/chromium).
 
 import { createRequire } from "node:module";
 import http from "node:http";
@@ -121,6 +123,55 @@ await step("a terminal for a profile: type into xterm.js and see the echo", asyn
   await shot("terminals-tabs");
 });
 
+await step("subscriptions: the form's choices, a login profile's Log in runs its login in a terminal, limits and bindings shown", async () => {
+  await page.goto(BASE + "/#/profiles");
+  const form = page.locator("#create-profile");
+  await form.locator("select[name=auth]").selectOption("login");
+  assert(await form.locator("input[name=api_key]").isDisabled(), "no key for the agent's own login");
+  await form.locator("select[name=auth]").selectOption("token");
+  assert(!(await form.locator("input[name=api_key]").isDisabled()), "a token is asked for");
+  const proxied = page.locator(`tr[data-alias="${process.env.PROXY_PROFILE}"] .state`);
+  await proxied.getByText("5h 25%").waitFor({ timeout: TIMEOUT });
+  const row = page.locator(`tr[data-alias="${process.env.LOGIN_PROFILE}"]`);
+  await row.locator(".state").getByText("not logged in").waitFor({ timeout: TIMEOUT });
+  await page.locator(`#binding-list tr[data-dir="${process.env.BOUND_DIR}"]`).waitFor({ timeout: TIMEOUT });
+  await shot("profiles-subscriptions");
+  await row.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(/#\/terminals\/[0-9a-f-]+/, { timeout: TIMEOUT });
+  await page.waitForFunction(() => {
+    const rows = document.querySelector("#term .xterm-rows");
+    return rows && rows.textContent.replace(/\s/g, "").includes("oauth/authorize");
+  }, null, { timeout: TIMEOUT });
+  await shot("login-terminal");
+});
+
+await step("the setup page adds an MCP server for every profile, lists it and removes it", async () => {
+  await page.goto(BASE + "/#/setup");
+  await page.getByRole("heading", { name: "Setup" }).waitFor({ timeout: TIMEOUT });
+  const form = page.locator("#add-mcp");
+  await form.locator("input[name=name]").fill("from-the-ui");
+  await form.locator("input[name=command]").fill("python3 /srv/mcp.py --flag");
+  await form.locator("textarea[name=env]").fill("TOKEN=ui-secret-0123456789");
+  await form.getByRole("button", { name: "Add MCP server" }).click();
+  const row = page.locator('tr[data-server="from-the-ui"]');
+  await row.waitFor({ timeout: TIMEOUT });
+  const setup = await api("GET", "/api/setup");
+  const server = setup.json.data.setup.mcp_servers["from-the-ui"];
+  assert(server && server.command === "python3" && server.args.join(" ") === "/srv/mcp.py --flag", JSON.stringify(server));
+  assert(!(await page.content()).includes("ui-secret-0123456789"), "the secret is not shown back");
+  await page.locator("#drift-list").waitFor();
+  await shot("setup");
+  await row.getByRole("button", { name: "Remove" }).click();
+  await row.waitFor({ state: "detached", timeout: TIMEOUT });
+});
+
+await step("the agents page offers installs from npm", async () => {
+  await page.goto(BASE + "/#/agents");
+  await page.getByRole("heading", { name: "Install log" }).waitFor({ timeout: TIMEOUT });
+  const button = page.locator('tr[data-agent="grok"] button');
+  assert((await button.textContent()) === "Install", await button.textContent());
+});
+
 await step("the usage page draws its charts; the period selector changes the totals", async () => {
   await page.goto(BASE + "/#/usage/all");
   await page.locator("#chart-days canvas").first().waitFor({ timeout: TIMEOUT });
@@ -208,10 +259,10 @@ await step("screenshots of every page, wide and narrow", async () => {
     await page.getByRole("heading", { name: name[0].toUpperCase() + name.slice(1) }).waitFor({ timeout: TIMEOUT });
     if (name === "logs") await page.locator(".log div").first().waitFor({ timeout: TIMEOUT });
     if (name === "doctor") {
-      // The proxied profile's agent (claude) is not installed here: a failing check with its fix.
-      const row = page.locator('tr[data-check="agent claude"][data-status="fail"]');
+      // The droid profile's agent is not installed here: a failing check with its fix.
+      const row = page.locator('tr[data-check="agent droid"][data-status="fail"]');
       await row.waitFor({ timeout: TIMEOUT });
-      assert((await row.textContent()).includes("fix: npm install -g @anthropic-ai/claude-code"), await row.textContent());
+      assert((await row.textContent()).includes("fix: clown agents install droid (or npm install -g @factory/cli"), await row.textContent());
     }
     await shot(name);
   }

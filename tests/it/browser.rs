@@ -48,8 +48,9 @@ fn the_web_ui_in_chromium() {
     let env = TestEnv::new("browser");
     let bin = install_echo_agent(&env);
     env.write_config(&format!(
-        "[agents]\nextra_paths = [\"{}\"]\n",
-        bin.display()
+        "[agents]\nextra_paths = [\"{}\", \"{}\"]\n",
+        bin.display(),
+        deps_bin().display()
     ));
     let upstream = crate::upstream::Upstream::start(Default::default());
     let d = Daemon::start(&env);
@@ -57,11 +58,39 @@ fn the_web_ui_in_chromium() {
         &d,
         json!({"agent_id": "echoer", "alias": "echo-term", "provider_id": "anthropic", "api_key": "sk-echo-0123456789abcdef"}),
     );
+    // An agent that is not installed, for the Doctor page's failing check.
+    create_profile(
+        &d,
+        json!({"agent_id": "droid", "alias": "no-droid", "provider_id": "anthropic", "api_key": "sk-droid-0123456789abcdef"}),
+    );
     create_profile(
         &d,
         json!({"agent_id": "claude", "alias": "proxied", "provider_id": "anthropic", "api_key": "sk-proxied-0123456789abcdef",
                "base_url": upstream.url()}),
     );
+    // A subscription profile whose login the UI starts (the real `claude auth login`),
+    // limits a provider sent for the other, and a bound directory.
+    create_profile(
+        &d,
+        json!({"agent_id": "claude", "alias": "sub-login", "provider_id": "anthropic", "auth": "login"}),
+    );
+    let now_s = jiff::Timestamp::now().as_second();
+    d.api(
+        "POST",
+        "/api/usage/record",
+        Some(&json!({"limits": [{"profile": "proxied", "provider": "anthropic", "ts": now_s, "http_status": 200,
+            "headers": {"anthropic-ratelimit-unified-status": "allowed", "anthropic-ratelimit-unified-5h-utilization": "0.25",
+                        "anthropic-ratelimit-unified-5h-reset": (now_s + 3600).to_string()}}]})),
+    )
+    .expect_ok();
+    let bound = env.root.join("bound-project");
+    std::fs::create_dir_all(&bound).unwrap();
+    d.api(
+        "POST",
+        "/api/bindings",
+        Some(&json!({"dir": bound, "profile": "echo-term"})),
+    )
+    .expect_ok();
     // Usage for the charts: some today, more ten days ago, so periods differ.
     let now = jiff::Timestamp::now().as_second();
     let events: Vec<_> = (0..12)
@@ -92,6 +121,8 @@ fn the_web_ui_in_chromium() {
         .env("DEPS_DIR", deps.parent().unwrap())
         .env("TERM_PROFILE", "echo-term")
         .env("PROXY_PROFILE", "proxied")
+        .env("LOGIN_PROFILE", "sub-login")
+        .env("BOUND_DIR", &bound)
         .env("CHROMIUM", &chromium)
         .env("TZ", "UTC")
         .output()

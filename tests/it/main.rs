@@ -6,6 +6,8 @@ mod helpers;
 mod upstream;
 mod ws;
 
+mod agents_install;
+mod bindings;
 mod browser;
 mod first_hour;
 mod foundation;
@@ -15,5 +17,7 @@ mod registry;
 mod sandbox;
 mod security;
 mod service_manager;
+mod setup;
+mod subscription;
 mod terminal;
 mod usage;

@@ -50,6 +50,8 @@ pub struct Script {
     /// holds a tool result, then with the reply: on Chat Completions always, on Messages
     /// when the request offers a tool of that name (Claude Code's side requests do not).
     pub tool_call: Option<(String, String)>,
+    /// Extra response headers (e.g. Anthropic's rate-limit headers) on every answer.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Default for Script {
@@ -66,6 +68,7 @@ impl Default for Script {
             event_gap: std::time::Duration::ZERO,
             break_after_events: None,
             tool_call: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -168,8 +171,13 @@ fn serve(stream: TcpStream, requests: Arc<Mutex<Vec<Recorded>>>, script: Arc<Mut
             std::thread::sleep(script.delay);
         }
         let len: usize = parts.iter().map(Vec::len).sum();
+        let extra: String = script
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let head = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {len}\r\nrequest-id: req_test\r\n\r\n"
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {len}\r\nrequest-id: req_test\r\n{extra}\r\n"
         );
         if writer.write_all(head.as_bytes()).is_err() {
             return;

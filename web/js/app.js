@@ -7,6 +7,7 @@ import { el, toast } from "./util.js";
 const pages = {
   dashboard: () => import("./pages/dashboard.js"),
   profiles: () => import("./pages/profiles.js"),
+  setup: () => import("./pages/setup.js"),
   terminals: () => import("./pages/terminals.js"),
   usage: () => import("./pages/usage.js"),
   proxies: () => import("./pages/proxies.js"),

@@ -81,7 +81,7 @@ fn the_cli_hands_its_path_to_the_daemon() {
         .expect_error(400);
     for part in [
         "Agent 'echoer' is not installed where the daemon looks",
-        "no executable 'clown-test-echo' in /usr/bin, /bin",
+        "no executable 'clown-test-echo' in ~/.local/share/clown/agents/bin, /usr/bin, /bin",
         "agents.extra_paths in ~/.config/clown/config.toml",
         "systemctl --user reload clown",
     ] {

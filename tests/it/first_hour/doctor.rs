@@ -54,10 +54,9 @@ fn doctor_names_each_problem_with_its_fix() {
     assert_eq!(claude["status"], "fail", "{claude}");
     assert!(claude["detail"].as_str().unwrap().contains("used by work"));
     assert!(
-        claude["fix"]
-            .as_str()
-            .unwrap()
-            .starts_with("npm install -g @anthropic-ai/claude-code"),
+        claude["fix"].as_str().unwrap().starts_with(
+            "clown agents install claude (or npm install -g @anthropic-ai/claude-code"
+        ),
         "{claude}"
     );
     let path = find(&checks, "PATH claude");
@@ -82,7 +81,9 @@ fn doctor_names_each_problem_with_its_fix() {
     );
     assert!(text.contains("FAIL  agent claude"), "{text}");
     assert!(
-        text.contains("fix: npm install -g @anthropic-ai/claude-code"),
+        text.contains(
+            "fix: clown agents install claude (or npm install -g @anthropic-ai/claude-code"
+        ),
         "{text}"
     );
 

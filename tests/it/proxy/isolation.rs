@@ -165,6 +165,11 @@ fn with_token(d: &Daemon, token: &str, method: &str, path: &str, body: Option<&V
     )
 }
 
+fn limits(profile: &str) -> Value {
+    json!({"profile": profile, "provider": "anthropic", "ts": jiff::Timestamp::now().as_second(),
+           "http_status": 200, "headers": {"anthropic-ratelimit-unified-status": "allowed"}})
+}
+
 fn event(profile: &str, source: &str) -> Value {
     json!({"profile": profile, "model": "claude-sonnet-4", "source": source,
            "input_tokens": 3, "output_tokens": 4})
@@ -242,10 +247,14 @@ fn the_proxy_holds_a_usage_token_not_the_daemons() {
     let record = |body: Value| with_token(&d, usage, "POST", "/api/usage/record", Some(&body));
     let r = record(json!({"events": [event("own", "proxy")]}));
     assert_eq!(r.expect_ok()["events_added"], 1);
+    // And the rate limits its own profile's provider sent.
+    let r = record(json!({"limits": [limits("own")]}));
+    assert_eq!(r.expect_ok()["limits_changed"], 1);
     for body in [
         json!({"events": [event("own", "proxy"), event("other", "proxy")]}),
         json!({"events": [event("own", "cli")]}),
         json!({"sessions": [{"profile": "own", "started_at": 1, "source": "proxy"}]}),
+        json!({"limits": [limits("other")]}),
     ] {
         let msg = record(body.clone()).expect_error(403);
         assert!(msg.contains("proxy's token"), "{body}: {msg}");
