@@ -16,7 +16,8 @@
 #   - the CLI, once both units are stopped, starts the daemon through
 #     `systemctl --user start clown.socket`: it runs in clown.service's cgroup, no stray one;
 #   - `systemctl --user stop clown` with a running proxy and a terminal session whose program
-#     started a grandchild: exit 0, STOPPING=1 reached the manager, the cgroup is empty;
+#     started grandchildren (one of them setsid): exit 0, STOPPING=1 reached the manager,
+#     nothing is left in the cgroup;
 #   - after a reboot: clown.socket listens and `systemctl --user start clown` works;
 #   - `dpkg -r clown` stops the units in the user's manager, removes her own enablement link
 #     and the global one, and leaves her data; `dpkg --purge clown` names the per-user data
@@ -592,20 +593,20 @@ t_stop_setup() {
   wait_until 20 "the proxy of 'work' to run" proxy_running || return 1
   SESSION="$(as alice clown terminal new work)" || return 1
   echo "session $SESSION"
-  wait_until 10 "the agent's grandchild in the cgroup" grandchild_in_cgroup || return 1
-  # What runs in the unit: the daemon, the proxy, the agent and its grandchild.
+  wait_until 10 "the agent's grandchildren in the cgroup" grandchildren_in_cgroup || return 1
+  # What runs in the unit: the daemon, the proxy, the agent and its grandchildren.
   STOP_PIDS="$(cgroup_procs | paste -sd ' ')"
   in_root ps -o pid,args -p "${STOP_PIDS// /,}" | tee "$RUN/procs"
   grep -q 'clown proxy --profile work' "$RUN/procs" && grep -q '/usr/local/bin/claude' "$RUN/procs" &&
-    grep -q 'sleep 1000' "$RUN/procs"
+    grep -q 'sleep 1000' "$RUN/procs" && grep -q 'sleep 1001' "$RUN/procs"
 }
 proxy_running() { [ "$(as alice clown proxy status work --json | jfield status)" = running ]; }
-grandchild_in_cgroup() {
-  local pid
+grandchildren_in_cgroup() {
+  local pid cmds=""
   for pid in $(cgroup_procs); do
-    [ "$(in_root cat /proc/"$pid"/cmdline | tr '\0' ' ')" = "sleep 1000 " ] && return 0
+    cmds+="$(in_root cat /proc/"$pid"/cmdline | tr '\0' ' ');"
   done
-  return 1
+  [[ "$cmds" == *"sleep 1000 ;"* && "$cmds" == *"sleep 1001 ;"* ]]
 }
 
 t_stop() {
@@ -634,7 +635,7 @@ t_stop_empty() {
   [ -z "$left" ] || fail "still in the cgroup: $left" || return 1
   alive="$(in_root sh -c 'for p; do [ -d /proc/$p ] && cat /proc/$p/cmdline | tr "\0" " " && echo; done; exit 0' _ $STOP_PIDS)"
   [ -z "$alive" ] || fail "still running: $alive" || return 1
-  ! in_root pgrep -a -f '^sleep 1000$' || fail "the grandchild survived"
+  ! in_root pgrep -a -f '^sleep 100[01]$' || fail "a grandchild survived"
 }
 
 t_reboot() {
@@ -733,9 +734,9 @@ echo "== the CLI and the service manager"
 check "with both units stopped, clown status starts clown.socket; the daemon runs in clown.service" t_cli_starts_units
 
 echo "== stop"
-must "a proxy and a terminal session whose agent started a grandchild run in the unit" t_stop_setup
+must "a proxy and a terminal session whose agent started grandchildren (one setsid) run in the unit" t_stop_setup
 check "systemctl --user stop clown: exit 0, the daemon exits 0, STOPPING=1 reaches the manager" t_stop
-check "nothing is left of the unit's processes (cgroup empty, no sleep 1000)" t_stop_empty
+check "nothing is left of the unit's processes (cgroup empty, no grandchild)" t_stop_empty
 
 echo "== a fresh boot"
 must "the container reboots" t_reboot
