@@ -72,7 +72,11 @@ RUN=""
 NSPAWN_PID=""
 LEADER=""
 HELPER_PROC=""
+DEADLINE_PROC=""
 LOG=""
+# A run that hangs (a command inside that never returns) is ended after this long, not
+# counting the build.
+DEADLINE_SECS="${CLOWN_SYSTEMD_TEST_DEADLINE:-600}"
 
 # ---------------------------------------------------------------- reporting
 
@@ -242,9 +246,29 @@ poweroff_container() {
 }
 nspawn_gone() { ! kill -0 "$NSPAWN_PID" 2>/dev/null; }
 
+# Ends the run after DEADLINE_SECS: TERM to this shell, and to its children so that the
+# shell gets to run its trap (bash runs it once the foreground command has ended).
+arm_deadline() {
+  (
+    sleep "$DEADLINE_SECS"
+    echo "error: still running after ${DEADLINE_SECS}s; giving up" >&2
+    kill -TERM $$
+    pkill -TERM -P $$
+  ) &
+  DEADLINE_PROC=$!
+  disown "$DEADLINE_PROC"
+}
+
 cleanup() {
   trap - EXIT INT TERM
   set +u
+  if [ -n "$DEADLINE_PROC" ]; then
+    # The subshell first (else it would go on to give up), then its sleep.
+    local sleeper
+    sleeper="$(pgrep -P "$DEADLINE_PROC")"
+    kill "$DEADLINE_PROC" 2>/dev/null
+    [ -n "$sleeper" ] && kill $sleeper 2>/dev/null
+  fi
   if [ -n "$HELPER_PROC" ]; then kill "$HELPER_PROC" 2>/dev/null; fi
   poweroff_container
   if [ -n "$RUN" ]; then
@@ -255,7 +279,9 @@ cleanup() {
 }
 LOG="$(mktemp)"
 trap cleanup EXIT
-trap 'echo "interrupted"; exit 130' INT TERM
+# The checks write to $LOG; what the trap says goes where the script's output goes.
+exec 9>&1
+trap 'echo "interrupted: $passed passed, $failed failed so far" >&9; exit 130' INT TERM
 
 # in_root COMMAND...: runs COMMAND as root inside the container (bounded to 60 s there).
 in_root() { nsenter -t "$LEADER" -a timeout 60 "$@"; }
@@ -541,9 +567,16 @@ restarted_from() {
   [ "$now" != 0 ] && [ "$now" != "$1" ] && unit_running alice clown.service && answers_as_main_pid
 }
 
+# The running daemon's pid (never 0: `kill 0` would signal our own process group).
+running_main_pid() {
+  local pid
+  pid="$(prop alice clown.service MainPID)"
+  [ -n "$pid" ] && [ "$pid" -gt 1 ] && unit_running alice clown.service && echo "$pid"
+}
+
 t_watchdog_sigstop() {
   local pid cursor t0 ms limit=$(((WATCHDOG_SECS + RESTART_SECS + 3) * 1000))
-  pid="$(prop alice clown.service MainPID)"
+  pid="$(running_main_pid)" || fail "clown.service is not running" || return 1
   cursor="$(journal_cursor alice)"
   t0="$(now_ms)"
   as alice kill -STOP "$pid" || return 1
@@ -557,7 +590,7 @@ t_watchdog_sigstop() {
 
 t_sigkill() {
   local pid restarts
-  pid="$(prop alice clown.service MainPID)"
+  pid="$(running_main_pid)" || fail "clown.service is not running" || return 1
   restarts="$(prop alice clown.service NRestarts)"
   as alice kill -KILL "$pid" || return 1
   wait_until 10 "a new clown.service process" restarted_from "$pid" || return 1
@@ -701,6 +734,7 @@ t_poweroff() {
 leftovers
 echo "== the .deb and the container"
 must "packaging/deb/build.sh builds the .deb" step_build
+arm_deadline
 must "a bookworm root (debootstrap, cached) is copied for this run" step_prepare
 must "the container boots to 'running'" boot
 must "user alice gets her systemd --user (linger)" step_user
@@ -716,7 +750,8 @@ echo "== reload"
 check "systemctl --user reload clown: the new allowed_hosts applies, same process, StatusText says so" t_reload
 check "connections opened before the reload still work (WebSocket /ws/events, keep-alive HTTP)" t_held_connections
 check "a config that does not parse: the reload is refused, the daemon serves on" t_reload_refused
-write_config 'allowed_hosts = ["clown.test"]' && as alice systemctl --user reload clown
+# The valid configuration back for what follows.
+{ write_config 'allowed_hosts = ["clown.test"]' && as alice systemctl --user reload clown; } >/dev/null 2>&1
 
 echo "== journald"
 check "journalctl --user -u clown -o json: native records with PRIORITY, MESSAGE, TARGET, CODE_FILE; no plain lines" t_journal
