@@ -8,14 +8,14 @@ if [ "$1" -eq 0 ]; then
             systemctl --user --machine="$uid@" daemon-reload >/dev/null 2>&1 || :
         done
     fi
-    cat <<'MESSAGE'
-clown: the per-user data of each user who ran clown is left in place; remove it by hand:
-  ~/.config/clown/        configuration
-  ~/.local/share/clown/   database: profiles, their keys, usage
-  ~/.local/state/clown/   access token, logs
-  ~/.cache/clown/         registry cache
-  ~/.<agent>-profiles/    the profiles' agent homes, e.g. ~/.claude-profiles/
-  (clown/ under $XDG_CONFIG_HOME, $XDG_DATA_HOME, $XDG_STATE_HOME, $XDG_CACHE_HOME where set)
-MESSAGE
+    # printf is a shell builtin: the message needs nothing on PATH.
+    printf '%s\n' \
+        'clown: the per-user data of each user who ran clown is left in place; remove it by hand:' \
+        '  ~/.config/clown/        configuration' \
+        '  ~/.local/share/clown/   database: profiles, their keys, usage' \
+        '  ~/.local/state/clown/   access token, logs' \
+        '  ~/.cache/clown/         registry cache' \
+        '  ~/.<agent>-profiles/    the profiles'\'' agent homes, e.g. ~/.claude-profiles/' \
+        '  (clown/ under $XDG_CONFIG_HOME, $XDG_DATA_HOME, $XDG_STATE_HOME, $XDG_CACHE_HOME where set)'
 fi
 exit 0

@@ -9,10 +9,14 @@
 #     same process keeps running, a WebSocket and a keep-alive HTTP connection opened before
 #     keep working; a config that does not parse is refused and the daemon keeps serving;
 #   - journald: the daemon's records are native journal entries with priority, message and
-#     tracing's fields, none of them plain stdout lines;
+#     tracing's fields, none of them plain stdout lines (`journalctl --user` reads them as the
+#     user: the root keeps a persistent journal, /var/log/journal, so journald writes one
+#     file per user);
 #   - the watchdog: the packaged unit sets one; with a WatchdogSec=3 drop-in, a healthy
 #     daemon is not restarted, a SIGSTOPped one is killed and restarted within the watchdog
-#     time, a `kill -9`ed one is restarted; the profile made before is intact;
+#     time, a `kill -9`ed one is restarted; the profile made before is intact. The daemon
+#     pings at half of whatever WATCHDOG_USEC it is given, so the drop-in drives the same
+#     code as the packaged 30 s, in seconds rather than a minute per case;
 #   - the CLI, once both units are stopped, starts the daemon through
 #     `systemctl --user start clown.socket`: it runs in clown.service's cgroup, no stray one;
 #   - `systemctl --user stop clown` with a running proxy and a terminal session whose program
@@ -407,8 +411,9 @@ step_install() {
 t_readme_steps() {
   as alice systemctl --user daemon-reload || return 1
   as alice systemctl --user enable --now clown.socket || return 1
-  [ "$(prop alice clown.socket ActiveState)" = active ] || fail "clown.socket is not active"
-  [ "$(prop alice clown.service ActiveState)" = inactive ] || fail "clown.service runs already: the next check would prove nothing"
+  [ "$(prop alice clown.socket ActiveState)" = active ] || fail "clown.socket is not active" || return 1
+  [ "$(prop alice clown.service ActiveState)" = inactive ] ||
+    fail "clown.service runs already: the next check would prove nothing" || return 1
   [ -L /proc/"$LEADER"/root/home/alice/.config/systemd/user/sockets.target.wants/clown.socket ] ||
     fail "no per-user enablement link"
 }
