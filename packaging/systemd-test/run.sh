@@ -44,7 +44,7 @@
 #   packaging/systemd-test/run.sh
 #   CLOWN_NO_BUILD=1 packaging/systemd-test/run.sh   # package the existing release binary
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 SRC="$PWD"
 HERE="$SRC/packaging/systemd-test"
 
@@ -318,7 +318,7 @@ unit_running() {
 
 # The processes (container pids) in clown.service's cgroup; nothing when it has none.
 cgroup_procs() {
-  local cg base
+  local cg
   cg="$(prop alice clown.service ControlGroup)"
   [ -n "$cg" ] || return 0
   # The unified hierarchy, at /sys/fs/cgroup or (hybrid layout) /sys/fs/cgroup/unified.
@@ -609,7 +609,7 @@ t_watchdog_restore() {
 }
 
 t_cli_starts_units() {
-  local out err
+  local out
   as alice systemctl --user stop clown.socket clown.service 2>&1 || return 1
   [ "$(prop alice clown.socket ActiveState)" = inactive ] && [ "$(prop alice clown.service ActiveState)" = inactive ] ||
     fail "the units did not stop" || return 1
@@ -723,6 +723,7 @@ t_dpkg_purge() {
   out="$(in_root dpkg --purge clown 2>&1)" || { echo "$out"; return 1; }
   echo "$out"
   local where
+  # shellcheck disable=SC2088 # the message names them with a literal ~
   for where in '~/.config/clown/' '~/.local/share/clown/' '~/.local/state/clown/' '~/.cache/clown/' '~/.<agent>-profiles/'; do
     grep -qF "$where" <<<"$out" || fail "dpkg --purge does not mention $where" || return 1
   done
