@@ -167,9 +167,13 @@ if [ -s "$RPM" ]; then
   check "%post enables and %preun disables clown.socket with systemctl --global" bash -c '
     s="$(rpm -qp --scripts "$1")"
     grep -q "systemctl --global enable clown.socket" <<<"$s" && grep -q "systemctl --global disable clown.socket" <<<"$s"' _ "$RPM"
-  check "%post and %preun exit 0 without systemctl on PATH" bash -c '
+  check "%post, %preun and %postun exit 0 without systemctl on PATH" bash -c '
     mkdir -p "$1/empty"
-    PATH="$1/empty" /bin/sh packaging/rpm/post.sh 1 && PATH="$1/empty" /bin/sh packaging/rpm/preun.sh 0' _ "$WORK"
+    PATH="$1/empty" /bin/sh packaging/rpm/post.sh 1 && PATH="$1/empty" /bin/sh packaging/rpm/preun.sh 0 &&
+      PATH="$1/empty" /bin/sh packaging/rpm/postun.sh 0 >/dev/null' _ "$WORK"
+  check "%postun names the per-user data it leaves" bash -c '
+    s="$(rpm -qp --scripts "$1")"
+    grep -q "postuninstall scriptlet" <<<"$s" && grep -q "~/.local/share/clown/" <<<"$s"' _ "$RPM"
 fi
 
 # ---------------------------------------------------------------- Homebrew

@@ -7,7 +7,10 @@
 //! listening socket belongs to this user (on Linux, from `/proc/net/tcp*`), so a process of
 //! another user holding the port never receives the token or a key. It reads the token
 //! from the state directory. When nothing listens on a loopback address that came from
-//! the configuration, it starts the daemon in the background and waits until it answers.
+//! the configuration, it starts the daemon and waits until it answers: through the user's
+//! service manager when its `clown.socket` unit is installed and listens on that address
+//! (`systemctl --user start clown.socket`, so the daemon runs in the unit, supervised),
+//! else as a background process of its own.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -29,6 +32,9 @@ use crate::paths::{Paths, process_env};
 pub type WebSocket = tokio_tungstenite::WebSocketStream<Stream>;
 
 const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one `systemctl --user` call may take before the CLI gives up on it.
+const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(10);
+const SOCKET_UNIT: &str = "clown.socket";
 
 pub struct Client {
     /// The daemon's HTTP address (what a browser would use).
@@ -180,9 +186,38 @@ impl Client {
         Ok((status, value))
     }
 
+    /// Starts the daemon and waits until it answers: through the service manager when it
+    /// has a socket unit for our address, else as a detached `clown daemon`.
+    async fn start_daemon(&self, cli: &Cli) -> anyhow::Result<()> {
+        let addr = self
+            .base
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        if socket_unit_listens_on(&addr).await {
+            return self.start_socket_unit().await;
+        }
+        self.spawn_daemon(cli, &addr).await
+    }
+
+    /// `systemctl --user start clown.socket`; the first request (ours, over TCP: the unit
+    /// has only the TCP socket) then starts clown.service.
+    async fn start_socket_unit(&self) -> anyhow::Result<()> {
+        let out = systemctl(&["start", SOCKET_UNIT]).await?;
+        if !out.status.success() {
+            bail!(
+                "'systemctl --user start {SOCKET_UNIT}' failed: {}\nsee 'systemctl --user status {SOCKET_UNIT}'",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        eprintln!("started {SOCKET_UNIT} (systemctl --user start {SOCKET_UNIT})");
+        self.wait_until_answering("'journalctl --user -u clown'", || Ok(()))
+            .await
+    }
+
     /// Starts `clown daemon` detached, logging to the state directory, and waits until
     /// it answers.
-    async fn start_daemon(&self, cli: &Cli) -> anyhow::Result<()> {
+    async fn spawn_daemon(&self, cli: &Cli, addr: &str) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("cannot find the clown executable")?;
         let log_path = self.paths.daemon_log();
         crate::paths::ensure_private_dir(&self.paths.state_dir)?;
@@ -196,13 +231,8 @@ impl Client {
                 .with_context(|| format!("cannot open {}", log_path.display()))?
         };
         crate::paths::tighten_file(&log_path)?;
-        let addr = self
-            .base
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
         let mut cmd = std::process::Command::new(exe);
-        cmd.arg("daemon").arg("--listen").arg(&addr);
+        cmd.arg("daemon").arg("--listen").arg(addr);
         if let Some(config) = &cli.config {
             cmd.arg("--config").arg(config);
         }
@@ -216,6 +246,27 @@ impl Client {
             self.base,
             log_path.display()
         );
+        let log_name = log_path.display().to_string();
+        self.wait_until_answering(&log_name, || match child.try_wait()? {
+            Some(status) => bail!(
+                "the daemon exited ({status}) before it was ready; see {log_name}:\n{}",
+                tail(&log_path, 5)
+            ),
+            None => Ok(()),
+        })
+        .await?;
+        // Reap it later from nobody: the daemon outlives us, init adopts it.
+        std::mem::forget(child);
+        Ok(())
+    }
+
+    /// Polls the status endpoint until it answers, `gone` reports a failure, or
+    /// START_TIMEOUT passes (the error then points at `log`).
+    async fn wait_until_answering(
+        &self,
+        log: &str,
+        mut gone: impl FnMut() -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if self
@@ -223,26 +274,66 @@ impl Client {
                 .await
                 .is_ok()
             {
-                // Reap it later from nobody: the daemon outlives us, init adopts it.
-                std::mem::forget(child);
                 return Ok(());
             }
-            if let Some(status) = child.try_wait()? {
-                bail!(
-                    "the daemon exited ({status}) before it was ready; see {}:\n{}",
-                    log_path.display(),
-                    tail(&log_path, 5)
-                );
-            }
+            gone()?;
             if Instant::now() > deadline {
-                bail!(
-                    "the daemon did not answer within {START_TIMEOUT:?}; see {}",
-                    log_path.display()
-                );
+                bail!("the daemon did not answer within {START_TIMEOUT:?}; see {log}");
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// Whether the user's service manager has `clown.socket` loaded and listening on `addr`;
+/// then the daemon belongs in its unit, not in a process of ours. False wherever
+/// `systemctl --user` cannot answer (no systemd, no user manager, another system).
+async fn socket_unit_listens_on(addr: &str) -> bool {
+    match systemctl(&["show", "--property=LoadState,Listen", SOCKET_UNIT]).await {
+        Ok(out) if out.status.success() => {
+            unit_listens_on(&String::from_utf8_lossy(&out.stdout), addr)
+        }
+        _ => false,
+    }
+}
+
+/// Reads `systemctl show` output (`LoadState=loaded`, `Listen=127.0.0.1:8765 (Stream)`):
+/// loaded, and one stream listener on `addr` or on the wildcard address of its port.
+fn unit_listens_on(show: &str, addr: &str) -> bool {
+    let Ok(want) = addr.parse::<std::net::SocketAddr>() else {
+        return false;
+    };
+    let loaded = show.lines().any(|l| l == "LoadState=loaded");
+    loaded
+        && show
+            .lines()
+            .filter_map(|l| l.strip_prefix("Listen="))
+            .filter(|l| l.ends_with("(Stream)"))
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .next()?
+                    .parse::<std::net::SocketAddr>()
+                    .ok()
+            })
+            .any(|have| have == want || (have.ip().is_unspecified() && have.port() == want.port()))
+}
+
+/// Runs `systemctl --user ARGS`, bounded by SYSTEMCTL_TIMEOUT.
+async fn systemctl(args: &[&str]) -> anyhow::Result<std::process::Output> {
+    let mut cmd = tokio::process::Command::new("systemctl");
+    cmd.arg("--user")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    tokio::time::timeout(SYSTEMCTL_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "'systemctl --user {}' did not finish within {SYSTEMCTL_TIMEOUT:?}",
+                args.join(" ")
+            )
+        })?
+        .with_context(|| format!("cannot run 'systemctl --user {}'", args.join(" ")))
 }
 
 /// New session, so the daemon does not get the terminal's signals.
@@ -311,4 +402,41 @@ fn is_connect_refused(e: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unit_listens_on;
+
+    #[test]
+    fn a_loaded_socket_unit_on_the_address_is_used() {
+        let show = "LoadState=loaded\nListen=127.0.0.1:8765 (Stream)\n";
+        assert!(unit_listens_on(show, "127.0.0.1:8765"));
+        assert!(!unit_listens_on(show, "127.0.0.1:9000"));
+        assert!(!unit_listens_on(show, "[::1]:8765"));
+        // The wildcard address of the same port reaches us too.
+        assert!(unit_listens_on(
+            "LoadState=loaded\nListen=[::]:8765 (Stream)\n",
+            "127.0.0.1:8765"
+        ));
+        assert!(unit_listens_on(
+            "Listen=[::1]:8765 (Stream)\nLoadState=loaded\n",
+            "[::1]:8765"
+        ));
+    }
+
+    #[test]
+    fn a_missing_or_other_unit_is_not_used() {
+        // What systemctl says for a unit without a file.
+        assert!(!unit_listens_on("LoadState=not-found\n", "127.0.0.1:8765"));
+        assert!(!unit_listens_on(
+            "LoadState=masked\nListen=127.0.0.1:8765 (Stream)\n",
+            "127.0.0.1:8765"
+        ));
+        assert!(!unit_listens_on(
+            "LoadState=loaded\nListen=127.0.0.1:8765 (Datagram)\n",
+            "127.0.0.1:8765"
+        ));
+        assert!(!unit_listens_on("", "127.0.0.1:8765"));
+    }
 }
