@@ -7,10 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ProfileError, Profiles, endpoint_url, proxy_settings, resolve};
+use super::{ProfileError, Profiles, endpoint_url, proxy_settings, resolve, translates};
 use crate::agents::prepare::{self, LaunchInput, LaunchSpec, profile_home};
 use crate::agents::sandbox::Wrapper;
-use crate::registry::Provider;
+use crate::registry::AgentManifest;
 use crate::store::profiles as db;
 
 /// A prepared launch, the agent binary detection found, if any, and for a sandboxed
@@ -22,9 +22,10 @@ pub struct Launch {
 }
 
 /// The base URL an agent is given for the proxy at `url`: OpenAI-style agents append
-/// their paths to a versioned base, so theirs ends in `/v1`.
-pub fn agent_base_url(url: &str, provider: &Provider) -> String {
-    if provider.protocol() == "openai" {
+/// their paths to a versioned base, so theirs ends in `/v1`; Anthropic-style ones append
+/// `/v1/…` themselves (also when the proxy translates for them).
+pub fn agent_base_url(url: &str, agent: &AgentManifest) -> String {
+    if agent.protocol == "openai" {
         format!("{url}/v1")
     } else {
         url.to_string()
@@ -52,13 +53,20 @@ impl Profiles {
         let proxy_url = self.proxy_url(alias, &proxy_settings(&row)).await?;
         let (base_url, key, bearer) = match (&proxy_url, &secret) {
             (Some(url), Some(s)) => (
-                agent_base_url(url, provider),
+                agent_base_url(url, agent),
                 Some(s.proxy_token.as_str()),
                 false,
             ),
             (Some(_), None) => {
                 return Err(ProfileError::Internal(format!(
                     "proxied profile '{alias}' without secrets"
+                )));
+            }
+            // Nothing else speaks both APIs: the real provider would refuse every request.
+            (None, _) if translates(agent, provider) => {
+                return Err(ProfileError::Conflict(format!(
+                    "Profile '{alias}' needs its proxy, which translates for {}: enable it with 'clown proxy enable {alias}'",
+                    agent.name
                 )));
             }
             (None, s) => (

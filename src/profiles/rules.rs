@@ -131,7 +131,7 @@ pub fn validate(
     let provider = cat
         .provider(&req.provider_id)
         .ok_or_else(|| ProfileError::Invalid(format!("Unknown provider '{}'", req.provider_id)))?;
-    if agent.protocol != provider.protocol() {
+    if !reachable(agent, provider) {
         return Err(ProfileError::Invalid(format!(
             "Agent '{}' speaks the {} API; provider '{}' is {}",
             agent.id, agent.protocol, provider.id, provider.kind
@@ -180,11 +180,16 @@ pub fn validate(
         check_url(url, "base_url")?;
     }
     // Codex speaks only the Responses API; for a provider without it the profile's proxy
-    // translates, so it is on unless the request says otherwise.
+    // translates, so it is on unless the request says otherwise. Claude Code on an
+    // OpenAI-compatible provider has no way at all without the proxy's translation.
     let proxy = req.proxy.unwrap_or_else(|| ProxySettings {
-        enabled: agent.launcher == "codex" && !provider.serves_responses(),
+        enabled: (agent.launcher == "codex" && !provider.serves_responses())
+            || translates(agent, provider),
         ..ProxySettings::default()
     });
+    if !proxy.enabled && translates(agent, provider) {
+        return Err(needs_proxy(agent, provider));
+    }
     validate_proxy(cat, &proxy)?;
     let home = crate::agents::prepare::profile_home(user_home, &agent.id, &req.alias);
     Ok(Validated {
@@ -205,6 +210,25 @@ pub fn validate(
         api_key,
         home,
     })
+}
+
+/// Whether the proxy translates between `agent` and `provider`: Claude Code (Anthropic's
+/// Messages API) on an OpenAI-compatible provider (Chat Completions).
+pub fn translates(agent: &AgentManifest, provider: &Provider) -> bool {
+    agent.launcher == "claude" && provider.protocol() == "openai"
+}
+
+/// Whether `agent` can use `provider`: the same API, or through the proxy's translation.
+pub fn reachable(agent: &AgentManifest, provider: &Provider) -> bool {
+    agent.protocol == provider.protocol() || translates(agent, provider)
+}
+
+/// The 400 for a translated profile without its proxy.
+pub fn needs_proxy(agent: &AgentManifest, provider: &Provider) -> ProfileError {
+    ProfileError::Invalid(format!(
+        "Agent '{}' speaks the {} API and provider '{}' is {}: only the profile's proxy translates between them, so the proxy stays enabled",
+        agent.id, agent.protocol, provider.id, provider.kind
+    ))
 }
 
 /// The URL the agent (or proxy) talks to: `base_url`, else the endpoint's.
