@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult, ok};
 use crate::app::AppState;
+use crate::profiles::provider_protocols;
 use crate::store::profiles as db;
 
 async fn profile_counts(state: &AppState) -> Result<HashMap<String, usize>, ApiError> {
@@ -36,6 +37,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult {
                 "binary_path": d.binary_path,
                 "profile_count": counts.get(&a.id).copied().unwrap_or(0),
                 "protocol": a.protocol,
+                "provider_protocols": provider_protocols(a),
             })
         })
         .collect();
@@ -65,6 +67,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
         "supported_models": a.supported_models,
         "npm_package": a.npm_package,
         "protocol": a.protocol,
+        "provider_protocols": provider_protocols(a),
         "profile_count": counts.get(&a.id).copied().unwrap_or(0),
     })))
 }

@@ -40,8 +40,8 @@ use crate::supervisor::{Supervisor, SupervisorError};
 pub use create::Created;
 pub use launch::{Launch, agent_base_url};
 pub use rules::{
-    CreateProfile, RESERVED_ALIASES, Validated, endpoint_url, needs_proxy, reachable, resolve,
-    translates, valid_alias, validate, validate_proxy,
+    CreateProfile, RESERVED_ALIASES, Validated, endpoint_url, needs_proxy, provider_protocols,
+    reachable, resolve, translates, valid_alias, validate, validate_proxy,
 };
 pub use session::SessionRequest;
 pub use settings::{

@@ -223,6 +223,16 @@ pub fn reachable(agent: &AgentManifest, provider: &Provider) -> bool {
     agent.protocol == provider.protocol() || translates(agent, provider)
 }
 
+/// The provider protocols a profile of `agent` can use: its own, and those the proxy
+/// translates from.
+pub fn provider_protocols(agent: &AgentManifest) -> Vec<&str> {
+    let mut out = vec![agent.protocol.as_str()];
+    if agent.launcher == "claude" && agent.protocol != "openai" {
+        out.push("openai");
+    }
+    out
+}
+
 /// The 400 for a translated profile without its proxy.
 pub fn needs_proxy(agent: &AgentManifest, provider: &Provider) -> ProfileError {
     ProfileError::Invalid(format!(

@@ -1,8 +1,9 @@
 //! A provider's error answer as the Anthropic error Claude Code shows: the status kept,
 //! the body `{"type":"error","error":{"type":…,"message":…}}` with the provider's own
 //! message (OpenAI's `{"error":{"message"}}`, Gemini's list of those, FastAPI's
-//! `{"detail"}`, a plain `{"message"}`, or the first line of a text body) and the
-//! provider named.
+//! `{"detail"}`, a plain `{"message"}`, or the first line of a text body) after the
+//! provider's name: Claude Code prints it as `API Error: 402 deepseek-openai: Insufficient
+//! Balance`.
 
 use serde_json::{Value, json};
 
@@ -68,7 +69,7 @@ pub fn body(status: u16, provider: &str, upstream: &[u8]) -> Vec<u8> {
     let message = if said.is_empty() {
         format!("{provider} answered HTTP {status} with no message")
     } else {
-        format!("{said} ({provider}, HTTP {status})")
+        format!("{provider}: {said}")
     };
     json!({"type": "error", "error": {"type": kind(status), "message": message}})
         .to_string()
@@ -86,7 +87,7 @@ mod tests {
         assert_eq!(
             v,
             json!({"type": "error", "error": {"type": "billing_error",
-                   "message": "Insufficient Balance (deepseek-openai, HTTP 402)"}})
+                   "message": "deepseek-openai: Insufficient Balance"}})
         );
         let gemini = br#"[{"error":{"code":400,"message":"Invalid JSON payload","status":"INVALID_ARGUMENT"}}]"#;
         assert_eq!(message_of(gemini), "Invalid JSON payload");
