@@ -206,7 +206,15 @@ fn profile_lifecycle_and_errors() {
     assert!(bad(json!({"endpoint_id": "mars"})).contains("Unknown endpoint 'mars'"));
     assert!(bad(json!({"model": "gpt-9"})).contains("does not offer model 'gpt-9'"));
     assert!(bad(json!({"api_key": ""})).contains("needs an API key"));
-    assert!(bad(json!({"provider_id": "openai"})).contains("speaks the anthropic API"));
+    // Codex has nothing that would reach an Anthropic-only provider.
+    assert!(bad(json!({"agent_id": "codex"})).contains("speaks the openai API"));
+    // Claude Code reaches an OpenAI-compatible provider only through the proxy's
+    // translation: never with the proxy off.
+    let msg = bad(
+        json!({"provider_id": "deepseek-openai", "model": "deepseek-chat",
+                         "proxy": {"enabled": false}}),
+    );
+    assert!(msg.contains("the proxy stays enabled"), "{msg}");
     assert!(bad(json!({"base_url": "ftp://x"})).contains("base_url"));
     assert!(bad(json!({"alias": 5})).contains("alias"));
     assert!(bad(json!({"colour": "red"})).contains("colour"));

@@ -175,6 +175,7 @@ fn user<'a>(
 ) -> Result<(), String> {
     let mut rest = Vec::new();
     let mut results_images = Vec::new();
+    let first_result = out.len();
     for b in blocks(raw)? {
         if b.kind.as_str() != "tool_result" {
             push_part(b, d, &mut rest);
@@ -208,6 +209,22 @@ fn user<'a>(
         let mut m = Message::new("tool", Content::Text(Cow::Owned(text)));
         m.tool_call_id = Some(b.tool_use_id.unwrap_or_default().0);
         out.push(m);
+    }
+    // Results in the order of the calls (Claude Code sends them as the tools finish; chat
+    // templates without call ids pair them by position).
+    if let Some(calls) = out[..first_result]
+        .last()
+        .filter(|m| m.role == "assistant")
+        .map(|m| &m.tool_calls)
+    {
+        let order: Vec<String> = calls.iter().map(|c| c.id.to_string()).collect();
+        let position = |m: &Message| {
+            let id = m.tool_call_id.as_deref().unwrap_or_default();
+            order.iter().position(|c| *c == id).unwrap_or(usize::MAX)
+        };
+        let mut results: Vec<Message> = out.drain(first_result..).collect();
+        results.sort_by_key(position);
+        out.extend(results);
     }
     results_images.extend(rest);
     if !results_images.is_empty() {

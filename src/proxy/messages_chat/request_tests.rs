@@ -8,7 +8,8 @@ fn chat(body: Value, provider: &str) -> Value {
 }
 
 /// A Claude Code turn: system blocks with cache_control, a reminder and a prompt, an
-/// earlier tool loop with thinking and two parallel calls, a mid-conversation system turn.
+/// earlier tool loop with thinking and two parallel calls (their results in the order the
+/// tools finished), a mid-conversation system turn.
 fn claude_code_turn() -> Value {
     let sig = thinking::sign("reasoning_content", &[]);
     json!({
@@ -34,11 +35,11 @@ fn claude_code_turn() -> Value {
                 {"type": "tool_use", "id": "call_2", "name": "Bash", "input": {"command": "pwd"}}
             ]},
             {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "call_1", "content": "a.txt\nb.txt"},
                 {"type": "tool_result", "tool_use_id": "call_2", "is_error": false,
                  "content": [{"type": "text", "text": "/p"},
                              {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}}],
                  "cache_control": {"type": "ephemeral"}},
+                {"type": "tool_result", "tool_use_id": "call_1", "content": "a.txt\nb.txt"},
                 {"type": "text", "text": "and now?"}
             ]}
         ],

@@ -52,6 +52,16 @@ fn real_claude_code_answers_from_a_local_server_without_a_key() {
     let s = wait_status(&d, "local", "running");
     let spec = launch_env(&d, "local");
     assert_eq!(spec["env"]["ANTHROPIC_BASE_URL"], s["url"], "{spec}");
+    // Without the proxy nothing would speak both APIs: it cannot be turned off.
+    let msg = d
+        .api(
+            "PUT",
+            "/api/profiles/local/proxy",
+            Some(&json!({"enabled": false})),
+        )
+        .expect_error(400);
+    assert!(msg.contains("the proxy stays enabled"), "{msg}");
+    assert_eq!(status(&d, "local")["status"], "running");
     let out = claude(&env, &d, "local", "say pong", &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -261,4 +271,80 @@ fn real_claude_code_shows_a_provider_error_readably() {
         "not the provider's raw body: {all}"
     );
     assert!(!up.chats().is_empty());
+}
+
+#[test]
+fn whole_answers_and_token_counts_through_the_translation() {
+    let up = Upstream::start(Script {
+        reasoning: Some("Short thought.".into()),
+        tool_call: Some((
+            "Read".into(),
+            json!({"file_path": "/etc/hostname"}).to_string(),
+        )),
+        ..Default::default()
+    });
+    let (env, d) = start("tr-whole", "");
+    create_profile(
+        &d,
+        json!({"agent_id": "claude", "alias": "or", "provider_id": "openrouter-openai",
+               "model": "anthropic/claude-sonnet-4", "api_key": "sk-or-TRANSLATE-0123456789",
+               "base_url": format!("{}/v1", up.url())}),
+    );
+    wait_status(&d, "or", "running");
+    let (port, token) = endpoint(&d, "or");
+    let body = json!({"model": "anthropic/claude-sonnet-4", "max_tokens": 100,
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        "tools": [{"name": "Read", "description": "Read a file",
+                   "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}}}],
+        "messages": [{"role": "user", "content": "what is the host name?"}]});
+    // Not streamed: one Anthropic message, with the reasoning, the call and the usage.
+    let r = post(port, &[("x-api-key", &token)], &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let m = r.json();
+    assert_eq!(
+        (&m["type"], &m["stop_reason"]),
+        (&json!("message"), &json!("tool_use"))
+    );
+    assert_eq!(m["content"][0]["type"], "thinking");
+    assert_eq!(m["content"][0]["thinking"], "Short thought.");
+    assert_eq!(
+        m["content"][1],
+        json!({"type": "tool_use", "id": "call_test_1", "name": "Read",
+               "input": {"file_path": "/etc/hostname"}})
+    );
+    assert_eq!(
+        m["usage"],
+        json!({"input_tokens": 1234, "cache_creation_input_tokens": 0,
+               "cache_read_input_tokens": 89, "output_tokens": 56})
+    );
+    // OpenRouter keeps the cache breakpoint on the system text.
+    let sent = up.chats().last().unwrap().json();
+    assert_eq!(
+        sent["messages"][0]["content"],
+        json!([{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}])
+    );
+    // Token counts are the proxy's own estimate: Chat Completions has no such call.
+    let before = up.requests.lock().unwrap().len();
+    let r = request(
+        port,
+        "POST",
+        "/v1/messages/count_tokens",
+        &[("x-api-key", &token), ("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.json()["input_tokens"].as_u64().unwrap() > 20,
+        "{}",
+        r.text()
+    );
+    assert_eq!(up.requests.lock().unwrap().len(), before);
+    // A body that is not a Messages request is refused before anything goes upstream.
+    let r = post(port, &[("x-api-key", &token)], &json!({"messages": "nope"}));
+    assert_error_json(&r, 400, "invalid_request_error");
+    assert_eq!(up.requests.lock().unwrap().len(), before);
+    let events = wait_events(&env, 1);
+    assert_eq!(events[0]["model"], "anthropic/claude-sonnet-4");
+    assert_eq!(events[0]["cache_read_input_tokens"], 89);
 }
