@@ -84,7 +84,9 @@ struct CreateArgs {
     /// Read the API key from the first line of standard input.
     #[arg(long)]
     api_key_stdin: bool,
-    /// Run the profile's agent through clown's key-isolating proxy.
+    /// Run the profile's agent through clown's key-isolating proxy (on by itself where
+    /// the proxy translates: Claude Code on an OpenAI-compatible provider, Codex on a
+    /// provider without the Responses API).
     #[arg(long)]
     proxy: bool,
     /// Run the profile's agent in a sandbox (bubblewrap on Linux) that hides clown's
