@@ -74,11 +74,14 @@ launch() { api -X POST "http://127.0.0.1:$API/api/profiles/$1/launch" | python3 
 read -r PROXY LOCAL < <(launch bench)
 read -r PROXY_SSE LOCAL_SSE < <(launch bench-sse)
 
-# claude-code-router: one instance per upstream (its config lives in $HOME).
+# claude-code-router: one instance per upstream (its config lives in $HOME). Its logger on
+# at level `fatal` (nothing written): with `"LOG": false` 1.0.73 exits at the first
+# exception a request raises, as its handler calls the logger that is then missing, and
+# under 32 connections one does.
 ccr_start() { # name upstream-port listen-port
   mkdir -p "$WORK/$1/.claude-code-router"
   cat > "$WORK/$1/.claude-code-router/config.json" <<JSON
-{"LOG": false, "HOST": "127.0.0.1", "PORT": $3, "APIKEY": "ccr-local-token",
+{"LOG": true, "LOG_LEVEL": "fatal", "HOST": "127.0.0.1", "PORT": $3, "APIKEY": "ccr-local-token",
  "Providers": [{"name": "ds", "api_base_url": "http://127.0.0.1:$2/v1/chat/completions",
    "api_key": "$KEY", "models": ["deepseek-chat"], "transformer": {"use": ["deepseek"]}}],
  "Router": {"default": "ds,deepseek-chat"}}
@@ -113,8 +116,8 @@ us() { awk '{v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) 
 run_wrk() { # name port key path
   local one all
   BENCH_BODY="$WORK/body.json" BENCH_PATH=$4 BENCH_KEY=$3 wrk -t1 -c1 -d1s -s "$BENCH/messages.lua" "http://127.0.0.1:$2" >/dev/null
-  one=$(BENCH_BODY="$WORK/body.json" BENCH_PATH=$4 BENCH_KEY=$3 wrk -t1 -c1 -d"${DURATION}s" --latency -s "$BENCH/messages.lua" "http://127.0.0.1:$2")
-  all=$(BENCH_BODY="$WORK/body.json" BENCH_PATH=$4 BENCH_KEY=$3 wrk -t2 -c32 -d"${DURATION}s" -s "$BENCH/messages.lua" "http://127.0.0.1:$2")
+  one=$(BENCH_BODY="$WORK/body.json" BENCH_PATH=$4 BENCH_KEY=$3 wrk -t1 -c1 -d"${DURATION}s" --timeout 30s --latency -s "$BENCH/messages.lua" "http://127.0.0.1:$2")
+  all=$(BENCH_BODY="$WORK/body.json" BENCH_PATH=$4 BENCH_KEY=$3 wrk -t2 -c32 -d"${DURATION}s" --timeout 30s -s "$BENCH/messages.lua" "http://127.0.0.1:$2")
   if grep -q "Non-2xx\|Socket errors" <<<"$one$all"; then echo "error: $1 answered errors:" >&2; echo "$one$all" >&2; exit 1; fi
   local p50 p99 rps
   p50=$(grep -E '^ +50%' <<<"$one" | us); p99=$(grep -E '^ +99%' <<<"$one" | us)

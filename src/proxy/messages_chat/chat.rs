@@ -47,10 +47,91 @@ impl Str<'_> {
     }
 }
 
+/// Text on its way through: the agent's JSON string as it came (escapes and all, written
+/// out verbatim: no unescaping of a 50 KB request and escaping it again), several of those
+/// joined, or plain text the translation made.
+pub enum Text<'a> {
+    Raw(&'a RawValue),
+    Joined(Box<RawValue>),
+    Plain(Cow<'a, str>),
+}
+
+impl Serialize for Text<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Text::Raw(r) => r.serialize(s),
+            Text::Joined(r) => r.serialize(s),
+            Text::Plain(t) => s.serialize_str(t),
+        }
+    }
+}
+
+impl<'a> Text<'a> {
+    /// A JSON string value from the request (None for any other JSON value).
+    pub fn raw(v: &'a RawValue) -> Option<Self> {
+        v.get().starts_with('"').then_some(Text::Raw(v))
+    }
+
+    pub fn plain(t: impl Into<Cow<'a, str>>) -> Self {
+        Text::Plain(t.into())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Text::Raw(r) => r.get() == "\"\"",
+            Text::Joined(r) => r.get() == "\"\"",
+            Text::Plain(t) => t.is_empty(),
+        }
+    }
+
+    /// The string's JSON form without its quotes.
+    fn escaped(&self) -> Cow<'_, str> {
+        let quoted = |r: &'_ RawValue| -> Cow<'_, str> {
+            let t = r.get();
+            Cow::Owned(t[1..t.len() - 1].to_string())
+        };
+        match self {
+            Text::Raw(r) => {
+                let t = r.get();
+                Cow::Borrowed(&t[1..t.len() - 1])
+            }
+            Text::Joined(r) => quoted(r),
+            Text::Plain(t) => {
+                let json = serde_json::to_string(t.as_ref()).unwrap_or_default();
+                Cow::Owned(json[1..json.len() - 1].to_string())
+            }
+        }
+    }
+
+    /// `texts` as one, `sep` between them: escaped forms concatenated, as JSON escapes
+    /// stand alone.
+    pub fn join(mut texts: Vec<Text<'a>>, sep: &str) -> Text<'a> {
+        if texts.len() == 1
+            && let Some(one) = texts.pop()
+        {
+            return one;
+        }
+        let sep = serde_json::to_string(sep).unwrap_or_default();
+        let sep = &sep[1..sep.len() - 1];
+        let mut out = String::from("\"");
+        for (i, t) in texts.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(&t.escaped());
+        }
+        out.push('"');
+        match RawValue::from_string(out) {
+            Ok(r) => Text::Joined(r),
+            Err(_) => Text::plain(String::new()),
+        }
+    }
+}
+
 /// One content part of a user or system message.
 pub enum Part<'a> {
     Text {
-        text: Cow<'a, str>,
+        text: Text<'a>,
         cache_control: Option<&'a RawValue>,
     },
     Image(String),
@@ -85,7 +166,7 @@ impl Serialize for Part<'_> {
 
 pub enum Content<'a> {
     Null,
-    Text(Cow<'a, str>),
+    Text(Text<'a>),
     Parts(Vec<Part<'a>>),
 }
 
@@ -93,7 +174,7 @@ impl Serialize for Content<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Content::Null => s.serialize_none(),
-            Content::Text(t) => s.serialize_str(t),
+            Content::Text(t) => t.serialize(s),
             Content::Parts(p) => p.serialize(s),
         }
     }
@@ -115,21 +196,14 @@ impl<'a> Content<'a> {
         if !plain || keep_parts {
             return Content::Parts(parts);
         }
-        if parts.len() == 1
-            && let Some(Part::Text { text, .. }) = parts.pop()
-        {
-            return Content::Text(text);
-        }
-        let mut out = String::new();
-        for p in &parts {
-            if let Part::Text { text, .. } = p {
-                if !out.is_empty() {
-                    out.push_str("\n\n");
-                }
-                out.push_str(text);
-            }
-        }
-        Content::Text(Cow::Owned(out))
+        let texts: Vec<Text> = parts
+            .drain(..)
+            .filter_map(|p| match p {
+                Part::Text { text, .. } => Some(text),
+                Part::Image(_) => None,
+            })
+            .collect();
+        Content::Text(Text::join(texts, "\n\n"))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -215,7 +289,7 @@ impl Serialize for Message<'_> {
 
 pub struct Tool<'a> {
     pub name: Cow<'a, str>,
-    pub description: Cow<'a, str>,
+    pub description: Text<'a>,
     pub parameters: Parameters<'a>,
 }
 
@@ -307,6 +381,30 @@ mod tests {
         assert!(matches!(s.0, Cow::Borrowed("plain")));
         let s: Str = serde_json::from_str(r#""a\nb""#).unwrap();
         assert_eq!(s.as_str(), "a\nb");
+    }
+
+    #[test]
+    fn texts_pass_as_they_came_and_join_as_json() {
+        let a: &RawValue = serde_json::from_str(r#""say \"hi\"\n\u00e9\\""#).unwrap();
+        let b: &RawValue = serde_json::from_str(r#""second""#).unwrap();
+        let one = serde_json::to_string(&Text::raw(a).unwrap()).unwrap();
+        assert_eq!(one, a.get(), "written verbatim");
+        let joined = Text::join(
+            vec![
+                Text::raw(a).unwrap(),
+                Text::plain("tab\there"),
+                Text::raw(b).unwrap(),
+            ],
+            "\n\n",
+        );
+        let back: String = serde_json::from_str(&serde_json::to_string(&joined).unwrap()).unwrap();
+        assert_eq!(back, "say \"hi\"\n\u{e9}\\\n\ntab\there\n\nsecond");
+        assert!(Text::raw(serde_json::from_str("5").unwrap()).is_none());
+        assert!(
+            Text::raw(serde_json::from_str(r#""""#).unwrap())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct Block<'a> {
     #[serde(rename = "type", borrow)]
     pub kind: Str<'a>,
     #[serde(borrow, default)]
-    pub text: Option<Str<'a>>,
+    pub text: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub thinking: Option<Str<'a>>,
     #[serde(borrow, default)]
@@ -91,7 +91,7 @@ pub struct InTool<'a> {
     #[serde(rename = "type", borrow, default)]
     pub kind: Option<Str<'a>>,
     #[serde(borrow, default)]
-    pub description: Option<Str<'a>>,
+    pub description: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub input_schema: Option<&'a RawValue>,
     #[serde(default)]

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
 
-use super::chat::{self, Call, Content, Message, Parameters, Part, Str};
+use super::chat::{self, Call, Content, Message, Parameters, Part, Str, Text};
 use super::dialect::{Dialect, Effort};
 use super::input::{Block, InTool, Request, Source};
 use super::thinking;
@@ -94,10 +94,9 @@ pub fn request(body: &[u8], provider: &str) -> Result<Translated, String> {
 fn blocks(raw: &RawValue) -> Result<Vec<Block<'_>>, String> {
     let text = raw.get();
     if text.starts_with('"') {
-        let s: Str = serde_json::from_str(text).map_err(|e| e.to_string())?;
         return Ok(vec![Block {
             kind: Str(Cow::Borrowed("text")),
-            text: Some(s),
+            text: Some(raw),
             thinking: None,
             signature: None,
             id: None,
@@ -116,6 +115,13 @@ fn blocks(raw: &RawValue) -> Result<Vec<Block<'_>>, String> {
     serde_json::from_str(text).map_err(|e| format!("bad content: {e}"))
 }
 
+/// A text block's text (empty when it has none, or something else than a string).
+fn text_of<'a>(b: &Block<'a>) -> Text<'a> {
+    b.text
+        .and_then(Text::raw)
+        .unwrap_or_else(|| Text::plain(""))
+}
+
 /// The user-visible parts of system or user content (text, images, documents).
 fn parts<'a>(raw: &'a RawValue, d: &Dialect) -> Result<Vec<Part<'a>>, String> {
     let mut out = Vec::new();
@@ -129,7 +135,7 @@ fn push_part<'a>(b: Block<'a>, d: &Dialect, out: &mut Vec<Part<'a>>) {
     let cache_control = b.cache_control.filter(|_| d.cache_control);
     match b.kind.as_str() {
         "text" => out.push(Part::Text {
-            text: b.text.unwrap_or_default().0,
+            text: text_of(&b),
             cache_control,
         }),
         "image" => {
@@ -139,8 +145,10 @@ fn push_part<'a>(b: Block<'a>, d: &Dialect, out: &mut Vec<Part<'a>>) {
         }
         "document" => {
             let text = match &b.source {
-                Some(s) if s.kind.as_str() == "text" => s.data.clone().unwrap_or_default().0,
-                Some(s) => Cow::Owned(format!(
+                Some(s) if s.kind.as_str() == "text" => {
+                    Text::plain(s.data.clone().unwrap_or_default().0)
+                }
+                Some(s) => Text::plain(format!(
                     "(a {} document was attached here; it cannot be passed to this provider)",
                     s.media_type.as_ref().map_or("binary", Str::as_str)
                 )),
@@ -181,11 +189,11 @@ fn user<'a>(
             push_part(b, d, &mut rest);
             continue;
         }
-        let mut text = String::new();
+        let mut texts = Vec::new();
         if let Some(c) = b.content {
             for inner in blocks(c)? {
-                let piece: Cow<str> = match inner.kind.as_str() {
-                    "text" => inner.text.unwrap_or_default().0,
+                let piece = match inner.kind.as_str() {
+                    "text" => text_of(&inner),
                     "image" => {
                         if let Some(url) = inner.source.as_ref().and_then(image_url) {
                             results_images.push(Part::Image(url));
@@ -196,17 +204,14 @@ fn user<'a>(
                         let name = inner.tool_name.unwrap_or_default().0;
                         let line = format!("Tool {name} loaded.");
                         referenced.insert(name.into_owned());
-                        Cow::Owned(line)
+                        Text::plain(line)
                     }
                     _ => continue,
                 };
-                if !text.is_empty() {
-                    text.push('\n');
-                }
-                text.push_str(&piece);
+                texts.push(piece);
             }
         }
-        let mut m = Message::new("tool", Content::Text(Cow::Owned(text)));
+        let mut m = Message::new("tool", Content::Text(Text::join(texts, "\n")));
         m.tool_call_id = Some(b.tool_use_id.unwrap_or_default().0);
         out.push(m);
     }
@@ -243,7 +248,7 @@ fn assistant<'a>(raw: &'a RawValue, out: &mut Vec<Message<'a>>) -> Result<(), St
     for b in blocks(raw)? {
         match b.kind.as_str() {
             "text" => texts.push(Part::Text {
-                text: b.text.unwrap_or_default().0,
+                text: text_of(&b),
                 cache_control: None,
             }),
             "thinking" => {
@@ -282,7 +287,7 @@ fn assistant<'a>(raw: &'a RawValue, out: &mut Vec<Message<'a>>) -> Result<(), St
         if m.reasoning.is_none() {
             return Ok(());
         }
-        m.content = Content::Text(Cow::Borrowed(""));
+        m.content = Content::Text(Text::plain(""));
     }
     out.push(m);
     Ok(())
@@ -334,7 +339,10 @@ fn tool<'a>(t: &InTool<'a>, provider: &str) -> chat::Tool<'a> {
     };
     chat::Tool {
         name: t.name.0.clone(),
-        description: t.description.clone().unwrap_or_default().0,
+        description: t
+            .description
+            .and_then(Text::raw)
+            .unwrap_or_else(|| Text::plain("")),
         parameters,
     }
 }
