@@ -41,6 +41,10 @@ KEY=sk-deepseek-bench-0123456789abcdef
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
+  local rc=$?
+  if [ "$rc" != 0 ]; then
+    for f in "$WORK"/ccr.log "$WORK"/ccr-sse.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done
+  fi
   [ -n "${DAEMON_PID:-}" ] && kill -TERM "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$WORK/chat-upstream.pid" ] && kill -QUIT "$(cat "$WORK/chat-upstream.pid")" 2>/dev/null || true
@@ -74,19 +78,20 @@ launch() { api -X POST "http://127.0.0.1:$API/api/profiles/$1/launch" | python3 
 read -r PROXY LOCAL < <(launch bench)
 read -r PROXY_SSE LOCAL_SSE < <(launch bench-sse)
 
-# claude-code-router: one instance per upstream (its config lives in $HOME). Its logger on
-# at level `fatal` (nothing written): with `"LOG": false` 1.0.73 exits at the first
-# exception a request raises, as its handler calls the logger that is then missing, and
-# under 32 connections one does.
+# claude-code-router: one instance per upstream (its config lives in $HOME), logging off,
+# with ccr-guard.js preloaded: 1.0.73's handler of a request's unhandled error calls a
+# logger it does not have and so ends the process, which under 32 connections happens
+# within seconds; the guard lets the handler fail without taking the process down.
 ccr_start() { # name upstream-port listen-port
   mkdir -p "$WORK/$1/.claude-code-router"
   cat > "$WORK/$1/.claude-code-router/config.json" <<JSON
-{"LOG": true, "LOG_LEVEL": "fatal", "HOST": "127.0.0.1", "PORT": $3, "APIKEY": "ccr-local-token",
+{"LOG": false, "HOST": "127.0.0.1", "PORT": $3, "APIKEY": "ccr-local-token",
  "Providers": [{"name": "ds", "api_base_url": "http://127.0.0.1:$2/v1/chat/completions",
    "api_key": "$KEY", "models": ["deepseek-chat"], "transformer": {"use": ["deepseek"]}}],
  "Router": {"default": "ds,deepseek-chat"}}
 JSON
-  (cd "$WORK" && exec env -i HOME="$WORK/$1" PATH="$PATH" "$CCR_BIN" start >"$WORK/$1.log" 2>&1) & pids+=($!)
+  (cd "$WORK" && exec env -i HOME="$WORK/$1" PATH="$PATH" NODE_OPTIONS="--require $BENCH/ccr-guard.js" \
+    "$CCR_BIN" start >"$WORK/$1.log" 2>&1) & pids+=($!)
   for _ in $(seq 100); do
     curl -s -o /dev/null -m 1 "http://127.0.0.1:$3/v1/messages" -H 'x-api-key: ccr-local-token' \
       -H 'content-type: application/json' -d '{"model":"deepseek-chat","max_tokens":1,"messages":[{"role":"user","content":"up?"}]}' && return
@@ -139,6 +144,8 @@ sse_clown=$(sse "$PROXY_SSE" "$LOCAL_SSE" /v1/messages)
 sse_ccr=$(sse "$CCR_SSE" ccr-local-token /v1/messages)
 
 sleep 1
+guarded=$(cat "$WORK"/ccr.log "$WORK"/ccr-sse.log | grep -c "^ccr-guard:" || true)
+echo "claude-code-router errors its own handler would have exited on: $guarded"
 events=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*), coalesce(sum(cache_read_input_tokens),0) from usage_events where profile='bench'\").fetchone())" "$WORK/home/.local/share/clown/clown.db")
 python3 - "$results" "$sse_direct" "$sse_clown" "$sse_ccr" "$events" "$DURATION" "$ROUNDS" "$(wc -c <"$WORK/body.json")" <<'PY'
 import json, statistics, sys
