@@ -55,6 +55,15 @@ fn catalogue_routes() {
     assert_eq!(claude["profile_strategy"], "home-wrapper");
     assert_eq!(claude["supports_hooks"], true);
     assert_eq!(claude["default_model"], "claude-sonnet-4");
+    // Claude Code reaches OpenAI-type providers through the proxy's translation; Codex
+    // only its own API's.
+    assert_eq!(claude["provider_protocols"], json!(["anthropic", "openai"]));
+    let codex = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "codex");
+    assert_eq!(codex.unwrap()["provider_protocols"], json!(["openai"]));
     assert!(
         claude["supported_models"]
             .as_array()
