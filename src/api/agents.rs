@@ -10,6 +10,7 @@ use serde_json::json;
 use super::error::{ApiError, ApiResult, ok};
 use crate::agents::install::InstallError;
 use crate::app::AppState;
+use crate::profiles::provider_protocols;
 use crate::store::profiles as db;
 
 async fn profile_counts(state: &AppState) -> Result<HashMap<String, usize>, ApiError> {
@@ -42,6 +43,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult {
                 "npm_package": a.npm_package,
                 "installed_by_clown": state.agents_prefix().current(a),
                 "has_login": crate::agents::login::spec(&a.id).is_some(),
+                "provider_protocols": provider_protocols(a),
             })
         })
         .collect();
@@ -74,6 +76,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
         "supported_models": a.supported_models,
         "npm_package": a.npm_package,
         "protocol": a.protocol,
+        "provider_protocols": provider_protocols(a),
         "profile_count": counts.get(&a.id).copied().unwrap_or(0),
         "installed_by_clown": state.agents_prefix().current(a),
         "login": crate::agents::login::spec(&a.id).map(|l| l.how),

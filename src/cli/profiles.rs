@@ -107,7 +107,9 @@ struct CreateArgs {
     /// setup-token`), or the agent's own login (then `clown profiles login ALIAS`).
     #[arg(long, value_parser = ["key", "token", "login"], default_value = "key")]
     auth: String,
-    /// Run the profile's agent through clown's key-isolating proxy.
+    /// Run the profile's agent through clown's key-isolating proxy (on by itself where
+    /// the proxy translates: Claude Code on an OpenAI-compatible provider, Codex on a
+    /// provider without the Responses API).
     #[arg(long)]
     proxy: bool,
     /// Run the profile's agent in a sandbox (bubblewrap on Linux) that hides clown's

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use super::{
     AuthMethod, ProfileError, Profiles, auth_method, endpoint_url, proxy_settings, resolve,
+    translates,
 };
 use crate::agents::prepare::{self, Credential, LaunchInput, LaunchSpec, profile_home};
 use crate::agents::sandbox::Wrapper;
-use crate::registry::Provider;
+use crate::registry::{AgentManifest, Provider};
 use crate::store::profiles as db;
 
 /// A prepared launch, the agent binary detection found, if any, and for a sandboxed
@@ -24,9 +25,10 @@ pub struct Launch {
 }
 
 /// The base URL an agent is given for the proxy at `url`: OpenAI-style agents append
-/// their paths to a versioned base, so theirs ends in `/v1`.
-pub fn agent_base_url(url: &str, provider: &Provider) -> String {
-    if provider.protocol() == "openai" {
+/// their paths to a versioned base, so theirs ends in `/v1`; Anthropic-style ones append
+/// `/v1/…` themselves (also when the proxy translates for them).
+pub fn agent_base_url(url: &str, agent: &AgentManifest) -> String {
+    if agent.protocol == "openai" {
         format!("{url}/v1")
     } else {
         url.to_string()
@@ -75,10 +77,17 @@ impl Profiles {
         let proxy_url = self.proxy_url(alias, &proxy_settings(&row)).await?;
         let stored = secret.as_ref().and_then(|s| s.api_key.as_deref());
         let (base_url, proxy_token) = match (&proxy_url, &secret) {
-            (Some(url), Some(s)) => (agent_base_url(url, provider), Some(s.proxy_token.as_str())),
+            (Some(url), Some(s)) => (agent_base_url(url, agent), Some(s.proxy_token.as_str())),
             (Some(_), None) => {
                 return Err(ProfileError::Internal(format!(
                     "proxied profile '{alias}' without secrets"
+                )));
+            }
+            // Nothing else speaks both APIs: the real provider would refuse every request.
+            (None, _) if translates(agent, provider) => {
+                return Err(ProfileError::Conflict(format!(
+                    "Profile '{alias}' needs its proxy, which translates for {}: enable it with 'clown proxy enable {alias}'",
+                    agent.name
                 )));
             }
             (None, _) => (base_url, None),

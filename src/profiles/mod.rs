@@ -45,8 +45,9 @@ pub use create::{Checked, Created};
 pub use launch::{Launch, agent_base_url};
 pub use login::login_spec;
 pub use rules::{
-    CreateProfile, RESERVED_ALIASES, Validated, check_auth, clean_secret, endpoint_url, resolve,
-    valid_alias, validate, validate_proxy, validate_with,
+    CreateProfile, RESERVED_ALIASES, Validated, check_auth, clean_secret, endpoint_url,
+    needs_proxy, provider_protocols, reachable, resolve, translates, valid_alias, validate,
+    validate_proxy, validate_with,
 };
 pub use session::SessionRequest;
 pub use settings::{

@@ -9,10 +9,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{AuthMethod, ProxySettings, auth_method, endpoint_url, proxy_settings};
+use super::{
+    AuthMethod, ProxySettings, auth_method, endpoint_url, proxy_settings, reachable, translates,
+};
 use crate::config::{Config, ProxyConfig};
 use crate::proxy::plan::{Plan, Target, Timeouts};
-use crate::registry::Catalogue;
+use crate::registry::{Catalogue, Provider};
 use crate::shared::Shared;
 use crate::store::Store;
 use crate::store::profiles::{self as db, ProfileRow, Secret};
@@ -25,7 +27,7 @@ pub enum PlanError {
     #[error("provider '{provider}' has no endpoint '{endpoint}'")]
     NoEndpoint { provider: String, endpoint: String },
     #[error(
-        "fallback {index} uses provider '{provider}' ({protocol} API) but the profile's agent speaks the {expected} API"
+        "fallback {index} uses provider '{provider}' ({protocol} API), which the profile's agent cannot use (it speaks the {expected} API)"
     )]
     Protocol {
         index: usize,
@@ -67,6 +69,12 @@ pub fn build(
             profile: row.alias.clone(),
             provider: row.provider_id.clone(),
         })?;
+    // The agent's API reaches a target directly, or through the proxy's translation.
+    let agent = cat.agent(&row.agent_id);
+    let expected = agent.map_or(provider.protocol(), |a| a.protocol.as_str());
+    let reach =
+        |p: &Provider| agent.map_or(p.protocol() == provider.protocol(), |a| reachable(a, p));
+    let via_chat = |p: &Provider| agent.is_some_and(|a| translates(a, p));
     let base_url = endpoint_url(row, Some(provider)).ok_or_else(|| PlanError::NoEndpoint {
         provider: provider.id.clone(),
         endpoint: row.endpoint_id.clone(),
@@ -79,6 +87,7 @@ pub fn build(
         key: secret.api_key.clone(),
         model: None,
         responses_via_chat: provider.protocol() == "openai" && !provider.serves_responses(),
+        messages_via_chat: via_chat(provider),
     }];
     for (i, f) in settings.fallbacks.iter().enumerate() {
         let index = i + 1;
@@ -88,12 +97,12 @@ pub fn build(
                 profile: row.alias.clone(),
                 provider: f.provider_id.clone(),
             })?;
-        if p.protocol() != provider.protocol() {
+        if !reach(p) {
             return Err(PlanError::Protocol {
                 index,
                 provider: p.id.clone(),
                 protocol: p.protocol().into(),
-                expected: provider.protocol().into(),
+                expected: expected.into(),
             });
         }
         let endpoint = f.endpoint_id.as_deref().unwrap_or(&p.default_endpoint);
@@ -125,6 +134,7 @@ pub fn build(
             key,
             model: f.model.clone(),
             responses_via_chat: p.protocol() == "openai" && !p.serves_responses(),
+            messages_via_chat: via_chat(p),
         });
     }
     Ok(Plan {
@@ -259,12 +269,9 @@ mod tests {
             }
         };
         let cfg = ProxyConfig::default();
-        let err = build(&row(&settings), &secret, &cat, &cfg, &key_of).unwrap_err();
-        assert!(matches!(err, PlanError::Protocol { index: 2, .. }), "{err}");
-        let mut settings = settings;
-        settings.fallbacks.pop();
+        // Claude Code reaches an OpenAI-compatible fallback through the translation.
         let plan = build(&row(&settings), &secret, &cat, &cfg, &key_of).unwrap();
-        assert_eq!(plan.targets.len(), 2);
+        assert_eq!(plan.targets.len(), 3);
         assert_eq!(plan.targets[0].base_url, "https://api.anthropic.com");
         assert_eq!(plan.targets[0].auth_scheme, "x-api-key");
         assert_eq!(
@@ -273,6 +280,14 @@ mod tests {
         );
         assert_eq!(plan.targets[1].auth_scheme, "bearer");
         assert_eq!(plan.targets[1].key.as_deref(), Some("sk-mm"));
+        let via: Vec<bool> = plan.targets.iter().map(|t| t.messages_via_chat).collect();
+        assert_eq!(via, [false, false, true]);
+        // Codex cannot use an Anthropic-only fallback: nothing translates that way.
+        let mut codex = row(&settings);
+        codex.agent_id = "codex".into();
+        codex.provider_id = "openai".into();
+        let err = build(&codex, &secret, &cat, &cfg, &key_of).unwrap_err();
+        assert!(matches!(err, PlanError::Protocol { index: 1, .. }), "{err}");
         let debug = format!("{plan:?}");
         assert!(!debug.contains("sk-real") && !debug.contains("sk-mm") && !debug.contains("local"));
     }

@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use super::{ProfileError, Profiles, ProxySettings, auth_method, proxy_settings, validate_proxy};
+use super::{
+    ProfileError, Profiles, ProxySettings, auth_method, needs_proxy, proxy_settings, reachable,
+    resolve, translates, validate_proxy,
+};
 use crate::store::profiles as db;
 use crate::supervisor::{ProxyStatus, State, SupervisorError};
 
@@ -78,6 +81,12 @@ impl Profiles {
     ) -> Result<ProxyStatus, ProfileError> {
         let row = self.row(alias).await?;
         let old = proxy_settings(&row);
+        if !settings.enabled
+            && let Ok((agent, provider)) = resolve(&row, &self.r.catalogue.get())
+            && translates(agent, provider)
+        {
+            return Err(needs_proxy(agent, provider));
+        }
         validate_proxy(&self.r.catalogue.get(), &settings, auth_method(&row))?;
         self.check_fallbacks(alias, &settings).await?;
         let text =
@@ -117,7 +126,8 @@ impl Profiles {
         Duration::from_millis(self.r.config.get().proxy.startup_timeout_ms)
     }
 
-    /// Fallbacks must speak the profile's protocol and borrow keys only from real profiles.
+    /// Fallbacks must be usable by the profile's agent (its own API, or translated) and
+    /// borrow keys only from real profiles.
     async fn check_fallbacks(
         &self,
         alias: &str,
@@ -125,14 +135,14 @@ impl Profiles {
     ) -> Result<(), ProfileError> {
         let cat = self.r.catalogue.get();
         let row = self.row(alias).await?;
-        let protocol = cat.provider(&row.provider_id).map(|p| p.protocol());
+        let agent = cat.agent(&row.agent_id);
         for (i, f) in settings.fallbacks.iter().enumerate() {
-            let theirs = cat.provider(&f.provider_id).map(|p| p.protocol());
-            if protocol.is_some() && theirs != protocol {
+            if let (Some(agent), Some(theirs)) = (agent, cat.provider(&f.provider_id))
+                && !reachable(agent, theirs)
+            {
                 return Err(ProfileError::Invalid(format!(
                     "proxy.fallbacks[{i}]: provider '{}' does not speak the {} API of profile '{alias}'",
-                    f.provider_id,
-                    protocol.unwrap_or_default()
+                    f.provider_id, agent.protocol
                 )));
             }
             if let Some(other) = &f.key_profile {

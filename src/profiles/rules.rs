@@ -215,7 +215,7 @@ pub fn validate_with(
             cat.provider_ids().join(", ")
         ))
     })?;
-    if agent.protocol != provider.protocol() {
+    if !reachable(agent, provider) {
         return Err(ProfileError::Invalid(format!(
             "Agent '{}' speaks the {} API; provider '{}' is {}",
             agent.id, agent.protocol, provider.id, provider.kind
@@ -289,13 +289,17 @@ pub fn validate_with(
         check_url(url, "base_url")?;
     }
     // Codex speaks only the Responses API; for a provider without it the profile's proxy
-    // translates, so it is on unless the request says otherwise.
+    // translates, so it is on unless the request says otherwise. Claude Code on an
+    // OpenAI-compatible provider has no way at all without the proxy's translation.
     let proxy = req.proxy.unwrap_or_else(|| ProxySettings {
-        enabled: agent.launcher == "codex"
-            && !provider.serves_responses()
+        enabled: ((agent.launcher == "codex" && !provider.serves_responses())
+            || translates(agent, provider))
             && auth != AuthMethod::Login,
         ..ProxySettings::default()
     });
+    if !proxy.enabled && translates(agent, provider) {
+        return Err(needs_proxy(agent, provider));
+    }
     validate_proxy(cat, &proxy, auth)?;
     let home = crate::agents::prepare::profile_home(user_home, &agent.id, &req.alias);
     Ok(Validated {
@@ -317,6 +321,35 @@ pub fn validate_with(
         api_key: credential,
         home,
     })
+}
+
+/// Whether the proxy translates between `agent` and `provider`: Claude Code (Anthropic's
+/// Messages API) on an OpenAI-compatible provider (Chat Completions).
+pub fn translates(agent: &AgentManifest, provider: &Provider) -> bool {
+    agent.launcher == "claude" && provider.protocol() == "openai"
+}
+
+/// Whether `agent` can use `provider`: the same API, or through the proxy's translation.
+pub fn reachable(agent: &AgentManifest, provider: &Provider) -> bool {
+    agent.protocol == provider.protocol() || translates(agent, provider)
+}
+
+/// The provider protocols a profile of `agent` can use: its own, and those the proxy
+/// translates from.
+pub fn provider_protocols(agent: &AgentManifest) -> Vec<&str> {
+    let mut out = vec![agent.protocol.as_str()];
+    if agent.launcher == "claude" && agent.protocol != "openai" {
+        out.push("openai");
+    }
+    out
+}
+
+/// The 400 for a translated profile without its proxy.
+pub fn needs_proxy(agent: &AgentManifest, provider: &Provider) -> ProfileError {
+    ProfileError::Invalid(format!(
+        "Agent '{}' speaks the {} API and provider '{}' is {}: only the profile's proxy translates between them, so the proxy stays enabled",
+        agent.id, agent.protocol, provider.id, provider.kind
+    ))
 }
 
 /// The URL the agent (or proxy) talks to: `base_url`, else the endpoint's.

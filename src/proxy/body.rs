@@ -5,7 +5,6 @@
 //! because the agent went away and the body was dropped — the usage seen so far is
 //! reported once.
 
-use std::collections::HashSet;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,7 +15,7 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::report::Reporter;
-use super::responses_chat::{self, Stream};
+use super::translate::Translator;
 use super::usage_tap::UsageTap;
 use crate::records::UsageEvent;
 
@@ -31,46 +30,6 @@ pub struct ReportCtx {
     pub provider: String,
     /// The model sent upstream, used when the response names none.
     pub model: Option<String>,
-}
-
-/// Turns a translated provider's answer back into the API the agent asked for (see
-/// `responses_chat`): a stream event by event, a whole body at its end.
-pub enum Translator {
-    Stream(Stream),
-    Whole {
-        buf: Vec<u8>,
-        custom: HashSet<String>,
-    },
-}
-
-impl Translator {
-    pub fn new(content_type: Option<&str>, custom: HashSet<String>) -> Self {
-        if content_type.is_some_and(|c| c.starts_with("text/event-stream")) {
-            Self::Stream(Stream::new(custom))
-        } else {
-            Self::Whole {
-                buf: Vec::new(),
-                custom,
-            }
-        }
-    }
-
-    fn feed(&mut self, data: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Stream(s) => s.feed(data),
-            Self::Whole { buf, .. } => {
-                buf.extend_from_slice(data);
-                Vec::new()
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Vec<u8> {
-        match self {
-            Self::Stream(s) => s.finish(),
-            Self::Whole { buf, custom } => responses_chat::json(buf, custom),
-        }
-    }
 }
 
 pub struct TapBody {

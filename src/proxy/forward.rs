@@ -9,7 +9,6 @@
 //! an Anthropic-style error: 502, or 504 for a timeout; an upstream error status from the
 //! last target is passed through as it is.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,10 +17,10 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 
-use super::body::{ProxyBody, ReportCtx, TapBody, Translator};
+use super::body::{ProxyBody, ReportCtx, TapBody};
 use super::plan::{Plan, Target};
 use super::report::Reporter;
-use super::responses_chat;
+use super::translate::{self, Route, Translation, Translator};
 use super::upstream::{Connector, connector, target_uri};
 use super::usage_tap::UsageTap;
 use crate::auth::constant_time_eq;
@@ -133,24 +132,17 @@ impl Forwarder {
                 _ => body.clone(),
             };
             let sent_model = model.or_else(|| probe.as_ref().and_then(|p| p.model.clone()));
-            // A Responses API request to a provider that serves only Chat Completions.
-            let (up_body, path, translation) = if target.responses_via_chat
-                && parts.method == hyper::Method::POST
-                && parts.uri.path() == "/v1/responses"
-            {
-                match responses_chat::request(&up_body) {
-                    Ok(t) => (
-                        Bytes::from(t.body),
-                        Some("/v1/chat/completions"),
-                        Some(t.custom_tools),
-                    ),
-                    Err(e) => {
-                        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
-                    }
-                }
-            } else {
-                (up_body, None, None)
-            };
+            // A request the target takes in another API (see `translate`).
+            let (up_body, path, translation) =
+                match translate::route(target, &parts.method, parts.uri.path(), up_body) {
+                    Ok(Route::Upstream {
+                        body,
+                        path,
+                        translation,
+                    }) => (body, path, translation),
+                    Ok(Route::Local(status, body)) => return json_response(status, body),
+                    Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+                };
             let Some(up) = self.build(&parts, target, i, up_body, path) else {
                 failure = Failure::Transport(format!("bad upstream URL for {}", target.provider));
                 continue;
@@ -230,6 +222,17 @@ impl Forwarder {
             .ok()?;
         let headers = req.headers_mut();
         copy_headers(&parts.headers, headers, true);
+        if path.is_some() {
+            // Translated: the agent's API's own headers mean nothing to the target.
+            let own: Vec<HeaderName> = headers
+                .keys()
+                .filter(|k| k.as_str().starts_with("anthropic-"))
+                .cloned()
+                .collect();
+            for k in own {
+                headers.remove(k);
+            }
+        }
         if let Some(Some((name, value))) = self.auth.get(index) {
             headers.insert(name.clone(), value.clone());
         }
@@ -245,7 +248,7 @@ impl Forwarder {
         target: &Target,
         model: Option<String>,
         last: bool,
-        translation: Option<HashSet<String>>,
+        translation: Option<Translation>,
     ) -> Result<Response<ProxyBody>, Failure> {
         let timeouts = self.plan.timeouts;
         let resp = match tokio::time::timeout(timeouts.response(), self.client.request(req)).await {
@@ -296,16 +299,16 @@ impl Forwarder {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
+        let translator = translation
+            .and_then(|t| Translator::new(t, head.status, content_type, &target.provider));
+        // The tap reads what the agent gets: the translated answer, if translated.
+        let translated = translator.as_ref().map(Translator::content_type);
         let tap = UsageTap::for_response(
-            content_type,
+            translated.or(content_type),
             head.headers
                 .get(header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok()),
         );
-        // Successful answers are translated back; errors pass as the provider sent them.
-        let translator = translation
-            .filter(|_| head.status.is_success())
-            .map(|custom| Translator::new(content_type, custom));
         let ctx = ReportCtx {
             reporter: self.reporter.clone(),
             profile: self.plan.profile.clone(),
@@ -313,13 +316,14 @@ impl Forwarder {
             provider: target.provider.clone(),
             model,
         };
-        let translated = translator.is_some();
         let body = TapBody::new(first, body, timeouts.idle(), tap, ctx, translator).boxed();
         let mut out = Response::new(body);
         *out.status_mut() = head.status;
         copy_headers(&head.headers, out.headers_mut(), false);
-        if translated {
+        if let Some(content_type) = translated {
             out.headers_mut().remove(header::CONTENT_LENGTH);
+            out.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         Ok(out)
     }

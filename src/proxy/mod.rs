@@ -8,10 +8,12 @@
 //! This folder is the child alone: [`server`] (listener, shutdown), [`forward`] (one
 //! request, the fallback loop), [`upstream`] (TLS connector, URL mapping), [`alias`]
 //! (model alias rewrite), [`body`] and [`usage_tap`] (the response stream and its
-//! usage), [`responses_chat`] (the Responses API over Chat Completions, for Codex on
-//! providers without it), [`report`] (usage to the daemon), [`limits`] (the provider's
-//! rate-limit headers, reported beside the usage) and [`oauth`] (a subscription token
-//! towards Anthropic). [`plan`] is what the daemon
+//! usage), [`translate`] (which translation a request takes, and the translator of its
+//! answer): [`responses_chat`] (the Responses API over Chat Completions, for Codex on
+//! providers without it) and [`messages_chat`] (Anthropic Messages over Chat Completions,
+//! for Claude Code on OpenAI-compatible providers), [`report`] (usage to the daemon),
+//! [`limits`] (the provider's rate-limit headers, reported beside the usage) and
+//! [`oauth`] (a subscription token towards Anthropic). [`plan`] is what the daemon
 //! hands it. It imports nothing of the daemon (store, app, api, http): the daemon's side
 //! of proxies is `crate::supervisor`.
 
@@ -19,10 +21,12 @@ pub mod alias;
 pub mod body;
 pub mod forward;
 pub mod limits;
+pub mod messages_chat;
 pub mod oauth;
 pub mod plan;
 pub mod report;
 pub mod responses_chat;
 pub mod server;
+pub mod translate;
 pub mod upstream;
 pub mod usage_tap;

@@ -61,6 +61,10 @@ pub struct Target {
     /// requests are translated (see `responses_chat`).
     #[serde(default)]
     pub responses_via_chat: bool,
+    /// The provider serves Chat Completions and the agent speaks Anthropic's Messages:
+    /// `/v1/messages` requests are translated (see `messages_chat`).
+    #[serde(default)]
+    pub messages_via_chat: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -144,6 +148,7 @@ impl std::fmt::Debug for Target {
             .field("key", &self.key.as_ref().map(|_| "<redacted>"))
             .field("model", &self.model)
             .field("responses_via_chat", &self.responses_via_chat)
+            .field("messages_via_chat", &self.messages_via_chat)
             .finish()
     }
 }
@@ -165,6 +170,7 @@ mod tests {
                 key: Some("sk-secret".into()),
                 model: None,
                 responses_via_chat: false,
+                messages_via_chat: false,
             }],
             model_aliases: BTreeMap::new(),
             timeouts: Timeouts {

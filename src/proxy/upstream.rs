@@ -61,6 +61,7 @@ mod tests {
             key: None,
             model: None,
             responses_via_chat: false,
+            messages_via_chat: false,
         }
     }
 

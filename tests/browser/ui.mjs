@@ -81,7 +81,15 @@ await step("create a profile through the form, see it listed, delete it", async 
   await page.getByRole("heading", { name: "New profile" }).waitFor({ timeout: TIMEOUT });
   const form = page.locator("#create-profile");
   await form.locator("select[name=agent_id]").selectOption("claude");
+  // Claude Code reaches OpenAI-compatible providers through the proxy: offered, marked,
+  // and the proxy box then checked and locked.
+  await form.locator("select[name=provider_id]").selectOption("deepseek-openai");
+  const offered = await form.locator("select[name=provider_id] option").allTextContents();
+  assert(offered.some((t) => t.includes("DeepSeek (OpenAI-compatible) — translated by the proxy")), `providers: ${offered}`);
+  const box = form.locator("input[name=proxy]");
+  assert((await box.isChecked()) && (await box.isDisabled()), "the proxy is required for a translated provider");
   await form.locator("select[name=provider_id]").selectOption("minimax");
+  assert(!(await box.isDisabled()) && !(await box.isChecked()), "and optional again for an Anthropic-compatible one");
   const endpoints = await form.locator("select[name=endpoint_id] option").allTextContents();
   assert(endpoints.some((t) => t.includes("api.minimaxi.com")), `endpoints from the API: ${endpoints}`);
   await form.locator("select[name=endpoint_id]").selectOption("china");

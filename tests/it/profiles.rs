@@ -55,6 +55,15 @@ fn catalogue_routes() {
     assert_eq!(claude["profile_strategy"], "home-wrapper");
     assert_eq!(claude["supports_hooks"], true);
     assert_eq!(claude["default_model"], "claude-sonnet-4");
+    // Claude Code reaches OpenAI-type providers through the proxy's translation; Codex
+    // only its own API's.
+    assert_eq!(claude["provider_protocols"], json!(["anthropic", "openai"]));
+    let codex = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "codex");
+    assert_eq!(codex.unwrap()["provider_protocols"], json!(["openai"]));
     assert!(
         claude["supported_models"]
             .as_array()
@@ -216,7 +225,15 @@ fn profile_lifecycle_and_errors() {
     assert!(bad(json!({"endpoint_id": "mars"})).contains("Unknown endpoint 'mars'"));
     assert!(bad(json!({"model": "gpt-9"})).contains("does not offer model 'gpt-9'"));
     assert!(bad(json!({"api_key": ""})).contains("needs an API key"));
-    assert!(bad(json!({"provider_id": "openai"})).contains("speaks the anthropic API"));
+    // Codex has nothing that would reach an Anthropic-only provider.
+    assert!(bad(json!({"agent_id": "codex"})).contains("speaks the openai API"));
+    // Claude Code reaches an OpenAI-compatible provider only through the proxy's
+    // translation: never with the proxy off.
+    let msg = bad(
+        json!({"provider_id": "deepseek-openai", "model": "deepseek-chat",
+                         "proxy": {"enabled": false}}),
+    );
+    assert!(msg.contains("the proxy stays enabled"), "{msg}");
     assert!(bad(json!({"base_url": "ftp://x"})).contains("base_url"));
     assert!(bad(json!({"alias": 5})).contains("alias"));
     assert!(bad(json!({"colour": "red"})).contains("colour"));

@@ -4,8 +4,11 @@
 //! also answers OpenAI's Responses API (`POST …/responses`, what Codex CLI speaks) and
 //! Chat Completions (`POST …/chat/completions`) with the same reply and counts.
 //!
-//! Per case, a script can also answer an error status (429, 529, …), wait before the
-//! response, pause between SSE events, or break the connection after some events.
+//! Per case, a script can also answer an error status (429, 529, …; in the API's own
+//! error shape), wait before the response, pause between SSE events, or break the
+//! connection after some events. On Chat Completions it can also stream reasoning
+//! before the answer (`reasoning_content`, as DeepSeek names it) and several tool calls
+//! at once, their arguments in small pieces.
 
 #![allow(dead_code)]
 
@@ -47,11 +50,18 @@ pub struct Script {
     /// Close the connection after this many SSE events.
     pub break_after_events: Option<usize>,
     /// Answer with a call of this tool (name, JSON arguments) until the conversation
-    /// holds a tool result, then with the reply: on Chat Completions always, on Messages
-    /// when the request offers a tool of that name (Claude Code's side requests do not).
+    /// holds a tool result, then with the reply, when the request offers a tool of that
+    /// name (Claude Code's side requests do not).
     pub tool_call: Option<(String, String)>,
     /// Extra response headers (e.g. Anthropic's rate-limit headers) on every answer.
     pub headers: Vec<(String, String)>,
+    /// Calls made together with `tool_call` in the same answer (Chat Completions).
+    pub more_tool_calls: Vec<(String, String)>,
+    /// Reasoning streamed (as `reasoning_content` deltas of a few characters) before the
+    /// answer, on Chat Completions.
+    pub reasoning: Option<String>,
+    /// The message of a scripted error status (else `scripted CODE`).
+    pub error_message: Option<String>,
 }
 
 impl Default for Script {
@@ -69,6 +79,9 @@ impl Default for Script {
             break_after_events: None,
             tool_call: None,
             headers: Vec::new(),
+            more_tool_calls: Vec::new(),
+            reasoning: None,
+            error_message: None,
         }
     }
 }
@@ -220,7 +233,24 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
     if req.method == "POST" && req.path.ends_with("/responses") && s.status.is_none() {
         return respond_responses(req, s);
     }
-    if req.method == "POST" && req.path.ends_with("/chat/completions") && s.status.is_none() {
+    if req.method == "POST" && req.path.ends_with("/chat/completions") {
+        if let Some(code) = s.status {
+            // OpenAI's error shape (DeepSeek's, for a 402).
+            let message = s
+                .error_message
+                .clone()
+                .unwrap_or(format!("scripted {code}"));
+            return (
+                format!("{code} Scripted"),
+                "application/json",
+                vec![
+                    json!({"error": {"message": message, "type": "unknown_error",
+                                      "param": null, "code": "invalid_request_error"}})
+                    .to_string()
+                    .into_bytes(),
+                ],
+            );
+        }
         return respond_chat(req, s);
     }
     if req.method != "POST" || !req.path.starts_with("/v1/messages") {
@@ -242,9 +272,12 @@ fn respond(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8>>) {
         return (
             format!("{code} Scripted"),
             "application/json",
-            vec![json!({"type": "error", "error": {"type": kind, "message": format!("scripted {code}")}})
+            vec![
+                json!({"type": "error", "error": {"type": kind,
+                    "message": s.error_message.clone().unwrap_or(format!("scripted {code}"))}})
                 .to_string()
-                .into_bytes()],
+                .into_bytes(),
+            ],
         );
     }
     let body = req.json();
@@ -407,6 +440,12 @@ fn respond_responses(req: &Recorded, s: &Script) -> (String, &'static str, Vec<V
     ("200 OK".into(), "text/event-stream", out)
 }
 
+/// `text` in pieces of at most `n` characters.
+fn pieces(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(n).map(|c| c.iter().collect()).collect()
+}
+
 /// Chat Completions: the reply as the assistant's message, streamed as chunks (the usage
 /// in a last chunk when `stream_options.include_usage` asks for it, as OpenAI does) or
 /// one completion object. `prompt_tokens` includes the cached ones.
@@ -426,31 +465,54 @@ fn respond_chat(req: &Recorded, s: &Script) -> (String, &'static str, Vec<Vec<u8
     let answered = body["messages"]
         .as_array()
         .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
-    // The answer: a tool call (its arguments streamed in two pieces, as real providers
-    // stream them) or the reply.
-    let (message, deltas, finish) = match s.tool_call.as_ref().filter(|_| !answered) {
-        Some((name, args)) => {
-            let (a, b) = args.split_at(args.len() / 2);
-            let call = json!({"id": "call_test_1", "type": "function", "function": {"name": name, "arguments": args}});
-            (
-                json!({"role": "assistant", "content": null, "tool_calls": [call]}),
-                vec![
-                    json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_test_1", "type": "function",
-                              "function": {"name": name, "arguments": a}}]}),
-                    json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}),
-                ],
-                "tool_calls",
-            )
-        }
-        None => (
-            json!({"role": "assistant", "content": s.reply}),
-            vec![
-                json!({"role": "assistant", "content": ""}),
-                json!({"content": s.reply}),
-            ],
-            "stop",
-        ),
+    // The answer: tool calls (each call's arguments streamed in pieces of a few bytes, as
+    // real providers stream them, one call after the other) or the reply, after the
+    // reasoning if any.
+    let offered = |name: &str| {
+        body["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["function"]["name"] == name))
     };
+    let calls: Vec<&(String, String)> = match s
+        .tool_call
+        .as_ref()
+        .filter(|(name, _)| !answered && offered(name))
+    {
+        Some(first) => std::iter::once(first).chain(&s.more_tool_calls).collect(),
+        None => Vec::new(),
+    };
+    let mut deltas = vec![json!({"role": "assistant", "content": ""})];
+    if let Some(r) = &s.reasoning {
+        for piece in pieces(r, 5) {
+            deltas.push(json!({"reasoning_content": piece}));
+        }
+    }
+    let (message, finish) = if calls.is_empty() {
+        deltas.push(json!({"content": s.reply}));
+        (json!({"role": "assistant", "content": s.reply}), "stop")
+    } else {
+        let mut whole = Vec::new();
+        for (n, (name, args)) in calls.iter().enumerate() {
+            let id = format!("call_test_{}", n + 1);
+            deltas.push(
+                json!({"tool_calls": [{"index": n, "id": id, "type": "function",
+                                              "function": {"name": name, "arguments": ""}}]}),
+            );
+            for piece in pieces(args, 4) {
+                deltas
+                    .push(json!({"tool_calls": [{"index": n, "function": {"arguments": piece}}]}));
+            }
+            whole.push(json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}}));
+        }
+        (
+            json!({"role": "assistant", "content": null, "tool_calls": whole}),
+            "tool_calls",
+        )
+    };
+    let mut message = message;
+    if let Some(r) = &s.reasoning {
+        message["reasoning_content"] = json!(r);
+    }
     if body["stream"] != json!(true) {
         let done = json!({"id": "chatcmpl-test", "object": "chat.completion", "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],

@@ -24,6 +24,9 @@ PRICE_FIELDS = {"input", "output", "cache_write", "cache_read"}
 REQUIRED_AGENTS = {"claude", "codex", "gemini", "qwen", "grok", "droid", "opencode"}
 REQUIRED_PROVIDERS = {
     "anthropic", "minimax", "zai", "zhipu", "moonshot", "deepseek", "openrouter", "openai",
+    # OpenAI-compatible providers Claude Code reaches through the proxy's translation.
+    "deepseek-openai", "openrouter-openai", "xai", "gemini",
+    "ollama", "vllm", "lmstudio", "llamacpp",
 }
 PROFILE_STRATEGIES = {"home-wrapper", "config-dir", "env-only"}
 LAUNCHERS = {"claude", "codex", "env"}
@@ -189,8 +192,12 @@ def check_providers(doc):
             if len(eps) == 1 and "default" not in eps:
                 problem(f"{where}: a single endpoint must be named 'default'")
             for name, url in eps.items():
-                if not (is_str(url) and url.startswith("https://")):
-                    problem(f"{where}: endpoint {name!r} must be an https URL")
+                # A local server (no key) listens on this machine; everything else is https.
+                local = p["requires_key"] is False and isinstance(url, str) and re.match(
+                    r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d+/", url) is not None
+                if not (is_str(url) and (url.startswith("https://") or local)):
+                    problem(f"{where}: endpoint {name!r} must be an https URL "
+                            "(or http on this machine for a provider without a key)")
                     continue
                 if url.endswith("/"):
                     problem(f"{where}: endpoint {name!r} must not end with '/'")

@@ -60,7 +60,30 @@ fn proxy_api_errors_settings_and_delete() {
     assert!(bad(json!({"enabled": true, "colour": 1})).contains("colour"));
     assert!(bad(json!({"port": 0})).contains("port"));
     assert!(bad(json!({"fallbacks": [{"provider_id": "nope"}]})).contains("unknown provider"));
-    assert!(bad(json!({"fallbacks": [{"provider_id": "openai"}]})).contains("does not speak"));
+    // Claude Code reaches an OpenAI-compatible fallback through the translation; Codex
+    // nothing Anthropic-only.
+    let s = d
+        .api(
+            "PUT",
+            "/api/profiles/api/proxy",
+            Some(&json!({"fallbacks": [{"provider_id": "openai", "model": "gpt-5.2"}]})),
+        )
+        .expect_ok();
+    assert_eq!(s["settings"]["fallbacks"][0]["provider_id"], "openai");
+    d.api(
+        "PUT",
+        "/api/profiles/api/proxy",
+        Some(&json!({"enabled": false})),
+    )
+    .expect_ok();
+    let msg = d
+        .api(
+            "PUT",
+            "/api/profiles/cx/proxy",
+            Some(&json!({"fallbacks": [{"provider_id": "minimax"}]})),
+        )
+        .expect_error(400);
+    assert!(msg.contains("does not speak the openai API"), "{msg}");
     assert!(
         bad(json!({"fallbacks": [{"provider_id": "minimax", "key_profile": "ghost"}]}))
             .contains("'ghost' not found")

@@ -8,6 +8,7 @@ mod failures;
 mod forwarding;
 mod isolation;
 mod supervision;
+mod translation;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

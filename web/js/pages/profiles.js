@@ -30,20 +30,33 @@ export async function render(root) {
     keyInput.disabled = auth === "login";
     keyInput.placeholder = auth === "token" ? "sk-ant-oat01-…" : auth === "login" ? "none: log in after creating" : "sk-…";
     keyInput.required = auth === "token" || (auth === "key" && keyInput.dataset.providerNeedsKey === "1");
-    proxyBox.disabled = auth === "login";
+    // The agent's own login goes without the proxy; a translated provider needs it.
+    const forced = translated(providers.find((x) => x.id === providerSel.value));
+    proxyBox.disabled = auth === "login" || forced;
     if (auth === "login") proxyBox.checked = false;
+    else if (forced) proxyBox.checked = true;
   }
   authSel.addEventListener("change", fillAuth);
 
-  const protocolOf = (agentId) => (agents.find((a) => a.id === agentId) || {}).protocol;
+  const agentOf = (agentId) => agents.find((a) => a.id === agentId) || {};
+  const protocolOfProvider = (p) => (p.type.startsWith("anthropic") ? "anthropic" : "openai");
+  // A provider in another API than the agent's own is reached through the proxy, which
+  // translates (Claude Code on OpenAI-compatible providers): the proxy is then required.
+  const translated = (p) => !!p && protocolOfProvider(p) !== agentOf(agentSel.value).protocol;
   function fillProviders() {
-    const proto = protocolOf(agentSel.value);
-    const fits = providers.filter((p) => !proto || (proto === "anthropic") === p.type.startsWith("anthropic"));
-    providerSel.replaceChildren(...fits.map((p) => el("option", { value: p.id }, p.name)));
+    const a = agentOf(agentSel.value);
+    const usable = a.provider_protocols || (a.protocol ? [a.protocol] : null);
+    const fits = providers.filter((p) => !usable || usable.includes(protocolOfProvider(p)));
+    providerSel.replaceChildren(...fits.map((p) =>
+      el("option", { value: p.id }, translated(p) ? `${p.name} — translated by the proxy` : p.name)));
     fillProvider();
   }
   function fillProvider() {
     const p = providers.find((x) => x.id === providerSel.value);
+    const forced = translated(p);
+    if (forced) proxyBox.checked = true;
+    else if (proxyBox.disabled) proxyBox.checked = false;
+    proxyBox.disabled = forced;
     if (!p) return;
     endpointSel.replaceChildren(...Object.entries(p.endpoints).map(([name, url]) =>
       el("option", { value: name, selected: name === p.default_endpoint, title: url }, `${name} — ${url}`)));
