@@ -6,11 +6,13 @@ pub mod assets;
 pub mod daemon;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod profiles;
 pub mod providers;
 pub mod proxy;
 pub mod registry;
+pub mod sync;
 pub mod terminal;
 pub mod ui;
 pub mod usage;
@@ -207,6 +209,11 @@ pub fn routes() -> Vec<Route> {
                     "string",
                     "Filter by model (sessions, which have no model, are then left out)",
                 ),
+                (
+                    "scope",
+                    "string",
+                    "machine (default: this machine's store) or all-machines (every machine's usage from the shared database of [sync], with aggregates.by_machine; 409 when none is configured, 502 when it is unreachable)",
+                ),
             ],
             ..route(
                 "GET",
@@ -240,6 +247,20 @@ pub fn routes() -> Vec<Route> {
                 || post(usage::record),
             )
         },
+        route(
+            "GET",
+            "/api/sync/status",
+            "usage",
+            "The push of this machine's usage to the shared database: machine id and name, connected, backlog, pushed counts, last error",
+            || get(sync::status),
+        ),
+        route(
+            "GET",
+            "/metrics",
+            "metrics",
+            "Prometheus metrics (text format, or OpenMetrics when asked); the daemon's token or the read-only metrics token of [metrics] token_file",
+            || get(metrics::scrape),
+        ),
         route(
             "GET",
             "/api/proxy/status",

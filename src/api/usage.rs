@@ -13,9 +13,11 @@ use super::error::{ApiError, ApiResult, ok};
 use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::records::ProxyRequest;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
 use crate::usage::claude::{self, ImportSource, Progress};
+use crate::usage::machines;
 use crate::usage::period::{self, Period};
 use crate::usage::query::{self, Filters};
 
@@ -26,6 +28,9 @@ pub struct RecordRequest {
     pub events: Vec<UsageEvent>,
     #[serde(default)]
     pub sessions: Vec<UsageSession>,
+    /// Proxy requests (status, timings) for `/metrics`; kept in memory, not stored.
+    #[serde(default)]
+    pub requests: Vec<ProxyRequest>,
 }
 
 /// Events and sessions per request; about what fits the 1 MiB body limit.
@@ -39,10 +44,14 @@ pub async fn record(
     if let Caller::Proxy { profile } = &who {
         proxy_scope(&req, profile)?;
     }
-    if req.events.len() + req.sessions.len() > MAX_BATCH {
+    if req.events.len() + req.sessions.len() + req.requests.len() > MAX_BATCH {
         return Err(ApiError::bad_request(format!(
-            "at most {MAX_BATCH} events and sessions per request"
+            "at most {MAX_BATCH} events, sessions and requests per request"
         )));
+    }
+    for (i, r) in req.requests.iter().enumerate() {
+        r.validate()
+            .map_err(|m| ApiError::bad_request(format!("requests[{i}]: {m}")))?;
     }
     for (i, e) in req.events.iter().enumerate() {
         e.validate()
@@ -52,9 +61,14 @@ pub async fn record(
         s.validate()
             .map_err(|m| ApiError::bad_request(format!("sessions[{i}]: {m}")))?;
     }
+    state.request_stats().record(&req.requests);
+    if req.events.is_empty() && req.sessions.is_empty() {
+        return Ok(ok(json!({"events_added": 0, "sessions_added": 0})));
+    }
     let now = jiff::Timestamp::now().as_second();
-    let events = req.events.clone();
-    let sessions = req.sessions.clone();
+    let RecordRequest {
+        events, sessions, ..
+    } = req;
     let (added_events, added_sessions) = state
         .store()
         .call(move |c| {
@@ -86,6 +100,11 @@ fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
     if !req.sessions.is_empty() {
         return refuse("A proxy's token records events, not sessions".into());
     }
+    if let Some(i) = req.requests.iter().position(|r| r.profile != profile) {
+        return refuse(format!(
+            "requests[{i}]: a proxy's token records only requests of profile '{profile}'"
+        ));
+    }
     match req
         .events
         .iter()
@@ -107,10 +126,12 @@ pub struct UsageQuery {
     profile: Option<String>,
     #[serde(default)]
     model: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 pub async fn get(State(state): State<AppState>, ApiQuery(q): ApiQuery<UsageQuery>) -> ApiResult {
-    let period_id = q.period.unwrap_or_else(|| "today".to_string());
+    let period_id = q.period.clone().unwrap_or_else(|| "today".to_string());
     let period = Period::parse(&period_id).ok_or_else(|| {
         ApiError::bad_request(format!(
             "Invalid period '{period_id}': use one of {}",
@@ -119,6 +140,17 @@ pub async fn get(State(state): State<AppState>, ApiQuery(q): ApiQuery<UsageQuery
     })?;
     let catalogue = state.catalogue();
     let now = jiff::Zoned::now();
+    match q.scope.as_deref() {
+        None | Some("machine") => {}
+        Some("all-machines") => {
+            return all_machines(&state, &q, period, &period_id, &now).await;
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid scope '{other}': use machine or all-machines"
+            )));
+        }
+    }
     let report = state
         .store()
         .read(move |c| {
@@ -130,6 +162,45 @@ pub async fn get(State(state): State<AppState>, ApiQuery(q): ApiQuery<UsageQuery
         })
         .await?;
     Ok(ok(report))
+}
+
+/// The report over every machine, from the shared database.
+async fn all_machines(
+    state: &AppState,
+    q: &UsageQuery,
+    period: Period,
+    period_id: &str,
+    now: &jiff::Zoned,
+) -> ApiResult {
+    use crate::store::postgres::report;
+    use crate::sync::SyncUnavailable;
+    let client = state.syncer().client().await.map_err(|e| match e {
+        SyncUnavailable::NotConfigured => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        SyncUnavailable::Unreachable(_) => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
+    })?;
+    let (profile, model) = (q.profile.as_deref(), q.model.as_deref());
+    let read = async {
+        Ok::<_, crate::store::postgres::SharedError>(machines::Shared {
+            rows: report::rows(&client, machines::buckets(period, now), profile, model).await?,
+            sessions: report::sessions(&client, period.range(now), profile).await?,
+            machines: report::machines(&client).await?,
+        })
+    };
+    let data = match read.await {
+        Ok(d) => d,
+        Err(e) => {
+            state.syncer().reset_client().await;
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("the shared database failed: {e}"),
+            ));
+        }
+    };
+    let filters = Filters { profile, model };
+    let catalogue = state.catalogue();
+    Ok(ok(machines::report(
+        data, &catalogue, period, period_id, now, &filters,
+    )))
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,9 +244,15 @@ pub async fn import_claude(
     let tz = jiff::tz::TimeZone::system();
     let bus = events.clone();
     let store = state.store().clone();
+    let stats_state = state.clone();
+    state.import_stats().started();
     let summary = tokio::task::spawn_blocking(move || {
         let last = std::sync::Mutex::new(std::time::Instant::now());
         let progress = move |p: Progress| {
+            stats_state.import_stats().progress(
+                (p.files_done as u64, p.files_total as u64),
+                (p.bytes_done, p.bytes_total),
+            );
             let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
             if p.files_done == p.files_total
                 || last.elapsed() >= std::time::Duration::from_millis(100)
@@ -190,8 +267,24 @@ pub async fn import_claude(
         };
         claude::run(&store, &sources, &tz, &progress)
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await;
+    let now = jiff::Timestamp::now().as_second();
+    let summary = match summary {
+        Ok(Ok(s)) => {
+            state
+                .import_stats()
+                .finished(Some(s.events_added + s.events_replaced), now);
+            s
+        }
+        Ok(Err(e)) => {
+            state.import_stats().finished(None, now);
+            return Err(e.into());
+        }
+        Err(e) => {
+            state.import_stats().finished(None, now);
+            return Err(ApiError::internal(e));
+        }
+    };
     let line = summary.line();
     tracing::info!("{line}");
     events.publish("usage_import_finished", json!({"summary": line}));

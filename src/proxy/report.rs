@@ -7,6 +7,9 @@
 //! load one POST carries many events, and retries a failed batch a few times; every
 //! event has a `dedupe_key`, so a retry after a lost answer never counts twice. At
 //! shutdown the queue is flushed.
+//!
+//! Beside the events, each upstream attempt's status and timings ([`ProxyRequest`]) ride
+//! in the same batches, for the daemon's `/metrics`; a request pays one channel send.
 
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::records::UsageEvent;
+use crate::records::{ProxyRequest, UsageEvent};
 
 /// Events per post (the daemon takes JSON bodies up to 1 MiB).
 const MAX_BATCH: usize = 1000;
@@ -28,9 +31,15 @@ const LINGER: Duration = Duration::from_millis(100);
 const QUEUE: usize = 100_000;
 const RETRIES: [u64; 3] = [200, 1000, 3000];
 
+/// What goes over the channel: a usage event, or a request's status and timings.
+enum Item {
+    Event(UsageEvent),
+    Request(ProxyRequest),
+}
+
 #[derive(Clone)]
 pub struct Reporter {
-    tx: Option<mpsc::Sender<UsageEvent>>,
+    tx: Option<mpsc::Sender<Item>>,
 }
 
 pub struct ReporterTask {
@@ -80,9 +89,16 @@ impl Reporter {
             event.tokens.cache_read_input_tokens
         );
         if let Some(tx) = &self.tx
-            && tx.try_send(event).is_err()
+            && tx.try_send(Item::Event(event)).is_err()
         {
             tracing::warn!("usage queue full; an event was dropped");
+        }
+    }
+
+    /// Queues an upstream attempt's status and timings (dropped when the queue is full).
+    pub fn request(&self, request: ProxyRequest) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(Item::Request(request));
         }
     }
 }
@@ -102,9 +118,11 @@ impl ReporterTask {
 #[derive(Serialize)]
 struct Batch<'a> {
     events: &'a [UsageEvent],
+    #[serde(skip_serializing_if = "<[ProxyRequest]>::is_empty")]
+    requests: &'a [ProxyRequest],
 }
 
-async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<String>) {
+async fn run(mut rx: mpsc::Receiver<Item>, url: String, token: Option<String>) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
@@ -134,9 +152,20 @@ async fn send(
     client: &Client<HttpConnector, Full<Bytes>>,
     endpoint: &str,
     token: Option<&str>,
-    batch: &[UsageEvent],
+    batch: &[Item],
 ) {
-    let body = match serde_json::to_string(&Batch { events: batch }) {
+    let mut events = Vec::new();
+    let mut requests = Vec::new();
+    for item in batch {
+        match item {
+            Item::Event(e) => events.push(e.clone()),
+            Item::Request(r) => requests.push(r.clone()),
+        }
+    }
+    let body = match serde_json::to_string(&Batch {
+        events: &events,
+        requests: &requests,
+    }) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!("cannot encode usage events: {e}");
@@ -155,7 +184,7 @@ async fn send(
             Err(e) => {
                 tracing::error!(
                     "could not record the usage of {} request(s): {e}",
-                    batch.len()
+                    events.len()
                 );
                 return;
             }

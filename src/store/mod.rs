@@ -11,7 +11,10 @@
 pub mod daily;
 mod db;
 pub mod imports;
+pub mod postgres;
 pub mod profiles;
+pub mod sync;
+pub mod totals;
 pub mod usage;
 
 use std::path::{Path, PathBuf};

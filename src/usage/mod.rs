@@ -2,6 +2,7 @@
 //! Claude Code's own records.
 
 pub mod claude;
+pub mod machines;
 pub mod period;
 pub mod pricing;
 pub mod query;
