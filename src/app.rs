@@ -170,7 +170,7 @@ impl AppState {
             store: parts.store.clone(),
             config: config.clone(),
             events: parts.events.clone(),
-        });
+        })?;
         let profiles = Profiles::new(Resources {
             store: parts.store.clone(),
             catalogue: catalogue.clone(),

@@ -82,8 +82,10 @@ pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://")
         && let Some((userinfo, host)) = rest.rsplit_once('@')
     {
-        let user = userinfo.split(':').next().unwrap_or_default();
-        return format!("{scheme}://{user}:***@{host}");
+        return match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        };
     }
     // key=value form: drop the password's value.
     url.split_whitespace()

@@ -58,16 +58,23 @@ pub struct Syncer {
 }
 
 impl Syncer {
-    /// Starts the pusher; it idles while `[sync]` has no URL.
-    pub fn start(ctx: Context) -> Arc<Self> {
+    /// Reads (or creates) this machine's id and starts the pusher; it idles while
+    /// `[sync]` has no URL.
+    pub fn start(ctx: Context) -> Result<Arc<Self>, crate::store::StoreError> {
+        let machine_id = ctx.store.call_blocking(|c| {
+            crate::store::sync::machine_id(c, || uuid::Uuid::new_v4().simple().to_string())
+        })?;
         let syncer = Arc::new(Self {
             ctx,
-            status: Mutex::new(SyncStatus::default()),
+            status: Mutex::new(SyncStatus {
+                machine_id: machine_id.clone(),
+                ..SyncStatus::default()
+            }),
             wake: Notify::new(),
             reader: tokio::sync::Mutex::new(None),
         });
-        tokio::spawn(pusher::run(syncer.clone()));
-        syncer
+        tokio::spawn(pusher::run(syncer.clone(), machine_id));
+        Ok(syncer)
     }
 
     pub fn status(&self) -> SyncStatus {

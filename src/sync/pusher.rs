@@ -22,19 +22,8 @@ enum PushError {
     Local(#[from] StoreError),
 }
 
-pub async fn run(syncer: Arc<Syncer>) {
+pub async fn run(syncer: Arc<Syncer>, machine: String) {
     let store = syncer.ctx.store.clone();
-    let machine = match store
-        .call(|c| local::machine_id(c, || uuid::Uuid::new_v4().simple().to_string()))
-        .await
-    {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!("sync: cannot read or create the machine id: {e}");
-            return;
-        }
-    };
-    syncer.update(|s| s.machine_id = machine.clone());
     let mut bus = syncer.ctx.events.subscribe();
     let mut client: Option<(String, Client)> = None;
     let mut retry = FIRST_RETRY;
@@ -84,6 +73,9 @@ pub async fn run(syncer: Arc<Syncer>) {
                     }
                 }
             }
+        }
+        if let Ok(backlog) = backlog(&store).await {
+            syncer.update(|s| s.backlog = backlog);
         }
         // Wake on new usage, a nudge, or the interval (while the database is away, only
         // the retry delay or a nudge).
@@ -152,14 +144,23 @@ async fn push_all(
                 .await?;
             pushed(syncer, 0, sessions.len() as u64);
         }
-        let (latest_events, latest_sessions) = store.read(local::latest).await?;
-        let (ce, cs) = store.read(local::cursors).await?;
-        let backlog = (latest_events - ce).max(0) + (latest_sessions - cs).max(0);
-        syncer.update(|s| s.backlog = backlog as u64);
+        let left = backlog(store).await?;
+        syncer.update(|s| s.backlog = left);
         if events.len() < batch && sessions.len() < batch {
             return Ok(());
         }
     }
+}
+
+/// Changes recorded after the cursors (change numbers, from the indexes: cheap).
+async fn backlog(store: &Store) -> Result<u64, StoreError> {
+    store
+        .read(|c| {
+            let (latest_events, latest_sessions) = local::latest(c)?;
+            let (ce, cs) = local::cursors(c)?;
+            Ok(((latest_events - ce).max(0) + (latest_sessions - cs).max(0)) as u64)
+        })
+        .await
 }
 
 fn pushed(syncer: &Syncer, events: u64, sessions: u64) {

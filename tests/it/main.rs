@@ -8,11 +8,14 @@ mod ws;
 
 mod browser;
 mod foundation;
+mod metrics;
+mod pg;
 mod profiles;
 mod proxy;
 mod registry;
 mod sandbox;
 mod security;
 mod service_manager;
+mod sync;
 mod terminal;
 mod usage;
