@@ -47,9 +47,12 @@ fn the_web_ui_in_chromium() {
     );
     let env = TestEnv::new("browser");
     let bin = install_echo_agent(&env);
+    // A shared database, so the usage page offers every machine's usage.
+    let pg = crate::pg::Postgres::start(false);
     env.write_config(&format!(
-        "[agents]\nextra_paths = [\"{}\"]\n",
-        bin.display()
+        "[agents]\nextra_paths = [\"{}\"]\n[sync]\nurl = \"{}\"\nmachine_name = \"browser-box\"\ninterval_ms = 200\n",
+        bin.display(),
+        pg.url("disable")
     ));
     let upstream = crate::upstream::Upstream::start(Default::default());
     let d = Daemon::start(&env);
@@ -92,6 +95,7 @@ fn the_web_ui_in_chromium() {
         .env("DEPS_DIR", deps.parent().unwrap())
         .env("TERM_PROFILE", "echo-term")
         .env("PROXY_PROFILE", "proxied")
+        .env("MACHINE_NAME", "browser-box")
         .env("CHROMIUM", &chromium)
         .output()
         .expect("node runs");

@@ -11,6 +11,7 @@ mod foundation;
 mod metrics;
 mod pg;
 mod profiles;
+mod prometheus;
 mod proxy;
 mod registry;
 mod sandbox;
