@@ -40,7 +40,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// when it ends (the server went away) the client's calls fail and the caller
 /// reconnects.
 pub async fn connect(url: &str, ca_file: Option<&Path>) -> Result<Client, SharedError> {
-    let mut config: tokio_postgres::Config = url
+    let mut config: tokio_postgres::Config = libpq_sslmodes(url)
         .parse()
         .map_err(|e: tokio_postgres::Error| SharedError::Url(e.to_string()))?;
     config.connect_timeout(CONNECT_TIMEOUT);
@@ -56,6 +56,13 @@ pub async fn connect(url: &str, ca_file: Option<&Path>) -> Result<Client, Shared
     });
     ensure_schema(&client).await?;
     Ok(client)
+}
+
+/// libpq's `verify-ca` and `verify-full` as `require`: with rustls the certificate and the
+/// host name are always verified once TLS is on.
+fn libpq_sslmodes(url: &str) -> String {
+    url.replace("sslmode=verify-full", "sslmode=require")
+        .replace("sslmode=verify-ca", "sslmode=require")
 }
 
 fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, SharedError> {
