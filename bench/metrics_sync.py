@@ -135,6 +135,9 @@ def bench_metrics(binary, out):
             for _ in range(5):
                 scrape(d, c, accept)
             state = wait_quiet(f"/metrics ({fmt})")
+            c.close()
+            c = d.conn()  # the daemon closes connections idle for 30 s
+            scrape(d, c, accept)
             cpu0 = sum(d.cpu())
             times = [scrape(d, c, accept)[0] for _ in range(scrapes)]
             cpu = sum(d.cpu()) - cpu0
@@ -279,6 +282,8 @@ def bench_sync(binary, out):
         time.sleep(1)
         base = d.ok("GET", "/api/usage?period=today&scope=all-machines", conn=c)[0]["total_tokens"]["input_tokens"]
         state = wait_quiet("event to report latency")
+        c.close()
+        c = d.conn()
         lat, polls = [], 0
         for i in range(samples):
             body = {"events": [{"profile": "lat", "model": "claude-sonnet-4", "source": "bench",

@@ -19,6 +19,7 @@ use crate::events::EventBus;
 use crate::logging::LogTail;
 use crate::metrics::imports::ImportStats;
 use crate::metrics::requests::RequestStats;
+use crate::metrics::usage::UsageCache;
 use crate::paths::{Env, Paths};
 use crate::profiles::plan::StorePlans;
 use crate::profiles::{Profiles, Resources};
@@ -82,6 +83,7 @@ struct Inner {
     metrics_token: RwLock<Option<Arc<Token>>>,
     request_stats: RequestStats,
     import_stats: ImportStats,
+    metrics_cache: Arc<UsageCache>,
     syncer: Arc<Syncer>,
 }
 
@@ -214,6 +216,7 @@ impl AppState {
                 metrics_token: RwLock::new(parts.metrics_token.map(Arc::new)),
                 request_stats: RequestStats::default(),
                 import_stats: ImportStats::default(),
+                metrics_cache: Arc::default(),
                 syncer,
             }),
         })
@@ -244,6 +247,11 @@ impl AppState {
     /// The Claude import's progress (for `/metrics`).
     pub fn import_stats(&self) -> &ImportStats {
         &self.inner.import_stats
+    }
+
+    /// The usage metrics rendered so far (each scrape renders only what changed).
+    pub fn metrics_cache(&self) -> Arc<UsageCache> {
+        self.inner.metrics_cache.clone()
     }
 
     /// The push to the shared database, and its reads.

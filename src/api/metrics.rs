@@ -3,9 +3,11 @@
 //! are written on a reader connection (never the writer, so a scrape waits for no write
 //! and no write waits for it); the rest comes from memory.
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use bytes::Bytes;
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -18,14 +20,12 @@ pub async fn scrape(
 ) -> Result<Response, ApiError> {
     let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let catalogue = state.catalogue();
-    let mut out = state
+    let cache = state.metrics_cache();
+    let usage = state
         .store()
-        .read(move |c| {
-            let mut out = metrics::writer(format);
-            metrics::usage::write(c, &catalogue, format, &mut out)?;
-            Ok(out)
-        })
+        .read(move |c| cache.refresh(c, &catalogue))
         .await?;
+    let mut out = metrics::writer(format);
     let sessions = state.terminals().list();
     let running = sessions.iter().filter(|s| s.is_running()).count() as u64;
     let sync = state.syncer().status();
@@ -47,7 +47,11 @@ pub async fn scrape(
         }),
     };
     metrics::write_rest(&mut out, state.request_stats(), state.import_stats(), &snap);
-    let mut resp = out.finish().into_response();
+    // The usage families as kept between scrapes (no copy), then the rest.
+    let mut chunks = usage.chunks(format);
+    chunks.push(Bytes::from(out.finish()));
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+    let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),

@@ -61,14 +61,16 @@ pub async fn record(
         s.validate()
             .map_err(|m| ApiError::bad_request(format!("sessions[{i}]: {m}")))?;
     }
-    state.request_stats().record(&req.requests);
-    if req.events.is_empty() && req.sessions.is_empty() {
+    let RecordRequest {
+        events,
+        sessions,
+        requests,
+    } = req;
+    if events.is_empty() && sessions.is_empty() {
+        state.request_stats().record(&requests);
         return Ok(ok(json!({"events_added": 0, "sessions_added": 0})));
     }
     let now = jiff::Timestamp::now().as_second();
-    let RecordRequest {
-        events, sessions, ..
-    } = req;
     let (added_events, added_sessions) = state
         .store()
         .call(move |c| {
@@ -82,6 +84,8 @@ pub async fn record(
             Ok(counts)
         })
         .await?;
+    // After the events: a scrape never shows a request without its tokens.
+    state.request_stats().record(&requests);
     if added_events + added_sessions > 0 {
         state.events().publish(
             "usage_recorded",

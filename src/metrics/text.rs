@@ -164,6 +164,11 @@ impl Writer {
         self.out.extend_from_slice(&other.out);
     }
 
+    /// The bytes written so far (no `# EOF`).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+
     pub fn finish(mut self) -> Vec<u8> {
         if self.format == Format::OpenMetrics {
             self.out.extend_from_slice(b"# EOF\n");

@@ -123,9 +123,11 @@ const MIGRATIONS: &[&str] = &[
         cache_creation_1h_tokens    INTEGER NOT NULL,
         events        INTEGER NOT NULL,
         last_ts       INTEGER NOT NULL,
+        rev           INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (profile, agent, provider, model)
      ) WITHOUT ROWID, STRICT;
-     INSERT INTO usage_totals
+     INSERT INTO usage_totals (profile, agent, provider, model, input_tokens, output_tokens,
+            cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, last_ts)
         SELECT profile, COALESCE(agent, ''), COALESCE(provider, ''), model,
                CAST(MIN(TOTAL(input_tokens), 9223372036854775807.0) AS INTEGER),
                CAST(MIN(TOTAL(output_tokens), 9223372036854775807.0) AS INTEGER),
@@ -134,6 +136,7 @@ const MIGRATIONS: &[&str] = &[
                CAST(MIN(TOTAL(cache_creation_1h_tokens), 9223372036854775807.0) AS INTEGER),
                COUNT(*), MAX(ts)
         FROM usage_events GROUP BY 1, 2, 3, 4;
+     CREATE INDEX usage_totals_rev ON usage_totals(rev);
      ALTER TABLE usage_events ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
      UPDATE usage_events SET rev = id;
      CREATE INDEX usage_events_rev ON usage_events(rev);

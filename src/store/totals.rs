@@ -1,7 +1,8 @@
 //! All-time usage totals per profile, agent, provider and model (`usage_totals`), kept
 //! by [`super::usage`] in the same transactions as the events: what `/metrics` serves.
 //! Its size grows with the pairs in use, never with the number of events, and reading
-//! it on a reader connection never waits for a write.
+//! it on a reader connection never waits for a write. Each row carries the change number
+//! (`rev`) of the last event that moved it, so a reader can ask for what changed only.
 
 use rusqlite::Connection;
 
@@ -19,15 +20,19 @@ pub struct Total<'a> {
     pub events: u64,
 }
 
-/// Calls `f` for every totals row with events, in profile order; nothing is allocated
-/// per row.
-pub fn fold(conn: &Connection, mut f: impl FnMut(Total)) -> Result<(), StoreError> {
+/// Calls `f(row, change number)` for every totals row changed after `rev` (all of them
+/// for -1); nothing is allocated per row.
+pub fn fold_after(
+    conn: &Connection,
+    rev: i64,
+    mut f: impl FnMut(Total, i64),
+) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT profile, agent, provider, model, input_tokens, output_tokens,
-                cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events
-         FROM usage_totals WHERE events > 0",
+                cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, rev
+         FROM usage_totals WHERE rev > ?1",
     )?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([rev])?;
     let count = |r: &rusqlite::Row, i: usize| -> rusqlite::Result<u64> {
         Ok(r.get::<_, i64>(i)?.max(0) as u64)
     };
@@ -36,20 +41,23 @@ pub fn fold(conn: &Connection, mut f: impl FnMut(Total)) -> Result<(), StoreErro
             r.get_ref(i)
                 .and_then(|v| v.as_str().map_err(rusqlite::Error::from))
         };
-        f(Total {
-            profile: text(0)?,
-            agent: text(1)?,
-            provider: text(2)?,
-            model: text(3)?,
-            tokens: Tokens {
-                input_tokens: count(r, 4)?,
-                output_tokens: count(r, 5)?,
-                cache_creation_input_tokens: count(r, 6)?,
-                cache_read_input_tokens: count(r, 7)?,
-                cache_creation_1h_input_tokens: count(r, 8)?,
+        f(
+            Total {
+                profile: text(0)?,
+                agent: text(1)?,
+                provider: text(2)?,
+                model: text(3)?,
+                tokens: Tokens {
+                    input_tokens: count(r, 4)?,
+                    output_tokens: count(r, 5)?,
+                    cache_creation_input_tokens: count(r, 6)?,
+                    cache_read_input_tokens: count(r, 7)?,
+                    cache_creation_1h_input_tokens: count(r, 8)?,
+                },
+                events: count(r, 9)?,
             },
-            events: count(r, 9)?,
-        });
+            r.get(10)?,
+        );
     }
     Ok(())
 }

@@ -140,8 +140,8 @@ impl Rollup {
         // And the all-time totals.
         let mut totals = tx.prepare_cached(
             "INSERT INTO usage_totals (profile, agent, provider, model, input_tokens, output_tokens,
-                 cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, last_ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, last_ts, rev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT(profile, agent, provider, model) DO UPDATE SET
                  input_tokens = MIN(input_tokens + excluded.input_tokens, 9223372036854775807),
                  output_tokens = MIN(output_tokens + excluded.output_tokens, 9223372036854775807),
@@ -149,12 +149,16 @@ impl Rollup {
                  cache_read_input_tokens = MIN(cache_read_input_tokens + excluded.cache_read_input_tokens, 9223372036854775807),
                  cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + excluded.cache_creation_1h_tokens, 9223372036854775807),
                  events = events + excluded.events,
-                 last_ts = MAX(last_ts, excluded.last_ts)",
+                 last_ts = MAX(last_ts, excluded.last_ts),
+                 rev = excluded.rev",
         )?;
+        // The last change number given in this transaction (readers ask for rows above
+        // the last they saw).
+        let rev = self.next_rev.map_or(0, |n| n - 1);
         for ((profile, agent, provider, model), d) in self.totals {
             let [i, o, cw, cr, cw1h] = d.counts;
             totals.execute(params![
-                profile, agent, provider, model, i, o, cw, cr, cw1h, d.events, d.last_ts
+                profile, agent, provider, model, i, o, cw, cr, cw1h, d.events, d.last_ts, rev
             ])?;
         }
         Ok(())

@@ -160,6 +160,32 @@ fn totals_are_exact_in_both_formats() {
         Some(0.0)
     );
 
+    // A scrape renders again only what changed: new events, a grown event, a new profile
+    // (whose agent and provider fill rows that name none) all show on the next one.
+    let body = json!({"events": [
+        ev("d", "claude-sonnet-4", [1, 1, 1, 1]),
+        ev("a", "claude-sonnet-4", [1000, 900, 30, 4000]),
+        {"profile": "later", "model": "claude-sonnet-4", "source": "test", "input_tokens": 7},
+    ]});
+    d.api("POST", "/api/usage/record", Some(&body)).expect_ok();
+    let text = scrape(&d, &d.token, None).text();
+    let line = format!("clown_tokens_total{{{labels},kind=\"output\"}} ");
+    assert_eq!(sample(&text, &line), Some(202.0 + 1.0 + 700.0), "{text}");
+    let later = "clown_tokens_total{profile=\"later\",agent=\"unknown\",provider=\"unknown\",model=\"claude-sonnet-4\",kind=\"input\"} ";
+    assert_eq!(sample(&text, later), Some(7.0), "{text}");
+    d.api(
+        "POST",
+        "/api/profiles",
+        Some(
+            &json!({"alias": "later", "agent_id": "codex", "provider_id": "openai",
+                      "api_key": "sk-metrics-0123456789abcdef"}),
+        ),
+    )
+    .expect_ok();
+    let text = scrape(&d, &d.token, None).text();
+    let later = "clown_tokens_total{profile=\"later\",agent=\"codex\",provider=\"openai\",model=\"claude-sonnet-4\",kind=\"input\"} ";
+    assert_eq!(sample(&text, later), Some(7.0), "{text}");
+
     let r = scrape(
         &d,
         &d.token,
@@ -174,7 +200,7 @@ fn totals_are_exact_in_both_formats() {
     assert!(om.contains("# TYPE clown_tokens counter"), "{om}");
     assert!(om.contains("# TYPE clown_proxy_request_duration_seconds histogram"));
     let line = format!("clown_tokens_total{{{labels},kind=\"input\"}} ");
-    assert_eq!(sample(&om, &line), Some(1010.0));
+    assert_eq!(sample(&om, &line), Some(1011.0));
     // Every family is written whole: no family name appears in two separate runs.
     let mut seen = Vec::new();
     for l in om.lines().filter(|l| l.starts_with("# TYPE ")) {
@@ -387,8 +413,9 @@ fn the_grafana_dashboard_uses_served_metrics() {
     );
     let text = wait_until(WAIT, "the request's metrics", || {
         let t = scrape(&d, &d.token, None).text();
-        t.contains("clown_proxy_time_to_first_byte_seconds_bucket{profile=\"pd\"")
-            .then_some(t)
+        (t.contains("clown_proxy_time_to_first_byte_seconds_bucket{profile=\"pd\"")
+            && t.contains("clown_tokens_total{profile=\"pd\""))
+        .then_some(t)
     });
     let served: Vec<&str> = text
         .lines()
