@@ -183,9 +183,17 @@ async fn all_machines(
         SyncUnavailable::Unreachable(_) => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
     })?;
     let (profile, model) = (q.profile.as_deref(), q.model.as_deref());
+    let buckets = machines::buckets(period, now);
+    let zone = now.time_zone().iana_name();
     let read = async {
         Ok::<_, crate::store::postgres::SharedError>(machines::Shared {
-            rows: report::rows(&client, machines::buckets(period, now), profile, model).await?,
+            rows: match report::rows(&client, buckets, profile, model, zone).await {
+                // A zone the database does not know: group the buckets here instead.
+                Err(_) if zone.is_some() => {
+                    report::rows(&client, buckets, profile, model, None).await?
+                }
+                other => other?,
+            },
             sessions: report::sessions(&client, period.range(now), profile).await?,
             machines: report::machines(&client).await?,
         })

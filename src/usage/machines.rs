@@ -46,6 +46,10 @@ pub fn report(
     agg.machines = Some(super::query::Interned::new());
     let mut day = (i64::MIN, i64::MIN, String::new());
     for r in &data.rows {
+        if let Some(d) = &r.day {
+            agg.add_from(&r.machine, d, &r.profile, &r.model, r.tokens, r.last_ts);
+            continue;
+        }
         let ts = r.bucket * BUCKET_SECS;
         if !(day.0..day.1).contains(&ts) {
             let date = local_date(ts, &tz);

@@ -99,8 +99,13 @@ fn two_machines_push_exactly_through_a_kill_and_an_outage() {
         Some(&pg.ca_file()),
     ));
     env_b.write_config(&sync_config(&pg.url("disable"), "beta", None));
-    let mut a = Daemon::start(&env_a);
-    let b = Daemon::start(&env_b);
+    // Both in a zone whose days do not start at a UTC hour, so every day's bucket
+    // grouping is checked.
+    let zone = |c: &mut std::process::Command| {
+        c.env("TZ", "Asia/Kolkata");
+    };
+    let mut a = Daemon::start_with(&env_a, zone);
+    let b = Daemon::start_with(&env_b, zone);
     let secret = "sk-ant-api03-SYNCSECRET-never-in-the-shared-database";
     create_profile(
         &a,
@@ -132,7 +137,7 @@ fn two_machines_push_exactly_through_a_kill_and_an_outage() {
     a.wait_exit(WAIT);
     let total_a = 20_300;
     assert!(at_kill < total_a, "killed after the push ended ({at_kill})");
-    let a = Daemon::start(&env_a);
+    let a = Daemon::start_with(&env_a, zone);
     assert_eq!(
         status(&a)["machine_id"],
         machine_a.as_str(),
