@@ -28,7 +28,7 @@ pub async fn scrape(
     let mut out = metrics::writer(format);
     let sessions = state.terminals().list();
     let running = sessions.iter().filter(|s| s.is_running()).count() as u64;
-    let sync = state.syncer().status();
+    let sync = state.syncer().status_now().await;
     let snap = Snapshot {
         proxies: state
             .proxies()

@@ -6,5 +6,5 @@ use super::error::{ApiResult, ok};
 use crate::app::AppState;
 
 pub async fn status(State(state): State<AppState>) -> ApiResult {
-    Ok(ok(state.syncer().status()))
+    Ok(ok(state.syncer().status_now().await))
 }

@@ -61,13 +61,18 @@ impl Syncer {
     /// Reads (or creates) this machine's id and starts the pusher; it idles while
     /// `[sync]` has no URL.
     pub fn start(ctx: Context) -> Result<Arc<Self>, crate::store::StoreError> {
-        let machine_id = ctx.store.call_blocking(|c| {
-            crate::store::sync::machine_id(c, || uuid::Uuid::new_v4().simple().to_string())
+        let (machine_id, backlog) = ctx.store.call_blocking(|c| {
+            let id =
+                crate::store::sync::machine_id(c, || uuid::Uuid::new_v4().simple().to_string())?;
+            let (events, sessions) = crate::store::sync::latest(c)?;
+            let (ce, cs) = crate::store::sync::cursors(c)?;
+            Ok((id, ((events - ce).max(0) + (sessions - cs).max(0)) as u64))
         })?;
         let syncer = Arc::new(Self {
             ctx,
             status: Mutex::new(SyncStatus {
                 machine_id: machine_id.clone(),
+                backlog,
                 ..SyncStatus::default()
             }),
             wake: Notify::new(),
@@ -88,6 +93,16 @@ impl Syncer {
         s.database = s
             .enabled
             .then(|| crate::config::redact_url(&config.sync.url));
+        s
+    }
+
+    /// The status with the backlog counted now (a reader; two index lookups), so it is
+    /// never behind a change recorded since the pusher last looked.
+    pub async fn status_now(&self) -> SyncStatus {
+        let mut s = self.status();
+        if let Ok(backlog) = pusher::backlog(&self.ctx.store).await {
+            s.backlog = backlog;
+        }
         s
     }
 

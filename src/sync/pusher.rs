@@ -118,9 +118,11 @@ async fn push_all(
     batch: usize,
 ) -> Result<(), PushError> {
     postgres::push::register(client, machine, name).await?;
+    let left = backlog(store).await?;
     syncer.update(|s| {
         s.connected = true;
         s.last_error = None;
+        s.backlog = left;
     });
     loop {
         let (events_rev, sessions_rev) = store.read(local::cursors).await?;
@@ -132,7 +134,7 @@ async fn push_all(
             store
                 .call(move |c| local::set_events_cursor(c, last))
                 .await?;
-            pushed(syncer, events.len() as u64, 0);
+            pushed(syncer, store, events.len() as u64, 0).await?;
         }
         let sessions = store
             .read(move |c| local::sessions_after(c, sessions_rev, batch))
@@ -142,10 +144,8 @@ async fn push_all(
             store
                 .call(move |c| local::set_sessions_cursor(c, last))
                 .await?;
-            pushed(syncer, 0, sessions.len() as u64);
+            pushed(syncer, store, 0, sessions.len() as u64).await?;
         }
-        let left = backlog(store).await?;
-        syncer.update(|s| s.backlog = left);
         if events.len() < batch && sessions.len() < batch {
             return Ok(());
         }
@@ -153,7 +153,7 @@ async fn push_all(
 }
 
 /// Changes recorded after the cursors (change numbers, from the indexes: cheap).
-async fn backlog(store: &Store) -> Result<u64, StoreError> {
+pub(super) async fn backlog(store: &Store) -> Result<u64, StoreError> {
     store
         .read(|c| {
             let (latest_events, latest_sessions) = local::latest(c)?;
@@ -163,12 +163,22 @@ async fn backlog(store: &Store) -> Result<u64, StoreError> {
         .await
 }
 
-fn pushed(syncer: &Syncer, events: u64, sessions: u64) {
+/// Counts a pushed batch, with the backlog left (one status change, so a reader never
+/// sees the push done while changes wait).
+async fn pushed(
+    syncer: &Syncer,
+    store: &Store,
+    events: u64,
+    sessions: u64,
+) -> Result<(), StoreError> {
+    let left = backlog(store).await?;
     let now = jiff::Timestamp::now();
     syncer.update(|s| {
+        s.backlog = left;
         s.pushed_events += events;
         s.pushed_sessions += sessions;
         s.last_push = Some(crate::time::rfc3339(now));
         s.last_push_ts = now.as_second();
     });
+    Ok(())
 }
