@@ -87,6 +87,7 @@ FILES=(
   /usr/share/man/man1/clown-doctor.1.gz
   /usr/share/doc/clown/README.md
   /usr/share/doc/clown/copyright
+  /usr/share/clown/grafana/clown-dashboard.json
 )
 
 all_present() { local f; for f in "$@"; do [ -e "$f" ] || { echo "missing: $f"; return 1; }; done; }

@@ -17,6 +17,9 @@ use crate::auth::{Token, UsageTokens};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::logging::LogTail;
+use crate::metrics::imports::ImportStats;
+use crate::metrics::requests::RequestStats;
+use crate::metrics::usage::UsageCache;
 use crate::paths::{Env, Paths};
 use crate::profiles::plan::StorePlans;
 use crate::profiles::{Profiles, Resources};
@@ -26,6 +29,7 @@ use crate::setup::SharedSetup;
 use crate::shared::Shared;
 use crate::store::Store;
 use crate::supervisor::{self, Supervisor};
+use crate::sync::Syncer;
 
 /// Where the daemon's listening sockets came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,6 +84,11 @@ struct Inner {
     setup: Arc<SharedSetup>,
     agents_prefix: crate::agents::install::Prefix,
     installer: crate::agents::install::Installer,
+    metrics_token: RwLock<Option<Arc<Token>>>,
+    request_stats: RequestStats,
+    import_stats: ImportStats,
+    metrics_cache: Arc<UsageCache>,
+    syncer: Arc<Syncer>,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -125,6 +134,8 @@ pub struct AppStateParts {
     pub local_addrs: Vec<SocketAddr>,
     /// The daemon's environment (PATH for detection, the base of launch environments).
     pub env: Env,
+    /// The read-only token of `GET /metrics`, when configured.
+    pub metrics_token: Option<Token>,
 }
 
 /// The daemon's own URL for the proxies' usage reports (a wildcard address is reached
@@ -175,6 +186,11 @@ impl AppState {
             parts.env.clone(),
         ));
         let agents_prefix = crate::agents::install::Prefix::new(&parts.paths.data_dir);
+        let syncer = Syncer::start(crate::sync::Context {
+            store: parts.store.clone(),
+            config: config.clone(),
+            events: parts.events.clone(),
+        })?;
         let profiles = Profiles::new(Resources {
             agents_bin: agents_prefix.bin_dir(),
             setup: setup.clone(),
@@ -222,8 +238,50 @@ impl AppState {
                 setup,
                 agents_prefix,
                 installer: Default::default(),
+                metrics_token: RwLock::new(parts.metrics_token.map(Arc::new)),
+                request_stats: RequestStats::default(),
+                import_stats: ImportStats::default(),
+                metrics_cache: Arc::default(),
+                syncer,
             }),
         })
+    }
+
+    /// The read-only token of `GET /metrics`, if one is configured.
+    pub fn metrics_token(&self) -> Option<Arc<Token>> {
+        self.inner
+            .metrics_token
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_metrics_token(&self, token: Option<Token>) {
+        *self
+            .inner
+            .metrics_token
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = token.map(Arc::new);
+    }
+
+    /// The proxies' requests, as they report them (for `/metrics`).
+    pub fn request_stats(&self) -> &RequestStats {
+        &self.inner.request_stats
+    }
+
+    /// The Claude import's progress (for `/metrics`).
+    pub fn import_stats(&self) -> &ImportStats {
+        &self.inner.import_stats
+    }
+
+    /// The usage metrics rendered so far (each scrape renders only what changed).
+    pub fn metrics_cache(&self) -> Arc<UsageCache> {
+        self.inner.metrics_cache.clone()
+    }
+
+    /// The push to the shared database, and its reads.
+    pub fn syncer(&self) -> &Syncer {
+        &self.inner.syncer
     }
 
     pub fn config(&self) -> Arc<Config> {

@@ -9,6 +9,10 @@
 //! It is all a proxy child gets towards the daemon: [`caller`] names it
 //! [`Caller::Proxy`], which the request guard lets through to `POST /api/usage/record`
 //! only, for the usage of its own profile.
+//!
+//! And an optional metrics token (`[metrics] token_file`): a scraper such as Prometheus
+//! presents it as a bearer to read `GET /metrics` and nothing else ([`Caller::Metrics`]),
+//! so it never holds the daemon's token.
 
 use std::collections::HashMap;
 use std::io;
@@ -112,6 +116,8 @@ pub enum Caller {
     Owner,
     /// A proxy child's usage token: recording the usage of `profile`, nothing else.
     Proxy { profile: String },
+    /// The metrics token: `GET /metrics`, nothing else.
+    Metrics,
 }
 
 /// The usage tokens of the proxies, by profile. Cheap to clone (shared).
@@ -156,17 +162,38 @@ impl UsageTokens {
     }
 }
 
-/// Who the request comes from: the daemon's token (bearer or cookie), a usage token
-/// (bearer only), or nobody.
-pub fn caller(token: &Token, usage: &UsageTokens, headers: &HeaderMap) -> Option<Caller> {
-    if let Some(presented) = bearer(headers)
-        && presented.starts_with(USAGE_PREFIX)
-    {
-        return usage
-            .profile_of(presented)
-            .map(|profile| Caller::Proxy { profile });
+/// Who the request comes from: the daemon's token (bearer or cookie), a usage token or
+/// the metrics token (bearer only), or nobody.
+pub fn caller(
+    token: &Token,
+    usage: &UsageTokens,
+    metrics: Option<&Token>,
+    headers: &HeaderMap,
+) -> Option<Caller> {
+    if let Some(presented) = bearer(headers) {
+        if presented.starts_with(USAGE_PREFIX) {
+            return usage
+                .profile_of(presented)
+                .map(|profile| Caller::Proxy { profile });
+        }
+        if metrics.is_some_and(|m| m.matches(presented)) && !token.matches(presented) {
+            return Some(Caller::Metrics);
+        }
     }
     authorized(token, headers).then_some(Caller::Owner)
+}
+
+/// The metrics token from `path`: read, or created (0600, random) when missing. A token
+/// shorter than 16 characters is refused: a scraper's credential must not be guessable.
+pub fn metrics_token(path: &Path) -> io::Result<Token> {
+    let token = Token::load_or_create(path)?;
+    if token.0.len() < 16 {
+        return Err(io::Error::other(format!(
+            "the metrics token in {} is shorter than 16 characters",
+            path.display()
+        )));
+    }
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -197,22 +224,34 @@ mod tests {
             h
         };
         assert_eq!(
-            caller(&owner, &usage, &headers(&a)),
+            caller(&owner, &usage, None, &headers(&a)),
             Some(Caller::Proxy {
                 profile: "a".into()
             })
         );
         assert_eq!(
-            caller(&owner, &usage, &headers(owner.expose())),
+            caller(&owner, &usage, None, &headers(owner.expose())),
             Some(Caller::Owner)
         );
-        assert_eq!(caller(&owner, &usage, &headers("clown-usage-x")), None);
+        assert_eq!(
+            caller(&owner, &usage, None, &headers("clown-usage-x")),
+            None
+        );
+        let metrics = Token::generate().unwrap();
+        assert_eq!(
+            caller(&owner, &usage, Some(&metrics), &headers(metrics.expose())),
+            Some(Caller::Metrics)
+        );
+        assert_eq!(
+            caller(&owner, &usage, None, &headers(metrics.expose())),
+            None
+        );
         // A new start replaces the token; a deleted profile's is gone.
         let a2 = usage.issue("a").unwrap();
         assert_ne!(a, a2);
-        assert_eq!(caller(&owner, &usage, &headers(&a)), None);
+        assert_eq!(caller(&owner, &usage, None, &headers(&a)), None);
         usage.revoke("a");
-        assert_eq!(caller(&owner, &usage, &headers(&a2)), None);
+        assert_eq!(caller(&owner, &usage, None, &headers(&a2)), None);
         // Never as a cookie.
         let mut cookie = HeaderMap::new();
         let a3 = usage.issue("a").unwrap();
@@ -220,7 +259,7 @@ mod tests {
             header::COOKIE,
             format!("{COOKIE_NAME}={a3}").parse().unwrap(),
         );
-        assert_eq!(caller(&owner, &usage, &cookie), None);
+        assert_eq!(caller(&owner, &usage, None, &cookie), None);
         assert_eq!(format!("{usage:?}"), "UsageTokens(<redacted>)");
     }
 }

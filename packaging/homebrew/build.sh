@@ -39,6 +39,7 @@ class Clown < Formula
     generate_completions_from_executable(bin/"clown", "generate", "completions",
                                          shells: [:bash, :zsh, :fish])
     system bin/"clown", "generate", "man", "--dir", man1
+    (pkgshare/"grafana").install "packaging/grafana/clown-dashboard.json"
   end
 
   # launchd listens on 127.0.0.1:8765 and starts the daemon on the first connection. The

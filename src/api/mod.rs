@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod daemon;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod profiles;
 pub mod providers;
@@ -14,6 +15,7 @@ pub mod proxy;
 pub mod registry;
 mod routes_setup;
 pub mod setup;
+pub mod sync;
 pub mod terminal;
 pub mod ui;
 pub mod usage;
@@ -263,6 +265,11 @@ fn core_routes() -> Vec<Route> {
                     "string",
                     "Filter by model (sessions, which have no model, are then left out)",
                 ),
+                (
+                    "scope",
+                    "string",
+                    "machine (default: this machine's store) or all-machines (every machine's usage from the shared database of [sync], with aggregates.by_machine; 409 when none is configured, 502 when it is unreachable)",
+                ),
             ],
             ..route(
                 "GET",
@@ -296,6 +303,20 @@ fn core_routes() -> Vec<Route> {
                 || post(usage::record),
             )
         },
+        route(
+            "GET",
+            "/api/sync/status",
+            "usage",
+            "The push of this machine's usage to the shared database: machine id and name, connected, backlog, pushed counts, last error",
+            || get(sync::status),
+        ),
+        route(
+            "GET",
+            "/metrics",
+            "metrics",
+            "Prometheus metrics (text format, or OpenMetrics when asked); the daemon's token or the read-only metrics token of [metrics] token_file",
+            || get(metrics::scrape),
+        ),
         route(
             "GET",
             "/api/proxy/status",

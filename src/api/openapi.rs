@@ -91,6 +91,13 @@ fn operation_id(method: &str, path: &str) -> String {
 }
 
 fn responses(path: &str) -> Value {
+    if path == crate::http::guard::METRICS_PATH {
+        return json!({
+            "200": {"description": "Prometheus text format 0.0.4, or OpenMetrics 1.0 when Accept asks for application/openmetrics-text", "content": {"text/plain": {}, "application/openmetrics-text": {}}},
+            "401": {"description": "Missing or wrong token (the daemon's token or the metrics token)"},
+            "403": {"description": "Host or Origin refused"}
+        });
+    }
     if !path.starts_with("/api") && !path.starts_with("/ws") {
         return json!({"200": {"description": "HTML page or redirect"}});
     }
@@ -280,6 +287,16 @@ fn schemas() -> Value {
                         "ts": {"type": "integer", "description": "Unix seconds"},
                         "http_status": {"type": "integer"},
                         "headers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Lowercase anthropic-ratelimit-*, x-ratelimit-* and retry-after headers, 1 to 64"}
+                    }
+                }},
+                "requests": {"type": "array", "description": "Proxy requests for /metrics (kept in memory, not stored)", "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["profile", "target", "status", "duration_seconds"],
+                    "properties": {
+                        "profile": {"type": "string"}, "target": {"type": "string", "description": "The target's provider id"},
+                        "status": {"type": "integer", "description": "HTTP status (502/504: unreachable/timed out)"},
+                        "duration_seconds": {"type": "number"}, "ttfb_seconds": {"type": "number"}
                     }
                 }}
             }

@@ -14,10 +14,12 @@ use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::records::LimitSnapshot;
+use crate::records::ProxyRequest;
 use crate::store::limits as limits_db;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
 use crate::usage::claude::{self, ImportSource, Progress};
+use crate::usage::machines;
 use crate::usage::period::{self, Period};
 use crate::usage::query::{self, Filters};
 
@@ -31,6 +33,9 @@ pub struct RecordRequest {
     /// Rate-limit headers a proxy saw (`limit_snapshots`).
     #[serde(default)]
     pub limits: Vec<LimitSnapshot>,
+    /// Proxy requests (status, timings) for `/metrics`; kept in memory, not stored.
+    #[serde(default)]
+    pub requests: Vec<ProxyRequest>,
 }
 
 /// Events and sessions per request; about what fits the 1 MiB body limit.
@@ -44,10 +49,14 @@ pub async fn record(
     if let Caller::Proxy { profile } = &who {
         proxy_scope(&req, profile)?;
     }
-    if req.events.len() + req.sessions.len() + req.limits.len() > MAX_BATCH {
+    if req.events.len() + req.sessions.len() + req.limits.len() + req.requests.len() > MAX_BATCH {
         return Err(ApiError::bad_request(format!(
-            "at most {MAX_BATCH} events and sessions per request"
+            "at most {MAX_BATCH} events, sessions, limits and requests per request"
         )));
+    }
+    for (i, r) in req.requests.iter().enumerate() {
+        r.validate()
+            .map_err(|m| ApiError::bad_request(format!("requests[{i}]: {m}")))?;
     }
     for (i, e) in req.events.iter().enumerate() {
         e.validate()
@@ -61,10 +70,19 @@ pub async fn record(
         l.validate()
             .map_err(|m| ApiError::bad_request(format!("limits[{i}]: {m}")))?;
     }
+    let RecordRequest {
+        events,
+        sessions,
+        limits,
+        requests,
+    } = req;
+    if events.is_empty() && sessions.is_empty() && limits.is_empty() {
+        state.request_stats().record(&requests);
+        return Ok(ok(
+            json!({"events_added": 0, "sessions_added": 0, "limits_changed": 0}),
+        ));
+    }
     let now = jiff::Timestamp::now().as_second();
-    let events = req.events.clone();
-    let sessions = req.sessions.clone();
-    let limits = req.limits.clone();
     let (added_events, added_sessions, changed) = state
         .store()
         .call(move |c| {
@@ -86,6 +104,8 @@ pub async fn record(
             Ok((e, s, changed))
         })
         .await?;
+    // After the events: a scrape never shows a request without its tokens.
+    state.request_stats().record(&requests);
     if added_events + added_sessions > 0 {
         state.events().publish(
             "usage_recorded",
@@ -116,6 +136,11 @@ fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
             "limits[{i}]: a proxy's token records only the limits of profile '{profile}'"
         ));
     }
+    if let Some(i) = req.requests.iter().position(|r| r.profile != profile) {
+        return refuse(format!(
+            "requests[{i}]: a proxy's token records only requests of profile '{profile}'"
+        ));
+    }
     match req
         .events
         .iter()
@@ -137,10 +162,12 @@ pub struct UsageQuery {
     profile: Option<String>,
     #[serde(default)]
     model: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 pub async fn get(State(state): State<AppState>, ApiQuery(q): ApiQuery<UsageQuery>) -> ApiResult {
-    let period_id = q.period.unwrap_or_else(|| "today".to_string());
+    let period_id = q.period.clone().unwrap_or_else(|| "today".to_string());
     let period = Period::parse(&period_id).ok_or_else(|| {
         ApiError::bad_request(format!(
             "Invalid period '{period_id}': use one of {}",
@@ -149,6 +176,17 @@ pub async fn get(State(state): State<AppState>, ApiQuery(q): ApiQuery<UsageQuery
     })?;
     let catalogue = state.catalogue();
     let now = jiff::Zoned::now();
+    match q.scope.as_deref() {
+        None | Some("machine") => {}
+        Some("all-machines") => {
+            return all_machines(&state, &q, period, &period_id, &now).await;
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid scope '{other}': use machine or all-machines"
+            )));
+        }
+    }
     let report = state
         .store()
         .read(move |c| {
@@ -160,6 +198,53 @@ pub async fn get(State(state): State<AppState>, ApiQuery(q): ApiQuery<UsageQuery
         })
         .await?;
     Ok(ok(report))
+}
+
+/// The report over every machine, from the shared database.
+async fn all_machines(
+    state: &AppState,
+    q: &UsageQuery,
+    period: Period,
+    period_id: &str,
+    now: &jiff::Zoned,
+) -> ApiResult {
+    use crate::store::postgres::report;
+    use crate::sync::SyncUnavailable;
+    let client = state.syncer().client().await.map_err(|e| match e {
+        SyncUnavailable::NotConfigured => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        SyncUnavailable::Unreachable(_) => ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
+    })?;
+    let (profile, model) = (q.profile.as_deref(), q.model.as_deref());
+    let buckets = machines::buckets(period, now);
+    let zone = now.time_zone().iana_name();
+    let read = async {
+        Ok::<_, crate::store::postgres::SharedError>(machines::Shared {
+            rows: match report::rows(&client, buckets, profile, model, zone).await {
+                // A zone the database does not know: group the buckets here instead.
+                Err(_) if zone.is_some() => {
+                    report::rows(&client, buckets, profile, model, None).await?
+                }
+                other => other?,
+            },
+            sessions: report::sessions(&client, period.range(now), profile).await?,
+            machines: report::machines(&client).await?,
+        })
+    };
+    let data = match read.await {
+        Ok(d) => d,
+        Err(e) => {
+            state.syncer().reset_client().await;
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("the shared database failed: {e}"),
+            ));
+        }
+    };
+    let filters = Filters { profile, model };
+    let catalogue = state.catalogue();
+    Ok(ok(machines::report(
+        data, &catalogue, period, period_id, now, &filters,
+    )))
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,9 +288,15 @@ pub async fn import_claude(
     let tz = jiff::tz::TimeZone::system();
     let bus = events.clone();
     let store = state.store().clone();
+    let stats_state = state.clone();
+    state.import_stats().started();
     let summary = tokio::task::spawn_blocking(move || {
         let last = std::sync::Mutex::new(std::time::Instant::now());
         let progress = move |p: Progress| {
+            stats_state.import_stats().progress(
+                (p.files_done as u64, p.files_total as u64),
+                (p.bytes_done, p.bytes_total),
+            );
             let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
             if p.files_done == p.files_total
                 || last.elapsed() >= std::time::Duration::from_millis(100)
@@ -220,8 +311,24 @@ pub async fn import_claude(
         };
         claude::run(&store, &sources, &tz, &progress)
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await;
+    let now = jiff::Timestamp::now().as_second();
+    let summary = match summary {
+        Ok(Ok(s)) => {
+            state
+                .import_stats()
+                .finished(Some(s.events_added + s.events_replaced), now);
+            s
+        }
+        Ok(Err(e)) => {
+            state.import_stats().finished(None, now);
+            return Err(e.into());
+        }
+        Err(e) => {
+            state.import_stats().finished(None, now);
+            return Err(ApiError::internal(e));
+        }
+    };
     let line = summary.line();
     tracing::info!("{line}");
     events.publish("usage_import_finished", json!({"summary": line}));

@@ -148,12 +148,37 @@ impl Client {
         bail!("{}", super::hints::api_error(path, status, message))
     }
 
+    /// A GET whose answer is not JSON (`/metrics`): the body as text on success.
+    pub async fn text(&self, path: &str) -> anyhow::Result<String> {
+        let (status, bytes) = self.raw_bytes(Method::GET, path, None).await?;
+        if status.is_success() {
+            return Ok(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let message = value
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unexpected answer from the daemon");
+        bail!("{message} (HTTP {})", status.as_u16())
+    }
+
     async fn raw(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(StatusCode, Value)> {
+        let (status, bytes) = self.raw_bytes(method, path, body).await?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+
+    async fn raw_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
         let host = self.base.trim_start_matches("http://").to_string();
         let mut req = Request::builder()
             .method(method)
@@ -182,8 +207,7 @@ impl Client {
             .map_err(anyhow::Error::new)?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok((status, value))
+        Ok((status, bytes))
     }
 
     /// Starts the daemon and waits until it answers: through the service manager when it

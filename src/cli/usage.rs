@@ -1,5 +1,6 @@
-//! `clown usage [--period P] [--profile A] [--model M] [--json]` and
-//! `clown usage import-claude [--claude-dir D]`.
+//! `clown usage [--period P] [--profile A] [--model M] [--all-machines] [--json]`,
+//! `clown usage import-claude [--claude-dir D]`, `clown usage sync` (the push to the
+//! shared database) and `clown usage metrics` (what Prometheus scrapes).
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -21,6 +22,9 @@ pub struct UsageArgs {
     /// Only this model (sessions, which have no model, are then left out).
     #[arg(long)]
     model: Option<String>,
+    /// Every machine's usage, from the shared database of [sync] (with a machine breakdown).
+    #[arg(long)]
+    all_machines: bool,
     /// Print the daemon's JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -34,6 +38,14 @@ enum UsageCommand {
         #[arg(long)]
         claude_dir: Option<String>,
     },
+    /// How the push of this machine's usage to the shared database goes.
+    Sync {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the daemon's Prometheus metrics (GET /metrics).
+    Metrics,
 }
 
 fn n(v: &Value) -> u64 {
@@ -95,12 +107,30 @@ pub async fn run(cli: &Cli, args: &UsageArgs) -> anyhow::Result<i32> {
         println!("{}", summary.as_str().unwrap_or_default());
         return Ok(0);
     }
+    match &args.command {
+        Some(UsageCommand::Metrics) => {
+            print!("{}", client.text("/metrics").await?);
+            return Ok(0);
+        }
+        Some(UsageCommand::Sync { json }) => {
+            let s = client.get("/api/sync/status").await?;
+            if *json {
+                return print_json(&s).map(|_| 0);
+            }
+            print_sync(&s);
+            return Ok(0);
+        }
+        _ => {}
+    }
     let mut path = format!("/api/usage?period={}", encode(&args.period));
     if let Some(p) = &args.profile {
         path.push_str(&format!("&profile={}", encode(p)));
     }
     if let Some(m) = &args.model {
         path.push_str(&format!("&model={}", encode(m)));
+    }
+    if args.all_machines {
+        path.push_str("&scope=all-machines");
     }
     let u = client.get(&path).await?;
     if args.json {
@@ -167,6 +197,36 @@ pub async fn run(cli: &Cli, args: &UsageArgs) -> anyhow::Result<i32> {
             )
         );
     }
+    if let Some(machines) = u["aggregates"]["by_machine"].as_object() {
+        let rows: Vec<Vec<String>> = machines
+            .values()
+            .map(|m| {
+                let mut row = vec![
+                    m["name"].as_str().unwrap_or_default().to_string(),
+                    m["machine_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(8)
+                        .collect(),
+                ];
+                row.extend(token_cells(&m["tokens"]));
+                row.push(usd(&m["cost"]["total_cost"]));
+                row.push(n(&m["sessions"]).to_string());
+                row
+            })
+            .collect();
+        println!("\nBy machine");
+        println!(
+            "{}",
+            render(
+                &[
+                    "machine", "id", "input", "output", "cache w", "cache r", "cost", "sessions"
+                ],
+                &rows
+            )
+        );
+    }
     let models = u["aggregates"]["by_model"].as_object().unwrap_or(&empty);
     if !models.is_empty() {
         let rows: Vec<Vec<String>> = models
@@ -199,4 +259,38 @@ pub async fn run(cli: &Cli, args: &UsageArgs) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+fn print_sync(s: &Value) {
+    let text = |k: &str| s[k].as_str().unwrap_or("-").to_string();
+    println!(
+        "machine     {} ({})",
+        text("machine_name"),
+        text("machine_id")
+    );
+    if s["enabled"] != Value::Bool(true) {
+        println!(
+            "sync        off (set [sync] url in the configuration to push usage to a shared PostgreSQL)"
+        );
+        return;
+    }
+    println!("database    {}", text("database"));
+    println!(
+        "connected   {}",
+        if s["connected"] == Value::Bool(true) {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    println!("backlog     {} changes", n(&s["backlog"]));
+    println!(
+        "pushed      {} events, {} sessions since the daemon started",
+        n(&s["pushed_events"]),
+        n(&s["pushed_sessions"])
+    );
+    println!("last push   {}", text("last_push"));
+    if let Some(e) = s["last_error"].as_str() {
+        println!("last error  {e}");
+    }
 }

@@ -60,6 +60,7 @@ pub async fn run(
     let token = Token::load_or_create(&paths.token_file())
         .with_context(|| format!("cannot create token file {}", paths.token_file().display()))?;
 
+    let metrics_token = load_metrics_token(&opts.config)?;
     let events = EventBus::new();
     opts.log_tail.attach_bus(events.clone());
     let mut listeners = listeners;
@@ -92,6 +93,7 @@ pub async fn run(
         activation,
         local_addrs: local_addrs.clone(),
         env: opts.env.clone(),
+        metrics_token,
     })?;
     let router = crate::http::router(state.clone());
 
@@ -251,6 +253,16 @@ fn idle_expired(state: &AppState) -> bool {
         && state.activity().last_active(state.started()).elapsed() >= Duration::from_secs(secs)
 }
 
+/// The metrics token of `[metrics] token_file`, created when missing.
+fn load_metrics_token(config: &Config) -> anyhow::Result<Option<Token>> {
+    let Some(path) = &config.metrics.token_file else {
+        return Ok(None);
+    };
+    crate::auth::metrics_token(path)
+        .map(Some)
+        .with_context(|| format!("cannot read or create the metrics token {}", path.display()))
+}
+
 /// SIGHUP: re-read the config file; on error keep the old one and say why.
 fn reload(opts: &DaemonOptions, state: &AppState) {
     notify::reloading();
@@ -264,7 +276,12 @@ fn reload(opts: &DaemonOptions, state: &AppState) {
             if let Some(handle) = &opts.log_filter {
                 let _ = handle.reload(crate::logging::parse_filter(&new.log));
             }
+            match load_metrics_token(&new) {
+                Ok(token) => state.set_metrics_token(token),
+                Err(e) => tracing::error!("keeping the previous metrics token: {e:#}"),
+            }
             state.set_config(new);
+            state.syncer().nudge();
             let (catalogue, sync_state) = crate::registry::load(&opts.paths);
             state.set_catalogue(catalogue, sync_state);
             tracing::info!("configuration reloaded from {}", opts.config_path.display());

@@ -9,7 +9,8 @@
 //! 3. `/api/*` and `/ws/*` need `Authorization: Bearer <token>` or the session cookie —
 //!    else 401. A proxy's usage token ([`crate::auth::UsageTokens`]) passes only for
 //!    `POST /api/usage/record` — else 403; the request carries the [`Caller`], so the
-//!    handler keeps that token to its own profile's usage.
+//!    handler keeps that token to its own profile's usage. `GET /metrics` needs the
+//!    token too, or the metrics token ([`Caller::Metrics`]), which opens nothing else.
 //! 4. A panic in a handler becomes a 500 envelope, and error responses produced by the
 //!    framework itself (405, 413, …) under `/api` and `/ws` are rewritten into the envelope.
 
@@ -33,8 +34,11 @@ pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/ws" || path.starts_with("/ws/")
 }
 
+/// The Prometheus endpoint: outside `/api`, but behind the token like it.
+pub const METRICS_PATH: &str = "/metrics";
+
 fn is_public(path: &str) -> bool {
-    !is_api_path(path)
+    !is_api_path(path) && path != METRICS_PATH
 }
 
 /// The one route a proxy's usage token may call.
@@ -139,7 +143,13 @@ fn check(
     if is_public(path) {
         return Verdict::Pass(None);
     }
-    match caller(state.token(), state.usage_tokens(), headers) {
+    let metrics_token = state.metrics_token();
+    match caller(
+        state.token(),
+        state.usage_tokens(),
+        metrics_token.as_deref(),
+        headers,
+    ) {
         None => {
             let mut resp = envelope_error(
                 StatusCode::UNAUTHORIZED,
@@ -153,6 +163,12 @@ fn check(
             Verdict::Refuse(envelope_error(
                 StatusCode::FORBIDDEN,
                 "This token can only record usage (POST /api/usage/record)",
+            ))
+        }
+        Some(Caller::Metrics) if (method, path) != (&Method::GET, METRICS_PATH) => {
+            Verdict::Refuse(envelope_error(
+                StatusCode::FORBIDDEN,
+                "This token can only read metrics (GET /metrics)",
             ))
         }
         Some(who) => Verdict::Pass(Some(who)),

@@ -17,7 +17,7 @@ use tokio::time::{Instant, Sleep};
 use super::report::Reporter;
 use super::translate::Translator;
 use super::usage_tap::UsageTap;
-use crate::records::UsageEvent;
+use crate::records::{ProxyRequest, UsageEvent};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -30,6 +30,11 @@ pub struct ReportCtx {
     pub provider: String,
     /// The model sent upstream, used when the response names none.
     pub model: Option<String>,
+    /// For `/metrics`: the response's status, when the attempt began, and how long the
+    /// first body byte took.
+    pub status: u16,
+    pub started: std::time::Instant,
+    pub ttfb: Option<Duration>,
 }
 
 pub struct TapBody {
@@ -97,7 +102,17 @@ impl TapBody {
     /// Reports the usage seen, once.
     fn finish(&mut self) {
         self.ended = true;
-        let (Some(ctx), Some(tap)) = (self.report.take(), self.tap.as_mut()) else {
+        let Some(ctx) = self.report.take() else {
+            return;
+        };
+        ctx.reporter.request(ProxyRequest {
+            profile: ctx.profile.clone(),
+            target: ctx.provider.clone(),
+            status: ctx.status,
+            duration_seconds: ctx.started.elapsed().as_secs_f64(),
+            ttfb_seconds: ctx.ttfb.map(|t| t.as_secs_f64()),
+        });
+        let Some(tap) = self.tap.as_mut() else {
             return;
         };
         let Some((model, usage)) = tap.finish() else {

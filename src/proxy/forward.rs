@@ -39,6 +39,19 @@ pub struct Forwarder {
 enum Failure {
     Transport(String),
     Timeout(String),
+    /// An error status (429, 5xx) from a target with another after it.
+    Status(u16, String),
+}
+
+impl Failure {
+    /// The status counted for the attempt in `/metrics` (what the agent would have got).
+    fn status(&self) -> u16 {
+        match self {
+            Failure::Transport(_) => 502,
+            Failure::Timeout(_) => 504,
+            Failure::Status(s, _) => *s,
+        }
+    }
 }
 
 impl Forwarder {
@@ -147,14 +160,24 @@ impl Forwarder {
                 failure = Failure::Transport(format!("bad upstream URL for {}", target.provider));
                 continue;
             };
+            let began = Instant::now();
             match self
                 .attempt(up, target, sent_model, last, translation)
                 .await
             {
                 Ok(resp) => return resp,
                 Err(f) => {
+                    self.reporter.request(crate::records::ProxyRequest {
+                        profile: self.plan.profile.clone(),
+                        target: target.provider.clone(),
+                        status: f.status(),
+                        duration_seconds: began.elapsed().as_secs_f64(),
+                        ttfb_seconds: None,
+                    });
                     let what = match &f {
-                        Failure::Transport(m) | Failure::Timeout(m) => m.clone(),
+                        Failure::Transport(m) | Failure::Timeout(m) | Failure::Status(_, m) => {
+                            m.clone()
+                        }
                     };
                     if last {
                         tracing::warn!("{} {}: {what}", parts.method, parts.uri.path());
@@ -178,7 +201,7 @@ impl Forwarder {
                 "api_error",
                 &format!("upstream timed out after {waited} ms: {m}"),
             ),
-            Failure::Transport(m) => error(
+            Failure::Transport(m) | Failure::Status(_, m) => error(
                 StatusCode::BAD_GATEWAY,
                 "api_error",
                 &format!("upstream unreachable: {m}"),
@@ -251,6 +274,7 @@ impl Forwarder {
         translation: Option<Translation>,
     ) -> Result<Response<ProxyBody>, Failure> {
         let timeouts = self.plan.timeouts;
+        let began = Instant::now();
         let resp = match tokio::time::timeout(timeouts.response(), self.client.request(req)).await {
             Err(_) => {
                 return Err(Failure::Timeout(format!(
@@ -269,11 +293,10 @@ impl Forwarder {
             self.reporter.limits(snapshot);
         }
         if !last && (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
-            return Err(Failure::Transport(format!(
-                "{} answered {}",
-                target.provider,
-                status.as_u16()
-            )));
+            return Err(Failure::Status(
+                status.as_u16(),
+                format!("{} answered {}", target.provider, status.as_u16()),
+            ));
         }
         let (head, mut body) = resp.into_parts();
         // Nothing goes to the agent before the first body frame is here.
@@ -295,6 +318,7 @@ impl Forwarder {
                 Ok(Some(Ok(f))) => Some(f),
                 Ok(None) => None,
             };
+        let ttfb = began.elapsed();
         let content_type = head
             .headers
             .get(header::CONTENT_TYPE)
@@ -315,6 +339,9 @@ impl Forwarder {
             agent: self.plan.agent.clone(),
             provider: target.provider.clone(),
             model,
+            status: head.status.as_u16(),
+            started: began,
+            ttfb: Some(ttfb),
         };
         let body = TapBody::new(first, body, timeouts.idle(), tap, ctx, translator).boxed();
         let mut out = Response::new(body);

@@ -3,6 +3,9 @@
 //! daemon issued this start of the proxy: it records this profile's usage and nothing else),
 //! and beside it the rate-limit snapshots the provider's headers gave (`limits`).
 //!
+//! Each upstream attempt's status and timings ([`ProxyRequest`]) ride in the same batches
+//! too, for the daemon's `/metrics`; a request pays one channel send.
+//!
 //! Requests hand their event over a channel and never wait for the daemon. The task
 //! gathers events for a moment after the first and sends them in one batch, so under
 //! load one POST carries many events, and retries a failed batch a few times; every
@@ -19,7 +22,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::records::{LimitSnapshot, UsageEvent};
+use crate::records::{LimitSnapshot, ProxyRequest, UsageEvent};
 
 /// Events per post (the daemon takes JSON bodies up to 1 MiB).
 const MAX_BATCH: usize = 1000;
@@ -33,6 +36,7 @@ const RETRIES: [u64; 3] = [200, 1000, 3000];
 enum Report {
     Usage(UsageEvent),
     Limits(LimitSnapshot),
+    Request(ProxyRequest),
 }
 
 #[derive(Clone)]
@@ -93,6 +97,13 @@ impl Reporter {
         }
     }
 
+    /// Queues an upstream attempt's status and timings (dropped when the queue is full).
+    pub fn request(&self, request: ProxyRequest) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(Report::Request(request));
+        }
+    }
+
     /// Hands over the rate-limit headers of a response.
     pub fn limits(&self, snapshot: LimitSnapshot) {
         if let Some(tx) = &self.tx
@@ -120,6 +131,8 @@ struct Batch<'a> {
     events: &'a [UsageEvent],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     limits: &'a [LimitSnapshot],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    requests: &'a [ProxyRequest],
 }
 
 async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>) {
@@ -137,8 +150,16 @@ async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>)
                     Err(_) => break,
                 }
             }
-            let (events, limits) = split(std::mem::take(&mut batch));
-            send(&client, &endpoint, token.as_deref(), &events, &limits).await;
+            let (events, limits, requests) = split(std::mem::take(&mut batch));
+            send(
+                &client,
+                &endpoint,
+                token.as_deref(),
+                &events,
+                &limits,
+                &requests,
+            )
+            .await;
             // Under load more than a batch queues up in one window: send it all now.
             match rx.try_recv() {
                 Ok(e) => batch = vec![e],
@@ -148,14 +169,16 @@ async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>)
     }
 }
 
-/// The events and the limits of a batch; a limits snapshot equal to the one before it
-/// (the same headers and status) says nothing new and is left out.
-fn split(batch: Vec<Report>) -> (Vec<UsageEvent>, Vec<LimitSnapshot>) {
+/// The events, the limits and the requests of a batch; a limits snapshot equal to the
+/// one before it (the same headers and status) says nothing new and is left out.
+fn split(batch: Vec<Report>) -> (Vec<UsageEvent>, Vec<LimitSnapshot>, Vec<ProxyRequest>) {
     let mut events = Vec::new();
     let mut limits: Vec<LimitSnapshot> = Vec::new();
+    let mut requests = Vec::new();
     for r in batch {
         match r {
             Report::Usage(e) => events.push(e),
+            Report::Request(q) => requests.push(q),
             Report::Limits(s) => match limits.last_mut() {
                 Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
                     last.ts = last.ts.max(s.ts);
@@ -164,7 +187,7 @@ fn split(batch: Vec<Report>) -> (Vec<UsageEvent>, Vec<LimitSnapshot>) {
             },
         }
     }
-    (events, limits)
+    (events, limits, requests)
 }
 
 /// Posts one batch, retrying a few times.
@@ -174,10 +197,12 @@ async fn send(
     token: Option<&str>,
     batch: &[UsageEvent],
     limits: &[LimitSnapshot],
+    requests: &[ProxyRequest],
 ) {
     let body = match serde_json::to_string(&Batch {
         events: batch,
         limits,
+        requests,
     }) {
         Ok(b) => b,
         Err(e) => {

@@ -148,6 +148,48 @@ const MIGRATIONS: &[&str] = &[
         profile    TEXT NOT NULL,
         created_at TEXT NOT NULL
      ) STRICT;",
+    // 11: all-time totals per profile, agent, provider and model (what /metrics serves, kept with the
+    // rollups), and a change number on events and sessions, so a push to the shared
+    // database resumes after the last change it sent (a replaced event gets a new one).
+    "CREATE TABLE usage_totals (
+        profile       TEXT NOT NULL,
+        agent         TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        cache_creation_1h_tokens    INTEGER NOT NULL,
+        events        INTEGER NOT NULL,
+        last_ts       INTEGER NOT NULL,
+        rev           INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, agent, provider, model)
+     ) WITHOUT ROWID, STRICT;
+     INSERT INTO usage_totals (profile, agent, provider, model, input_tokens, output_tokens,
+            cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, last_ts)
+        SELECT profile, COALESCE(agent, ''), COALESCE(provider, ''), model,
+               CAST(MIN(TOTAL(input_tokens), 9223372036854775807.0) AS INTEGER),
+               CAST(MIN(TOTAL(output_tokens), 9223372036854775807.0) AS INTEGER),
+               CAST(MIN(TOTAL(cache_creation_input_tokens), 9223372036854775807.0) AS INTEGER),
+               CAST(MIN(TOTAL(cache_read_input_tokens), 9223372036854775807.0) AS INTEGER),
+               CAST(MIN(TOTAL(cache_creation_1h_tokens), 9223372036854775807.0) AS INTEGER),
+               COUNT(*), MAX(ts)
+        FROM usage_events GROUP BY 1, 2, 3, 4;
+     CREATE INDEX usage_totals_rev ON usage_totals(rev);
+     ALTER TABLE usage_events ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+     UPDATE usage_events SET rev = id;
+     CREATE INDEX usage_events_rev ON usage_events(rev);
+     ALTER TABLE usage_sessions ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+     UPDATE usage_sessions SET rev = id;
+     CREATE INDEX usage_sessions_rev ON usage_sessions(rev);
+     CREATE TRIGGER usage_sessions_rev_insert AFTER INSERT ON usage_sessions BEGIN
+        UPDATE usage_sessions SET rev = (SELECT MAX(rev) FROM usage_sessions) + 1 WHERE id = NEW.id;
+     END;
+     CREATE TRIGGER usage_sessions_rev_update
+        AFTER UPDATE OF profile, started_at, ended_at, runtime_secs, exit_code ON usage_sessions BEGIN
+        UPDATE usage_sessions SET rev = (SELECT MAX(rev) FROM usage_sessions) + 1 WHERE id = NEW.id;
+     END;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -13,8 +13,11 @@ pub mod daily;
 mod db;
 pub mod imports;
 pub mod limits;
+pub mod postgres;
 pub mod profiles;
 pub mod setup;
+pub mod sync;
+pub mod totals;
 pub mod usage;
 
 use std::path::{Path, PathBuf};

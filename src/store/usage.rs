@@ -36,27 +36,68 @@ struct Delta {
     last_ts: i64,
 }
 
-/// Rollup changes accumulated during a transaction, applied once at its end.
+impl Delta {
+    fn add(&mut self, counts: [i64; 5], events: i64, ts: i64) {
+        for (acc, c) in self.counts.iter_mut().zip(counts) {
+            *acc = acc.saturating_add(c);
+        }
+        self.events += events;
+        self.last_ts = self.last_ts.max(ts);
+    }
+}
+
+/// Rollup changes accumulated during a transaction, applied once at its end; and the
+/// next change number (`rev`) to give an event, read once per transaction.
 #[derive(Debug, Default)]
 pub struct Rollup {
     deltas: HashMap<(i64, String, String), Delta>,
+    /// All-time totals by (profile, agent, provider, model); unknown names are ''.
+    totals: HashMap<(String, String, String, String), Delta>,
+    next_rev: Option<i64>,
+}
+
+/// Who an event's tokens are counted for in the totals.
+struct Names<'a> {
+    profile: &'a str,
+    agent: &'a str,
+    provider: &'a str,
+    model: &'a str,
 }
 
 impl Rollup {
-    fn add(&mut self, ts: i64, profile: &str, model: &str, counts: [i64; 5], events: i64) {
+    /// A change number above every stored one (one writer: no other transaction races).
+    fn rev(&mut self, tx: &Transaction) -> Result<i64, StoreError> {
+        let next = match self.next_rev {
+            Some(n) => n,
+            None => tx.query_row(
+                "SELECT COALESCE(MAX(rev), 0) + 1 FROM usage_events",
+                [],
+                |r| r.get(0),
+            )?,
+        };
+        self.next_rev = Some(next + 1);
+        Ok(next)
+    }
+
+    fn add(&mut self, ts: i64, n: &Names, counts: [i64; 5], events: i64) {
         let d = self
             .deltas
             .entry((
                 ts.div_euclid(BUCKET_SECS),
-                profile.to_string(),
-                model.to_string(),
+                n.profile.to_string(),
+                n.model.to_string(),
             ))
             .or_default();
-        for (acc, c) in d.counts.iter_mut().zip(counts) {
-            *acc = acc.saturating_add(c);
-        }
-        d.events += events;
-        d.last_ts = d.last_ts.max(ts);
+        d.add(counts, events, ts);
+        self.totals
+            .entry((
+                n.profile.to_string(),
+                n.agent.to_string(),
+                n.provider.to_string(),
+                n.model.to_string(),
+            ))
+            .or_default()
+            .add(counts, events, ts);
     }
 
     fn apply(self, tx: &Transaction) -> Result<(), StoreError> {
@@ -96,6 +137,30 @@ impl Rollup {
                 bucket, profile, model, i, o, cw, cr, cw1h, d.events, d.last_ts
             ])?;
         }
+        // And the all-time totals.
+        let mut totals = tx.prepare_cached(
+            "INSERT INTO usage_totals (profile, agent, provider, model, input_tokens, output_tokens,
+                 cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, last_ts, rev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT(profile, agent, provider, model) DO UPDATE SET
+                 input_tokens = MIN(input_tokens + excluded.input_tokens, 9223372036854775807),
+                 output_tokens = MIN(output_tokens + excluded.output_tokens, 9223372036854775807),
+                 cache_creation_input_tokens = MIN(cache_creation_input_tokens + excluded.cache_creation_input_tokens, 9223372036854775807),
+                 cache_read_input_tokens = MIN(cache_read_input_tokens + excluded.cache_read_input_tokens, 9223372036854775807),
+                 cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + excluded.cache_creation_1h_tokens, 9223372036854775807),
+                 events = events + excluded.events,
+                 last_ts = MAX(last_ts, excluded.last_ts),
+                 rev = excluded.rev",
+        )?;
+        // The last change number given in this transaction (readers ask for rows above
+        // the last they saw).
+        let rev = self.next_rev.map_or(0, |n| n - 1);
+        for ((profile, agent, provider, model), d) in self.totals {
+            let [i, o, cw, cr, cw1h] = d.counts;
+            totals.execute(params![
+                profile, agent, provider, model, i, o, cw, cr, cw1h, d.events, d.last_ts, rev
+            ])?;
+        }
         Ok(())
     }
 }
@@ -120,12 +185,13 @@ pub fn put_event(
 ) -> Result<Stored, StoreError> {
     let ts = e.ts.unwrap_or(now);
     let counts = stored_counts(&e.tokens);
+    let rev = rollup.rev(tx)?;
     let added = tx
         .prepare_cached(
             "INSERT INTO usage_events (ts, profile, agent, provider, model, input_tokens, output_tokens,
                  cache_creation_input_tokens, cache_read_input_tokens, source, session_id, dedupe_key,
-                 cache_creation_1h_tokens)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 cache_creation_1h_tokens, rev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT(dedupe_key) DO NOTHING",
         )?
         .execute(params![
@@ -141,28 +207,36 @@ pub fn put_event(
             e.source,
             e.session_id,
             e.dedupe_key,
-            counts[4]
+            counts[4],
+            rev
         ])?;
+    let names = Names {
+        profile: &e.profile,
+        agent: e.agent.as_deref().unwrap_or_default(),
+        provider: e.provider.as_deref().unwrap_or_default(),
+        model: &e.model,
+    };
     if added == 1 {
-        rollup.add(ts, &e.profile, &e.model, counts, 1);
+        rollup.add(ts, &names, counts, 1);
         return Ok(Stored::Added);
     }
     let old = tx
         .prepare_cached(
             "SELECT id, ts, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
-                    cache_read_input_tokens, cache_creation_1h_tokens FROM usage_events WHERE dedupe_key = ?1",
+                    cache_read_input_tokens, cache_creation_1h_tokens, COALESCE(agent, ''), COALESCE(provider, '')
+             FROM usage_events WHERE dedupe_key = ?1",
         )?
         .query_row(params![e.dedupe_key], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
+                [r.get::<_, String>(2)?, r.get(3)?, r.get(9)?, r.get(10)?],
                 [r.get::<_, i64>(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?],
             ))
         })
         .optional()?;
-    let Some((id, old_ts, old_profile, old_model, old_counts)) = old else {
+    let Some((id, old_ts, [old_profile, old_model, old_agent, old_provider], old_counts)) = old
+    else {
         return Ok(Stored::Duplicate);
     };
     if counts[..4].iter().sum::<i64>() <= old_counts[..4].iter().sum::<i64>() {
@@ -170,12 +244,25 @@ pub fn put_event(
     }
     tx.prepare_cached(
         "UPDATE usage_events SET ts = ?2, profile = ?3, model = ?4, input_tokens = ?5, output_tokens = ?6,
-             cache_creation_input_tokens = ?7, cache_read_input_tokens = ?8, cache_creation_1h_tokens = ?9
+             cache_creation_input_tokens = ?7, cache_read_input_tokens = ?8, cache_creation_1h_tokens = ?9,
+             rev = ?10
          WHERE id = ?1",
     )?
-    .execute(params![id, ts, e.profile, e.model, counts[0], counts[1], counts[2], counts[3], counts[4]])?;
-    rollup.add(old_ts, &old_profile, &old_model, old_counts.map(|c| -c), -1);
-    rollup.add(ts, &e.profile, &e.model, counts, 1);
+    .execute(params![id, ts, e.profile, e.model, counts[0], counts[1], counts[2], counts[3], counts[4], rev])?;
+    // The stored row keeps its agent and provider (the UPDATE leaves them).
+    let old_names = Names {
+        profile: &old_profile,
+        agent: &old_agent,
+        provider: &old_provider,
+        model: &old_model,
+    };
+    rollup.add(old_ts, &old_names, old_counts.map(|c| -c), -1);
+    let kept = Names {
+        agent: &old_agent,
+        provider: &old_provider,
+        ..names
+    };
+    rollup.add(ts, &kept, counts, 1);
     let grow = |i: usize| counts[i].saturating_sub(old_counts[i]).max(0) as u64;
     Ok(Stored::Replaced(Tokens {
         input_tokens: grow(0),

@@ -58,3 +58,16 @@ impl ProxyStatus {
         }
     }
 }
+
+impl State {
+    /// The state's name as the API spells it.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Stopped => "stopped",
+            State::Failed => "failed",
+        }
+    }
+}

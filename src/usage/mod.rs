@@ -3,6 +3,7 @@
 
 pub mod claude;
 pub mod limits;
+pub mod machines;
 pub mod period;
 pub mod pricing;
 pub mod query;

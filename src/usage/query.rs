@@ -36,6 +36,20 @@ pub struct Aggregates {
     pub by_profile: BTreeMap<String, ProfileAggregate>,
     pub by_model: BTreeMap<String, ModelAggregate>,
     pub by_day: Vec<DayAggregate>,
+    /// Per machine, keyed by machine id: only in the all-machines report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_machine: Option<BTreeMap<String, MachineAggregate>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MachineAggregate {
+    pub machine_id: String,
+    pub name: String,
+    pub tokens: Tokens,
+    pub cost: Cost,
+    pub sessions: u64,
+    pub runtime_secs: u64,
+    pub last_used: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,16 +78,16 @@ pub struct DayAggregate {
 }
 
 #[derive(Default)]
-struct Acc {
-    tokens: Tokens,
-    cost: ExactCost,
+pub(crate) struct Acc {
+    pub(crate) tokens: Tokens,
+    pub(crate) cost: ExactCost,
     sessions: u64,
     runtime: u64,
-    last_ts: Option<i64>,
+    pub(crate) last_ts: Option<i64>,
 }
 
 impl Acc {
-    fn add(&mut self, t: &Tokens, c: &ExactCost, ts: i64) {
+    pub(crate) fn add(&mut self, t: &Tokens, c: &ExactCost, ts: i64) {
         self.tokens.add(t);
         self.cost.add(c);
         self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
@@ -111,7 +125,9 @@ pub fn report(
         &last,
         filters.profile,
         filters.model,
-        |day, profile, model, tokens, last_ts| agg.add(day, profile, model, tokens, last_ts),
+        |day, profile, model, tokens, last_ts| {
+            agg.add(day, profile, model, tokens, last_ts);
+        },
     )?;
     // Sessions carry no model; with a model filter they are left out.
     let sessions = if filters.model.is_some() {
@@ -122,30 +138,39 @@ pub fn report(
     Ok(build(agg, period, period_id, (start, end), &tz, &sessions))
 }
 
+/// Sessions of one profile in a period: (profile, count, runtime, last activity).
+pub(crate) type SessionTotals = (String, u64, u64, i64);
+
 /// Sums daily rows per profile, model and day without allocating per row: names are
 /// interned and prices looked up once per model; rows arrive in day order.
-struct Aggregator<'a> {
+pub(crate) struct Aggregator<'a> {
     catalogue: &'a Catalogue,
     total: Acc,
     profiles: Interned<()>,
     models: Interned<Option<Price>>,
     days: Vec<(String, Acc)>,
+    /// Per machine id, when rows come from several machines.
+    pub(crate) machines: Option<Interned<()>>,
 }
 
-struct Interned<T> {
+pub(crate) struct Interned<T> {
     index: std::collections::HashMap<String, usize>,
-    items: Vec<(String, T, Acc)>,
+    pub(crate) items: Vec<(String, T, Acc)>,
 }
 
 impl<T> Interned<T> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             index: std::collections::HashMap::new(),
             items: Vec::new(),
         }
     }
 
-    fn slot(&mut self, name: &str, make: impl FnOnce(&str) -> T) -> &mut (String, T, Acc) {
+    pub(crate) fn slot(
+        &mut self,
+        name: &str,
+        make: impl FnOnce(&str) -> T,
+    ) -> &mut (String, T, Acc) {
         let i = match self.index.get(name) {
             Some(&i) => i,
             None => {
@@ -160,17 +185,43 @@ impl<T> Interned<T> {
 }
 
 impl<'a> Aggregator<'a> {
-    fn new(catalogue: &'a Catalogue) -> Self {
+    pub(crate) fn new(catalogue: &'a Catalogue) -> Self {
         Self {
             catalogue,
             total: Acc::default(),
             profiles: Interned::new(),
             models: Interned::new(),
             days: Vec::new(),
+            machines: None,
         }
     }
 
-    fn add(&mut self, day: &str, profile: &str, model: &str, t: Tokens, last_ts: i64) {
+    /// Adds a row of one machine (rows in day order).
+    pub(crate) fn add_from(
+        &mut self,
+        machine: &str,
+        day: &str,
+        profile: &str,
+        model: &str,
+        t: Tokens,
+        last_ts: i64,
+    ) {
+        let cost = self.add(day, profile, model, t, last_ts);
+        self.machines
+            .get_or_insert_with(Interned::new)
+            .slot(machine, |_| ())
+            .2
+            .add(&t, &cost, last_ts);
+    }
+
+    pub(crate) fn add(
+        &mut self,
+        day: &str,
+        profile: &str,
+        model: &str,
+        t: Tokens,
+        last_ts: i64,
+    ) -> ExactCost {
         let catalogue = self.catalogue;
         let m = self
             .models
@@ -191,10 +242,11 @@ impl<'a> Aggregator<'a> {
         if let Some((_, acc)) = self.days.last_mut() {
             acc.add(&t, &cost, last_ts);
         }
+        cost
     }
 }
 
-fn build(
+pub(crate) fn build(
     agg: Aggregator,
     period: Period,
     period_id: &str,
@@ -300,6 +352,7 @@ fn build(
                     cost: a.cost.usd(),
                 })
                 .collect(),
+            by_machine: None,
         },
         unpriced_models: unpriced.into_iter().collect(),
     }

@@ -212,6 +212,29 @@ await step("the chart by day spans its period: a day, a week, a month", async ()
   }
 });
 
+await step("all machines: the scope switch shows the shared database's machine breakdown", async () => {
+  // Once this machine's usage is in the shared database.
+  for (let i = 0; ; i++) {
+    const s = (await api("GET", "/api/sync/status")).json.data;
+    if (s.connected && s.backlog === 0 && s.last_push) break;
+    assert(i < 400, `never synced: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await page.goto(BASE + "/#/usage/all");
+  await page.locator("#total-tokens").waitFor({ timeout: TIMEOUT });
+  const local = await page.locator("#total-tokens").textContent();
+  await page.locator('#usage-scope button[data-scope="all-machines"]').click();
+  await page.getByRole("heading", { name: "Machines" }).waitFor({ timeout: TIMEOUT });
+  await page.locator("td", { hasText: process.env.MACHINE_NAME }).first().waitFor({ timeout: TIMEOUT });
+  await page.locator("#sync-status").getByText("Shared database connected").waitFor({ timeout: TIMEOUT });
+  assert((await page.locator("#total-tokens").textContent()) === local, "one machine: the same totals");
+  await shot("usage-all-machines");
+  // The metrics link opens what Prometheus scrapes, with the session cookie.
+  const href = await page.locator("#metrics-link").getAttribute("href");
+  const text = await page.evaluate(async (h) => (await fetch(h, { credentials: "same-origin" })).text(), href);
+  assert(text.includes("clown_tokens_total{"), text.slice(0, 200));
+});
+
 await step("starting and stopping a proxy through the API updates the page without a reload", async () => {
   const alias = process.env.PROXY_PROFILE;
   await page.goto(BASE + "/#/proxies");

@@ -47,10 +47,13 @@ fn the_web_ui_in_chromium() {
     );
     let env = TestEnv::new("browser");
     let bin = install_echo_agent(&env);
+    // A shared database, so the usage page offers every machine's usage.
+    let pg = crate::pg::Postgres::start(false);
     env.write_config(&format!(
-        "[agents]\nextra_paths = [\"{}\", \"{}\"]\n",
+        "[agents]\nextra_paths = [\"{}\", \"{}\"]\n[sync]\nurl = \"{}\"\nmachine_name = \"browser-box\"\ninterval_ms = 200\n",
         bin.display(),
-        deps_bin().display()
+        deps_bin().display(),
+        pg.url("disable")
     ));
     let upstream = crate::upstream::Upstream::start(Default::default());
     let d = Daemon::start(&env);
@@ -123,6 +126,7 @@ fn the_web_ui_in_chromium() {
         .env("PROXY_PROFILE", "proxied")
         .env("LOGIN_PROFILE", "sub-login")
         .env("BOUND_DIR", &bound)
+        .env("MACHINE_NAME", "browser-box")
         .env("CHROMIUM", &chromium)
         .env("TZ", "UTC")
         .output()

@@ -1,5 +1,7 @@
 // Usage: period selector, totals, charts by day, profile and model, the aggregate table,
-// and the Claude Code import with live progress.
+// and the Claude Code import with live progress. With a shared database ([sync]), a
+// scope switch between this machine and all machines (with a machine breakdown), and
+// how the push goes. A link to the Prometheus metrics.
 
 import { get, post } from "../api.js";
 import { on } from "../events.js";
@@ -54,10 +56,34 @@ function dayChart(host, days, period) {
   return chart;
 }
 
+const SCOPES = [["machine", "This machine"], ["all-machines", "All machines"]];
+
+function syncLine(s) {
+  if (!s.enabled) return null;
+  const state = s.connected ? "connected" : "not connected";
+  const parts = [`Shared database ${state}`, `backlog ${num(s.backlog)}`,
+    s.last_push ? `last push ${new Date(s.last_push).toLocaleString()}` : "nothing pushed yet"];
+  if (s.last_error && !s.connected) parts.push(s.last_error);
+  return el("p.muted", { id: "sync-status" }, parts.join(" · "));
+}
+
+function machinesTable(byMachine) {
+  const rows = Object.values(byMachine);
+  return [el("h2", "Machines"), rows.length ? table(["Machine", "Id", { label: "Input", num: true }, { label: "Output", num: true },
+    { label: "Cache write", num: true }, { label: "Cache read", num: true }, { label: "Cost", num: true }, { label: "Sessions", num: true }],
+  rows.map((m) => el("tr", el("td", m.name), el("td.muted", m.machine_id.slice(0, 8)), el("td.num", num(m.tokens.input_tokens)),
+    el("td.num", num(m.tokens.output_tokens)), el("td.num", num(m.tokens.cache_creation_input_tokens)),
+    el("td.num", num(m.tokens.cache_read_input_tokens)), el("td.num", usd(m.cost.total_cost)), el("td.num", num(m.sessions)))))
+    : el("div.empty", "No machine pushed usage in this period.")];
+}
+
 export async function render(root, params) {
   let period = params[0] || "today";
+  let scope = params[1] === "all-machines" ? "all-machines" : "machine";
+  let sync = await get("/api/sync/status").catch(() => ({ enabled: false }));
   let chart = null;
   const seg = el("div.seg", { role: "group", "aria-label": "Period" });
+  const scopeSeg = el("div.seg", { role: "group", "aria-label": "Machines", id: "usage-scope" });
   const body = el("div", { id: "usage-body" });
   const progress = el("div.progress", el("div"));
   const progressText = el("span.muted", "");
@@ -77,14 +103,26 @@ export async function render(root, params) {
     }
   } }, "Import Claude Code data");
 
+  const hash = () => `#/usage/${period}${scope === "all-machines" ? "/all-machines" : ""}`;
   function drawSeg() {
     seg.replaceChildren(...PERIODS.map(([id, label]) => el(`button${id === period ? ".on" : ""}`, {
-      type: "button", dataset: { period: id }, onclick: () => { period = id; history.replaceState(null, "", `#/usage/${id}`); drawSeg(); draw(); },
+      type: "button", dataset: { period: id }, onclick: () => { period = id; history.replaceState(null, "", hash()); drawSeg(); draw(); },
+    }, label)));
+    scopeSeg.replaceChildren(...(sync.enabled ? SCOPES : []).map(([id, label]) => el(`button${id === scope ? ".on" : ""}`, {
+      type: "button", dataset: { scope: id }, onclick: () => { scope = id; history.replaceState(null, "", hash()); drawSeg(); draw(); },
     }, label)));
   }
 
   async function draw() {
-    const u = await get(`/api/usage?period=${period}`);
+    sync = await get("/api/sync/status").catch(() => sync);
+    let u;
+    try {
+      u = await get(`/api/usage?period=${period}${scope === "all-machines" ? "&scope=all-machines" : ""}`);
+    } catch (e) {
+      if (scope !== "all-machines") throw e;
+      body.replaceChildren(syncLine(sync) || el("span"), el("div.empty", { id: "usage-error" }, e.message));
+      return;
+    }
     if (chart) { chart.destroy(); chart = null; }
     const byProfile = Object.values(u.aggregates.by_profile);
     const byModel = Object.values(u.aggregates.by_model);
@@ -102,6 +140,8 @@ export async function render(root, params) {
           ({ label: p.profile, value: sumTokens(p.tokens), text: usd(p.cost.total_cost) })))) : el("div.empty", "No usage in this period.")),
         el("div", el("h2", "By model"), byModel.length ? el("div.card", { id: "chart-models" }, bars(byModel.map((m) =>
           ({ label: m.model, value: sumTokens(m.tokens), text: m.priced ? usd(m.cost.total_cost) : "unpriced" })))) : el("div.empty", "No usage in this period."))),
+      syncLine(sync),
+      ...(u.aggregates.by_machine ? machinesTable(u.aggregates.by_machine) : []),
       el("h2", "Profiles"),
       byProfile.length ? table(["Profile", { label: "Input", num: true }, { label: "Output", num: true }, { label: "Cache write", num: true },
         { label: "Cache read", num: true }, { label: "Cost", num: true }, { label: "Sessions", num: true }, { label: "Runtime", num: true }, "Last used"],
@@ -118,7 +158,8 @@ export async function render(root, params) {
     }
   }
 
-  root.replaceChildren(el("h1", "Usage"), el("div.toolbar", seg, el("span.spacer"), importBtn, progress, progressText), body);
+  const metrics = el("a", { href: "/metrics", target: "_blank", rel: "noopener", id: "metrics-link" }, "Prometheus metrics");
+  root.replaceChildren(el("h1", "Usage"), el("div.toolbar", seg, scopeSeg, el("span.spacer"), metrics, importBtn, progress, progressText), body);
   drawSeg();
   await draw();
   let pending = null;

@@ -1,0 +1,160 @@
+//! Proxy requests as the proxies report them (one [`ProxyRequest`] per upstream attempt,
+//! in the usage batches they already post): a count per profile, target and status, and
+//! histograms of the whole duration and of the time to the first body byte per profile
+//! and target. Kept in memory since the daemon started (Prometheus sees a restart as a
+//! counter reset), behind one short lock.
+//!
+//! The label sets are bounded: past [`MAX_SERIES`] combinations new ones are counted
+//! under target `other`, so a misbehaving proxy cannot grow the scrape without end.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::text::{Kind, Writer, labels};
+pub use crate::records::ProxyRequest;
+
+/// Upper bounds (seconds) of the histogram buckets: model answers take from tens of
+/// milliseconds (a cached error) to minutes (a long stream).
+pub const BUCKETS: [f64; 14] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+/// Most (profile, target, status) combinations kept apart.
+pub const MAX_SERIES: usize = 10_000;
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, v: f64) {
+        if let Some(i) = BUCKETS.iter().position(|b| v <= *b) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum += v;
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), u64>,
+    duration: BTreeMap<(String, String), Histogram>,
+    ttfb: BTreeMap<(String, String), Histogram>,
+}
+
+#[derive(Default)]
+pub struct RequestStats(Mutex<Inner>);
+
+impl RequestStats {
+    /// Counts `requests` (already validated) for `profile`.
+    pub fn record(&self, requests: &[ProxyRequest]) {
+        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for r in requests {
+            let mut target = r.target.as_str();
+            let key = (r.profile.clone(), target.to_string(), r.status);
+            if !inner.requests.contains_key(&key) && inner.requests.len() >= MAX_SERIES {
+                target = "other";
+            }
+            *inner
+                .requests
+                .entry((r.profile.clone(), target.to_string(), r.status))
+                .or_default() += 1;
+            let pair = (r.profile.clone(), target.to_string());
+            inner
+                .duration
+                .entry(pair.clone())
+                .or_default()
+                .observe(r.duration_seconds);
+            if let Some(t) = r.ttfb_seconds {
+                inner.ttfb.entry(pair).or_default().observe(t);
+            }
+        }
+    }
+
+    pub fn write(&self, out: &mut Writer) {
+        let inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        out.family(
+            "clown_proxy_requests",
+            Kind::Counter,
+            "Requests the proxies sent upstream, by profile, target (provider) and HTTP status (502/504 when the target could not be reached or timed out), since the daemon started.",
+        );
+        for ((profile, target, status), n) in &inner.requests {
+            let status = status.to_string();
+            out.sample(
+                "clown_proxy_requests_total",
+                &[
+                    ("profile", profile),
+                    ("target", target),
+                    ("status", &status),
+                ],
+                *n,
+            );
+        }
+        for (name, help, map) in [
+            (
+                "clown_proxy_request_duration_seconds",
+                "Time from the request reaching the proxy to the end of the response body, per upstream attempt.",
+                &inner.duration,
+            ),
+            (
+                "clown_proxy_time_to_first_byte_seconds",
+                "Time from the request reaching the proxy to the first body byte from upstream.",
+                &inner.ttfb,
+            ),
+        ] {
+            out.family(name, Kind::Histogram, help);
+            for ((profile, target), h) in map {
+                let base = labels(&[("profile", profile), ("target", target)]);
+                let mut cumulative = 0;
+                for (bound, n) in BUCKETS.iter().zip(h.buckets) {
+                    cumulative += n;
+                    let le = format!(",le=\"{bound}\"");
+                    out.sample_raw(&format!("{name}_bucket"), &base, &le, cumulative);
+                }
+                out.sample_raw(&format!("{name}_bucket"), &base, ",le=\"+Inf\"", h.count);
+                out.sample_raw(&format!("{name}_sum"), &base, "", h.sum);
+                out.sample_raw(&format!("{name}_count"), &base, "", h.count);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::Format;
+    use super::*;
+
+    #[test]
+    fn counts_and_cumulative_buckets() {
+        let stats = RequestStats::default();
+        let r = |status, d, t| ProxyRequest {
+            profile: "p".into(),
+            target: "anthropic".into(),
+            status,
+            duration_seconds: d,
+            ttfb_seconds: t,
+        };
+        stats.record(&[
+            r(200, 0.2, Some(0.05)),
+            r(200, 3.0, Some(0.3)),
+            r(529, 0.02, None),
+        ]);
+        let mut w = Writer::new(Format::Text, 0);
+        stats.write(&mut w);
+        let text = String::from_utf8(w.finish()).unwrap();
+        for line in [
+            "clown_proxy_requests_total{profile=\"p\",target=\"anthropic\",status=\"200\"} 2",
+            "clown_proxy_requests_total{profile=\"p\",target=\"anthropic\",status=\"529\"} 1",
+            "clown_proxy_request_duration_seconds_bucket{profile=\"p\",target=\"anthropic\",le=\"0.025\"} 1",
+            "clown_proxy_request_duration_seconds_bucket{profile=\"p\",target=\"anthropic\",le=\"0.25\"} 2",
+            "clown_proxy_request_duration_seconds_bucket{profile=\"p\",target=\"anthropic\",le=\"+Inf\"} 3",
+            "clown_proxy_request_duration_seconds_count{profile=\"p\",target=\"anthropic\"} 3",
+            "clown_proxy_time_to_first_byte_seconds_count{profile=\"p\",target=\"anthropic\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The local side of the push to a shared database: this machine's id, how far the push
+//! has come (a cursor per table, in `meta`), and the changes after it.
+//!
+//! Every stored or replaced event, and every stored or updated session, gets a change
+//! number (`rev`) higher than all before it (see [`super::usage`] and the triggers of
+//! migration 7), so "everything after the cursor" is exactly what the shared database
+//! may not have yet. The cursor moves only after the shared database committed a batch;
+//! a batch sent twice is harmless there (keyed by machine and event).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+
+const MACHINE_KEY: &str = "machine_id";
+const EVENTS_CURSOR: &str = "sync_events_rev";
+const SESSIONS_CURSOR: &str = "sync_sessions_rev";
+
+/// An event as pushed: its key on this machine (`k:` and the dedupe key, else `id:` and
+/// its row id: the two never collide) and what it counts.
+#[derive(Debug, Clone)]
+pub struct SyncEvent {
+    pub rev: i64,
+    pub key: String,
+    pub ts: i64,
+    pub profile: String,
+    pub agent: Option<String>,
+    pub provider: Option<String>,
+    pub model: String,
+    /// input, output, cache writes, cache reads, one-hour cache writes.
+    pub counts: [i64; 5],
+    pub source: String,
+    pub session_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncSession {
+    pub rev: i64,
+    pub key: String,
+    pub profile: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub runtime_secs: i64,
+    pub exit_code: Option<i32>,
+    pub source: String,
+}
+
+fn meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// This machine's id: created once (`fresh` is called only then) and kept in the
+/// database, so it moves with the data and is never derived from the hardware.
+pub fn machine_id(conn: &Connection, fresh: impl FnOnce() -> String) -> Result<String, StoreError> {
+    if let Some(id) = meta(conn, MACHINE_KEY)? {
+        return Ok(id);
+    }
+    let id = fresh();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
+        params![MACHINE_KEY, id],
+    )?;
+    Ok(meta(conn, MACHINE_KEY)?.unwrap_or(id))
+}
+
+/// The last event and session changes the shared database has.
+pub fn cursors(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    let get = |k| -> Result<i64, StoreError> {
+        Ok(meta(conn, k)?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    };
+    Ok((get(EVENTS_CURSOR)?, get(SESSIONS_CURSOR)?))
+}
+
+pub fn set_events_cursor(conn: &Connection, rev: i64) -> Result<(), StoreError> {
+    set_meta(conn, EVENTS_CURSOR, &rev.to_string())
+}
+
+pub fn set_sessions_cursor(conn: &Connection, rev: i64) -> Result<(), StoreError> {
+    set_meta(conn, SESSIONS_CURSOR, &rev.to_string())
+}
+
+/// The highest event and session change numbers (from the indexes).
+pub fn latest(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    let max = |table: &str| -> Result<i64, StoreError> {
+        Ok(conn.query_row(
+            &format!("SELECT COALESCE(MAX(rev), 0) FROM {table}"),
+            [],
+            |r| r.get(0),
+        )?)
+    };
+    Ok((max("usage_events")?, max("usage_sessions")?))
+}
+
+/// Up to `limit` events changed after `rev`, in change order.
+pub fn events_after(
+    conn: &Connection,
+    rev: i64,
+    limit: usize,
+) -> Result<Vec<SyncEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rev, COALESCE('k:' || dedupe_key, 'id:' || id), ts, profile, agent, provider, model,
+                input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+                cache_creation_1h_tokens, source, session_id
+         FROM usage_events WHERE rev > ?1 ORDER BY rev LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![rev, limit as i64], |r| {
+        Ok(SyncEvent {
+            rev: r.get(0)?,
+            key: r.get(1)?,
+            ts: r.get(2)?,
+            profile: r.get(3)?,
+            agent: r.get(4)?,
+            provider: r.get(5)?,
+            model: r.get(6)?,
+            counts: [r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?],
+            source: r.get(12)?,
+            session_id: r.get(13)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` sessions changed after `rev`, in change order.
+pub fn sessions_after(
+    conn: &Connection,
+    rev: i64,
+    limit: usize,
+) -> Result<Vec<SyncSession>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rev, COALESCE('s:' || session_id, 'id:' || id), profile, started_at, ended_at, runtime_secs,
+                exit_code, source
+         FROM usage_sessions WHERE rev > ?1 ORDER BY rev LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![rev, limit as i64], |r| {
+        Ok(SyncSession {
+            rev: r.get(0)?,
+            key: r.get(1)?,
+            profile: r.get(2)?,
+            started_at: r.get(3)?,
+            ended_at: r.get(4)?,
+            runtime_secs: r.get(5)?,
+            exit_code: r.get(6)?,
+            source: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
