@@ -109,6 +109,15 @@ impl Paths {
     }
 }
 
+/// Whether `name` may name a profile (or another user-chosen item that becomes part of
+/// a path): `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`. Never `.` or `..`, never a separator.
+pub fn valid_alias(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// The umask the process started with (what the user's own programs should get).
 static USER_UMASK: AtomicU32 = AtomicU32::new(u32::MAX);
 

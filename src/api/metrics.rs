@@ -3,6 +3,9 @@
 //! are written on a reader connection (never the writer, so a scrape waits for no write
 //! and no write waits for it); the rest comes from memory.
 
+/// Where Prometheus scrapes (outside `/api`: the guard lets the metrics token read it).
+pub const METRICS_PATH: &str = "/metrics";
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};

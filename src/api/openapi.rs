@@ -91,7 +91,7 @@ fn operation_id(method: &str, path: &str) -> String {
 }
 
 fn responses(path: &str) -> Value {
-    if path == crate::http::guard::METRICS_PATH {
+    if path == super::metrics::METRICS_PATH {
         return json!({
             "200": {"description": "Prometheus text format 0.0.4, or OpenMetrics 1.0 when Accept asks for application/openmetrics-text", "content": {"text/plain": {}, "application/openmetrics-text": {}}},
             "401": {"description": "Missing or wrong token (the daemon's token or the metrics token)"},

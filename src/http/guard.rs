@@ -25,6 +25,7 @@ use futures_util::FutureExt;
 
 use crate::api::error::envelope_error;
 use crate::api::extract::too_large;
+use crate::api::metrics::METRICS_PATH;
 use crate::app::AppState;
 use crate::auth::{Caller, authorized, caller};
 use crate::http::conn::Conn;
@@ -35,7 +36,6 @@ pub fn is_api_path(path: &str) -> bool {
 }
 
 /// The Prometheus endpoint: outside `/api`, but behind the token like it.
-pub const METRICS_PATH: &str = "/metrics";
 
 fn is_public(path: &str) -> bool {
     !is_api_path(path) && path != METRICS_PATH

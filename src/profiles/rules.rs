@@ -15,13 +15,7 @@ use crate::store::profiles::ProfileRow;
 /// `/api/proxy/status/start` (and `…/logs`) mean two things.
 pub const RESERVED_ALIASES: &[&str] = &["status"];
 
-/// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
-pub fn valid_alias(alias: &str) -> bool {
-    let mut chars = alias.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && alias.len() <= 64
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
+pub use crate::paths::valid_alias;
 
 /// `POST /api/profiles` body.
 #[derive(Debug, Deserialize)]

@@ -124,7 +124,7 @@ pub struct ProfileScope {
 
 /// An MCP server name, a profile item's name part: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.
 pub fn valid_name(name: &str) -> bool {
-    crate::profiles::valid_alias(name)
+    crate::paths::valid_alias(name)
 }
 
 fn valid_item(item: &str) -> bool {
@@ -237,7 +237,7 @@ impl Setup {
             }
         }
         for (alias, scope) in &self.profiles {
-            if !crate::profiles::valid_alias(alias) {
+            if !crate::paths::valid_alias(alias) {
                 return Err(format!("profiles.{alias}: not a valid alias"));
             }
             if let Some(bad) = scope
