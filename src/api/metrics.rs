@@ -3,9 +3,6 @@
 //! are written on a reader connection (never the writer, so a scrape waits for no write
 //! and no write waits for it); the rest comes from memory.
 
-/// Where Prometheus scrapes (outside `/api`: the guard lets the metrics token read it).
-pub const METRICS_PATH: &str = "/metrics";
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -16,6 +13,9 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::metrics::text::Format;
 use crate::metrics::{self, Snapshot, SyncGauges};
+
+/// Where Prometheus scrapes (outside `/api`: the guard lets the metrics token read it).
+pub const METRICS_PATH: &str = "/metrics";
 
 pub async fn scrape(
     State(state): State<AppState>,
