@@ -35,7 +35,6 @@ pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/ws" || path.starts_with("/ws/")
 }
 
-
 fn is_public(path: &str) -> bool {
     !is_api_path(path) && path != METRICS_PATH
 }
