@@ -51,6 +51,26 @@ pub struct UsageEvent {
     pub source: String,
     pub session_id: Option<String>,
     pub dedupe_key: Option<String>,
+    /// How an imported event relates to others; never on the wire.
+    pub links: Links,
+}
+
+/// What an import knows about an event besides its own key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Links {
+    /// A key an earlier version stored the same response under: a stored event with it
+    /// is this one (it is taken over, not counted again).
+    pub supersedes: Option<String>,
+    /// Events in one replay group are one response copied by the agent under another
+    /// key; a `copy` is dropped when an original of its group is stored, and an
+    /// original replaces the copies stored before it.
+    pub replay: Option<Replay>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    pub group: String,
+    pub copy: bool,
 }
 
 impl UsageEvent {
@@ -104,6 +124,9 @@ struct WireEvent {
     /// The part of `cache_creation_input_tokens` written with a one-hour lifetime.
     #[serde(default)]
     cache_creation_1h_input_tokens: u64,
+    /// The part of `output_tokens` that was reasoning.
+    #[serde(default)]
+    reasoning_output_tokens: u64,
     source: String,
     #[serde(default)]
     session_id: Option<String>,
@@ -125,10 +148,12 @@ impl From<WireEvent> for UsageEvent {
                 cache_creation_input_tokens: w.cache_creation_input_tokens,
                 cache_read_input_tokens: w.cache_read_input_tokens,
                 cache_creation_1h_input_tokens: w.cache_creation_1h_input_tokens,
+                reasoning_output_tokens: w.reasoning_output_tokens,
             },
             source: w.source,
             session_id: w.session_id,
             dedupe_key: w.dedupe_key,
+            links: Links::default(),
         }
     }
 }
@@ -146,6 +171,7 @@ impl From<UsageEvent> for WireEvent {
             cache_creation_input_tokens: e.tokens.cache_creation_input_tokens,
             cache_read_input_tokens: e.tokens.cache_read_input_tokens,
             cache_creation_1h_input_tokens: e.tokens.cache_creation_1h_input_tokens,
+            reasoning_output_tokens: e.tokens.reasoning_output_tokens,
             source: e.source,
             session_id: e.session_id,
             dedupe_key: e.dedupe_key,

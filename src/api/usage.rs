@@ -15,7 +15,10 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
-use crate::usage::claude::{self, ImportSource, Progress};
+use crate::usage::agents;
+use crate::usage::claude::{self, ImportSource};
+use crate::usage::import::Progress;
+use crate::usage::logs;
 use crate::usage::period::{self, Period};
 use crate::usage::query::{self, Filters};
 
@@ -188,15 +191,89 @@ pub async fn import_claude(
                 );
             }
         };
-        claude::run(&store, &sources, &tz, &progress)
+        claude::run(&store, &sources, &tz, None, &progress)
     })
     .await
     .map_err(ApiError::internal)??;
     let line = summary.line();
     tracing::info!("{line}");
     events.publish("usage_import_finished", json!({"summary": line}));
-    if summary.events_added + summary.events_replaced > 0 || summary.stats_days > 0 {
+    if summary.changed() {
         events.publish("usage_recorded", json!({"source": "claude-import"}));
     }
     Ok(ok(line))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentImportQuery {
+    #[serde(default)]
+    agent: Option<String>,
+}
+
+/// Imports the usage logs of one agent (`?agent=`) or of every agent: each profile's home
+/// (the profile's usage) and the agent's default home (its pseudo-profile, `@codex`).
+pub async fn import(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AgentImportQuery>,
+) -> ApiResult {
+    let chosen: Vec<&'static agents::AgentLogs> = match q.agent.as_deref() {
+        None | Some("all") => agents::AGENTS.iter().collect(),
+        Some(id) => vec![agents::find(id).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Unknown agent '{id}': use one of {}, or all",
+                agents::ids()
+            ))
+        })?],
+    };
+    let _running = state.import_lock().lock().await;
+    let bus = state.events().clone();
+    bus.publish(
+        "usage_import_started",
+        json!({"agents": chosen.iter().map(|a| a.id).collect::<Vec<_>>()}),
+    );
+    let (store, home, env) = (
+        state.store().clone(),
+        state.paths().home.clone(),
+        state.env().clone(),
+    );
+    let progress_bus = bus.clone();
+    let summaries = tokio::task::spawn_blocking(move || {
+        let tz = jiff::tz::TimeZone::system();
+        let cx = logs::Context {
+            store: &store,
+            user_home: &home,
+            env: &env,
+            tz: &tz,
+        };
+        let last = std::sync::Mutex::new(std::time::Instant::now());
+        let progress = move |agent: &'static str, p: Progress| {
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if p.files_done == p.files_total
+                || last.elapsed() >= std::time::Duration::from_millis(100)
+            {
+                *last = std::time::Instant::now();
+                progress_bus.publish(
+                    "usage_import_progress",
+                    json!({"agent": agent, "files_done": p.files_done, "files_total": p.files_total,
+                           "bytes_done": p.bytes_done, "bytes_total": p.bytes_total}),
+                );
+            }
+        };
+        logs::import_agents(&cx, &chosen, &progress)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    for s in &summaries {
+        tracing::info!("{}", s.summary);
+    }
+    let lines: Vec<&str> = summaries.iter().map(|s| s.summary.as_str()).collect();
+    bus.publish(
+        "usage_import_finished",
+        json!({"summary": lines.join("\n")}),
+    );
+    if summaries.iter().any(|s| s.changed) {
+        bus.publish("usage_recorded", json!({"source": "import"}));
+    }
+    Ok(ok(summaries))
 }

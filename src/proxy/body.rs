@@ -157,6 +157,7 @@ impl TapBody {
             source: "proxy".into(),
             session_id: None,
             dedupe_key: Some(dedupe_key()),
+            links: Default::default(),
         };
         // A count no real answer has (a broken or hostile upstream) is not reported: the
         // daemon would refuse it, and it must not cost the other events of its batch.

@@ -10,8 +10,10 @@
 
 pub mod daily;
 mod db;
+pub mod foreign;
 pub mod imports;
 pub mod profiles;
+pub mod retention;
 pub mod usage;
 
 use std::path::{Path, PathBuf};

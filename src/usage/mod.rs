@@ -1,7 +1,16 @@
 //! Usage accounting (DESIGN §10): periods, prices, the usage report, and the import of
-//! Claude Code's own records.
+//! every agent's own usage logs (one folder per agent, on the shared driver in `import`).
 
+pub mod agents;
 pub mod claude;
+pub mod codex;
+pub mod droid;
+pub mod gemini;
+pub mod grok;
+pub mod import;
+pub mod logs;
+pub mod opencode;
 pub mod period;
 pub mod pricing;
 pub mod query;
+pub mod qwen;

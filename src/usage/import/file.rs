@@ -1,0 +1,192 @@
+//! One file of an import: the job (where to start, the state its reader left), what its
+//! reader made of it, and the line reader the JSONL formats share.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::records::UsageEvent;
+use crate::store::imports::ImportedFile;
+
+/// A file a format found, with what tells whether it changed.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+impl Found {
+    pub fn of(path: PathBuf, meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            path,
+            size: meta.len(),
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        }
+    }
+}
+
+/// A file to read, from `offset`, with the state its reader left at the last read.
+#[derive(Debug)]
+pub struct FileJob {
+    pub path: PathBuf,
+    pub key: String,
+    pub profile: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub offset: u64,
+    pub state: Option<String>,
+    /// Whether an earlier import read this file.
+    pub seen_before: bool,
+}
+
+/// A file read: what to commit, and what went wrong on the way.
+pub struct FileRead {
+    pub file: ImportedFile,
+    pub path: PathBuf,
+    /// Where the read started.
+    pub offset: u64,
+    pub malformed: u64,
+    pub error: Option<String>,
+    index: HashMap<String, usize>,
+}
+
+impl FileRead {
+    pub fn for_job(job: &FileJob, agent: &str) -> Self {
+        Self {
+            file: ImportedFile {
+                key: job.key.clone(),
+                agent: agent.to_string(),
+                profile: job.profile.clone(),
+                size: job.size,
+                mtime_ns: job.mtime_ns,
+                consumed: job.offset,
+                state: job.state.clone(),
+                ..Default::default()
+            },
+            path: job.path.clone(),
+            offset: job.offset,
+            malformed: 0,
+            error: None,
+            index: HashMap::new(),
+        }
+    }
+
+    /// Adds an event: a bad one counts as malformed; one whose key this file already
+    /// gave is kept once, as the copy with the largest token total.
+    pub fn push(&mut self, event: UsageEvent) {
+        if event.validate().is_err() {
+            self.malformed += 1;
+            return;
+        }
+        if let (Some(ts), Some(sid)) = (event.ts, event.session_id.as_ref()) {
+            let e = self.file.sessions.entry(sid.clone()).or_insert((ts, ts));
+            e.0 = e.0.min(ts);
+            e.1 = e.1.max(ts);
+        }
+        let Some(key) = event.dedupe_key.clone() else {
+            self.file.events.push(event);
+            return;
+        };
+        match self.index.get(&key) {
+            Some(&i) => {
+                if event.tokens.total() > self.file.events[i].tokens.total() {
+                    self.file.events[i] = event;
+                }
+            }
+            None => {
+                self.index.insert(key, self.file.events.len());
+                self.file.events.push(event);
+            }
+        }
+    }
+
+    /// Before the commit: drops the events of a file read before that are older than
+    /// what the retention dropped (counted then; their keys are gone).
+    pub fn settle(&mut self, job: &FileJob, pruned_before: i64) {
+        if job.seen_before && pruned_before > 0 {
+            self.file
+                .events
+                .retain(|e| e.ts.is_none_or(|ts| ts >= pruned_before));
+        }
+    }
+
+    /// Marks the whole file as read (formats that read whole files).
+    pub fn read_whole(&mut self) {
+        self.file.consumed = self.file.size;
+    }
+}
+
+/// Reads the complete lines of `path` from `r.offset`, calling `line(r, bytes)` for each
+/// line that contains `needle` (the others are skipped without parsing). An incomplete
+/// last line is left for the next read.
+pub fn read_lines(
+    path: &Path,
+    r: &mut FileRead,
+    needle: &[u8],
+    mut line: impl FnMut(&mut FileRead, &[u8]),
+) {
+    let file = File::open(path).and_then(|mut f| f.seek(SeekFrom::Start(r.offset)).map(|_| f));
+    let f = match file {
+        Ok(f) => f,
+        Err(e) => {
+            r.error = Some(e.to_string());
+            return;
+        }
+    };
+    lines_from(
+        BufReader::with_capacity(256 * 1024, f),
+        r,
+        needle,
+        &mut line,
+    );
+}
+
+/// [`read_lines`] over any reader (tests feed strings).
+pub fn lines_from(
+    mut reader: impl BufRead,
+    r: &mut FileRead,
+    needle: &[u8],
+    line: &mut impl FnMut(&mut FileRead, &[u8]),
+) {
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut buf = Vec::with_capacity(64 * 1024);
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if buf.last() != Some(&b'\n') {
+                    break; // an incomplete last line: read it next time
+                }
+                r.file.consumed += n as u64;
+            }
+            Err(e) => {
+                r.error = Some(e.to_string());
+                break;
+            }
+        }
+        if finder.find(&buf).is_some() {
+            line(r, &buf);
+        }
+    }
+}
+
+#[cfg(test)]
+pub fn test_read(profile: &str) -> FileRead {
+    FileRead::for_job(
+        &FileJob {
+            path: PathBuf::new(),
+            key: String::new(),
+            profile: profile.into(),
+            size: 0,
+            mtime_ns: 0,
+            offset: 0,
+            state: None,
+            seen_before: false,
+        },
+        "test",
+    )
+}
