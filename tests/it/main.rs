@@ -16,3 +16,4 @@ mod security;
 mod service_manager;
 mod terminal;
 mod usage;
+mod usage_logs;
