@@ -30,6 +30,26 @@ pub struct Config {
     pub agents: AgentsConfig,
     pub terminal: TerminalConfig,
     pub proxy: ProxyConfig,
+    pub usage: UsageConfig,
+}
+
+/// `[usage]`: how agents' logs are followed and how long raw events are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsageConfig {
+    /// Watch the profile homes and the agents' default homes and import what is written.
+    pub watch: bool,
+    /// Days raw usage events are kept before only their rollups remain (0: forever).
+    pub retention_days: u32,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            retention_days: 90,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +115,7 @@ impl Default for Config {
             agents: AgentsConfig::default(),
             terminal: TerminalConfig::default(),
             proxy: ProxyConfig::default(),
+            usage: UsageConfig::default(),
         }
     }
 }

@@ -25,4 +25,5 @@ pub mod supervisor;
 pub mod time;
 pub mod tokens;
 pub mod usage;
+pub mod watch;
 pub mod ws;

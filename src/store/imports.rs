@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::usage::{Stored, put_event, with_events};
@@ -22,6 +22,8 @@ pub struct FileMark {
     pub mtime_ns: i64,
     pub offset: u64,
     pub state: Option<String>,
+    /// The file's inode then (0: not known).
+    pub inode: u64,
 }
 
 /// One file's share of an import: its events, the sessions it saw, and its new mark.
@@ -34,6 +36,7 @@ pub struct ImportedFile {
     pub profile: String,
     pub size: u64,
     pub mtime_ns: i64,
+    pub inode: u64,
     /// The offset consumed (only whole lines are).
     pub consumed: u64,
     pub events: Vec<UsageEvent>,
@@ -72,7 +75,7 @@ impl Counted {
 /// The marks of every file of `agent` imported so far.
 pub fn marks(conn: &Connection, agent: &str) -> Result<HashMap<String, FileMark>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT path, size, mtime_ns, offset, state FROM import_files WHERE agent = ?1",
+        "SELECT path, size, mtime_ns, offset, state, inode FROM import_files WHERE agent = ?1",
     )?;
     let rows = stmt.query_map(params![agent], |r| {
         Ok((
@@ -82,10 +85,39 @@ pub fn marks(conn: &Connection, agent: &str) -> Result<HashMap<String, FileMark>
                 mtime_ns: r.get(2)?,
                 offset: r.get::<_, i64>(3)?.max(0) as u64,
                 state: r.get(4)?,
+                inode: r.get::<_, i64>(5)? as u64,
             },
         ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The marks of these files (those imported before).
+pub fn marks_of(
+    conn: &Connection,
+    paths: &[String],
+) -> Result<HashMap<String, FileMark>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT size, mtime_ns, offset, state, inode FROM import_files WHERE path = ?1",
+    )?;
+    let mut out = HashMap::new();
+    for p in paths {
+        let mark = stmt
+            .query_row(params![p], |r| {
+                Ok(FileMark {
+                    size: r.get::<_, i64>(0)?.max(0) as u64,
+                    mtime_ns: r.get(1)?,
+                    offset: r.get::<_, i64>(2)?.max(0) as u64,
+                    state: r.get(3)?,
+                    inode: r.get::<_, i64>(4)? as u64,
+                })
+            })
+            .optional()?;
+        if let Some(m) = mark {
+            out.insert(p.clone(), m);
+        }
+    }
+    Ok(out)
 }
 
 /// Commits whole files in one transaction; sessions are stored under
@@ -109,11 +141,11 @@ pub fn commit_files(
                                 - MIN(started_at, excluded.started_at)",
         )?;
         let mut mark = tx.prepare_cached(
-            "INSERT INTO import_files (path, size, mtime_ns, offset, profile, agent, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO import_files (path, size, mtime_ns, offset, profile, agent, state, inode)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
                  offset = excluded.offset, profile = excluded.profile, agent = excluded.agent,
-                 state = excluded.state",
+                 state = excluded.state, inode = excluded.inode",
         )?;
         // Originals before copies: a copy stored first would be counted, then taken off.
         let is_copy = |e: &&UsageEvent| e.links.replay.as_ref().is_some_and(|r| r.copy);
@@ -138,7 +170,8 @@ pub fn commit_files(
                 i64::try_from(f.consumed).unwrap_or(i64::MAX),
                 f.profile,
                 f.agent,
-                f.state
+                f.state,
+                f.inode as i64
             ])?;
         }
         Ok(counted)

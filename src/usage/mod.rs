@@ -14,3 +14,4 @@ pub mod period;
 pub mod pricing;
 pub mod query;
 pub mod qwen;
+pub mod retention;

@@ -39,6 +39,19 @@ impl Format for Transcripts {
     fn find(&self, root: &std::path::Path, out: &mut Vec<Found>) {
         transcripts::find(root, out)
     }
+    fn log_of(
+        &self,
+        root: &std::path::Path,
+        changed: &std::path::Path,
+    ) -> Option<std::path::PathBuf> {
+        (changed.starts_with(root.join("projects"))
+            && changed.extension().is_some_and(|e| e == "jsonl"))
+        .then(|| changed.to_path_buf())
+    }
+    /// The transcripts, and the directory itself for `stats-cache.json`.
+    fn watch_dirs(&self, root: &std::path::Path) -> Vec<(std::path::PathBuf, bool)> {
+        vec![(root.join("projects"), true), (root.to_path_buf(), false)]
+    }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         transcripts::read(job, out)
     }
@@ -102,9 +115,12 @@ pub fn run(
         files: import::run(store, &Transcripts, sources, only, progress)?,
         ..Default::default()
     };
-    let now = jiff::Timestamp::now().as_second();
-    for source in sources {
-        import_stats(store, source, tz, &mut summary, now)?;
+    // A live import of changed transcripts leaves stats-cache.json alone.
+    if only.is_none() {
+        let now = jiff::Timestamp::now().as_second();
+        for source in sources {
+            import_stats(store, source, tz, &mut summary, now)?;
+        }
     }
     Ok(summary)
 }

@@ -30,6 +30,18 @@ impl Format for Rollouts {
             walk(&root.join(sub), &|p| ends_with(p, ".jsonl"), out);
         }
     }
+    fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
+        let under = ["sessions", "archived_sessions"]
+            .iter()
+            .any(|s| changed.starts_with(root.join(s)));
+        (under && ends_with(changed, ".jsonl")).then(|| changed.to_path_buf())
+    }
+    fn watch_dirs(&self, root: &Path) -> Vec<(std::path::PathBuf, bool)> {
+        vec![
+            (root.join("sessions"), true),
+            (root.join("archived_sessions"), true),
+        ]
+    }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         let mut state = rollout::State::load(job.state.as_deref(), &job.path);
         // Only token counts and turn contexts matter; both contain "_co".

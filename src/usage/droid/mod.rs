@@ -35,6 +35,9 @@ impl Format for Settings {
     fn find(&self, root: &Path, out: &mut Vec<Found>) {
         walk(root, &|p| ends_with(p, SUFFIX), out);
     }
+    fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
+        (changed.starts_with(root) && ends_with(changed, SUFFIX)).then(|| changed.to_path_buf())
+    }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         out.read_whole();
         match std::fs::read(&job.path) {

@@ -45,6 +45,9 @@ impl Format for Chats {
     fn find(&self, root: &Path, out: &mut Vec<Found>) {
         walk(root, &in_chats, out);
     }
+    fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
+        (changed.starts_with(root) && in_chats(changed)).then(|| changed.to_path_buf())
+    }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         if job.path.extension().is_some_and(|e| e == "jsonl") {
             let mut state: State = job

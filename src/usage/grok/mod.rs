@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::records::{Links, UsageEvent};
 use crate::tokens::Tokens;
-use crate::usage::import::walk::{ends_with, walk};
+use crate::usage::import::walk::walk;
 use crate::usage::import::{FileJob, FileRead, Format, Found, read_lines};
 
 pub const SOURCE: &str = "grok-log";
@@ -39,12 +39,17 @@ impl Format for Updates {
     fn find(&self, root: &Path, out: &mut Vec<Found>) {
         walk(
             &root.join("sessions"),
-            &|p| {
-                ends_with(p, "/updates.jsonl")
-                    || p.file_name().is_some_and(|n| n == "updates.jsonl")
-            },
+            &|p| p.file_name().is_some_and(|n| n == "updates.jsonl"),
             out,
         );
+    }
+    fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
+        (changed.starts_with(root.join("sessions"))
+            && changed.file_name().is_some_and(|n| n == "updates.jsonl"))
+        .then(|| changed.to_path_buf())
+    }
+    fn watch_dirs(&self, root: &Path) -> Vec<(std::path::PathBuf, bool)> {
+        vec![(root.join("sessions"), true)]
     }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         let model = job

@@ -15,6 +15,7 @@ pub struct Found {
     pub path: PathBuf,
     pub size: u64,
     pub mtime_ns: i64,
+    pub inode: u64,
 }
 
 impl Found {
@@ -24,6 +25,7 @@ impl Found {
             path,
             size: meta.len(),
             mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            inode: meta.ino(),
         }
     }
 }
@@ -36,6 +38,7 @@ pub struct FileJob {
     pub profile: String,
     pub size: u64,
     pub mtime_ns: i64,
+    pub inode: u64,
     pub offset: u64,
     pub state: Option<String>,
     /// Whether an earlier import read this file.
@@ -62,6 +65,7 @@ impl FileRead {
                 profile: job.profile.clone(),
                 size: job.size,
                 mtime_ns: job.mtime_ns,
+                inode: job.inode,
                 consumed: job.offset,
                 state: job.state.clone(),
                 ..Default::default()
@@ -183,6 +187,7 @@ pub fn test_read(profile: &str) -> FileRead {
             profile: profile.into(),
             size: 0,
             mtime_ns: 0,
+            inode: 0,
             offset: 0,
             state: None,
             seen_before: false,

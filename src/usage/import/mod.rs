@@ -15,7 +15,7 @@ mod file;
 pub mod walk;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc;
 
@@ -42,6 +42,20 @@ pub trait Format: Sync {
     }
     /// The files under `root` to consider.
     fn find(&self, root: &std::path::Path, out: &mut Vec<Found>);
+    /// The log file under `root` a changed path is (or is part of), if any.
+    fn log_of(&self, root: &Path, changed: &Path) -> Option<PathBuf>;
+    /// A log file's size, time and inode (what tells whether it changed).
+    fn stat(&self, path: &Path) -> Option<Found> {
+        std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| Found::of(path.to_path_buf(), &m))
+    }
+    /// The directories under `root` whose changes matter, and whether their
+    /// subdirectories do too.
+    fn watch_dirs(&self, root: &Path) -> Vec<(PathBuf, bool)> {
+        vec![(root.to_path_buf(), true)]
+    }
     /// Reads one file from `job.offset` (or whole, for a format whose files are
     /// rewritten) into `out`.
     fn read(&self, job: &FileJob, out: &mut FileRead);
@@ -102,8 +116,8 @@ pub struct Progress {
     pub bytes_total: u64,
 }
 
-/// Only files whose path is in this set are looked at (a live import of the files that
-/// changed); `None` = every file of the sources.
+/// Only the log files these changed paths belong to are looked at (a live import);
+/// `None` = every file of the sources.
 pub type Only<'a> = Option<&'a HashSet<PathBuf>>;
 
 /// Imports every source of one format; `progress` is called after each file. Blocking:
@@ -131,9 +145,7 @@ fn jobs(
     summary: &mut Summary,
 ) -> Result<Vec<FileJob>, StoreError> {
     let agent = format.agent();
-    let marks = store.call_blocking(|c| imports::marks(c, agent))?;
-    let mut jobs = Vec::new();
-    let mut seen = HashSet::new();
+    let mut per_source = Vec::new();
     for source in sources {
         // Canonical once per source: file keys are stable however the directory was named.
         let base = source
@@ -141,20 +153,48 @@ fn jobs(
             .canonicalize()
             .unwrap_or_else(|_| source.dir.clone());
         let mut found = Vec::new();
-        format.find(&base, &mut found);
+        match only {
+            // A live import: only the files that changed, without walking the tree.
+            Some(paths) => found.extend(
+                paths
+                    .iter()
+                    .filter_map(|p| format.log_of(&base, p))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .filter_map(|p| format.stat(&p)),
+            ),
+            None => format.find(&base, &mut found),
+        }
         found.sort_by(|a, b| {
             a.path
                 .as_os_str()
                 .as_encoded_bytes()
                 .cmp(b.path.as_os_str().as_encoded_bytes())
         });
+        per_source.push((source, found));
+    }
+    let marks = match only {
+        Some(_) => {
+            let keys: Vec<String> = per_source
+                .iter()
+                .flat_map(|(_, found)| found.iter().map(|f| f.path.display().to_string()))
+                .collect();
+            store.call_blocking(|c| imports::marks_of(c, &keys))?
+        }
+        None => store.call_blocking(|c| imports::marks(c, agent))?,
+    };
+    let mut jobs = Vec::new();
+    let mut seen = HashSet::new();
+    for (source, found) in per_source {
         for f in found {
-            if only.is_some_and(|o| !o.contains(&f.path)) || !seen.insert(f.path.clone()) {
+            if !seen.insert(f.path.clone()) {
                 continue;
             }
             let key = f.path.display().to_string();
             let mark = marks.get(&key);
-            let offset = match mark {
+            // Another file under the same name (rotated, replaced): read from its start.
+            let same = mark.filter(|m| m.inode == 0 || m.inode == f.inode);
+            let offset = match same {
                 Some(m) if m.size == f.size && m.mtime_ns == f.mtime_ns => {
                     summary.files_unchanged += 1;
                     continue;
@@ -168,8 +208,9 @@ fn jobs(
                 profile: source.profile.clone(),
                 size: f.size,
                 mtime_ns: f.mtime_ns,
+                inode: f.inode,
                 offset,
-                state: mark
+                state: same
                     .filter(|m| m.offset <= f.size)
                     .and_then(|m| m.state.clone()),
                 seen_before: mark.is_some(),

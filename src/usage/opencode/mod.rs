@@ -40,31 +40,51 @@ impl Format for Messages {
         "databases and message files"
     }
     fn find(&self, root: &Path, out: &mut Vec<Found>) {
-        let Ok(entries) = std::fs::read_dir(root) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if !is_db(&p) {
-                continue;
+        if let Ok(entries) = std::fs::read_dir(root) {
+            for e in entries.flatten() {
+                if let Some(f) = Some(e.path())
+                    .filter(|p| is_db(p))
+                    .and_then(|p| self.stat(&p))
+                {
+                    out.push(f);
+                }
             }
-            let Ok(meta) = e.metadata() else { continue };
-            // Writes land in the WAL until a checkpoint: it is part of the change.
-            let mut found = Found::of(p.clone(), &meta);
-            let mut wal = p.clone().into_os_string();
-            wal.push("-wal");
-            if let Ok(w) = std::fs::metadata(&wal) {
-                let w = Found::of(wal.into(), &w);
-                found.size += w.size;
-                found.mtime_ns = found.mtime_ns.max(w.mtime_ns);
-            }
-            out.push(found);
         }
         walk(
             &root.join("storage/message"),
             &|p| ends_with(p, ".json"),
             out,
         );
+    }
+    fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
+        if changed.parent() == Some(root) {
+            let name = changed.file_name()?.to_str()?;
+            let db = changed.with_file_name(name.strip_suffix("-wal").unwrap_or(name));
+            return is_db(&db).then_some(db);
+        }
+        (changed.starts_with(root.join("storage/message")) && ends_with(changed, ".json"))
+            .then(|| changed.to_path_buf())
+    }
+    /// A database's writes land in its WAL until a checkpoint: it is part of the change.
+    fn stat(&self, path: &Path) -> Option<Found> {
+        let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+        let mut found = Found::of(path.to_path_buf(), &meta);
+        if is_db(path) {
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            if let Ok(w) = std::fs::metadata(&wal) {
+                let w = Found::of(wal.into(), &w);
+                found.size += w.size;
+                found.mtime_ns = found.mtime_ns.max(w.mtime_ns);
+            }
+        }
+        Some(found)
+    }
+    fn watch_dirs(&self, root: &Path) -> Vec<(std::path::PathBuf, bool)> {
+        vec![
+            (root.to_path_buf(), false),
+            (root.join("storage/message"), true),
+        ]
     }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         out.read_whole();

@@ -49,6 +49,16 @@ impl Format for Chats {
             );
         }
     }
+    fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
+        let chats = changed.parent()?;
+        let ok = chats.file_name()? == "chats"
+            && chats.parent()?.parent()? == root.join("projects")
+            && changed.extension().is_some_and(|e| e == "jsonl");
+        ok.then(|| changed.to_path_buf())
+    }
+    fn watch_dirs(&self, root: &Path) -> Vec<(std::path::PathBuf, bool)> {
+        vec![(root.join("projects"), true)]
+    }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         read_lines(&job.path, out, b"\"usageMetadata\"", line);
     }

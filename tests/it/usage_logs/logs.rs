@@ -430,7 +430,10 @@ fn droid(home: &Path) -> PathBuf {
             "tokenUsage": {"inputTokens": rng.range(100, 20_000), "outputTokens": rng.range(100, 8_000),
                            "cacheCreationTokens": cw, "cacheReadTokens": rng.range(0, 200_000), "thinkingTokens": rng.range(0, 3_000)}});
         let id = format!("dddd000{s}-0000-4000-8000-00000000000{s}");
-        write(&dir.join(format!("-w/{id}.settings.json")), std::slice::from_ref(&doc));
+        write(
+            &dir.join(format!("-w/{id}.settings.json")),
+            std::slice::from_ref(&doc),
+        );
         if s == 0 {
             // An older, smaller copy of a session: the latest counts.
             let mut old = doc;

@@ -292,8 +292,11 @@ fn real_codex_rollouts_equal_ccusage() {
     run(&["resume", "--last", "say pong again"]);
     let requests = up.responses().len() as u64;
     assert!(requests >= 2);
+    // The daemon may have followed the rollout already: the import then finds it unchanged.
     let summary = import(&d, "codex");
-    assert!(summary["files_read"].as_u64().unwrap() >= 1, "{summary}");
+    let files =
+        summary["files_read"].as_u64().unwrap() + summary["files_unchanged"].as_u64().unwrap();
+    assert!(files >= 1, "{summary}");
     let mine = clown_totals(&d, "cx");
     // Every request the upstream answered, exactly once.
     assert_eq!(
