@@ -112,9 +112,9 @@ const MIGRATIONS: &[&str] = &[
     // dedupe key (the row id: no separate index), the names one shared label row; the
     // view `usage_events` shows them as before. Reasoning output and the counts of
     // long-context requests are kept in the rollups; `usage_replays` links the copies an
-    // agent writes of one response; each imported file keeps its agent, its inode (a file
-    // replaced under the same name is read from its start) and the state a reader carries
-    // between reads. Claude transcripts are read again once: their events
+    // agent writes of one response; each imported file keeps its agent, its inode and a
+    // hash of the bytes before its mark (a file replaced or rewritten under the same name
+    // is read from its start) and the state a reader carries between reads. Claude transcripts are read again once: their events
     // are keyed on (message id, request id) now, and each stored one takes its new key
     // when its line is seen (`supersedes`), so nothing is counted twice and responses
     // that shared an id are counted apart.
@@ -174,6 +174,7 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE import_files ADD COLUMN agent TEXT NOT NULL DEFAULT 'claude';
      ALTER TABLE import_files ADD COLUMN state TEXT;
      ALTER TABLE import_files ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE import_files ADD COLUMN tail INTEGER NOT NULL DEFAULT 0;
      UPDATE import_files SET size = -1, mtime_ns = -1, offset = 0;",
 ];
 

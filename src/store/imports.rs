@@ -24,6 +24,8 @@ pub struct FileMark {
     pub state: Option<String>,
     /// The file's inode then (0: not known).
     pub inode: u64,
+    /// A hash of the bytes just before `offset` (0: not known).
+    pub tail: i64,
 }
 
 /// One file's share of an import: its events, the sessions it saw, and its new mark.
@@ -37,6 +39,8 @@ pub struct ImportedFile {
     pub size: u64,
     pub mtime_ns: i64,
     pub inode: u64,
+    /// A hash of the bytes just before `consumed`.
+    pub tail: i64,
     /// The offset consumed (only whole lines are).
     pub consumed: u64,
     pub events: Vec<UsageEvent>,
@@ -75,7 +79,7 @@ impl Counted {
 /// The marks of every file of `agent` imported so far.
 pub fn marks(conn: &Connection, agent: &str) -> Result<HashMap<String, FileMark>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT path, size, mtime_ns, offset, state, inode FROM import_files WHERE agent = ?1",
+        "SELECT path, size, mtime_ns, offset, state, inode, tail FROM import_files WHERE agent = ?1",
     )?;
     let rows = stmt.query_map(params![agent], |r| {
         Ok((
@@ -86,6 +90,7 @@ pub fn marks(conn: &Connection, agent: &str) -> Result<HashMap<String, FileMark>
                 offset: r.get::<_, i64>(3)?.max(0) as u64,
                 state: r.get(4)?,
                 inode: r.get::<_, i64>(5)? as u64,
+                tail: r.get(6)?,
             },
         ))
     })?;
@@ -98,7 +103,7 @@ pub fn marks_of(
     paths: &[String],
 ) -> Result<HashMap<String, FileMark>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT size, mtime_ns, offset, state, inode FROM import_files WHERE path = ?1",
+        "SELECT size, mtime_ns, offset, state, inode, tail FROM import_files WHERE path = ?1",
     )?;
     let mut out = HashMap::new();
     for p in paths {
@@ -110,6 +115,7 @@ pub fn marks_of(
                     offset: r.get::<_, i64>(2)?.max(0) as u64,
                     state: r.get(3)?,
                     inode: r.get::<_, i64>(4)? as u64,
+                    tail: r.get(5)?,
                 })
             })
             .optional()?;
@@ -141,11 +147,11 @@ pub fn commit_files(
                                 - MIN(started_at, excluded.started_at)",
         )?;
         let mut mark = tx.prepare_cached(
-            "INSERT INTO import_files (path, size, mtime_ns, offset, profile, agent, state, inode)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO import_files (path, size, mtime_ns, offset, profile, agent, state, inode, tail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
                  offset = excluded.offset, profile = excluded.profile, agent = excluded.agent,
-                 state = excluded.state, inode = excluded.inode",
+                 state = excluded.state, inode = excluded.inode, tail = excluded.tail",
         )?;
         // Originals before copies: a copy stored first would be counted, then taken off.
         let is_copy = |e: &&UsageEvent| e.links.replay.as_ref().is_some_and(|r| r.copy);
@@ -171,7 +177,8 @@ pub fn commit_files(
                 f.profile,
                 f.agent,
                 f.state,
-                f.inode as i64
+                f.inode as i64,
+                f.tail
             ])?;
         }
         Ok(counted)

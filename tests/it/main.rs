@@ -16,4 +16,5 @@ mod security;
 mod service_manager;
 mod terminal;
 mod usage;
+mod usage_live;
 mod usage_logs;

@@ -40,6 +40,8 @@ pub struct FileJob {
     pub mtime_ns: i64,
     pub inode: u64,
     pub offset: u64,
+    /// The hash of the bytes before `offset` at the last read (0: not known).
+    pub tail: i64,
     pub state: Option<String>,
     /// Whether an earlier import read this file.
     pub seen_before: bool,
@@ -117,10 +119,38 @@ impl FileRead {
         }
     }
 
+    /// After the read: the hash of the bytes before the new mark.
+    pub fn seal(&mut self) {
+        self.file.tail = tail_hash(&self.path, self.file.consumed).unwrap_or(0);
+    }
+
     /// Marks the whole file as read (formats that read whole files).
     pub fn read_whole(&mut self) {
         self.file.consumed = self.file.size;
     }
+}
+
+/// Bytes hashed before a mark.
+const TAIL: u64 = 64;
+
+/// A hash of the (up to) 64 bytes of `path` before `offset`; `None` when unreadable.
+pub fn tail_hash(path: &Path, offset: u64) -> Option<i64> {
+    use std::os::unix::fs::FileExt;
+    if offset == 0 {
+        return Some(0);
+    }
+    let start = offset.saturating_sub(TAIL);
+    let mut buf = vec![0u8; (offset - start) as usize];
+    let f = File::open(path).ok()?;
+    f.read_exact_at(&mut buf, start).ok()?;
+    let h = crate::store::usage::key_hash(&String::from_utf8_lossy(&buf));
+    Some(if h == 0 { 1 } else { h })
+}
+
+/// Whether the file still holds, before `job.offset`, what was read there: a file
+/// truncated and written again (same inode, size past the mark) does not.
+pub fn still_there(job: &FileJob) -> bool {
+    job.offset == 0 || job.tail == 0 || tail_hash(&job.path, job.offset) == Some(job.tail)
 }
 
 /// Reads the complete lines of `path` from `r.offset`, calling `line(r, bytes)` for each
@@ -189,6 +219,7 @@ pub fn test_read(profile: &str) -> FileRead {
             mtime_ns: 0,
             inode: 0,
             offset: 0,
+            tail: 0,
             state: None,
             seen_before: false,
         },

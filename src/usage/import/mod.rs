@@ -210,6 +210,7 @@ fn jobs(
                 mtime_ns: f.mtime_ns,
                 inode: f.inode,
                 offset,
+                tail: same.map(|m| m.tail).unwrap_or(0),
                 state: same
                     .filter(|m| m.offset <= f.size)
                     .and_then(|m| m.state.clone()),
@@ -260,9 +261,15 @@ fn read_and_commit(
             scope.spawn(move || {
                 loop {
                     let job = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some(job) = job else { break };
+                    let Some(mut job) = job else { break };
+                    if !file::still_there(&job) {
+                        // Rewritten under the same name: from the start, keys dedupe.
+                        job.offset = 0;
+                        job.state = None;
+                    }
                     let mut read = FileRead::for_job(&job, format.agent());
                     format.read(&job, &mut read);
+                    read.seal();
                     read.settle(&job, pruned_before);
                     if tx.send(read).is_err() {
                         break;
