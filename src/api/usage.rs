@@ -156,13 +156,16 @@ async fn import_sources(
         .into_iter()
         .map(|p| (p.alias, PathBuf::from(p.profile_home)))
         .collect();
-    claude::sources(
+    let mut sources = claude::sources(
         &homes,
         &state.paths().home,
         state.env().get("CLAUDE_CONFIG_DIR").map(String::as_str),
         claude_dir,
     )
-    .map_err(ApiError::bad_request)
+    .map_err(ApiError::bad_request)?;
+    let proxied = state.store().read(logs::proxied_profiles).await?;
+    logs::mark_proxied(&mut sources, &proxied);
+    Ok(sources)
 }
 
 pub async fn import_claude(

@@ -145,7 +145,11 @@ pub fn sources(
         }
         let canon = dir.canonicalize().unwrap_or_else(|_| dir.clone());
         if seen.insert(canon) {
-            out.push(ImportSource { dir, profile });
+            out.push(ImportSource {
+                dir,
+                profile,
+                proxied: false,
+            });
         }
     };
     for (alias, home) in homes {

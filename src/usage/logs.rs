@@ -23,6 +23,7 @@ pub struct AgentSummary {
     pub events_added: u64,
     pub events_replaced: u64,
     pub duplicates: u64,
+    pub left_to_proxy: u64,
     pub malformed_lines: u64,
     pub unreadable: Vec<String>,
     pub tokens: Tokens,
@@ -57,7 +58,7 @@ pub fn sources(
 fn line(agent: &AgentLogs, f: &import::Summary) -> String {
     let t = &f.tokens;
     format!(
-        "{}: imported {} input tokens, {} output tokens ({} reasoning), {} cache write and {} cache read tokens from {} {}; {} new events, {} updated, {} duplicates skipped, {} files unchanged, {} malformed lines{}",
+        "{}: imported {} input tokens, {} output tokens ({} reasoning), {} cache write and {} cache read tokens from {} {}; {} new events, {} updated, {} duplicates skipped, {} left to the proxy's records, {} files unchanged, {} malformed lines{}",
         agent.name,
         t.input_tokens,
         t.output_tokens,
@@ -69,6 +70,7 @@ fn line(agent: &AgentLogs, f: &import::Summary) -> String {
         f.events_added,
         f.events_replaced,
         f.duplicates,
+        f.left_to_proxy,
         f.files_unchanged,
         f.malformed_lines,
         f.unreadable_note()
@@ -108,6 +110,7 @@ pub fn run(
         events_added: f.events_added,
         events_replaced: f.events_replaced,
         duplicates: f.duplicates,
+        left_to_proxy: f.left_to_proxy,
         malformed_lines: f.malformed_lines,
         unreadable: f.unreadable,
         tokens: f.tokens,
@@ -127,6 +130,27 @@ pub fn all_homes(
             .push((p.alias, PathBuf::from(p.profile_home)));
     }
     Ok(out)
+}
+
+/// The profiles whose proxy is enabled: their requests' usage is the proxy's record.
+pub fn proxied_profiles(
+    conn: &rusqlite::Connection,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    Ok(crate::store::profiles::list(conn, None)?
+        .into_iter()
+        .filter(|p| {
+            serde_json::from_str::<serde_json::Value>(&p.proxy)
+                .is_ok_and(|v| v["enabled"] == serde_json::Value::Bool(true))
+        })
+        .map(|p| p.alias)
+        .collect())
+}
+
+/// Marks the sources of proxied profiles (read at the moment of the import).
+pub fn mark_proxied(sources: &mut [ImportSource], proxied: &std::collections::HashSet<String>) {
+    for s in sources {
+        s.proxied = proxied.contains(&s.profile);
+    }
 }
 
 /// Where to look and with what: the user's home, the daemon's environment, the zone.

@@ -248,9 +248,21 @@ async fn import(
     changed: Option<HashSet<PathBuf>>,
 ) {
     let _running = cx.import_lock.lock().await;
+    // Whose proxy records their usage, as of now (a proxy enabled a moment ago counts).
+    let proxied = match cx.store.read(logs::proxied_profiles).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("usage watch: cannot read the profiles: {e}");
+            return;
+        }
+    };
     let jobs: Vec<(&'static AgentLogs, Vec<crate::usage::import::ImportSource>)> = agents
         .into_iter()
-        .map(|a| (a, plan.sources(a.id).to_vec()))
+        .map(|a| {
+            let mut sources = plan.sources(a.id).to_vec();
+            logs::mark_proxied(&mut sources, &proxied);
+            (a, sources)
+        })
         .filter(|(_, s)| !s.is_empty())
         .collect();
     if jobs.is_empty() {

@@ -407,6 +407,8 @@ fn import_dedupes_and_is_incremental() {
 #[test]
 fn stats_cache_fills_days_without_transcripts() {
     let env = TestEnv::new("usage-stats");
+    // What the explicit import reports; the live import of ~/.claude is off here.
+    env.write_config("[usage]\nwatch = false\n");
     let d = Daemon::start(&env);
     // Default locations: the user's ~/.claude belongs to no profile.
     let dir = env.home.join(".claude");

@@ -45,6 +45,8 @@ pub struct FileJob {
     pub state: Option<String>,
     /// Whether an earlier import read this file.
     pub seen_before: bool,
+    /// Whether its events are counted (not when its profile's proxy records them).
+    pub keep_events: bool,
 }
 
 /// A file read: what to commit, and what went wrong on the way.
@@ -55,6 +57,8 @@ pub struct FileRead {
     pub offset: u64,
     pub malformed: u64,
     pub error: Option<String>,
+    /// Events read but left to the proxy's records.
+    pub left_to_proxy: u64,
     index: HashMap<String, usize>,
 }
 
@@ -76,6 +80,7 @@ impl FileRead {
             offset: job.offset,
             malformed: 0,
             error: None,
+            left_to_proxy: 0,
             index: HashMap::new(),
         }
     }
@@ -222,6 +227,7 @@ pub fn test_read(profile: &str) -> FileRead {
             tail: 0,
             state: None,
             seen_before: false,
+            keep_events: true,
         },
         "test",
     )

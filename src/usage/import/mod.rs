@@ -66,6 +66,9 @@ pub trait Format: Sync {
 pub struct ImportSource {
     pub dir: PathBuf,
     pub profile: String,
+    /// The profile's requests go through its proxy, which records their usage: its logs
+    /// are read (marks advance) but their events are left to the proxy's records.
+    pub proxied: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -79,6 +82,8 @@ pub struct Summary {
     pub duplicates: u64,
     pub tokens: Tokens,
     pub sessions: usize,
+    /// Events of proxied profiles, which the proxy recorded.
+    pub left_to_proxy: u64,
 }
 
 impl Summary {
@@ -215,6 +220,7 @@ fn jobs(
                     .filter(|m| m.offset <= f.size)
                     .and_then(|m| m.state.clone()),
                 seen_before: mark.is_some(),
+                keep_events: !source.proxied,
             });
         }
     }
@@ -271,6 +277,10 @@ fn read_and_commit(
                     format.read(&job, &mut read);
                     read.seal();
                     read.settle(&job, pruned_before);
+                    if !job.keep_events {
+                        read.left_to_proxy = read.file.events.len() as u64;
+                        read.file.events.clear();
+                    }
                     if tx.send(read).is_err() {
                         break;
                     }
@@ -293,6 +303,7 @@ fn read_and_commit(
                     .push(format!("{}: {e}", r.path.display()));
             }
             summary.malformed_lines += r.malformed;
+            summary.left_to_proxy += r.left_to_proxy;
             session_ids.extend(r.file.sessions.keys().cloned());
             if r.error.is_none() || r.file.consumed > r.offset {
                 summary.files_read += 1;
