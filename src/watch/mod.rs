@@ -18,7 +18,7 @@
 mod plan;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,11 +63,14 @@ pub fn start(cx: Context) {
                 if matches!(ev.kind, EventKind::Access(_)) && !is_close_write(&ev.kind) {
                     return;
                 }
+                // Directories appearing or going, and renames: the watch may have to
+                // change (files come and go through plain modify, create and remove).
+                use notify::event::{CreateKind, ModifyKind, RemoveKind};
                 let structural = matches!(
                     ev.kind,
-                    EventKind::Create(_)
-                        | EventKind::Remove(_)
-                        | EventKind::Modify(notify::event::ModifyKind::Name(_))
+                    EventKind::Create(CreateKind::Folder | CreateKind::Any)
+                        | EventKind::Remove(RemoveKind::Folder | RemoveKind::Any)
+                        | EventKind::Modify(ModifyKind::Name(_))
                 );
                 Signal::Paths(ev.paths, structural)
             }
@@ -180,18 +183,16 @@ async fn run(
                             replan = true;
                         }
                         let Some(agent) = plan.agent_of(&p) else {
-                            if structural
-                                && is_dir_or_gone(&p)
-                                && plan
-                                    .agents
-                                    .iter()
-                                    .any(|(_, s)| s.iter().any(|s| p.starts_with(&s.dir)))
-                            {
+                            let under = plan
+                                .agents
+                                .iter()
+                                .any(|(_, s)| s.iter().any(|s| p.starts_with(&s.dir)));
+                            if structural && under {
                                 replan = true;
                             }
                             continue;
                         };
-                        if p.ends_with("stats-cache.json") || (structural && is_dir_or_gone(&p)) {
+                        if p.ends_with("stats-cache.json") || structural {
                             if !whole.iter().any(|a| a.id == agent.id) {
                                 whole.push(agent);
                             }
@@ -228,12 +229,6 @@ async fn run(
             import(&cx, &plan, live, Some(changed)).await;
         }
     }
-}
-
-fn is_dir_or_gone(p: &Path) -> bool {
-    std::fs::symlink_metadata(p)
-        .map(|m| m.is_dir())
-        .unwrap_or(true)
 }
 
 fn all_agents(plan: &Plan) -> Vec<&'static AgentLogs> {
