@@ -130,7 +130,7 @@ def droid(home, rng, now, scale):
         doc = {"model": "claude-sonnet-4-5-20250929" if claude else "custom:GPT-5-Codex-[OpenAI]", "reasoningEffort": "none", "autonomyMode": "auto-low",
                "providerLock": "anthropic", "providerLockTimestamp": iso(now - rng.randint(1, 25) * DAY - rng.randint(0, DAY)),
                "tokenUsage": {"inputTokens": rng.randint(100, 30000), "outputTokens": rng.randint(100, 9000),
-                              "cacheCreationTokens": rng.randint(0, 9000) if claude else 0, "cacheReadTokens": rng.randint(0, 300000),
+                              "cacheCreationTokens": rng.randint(0, 9000) if claude else 0, "cacheReadTokens": rng.randint(0, 190000),
                               "thinkingTokens": rng.randint(0, 3000)}}
         path = f"{home}/.factory/sessions/-w-{s % 40}/{sid}.settings.json"
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -150,7 +150,7 @@ def claude_line(i, sid, now):
 
 def bench_live(binary, out, sessions, seconds, rate):
     work = tempfile.mkdtemp(prefix="live-", dir=out)
-    d = Daemon(binary, work)
+    d = Daemon(binary, work, config=os.environ.get("LIVE_CONFIG"))
     for s in range(sessions):
         d.ok("POST", "/api/profiles", {"agent_id": "claude", "alias": f"p{s}", "provider_id": "anthropic", "api_key": "sk-ant-bench-0123456789abcdef"})
     files = []
@@ -171,7 +171,53 @@ def bench_live(binary, out, sessions, seconds, rate):
         if time.time() > deadline:
             raise SystemExit("the watcher did not pick up the first lines")
         time.sleep(0.05)
-    written = [[] for _ in range(sessions)]  # per session: append times of lines 1..n
+    # The writers run in a process of their own (their threads never hold up the poller);
+    # both sides stamp with CLOCK_MONOTONIC, which is one clock for every process.
+    times_file = os.path.join(work, "written.json")
+    quiet = wait_quiet("the live lag")
+    writer_proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "writers", times_file, str(seconds), str(rate), stamp] + files)
+    seen = [[] for _ in range(sessions)]  # per session: when each line was first seen
+    conn = d.conn()
+    u0 = d.cpu()
+    polls = 0
+    written = None
+    while True:
+        now = time.monotonic()
+        u, _ = d.ok("GET", "/api/usage?period=all", conn=conn)
+        polls += 1
+        for s in range(sessions):
+            n = u["aggregates"]["by_profile"][f"p{s}"]["tokens"]["input_tokens"] - 1
+            while len(seen[s]) < n:
+                seen[s].append(now)  # the answer reflects the store as of the request
+        if written is None and writer_proc.poll() is not None:
+            with open(times_file) as f:
+                written = json.load(f)
+        if written is not None and all(len(seen[s]) >= len(written[s]) for s in range(sessions)):
+            break
+        if written is not None and time.monotonic() > written_end(written) + 30:
+            raise SystemExit("lines not imported 30 s after the writers stopped")
+        time.sleep(0.002)
+    u1 = d.cpu()
+    lags = [seen[s][i] - written[s][i] for s in range(sessions) for i in range(len(written[s]))]
+    lags = [max(0.0, x) for x in lags]
+    result = {"sessions": sessions, "seconds": seconds, "lines": len(lags), "lines_per_sec": len(lags) / seconds,
+              "polls": polls, "lag_ms": dist(lags, 1000), "daemon_cpu_s": (u1[0] - u0[0]) + (u1[1] - u0[1]),
+              "machine_before": quiet}
+    d.stop(keep=bool(os.environ.get("KEEP")))
+    save(out, "usage_live", result)
+    if not os.environ.get("KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
+    log(json.dumps(result))
+
+
+def written_end(written):
+    return max((w[-1] for w in written if w), default=time.monotonic())
+
+
+def writers(times_file, seconds, rate, stamp, files):
+    """The writer process: one thread per session appending lines at random (Poisson)
+    times; writes every line's time when done."""
+    written = [[] for _ in files]
     stop = threading.Event()
 
     def writer(s):
@@ -182,43 +228,18 @@ def bench_live(binary, out, sessions, seconds, rate):
                 time.sleep(rng.expovariate(rate))
                 f.write(claude_line(i, f"s{s}", stamp))
                 f.flush()
-                written[s].append(time.perf_counter())
+                written[s].append(time.monotonic())
                 i += 1
 
-    seen = [[] for _ in range(sessions)]  # per session: when each line was first seen
-    conn = d.conn()
-    threads = [threading.Thread(target=writer, args=(s,)) for s in range(sessions)]
-    u0 = d.cpu()
+    threads = [threading.Thread(target=writer, args=(s,)) for s in range(len(files))]
     for t in threads:
         t.start()
-    end = time.perf_counter() + seconds
-    polls = 0
-    while True:
-        now = time.perf_counter()
-        u, _ = d.ok("GET", "/api/usage?period=all", conn=conn)
-        t = time.perf_counter()
-        polls += 1
-        for s in range(sessions):
-            n = u["aggregates"]["by_profile"][f"p{s}"]["tokens"]["input_tokens"] - 1
-            while len(seen[s]) < n:
-                seen[s].append(now)  # the answer reflects the store as of the request
-        if t > end:
-            stop.set()
-        if stop.is_set() and all(len(seen[s]) >= len(written[s]) for s in range(sessions)):
-            break
-        if t > end + 30:
-            raise SystemExit("lines not imported 30 s after the writers stopped")
-    for th in threads:
-        th.join()
-    u1 = d.cpu()
-    lags = [seen[s][i] - written[s][i] for s in range(sessions) for i in range(len(written[s]))]
-    lags = [max(0.0, x) for x in lags]
-    result = {"sessions": sessions, "seconds": seconds, "lines": len(lags), "lines_per_sec": len(lags) / seconds,
-              "polls": polls, "lag_ms": dist(lags, 1000), "daemon_cpu_s": (u1[0] - u0[0]) + (u1[1] - u0[1])}
-    d.stop()
-    save(out, "usage_live", result)
-    shutil.rmtree(work, ignore_errors=True)
-    log(json.dumps(result))
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    with open(times_file, "w") as f:
+        json.dump(written, f)
 
 
 def switches(pid):
@@ -258,7 +279,9 @@ def bench_idle(out, variants, window):
 
 def main():
     cmd = sys.argv[1]
-    if cmd == "import":
+    if cmd == "writers":
+        writers(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6:])
+    elif cmd == "import":
         bench_import(sys.argv[2], sys.argv[3], sys.argv[4], int(os.environ.get("RUNS", 3)))
     elif cmd == "live":
         bench_live(sys.argv[2], sys.argv[3], int(os.environ.get("SESSIONS", 100)), float(os.environ.get("SECONDS", 30)),

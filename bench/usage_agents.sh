@@ -29,7 +29,7 @@ import)
 live)
     exec python3 "$root/bench/usage_agents.py" live "$bin" "$out" ;;
 idle)
-    base="${2:?the path of a clown binary without watching (today's)}"
+    base="${2:?the path of a clown binary without watching, as built today}"
     exec python3 "$root/bench/usage_agents.py" idle "$out" "$base=today" "$bin=watch-on" "$bin=watch-off" ;;
 *)
     echo "usage: $0 import|live|idle BASE" >&2; exit 2 ;;

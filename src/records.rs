@@ -15,6 +15,11 @@ pub const MAX_TOKENS: u64 = 1_000_000_000_000;
 /// Timestamps must fall between 2000-01-01 and 2100-01-01 (Unix seconds).
 pub const MIN_TS: i64 = 946_684_800;
 pub const MAX_TS: i64 = 4_102_444_800;
+/// Sources whose events each sum several requests (a Droid session, a day of Claude
+/// Code's stats-cache): never one request over the long-context threshold, whatever
+/// their totals.
+pub const AGGREGATE_SOURCES: &[&str] = &["droid-log", "claude-stats"];
+
 /// Longest profile, model, source or id string.
 const MAX_TEXT: usize = 512;
 

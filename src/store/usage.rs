@@ -80,7 +80,15 @@ pub struct Rollup {
 }
 
 impl Rollup {
-    fn add(&mut self, ts: i64, profile: &str, model: &str, counts: [i64; 6], sign: i64) {
+    fn add(
+        &mut self,
+        ts: i64,
+        profile: &str,
+        model: &str,
+        source: &str,
+        counts: [i64; 6],
+        sign: i64,
+    ) {
         let d = self
             .deltas
             .entry((
@@ -93,7 +101,8 @@ impl Rollup {
         for (acc, c) in d.counts.iter_mut().zip(signed) {
             *acc = acc.saturating_add(c);
         }
-        if tokens_of(counts).is_long_context() {
+        let one_request = !crate::records::AGGREGATE_SOURCES.contains(&source);
+        if one_request && tokens_of(counts).is_long_context() {
             for (acc, c) in d.long.iter_mut().zip(signed) {
                 *acc = acc.saturating_add(c);
             }
@@ -198,6 +207,7 @@ struct Old {
     ts: i64,
     profile: String,
     model: String,
+    source: String,
     counts: [i64; 6],
 }
 
@@ -206,7 +216,7 @@ fn old_event(tx: &Transaction, key: i64) -> Result<Option<Old>, StoreError> {
         .prepare_cached(
             "SELECT r.ts, l.profile, l.model, r.input_tokens, r.output_tokens,
                     r.cache_creation_input_tokens, r.cache_read_input_tokens,
-                    r.cache_creation_1h_tokens, r.reasoning_output_tokens
+                    r.cache_creation_1h_tokens, r.reasoning_output_tokens, l.source
              FROM usage_raw r JOIN usage_labels l ON l.id = r.label WHERE r.key = ?1",
         )?
         .query_row(params![key], |r| {
@@ -214,6 +224,7 @@ fn old_event(tx: &Transaction, key: i64) -> Result<Option<Old>, StoreError> {
                 ts: r.get(0)?,
                 profile: r.get(1)?,
                 model: r.get(2)?,
+                source: r.get(9)?,
                 counts: [
                     r.get(3)?,
                     r.get(4)?,
@@ -236,7 +247,14 @@ fn remove(tx: &Transaction, rollup: &mut Rollup, key: i64) -> Result<Option<Toke
         .execute(params![key])?;
     tx.prepare_cached("DELETE FROM usage_replays WHERE key = ?1")?
         .execute(params![key])?;
-    rollup.add(old.ts, &old.profile, &old.model, old.counts, -1);
+    rollup.add(
+        old.ts,
+        &old.profile,
+        &old.model,
+        &old.source,
+        old.counts,
+        -1,
+    );
     Ok(Some(tokens_of(old.counts)))
 }
 
@@ -263,7 +281,14 @@ fn replace(
     .execute(params![
         key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]
     ])?;
-    rollup.add(old.ts, &old.profile, &old.model, old.counts, -1);
+    rollup.add(
+        old.ts,
+        &old.profile,
+        &old.model,
+        &old.source,
+        old.counts,
+        -1,
+    );
     Ok(())
 }
 
@@ -308,7 +333,7 @@ pub fn put_event(
             key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]
         ])?;
     let mut outcome = if added == 1 {
-        rollup.add(ts, &e.profile, &e.model, counts, 1);
+        rollup.add(ts, &e.profile, &e.model, &e.source, counts, 1);
         // The same response under a key an earlier version used: taken over.
         let superseded = match e.links.supersedes.as_deref().map(key_hash) {
             Some(old) if old != key => remove(tx, rollup, old)?,
@@ -322,7 +347,7 @@ pub fn put_event(
         match old_event(tx, key)? {
             Some(old) if sum4(&counts) > sum4(&old.counts) => {
                 replace(tx, rollup, key, ts, label, counts, &old)?;
-                rollup.add(ts, &e.profile, &e.model, counts, 1);
+                rollup.add(ts, &e.profile, &e.model, &e.source, counts, 1);
                 Stored::Replaced(e.tokens.minus(&tokens_of(old.counts)))
             }
             _ => Stored::Duplicate,

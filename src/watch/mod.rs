@@ -264,6 +264,8 @@ async fn import(
         return;
     }
     let store = cx.store.clone();
+    let started = std::time::Instant::now();
+    let files = changed.as_ref().map(|c| c.len());
     let done = tokio::task::spawn_blocking(move || {
         let tz = jiff::tz::TimeZone::system();
         let quiet = |_: Progress| {};
@@ -278,6 +280,11 @@ async fn import(
     })
     .await
     .unwrap_or_default();
+    tracing::debug!(
+        "usage watch: imported {} changed files in {:?}",
+        files.map(|n| n.to_string()).unwrap_or_else(|| "all".into()),
+        started.elapsed()
+    );
     let agents: Vec<&str> = done.iter().filter(|s| s.changed).map(|s| s.agent).collect();
     if agents.is_empty() {
         return;

@@ -38,6 +38,9 @@ impl Format for Settings {
     fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
         (changed.starts_with(root) && ends_with(changed, SUFFIX)).then(|| changed.to_path_buf())
     }
+    fn whole(&self, _path: &Path) -> bool {
+        true
+    }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         out.read_whole();
         match std::fs::read(&job.path) {

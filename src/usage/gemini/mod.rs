@@ -48,6 +48,9 @@ impl Format for Chats {
     fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
         (changed.starts_with(root) && in_chats(changed)).then(|| changed.to_path_buf())
     }
+    fn whole(&self, path: &Path) -> bool {
+        path.extension().is_some_and(|e| e == "json")
+    }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         if job.path.extension().is_some_and(|e| e == "jsonl") {
             let mut state: State = job

@@ -51,6 +51,11 @@ pub trait Format: Sync {
             .filter(|m| m.is_file())
             .map(|m| Found::of(path.to_path_buf(), &m))
     }
+    /// Whether this file is read whole whenever it changed (rewritten JSON, a database):
+    /// then no position within it is kept.
+    fn whole(&self, _path: &Path) -> bool {
+        false
+    }
     /// The directories under `root` whose changes matter, and whether their
     /// subdirectories do too.
     fn watch_dirs(&self, root: &Path) -> Vec<(PathBuf, bool)> {
@@ -268,14 +273,17 @@ fn read_and_commit(
                 loop {
                     let job = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some(mut job) = job else { break };
-                    if !file::still_there(&job) {
+                    let whole = format.whole(&job.path);
+                    if !whole && !file::still_there(&job) {
                         // Rewritten under the same name: from the start, keys dedupe.
                         job.offset = 0;
                         job.state = None;
                     }
                     let mut read = FileRead::for_job(&job, format.agent());
                     format.read(&job, &mut read);
-                    read.seal();
+                    if !whole {
+                        read.seal();
+                    }
                     read.settle(&job, pruned_before);
                     if !job.keep_events {
                         read.left_to_proxy = read.file.events.len() as u64;

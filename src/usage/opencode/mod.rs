@@ -86,6 +86,9 @@ impl Format for Messages {
             (root.join("storage/message"), true),
         ]
     }
+    fn whole(&self, _path: &Path) -> bool {
+        true
+    }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         out.read_whole();
         if is_db(&job.path) {

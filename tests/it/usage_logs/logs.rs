@@ -533,3 +533,17 @@ pub fn with_stored_costs(home: &Path) -> (PathBuf, PathBuf) {
     write(&sdir.join("updates.jsonl"), &[turn]);
     (oc, grok)
 }
+
+/// One Droid session whose cache reads alone pass 200,000 (see the test).
+pub fn droid_long(home: &Path) -> PathBuf {
+    let dir = home.join(".factory/sessions");
+    let (_, iso) = at(1, 0);
+    write(
+        &dir.join("-w/eeee0000-0000-4000-8000-000000000001.settings.json"),
+        &[
+            json!({"model": "claude-sonnet-4-5-20250929", "providerLock": "anthropic", "providerLockTimestamp": iso,
+                 "tokenUsage": {"inputTokens": 1000, "outputTokens": 2000, "cacheCreationTokens": 0, "cacheReadTokens": 300_000, "thinkingTokens": 0}}),
+        ],
+    );
+    dir
+}

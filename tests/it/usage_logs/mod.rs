@@ -20,6 +20,9 @@
 //!   the long-context rates, which clown does; ccusage prices each kind's tokens above
 //!   200k at those rates (marginal). The generated Claude data stays under 200k; a unit
 //!   of the difference is asserted in `long_context_claude_is_billed_whole`.
+//! - Droid sessions (one total per session, many requests) are never one long-context
+//!   request for clown; ccusage applies Sonnet's above-200k rates to the session's
+//!   totals (`droid_sessions_are_never_long_context`).
 
 mod logs;
 
@@ -363,6 +366,27 @@ fn long_context_claude_is_billed_whole() {
     assert!((mine.cost - 1.8225).abs() < 1e-9, "{mine:?}");
     assert_equal(
         "claude tokens",
+        Totals { cost: 0.0, ..mine },
+        Totals { cost: 0.0, ..cc },
+    );
+}
+
+#[test]
+fn droid_sessions_are_never_long_context() {
+    let env = TestEnv::new("usage-logs-droid-long");
+    let dir = logs::droid_long(&env.home);
+    let d = Daemon::start(&env);
+    import(&d, "droid");
+    let cc = ccusage_totals(&ccusage(&env, "droid", &[("DROID_SESSIONS_DIR", &dir)]));
+    let mine = clown_totals(&d, "@droid");
+    // A Droid session is the total of many requests, not one request over 200k: clown
+    // prices it at Sonnet 4.5's base rates: 1,000 × 3 + 2,000 × 15 + 300,000 × 0.30 $/M
+    // = 0.123. ccusage prices the cache reads above 200,000 at the long-context 0.60:
+    // 0.153.
+    assert!((mine.cost - 0.123).abs() < 1e-9, "{mine:?}");
+    assert!((cc.cost - 0.153).abs() < 1e-9, "{cc:?}");
+    assert_equal(
+        "droid tokens",
         Totals { cost: 0.0, ..mine },
         Totals { cost: 0.0, ..cc },
     );
