@@ -35,7 +35,7 @@ import time
 QUIET_WAIT = float(os.environ.get("QUIET_WAIT", "600"))
 QUIET_IDLE = float(os.environ.get("QUIET_IDLE", "0.85"))
 TICK = os.sysconf("SC_CLK_TCK")
-DROP = re.compile(r"^(XDG_.*|CLOWN_.*|JOURNAL_STREAM|LISTEN_.*|NOTIFY_SOCKET|WATCHDOG_.*|RUST_LOG)$")
+DROP = re.compile(r"^(XDG_.*|CLOWN_.*|JOURNAL_STREAM|LISTEN_.*|NOTIFY_SOCKET|WATCHDOG_.*|RUST_LOG|CODEX_HOME|GEMINI_CLI_HOME|QWEN_HOME|FACTORY_HOME_OVERRIDE|GROK_HOME|CLAUDE_CONFIG_DIR)$")
 COMPILERS = {"rustc", "cc1", "cc1plus", "ld", "ld.lld", "mold", "cargo", "clippy-driver"}
 
 
@@ -140,8 +140,12 @@ def free_port():
 
 
 class Daemon:
-    def __init__(self, binary, root, path=None):
-        self.home = tempfile.mkdtemp(prefix="home-", dir=root)
+    def __init__(self, binary, root, path=None, home=None, config=None):
+        self.home = home or tempfile.mkdtemp(prefix="home-", dir=root)
+        if config is not None:
+            os.makedirs(os.path.join(self.home, ".config/clown"), exist_ok=True)
+            with open(os.path.join(self.home, ".config/clown/config.toml"), "w") as f:
+                f.write(config)
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not DROP.match(k)}
         env["HOME"] = self.home

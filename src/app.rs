@@ -76,7 +76,7 @@ struct Inner {
     catalogue: Shared<Catalogue>,
     sync_state: RwLock<SyncState>,
     sync_lock: tokio::sync::Mutex<()>,
-    import_lock: tokio::sync::Mutex<()>,
+    import_lock: Arc<tokio::sync::Mutex<()>>,
     detector: Arc<Detector>,
     env: Env,
     terminals: Terminals,
@@ -230,7 +230,7 @@ impl AppState {
                 catalogue,
                 sync_state: RwLock::new(sync_state),
                 sync_lock: tokio::sync::Mutex::new(()),
-                import_lock: tokio::sync::Mutex::new(()),
+                import_lock: Arc::new(tokio::sync::Mutex::new(())),
                 detector,
                 env: parts.env,
                 terminals,
@@ -394,7 +394,7 @@ impl AppState {
     }
 
     /// Held while a Claude import runs, so two imports never interleave.
-    pub fn import_lock(&self) -> &tokio::sync::Mutex<()> {
+    pub fn import_lock(&self) -> &Arc<tokio::sync::Mutex<()>> {
         &self.inner.import_lock
     }
 

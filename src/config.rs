@@ -32,6 +32,7 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub metrics: MetricsConfig,
     pub sync: SyncConfig,
+    pub usage: UsageConfig,
 }
 
 /// `GET /metrics` (Prometheus). The daemon's token always opens it; a scraper can be given
@@ -119,6 +120,25 @@ impl Default for SyncConfig {
     }
 }
 
+/// `[usage]`: how agents' logs are followed and how long raw events are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsageConfig {
+    /// Watch the profile homes and the agents' default homes and import what is written.
+    pub watch: bool,
+    /// Days raw usage events are kept before only their rollups remain (0: forever).
+    pub retention_days: u32,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            retention_days: 90,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistryConfig {
@@ -195,6 +215,7 @@ impl Default for Config {
             proxy: ProxyConfig::default(),
             metrics: MetricsConfig::default(),
             sync: SyncConfig::default(),
+            usage: UsageConfig::default(),
         }
     }
 }

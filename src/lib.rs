@@ -28,4 +28,5 @@ pub mod sync;
 pub mod time;
 pub mod tokens;
 pub mod usage;
+pub mod watch;
 pub mod ws;

@@ -15,6 +15,11 @@ pub const MAX_TOKENS: u64 = 1_000_000_000_000;
 /// Timestamps must fall between 2000-01-01 and 2100-01-01 (Unix seconds).
 pub const MIN_TS: i64 = 946_684_800;
 pub const MAX_TS: i64 = 4_102_444_800;
+/// Sources whose events each sum several requests (a Droid session, a day of Claude
+/// Code's stats-cache): never one request over the long-context threshold, whatever
+/// their totals.
+pub const AGGREGATE_SOURCES: &[&str] = &["droid-log", "claude-stats"];
+
 /// Longest profile, model, source or id string.
 const MAX_TEXT: usize = 512;
 
@@ -51,6 +56,26 @@ pub struct UsageEvent {
     pub source: String,
     pub session_id: Option<String>,
     pub dedupe_key: Option<String>,
+    /// How an imported event relates to others; never on the wire.
+    pub links: Links,
+}
+
+/// What an import knows about an event besides its own key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Links {
+    /// A key an earlier version stored the same response under: a stored event with it
+    /// is this one (it is taken over, not counted again).
+    pub supersedes: Option<String>,
+    /// Events in one replay group are one response copied by the agent under another
+    /// key; a `copy` is dropped when an original of its group is stored, and an
+    /// original replaces the copies stored before it.
+    pub replay: Option<Replay>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    pub group: String,
+    pub copy: bool,
 }
 
 impl UsageEvent {
@@ -104,6 +129,9 @@ struct WireEvent {
     /// The part of `cache_creation_input_tokens` written with a one-hour lifetime.
     #[serde(default)]
     cache_creation_1h_input_tokens: u64,
+    /// The part of `output_tokens` that was reasoning.
+    #[serde(default)]
+    reasoning_output_tokens: u64,
     source: String,
     #[serde(default)]
     session_id: Option<String>,
@@ -125,10 +153,12 @@ impl From<WireEvent> for UsageEvent {
                 cache_creation_input_tokens: w.cache_creation_input_tokens,
                 cache_read_input_tokens: w.cache_read_input_tokens,
                 cache_creation_1h_input_tokens: w.cache_creation_1h_input_tokens,
+                reasoning_output_tokens: w.reasoning_output_tokens,
             },
             source: w.source,
             session_id: w.session_id,
             dedupe_key: w.dedupe_key,
+            links: Links::default(),
         }
     }
 }
@@ -146,6 +176,7 @@ impl From<UsageEvent> for WireEvent {
             cache_creation_input_tokens: e.tokens.cache_creation_input_tokens,
             cache_read_input_tokens: e.tokens.cache_read_input_tokens,
             cache_creation_1h_input_tokens: e.tokens.cache_creation_1h_input_tokens,
+            reasoning_output_tokens: e.tokens.reasoning_output_tokens,
             source: e.source,
             session_id: e.session_id,
             dedupe_key: e.dedupe_key,

@@ -5,9 +5,10 @@
 
 use serde::Serialize;
 
-/// The four token kinds every report shows, and the part of the cache writes that had a
-/// one-hour lifetime (billed at a higher rate; kept out of the reports' JSON, where it is
-/// inside `cache_creation_input_tokens`).
+/// The four token kinds every report shows, and two parts kept apart inside them (out of
+/// the reports' four-kind JSON): the cache writes that had a one-hour lifetime (billed at
+/// a higher rate, inside `cache_creation_input_tokens`) and the reasoning ("thinking")
+/// output an agent reports separately (billed as output, inside `output_tokens`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Tokens {
     pub input_tokens: u64,
@@ -16,7 +17,14 @@ pub struct Tokens {
     pub cache_read_input_tokens: u64,
     #[serde(skip)]
     pub cache_creation_1h_input_tokens: u64,
+    #[serde(skip)]
+    pub reasoning_output_tokens: u64,
 }
+
+/// Above this many context tokens (uncached input, cache writes and cache reads of one
+/// request), providers with long-context prices bill the whole request at those
+/// (Gemini 2.5 Pro, Claude Sonnet 4 and 4.5 with a 1M context).
+pub const LONG_CONTEXT: u64 = 200_000;
 
 impl Tokens {
     /// Adds `o`, saturating: a sum never wraps.
@@ -32,6 +40,46 @@ impl Tokens {
         self.cache_creation_1h_input_tokens = self
             .cache_creation_1h_input_tokens
             .saturating_add(o.cache_creation_1h_input_tokens);
+        self.reasoning_output_tokens = self
+            .reasoning_output_tokens
+            .saturating_add(o.reasoning_output_tokens);
+    }
+
+    /// `self` minus `o`, kind by kind, never below zero.
+    pub fn minus(&self, o: &Tokens) -> Tokens {
+        Tokens {
+            input_tokens: self.input_tokens.saturating_sub(o.input_tokens),
+            output_tokens: self.output_tokens.saturating_sub(o.output_tokens),
+            cache_creation_input_tokens: self
+                .cache_creation_input_tokens
+                .saturating_sub(o.cache_creation_input_tokens),
+            cache_read_input_tokens: self
+                .cache_read_input_tokens
+                .saturating_sub(o.cache_read_input_tokens),
+            cache_creation_1h_input_tokens: self
+                .cache_creation_1h_input_tokens
+                .saturating_sub(o.cache_creation_1h_input_tokens),
+            reasoning_output_tokens: self
+                .reasoning_output_tokens
+                .saturating_sub(o.reasoning_output_tokens),
+        }
+    }
+
+    /// The context of one request: everything it sent, cached or not.
+    pub fn context(&self) -> u64 {
+        self.input_tokens
+            .saturating_add(self.cache_creation_input_tokens)
+            .saturating_add(self.cache_read_input_tokens)
+    }
+
+    /// Whether one request's context is over [`LONG_CONTEXT`].
+    pub fn is_long_context(&self) -> bool {
+        self.context() > LONG_CONTEXT
+    }
+
+    /// The reasoning output, never more than the output it is part of.
+    pub fn reasoning(&self) -> u64 {
+        self.reasoning_output_tokens.min(self.output_tokens)
     }
 
     /// The four kinds together (the one-hour writes are inside the cache writes).
@@ -56,6 +104,7 @@ impl Tokens {
             self.cache_creation_input_tokens,
             self.cache_read_input_tokens,
             self.cache_creation_1h_input_tokens,
+            self.reasoning_output_tokens,
         ]
         .into_iter()
         .max()

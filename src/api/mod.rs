@@ -294,6 +294,20 @@ fn core_routes() -> Vec<Route> {
             )
         },
         Route {
+            query: &[(
+                "agent",
+                "string",
+                "claude, codex, gemini, qwen, opencode, droid, grok, or all (the default)",
+            )],
+            ..route(
+                "POST",
+                "/api/usage/import",
+                "usage",
+                "Import the usage logs every agent writes locally (incremental): each profile's home is that profile's, an agent's default home goes to its pseudo-profile ('@codex', '@gemini', …)",
+                || post(usage::import),
+            )
+        },
+        Route {
             body: Some("RecordUsage"),
             ..route(
                 "POST",

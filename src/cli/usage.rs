@@ -1,6 +1,7 @@
 //! `clown usage [--period P] [--profile A] [--model M] [--all-machines] [--json]`,
-//! `clown usage import-claude [--claude-dir D]`, `clown usage sync` (the push to the
-//! shared database) and `clown usage metrics` (what Prometheus scrapes).
+//! `clown usage import [--agent A] [--json]`, `clown usage import-claude [--claude-dir D]`,
+//! `clown usage sync` (the push to the shared database) and `clown usage metrics` (what
+//! Prometheus scrapes).
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -32,6 +33,14 @@ pub struct UsageArgs {
 
 #[derive(Debug, Subcommand)]
 enum UsageCommand {
+    /// Import the usage logs the agents write locally (every agent, or one).
+    Import {
+        /// claude, codex, gemini, qwen, opencode, droid or grok (default: all).
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Import Claude Code's transcripts and stats-cache.json.
     ImportClaude {
         /// A .claude directory (default: every one found, and each claude profile's home).
@@ -98,6 +107,20 @@ fn token_cells(t: &Value) -> Vec<String> {
 
 pub async fn run(cli: &Cli, args: &UsageArgs) -> anyhow::Result<i32> {
     let client = Client::connect(cli).await?;
+    if let Some(UsageCommand::Import { agent, json }) = &args.command {
+        let path = format!(
+            "/api/usage/import?agent={}",
+            encode(agent.as_deref().unwrap_or("all"))
+        );
+        let summaries = super::progress::with_progress(&client, client.post(&path, None)).await?;
+        if *json {
+            return print_json(&summaries).map(|_| 0);
+        }
+        for s in summaries.as_array().into_iter().flatten() {
+            println!("{}", s["summary"].as_str().unwrap_or_default());
+        }
+        return Ok(0);
+    }
     if let Some(UsageCommand::ImportClaude { claude_dir }) = &args.command {
         let path = match claude_dir {
             Some(d) => format!("/api/usage/import-claude?claude_dir={}", encode(d)),

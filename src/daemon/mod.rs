@@ -144,6 +144,18 @@ pub async fn run(
         tokio::spawn(async move { state.profiles().restore_proxies().await })
     };
 
+    // Agents' usage logs, followed live; raw events pruned once a day.
+    if state.config().usage.watch {
+        crate::watch::start(crate::watch::Context {
+            store: store.clone(),
+            bus: state.events().clone(),
+            env: opts.env.clone(),
+            user_home: paths.home.clone(),
+            import_lock: state.import_lock().clone(),
+        });
+    }
+    let pruning = tokio::spawn(prune_daily(state.clone()));
+
     if let Some(interval) = notify::watchdog_interval(&opts.env) {
         tokio::spawn(watchdog(interval));
     }
@@ -175,6 +187,7 @@ pub async fn run(
     // session 1 s after SIGHUP and 2 s after SIGTERM), while the daemon still accepts
     // the proxies' last usage reports; then the connections drain.
     restoring.abort();
+    pruning.abort();
     tokio::join!(state.proxies().shutdown(), state.terminals().shutdown());
     let _ = stop_tx.send(true);
     state.begin_shutdown();
@@ -191,6 +204,23 @@ pub async fn run(
     store.flush().context("cannot flush the database")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Drops raw usage events past the retention at start and then once a day (one
+/// wake-up a day); the rollups keep every total.
+async fn prune_daily(state: AppState) {
+    loop {
+        let days = state.config().usage.retention_days;
+        match crate::usage::retention::prune(state.store(), days).await {
+            Ok(p) if p.events > 0 => tracing::info!(
+                "dropped {} usage events older than {days} days (their totals stay in the rollups)",
+                p.events
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("pruning old usage events failed: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(86_400)).await;
+    }
 }
 
 /// Private from here on: files 0600 and directories 0700 whatever the umask; the data

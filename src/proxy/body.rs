@@ -1,9 +1,11 @@
 //! The response body the agent receives: the upstream body, frame for frame as it
 //! arrives, with the usage tap reading along and an idle timeout between frames.
 //!
-//! When the body ends — completely, with an upstream error, on the idle timeout, or
-//! because the agent went away and the body was dropped — the usage seen so far is
-//! reported once.
+//! When the body ends — completely, with an upstream error or on the idle timeout — the
+//! usage seen is reported once. When the agent goes away first (Ctrl-C, a closed socket)
+//! and the body is dropped mid-answer, the provider still bills the request: the rest of
+//! the upstream answer is read on the side (bounded by the idle timeout between frames,
+//! [`DRAIN_TIME`] and [`DRAIN_BYTES`]) so its usage is reported too.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -20,6 +22,11 @@ use super::usage_tap::UsageTap;
 use crate::records::{ProxyRequest, UsageEvent};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long the rest of an answer is read after the agent went away, at most.
+const DRAIN_TIME: Duration = Duration::from_secs(300);
+/// How much of it, at most.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// What a finished request reports besides the tokens.
@@ -39,7 +46,8 @@ pub struct ReportCtx {
 
 pub struct TapBody {
     first: Option<Frame<Bytes>>,
-    inner: Incoming,
+    /// Taken when the agent went away mid-answer, to read the rest on the side.
+    inner: Option<Incoming>,
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
     tap: Option<UsageTap>,
@@ -59,7 +67,7 @@ impl TapBody {
     ) -> Self {
         let mut body = Self {
             first: None,
-            inner,
+            inner: Some(inner),
             idle,
             sleep: Box::pin(tokio::time::sleep(idle)),
             tap,
@@ -102,43 +110,96 @@ impl TapBody {
     /// Reports the usage seen, once.
     fn finish(&mut self) {
         self.ended = true;
-        let Some(ctx) = self.report.take() else {
-            return;
-        };
-        ctx.reporter.request(ProxyRequest {
-            profile: ctx.profile.clone(),
-            target: ctx.provider.clone(),
-            status: ctx.status,
-            duration_seconds: ctx.started.elapsed().as_secs_f64(),
-            ttfb_seconds: ctx.ttfb.map(|t| t.as_secs_f64()),
-        });
-        let Some(tap) = self.tap.as_mut() else {
-            return;
-        };
-        let Some((model, usage)) = tap.finish() else {
-            return;
-        };
-        let Some(model) = model.or(ctx.model) else {
-            return;
-        };
-        let event = UsageEvent {
-            profile: ctx.profile,
-            agent: Some(ctx.agent),
-            provider: Some(ctx.provider),
-            model,
-            ts: Some(jiff::Timestamp::now().as_second()),
-            tokens: usage,
-            source: "proxy".into(),
-            session_id: None,
-            dedupe_key: Some(dedupe_key()),
-        };
-        // A count no real answer has (a broken or hostile upstream) is not reported: the
-        // daemon would refuse it, and it must not cost the other events of its batch.
-        match event.validate() {
-            Ok(()) => ctx.reporter.report(event),
-            Err(e) => tracing::warn!("usage of a response not recorded: {e}"),
+        if let Some(ctx) = self.report.take() {
+            report(ctx, self.tap.as_mut());
         }
     }
+}
+
+/// Reports one finished request (for `/metrics`) and what `tap` read of its answer.
+fn report(ctx: ReportCtx, tap: Option<&mut UsageTap>) {
+    ctx.reporter.request(ProxyRequest {
+        profile: ctx.profile.clone(),
+        target: ctx.provider.clone(),
+        status: ctx.status,
+        duration_seconds: ctx.started.elapsed().as_secs_f64(),
+        ttfb_seconds: ctx.ttfb.map(|t| t.as_secs_f64()),
+    });
+    let Some((model, usage)) = tap.and_then(|t| t.finish()) else {
+        return;
+    };
+    let Some(model) = model.or(ctx.model) else {
+        return;
+    };
+    let event = UsageEvent {
+        profile: ctx.profile,
+        agent: Some(ctx.agent),
+        provider: Some(ctx.provider),
+        model,
+        ts: Some(jiff::Timestamp::now().as_second()),
+        tokens: usage,
+        source: "proxy".into(),
+        session_id: None,
+        dedupe_key: Some(dedupe_key()),
+        links: Default::default(),
+    };
+    // A count no real answer has (a broken or hostile upstream) is not reported: the
+    // daemon would refuse it, and it must not cost the other events of its batch.
+    match event.validate() {
+        Ok(()) => ctx.reporter.report(event),
+        Err(e) => tracing::warn!("usage of a response not recorded: {e}"),
+    }
+}
+
+/// The rest of an answer the agent stopped reading: read to its end (bounded), fed to
+/// the translation and the tap as if forwarded, then reported.
+async fn drain(
+    mut inner: Incoming,
+    mut tap: UsageTap,
+    mut translator: Option<Translator>,
+    ctx: ReportCtx,
+    idle: Duration,
+) {
+    let started = Instant::now();
+    let mut read = 0usize;
+    loop {
+        let left = DRAIN_TIME.saturating_sub(started.elapsed()).min(idle);
+        match tokio::time::timeout(left, inner.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                read += data.len();
+                match translator.as_mut() {
+                    Some(t) => tap.feed(&t.feed(&data)),
+                    None => tap.feed(&data),
+                }
+                if read > DRAIN_BYTES {
+                    tracing::warn!(
+                        "the rest of an abandoned answer is over {DRAIN_BYTES} bytes; reporting what was read"
+                    );
+                    break;
+                }
+            }
+            Ok(None) => {
+                if let Some(mut t) = translator.take() {
+                    tap.feed(&t.finish());
+                }
+                break;
+            }
+            Ok(Some(Err(e))) => {
+                tracing::warn!("upstream answer broke off after the agent went away: {e}");
+                break;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "the rest of an abandoned answer did not come in time; reporting what was read"
+                );
+                break;
+            }
+        }
+    }
+    report(ctx, Some(&mut tap));
 }
 
 /// `proxy:<random per process>:<counter>`: unique without a random draw per request.
@@ -167,7 +228,10 @@ impl Body for TapBody {
             if this.ended {
                 return Poll::Ready(None);
             }
-            return match Pin::new(&mut this.inner).poll_frame(cx) {
+            let Some(inner) = this.inner.as_mut() else {
+                return Poll::Ready(None);
+            };
+            return match Pin::new(inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     let deadline = Instant::now() + this.idle;
                     this.sleep.as_mut().reset(deadline);
@@ -213,14 +277,18 @@ impl Body for TapBody {
 
     fn is_end_stream(&self) -> bool {
         self.first.is_none()
-            && (self.ended || (self.translator.is_none() && self.inner.is_end_stream()))
+            && (self.ended
+                || (self.translator.is_none()
+                    && self.inner.as_ref().is_none_or(|i| i.is_end_stream())))
     }
 
     fn size_hint(&self) -> SizeHint {
         if self.translator.is_some() {
             return SizeHint::default();
         }
-        let inner = self.inner.size_hint();
+        let Some(inner) = self.inner.as_ref().map(|i| i.size_hint()) else {
+            return SizeHint::default();
+        };
         let Some(n) = self
             .first
             .as_ref()
@@ -240,8 +308,20 @@ impl Body for TapBody {
 
 impl Drop for TapBody {
     fn drop(&mut self) {
-        if self.report.is_some() {
-            self.finish();
+        if self.report.is_none() {
+            return;
         }
+        // The agent went away mid-answer: read the rest on the side, then report.
+        if !self.ended
+            && self.inner.is_some()
+            && self.tap.is_some()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+            && let (Some(inner), Some(tap), Some(ctx)) =
+                (self.inner.take(), self.tap.take(), self.report.take())
+        {
+            rt.spawn(drain(inner, tap, self.translator.take(), ctx, self.idle));
+            return;
+        }
+        self.finish();
     }
 }

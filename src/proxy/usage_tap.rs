@@ -263,6 +263,7 @@ mod tests {
             cache_creation_input_tokens: 3,
             cache_read_input_tokens: 4,
             cache_creation_1h_input_tokens: 2,
+            ..Default::default()
         };
         let bytes = ANTHROPIC_SSE.as_bytes();
         for size in [1, 2, 7, 64, bytes.len()] {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use model::{AgentManifest, Catalogue, Price, Provider};
+pub use model::{AgentManifest, Catalogue, Price, Provider, TierPrice};
 use model::{AgentsFile, PricingFile, ProvidersFile};
 
 use crate::paths::Paths;

@@ -88,6 +88,20 @@ pub struct Price {
     /// which is the default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_1h: Option<f64>,
+    /// Prices of a whole request whose context is over 200,000 tokens
+    /// (`tokens::LONG_CONTEXT`), for the models that have them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub above_200k: Option<TierPrice>,
+}
+
+/// The four prices of a long-context tier (USD per million tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierPrice {
+    pub input: f64,
+    pub output: f64,
+    pub cache_write: f64,
+    pub cache_read: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

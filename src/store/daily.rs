@@ -64,17 +64,25 @@ pub fn sync_zone(conn: &mut Connection, tz: TimeZone) -> Result<(), StoreError> 
     // Sums saturate instead of failing with an overflow (which would stop the daemon
     // starting): TOTAL is exact for integers below 2^53, far beyond any real day.
     let sat = |col: &str| format!("CAST(MIN(TOTAL({col}), 9223372036854775807.0) AS INTEGER)");
+    let cols = [
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_1h_tokens",
+        "reasoning_output_tokens",
+        "lc_input_tokens",
+        "lc_output_tokens",
+        "lc_cache_creation_tokens",
+        "lc_cache_read_tokens",
+    ];
     tx.execute(
         &format!(
-            "INSERT INTO usage_daily
-         SELECT local_day(bucket * 900), profile, model, {}, {}, {}, {}, {},
-                SUM(events), MAX(last_ts)
-         FROM usage_rollup GROUP BY 1, 2, 3",
-            sat("input_tokens"),
-            sat("output_tokens"),
-            sat("cache_creation_input_tokens"),
-            sat("cache_read_input_tokens"),
-            sat("cache_creation_1h_tokens")
+            "INSERT INTO usage_daily (day, profile, model, {}, events, last_ts)
+             SELECT local_day(bucket * 900), profile, model, {}, SUM(events), MAX(last_ts)
+             FROM usage_rollup GROUP BY 1, 2, 3",
+            cols.join(", "),
+            cols.map(sat).join(", ")
         ),
         [],
     )?;
@@ -86,20 +94,30 @@ pub fn sync_zone(conn: &mut Connection, tz: TimeZone) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Calls `f(day, profile, model, tokens, last_ts)` for each day in `[first, last]` (ISO
-/// dates; `None` = from the beginning), optionally filtered. Strings are borrowed:
-/// nothing is allocated per row.
+/// One day's row: its tokens, the part of them from long-context requests, the last
+/// event's time.
+#[derive(Debug, Clone, Copy)]
+pub struct DayRow {
+    pub tokens: Tokens,
+    pub long: Tokens,
+    pub last_ts: i64,
+}
+
+/// Calls `f(day, profile, model, row)` for each day in `[first, last]` (ISO dates;
+/// `None` = from the beginning), optionally filtered. Strings are borrowed: nothing is
+/// allocated per row.
 pub fn fold(
     conn: &Connection,
     first: Option<&str>,
     last: &str,
     profile: Option<&str>,
     model: Option<&str>,
-    mut f: impl FnMut(&str, &str, &str, Tokens, i64),
+    mut f: impl FnMut(&str, &str, &str, DayRow),
 ) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT day, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
-                cache_read_input_tokens, cache_creation_1h_tokens, last_ts
+                cache_read_input_tokens, cache_creation_1h_tokens, last_ts, reasoning_output_tokens,
+                lc_input_tokens, lc_output_tokens, lc_cache_creation_tokens, lc_cache_read_tokens
          FROM usage_daily
          WHERE (?1 IS NULL OR day >= ?1) AND day <= ?2 AND (?3 IS NULL OR profile = ?3)
            AND (?4 IS NULL OR model = ?4) AND events > 0
@@ -118,14 +136,24 @@ pub fn fold(
             text(0)?,
             text(1)?,
             text(2)?,
-            Tokens {
-                input_tokens: count(r, 3)?,
-                output_tokens: count(r, 4)?,
-                cache_creation_input_tokens: count(r, 5)?,
-                cache_read_input_tokens: count(r, 6)?,
-                cache_creation_1h_input_tokens: count(r, 7)?,
+            DayRow {
+                tokens: Tokens {
+                    input_tokens: count(r, 3)?,
+                    output_tokens: count(r, 4)?,
+                    cache_creation_input_tokens: count(r, 5)?,
+                    cache_read_input_tokens: count(r, 6)?,
+                    cache_creation_1h_input_tokens: count(r, 7)?,
+                    reasoning_output_tokens: count(r, 9)?,
+                },
+                long: Tokens {
+                    input_tokens: count(r, 10)?,
+                    output_tokens: count(r, 11)?,
+                    cache_creation_input_tokens: count(r, 12)?,
+                    cache_read_input_tokens: count(r, 13)?,
+                    ..Default::default()
+                },
+                last_ts: r.get(8)?,
             },
-            r.get(8)?,
         );
     }
     Ok(())

@@ -190,6 +190,76 @@ const MIGRATIONS: &[&str] = &[
         AFTER UPDATE OF profile, started_at, ended_at, runtime_secs, exit_code ON usage_sessions BEGIN
         UPDATE usage_sessions SET rev = (SELECT MAX(rev) FROM usage_sessions) + 1 WHERE id = NEW.id;
      END;",
+    // 12: usage of every agent. Events become compact: the key is a 64-bit hash of the
+    // dedupe key (the row id: no separate index), the names one shared label row; the
+    // view `usage_events` shows them as before. Reasoning output and the counts of
+    // long-context requests are kept in the rollups; `usage_replays` links the copies an
+    // agent writes of one response; each imported file keeps its agent, its inode and a
+    // hash of the bytes before its mark (a file replaced or rewritten under the same name
+    // is read from its start) and the state a reader carries between reads. Claude transcripts are read again once: their events
+    // are keyed on (message id, request id) now, and each stored one takes its new key
+    // when its line is seen (`supersedes`), so nothing is counted twice and responses
+    // that shared an id are counted apart.
+    "CREATE TABLE usage_labels (
+        id         INTEGER PRIMARY KEY,
+        profile    TEXT NOT NULL,
+        agent      TEXT NOT NULL,
+        provider   TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        UNIQUE (profile, agent, provider, model, source, session_id)
+     ) STRICT;
+     CREATE TABLE usage_raw (
+        key   INTEGER PRIMARY KEY,
+        ts    INTEGER NOT NULL,
+        label INTEGER NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        cache_creation_1h_tokens    INTEGER NOT NULL,
+        reasoning_output_tokens     INTEGER NOT NULL,
+        rev   INTEGER NOT NULL DEFAULT 0
+     ) STRICT;
+     INSERT OR IGNORE INTO usage_labels (profile, agent, provider, model, source, session_id)
+        SELECT DISTINCT profile, IFNULL(agent, ''), IFNULL(provider, ''), model, source, IFNULL(session_id, '')
+        FROM usage_events;
+     INSERT OR IGNORE INTO usage_raw
+        SELECT usage_key(IFNULL(e.dedupe_key, 'row:' || e.id)), e.ts, l.id, e.input_tokens, e.output_tokens,
+               e.cache_creation_input_tokens, e.cache_read_input_tokens, e.cache_creation_1h_tokens, 0, e.rev
+        FROM usage_events e JOIN usage_labels l
+          ON l.profile = e.profile AND l.agent = IFNULL(e.agent, '') AND l.provider = IFNULL(e.provider, '')
+         AND l.model = e.model AND l.source = e.source AND l.session_id = IFNULL(e.session_id, '');
+     DROP TABLE usage_events;
+     CREATE VIEW usage_events AS
+        SELECT r.key AS id, r.ts, l.profile, NULLIF(l.agent, '') AS agent, NULLIF(l.provider, '') AS provider,
+               l.model, r.input_tokens, r.output_tokens, r.cache_creation_input_tokens,
+               r.cache_read_input_tokens, l.source, NULLIF(l.session_id, '') AS session_id,
+               r.cache_creation_1h_tokens, r.reasoning_output_tokens, r.rev
+        FROM usage_raw r JOIN usage_labels l ON l.id = r.label;
+     CREATE INDEX usage_raw_rev ON usage_raw(rev);
+     CREATE TABLE usage_replays (
+        grp  INTEGER NOT NULL,
+        key  INTEGER NOT NULL,
+        copy INTEGER NOT NULL,
+        PRIMARY KEY (grp, key)
+     ) WITHOUT ROWID, STRICT;
+     ALTER TABLE usage_rollup ADD COLUMN reasoning_output_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_rollup ADD COLUMN lc_input_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_rollup ADD COLUMN lc_output_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_rollup ADD COLUMN lc_cache_creation_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_rollup ADD COLUMN lc_cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_daily ADD COLUMN reasoning_output_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_daily ADD COLUMN lc_input_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_daily ADD COLUMN lc_output_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_daily ADD COLUMN lc_cache_creation_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_daily ADD COLUMN lc_cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE import_files ADD COLUMN agent TEXT NOT NULL DEFAULT 'claude';
+     ALTER TABLE import_files ADD COLUMN state TEXT;
+     ALTER TABLE import_files ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE import_files ADD COLUMN tail INTEGER NOT NULL DEFAULT 0;
+     UPDATE import_files SET size = -1, mtime_ns = -1, offset = 0;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -220,6 +290,15 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_err)?;
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)
         .map_err(open_err)?;
+    // Migration 12 hashes the stored dedupe keys with the function every write uses.
+    conn.create_scalar_function(
+        "usage_key",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(super::usage::key_hash(&ctx.get::<String>(0)?)),
+    )
+    .map_err(open_err)?;
     migrate(&mut conn)?;
     super::daily::sync_zone(&mut conn, jiff::tz::TimeZone::system())?;
     Ok(conn)

@@ -7,19 +7,25 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::usage::{Stored, put_event, with_events};
 use crate::records::UsageEvent;
 use crate::tokens::Tokens;
 
-/// Where the last import stopped in a file: size and mtime then, and the offset consumed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the last import stopped in a file: size and mtime then, the offset consumed,
+/// and the state its reader carries to the next read.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileMark {
     pub size: u64,
     pub mtime_ns: i64,
     pub offset: u64,
+    pub state: Option<String>,
+    /// The file's inode then (0: not known).
+    pub inode: u64,
+    /// A hash of the bytes just before `offset` (0: not known).
+    pub tail: i64,
 }
 
 /// One file's share of an import: its events, the sessions it saw, and its new mark.
@@ -27,14 +33,21 @@ pub struct FileMark {
 pub struct ImportedFile {
     /// The file's key (its canonical path).
     pub key: String,
+    /// The agent whose log it is.
+    pub agent: String,
     pub profile: String,
     pub size: u64,
     pub mtime_ns: i64,
+    pub inode: u64,
+    /// A hash of the bytes just before `consumed`.
+    pub tail: i64,
     /// The offset consumed (only whole lines are).
     pub consumed: u64,
     pub events: Vec<UsageEvent>,
     /// Session id → first and last timestamp seen in this file.
     pub sessions: HashMap<String, (i64, i64)>,
+    /// What the reader carries to the next read of this file.
+    pub state: Option<String>,
 }
 
 /// What a commit did with the events it was given.
@@ -63,20 +76,54 @@ impl Counted {
     }
 }
 
-/// The marks of every file imported so far.
-pub fn marks(conn: &Connection) -> Result<HashMap<String, FileMark>, StoreError> {
-    let mut stmt = conn.prepare("SELECT path, size, mtime_ns, offset FROM import_files")?;
-    let rows = stmt.query_map([], |r| {
+/// The marks of every file of `agent` imported so far.
+pub fn marks(conn: &Connection, agent: &str) -> Result<HashMap<String, FileMark>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT path, size, mtime_ns, offset, state, inode, tail FROM import_files WHERE agent = ?1",
+    )?;
+    let rows = stmt.query_map(params![agent], |r| {
         Ok((
             r.get::<_, String>(0)?,
             FileMark {
                 size: r.get::<_, i64>(1)?.max(0) as u64,
                 mtime_ns: r.get(2)?,
                 offset: r.get::<_, i64>(3)?.max(0) as u64,
+                state: r.get(4)?,
+                inode: r.get::<_, i64>(5)? as u64,
+                tail: r.get(6)?,
             },
         ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The marks of these files (those imported before).
+pub fn marks_of(
+    conn: &Connection,
+    paths: &[String],
+) -> Result<HashMap<String, FileMark>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT size, mtime_ns, offset, state, inode, tail FROM import_files WHERE path = ?1",
+    )?;
+    let mut out = HashMap::new();
+    for p in paths {
+        let mark = stmt
+            .query_row(params![p], |r| {
+                Ok(FileMark {
+                    size: r.get::<_, i64>(0)?.max(0) as u64,
+                    mtime_ns: r.get(1)?,
+                    offset: r.get::<_, i64>(2)?.max(0) as u64,
+                    state: r.get(3)?,
+                    inode: r.get::<_, i64>(4)? as u64,
+                    tail: r.get(5)?,
+                })
+            })
+            .optional()?;
+        if let Some(m) = mark {
+            out.insert(p.clone(), m);
+        }
+    }
+    Ok(out)
 }
 
 /// Commits whole files in one transaction; sessions are stored under
@@ -100,14 +147,19 @@ pub fn commit_files(
                                 - MIN(started_at, excluded.started_at)",
         )?;
         let mut mark = tx.prepare_cached(
-            "INSERT INTO import_files (path, size, mtime_ns, offset, profile) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO import_files (path, size, mtime_ns, offset, profile, agent, state, inode, tail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
-                 offset = excluded.offset, profile = excluded.profile",
+                 offset = excluded.offset, profile = excluded.profile, agent = excluded.agent,
+                 state = excluded.state, inode = excluded.inode, tail = excluded.tail",
         )?;
+        // Originals before copies: a copy stored first would be counted, then taken off.
+        let is_copy = |e: &&UsageEvent| e.links.replay.as_ref().is_some_and(|r| r.copy);
+        let all = || files.iter().flat_map(|f| f.events.iter());
+        for e in all().filter(|e| !is_copy(e)).chain(all().filter(is_copy)) {
+            counted.count(put_event(tx, rollup, e, now)?, e);
+        }
         for f in files {
-            for e in &f.events {
-                counted.count(put_event(tx, rollup, e, now)?, e);
-            }
             for (sid, (first, last)) in &f.sessions {
                 session.execute(params![
                     f.profile,
@@ -122,7 +174,11 @@ pub fn commit_files(
                 i64::try_from(f.size).unwrap_or(i64::MAX),
                 f.mtime_ns,
                 i64::try_from(f.consumed).unwrap_or(i64::MAX),
-                f.profile
+                f.profile,
+                f.agent,
+                f.state,
+                f.inode as i64,
+                f.tail
             ])?;
         }
         Ok(counted)
@@ -137,12 +193,12 @@ pub struct SummaryDay {
     pub events: Vec<UsageEvent>,
 }
 
-/// Adds the days no event of `profile` from `finer_source` covers, in one transaction;
-/// returns how many days added anything, and what was added.
+/// Adds the days on which `profile` has no usage yet (from any source: the rollup keeps
+/// what the retention dropped), in one transaction; returns how many days added
+/// anything, and what was added. Days whose summary was added before count as covered.
 pub fn add_uncovered_days(
     conn: &mut Connection,
     profile: &str,
-    finer_source: &str,
     days: &[SummaryDay],
     now: i64,
 ) -> Result<(usize, Counted), StoreError> {
@@ -150,11 +206,12 @@ pub fn add_uncovered_days(
         let mut counted = Counted::default();
         let mut added_days = 0;
         let mut covered = tx.prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM usage_events WHERE ts >= ?1 AND ts < ?2 AND profile = ?3 AND source = ?4)",
+            "SELECT EXISTS(SELECT 1 FROM usage_rollup WHERE bucket >= ?1 AND bucket < ?2 AND profile = ?3 AND events > 0)",
         )?;
         for day in days {
+            let bucket = |ts: i64| ts.div_euclid(super::usage::BUCKET_SECS);
             let is_covered: bool = covered
-                .query_row(params![day.start, day.end, profile, finer_source], |r| {
+                .query_row(params![bucket(day.start), bucket(day.end), profile], |r| {
                     r.get(0)
                 })?;
             if is_covered {

@@ -11,10 +11,12 @@
 pub mod bindings;
 pub mod daily;
 mod db;
+pub mod foreign;
 pub mod imports;
 pub mod limits;
 pub mod postgres;
 pub mod profiles;
+pub mod retention;
 pub mod setup;
 pub mod sync;
 pub mod totals;

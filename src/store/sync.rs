@@ -3,7 +3,7 @@
 //!
 //! Every stored or replaced event, and every stored or updated session, gets a change
 //! number (`rev`) higher than all before it (see [`super::usage`] and the triggers of
-//! migration 7), so "everything after the cursor" is exactly what the shared database
+//! migration 11), so "everything after the cursor" is exactly what the shared database
 //! may not have yet. The cursor moves only after the shared database committed a batch;
 //! a batch sent twice is harmless there (keyed by machine and event).
 
@@ -15,8 +15,10 @@ const MACHINE_KEY: &str = "machine_id";
 const EVENTS_CURSOR: &str = "sync_events_rev";
 const SESSIONS_CURSOR: &str = "sync_sessions_rev";
 
-/// An event as pushed: its key on this machine (`k:` and the dedupe key, else `id:` and
-/// its row id: the two never collide) and what it counts.
+/// An event as pushed: its key on this machine (`h:` and the 64-bit hash of its dedupe
+/// key, the row key of `usage_raw`) and what it counts. An event the retention pruned
+/// stays in the shared database; a replayed copy removed here when its original arrives
+/// stays there too (its original is pushed beside it).
 #[derive(Debug, Clone)]
 pub struct SyncEvent {
     pub rev: i64,
@@ -99,7 +101,7 @@ pub fn latest(conn: &Connection) -> Result<(i64, i64), StoreError> {
             |r| r.get(0),
         )?)
     };
-    Ok((max("usage_events")?, max("usage_sessions")?))
+    Ok((max("usage_raw")?, max("usage_sessions")?))
 }
 
 /// Up to `limit` events changed after `rev`, in change order.
@@ -109,7 +111,7 @@ pub fn events_after(
     limit: usize,
 ) -> Result<Vec<SyncEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT rev, COALESCE('k:' || dedupe_key, 'id:' || id), ts, profile, agent, provider, model,
+        "SELECT rev, 'h:' || id, ts, profile, agent, provider, model,
                 input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
                 cache_creation_1h_tokens, source, session_id
          FROM usage_events WHERE rev > ?1 ORDER BY rev LIMIT ?2",

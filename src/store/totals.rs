@@ -53,6 +53,7 @@ pub fn fold_after(
                     cache_creation_input_tokens: count(r, 6)?,
                     cache_read_input_tokens: count(r, 7)?,
                     cache_creation_1h_input_tokens: count(r, 8)?,
+                    ..Tokens::default()
                 },
                 events: count(r, 9)?,
             },

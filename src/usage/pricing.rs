@@ -7,7 +7,8 @@
 
 use serde::Serialize;
 
-use crate::registry::Price;
+use crate::registry::{Price, TierPrice};
+use crate::store::daily::DayRow;
 use crate::tokens::Tokens;
 
 /// A cost in units of 1e-12 USD, per token kind.
@@ -48,6 +49,33 @@ impl ExactCost {
         }
     }
 
+    /// The cost of a day's row: its long-context requests at the model's long-context
+    /// prices (when it has them), the rest at the base prices.
+    pub fn of_row(row: &DayRow, price: &Price) -> Self {
+        let Some(tier) = price.above_200k else {
+            return Self::of(&row.tokens, price);
+        };
+        let mut base = Self::of(&row.tokens.minus(&row.long), price);
+        let TierPrice {
+            input,
+            output,
+            cache_write,
+            cache_read,
+        } = tier;
+        base.add(&Self::of(
+            &row.long,
+            &Price {
+                input,
+                output,
+                cache_write,
+                cache_read,
+                cache_write_1h: None,
+                above_200k: None,
+            },
+        ));
+        base
+    }
+
     pub fn add(&mut self, o: &ExactCost) {
         self.input += o.input;
         self.output += o.output;
@@ -79,6 +107,7 @@ mod tests {
             cache_write: 3.75,
             cache_read: 0.30,
             cache_write_1h: None,
+            above_200k: None,
         };
         let t = Tokens {
             input_tokens: 125_000,
@@ -86,6 +115,7 @@ mod tests {
             cache_creation_input_tokens: 10_000,
             cache_read_input_tokens: 50_000,
             cache_creation_1h_input_tokens: 0,
+            reasoning_output_tokens: 0,
         };
         let c = ExactCost::of(&t, &sonnet).usd();
         assert_eq!(c.input_cost, 0.375);

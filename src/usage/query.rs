@@ -11,7 +11,7 @@ use super::period::{Period, local_date};
 use super::pricing::{Cost, ExactCost};
 use crate::registry::Catalogue;
 use crate::registry::Price;
-use crate::store::daily;
+use crate::store::daily::{self, DayRow};
 use crate::store::usage::session_totals;
 use crate::tokens::Tokens;
 
@@ -23,6 +23,8 @@ pub struct UsageReport {
     pub end: String,
     pub time_zone: String,
     pub total_tokens: Tokens,
+    /// The part of the output tokens that was reasoning, where the agent reports it apart.
+    pub total_reasoning_output_tokens: u64,
     pub total_cost: Cost,
     pub total_sessions: u64,
     pub total_runtime_secs: u64,
@@ -56,6 +58,7 @@ pub struct MachineAggregate {
 pub struct ProfileAggregate {
     pub profile: String,
     pub tokens: Tokens,
+    pub reasoning_output_tokens: u64,
     pub cost: Cost,
     pub sessions: u64,
     pub runtime_secs: u64,
@@ -66,6 +69,7 @@ pub struct ProfileAggregate {
 pub struct ModelAggregate {
     pub model: String,
     pub tokens: Tokens,
+    pub reasoning_output_tokens: u64,
     pub cost: Cost,
     pub priced: bool,
 }
@@ -74,6 +78,7 @@ pub struct ModelAggregate {
 pub struct DayAggregate {
     pub date: String,
     pub tokens: Tokens,
+    pub reasoning_output_tokens: u64,
     pub cost: Cost,
 }
 
@@ -125,8 +130,8 @@ pub fn report(
         &last,
         filters.profile,
         filters.model,
-        |day, profile, model, tokens, last_ts| {
-            agg.add(day, profile, model, tokens, last_ts);
+        |day, profile, model, row| {
+            agg.add(day, profile, model, &row);
         },
     )?;
     // Sessions carry no model; with a model filter they are left out.
@@ -196,7 +201,8 @@ impl<'a> Aggregator<'a> {
         }
     }
 
-    /// Adds a row of one machine (rows in day order).
+    /// Adds a row of one machine (rows in day order). The shared database keeps no
+    /// long-context split: its rows are priced at the base tier.
     pub(crate) fn add_from(
         &mut self,
         machine: &str,
@@ -206,7 +212,12 @@ impl<'a> Aggregator<'a> {
         t: Tokens,
         last_ts: i64,
     ) {
-        let cost = self.add(day, profile, model, t, last_ts);
+        let row = DayRow {
+            tokens: t,
+            long: Tokens::default(),
+            last_ts,
+        };
+        let cost = self.add(day, profile, model, &row);
         self.machines
             .get_or_insert_with(Interned::new)
             .slot(machine, |_| ())
@@ -214,21 +225,15 @@ impl<'a> Aggregator<'a> {
             .add(&t, &cost, last_ts);
     }
 
-    pub(crate) fn add(
-        &mut self,
-        day: &str,
-        profile: &str,
-        model: &str,
-        t: Tokens,
-        last_ts: i64,
-    ) -> ExactCost {
+    pub(crate) fn add(&mut self, day: &str, profile: &str, model: &str, row: &DayRow) -> ExactCost {
         let catalogue = self.catalogue;
+        let (t, last_ts) = (row.tokens, row.last_ts);
         let m = self
             .models
             .slot(model, |name| catalogue.price(name).copied());
         let cost =
             m.1.as_ref()
-                .map(|p| ExactCost::of(&t, p))
+                .map(|p| ExactCost::of_row(row, p))
                 .unwrap_or_default();
         m.2.add(&t, &cost, last_ts);
         self.profiles
@@ -314,6 +319,7 @@ pub(crate) fn build(
         end: rfc3339(end).unwrap_or_default(),
         time_zone: tz.iana_name().unwrap_or("local").to_string(),
         total_tokens: total.tokens,
+        total_reasoning_output_tokens: total.tokens.reasoning_output_tokens,
         total_cost: total.cost.usd(),
         total_sessions: total.sessions,
         total_runtime_secs: total.runtime,
@@ -324,6 +330,7 @@ pub(crate) fn build(
                     let agg = ProfileAggregate {
                         profile: p.clone(),
                         tokens: a.tokens,
+                        reasoning_output_tokens: a.tokens.reasoning_output_tokens,
                         cost: a.cost.usd(),
                         sessions: a.sessions,
                         runtime_secs: a.runtime,
@@ -338,6 +345,7 @@ pub(crate) fn build(
                     let agg = ModelAggregate {
                         model: m.clone(),
                         tokens: a.tokens,
+                        reasoning_output_tokens: a.tokens.reasoning_output_tokens,
                         cost: a.cost.usd(),
                         priced: priced.contains(&m),
                     };
@@ -349,6 +357,7 @@ pub(crate) fn build(
                 .map(|(date, a)| DayAggregate {
                     date,
                     tokens: a.tokens,
+                    reasoning_output_tokens: a.tokens.reasoning_output_tokens,
                     cost: a.cost.usd(),
                 })
                 .collect(),

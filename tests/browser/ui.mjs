@@ -235,6 +235,18 @@ await step("all machines: the scope switch shows the shared database's machine b
   assert(text.includes("clown_tokens_total{"), text.slice(0, 200));
 });
 
+await step("the usage page imports one agent's logs and shows what it read", async () => {
+  await page.goto(BASE + "/#/usage/all");
+  await page.locator("#import-agent").selectOption("codex");
+  await page.getByRole("button", { name: "Import usage logs" }).click();
+  await page.locator("#import-result").getByText(/^Codex CLI: imported /).waitFor({ timeout: TIMEOUT });
+  const text = await page.locator("#import-result").textContent();
+  // The daemon follows the logs live, so the button may find them imported already.
+  assert(/Codex CLI: imported \d+ input tokens, .* \d+ files unchanged/.test(text), text);
+  await page.waitForFunction(() => [...document.querySelectorAll("#chart-profiles .bar-row")].some((r) => r.textContent.includes("@codex")), null, { timeout: TIMEOUT });
+  await shot("usage-import");
+});
+
 await step("starting and stopping a proxy through the API updates the page without a reload", async () => {
   const alias = process.env.PROXY_PROFILE;
   await page.goto(BASE + "/#/proxies");

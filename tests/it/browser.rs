@@ -111,6 +111,24 @@ fn the_web_ui_in_chromium() {
         Some(&json!({"events": events})),
     )
     .expect_ok();
+    // A Codex rollout in the default Codex home, for the page's import (pseudo-profile @codex).
+    let iso = jiff::Timestamp::from_second(now - 3600)
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        .to_string();
+    let rollout = env.home.join(".codex/sessions/2026/01/01/rollout-2026-01-01T00-00-00-0199cccc-0000-7000-8000-000000000001.jsonl");
+    std::fs::create_dir_all(rollout.parent().unwrap()).unwrap();
+    std::fs::write(
+        &rollout,
+        format!(
+            "{}\n{}\n",
+            json!({"timestamp": iso, "type": "turn_context", "payload": {"model": "gpt-5-codex"}}),
+            json!({"timestamp": iso, "type": "event_msg", "payload": {"type": "token_count", "info": {
+                "total_token_usage": {"input_tokens": 500000, "cached_input_tokens": 100000, "output_tokens": 9000, "reasoning_output_tokens": 2000, "total_tokens": 509000},
+                "last_token_usage": {"input_tokens": 500000, "cached_input_tokens": 100000, "output_tokens": 9000, "reasoning_output_tokens": 2000, "total_tokens": 509000}}}}),
+        ),
+    )
+    .unwrap();
     let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/ui");
     let deps = deps_bin().parent().unwrap().to_path_buf();
     let out = std::process::Command::new("node")

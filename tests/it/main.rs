@@ -25,3 +25,5 @@ mod subscription;
 mod sync;
 mod terminal;
 mod usage;
+mod usage_live;
+mod usage_logs;

@@ -41,6 +41,8 @@ pub struct Script {
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
+    /// The part of the output tokens that was reasoning (Responses and Chat Completions).
+    pub reasoning_output_tokens: u64,
     /// Answer every messages request with this status and an Anthropic error body.
     pub status: Option<u16>,
     /// Wait this long before the response head.
@@ -73,6 +75,7 @@ impl Default for Script {
             output_tokens: 56,
             cache_creation_input_tokens: 7,
             cache_read_input_tokens: 89,
+            reasoning_output_tokens: 0,
             status: None,
             delay: std::time::Duration::ZERO,
             event_gap: std::time::Duration::ZERO,
@@ -399,7 +402,7 @@ fn respond_responses(req: &Recorded, s: &Script) -> (String, &'static str, Vec<V
         "input_tokens": s.input_tokens + s.cache_read_input_tokens,
         "input_tokens_details": {"cached_tokens": s.cache_read_input_tokens},
         "output_tokens": s.output_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": s.reasoning_output_tokens},
         "total_tokens": s.input_tokens + s.cache_read_input_tokens + s.output_tokens,
     });
     let item = json!({"type": "message", "id": "msg_test_1", "role": "assistant", "status": "completed",

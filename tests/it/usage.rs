@@ -76,11 +76,14 @@ fn filters_prices_and_bad_input() {
     let t = now();
     record(
         &d,
-        vec![
-            event("a", "claude-sonnet-4", t, [1_000_000, 0, 0, 0]),
-            event("b", "MiniMax-M2.1", t, [1_000_000, 1_000_000, 0, 0]),
-            event("b", "mystery-model", t, [500, 500, 0, 0]),
-        ],
+        // Five requests of 200,000 (one over 200k would be billed at Sonnet's
+        // long-context price).
+        std::iter::repeat_n(event("a", "claude-sonnet-4", t, [200_000, 0, 0, 0]), 5)
+            .chain([
+                event("b", "MiniMax-M2.1", t, [1_000_000, 1_000_000, 0, 0]),
+                event("b", "mystery-model", t, [500, 500, 0, 0]),
+            ])
+            .collect(),
     );
     let all = d.get("/api/usage?period=today").expect_ok();
     assert_eq!(all["total_tokens"]["input_tokens"], 2_000_500);
@@ -404,6 +407,8 @@ fn import_dedupes_and_is_incremental() {
 #[test]
 fn stats_cache_fills_days_without_transcripts() {
     let env = TestEnv::new("usage-stats");
+    // What the explicit import reports; the live import of ~/.claude is off here.
+    env.write_config("[usage]\nwatch = false\n");
     let d = Daemon::start(&env);
     // Default locations: the user's ~/.claude belongs to no profile.
     let dir = env.home.join(".claude");
@@ -503,9 +508,10 @@ fn real_claude_transcripts_import_exactly() {
 fn one_hour_cache_writes_cost_twice_the_input_price() {
     let env = TestEnv::new("usage-1h");
     let d = Daemon::start(&env);
-    let mut e = event("p", "claude-sonnet-4", now(), [0, 0, 1_000_000, 0]);
-    e["cache_creation_1h_input_tokens"] = json!(400_000);
-    record(&d, vec![e]);
+    // Five requests (each under the 200k long-context threshold).
+    let mut e = event("p", "claude-sonnet-4", now(), [0, 0, 200_000, 0]);
+    e["cache_creation_1h_input_tokens"] = json!(80_000);
+    record(&d, vec![e; 5]);
     let u = d.get("/api/usage?period=today").expect_ok();
     // 600,000 five-minute writes at $3.75/M and 400,000 one-hour writes at 2 × $3/M.
     assert_eq!(u["total_cost"]["cache_creation_cost"], 2.25 + 2.4);
@@ -518,15 +524,15 @@ fn one_hour_cache_writes_cost_twice_the_input_price() {
         Some("req_H"),
         &today_ts(),
         false,
-        [0, 0, 1_000_000, 0],
+        [0, 0, 200_000, 0],
     ))
     .unwrap();
     line["message"]["usage"]["cache_creation"] =
-        json!({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1_000_000});
+        json!({"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 200_000});
     write_lines(&dir.join("projects/-w/h.jsonl"), &[line.to_string()], false);
     import(&d, &dir);
     let u = d.get("/api/usage?period=today&profile=@claude").expect_ok();
-    assert_eq!(u["total_cost"]["cache_creation_cost"], 6.0);
+    assert_eq!(u["total_cost"]["cache_creation_cost"], 1.2);
 }
 
 #[test]

@@ -242,9 +242,17 @@ def check_pricing(doc):
         return {}
     for name, price in models.items():
         where = f"pricing.json: {name!r}"
-        if not check_fields(where, price, PRICE_FIELDS):
+        tier = price.get("above_200k") if isinstance(price, dict) else None
+        plain = {k: v for k, v in price.items() if k != "above_200k"} if isinstance(price, dict) else price
+        optional = {k for k in ("cache_write_1h",) if isinstance(plain, dict) and k in plain}
+        if not check_fields(where, plain, PRICE_FIELDS | optional):
             continue
-        for k, v in price.items():
+        checked = list(plain.items())
+        if tier is not None:
+            if not check_fields(f"{where} above_200k", tier, PRICE_FIELDS):
+                continue
+            checked += [(f"above_200k.{k}", v) for k, v in tier.items()]
+        for k, v in checked:
             if isinstance(v, bool) or not isinstance(v, (int, Decimal)):
                 problem(f"{where}: {k} must be a number")
             elif v < 0:

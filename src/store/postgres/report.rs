@@ -89,6 +89,7 @@ fn row(r: &tokio_postgres::Row, day: Option<String>, bucket: i64) -> Row {
             cache_creation_input_tokens: count(r.get(6)),
             cache_read_input_tokens: count(r.get(7)),
             cache_creation_1h_input_tokens: count(r.get(8)),
+            ..Tokens::default()
         },
         last_ts: r.get(9),
     }

@@ -43,6 +43,7 @@ impl From<RawUsage> for Tokens {
                 .cache_creation
                 .map(|c| c.ephemeral_1h_input_tokens)
                 .unwrap_or(0),
+            reasoning_output_tokens: 0,
         }
     }
 }
@@ -278,6 +279,7 @@ mod tests {
                 cache_creation_input_tokens: 2,
                 cache_read_input_tokens: 3,
                 cache_creation_1h_input_tokens: 0,
+                reasoning_output_tokens: 0,
             })
         );
     }

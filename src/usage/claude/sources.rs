@@ -35,6 +35,7 @@ pub fn sources(
         return Ok(vec![ImportSource {
             profile: owner(&path),
             dir: path,
+            proxied: false,
         }]);
     }
     let mut dirs: Vec<PathBuf> = config_dirs
@@ -59,6 +60,7 @@ pub fn sources(
             out.push(ImportSource {
                 profile: owner(&dir),
                 dir,
+                proxied: false,
             });
         }
     }

@@ -73,6 +73,7 @@ fn split(total: u64, mix: Option<&ModelMix>) -> Tokens {
         cache_read_input_tokens: cr,
         output_tokens: total - i - cw - cr,
         cache_creation_1h_input_tokens: 0,
+        reasoning_output_tokens: 0,
     }
 }
 
@@ -104,6 +105,7 @@ pub fn days(stats: &StatsCache, profile: &str, tz: &TimeZone) -> (Vec<SummaryDay
                 source: SOURCE_STATS.into(),
                 session_id: None,
                 dedupe_key: Some(format!("claude-stats:{profile}:{}:{model}", day.date)),
+                links: Default::default(),
             })
             .collect();
         let all = events.len();

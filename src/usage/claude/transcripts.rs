@@ -1,44 +1,22 @@
 //! Claude Code's transcripts (`projects/**/*.jsonl`): finding them, and reading one from
 //! where the last import stopped.
 //!
-//! Files are streamed line by line; lines without `"usage"` are skipped before any
-//! parsing. Only complete lines are consumed, so a line being written is read next time.
-//! Within a file a response is kept once, as the copy with the largest token total.
+//! Lines without `"usage"` are skipped before any parsing. A response is keyed on
+//! (`message.id`, `requestId`) as ccusage keys it: a provider that repeats message ids
+//! across requests loses nothing, while the streaming snapshots of one response (same
+//! id and request) count once, as the copy with the largest total. A sidechain line that
+//! repeats a main line of its session (same message id and timestamp: a `/btw` replay,
+//! even with a new `requestId`) is a copy of it (`Links::replay`).
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::line::parse_line;
-use super::{SOURCE_TRANSCRIPT, dedupe_key};
-use crate::records::UsageEvent;
-use crate::store::imports::ImportedFile;
+use super::{SOURCE_TRANSCRIPT, fnv};
+use crate::records::{Links, Replay, UsageEvent};
+use crate::usage::import::{FileJob, FileRead, Found, read_lines};
 
-/// A file to read, from `offset`.
-pub struct FileJob {
-    pub path: PathBuf,
-    pub key: String,
-    pub profile: String,
-    pub size: u64,
-    pub mtime_ns: i64,
-    pub offset: u64,
-}
-
-/// A file read: what to commit, and what went wrong on the way.
-pub struct FileRead {
-    pub file: ImportedFile,
-    pub path: PathBuf,
-    /// Where the read started.
-    pub offset: u64,
-    pub malformed: u64,
-    pub error: Option<String>,
-}
-
-/// All `*.jsonl` files under `dir/projects`, recursively, with their metadata (taken
-/// from the directory entries: no extra path lookups), in byte order of their paths.
-pub fn find(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
-    let mut out = Vec::new();
+/// All `*.jsonl` files under `dir/projects`, recursively.
+pub fn find(dir: &Path, out: &mut Vec<Found>) {
     let mut stack = vec![dir.join("projects")];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -53,16 +31,10 @@ pub fn find(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
                 && p.extension().is_some_and(|x| x == "jsonl")
                 && let Ok(meta) = e.metadata()
             {
-                out.push((p, meta));
+                out.push(Found::of(p, &meta));
             }
         }
     }
-    out.sort_by(|a, b| {
-        a.0.as_os_str()
-            .as_encoded_bytes()
-            .cmp(b.0.as_os_str().as_encoded_bytes())
-    });
-    out
 }
 
 fn parse_ts(raw: &[u8]) -> Option<i64> {
@@ -77,143 +49,124 @@ fn text(raw: Option<&[u8]>) -> Option<String> {
     raw.map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
-/// Reads a file from its offset: usage events (deduplicated within the file), sessions.
-pub fn read(job: FileJob) -> FileRead {
-    let mut r = FileRead {
-        file: ImportedFile {
-            key: job.key,
-            profile: job.profile,
-            size: job.size,
-            mtime_ns: job.mtime_ns,
-            consumed: job.offset,
-            ..Default::default()
-        },
-        path: job.path,
-        offset: job.offset,
-        malformed: 0,
-        error: None,
-    };
-    let file = File::open(&r.path).and_then(|mut f| f.seek(SeekFrom::Start(r.offset)).map(|_| f));
-    match file {
-        Ok(f) => read_lines(BufReader::with_capacity(256 * 1024, f), &mut r),
-        Err(e) => r.error = Some(e.to_string()),
-    }
-    r
+/// Reads a file from its offset.
+pub fn read(job: &FileJob, r: &mut FileRead) {
+    let path: PathBuf = job.path.clone();
+    read_lines(&path, r, b"\"usage\"", line);
 }
 
-fn read_lines(mut reader: impl BufRead, r: &mut FileRead) {
-    let f = &mut r.file;
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut line = Vec::with_capacity(64 * 1024);
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(n) => {
-                if line.last() != Some(&b'\n') {
-                    break; // an incomplete last line: read it next time
-                }
-                f.consumed += n as u64;
-            }
-            Err(e) => {
-                r.error = Some(e.to_string());
-                break;
-            }
+/// The dedupe key of a transcript line and the key earlier versions gave it: (message
+/// id, request id); the message id alone without a request id; a hash of the line
+/// without a message id.
+pub fn keys(
+    message_id: Option<&[u8]>,
+    request_id: Option<&[u8]>,
+    line: &[u8],
+) -> (String, Option<String>) {
+    match (message_id, request_id) {
+        (Some(id), Some(req)) => {
+            let id = String::from_utf8_lossy(id);
+            (
+                format!("claude:{id}:{}", String::from_utf8_lossy(req)),
+                Some(format!("claude:{id}")),
+            )
         }
-        if memchr::memmem::find(&line, b"\"usage\"").is_none() {
-            continue;
-        }
-        let Ok(l) = parse_line(&line) else {
-            r.malformed += 1;
-            continue;
-        };
-        let Some(tokens) = l.usage else { continue };
-        let Some(ts) = l.timestamp.and_then(parse_ts) else {
-            r.malformed += 1;
-            continue;
-        };
-        if let Some(s) = l.session_id {
-            let e = f
-                .sessions
-                .entry(String::from_utf8_lossy(s).into_owned())
-                .or_insert((ts, ts));
-            e.0 = e.0.min(ts);
-            e.1 = e.1.max(ts);
-        }
-        let key = dedupe_key(l.message_id, &line);
-        let event = UsageEvent {
-            profile: f.profile.clone(),
-            agent: Some("claude".into()),
-            provider: None,
-            model: text(l.model).unwrap_or_else(|| "unknown".into()),
-            ts: Some(ts),
-            tokens,
-            source: SOURCE_TRANSCRIPT.into(),
-            session_id: text(l.session_id),
-            dedupe_key: Some(key.clone()),
-        };
-        if event.validate().is_err() {
-            r.malformed += 1;
-            continue;
-        }
-        match index.get(&key) {
-            Some(&i) => {
-                if tokens.total() > f.events[i].tokens.total() {
-                    f.events[i] = event;
-                }
-            }
-            None => {
-                index.insert(key, f.events.len());
-                f.events.push(event);
-            }
-        }
+        (Some(id), None) => (format!("claude:{}", String::from_utf8_lossy(id)), None),
+        (None, _) => (format!("claude-line:{:016x}", fnv(line)), None),
     }
+}
+
+fn line(r: &mut FileRead, bytes: &[u8]) {
+    let Ok(l) = parse_line(bytes) else {
+        r.malformed += 1;
+        return;
+    };
+    let Some(tokens) = l.usage else { return };
+    let Some(ts) = l.timestamp.and_then(parse_ts) else {
+        r.malformed += 1;
+        return;
+    };
+    let (key, supersedes) = keys(l.message_id, l.request_id, bytes);
+    let replay = match (l.message_id, l.session_id, l.timestamp) {
+        (Some(id), Some(sid), Some(t)) => Some(Replay {
+            group: format!(
+                "claude-replay:{}:{}:{}",
+                String::from_utf8_lossy(sid),
+                String::from_utf8_lossy(id),
+                String::from_utf8_lossy(t)
+            ),
+            copy: l.is_sidechain,
+        }),
+        _ => None,
+    };
+    r.push(UsageEvent {
+        profile: r.file.profile.clone(),
+        agent: Some("claude".into()),
+        provider: None,
+        model: text(l.model).unwrap_or_else(|| "unknown".into()),
+        ts: Some(ts),
+        tokens,
+        source: SOURCE_TRANSCRIPT.into(),
+        session_id: text(l.session_id),
+        dedupe_key: Some(key),
+        links: Links { supersedes, replay },
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::usage::import::file_test::{lines, test_read};
 
     fn run(text: &str) -> FileRead {
-        let mut r = FileRead {
-            file: ImportedFile {
-                profile: "p".into(),
-                ..Default::default()
-            },
-            path: PathBuf::new(),
-            offset: 0,
-            malformed: 0,
-            error: None,
-        };
-        read_lines(text.as_bytes(), &mut r);
+        let mut r = test_read("p");
+        lines(text, &mut r, b"\"usage\"", line);
         r
     }
 
-    fn line(id: &str, input: u64, output: u64, ts: &str) -> String {
+    fn line_of(id: &str, req: Option<&str>, input: u64, output: u64, ts: &str) -> String {
+        let req = req
+            .map(|r| format!(r#","requestId":"{r}""#))
+            .unwrap_or_default();
         format!(
-            r#"{{"sessionId":"s","timestamp":"{ts}","message":{{"id":"{id}","model":"claude-sonnet-4","usage":{{"input_tokens":{input},"output_tokens":{output}}}}}}}"#
+            r#"{{"sessionId":"s","timestamp":"{ts}"{req},"message":{{"id":"{id}","model":"claude-sonnet-4","usage":{{"input_tokens":{input},"output_tokens":{output}}}}}}}"#
         ) + "\n"
     }
 
     #[test]
     fn a_response_counts_once_as_its_largest_copy() {
-        let text = line("msg_1", 10, 1, "2026-01-08T10:00:00Z")
-            + &line("msg_1", 10, 50, "2026-01-08T10:00:05Z")
-            + &line("msg_1", 10, 20, "2026-01-08T10:00:09Z")
-            + &line("msg_2", 1, 1, "2026-01-08T10:01:00Z");
+        let text = line_of("msg_1", Some("r1"), 10, 1, "2026-01-08T10:00:00Z")
+            + &line_of("msg_1", Some("r1"), 10, 50, "2026-01-08T10:00:05Z")
+            + &line_of("msg_1", Some("r1"), 10, 20, "2026-01-08T10:00:09Z")
+            + &line_of("msg_2", None, 1, 1, "2026-01-08T10:01:00Z");
         let r = run(&text);
         assert_eq!(r.file.events.len(), 2);
         assert_eq!(r.file.events[0].tokens.output_tokens, 50);
-        assert_eq!(r.file.events[0].dedupe_key.as_deref(), Some("claude:msg_1"));
+        assert_eq!(
+            r.file.events[0].dedupe_key.as_deref(),
+            Some("claude:msg_1:r1")
+        );
+        assert_eq!(
+            r.file.events[0].links.supersedes.as_deref(),
+            Some("claude:msg_1")
+        );
+        assert_eq!(r.file.events[1].dedupe_key.as_deref(), Some("claude:msg_2"));
         assert_eq!(r.file.consumed, text.len() as u64);
         let (first, last) = r.file.sessions["s"];
         assert_eq!(last - first, 60);
     }
 
     #[test]
+    fn one_id_on_two_requests_is_two_responses() {
+        let text = line_of("msg_1", Some("r1"), 10, 1, "2026-01-08T10:00:00Z")
+            + &line_of("msg_1", Some("r2"), 7, 1, "2026-01-08T10:03:00Z");
+        assert_eq!(run(&text).file.events.len(), 2);
+    }
+
+    #[test]
     fn an_incomplete_last_line_is_left_for_next_time() {
-        let whole = line("msg_1", 1, 1, "2026-01-08T10:00:00Z");
-        let partial = line("msg_2", 1, 1, "2026-01-08T10:00:01Z");
+        let whole = line_of("msg_1", None, 1, 1, "2026-01-08T10:00:00Z");
+        let partial = line_of("msg_2", None, 1, 1, "2026-01-08T10:00:01Z");
         let text = whole.clone() + partial.trim_end();
         let r = run(&text);
         assert_eq!(r.file.events.len(), 1);

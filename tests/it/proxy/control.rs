@@ -365,7 +365,15 @@ fn real_codex_runs_direct_and_through_the_proxy() {
             Some(format!("Bearer {OPENAI_KEY}").as_str())
         );
     }
-    let events = wait_events(&env, proxied.len());
+    // The direct run's usage comes from Codex's own rollouts (source codex-log); the
+    // proxied run's only from the proxy (its rollout is left to the proxy's records).
+    let events: Vec<Value> = wait_until(WAIT, "the proxied requests' usage", || {
+        let e: Vec<Value> = usage_events(&env)
+            .into_iter()
+            .filter(|e| e["source"] == "proxy")
+            .collect();
+        (e.len() >= proxied.len()).then_some(e)
+    });
     assert_eq!(events.len(), proxied.len(), "{events:?}");
     for e in &events {
         assert_eq!(

@@ -3,6 +3,7 @@
 //! (restarts, failure, no leftover process), the API and CLI, and the real Claude Code
 //! going through it. Shared helpers here.
 
+mod abandoned;
 mod control;
 mod failures;
 mod forwarding;

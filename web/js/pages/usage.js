@@ -1,7 +1,7 @@
 // Usage: period selector, totals, charts by day, profile and model, the aggregate table,
-// and the Claude Code import with live progress. With a shared database ([sync]), a
-// scope switch between this machine and all machines (with a machine breakdown), and
-// how the push goes. A link to the Prometheus metrics.
+// and the import of the agents' own usage logs (one agent or all) with live progress.
+// With a shared database ([sync]), a scope switch between this machine and all machines
+// (with a machine breakdown), and how the push goes. A link to the Prometheus metrics.
 
 import { get, post } from "../api.js";
 import { on } from "../events.js";
@@ -87,12 +87,19 @@ export async function render(root, params) {
   const body = el("div", { id: "usage-body" });
   const progress = el("div.progress", el("div"));
   const progressText = el("span.muted", "");
+  const AGENTS = [["all", "All agents"], ["claude", "Claude Code"], ["codex", "Codex CLI"], ["gemini", "Gemini CLI"],
+    ["qwen", "Qwen Code"], ["opencode", "opencode"], ["droid", "Droid"], ["grok", "Grok"]];
+  const agentSel = el("select", { id: "import-agent", "aria-label": "Agent to import" },
+    ...AGENTS.map(([id, label]) => el("option", { value: id }, label)));
+  const result = el("div.muted", { id: "import-result" });
   const importBtn = el("button", { type: "button", onclick: async () => {
     importBtn.disabled = true;
     progressText.textContent = "importing…";
     try {
-      const summary = await post("/api/usage/import-claude");
-      toast(summary);
+      const summaries = await post(`/api/usage/import?agent=${agentSel.value}`);
+      const lines = summaries.map((s) => s.summary);
+      result.replaceChildren(...lines.map((l) => el("div", l)));
+      toast(`Imported ${summaries.reduce((n, s) => n + s.events_added + s.events_replaced, 0)} usage events`);
       progressText.textContent = "done";
       progress.firstChild.style.width = "100%";
     } catch (e) {
@@ -101,7 +108,7 @@ export async function render(root, params) {
     } finally {
       importBtn.disabled = false;
     }
-  } }, "Import Claude Code data");
+  } }, "Import usage logs");
 
   const hash = () => `#/usage/${period}${scope === "all-machines" ? "/all-machines" : ""}`;
   function drawSeg() {
@@ -159,7 +166,7 @@ export async function render(root, params) {
   }
 
   const metrics = el("a", { href: "/metrics", target: "_blank", rel: "noopener", id: "metrics-link" }, "Prometheus metrics");
-  root.replaceChildren(el("h1", "Usage"), el("div.toolbar", seg, scopeSeg, el("span.spacer"), metrics, importBtn, progress, progressText), body);
+  root.replaceChildren(el("h1", "Usage"), el("div.toolbar", seg, scopeSeg, el("span.spacer"), metrics, agentSel, importBtn, progress, progressText), result, body);
   drawSeg();
   await draw();
   let pending = null;
@@ -168,7 +175,7 @@ export async function render(root, params) {
     on("usage_import_progress", (p) => {
       const pct = p.bytes_total ? (100 * p.bytes_done) / p.bytes_total : 100;
       progress.firstChild.style.width = `${pct}%`;
-      progressText.textContent = `${p.files_done}/${p.files_total} files`;
+      progressText.textContent = `${p.agent ? p.agent + ": " : ""}${p.files_done}/${p.files_total} files`;
     }),
   ];
   const onResize = () => { if (chart) chart.setSize({ width: Math.max(280, chart.root.parentElement.clientWidth - 20), height: 240 }); };

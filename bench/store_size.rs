@@ -1,0 +1,156 @@
+//! The store's size after a year of heavy use (issue 17, "the store stays small"): a
+//! year of proxy-recorded requests inserted through the same code the daemon runs
+//! (`store::usage::record`, batches of 1,000 as the proxy's reporter sends them), the
+//! retention pruning once a simulated day, then the file's size and the rollups' totals
+//! against the sum of everything inserted.
+//!
+//!     cargo bench --bench store_size            # 365 days × 20,000 requests, 90-day retention
+//!     DAYS=365 PER_DAY=30000 RETENTION=90 cargo bench --bench store_size
+//!
+//! Prints one JSON object.
+
+use std::time::Instant;
+
+use clown::records::UsageEvent;
+use clown::store::{Store, retention, usage};
+use clown::tokens::Tokens;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let (days, per_day, keep) = (
+        env("DAYS", 365),
+        env("PER_DAY", 20_000),
+        env("RETENTION", 90),
+    );
+    let dir = std::env::temp_dir().join(format!("clown-store-size-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("clown.db");
+    let store = Store::open(&path)?;
+    let profiles = [
+        ("work", "claude", "anthropic"),
+        ("side", "codex", "openai"),
+        ("cheap", "claude", "minimax"),
+    ];
+    let models = [
+        [
+            "claude-sonnet-4-5-20250929",
+            "claude-haiku-4-5-20251001",
+            "claude-opus-4-5-20251101",
+        ],
+        ["gpt-5-codex", "gpt-5.1-codex-mini", "gpt-5.2"],
+        ["MiniMax-M2.1", "MiniMax-M2", "MiniMax-M2.5"],
+    ];
+    let start = jiff::Timestamp::now().as_second() - days as i64 * 86_400;
+    let prefix = "0f9e8d7c6b5a49382716051f2e3d4c5b";
+    let mut rng = Rng(17);
+    let mut sum = Tokens::default();
+    let mut n = 0u64;
+    let t0 = Instant::now();
+    let mut insert_secs = 0.0;
+    let mut prune_secs = 0.0;
+    for day in 0..days {
+        let day_start = start + day as i64 * 86_400;
+        let mut batch = Vec::with_capacity(1000);
+        for i in 0..per_day {
+            let p = (rng.next() % 3) as usize;
+            let (profile, agent, provider) = profiles[p];
+            let cached = rng.range(0, 150_000);
+            let tokens = Tokens {
+                input_tokens: rng.range(1, 6_000),
+                output_tokens: rng.range(20, 3_000),
+                cache_creation_input_tokens: rng.range(0, 8_000),
+                cache_read_input_tokens: cached,
+                ..Default::default()
+            };
+            sum.add(&tokens);
+            batch.push(UsageEvent {
+                profile: profile.into(),
+                agent: Some(agent.into()),
+                provider: Some(provider.into()),
+                model: models[p][(rng.next() % 3) as usize].into(),
+                ts: Some(day_start + (i * 86_400 / per_day) as i64),
+                tokens,
+                source: "proxy".into(),
+                session_id: None,
+                dedupe_key: Some(format!("proxy:{prefix}:{n}")),
+                links: Default::default(),
+            });
+            n += 1;
+            if batch.len() == 1000 || i + 1 == per_day {
+                let t = Instant::now();
+                let events = std::mem::take(&mut batch);
+                store.call_blocking(|c| usage::record(c, &events, &[], 0).map(|_| ()))?;
+                insert_secs += t.elapsed().as_secs_f64();
+            }
+        }
+        if keep > 0 {
+            let t = Instant::now();
+            let before = day_start + 86_400 - keep as i64 * 86_400;
+            store.call_blocking(|c| retention::prune(c, before))?;
+            prune_secs += t.elapsed().as_secs_f64();
+        }
+    }
+    store.flush()?;
+    let bytes = std::fs::metadata(&path)?.len();
+    let (raw, rollup, daily, labels, free, page, rolled): (i64, i64, i64, i64, i64, i64, [i64; 4]) = store.call_blocking(|c| {
+        let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
+        Ok((
+            q("SELECT COUNT(*) FROM usage_raw")?,
+            q("SELECT COUNT(*) FROM usage_rollup")?,
+            q("SELECT COUNT(*) FROM usage_daily")?,
+            q("SELECT COUNT(*) FROM usage_labels")?,
+            q("PRAGMA freelist_count")?,
+            q("PRAGMA page_size")?,
+            c.query_row(
+                "SELECT SUM(input_tokens), SUM(output_tokens), SUM(cache_creation_input_tokens), SUM(cache_read_input_tokens) FROM usage_daily",
+                [],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+            )?,
+        ))
+    })?;
+    let inserted = [
+        sum.input_tokens,
+        sum.output_tokens,
+        sum.cache_creation_input_tokens,
+        sum.cache_read_input_tokens,
+    ]
+    .map(|v| v as i64);
+    let out = serde_json::json!({
+        "days": days, "requests_per_day": per_day, "retention_days": keep, "events_inserted": n,
+        "file_bytes": bytes, "file_mib": bytes as f64 / 1048576.0,
+        "free_pages_bytes": free * page,
+        "raw_events_kept": raw, "rollup_rows": rollup, "daily_rows": daily, "labels": labels,
+        "bytes_per_kept_event": (bytes as f64 - (free * page) as f64) / raw.max(1) as f64,
+        "rollup_totals_equal_inserted": rolled == inserted,
+        "insert_secs": insert_secs, "events_per_sec": n as f64 / insert_secs,
+        "prune_secs_total": prune_secs, "wall_secs": t0.elapsed().as_secs_f64(),
+    });
+    println!("{out}");
+    std::fs::remove_dir_all(&dir)?;
+    anyhow::ensure!(
+        rolled == inserted,
+        "rollup totals differ from what was inserted"
+    );
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! The rollup changes a transaction of event writes accumulates, applied once at its end:
+//! per 15-minute bucket and per local day (profile × model), and all-time totals (profile ×
+//! agent × provider × model); and the label ids and the change number given in it.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{BUCKET_SECS, UsageEvent, tokens_of};
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Delta {
+    counts: [i64; 6],
+    /// The four kinds of the requests over the long-context threshold.
+    long: [i64; 4],
+    events: i64,
+    last_ts: i64,
+}
+
+type LabelKey = (String, String, String, String, String, String);
+
+/// Rollup changes accumulated during a transaction, applied once at its end; the label
+/// ids looked up in it; and the next change number (`rev`) to give an event, read once
+/// per transaction.
+#[derive(Debug, Default)]
+pub struct Rollup {
+    deltas: HashMap<(i64, String, String), Delta>,
+    /// All-time totals by (profile, agent, provider, model); unknown names are ''.
+    totals: HashMap<(String, String, String, String), Delta>,
+    labels: HashMap<LabelKey, i64>,
+    next_rev: Option<i64>,
+}
+
+/// Who an event's tokens are counted for.
+pub(super) struct Names<'a> {
+    pub(super) profile: &'a str,
+    pub(super) agent: &'a str,
+    pub(super) provider: &'a str,
+    pub(super) model: &'a str,
+    pub(super) source: &'a str,
+}
+
+impl Delta {
+    fn add(&mut self, signed: [i64; 6], long: bool, sign: i64, ts: i64) {
+        for (acc, c) in self.counts.iter_mut().zip(signed) {
+            *acc = acc.saturating_add(c);
+        }
+        if long {
+            for (acc, c) in self.long.iter_mut().zip(signed) {
+                *acc = acc.saturating_add(c);
+            }
+        }
+        self.events += sign;
+        self.last_ts = self.last_ts.max(ts);
+    }
+}
+
+impl Rollup {
+    /// A change number above every stored one (one writer: no other transaction races).
+    pub(super) fn rev(&mut self, tx: &Transaction) -> Result<i64, StoreError> {
+        let next = match self.next_rev {
+            Some(n) => n,
+            None => tx.query_row("SELECT COALESCE(MAX(rev), 0) + 1 FROM usage_raw", [], |r| {
+                r.get(0)
+            })?,
+        };
+        self.next_rev = Some(next + 1);
+        Ok(next)
+    }
+
+    pub(super) fn add(&mut self, ts: i64, n: &Names, counts: [i64; 6], sign: i64) {
+        let signed = counts.map(|c| c.saturating_mul(sign));
+        let one_request = !crate::records::AGGREGATE_SOURCES.contains(&n.source);
+        let long = one_request && tokens_of(counts).is_long_context();
+        self.deltas
+            .entry((
+                ts.div_euclid(BUCKET_SECS),
+                n.profile.to_string(),
+                n.model.to_string(),
+            ))
+            .or_default()
+            .add(signed, long, sign, ts);
+        self.totals
+            .entry((
+                n.profile.to_string(),
+                n.agent.to_string(),
+                n.provider.to_string(),
+                n.model.to_string(),
+            ))
+            .or_default()
+            .add(signed, long, sign, ts);
+    }
+
+    /// The id of the event's label, created when new.
+    pub(super) fn label(&mut self, tx: &Transaction, e: &UsageEvent) -> Result<i64, StoreError> {
+        let key: LabelKey = (
+            e.profile.clone(),
+            e.agent.clone().unwrap_or_default(),
+            e.provider.clone().unwrap_or_default(),
+            e.model.clone(),
+            e.source.clone(),
+            e.session_id.clone().unwrap_or_default(),
+        );
+        if let Some(&id) = self.labels.get(&key) {
+            return Ok(id);
+        }
+        let find = |tx: &Transaction| -> rusqlite::Result<Option<i64>> {
+            tx.prepare_cached(
+                "SELECT id FROM usage_labels WHERE profile = ?1 AND agent = ?2 AND provider = ?3
+                   AND model = ?4 AND source = ?5 AND session_id = ?6",
+            )?
+            .query_row(params![key.0, key.1, key.2, key.3, key.4, key.5], |r| {
+                r.get(0)
+            })
+            .optional()
+        };
+        let id = match find(tx)? {
+            Some(id) => id,
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![key.0, key.1, key.2, key.3, key.4, key.5])?;
+                tx.last_insert_rowid()
+            }
+        };
+        self.labels.insert(key, id);
+        Ok(id)
+    }
+
+    pub(super) fn apply(self, tx: &Transaction) -> Result<(), StoreError> {
+        const SET: &str = "input_tokens = MIN(input_tokens + excluded.input_tokens, 9223372036854775807),
+                 output_tokens = MIN(output_tokens + excluded.output_tokens, 9223372036854775807),
+                 cache_creation_input_tokens = MIN(cache_creation_input_tokens + excluded.cache_creation_input_tokens, 9223372036854775807),
+                 cache_read_input_tokens = MIN(cache_read_input_tokens + excluded.cache_read_input_tokens, 9223372036854775807),
+                 cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + excluded.cache_creation_1h_tokens, 9223372036854775807),
+                 reasoning_output_tokens = MIN(reasoning_output_tokens + excluded.reasoning_output_tokens, 9223372036854775807),
+                 lc_input_tokens = lc_input_tokens + excluded.lc_input_tokens,
+                 lc_output_tokens = lc_output_tokens + excluded.lc_output_tokens,
+                 lc_cache_creation_tokens = lc_cache_creation_tokens + excluded.lc_cache_creation_tokens,
+                 lc_cache_read_tokens = lc_cache_read_tokens + excluded.lc_cache_read_tokens,
+                 events = events + excluded.events,
+                 last_ts = MAX(last_ts, excluded.last_ts)";
+        const COLS: &str = "input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+                 cache_creation_1h_tokens, reasoning_output_tokens, lc_input_tokens, lc_output_tokens,
+                 lc_cache_creation_tokens, lc_cache_read_tokens, events, last_ts";
+        let mut rollup = tx.prepare_cached(&format!(
+            "INSERT INTO usage_rollup (bucket, profile, model, {COLS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT(bucket, profile, model) DO UPDATE SET {SET}"
+        ))?;
+        // The same change per local day (`local_day` is bound to the daemon's zone).
+        let mut daily = tx.prepare_cached(&format!(
+            "INSERT INTO usage_daily (day, profile, model, {COLS})
+             VALUES (local_day(?1 * 900), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT(day, profile, model) DO UPDATE SET {SET}"
+        ))?;
+        for ((bucket, profile, model), d) in self.deltas {
+            let [i, o, cw, cr, cw1h, r] = d.counts;
+            let [li, lo, lcw, lcr] = d.long;
+            for stmt in [&mut rollup, &mut daily] {
+                stmt.execute(params![
+                    bucket, profile, model, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events,
+                    d.last_ts
+                ])?;
+            }
+        }
+        // And the all-time totals (what /metrics serves).
+        let mut totals = tx.prepare_cached(
+            "INSERT INTO usage_totals (profile, agent, provider, model, input_tokens, output_tokens,
+                 cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens, events, last_ts, rev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT(profile, agent, provider, model) DO UPDATE SET
+                 input_tokens = MIN(input_tokens + excluded.input_tokens, 9223372036854775807),
+                 output_tokens = MIN(output_tokens + excluded.output_tokens, 9223372036854775807),
+                 cache_creation_input_tokens = MIN(cache_creation_input_tokens + excluded.cache_creation_input_tokens, 9223372036854775807),
+                 cache_read_input_tokens = MIN(cache_read_input_tokens + excluded.cache_read_input_tokens, 9223372036854775807),
+                 cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + excluded.cache_creation_1h_tokens, 9223372036854775807),
+                 events = events + excluded.events,
+                 last_ts = MAX(last_ts, excluded.last_ts),
+                 rev = excluded.rev",
+        )?;
+        // The last change number given in this transaction (readers ask for rows above
+        // the last they saw).
+        let rev = self.next_rev.map_or(0, |n| n - 1);
+        for ((profile, agent, provider, model), d) in self.totals {
+            let [i, o, cw, cr, cw1h, _] = d.counts;
+            totals.execute(params![
+                profile, agent, provider, model, i, o, cw, cr, cw1h, d.events, d.last_ts, rev
+            ])?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+use super::*;
+use crate::records::{Links, Replay};
+
+fn open(name: &str) -> (std::path::PathBuf, Connection) {
+    let dir = std::env::temp_dir().join(format!("clown-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let conn = super::super::db::open(&dir.join("t.db")).unwrap();
+    (dir, conn)
+}
+
+fn event(n: u64, key: &str) -> UsageEvent {
+    UsageEvent {
+        profile: "p".into(),
+        model: "m".into(),
+        ts: Some(1_800_000_000),
+        tokens: Tokens {
+            input_tokens: n,
+            ..Default::default()
+        },
+        source: "test".into(),
+        dedupe_key: Some(key.into()),
+        ..Default::default()
+    }
+}
+
+fn total_input(conn: &Connection) -> (i64, i64, i64) {
+    let q = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    (
+        q("SELECT IFNULL(SUM(input_tokens), 0) FROM usage_events"),
+        q("SELECT IFNULL(SUM(input_tokens), 0) FROM usage_rollup"),
+        q("SELECT IFNULL(SUM(input_tokens), 0) FROM usage_daily"),
+    )
+}
+
+fn put(conn: &mut Connection, events: &[UsageEvent]) -> Vec<Stored> {
+    with_events(conn, |tx, rollup| {
+        events.iter().map(|e| put_event(tx, rollup, e, 0)).collect()
+    })
+    .unwrap()
+}
+
+#[test]
+fn sums_saturate_instead_of_failing() {
+    let (dir, mut conn) = open("sat");
+    record(&mut conn, &[event(5, "a")], &[], 0).unwrap();
+    // As if a great many events had come before.
+    conn.execute(
+        "UPDATE usage_rollup SET input_tokens = 9223372036854775000",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE usage_daily SET input_tokens = 9223372036854775000",
+        [],
+    )
+    .unwrap();
+    record(&mut conn, &[event(1_000_000_000_000, "b")], &[], 0).unwrap();
+    for table in ["usage_rollup", "usage_daily"] {
+        let n: i64 = conn
+            .query_row(&format!("SELECT input_tokens FROM {table}"), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, i64::MAX, "{table}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn larger_copies_replace_and_legacy_keys_are_taken_over() {
+    let (dir, mut conn) = open("keys");
+    assert_eq!(
+        put(&mut conn, &[event(10, "claude:m")]),
+        vec![Stored::Added]
+    );
+    // The same response under its new key: it takes the old row over.
+    let mut newer = event(12, "claude:m:r1");
+    newer.links.supersedes = Some("claude:m".into());
+    let mut other = event(7, "claude:m:r2");
+    other.links.supersedes = Some("claude:m".into());
+    let got = put(&mut conn, &[newer.clone(), other, newer]);
+    assert_eq!(
+        got[0],
+        Stored::Replaced(Tokens {
+            input_tokens: 2,
+            ..Default::default()
+        })
+    );
+    // Another request under the same message id is another response.
+    assert_eq!(got[1], Stored::Added);
+    assert_eq!(got[2], Stored::Duplicate);
+    assert_eq!(total_input(&conn), (19, 19, 19));
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM usage_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_copy_never_counts_beside_its_original_in_either_order() {
+    let (dir, mut conn) = open("replay");
+    let with = |n: u64, key: &str, copy: bool| UsageEvent {
+        links: Links {
+            supersedes: None,
+            replay: Some(Replay {
+                group: "g".into(),
+                copy,
+            }),
+        },
+        ..event(n, key)
+    };
+    // Copy first: stored, then replaced by its original.
+    put(&mut conn, &[with(100, "k-copy", true)]);
+    assert_eq!(total_input(&conn), (100, 100, 100));
+    put(&mut conn, &[with(100, "k-orig", false)]);
+    assert_eq!(total_input(&conn), (100, 100, 100));
+    // A copy after its original is dropped.
+    assert_eq!(
+        put(&mut conn, &[with(100, "k-copy2", true)]),
+        vec![Stored::Duplicate]
+    );
+    // Another original in the group (same id and time, another request) counts.
+    put(&mut conn, &[with(5, "k-orig2", false)]);
+    assert_eq!(total_input(&conn), (105, 105, 105));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn pruning_keeps_every_total() {
+    let (dir, mut conn) = open("prune");
+    let mut old = event(3, "old");
+    old.ts = Some(1_700_000_000);
+    record(&mut conn, &[old, event(4, "new")], &[], 0).unwrap();
+    let pruned = super::super::retention::prune(&mut conn, 1_750_000_000).unwrap();
+    assert_eq!(pruned.events, 1);
+    assert_eq!(total_input(&conn), (4, 7, 7));
+    assert_eq!(
+        super::super::retention::pruned_before(&conn).unwrap(),
+        1_750_000_000
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn keys_are_stable() {
+    // Stored in every database: this value must never change.
+    assert_eq!(key_hash("claude:msg_1"), key_hash("claude:msg_1"));
+    assert_ne!(key_hash("claude:msg_1"), key_hash("claude:msg_2"));
+    assert_eq!(key_hash("claude:msg_1"), -3769477115699078248);
+}

@@ -1,0 +1,363 @@
+//! The import of an agent's own usage logs, for every agent: a [`Format`] finds its files
+//! under a root and reads one from where the last import stopped; this module does the
+//! rest, the same for all of them.
+//!
+//! Worker threads read files while the calling thread writes: whole files are committed
+//! together (`store::imports`), so a crash never leaves half a file counted, and a file's
+//! read position (and whatever state its reader carries from one read to the next) is in
+//! the same transaction as its events. A file unchanged since the last import is not
+//! opened; a grown one is read from where the last import stopped; one that shrank or
+//! was replaced is read again from the start, and the store's keys keep what was counted
+//! from being counted twice. Events of a file read before whose time is older than what
+//! the retention has dropped are skipped: they were counted then, and their keys are gone.
+
+mod file;
+pub mod walk;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+pub use file::{FileJob, FileRead, Found, read_lines};
+
+use crate::store::imports::{self, Counted, ImportedFile};
+use crate::store::{Store, StoreError};
+use crate::tokens::Tokens;
+
+/// Whole files are committed together until a transaction holds about this many events;
+/// the writer is taken for one batch at a time, so other writes wait for one batch at
+/// most, and reads (on their own connections) not at all.
+const BATCH_EVENTS: usize = 5_000;
+
+/// One agent's log format.
+pub trait Format: Sync {
+    /// The agent id, as in the catalogue (`codex`).
+    fn agent(&self) -> &'static str;
+    /// The `source` of its events (`codex-log`).
+    fn source(&self) -> &'static str;
+    /// What the summary calls its files ("JSONL files").
+    fn files_noun(&self) -> &'static str {
+        "files"
+    }
+    /// The files under `root` to consider.
+    fn find(&self, root: &std::path::Path, out: &mut Vec<Found>);
+    /// The log file under `root` a changed path is (or is part of), if any.
+    fn log_of(&self, root: &Path, changed: &Path) -> Option<PathBuf>;
+    /// A log file's size, time and inode (what tells whether it changed).
+    fn stat(&self, path: &Path) -> Option<Found> {
+        std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| Found::of(path.to_path_buf(), &m))
+    }
+    /// Whether this file is read whole whenever it changed (rewritten JSON, a database):
+    /// then no position within it is kept.
+    fn whole(&self, _path: &Path) -> bool {
+        false
+    }
+    /// The directories under `root` whose changes matter, and whether their
+    /// subdirectories do too.
+    fn watch_dirs(&self, root: &Path) -> Vec<(PathBuf, bool)> {
+        vec![(root.to_path_buf(), true)]
+    }
+    /// Reads one file from `job.offset` (or whole, for a format whose files are
+    /// rewritten) into `out`.
+    fn read(&self, job: &FileJob, out: &mut FileRead);
+}
+
+/// One directory of an agent's data and the profile its usage belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportSource {
+    pub dir: PathBuf,
+    pub profile: String,
+    /// The profile's requests go through its proxy, which records their usage: its logs
+    /// are read (marks advance) but their events are left to the proxy's records.
+    pub proxied: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub files_read: usize,
+    pub files_unchanged: usize,
+    pub unreadable: Vec<String>,
+    pub malformed_lines: u64,
+    pub events_added: u64,
+    pub events_replaced: u64,
+    pub duplicates: u64,
+    pub tokens: Tokens,
+    pub sessions: usize,
+    /// Events of proxied profiles, which the proxy recorded.
+    pub left_to_proxy: u64,
+}
+
+impl Summary {
+    pub fn count(&mut self, c: Counted) {
+        self.events_added += c.added;
+        self.events_replaced += c.replaced;
+        self.duplicates += c.duplicates;
+        self.tokens.add(&c.tokens);
+    }
+
+    /// Whether the import changed anything.
+    pub fn changed(&self) -> bool {
+        self.events_added + self.events_replaced > 0
+    }
+
+    /// ", N unreadable files (…)" when there are some.
+    pub fn unreadable_note(&self) -> String {
+        if self.unreadable.is_empty() {
+            return String::new();
+        }
+        format!(
+            ", {} unreadable files ({})",
+            self.unreadable.len(),
+            self.unreadable.join(", ")
+        )
+    }
+}
+
+/// Progress after each file.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub files_done: usize,
+    pub files_total: usize,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+/// Only the log files these changed paths belong to are looked at (a live import);
+/// `None` = every file of the sources.
+pub type Only<'a> = Option<&'a HashSet<PathBuf>>;
+
+/// Imports every source of one format; `progress` is called after each file. Blocking:
+/// run it on a blocking thread.
+pub fn run(
+    store: &Store,
+    format: &dyn Format,
+    sources: &[ImportSource],
+    only: Only,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Summary, StoreError> {
+    let mut summary = Summary::default();
+    let jobs = jobs(store, format, sources, only, &mut summary)?;
+    let pruned_before = store.call_blocking(|c| crate::store::retention::pruned_before(c))?;
+    read_and_commit(store, format, jobs, pruned_before, progress, &mut summary)?;
+    Ok(summary)
+}
+
+/// The files to read: new ones whole, grown ones from their mark, unchanged ones not.
+fn jobs(
+    store: &Store,
+    format: &dyn Format,
+    sources: &[ImportSource],
+    only: Only,
+    summary: &mut Summary,
+) -> Result<Vec<FileJob>, StoreError> {
+    let agent = format.agent();
+    let mut per_source = Vec::new();
+    for source in sources {
+        // Canonical once per source: file keys are stable however the directory was named.
+        let base = source
+            .dir
+            .canonicalize()
+            .unwrap_or_else(|_| source.dir.clone());
+        let mut found = Vec::new();
+        match only {
+            // A live import: only the files that changed, without walking the tree.
+            Some(paths) => found.extend(
+                paths
+                    .iter()
+                    .filter_map(|p| format.log_of(&base, p))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .filter_map(|p| format.stat(&p)),
+            ),
+            None => format.find(&base, &mut found),
+        }
+        found.sort_by(|a, b| {
+            a.path
+                .as_os_str()
+                .as_encoded_bytes()
+                .cmp(b.path.as_os_str().as_encoded_bytes())
+        });
+        per_source.push((source, found));
+    }
+    let marks = match only {
+        Some(_) => {
+            let keys: Vec<String> = per_source
+                .iter()
+                .flat_map(|(_, found)| found.iter().map(|f| f.path.display().to_string()))
+                .collect();
+            store.call_blocking(|c| imports::marks_of(c, &keys))?
+        }
+        None => store.call_blocking(|c| imports::marks(c, agent))?,
+    };
+    let mut jobs = Vec::new();
+    let mut seen = HashSet::new();
+    for (source, found) in per_source {
+        for f in found {
+            if !seen.insert(f.path.clone()) {
+                continue;
+            }
+            let key = f.path.display().to_string();
+            let mark = marks.get(&key);
+            // Another file under the same name (rotated, replaced): read from its start.
+            let same = mark.filter(|m| m.inode == 0 || m.inode == f.inode);
+            let offset = match same {
+                Some(m) if m.size == f.size && m.mtime_ns == f.mtime_ns => {
+                    summary.files_unchanged += 1;
+                    continue;
+                }
+                Some(m) if m.offset <= f.size => m.offset,
+                _ => 0,
+            };
+            jobs.push(FileJob {
+                path: f.path,
+                key,
+                profile: source.profile.clone(),
+                size: f.size,
+                mtime_ns: f.mtime_ns,
+                inode: f.inode,
+                offset,
+                tail: same.map(|m| m.tail).unwrap_or(0),
+                state: same
+                    .filter(|m| m.offset <= f.size)
+                    .and_then(|m| m.state.clone()),
+                seen_before: mark.is_some(),
+                keep_events: !source.proxied,
+            });
+        }
+    }
+    Ok(jobs)
+}
+
+fn commit(
+    store: &Store,
+    format: &dyn Format,
+    batch: &[ImportedFile],
+    summary: &mut Summary,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (source, agent) = (format.source(), format.agent());
+    let counted = store.call_blocking(|c| imports::commit_files(c, batch, source, agent, now))?;
+    summary.count(counted);
+    Ok(())
+}
+
+fn read_and_commit(
+    store: &Store,
+    format: &dyn Format,
+    jobs: Vec<FileJob>,
+    pruned_before: i64,
+    progress: &(dyn Fn(Progress) + Sync),
+    summary: &mut Summary,
+) -> Result<(), StoreError> {
+    let files_total = jobs.len();
+    let bytes_total: u64 = jobs.iter().map(|j| j.size.saturating_sub(j.offset)).sum();
+    let now = jiff::Timestamp::now().as_second();
+    let mut session_ids = HashSet::new();
+    let queue = Mutex::new(jobs.into_iter());
+    let (tx, rx) = mpsc::sync_channel::<FileRead>(8);
+    let mut failure = None;
+    std::thread::scope(|scope| {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 4)
+            .min(files_total.max(1));
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let queue = &queue;
+            scope.spawn(move || {
+                loop {
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some(mut job) = job else { break };
+                    let whole = format.whole(&job.path);
+                    if !whole && !file::still_there(&job) {
+                        // Rewritten under the same name: from the start, keys dedupe.
+                        job.offset = 0;
+                        job.state = None;
+                    }
+                    let mut read = FileRead::for_job(&job, format.agent());
+                    format.read(&job, &mut read);
+                    if !whole {
+                        read.seal();
+                    }
+                    read.settle(&job, pruned_before);
+                    if !job.keep_events {
+                        read.left_to_proxy = read.file.events.len() as u64;
+                        read.file.events.clear();
+                    }
+                    if tx.send(read).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let (mut files_done, mut bytes_done) = (0, 0);
+        let mut batch: Vec<ImportedFile> = Vec::new();
+        let mut batch_events = 0;
+        for r in rx {
+            files_done += 1;
+            bytes_done += r.file.size.saturating_sub(r.offset);
+            if failure.is_some() {
+                continue;
+            }
+            if let Some(e) = &r.error {
+                summary
+                    .unreadable
+                    .push(format!("{}: {e}", r.path.display()));
+            }
+            summary.malformed_lines += r.malformed;
+            summary.left_to_proxy += r.left_to_proxy;
+            session_ids.extend(r.file.sessions.keys().cloned());
+            if r.error.is_none() || r.file.consumed > r.offset {
+                summary.files_read += 1;
+                batch_events += r.file.events.len() + 1;
+                batch.push(r.file);
+                if batch_events >= BATCH_EVENTS {
+                    if let Err(e) = commit(store, format, &batch, summary, now) {
+                        failure = Some(e);
+                    }
+                    batch.clear();
+                    batch_events = 0;
+                }
+            }
+            progress(Progress {
+                files_done,
+                files_total,
+                bytes_done,
+                bytes_total,
+            });
+        }
+        if failure.is_none()
+            && !batch.is_empty()
+            && let Err(e) = commit(store, format, &batch, summary, now)
+        {
+            failure = Some(e);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    summary.sessions = session_ids.len();
+    Ok(())
+}
+
+#[cfg(test)]
+pub mod file_test {
+    use super::FileRead;
+    pub use super::file::test_read;
+
+    /// Feeds `text` to a line handler as if it were a file.
+    pub fn lines(
+        text: &str,
+        r: &mut FileRead,
+        needle: &[u8],
+        mut f: impl FnMut(&mut FileRead, &[u8]),
+    ) {
+        super::file::lines_from(text.as_bytes(), r, needle, &mut f);
+    }
+}
