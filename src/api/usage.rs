@@ -77,7 +77,7 @@ pub async fn record(
             }
             let mut changed = Vec::new();
             if !limits.is_empty() {
-                for profile in limits_db::record(c, &limits)? {
+                for profile in limits_db::record(c, &limits, limits_db::FROM_PROXY)? {
                     if let Some(row) = limits_db::latest(c, &profile)? {
                         changed.push(row);
                     }
@@ -87,6 +87,7 @@ pub async fn record(
         })
         .await?;
     if added_events + added_sessions > 0 {
+        state.meter().usage_changed();
         state.events().publish(
             "usage_recorded",
             json!({"events": added_events, "sessions": added_sessions}),

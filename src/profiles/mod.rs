@@ -105,6 +105,8 @@ impl From<LaunchError> for ProfileError {
 
 /// What the profile use cases work with.
 pub struct Resources {
+    /// Makes the status-line token a launch hands the agent.
+    pub status_keys: crate::auth::StatusKeys,
     /// The shared setup, projected into a home at its create and every launch.
     pub setup: Arc<crate::setup::SharedSetup>,
     pub store: Store,
