@@ -14,10 +14,10 @@ use serde::Serialize;
 
 use crate::agents::detect::Detector;
 use crate::auth::{StatusKeys, Token, UsageTokens};
-use crate::meter::Meter;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::logging::LogTail;
+use crate::meter::Meter;
 use crate::paths::{Env, Paths};
 use crate::profiles::plan::StorePlans;
 use crate::profiles::{Profiles, Resources};

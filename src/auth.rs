@@ -307,10 +307,16 @@ mod tests {
         bad.pop();
         bad.push('0');
         assert!(keys.profile_of(&bad).is_none() || t.ends_with('0'));
-        assert_eq!(StatusKeys::new(&Token::generate().unwrap()).profile_of(&t), None);
+        assert_eq!(
+            StatusKeys::new(&Token::generate().unwrap()).profile_of(&t),
+            None
+        );
         assert!(!t.contains(owner.expose()));
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, format!("Bearer {t}").parse().unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
         assert_eq!(
             caller(&owner, &UsageTokens::default(), &keys, &h),
             Some(Caller::Statusline {

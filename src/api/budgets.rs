@@ -27,9 +27,8 @@ pub struct SetBudget {
 }
 
 fn period(p: &str) -> Result<Period, ApiError> {
-    Period::parse(p).ok_or_else(|| {
-        ApiError::bad_request(format!("Invalid period '{p}': use daily or monthly"))
-    })
+    Period::parse(p)
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid period '{p}': use daily or monthly")))
 }
 
 pub async fn list(State(state): State<AppState>) -> ApiResult {
@@ -61,7 +60,11 @@ pub async fn set(
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(json!({"success": true, "data": state_now}))).into_response())
+    Ok((
+        status,
+        axum::Json(json!({"success": true, "data": state_now})),
+    )
+        .into_response())
 }
 
 pub async fn remove(

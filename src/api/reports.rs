@@ -46,7 +46,10 @@ pub struct BlocksParams {
     recent: bool,
 }
 
-pub async fn blocks(State(state): State<AppState>, ApiQuery(q): ApiQuery<BlocksParams>) -> ApiResult {
+pub async fn blocks(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<BlocksParams>,
+) -> ApiResult {
     let report = state
         .meter()
         .blocks(BlocksQuery {
@@ -97,11 +100,17 @@ async fn report(state: AppState, kind: Kind, q: ReportParams) -> ApiResult {
     Ok(ok(report))
 }
 
-pub async fn daily(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportParams>) -> ApiResult {
+pub async fn daily(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportParams>,
+) -> ApiResult {
     report(state, Kind::Daily, q).await
 }
 
-pub async fn weekly(State(state): State<AppState>, ApiQuery(q): ApiQuery<ReportParams>) -> ApiResult {
+pub async fn weekly(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportParams>,
+) -> ApiResult {
     report(state, Kind::Weekly, q).await
 }
 
@@ -178,6 +187,9 @@ pub struct LimitsParams {
     profile: Option<String>,
 }
 
-pub async fn limits(State(state): State<AppState>, ApiQuery(q): ApiQuery<LimitsParams>) -> ApiResult {
+pub async fn limits(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<LimitsParams>,
+) -> ApiResult {
     Ok(ok(state.meter().limits(q.profile).await?))
 }

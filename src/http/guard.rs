@@ -163,9 +163,7 @@ fn check(
                 "This token can only record usage (POST /api/usage/record)",
             ))
         }
-        Some(Caller::Statusline { .. })
-            if (method, path) != (&STATUS_ROUTE.0, STATUS_ROUTE.1) =>
-        {
+        Some(Caller::Statusline { .. }) if (method, path) != (&STATUS_ROUTE.0, STATUS_ROUTE.1) => {
             Verdict::Refuse(envelope_error(
                 StatusCode::FORBIDDEN,
                 "This token can only ask for its profile's status line (POST /api/statusline)",

@@ -81,7 +81,9 @@ impl Meter {
             q.until.as_deref(),
             &now,
         )?;
-        let profiles = self.select(q.profile.as_deref(), q.agent.as_deref()).await?;
+        let profiles = self
+            .select(q.profile.as_deref(), q.agent.as_deref())
+            .await?;
         let catalogue = self.inner.catalogue.get();
         let tz = now.time_zone().clone();
         let now_ts = now.timestamp().as_second();

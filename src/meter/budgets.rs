@@ -104,7 +104,10 @@ impl Meter {
 
     pub async fn remove_budget(&self, scope: &str, period: Period) -> Result<(), MeterError> {
         let s = scope.to_string();
-        let removed = self.store().call(move |c| db::remove(c, &s, period)).await?;
+        let removed = self
+            .store()
+            .call(move |c| db::remove(c, &s, period))
+            .await?;
         if !removed {
             return Err(MeterError::NotFound(format!(
                 "No {} budget for '{scope}'",
@@ -136,19 +139,31 @@ impl Meter {
                 let mut spent: HashMap<String, (f64, f64)> = HashMap::new();
                 if !budgets.is_empty() {
                     let mut prices = Prices::new(&catalogue);
-                    let mut exact: HashMap<String, (crate::usage::pricing::ExactCost, crate::usage::pricing::ExactCost)> =
-                        HashMap::new();
-                    daily::fold(c, Some(&month_start), &today, None, None, |day, p, m, t, _| {
-                        let cost = prices.cost(m, &t);
-                        let slot = match exact.get_mut(p) {
-                            Some(s) => s,
-                            None => exact.entry(p.to_string()).or_default(),
-                        };
-                        slot.1.add(&cost);
-                        if day == today {
-                            slot.0.add(&cost);
-                        }
-                    })?;
+                    let mut exact: HashMap<
+                        String,
+                        (
+                            crate::usage::pricing::ExactCost,
+                            crate::usage::pricing::ExactCost,
+                        ),
+                    > = HashMap::new();
+                    daily::fold(
+                        c,
+                        Some(&month_start),
+                        &today,
+                        None,
+                        None,
+                        |day, p, m, t, _| {
+                            let cost = prices.cost(m, &t);
+                            let slot = match exact.get_mut(p) {
+                                Some(s) => s,
+                                None => exact.entry(p.to_string()).or_default(),
+                            };
+                            slot.1.add(&cost);
+                            if day == today {
+                                slot.0.add(&cost);
+                            }
+                        },
+                    )?;
                     spent = exact
                         .into_iter()
                         .map(|(p, (d, m))| (p, (d.usd().total_cost, m.usd().total_cost)))
@@ -240,7 +255,11 @@ impl Meter {
             true
         });
         let changed = {
-            let mut cached = self.inner.budgets.write().unwrap_or_else(|p| p.into_inner());
+            let mut cached = self
+                .inner
+                .budgets
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
             let key = |v: &[BudgetState]| {
                 v.iter()
                     .map(|s| (s.budget.clone(), s.level, s.stopped))

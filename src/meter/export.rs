@@ -149,7 +149,9 @@ impl Meter {
             q.until.as_deref(),
             &now,
         )?;
-        let profiles = self.select(q.profile.as_deref(), q.agent.as_deref()).await?;
+        let profiles = self
+            .select(q.profile.as_deref(), q.agent.as_deref())
+            .await?;
         let catalogue = self.inner.catalogue.get();
         let (start, end) = range.bounds(now.time_zone());
         let today = now.date().to_string();
@@ -237,7 +239,9 @@ impl Meter {
             if let Err(e) = walked {
                 tracing::error!("usage export failed: {e}");
                 let _ = error_tx
-                    .send(Err(std::io::Error::other("the export failed; see the daemon's log")))
+                    .send(Err(std::io::Error::other(
+                        "the export failed; see the daemon's log",
+                    )))
                     .await;
             }
         });

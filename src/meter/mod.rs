@@ -172,7 +172,11 @@ impl<'a> Prices<'a> {
         v
     }
 
-    pub fn cost(&mut self, model: &str, t: &crate::tokens::Tokens) -> crate::usage::pricing::ExactCost {
+    pub fn cost(
+        &mut self,
+        model: &str,
+        t: &crate::tokens::Tokens,
+    ) -> crate::usage::pricing::ExactCost {
         self.get(model)
             .map(|p| crate::usage::pricing::ExactCost::of(t, &p))
             .unwrap_or_default()

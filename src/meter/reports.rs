@@ -30,7 +30,9 @@ fn date(what: &str, s: &str) -> Result<Date, MeterError> {
         _ => s.to_string(),
     };
     iso.parse::<Date>().map_err(|_| {
-        MeterError::Invalid(format!("Invalid {what} '{s}': use YYYY-MM-DD (or YYYYMMDD)"))
+        MeterError::Invalid(format!(
+            "Invalid {what} '{s}': use YYYY-MM-DD (or YYYYMMDD)"
+        ))
     })
 }
 
@@ -48,7 +50,10 @@ impl Range {
                 ));
             }
             let p = Period::parse(p).ok_or_else(|| {
-                MeterError::Invalid(format!("Invalid period '{p}': use one of {}", period::NAMES))
+                MeterError::Invalid(format!(
+                    "Invalid period '{p}': use one of {}",
+                    period::NAMES
+                ))
             })?;
             let (first, last) = p.days(now);
             return Ok(Self {
@@ -279,7 +284,9 @@ impl Meter {
                 )));
             }
         };
-        let profiles = self.select(q.profile.as_deref(), q.agent.as_deref()).await?;
+        let profiles = self
+            .select(q.profile.as_deref(), q.agent.as_deref())
+            .await?;
         let catalogue = self.inner.catalogue.get();
         let tz = now.time_zone().clone();
         let today = now.date();
@@ -321,24 +328,38 @@ impl Meter {
                         }
                     }
                     rows.sort_by(|a: &Row, b: &Row| match (&a.key, &b.key) {
-                        (Key::Session { last_activity: x, .. }, Key::Session { last_activity: y, .. }) => x.cmp(y),
+                        (
+                            Key::Session {
+                                last_activity: x, ..
+                            },
+                            Key::Session {
+                                last_activity: y, ..
+                            },
+                        ) => x.cmp(y),
                         _ => std::cmp::Ordering::Equal,
                     });
                 } else {
                     let first = range.first.map(|d| d.to_string());
                     let last = range.last.unwrap_or(today).to_string();
-                    daily::fold(c, first.as_deref(), &last, None, None, |day, profile, model, t, _| {
-                        if !wanted(profile) {
-                            return;
-                        }
-                        let key = bucket(kind, day, sunday);
-                        let cost = prices.cost(model, &t);
-                        let priced = prices.get(model).is_some();
-                        if order.last() != Some(&key) && !accs.contains_key(&key) {
-                            order.push(key.clone());
-                        }
-                        accs.entry(key).or_default().add(model, &t, cost, priced);
-                    })?;
+                    daily::fold(
+                        c,
+                        first.as_deref(),
+                        &last,
+                        None,
+                        None,
+                        |day, profile, model, t, _| {
+                            if !wanted(profile) {
+                                return;
+                            }
+                            let key = bucket(kind, day, sunday);
+                            let cost = prices.cost(model, &t);
+                            let priced = prices.get(model).is_some();
+                            if order.last() != Some(&key) && !accs.contains_key(&key) {
+                                order.push(key.clone());
+                            }
+                            accs.entry(key).or_default().add(model, &t, cost, priced);
+                        },
+                    )?;
                     for key in order {
                         if let Some(acc) = accs.remove(&key) {
                             rows.push(acc.row(match kind {

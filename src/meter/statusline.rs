@@ -160,7 +160,11 @@ impl Meter {
     }
 
     fn remember(&self, profile: &str, input: &Input) {
-        let mut reported = self.inner.reported.lock().unwrap_or_else(|p| p.into_inner());
+        let mut reported = self
+            .inner
+            .reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let written = reported
             .get(profile)
             .map_or((0, None), |r| r.written.clone());
@@ -194,7 +198,11 @@ impl Meter {
             return Ok(None);
         }
         {
-            let reported = self.inner.reported.lock().unwrap_or_else(|p| p.into_inner());
+            let reported = self
+                .inner
+                .reported
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if let Some(r) = reported.get(profile)
                 && r.written.1.as_ref() == Some(rate_limits)
                 && ts - r.written.0 < REWRITE_SECS

@@ -47,11 +47,17 @@ pub async fn run(meter: Meter) {
         loop {
             match bus.try_recv() {
                 Ok(e) if e.kind == "usage_recorded" => {
-                    meter.inner.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    meter
+                        .inner
+                        .generation
+                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
-                    meter.inner.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    meter
+                        .inner
+                        .generation
+                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 }
                 Err(_) => break,
             }

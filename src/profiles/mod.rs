@@ -42,7 +42,7 @@ use crate::store::{Store, StoreError};
 use crate::supervisor::{Supervisor, SupervisorError};
 
 pub use create::{Checked, Created};
-pub use launch::{Launch, agent_base_url};
+pub use launch::{Launch, STATUSLINE_ENV, agent_base_url};
 pub use login::login_spec;
 pub use rules::{
     CreateProfile, RESERVED_ALIASES, Validated, check_auth, clean_secret, endpoint_url, resolve,

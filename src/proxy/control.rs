@@ -118,7 +118,11 @@ pub fn refusal(stop: &Stop, openai: bool) -> (StatusCode, String, Option<u64>) {
         (StatusCode::FORBIDDEN, "permission_error")
     };
     let body = json!({"type": "error", "error": {"type": kind, "message": stop.message}});
-    (status, body.to_string(), stop.retry_after_secs.filter(|_| window))
+    (
+        status,
+        body.to_string(),
+        stop.retry_after_secs.filter(|_| window),
+    )
 }
 
 /// Whether a request path belongs to the OpenAI API family (else Anthropic's).
@@ -126,9 +130,14 @@ pub fn is_openai_path(path: &str, primary_protocol: &str) -> bool {
     if path.starts_with("/v1/messages") {
         return false;
     }
-    ["/v1/chat/", "/v1/responses", "/v1/completions", "/v1/embeddings"]
-        .iter()
-        .any(|p| path.starts_with(p))
+    [
+        "/v1/chat/",
+        "/v1/responses",
+        "/v1/completions",
+        "/v1/embeddings",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
         || primary_protocol == "openai"
 }
 
@@ -152,7 +161,12 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["type"], "error");
         assert_eq!(v["error"]["type"], "permission_error");
-        assert!(v["error"]["message"].as_str().unwrap().contains("daily budget"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("daily budget")
+        );
         let (status, body, retry) = refusal(&stop("window"), false);
         assert_eq!((status, retry), (StatusCode::TOO_MANY_REQUESTS, Some(60)));
         assert!(body.contains("rate_limit_error"));

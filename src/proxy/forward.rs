@@ -107,7 +107,11 @@ impl Forwarder {
         }
         // A budget's hard stop: answered here, nothing goes upstream.
         if let Some(stop) = self.gate.current() {
-            let protocol = self.plan.targets.first().map_or("", |t| t.protocol.as_str());
+            let protocol = self
+                .plan
+                .targets
+                .first()
+                .map_or("", |t| t.protocol.as_str());
             let (status, body, retry) = refusal(&stop, is_openai_path(path, protocol));
             let mut resp = json_response(status, body);
             if let Some(secs) = retry {

@@ -22,8 +22,9 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Budget> {
 const COLUMNS: &str = "scope, period, limit_usd, window, window_percent, hard_stop";
 
 pub fn list(conn: &Connection) -> Result<Vec<Budget>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM budgets ORDER BY scope, period"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM budgets ORDER BY scope, period"
+    ))?;
     let rows = stmt.query_map([], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -52,7 +52,9 @@ fn text<'r>(r: &'r rusqlite::Row, i: usize) -> rusqlite::Result<&'r str> {
 }
 
 fn opt_text<'r>(r: &'r rusqlite::Row, i: usize) -> rusqlite::Result<Option<&'r str>> {
-    r.get_ref(i)?.as_str_or_null().map_err(rusqlite::Error::from)
+    r.get_ref(i)?
+        .as_str_or_null()
+        .map_err(rusqlite::Error::from)
 }
 
 /// The start of the oldest 15-minute bucket whose events are all still kept: before it,
@@ -249,15 +251,24 @@ mod tests {
             t0 - 24 * h
         );
         let mut seen = Vec::new();
-        fold(&conn, a, t0, end, |r| seen.push((r.ts, r.count, r.source.to_string()))).unwrap();
+        fold(&conn, a, t0, end, |r| {
+            seen.push((r.ts, r.count, r.source.to_string()))
+        })
+        .unwrap();
         assert_eq!(seen.len(), 4);
         assert!(seen.iter().all(|(_, n, s)| *n == 1 && s == "test"));
         // Raw events before t0 + 9h gone (as retention would leave it): the rollup
         // stands in for them, one entry per bucket.
-        conn.execute("DELETE FROM usage_events WHERE ts < ?1", params![t0 + 9 * h])
-            .unwrap();
+        conn.execute(
+            "DELETE FROM usage_events WHERE ts < ?1",
+            params![t0 + 9 * h],
+        )
+        .unwrap();
         let mut seen = Vec::new();
-        fold(&conn, a, t0, end, |r| seen.push((r.ts, r.source.to_string()))).unwrap();
+        fold(&conn, a, t0, end, |r| {
+            seen.push((r.ts, r.source.to_string()))
+        })
+        .unwrap();
         assert_eq!(
             seen,
             vec![

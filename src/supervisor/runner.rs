@@ -16,12 +16,12 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::backoff::Backoff;
-use crate::proxy::control::Control;
 use super::child::{self, ProxyChild};
 use super::logfile::LogFile;
 use super::start::{self, Started};
 use super::status::{ProxyStatus, State};
 use super::{Context, PlanFailure, Procs};
+use crate::proxy::control::Control;
 
 const HEALTH_MISSES: u32 = 3;
 
@@ -304,13 +304,19 @@ impl Runner {
                         .as_mut()
                         .and_then(|s| s.borrow_and_update().get(&self.alias).cloned());
                     if now != told {
-                        let said = if now.is_some() { "stopped by a budget" } else { "budget stop lifted" };
+                        let said = if now.is_some() {
+                            "stopped by a budget"
+                        } else {
+                            "budget stop lifted"
+                        };
                         match child.control(&Control { stop: now.clone() }).await {
                             Ok(()) => {
                                 self.log.note(said);
                                 told = now;
                             }
-                            Err(e) => self.log.note(&format!("cannot tell the child ({said}): {e}")),
+                            Err(e) => self
+                                .log
+                                .note(&format!("cannot tell the child ({said}): {e}")),
                         }
                     }
                 }

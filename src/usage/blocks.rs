@@ -190,8 +190,7 @@ impl Blocks {
         self.close();
         let length = self.length;
         for b in &mut self.done {
-            b.is_active =
-                !b.is_gap && b.last.is_some_and(|l| now - l < length) && now < b.end;
+            b.is_active = !b.is_gap && b.last.is_some_and(|l| now - l < length) && now < b.end;
             if b.is_active {
                 b.projection = b.burn_rate.as_ref().map(|r| project(b, r, now));
             } else {
@@ -315,7 +314,10 @@ mod tests {
         );
         assert_eq!(blocks[0].entries, 2);
         assert_eq!(blocks[0].total_tokens, 5);
-        assert_eq!(blocks[0].actual_end_time.as_deref(), Some("2026-03-14T14:00:00Z"));
+        assert_eq!(
+            blocks[0].actual_end_time.as_deref(),
+            Some("2026-03-14T14:00:00Z")
+        );
         assert!((blocks[0].cost_usd - 0.000039).abs() < 1e-12);
         assert_eq!(blocks[4].end_time, "2026-03-15T00:30:00Z");
         assert!(blocks[4].is_gap && blocks[4].actual_end_time.is_none());

@@ -203,7 +203,9 @@ pub fn evaluate(
         resets_at: iso(resets_at).unwrap_or_default(),
         spent_usd,
         usd_percent,
-        window_used_percent: window.filter(|_| b.window.is_some()).map(|w| w.used_percent),
+        window_used_percent: window
+            .filter(|_| b.window.is_some())
+            .map(|w| w.used_percent),
         window_resets_at: window
             .filter(|_| b.window.is_some())
             .and_then(|w| w.resets_at)
@@ -289,16 +291,31 @@ mod tests {
             used_percent: 45.0,
             resets_at: Some(1_800_000_000),
         };
-        let s = evaluate(&budget(Some(10.0), Some(50.0)), 8.5, Some(w), "2026-03-14".into(), 0);
+        let s = evaluate(
+            &budget(Some(10.0), Some(50.0)),
+            8.5,
+            Some(w),
+            "2026-03-14".into(),
+            0,
+        );
         assert_eq!(s.binding, "window");
         assert!((s.used_percent - 90.0).abs() < 1e-9);
         assert_eq!(s.level, "warning");
         assert!(!s.stopped);
-        let s = evaluate(&budget(Some(10.0), None), 10.0, None, "2026-03-14".into(), 0);
+        let s = evaluate(
+            &budget(Some(10.0), None),
+            10.0,
+            None,
+            "2026-03-14".into(),
+            0,
+        );
         assert_eq!((s.level, s.stopped, s.binding), ("exceeded", true, "usd"));
         assert_eq!(reached(s.used_percent).collect::<Vec<_>>(), [80, 95, 100]);
         assert_eq!(reached(94.9).collect::<Vec<_>>(), [80]);
         let m = stop_message(&s);
-        assert!(m.contains("the daily budget of 'work'") && m.contains("$10.00 of $10.00"), "{m}");
+        assert!(
+            m.contains("the daily budget of 'work'") && m.contains("$10.00 of $10.00"),
+            "{m}"
+        );
     }
 }

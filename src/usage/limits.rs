@@ -307,7 +307,10 @@ mod tests {
         // Past its reset, a window has started over.
         let later = windows(&row, 1_800_000_001);
         let five = later.iter().find(|w| w.window == "five_hour").unwrap();
-        assert_eq!((five.used_percentage, five.resets_in_secs), (Some(0.0), Some(0)));
+        assert_eq!(
+            (five.used_percentage, five.resets_in_secs),
+            (Some(0.0), Some(0))
+        );
     }
 
     #[test]
@@ -317,11 +320,13 @@ mod tests {
             "seven_day": {"used_percentage": "x"}
         }));
         assert_eq!(
-            h.get("anthropic-ratelimit-unified-5h-utilization").map(String::as_str),
+            h.get("anthropic-ratelimit-unified-5h-utilization")
+                .map(String::as_str),
             Some("0.235")
         );
         assert_eq!(
-            h.get("anthropic-ratelimit-unified-5h-reset").map(String::as_str),
+            h.get("anthropic-ratelimit-unified-5h-reset")
+                .map(String::as_str),
             Some("1795932000")
         );
         assert_eq!(h.len(), 2);
