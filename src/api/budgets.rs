@@ -3,10 +3,7 @@
 //! or `monthly`), remove one.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::error::{ApiError, ApiResult, ok, ok_empty};
 use super::extract::ApiJson;
@@ -54,17 +51,8 @@ pub async fn set(
         window_percent: req.window_percent,
         hard_stop: req.hard_stop,
     };
-    let (state_now, created) = state.meter().set_budget(budget).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        axum::Json(json!({"success": true, "data": state_now})),
-    )
-        .into_response())
+    let (state_now, _created) = state.meter().set_budget(budget).await?;
+    Ok(ok(state_now))
 }
 
 pub async fn remove(

@@ -161,7 +161,7 @@ pub fn routes() -> Vec<Route> {
                 "PUT",
                 "/api/budgets/{scope}/{period}",
                 "budgets",
-                "Set a budget (201 when new): scope a profile, '@all' or '@<agent>', period daily or monthly; in USD and/or a share of a provider window; each threshold is announced once per period (`budget_alert`), and a hard stop makes the covered profiles' proxies refuse requests in the provider's error shape",
+                "Set (or replace) a budget: scope a profile, '@all' or '@<agent>', period daily or monthly; in USD and/or a share of a provider window; each threshold is announced once per period (`budget_alert`), and a hard stop makes the covered profiles' proxies refuse requests in the provider's error shape",
                 || put(budgets::set),
             )
         },

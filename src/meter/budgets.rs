@@ -196,15 +196,17 @@ impl Meter {
         let mut states = Vec::new();
         for b in &inputs.budgets {
             let (period_id, _, _) = b.period.span(&now);
-            let spent: f64 = inputs
-                .spent
-                .iter()
-                .filter(|(p, _)| b.covers(p))
-                .map(|(_, (day, month))| match b.period {
-                    Period::Daily => day,
-                    Period::Monthly => month,
-                })
-                .sum();
+            // (+ 0.0: an empty sum is -0.0.)
+            let spent = 0.0
+                + inputs
+                    .spent
+                    .iter()
+                    .filter(|(p, _)| b.covers(p))
+                    .map(|(_, (day, month))| match b.period {
+                        Period::Daily => day,
+                        Period::Monthly => month,
+                    })
+                    .sum::<f64>();
             let window = window_use(b, &inputs.windows);
             states.push(budget::evaluate(
                 b,

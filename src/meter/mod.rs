@@ -141,6 +141,8 @@ impl Meter {
 pub(crate) struct Prices<'a> {
     catalogue: &'a Catalogue,
     seen: HashMap<String, Option<Price>>,
+    /// Models without a price that had tokens.
+    unpriced: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Prices<'a> {
@@ -148,6 +150,7 @@ impl<'a> Prices<'a> {
         Self {
             catalogue,
             seen: HashMap::new(),
+            unpriced: Default::default(),
         }
     }
 
@@ -160,16 +163,9 @@ impl<'a> Prices<'a> {
         p
     }
 
-    /// Models met that have no price, sorted.
+    /// Models that had tokens but no price, sorted.
     pub fn unpriced(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .seen
-            .iter()
-            .filter(|(_, p)| p.is_none())
-            .map(|(m, _)| m.clone())
-            .collect();
-        v.sort();
-        v
+        self.unpriced.iter().cloned().collect()
     }
 
     pub fn cost(
@@ -177,8 +173,14 @@ impl<'a> Prices<'a> {
         model: &str,
         t: &crate::tokens::Tokens,
     ) -> crate::usage::pricing::ExactCost {
-        self.get(model)
-            .map(|p| crate::usage::pricing::ExactCost::of(t, &p))
-            .unwrap_or_default()
+        match self.get(model) {
+            Some(p) => crate::usage::pricing::ExactCost::of(t, &p),
+            None => {
+                if t.total() > 0 && !self.unpriced.contains(model) {
+                    self.unpriced.insert(model.to_string());
+                }
+                Default::default()
+            }
+        }
     }
 }

@@ -209,6 +209,8 @@ impl Acc {
     }
 
     fn row(mut self, key: Key) -> Row {
+        // A model with no tokens (Claude Code's `<synthetic>` error lines) is no usage.
+        self.models.retain(|m| m.1.total() > 0);
         self.models
             .sort_by(|a, b| (b.2.usd().total_cost).total_cmp(&a.2.usd().total_cost));
         let mut tokens = Tokens::default();

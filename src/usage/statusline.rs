@@ -59,10 +59,12 @@ pub fn usd(x: f64) -> String {
     format!("${x:.2}")
 }
 
-/// `2h 25m`, `45m`.
+/// `2h 25m`, `45m`, `5d 10h`.
 pub fn left(secs: i64) -> String {
     let m = (secs.max(0) + 59) / 60;
-    if m >= 60 {
+    if m >= 24 * 60 {
+        format!("{}d {}h", m / (24 * 60), m % (24 * 60) / 60)
+    } else if m >= 60 {
         format!("{}h {}m", m / 60, m % 60)
     } else {
         format!("{m}m")

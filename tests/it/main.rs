@@ -21,3 +21,4 @@ mod setup;
 mod subscription;
 mod terminal;
 mod usage;
+mod usage_blocks;
