@@ -2,8 +2,8 @@
 //!
 //! It is cheap to clone (an `Arc` inside) and holds resources — configuration and
 //! catalogue of the moment, paths, store, event bus, token, log tail — and the long-lived
-//! components built on them: the proxies' supervisor, the terminal sessions, and the
-//! profiles' use cases. Components get only the resources they need, never this handle.
+//! components built on them: the proxies' supervisor, the terminal sessions, the
+//! profiles' use cases, and the meter (blocks, reports, budgets, status line). Components get only the resources they need, never this handle.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,10 +13,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::agents::detect::Detector;
-use crate::auth::{Token, UsageTokens};
+use crate::auth::{StatusKeys, Token, UsageTokens};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::logging::LogTail;
+use crate::meter::Meter;
 use crate::metrics::imports::ImportStats;
 use crate::metrics::requests::RequestStats;
 use crate::metrics::usage::UsageCache;
@@ -66,6 +67,8 @@ struct Inner {
     events: EventBus,
     token: Token,
     usage_tokens: UsageTokens,
+    status_keys: StatusKeys,
+    meter: Meter,
     log_tail: LogTail,
     started: Instant,
     activation: Activation,
@@ -160,6 +163,14 @@ impl AppState {
         let config = Shared::new(parts.config);
         let terminals = Terminals::start(parts.store.clone(), parts.events.clone());
         let usage_tokens = UsageTokens::default();
+        let status_keys = StatusKeys::new(&parts.token);
+        let (stops_tx, stops_rx) = tokio::sync::watch::channel(supervisor::Stops::default());
+        let meter = Meter::new(
+            parts.store.clone(),
+            catalogue.clone(),
+            parts.events.clone(),
+            stops_tx,
+        );
         let proxies = Arc::new(Supervisor::new(supervisor::Context {
             plans: Arc::new(StorePlans {
                 store: parts.store.clone(),
@@ -172,6 +183,7 @@ impl AppState {
             env: parts.env.clone(),
             daemon_url: daemon_url(&parts.local_addrs),
             usage_tokens: usage_tokens.clone(),
+            stops: stops_rx,
         }));
         let detector = Arc::new(Detector::default());
         let agent_paths = Arc::new(crate::agents::search::AgentPaths::new(
@@ -192,6 +204,7 @@ impl AppState {
             events: parts.events.clone(),
         })?;
         let profiles = Profiles::new(Resources {
+            status_keys: status_keys.clone(),
             agents_bin: agents_prefix.bin_dir(),
             setup: setup.clone(),
             store: parts.store.clone(),
@@ -220,6 +233,8 @@ impl AppState {
                 events: parts.events,
                 token: parts.token,
                 usage_tokens,
+                status_keys,
+                meter,
                 log_tail: parts.log_tail,
                 started: Instant::now(),
                 activation: parts.activation,
@@ -311,6 +326,16 @@ impl AppState {
     /// The proxies' usage tokens (each can only record its profile's usage).
     pub fn usage_tokens(&self) -> &UsageTokens {
         &self.inner.usage_tokens
+    }
+
+    /// Status-line tokens (each good for one profile's status line).
+    pub fn status_keys(&self) -> &StatusKeys {
+        &self.inner.status_keys
+    }
+
+    /// Blocks, reports, limits, budgets and the status line.
+    pub fn meter(&self) -> &Meter {
+        &self.inner.meter
     }
 
     pub fn log_tail(&self) -> &LogTail {

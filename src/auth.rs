@@ -13,6 +13,12 @@
 //! And an optional metrics token (`[metrics] token_file`): a scraper such as Prometheus
 //! presents it as a bearer to read `GET /metrics` and nothing else ([`Caller::Metrics`]),
 //! so it never holds the daemon's token.
+//! And [`StatusKeys`]: a profile's status-line token, `clown-status-<alias>.<hex>`, an
+//! HMAC-SHA256 of the alias under the daemon's token. The launch puts it in the agent's
+//! environment (`CLOWN_STATUSLINE_TOKEN`) for `clown statusline`, which runs inside the
+//! agent and must not hold the daemon's token: it is good for `POST /api/statusline` of
+//! that profile only ([`Caller::Statusline`]). Nothing is stored: it is recomputed to be
+//! checked, survives daemon restarts, and a new daemon token revokes every one.
 
 use std::collections::HashMap;
 use std::io;
@@ -118,6 +124,51 @@ pub enum Caller {
     Proxy { profile: String },
     /// The metrics token: `GET /metrics`, nothing else.
     Metrics,
+    /// A status-line token: the status line of `profile`, nothing else.
+    Statusline { profile: String },
+}
+
+/// The start of every status-line token.
+pub const STATUS_PREFIX: &str = "clown-status-";
+
+/// Makes and checks status-line tokens. Cheap to clone.
+#[derive(Clone)]
+pub struct StatusKeys(ring::hmac::Key);
+
+impl std::fmt::Debug for StatusKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatusKeys(<redacted>)")
+    }
+}
+
+impl StatusKeys {
+    pub fn new(token: &Token) -> Self {
+        // A key of its own, so a status-line token says nothing of the daemon's.
+        let derive = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token.0.as_bytes());
+        let key = ring::hmac::sign(&derive, b"clown status-line tokens v1");
+        Self(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.as_ref()))
+    }
+
+    /// The token of `profile`.
+    pub fn token(&self, profile: &str) -> String {
+        let tag = ring::hmac::sign(&self.0, profile.as_bytes());
+        format!("{STATUS_PREFIX}{profile}.{}", hex(tag.as_ref()))
+    }
+
+    /// The profile a presented token belongs to, checked in constant time.
+    pub fn profile_of(&self, presented: &str) -> Option<String> {
+        let rest = presented.strip_prefix(STATUS_PREFIX)?;
+        let (profile, tag) = rest.rsplit_once('.')?;
+        if profile.is_empty() || tag.len() != 64 {
+            return None;
+        }
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(tag.get(i * 2..i * 2 + 2)?, 16).ok())
+            .collect::<Option<_>>()?;
+        ring::hmac::verify(&self.0, profile.as_bytes(), &bytes)
+            .ok()
+            .map(|()| profile.to_string())
+    }
 }
 
 /// The usage tokens of the proxies, by profile. Cheap to clone (shared).
@@ -162,11 +213,12 @@ impl UsageTokens {
     }
 }
 
-/// Who the request comes from: the daemon's token (bearer or cookie), a usage token or
-/// the metrics token (bearer only), or nobody.
+/// Who the request comes from: the daemon's token (bearer or cookie), a usage, status-line
+/// or metrics token (bearer only), or nobody.
 pub fn caller(
     token: &Token,
     usage: &UsageTokens,
+    status: &StatusKeys,
     metrics: Option<&Token>,
     headers: &HeaderMap,
 ) -> Option<Caller> {
@@ -175,6 +227,11 @@ pub fn caller(
             return usage
                 .profile_of(presented)
                 .map(|profile| Caller::Proxy { profile });
+        }
+        if presented.starts_with(STATUS_PREFIX) {
+            return status
+                .profile_of(presented)
+                .map(|profile| Caller::Statusline { profile });
         }
         if metrics.is_some_and(|m| m.matches(presented)) && !token.matches(presented) {
             return Some(Caller::Metrics);
@@ -213,6 +270,10 @@ mod tests {
     fn usage_tokens_name_their_profile_and_nothing_more() {
         let owner = Token::generate().unwrap();
         let usage = UsageTokens::default();
+        let keys = StatusKeys::new(&owner);
+        let caller = |o: &Token, u: &UsageTokens, m: Option<&Token>, h: &HeaderMap| {
+            caller(o, u, &keys, m, h)
+        };
         let a = usage.issue("a").unwrap();
         assert!(a.starts_with(USAGE_PREFIX) && a.len() == USAGE_PREFIX.len() + 64);
         let headers = |v: &str| {
@@ -261,5 +322,42 @@ mod tests {
         );
         assert_eq!(caller(&owner, &usage, None, &cookie), None);
         assert_eq!(format!("{usage:?}"), "UsageTokens(<redacted>)");
+    }
+
+    #[test]
+    fn status_line_tokens_name_their_profile_and_survive_restarts() {
+        let owner = Token::generate().unwrap();
+        let keys = StatusKeys::new(&owner);
+        let t = keys.token("work.v2");
+        assert!(t.starts_with("clown-status-work.v2."));
+        assert_eq!(keys.profile_of(&t).as_deref(), Some("work.v2"));
+        // The same daemon token after a restart: the same token works.
+        assert_eq!(
+            StatusKeys::new(&owner).profile_of(&t).as_deref(),
+            Some("work.v2")
+        );
+        // Another profile's name on it, a changed tag, another daemon token: refused.
+        let forged = t.replace("work.v2.", "home.");
+        assert_eq!(keys.profile_of(&forged), None);
+        let mut bad = t.clone();
+        bad.pop();
+        bad.push('0');
+        assert!(keys.profile_of(&bad).is_none() || t.ends_with('0'));
+        assert_eq!(
+            StatusKeys::new(&Token::generate().unwrap()).profile_of(&t),
+            None
+        );
+        assert!(!t.contains(owner.expose()));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
+        assert_eq!(
+            caller(&owner, &UsageTokens::default(), &keys, None, &h),
+            Some(Caller::Statusline {
+                profile: "work.v2".into()
+            })
+        );
     }
 }

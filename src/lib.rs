@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod events;
 pub mod http;
 pub mod logging;
+pub mod meter;
 pub mod metrics;
 pub mod paths;
 pub mod profiles;

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod assets;
 pub mod bindings;
+pub mod budgets;
 pub mod daemon;
 pub mod error;
 pub mod extract;
@@ -13,8 +14,11 @@ pub mod profiles;
 pub mod providers;
 pub mod proxy;
 pub mod registry;
+pub mod reports;
 mod routes_setup;
+mod routes_usage;
 pub mod setup;
+pub mod statusline;
 pub mod sync;
 pub mod terminal;
 pub mod ui;
@@ -64,11 +68,17 @@ pub(crate) const fn route(
 }
 
 /// Every route the daemon serves (the shared setup's and the bindings' are in
-/// [`routes_setup`]).
+/// [`routes_setup`], the usage views', budgets' and status line's in [`routes_usage`]).
 pub fn routes() -> Vec<Route> {
     let mut all = core_routes();
     all.extend(routes_setup::routes());
+    all.extend(routes_usage::routes());
     all
+}
+
+/// The request bodies of [`routes_usage`]'s routes, for the OpenAPI document.
+pub fn usage_schemas() -> serde_json::Value {
+    routes_usage::schemas()
 }
 
 fn core_routes() -> Vec<Route> {

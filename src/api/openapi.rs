@@ -106,7 +106,7 @@ fn responses(path: &str) -> Value {
         "200": {"description": "Success", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SuccessEnvelope"}}}},
         "400": err("Bad request (invalid parameters or body)"),
         "401": err("Missing or wrong token"),
-        "403": err("Host or Origin refused, or a proxy's usage token used beyond recording its own usage"),
+        "403": err("Host or Origin refused, or a proxy's usage token or a status-line token used beyond its one route and profile"),
         "404": err("Resource not found"),
         "409": err("Conflict"),
         "413": err("Body over the limit"),
@@ -116,8 +116,10 @@ fn responses(path: &str) -> Value {
 
 fn all_schemas() -> Value {
     let mut all = schemas();
-    if let (Some(a), Value::Object(b)) = (all.as_object_mut(), added_schemas()) {
-        a.extend(b);
+    for more in [added_schemas(), super::usage_schemas()] {
+        if let (Some(a), Value::Object(b)) = (all.as_object_mut(), more) {
+            a.extend(b);
+        }
     }
     all
 }

@@ -120,6 +120,16 @@ pub fn routes() -> Vec<Route> {
             )
         },
         Route {
+            body: Some("StatusLineSetting"),
+            ..route(
+                "PUT",
+                "/api/setup/status-line",
+                "setup",
+                "Use clown's status line (`clown statusline`: profile, model, costs, block, limits, budget) in every profile whose agent has one (Claude Code), or stop using it; through the shared setup's status_line item",
+                || put(setup::status_line),
+            )
+        },
+        Route {
             body: Some("SetupAdopt"),
             ..route(
                 "POST",

@@ -128,3 +128,51 @@ pub async fn adopt(
     let (adopted, profiles) = state.setup().adopt(&req.profile, req.ids).await?;
     Ok(ok(json!({"adopted": adopted, "profiles": profiles})))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusLineRequest {
+    enabled: bool,
+}
+
+/// A path as a POSIX shell word (Claude Code runs the status line with a shell).
+fn quoted(path: &str) -> String {
+    if path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
+    {
+        path.to_string()
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    }
+}
+
+/// Whether a status line is clown's own (`<clown> statusline`).
+fn is_clowns(line: &serde_json::Value) -> bool {
+    line["command"]
+        .as_str()
+        .is_some_and(|c| c.ends_with(" statusline"))
+}
+
+/// Turns clown's status line (`<this clown> statusline`) on or off in the shared setup:
+/// every profile of an agent with a status line (Claude Code) gets it at its next
+/// projection, without editing a file. Off removes it only when it is clown's.
+pub async fn status_line(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<StatusLineRequest>,
+) -> ApiResult {
+    let exe = std::env::current_exe().map_err(ApiError::internal)?;
+    let command = format!("{} statusline", quoted(&exe.display().to_string()));
+    let applied = state
+        .setup()
+        .modify("status_line", |s| {
+            if req.enabled {
+                s.status_line = Some(json!({"type": "command", "command": command, "padding": 0}));
+            } else if s.status_line.as_ref().is_some_and(is_clowns) {
+                s.status_line = None;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(ok(applied))
+}

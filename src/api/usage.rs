@@ -98,7 +98,7 @@ pub async fn record(
             }
             let mut changed = Vec::new();
             if !limits.is_empty() {
-                for profile in limits_db::record(c, &limits)? {
+                for profile in limits_db::record(c, &limits, limits_db::FROM_PROXY)? {
                     if let Some(row) = limits_db::latest(c, &profile)? {
                         changed.push(row);
                     }
@@ -110,6 +110,7 @@ pub async fn record(
     // After the events: a scrape never shows a request without its tokens.
     state.request_stats().record(&requests);
     if added_events + added_sessions > 0 {
+        state.meter().usage_changed();
         state.events().publish(
             "usage_recorded",
             json!({"events": added_events, "sessions": added_sessions}),

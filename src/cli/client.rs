@@ -45,9 +45,9 @@ pub struct Client {
 }
 
 /// Where the daemon is expected, and whether the user named it explicitly.
-struct Target {
-    base: String,
-    explicit: bool,
+pub(super) struct Target {
+    pub base: String,
+    pub explicit: bool,
 }
 
 impl Client {
@@ -160,6 +160,53 @@ impl Client {
             .and_then(Value::as_str)
             .unwrap_or("unexpected answer from the daemon");
         bail!("{message} (HTTP {})", status.as_u16())
+    }
+
+    /// GETs `path` and copies the body into `out` as it arrives (an export); a refusal
+    /// is the daemon's message as the error.
+    pub async fn download(
+        &self,
+        path: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> anyhow::Result<u64> {
+        let host = self.base.trim_start_matches("http://").to_string();
+        let mut req = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header("host", host);
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {}", token.expose()));
+        }
+        let stream = self.transport.connect().await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(anyhow::Error::new)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let resp = sender
+            .send_request(req.body(Full::new(Bytes::new()))?)
+            .await
+            .map_err(anyhow::Error::new)?;
+        let status = resp.status();
+        let mut body = resp.into_body();
+        if !status.is_success() {
+            let bytes = body.collect().await?.to_bytes();
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let message = v["error"]
+                .as_str()
+                .unwrap_or("unexpected answer from the daemon");
+            bail!("{}", super::hints::api_error(path, status, message));
+        }
+        let mut n = 0;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                out.write_all(&data)?;
+                n += data.len() as u64;
+            }
+        }
+        out.flush()?;
+        Ok(n)
     }
 
     async fn raw(
@@ -378,7 +425,11 @@ fn tail(path: &PathBuf, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn resolve_target(cli: &Cli, paths: &Paths, env: &crate::paths::Env) -> anyhow::Result<Target> {
+pub(super) fn resolve_target(
+    cli: &Cli,
+    paths: &Paths,
+    env: &crate::paths::Env,
+) -> anyhow::Result<Target> {
     if let Some(url) = &cli.url {
         if !url.starts_with("http://") {
             bail!("--url must start with http:// (got '{url}')");

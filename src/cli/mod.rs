@@ -4,6 +4,7 @@
 
 mod attach;
 mod bind;
+mod budget;
 mod catalogue;
 mod client;
 mod daemon;
@@ -17,11 +18,13 @@ mod proxy;
 mod service;
 mod setup;
 mod status;
+mod statusline;
 mod table;
 mod terminal;
 mod transport;
 mod ui;
 mod usage;
+mod usage_reports;
 
 use std::path::PathBuf;
 
@@ -68,8 +71,12 @@ pub enum Command {
     Providers(catalogue::CatalogueArgs),
     /// Profiles: an agent bound to a provider, model and key.
     Profiles(profiles::ProfilesArgs),
-    /// Token usage and cost; import Claude Code's records.
+    /// Token usage and cost: reports, billing blocks, limits, export; import Claude Code's records.
     Usage(usage::UsageArgs),
+    /// Budgets per profile or overall, daily or monthly, with warnings and an optional hard stop.
+    Budget(budget::BudgetArgs),
+    /// The status-line command for Claude Code: reads its JSON on stdin, prints one line.
+    Statusline(statusline::StatuslineArgs),
     /// Terminal sessions in the daemon: list, start, attach, end.
     Terminal(terminal::TerminalArgs),
     /// Per-profile proxies: status, start, stop, logs, enable, disable.
@@ -121,6 +128,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
         Command::Usage(ref args) => client_runtime()?.block_on(usage::run(&cli, args)),
+        Command::Budget(ref args) => client_runtime()?.block_on(budget::run(&cli, args)),
+        // Blocking and without a runtime: it runs for every redraw of the agent's screen.
+        Command::Statusline(ref args) => statusline::run(&cli, args),
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
         Command::Proxy(ref args) => proxy::run(&cli, args),
         Command::Setup(ref args) => client_runtime()?.block_on(setup::run(&cli, args)),

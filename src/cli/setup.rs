@@ -1,4 +1,4 @@
-//! `clown setup show|import|mcp add|mcp remove|apply|drift|adopt|scope`: the shared setup
+//! `clown setup show|import|mcp add|mcp remove|apply|drift|adopt|scope|statusline`: the shared setup
 //! projected into every profile home.
 
 use anyhow::{Context, bail};
@@ -66,6 +66,13 @@ enum SetupCommand {
         profile: String,
         /// The changes to take, as `clown setup drift` names them (default: all).
         ids: Vec<String>,
+    },
+    /// Use clown's status line (profile, model, costs, block, limits, budget) in every
+    /// profile whose agent has one, or stop using it.
+    Statusline {
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
     },
     /// What of the shared setup applies to a profile.
     Scope {
@@ -309,6 +316,16 @@ pub async fn run(cli: &Cli, args: &SetupArgs) -> anyhow::Result<i32> {
                     hyper::Method::PUT,
                     &format!("/api/setup/profiles/{}", encode(profile)),
                     Some(json!({"include": include, "exclude": exclude})),
+                )
+                .await?;
+            print_reports(&data);
+        }
+        SetupCommand::Statusline { state } => {
+            let data = client
+                .call(
+                    hyper::Method::PUT,
+                    "/api/setup/status-line",
+                    Some(json!({"enabled": state == "on"})),
                 )
                 .await?;
             print_reports(&data);

@@ -1,12 +1,14 @@
 //! `clown usage [--period P] [--profile A] [--model M] [--all-machines] [--json]`,
 //! `clown usage import [--agent A] [--json]`, `clown usage import-claude [--claude-dir D]`,
-//! `clown usage sync` (the push to the shared database) and `clown usage metrics` (what
-//! Prometheus scrapes).
+//! `clown usage sync` (the push to the shared database), `clown usage metrics` (what
+//! Prometheus scrapes), and the views in [`super::usage_reports`]: `blocks [--live]`,
+//! `daily|weekly|monthly|session`, `export`, `limits`.
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::table::{print_json, render};
+use super::usage_reports;
 use super::{Cli, Client, encode};
 
 #[derive(Debug, Args)]
@@ -38,6 +40,7 @@ enum UsageCommand {
         /// claude, codex, gemini, qwen, opencode, droid or grok (default: all).
         #[arg(long)]
         agent: Option<String>,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -55,14 +58,29 @@ enum UsageCommand {
     },
     /// Print the daemon's Prometheus metrics (GET /metrics).
     Metrics,
+    /// Five-hour billing blocks (as ccusage computes them), the active one with its
+    /// burn rate and projection; --live follows the daemon's events.
+    Blocks(usage_reports::BlocksArgs),
+    /// Usage per day, with the models and their costs.
+    Daily(usage_reports::ReportArgs),
+    /// Usage per week.
+    Weekly(usage_reports::ReportArgs),
+    /// Usage per calendar month.
+    Monthly(usage_reports::ReportArgs),
+    /// Usage per agent session.
+    Session(usage_reports::ReportArgs),
+    /// Every event (or day) as CSV or JSON, to stdout or a file.
+    Export(usage_reports::ExportArgs),
+    /// The providers' limits per profile, with the time until each window starts over.
+    Limits(usage_reports::LimitsArgs),
 }
 
-fn n(v: &Value) -> u64 {
+pub(super) fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
 /// 1234567 → "1,234,567".
-fn thousands(x: u64) -> String {
+pub(super) fn thousands(x: u64) -> String {
     let s = x.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -74,7 +92,7 @@ fn thousands(x: u64) -> String {
     out
 }
 
-fn usd(v: &Value) -> String {
+pub(super) fn usd(v: &Value) -> String {
     let x = v.as_f64().unwrap_or(0.0);
     if x == 0.0 {
         "$0".into()
@@ -85,7 +103,7 @@ fn usd(v: &Value) -> String {
     }
 }
 
-fn duration(secs: u64) -> String {
+pub(super) fn duration(secs: u64) -> String {
     match secs {
         s if s >= 3600 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
         s if s >= 60 => format!("{}m {:02}s", s / 60, s % 60),
@@ -120,6 +138,20 @@ pub async fn run(cli: &Cli, args: &UsageArgs) -> anyhow::Result<i32> {
             println!("{}", s["summary"].as_str().unwrap_or_default());
         }
         return Ok(0);
+    }
+    match &args.command {
+        Some(UsageCommand::Blocks(a)) => return usage_reports::blocks(&client, a).await,
+        Some(UsageCommand::Daily(a)) => return usage_reports::report(&client, "daily", a).await,
+        Some(UsageCommand::Weekly(a)) => return usage_reports::report(&client, "weekly", a).await,
+        Some(UsageCommand::Monthly(a)) => {
+            return usage_reports::report(&client, "monthly", a).await;
+        }
+        Some(UsageCommand::Session(a)) => {
+            return usage_reports::report(&client, "sessions", a).await;
+        }
+        Some(UsageCommand::Export(a)) => return usage_reports::export(&client, a).await,
+        Some(UsageCommand::Limits(a)) => return usage_reports::limits(&client, a).await,
+        _ => {}
     }
     if let Some(UsageCommand::ImportClaude { claude_dir }) = &args.command {
         let path = match claude_dir {

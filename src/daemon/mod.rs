@@ -138,6 +138,8 @@ pub async fn run(
         let state = state.clone();
         tokio::spawn(async move { state.profiles().prefetch_agent_paths().await });
     }
+    // Budgets are evaluated from the start, so a proxy restored next gets its stop.
+    state.meter().start();
     // Proxies report usage to the daemon, so they start once it listens.
     let restoring = {
         let state = state.clone();

@@ -8,9 +8,10 @@
 //!    port) — else 403. Requests without `Origin` (CLI, curl) pass.
 //! 3. `/api/*` and `/ws/*` need `Authorization: Bearer <token>` or the session cookie —
 //!    else 401. A proxy's usage token ([`crate::auth::UsageTokens`]) passes only for
-//!    `POST /api/usage/record` — else 403; the request carries the [`Caller`], so the
-//!    handler keeps that token to its own profile's usage. `GET /metrics` needs the
-//!    token too, or the metrics token ([`Caller::Metrics`]), which opens nothing else.
+//!    `POST /api/usage/record`, a status-line token ([`crate::auth::StatusKeys`]) only for
+//!    `POST /api/statusline` — else 403; the request carries the [`Caller`], so the
+//!    handler keeps either token to its own profile. `GET /metrics` needs the token too,
+//!    or the metrics token ([`Caller::Metrics`]), which opens nothing else.
 //! 4. A panic in a handler becomes a 500 envelope, and error responses produced by the
 //!    framework itself (405, 413, …) under `/api` and `/ws` are rewritten into the envelope.
 
@@ -41,6 +42,8 @@ fn is_public(path: &str) -> bool {
 
 /// The one route a proxy's usage token may call.
 const USAGE_ROUTE: (Method, &str) = (Method::POST, "/api/usage/record");
+/// The one route a status-line token may call.
+const STATUS_ROUTE: (Method, &str) = (Method::POST, "/api/statusline");
 
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
@@ -145,6 +148,7 @@ fn check(
     match caller(
         state.token(),
         state.usage_tokens(),
+        state.status_keys(),
         metrics_token.as_deref(),
         headers,
     ) {
@@ -167,6 +171,12 @@ fn check(
             Verdict::Refuse(envelope_error(
                 StatusCode::FORBIDDEN,
                 "This token can only read metrics (GET /metrics)",
+            ))
+        }
+        Some(Caller::Statusline { .. }) if (method, path) != (&STATUS_ROUTE.0, STATUS_ROUTE.1) => {
+            Verdict::Refuse(envelope_error(
+                StatusCode::FORBIDDEN,
+                "This token can only ask for its profile's status line (POST /api/statusline)",
             ))
         }
         Some(who) => Verdict::Pass(Some(who)),

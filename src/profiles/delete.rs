@@ -27,7 +27,17 @@ impl Profiles {
             self.r.proxies.remove(alias).await;
         }
         let a = alias.to_string();
-        let deleted = self.r.store.call(move |c| db::delete(c, &a)).await?;
+        let deleted = self
+            .r
+            .store
+            .call(move |c| {
+                let deleted = db::delete(c, &a)?;
+                if deleted {
+                    crate::store::budgets::remove_scope(c, &a)?;
+                }
+                Ok(deleted)
+            })
+            .await?;
         if !deleted {
             return Err(ProfileError::NotFound(alias.to_string()));
         }

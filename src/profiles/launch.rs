@@ -16,6 +16,9 @@ use crate::agents::sandbox::Wrapper;
 use crate::registry::{AgentManifest, Provider};
 use crate::store::profiles as db;
 
+/// The variable carrying the profile's status-line token (see `crate::auth::StatusKeys`).
+pub const STATUSLINE_ENV: &str = "CLOWN_STATUSLINE_TOKEN";
+
 /// A prepared launch, the agent binary detection found, if any, and for a sandboxed
 /// profile the command the agent must run under.
 pub struct Launch {
@@ -92,7 +95,7 @@ impl Profiles {
             }
             (None, _) => (base_url, None),
         };
-        let spec = prepare::prepare(&LaunchInput {
+        let mut spec = prepare::prepare(&LaunchInput {
             agent,
             provider,
             base_url: &base_url,
@@ -101,6 +104,9 @@ impl Profiles {
             home: &home,
             cwd,
         })?;
+        // `clown statusline` inside the agent answers for this profile with it.
+        spec.env
+            .insert(STATUSLINE_ENV.into(), self.r.status_keys.token(alias));
         self.r.setup.before_launch(alias).await;
         let a = alias.to_string();
         let now = crate::time::now_rfc3339();

@@ -42,7 +42,7 @@ use crate::store::{Store, StoreError};
 use crate::supervisor::{Supervisor, SupervisorError};
 
 pub use create::{Checked, Created};
-pub use launch::{Launch, agent_base_url};
+pub use launch::{Launch, STATUSLINE_ENV, agent_base_url};
 pub use login::login_spec;
 pub use rules::{
     CreateProfile, RESERVED_ALIASES, Validated, check_auth, clean_secret, endpoint_url,
@@ -106,6 +106,8 @@ impl From<LaunchError> for ProfileError {
 
 /// What the profile use cases work with.
 pub struct Resources {
+    /// Makes the status-line token a launch hands the agent.
+    pub status_keys: crate::auth::StatusKeys,
     /// The shared setup, projected into a home at its create and every launch.
     pub setup: Arc<crate::setup::SharedSetup>,
     pub store: Store,

@@ -147,6 +147,7 @@ pub fn build(
         daemon_url: None,
         daemon_token: None,
         exit_on_stdin_eof: true,
+        stop: None,
     })
 }
 

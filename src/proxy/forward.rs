@@ -1,5 +1,6 @@
-//! One request through the proxy: check the local token, rewrite the model if an alias
-//! says so, and try the targets in order until one answers.
+//! One request through the proxy: check the local token, refuse it while a budget's
+//! hard stop is in force ([`super::control`]), rewrite the model if an alias says so,
+//! and try the targets in order until one answers.
 //!
 //! A target is abandoned for the next one on a connection error, a timeout, or a 429,
 //! 529 or other 5xx status — and only while nothing has been sent to the agent: the
@@ -9,6 +10,7 @@
 //! an Anthropic-style error: 502, or 504 for a timeout; an upstream error status from the
 //! last target is passed through as it is.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,6 +20,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 
 use super::body::{ProxyBody, ReportCtx, TapBody};
+use super::control::{Gate, is_openai_path, refusal};
 use super::plan::{Plan, Target};
 use super::report::Reporter;
 use super::translate::{self, Route, Translation, Translator};
@@ -30,6 +33,7 @@ const MAX_REQUEST: usize = 64 * 1024 * 1024;
 
 pub struct Forwarder {
     plan: Plan,
+    gate: Arc<Gate>,
     auth: Vec<Option<(HeaderName, HeaderValue)>>,
     client: Client<Connector, Full<Bytes>>,
     reporter: Reporter,
@@ -55,7 +59,7 @@ impl Failure {
 }
 
 impl Forwarder {
-    pub fn new(plan: Plan, reporter: Reporter) -> Result<Self, String> {
+    pub fn new(plan: Plan, reporter: Reporter, gate: Arc<Gate>) -> Result<Self, String> {
         let mut auth = Vec::new();
         for t in &plan.targets {
             auth.push(match &t.key {
@@ -79,6 +83,7 @@ impl Forwarder {
             .build(connector(plan.timeouts.connect()));
         Ok(Self {
             plan,
+            gate,
             auth,
             client,
             reporter,
@@ -111,6 +116,20 @@ impl Forwarder {
                 "authentication_error",
                 "invalid x-api-key: present this profile's local proxy token",
             );
+        }
+        // A budget's hard stop: answered here, nothing goes upstream.
+        if let Some(stop) = self.gate.current() {
+            let protocol = self
+                .plan
+                .targets
+                .first()
+                .map_or("", |t| t.protocol.as_str());
+            let (status, body, retry) = refusal(&stop, is_openai_path(path, protocol));
+            let mut resp = json_response(status, body);
+            if let Some(secs) = retry {
+                resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            return resp;
         }
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_REQUEST).collect().await {

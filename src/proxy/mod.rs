@@ -14,11 +14,12 @@
 //! for Claude Code on OpenAI-compatible providers), [`report`] (usage to the daemon),
 //! [`limits`] (the provider's rate-limit headers, reported beside the usage) and
 //! [`oauth`] (a subscription token towards Anthropic). [`plan`] is what the daemon
-//! hands it. It imports nothing of the daemon (store, app, api, http): the daemon's side
+//! hands it, [`control`] what it says later (a budget's hard stop). It imports nothing of the daemon (store, app, api, http): the daemon's side
 //! of proxies is `crate::supervisor`.
 
 pub mod alias;
 pub mod body;
+pub mod control;
 pub mod forward;
 pub mod limits;
 pub mod messages_chat;

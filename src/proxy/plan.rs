@@ -41,6 +41,10 @@ pub struct Plan {
     /// the pipe, so a daemon that dies (even by SIGKILL) takes its proxies with it.
     #[serde(default)]
     pub exit_on_stdin_eof: bool,
+    /// A budget's hard stop in force at start; later changes come as control lines on
+    /// the same pipe (`crate::proxy::control`).
+    #[serde(default)]
+    pub stop: Option<super::control::Stop>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +185,7 @@ mod tests {
             daemon_url: None,
             daemon_token: None,
             exit_on_stdin_eof: true,
+            stop: None,
         }
     }
 

@@ -6,7 +6,8 @@
 //! and it leaves no core dump. Then it reads its [`Plan`] from the first line of standard
 //! input (a pipe the daemon's supervisor holds; the real keys are never on the command
 //! line or in the environment), answers `/health`, and forwards `/v1/*` through
-//! [`Forwarder`]. SIGTERM or SIGINT — or, under the daemon, standard input closing —
+//! [`Forwarder`]; the lines the daemon writes after the plan set or lift a budget's stop
+//! ([`control`]). SIGTERM or SIGINT — or, under the daemon, standard input closing —
 //! stops it: it stops accepting, lets in-flight requests finish (bounded), flushes the
 //! usage queue to the daemon, and exits 0.
 
@@ -18,10 +19,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
+use super::control::{self, Gate};
 use super::forward::Forwarder;
 use super::plan::{self, Plan, ReadError};
 use super::report::Reporter;
@@ -85,8 +86,11 @@ async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
     let (reporter, reporter_task) =
         Reporter::spawn(plan.daemon_url.clone(), plan.daemon_token.clone());
     let stdin_eof = plan.exit_on_stdin_eof;
-    let forwarder =
-        Arc::new(Forwarder::new(plan, reporter).map_err(|e| anyhow::anyhow!("invalid plan: {e}"))?);
+    let gate = Arc::new(Gate::new(plan.stop.clone()));
+    let forwarder = Arc::new(
+        Forwarder::new(plan, reporter, gate.clone())
+            .map_err(|e| anyhow::anyhow!("invalid plan: {e}"))?,
+    );
     let p = forwarder.plan();
     let names: Vec<String> = p
         .targets
@@ -101,17 +105,13 @@ async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
     );
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    // After the plan the pipe carries the daemon's control lines; its end means the
+    // daemon is gone.
     let parent_gone = async move {
         if !stdin_eof {
             return std::future::pending().await;
         }
-        let mut stdin = tokio::io::stdin();
-        let mut buf = [0u8; 64];
-        while let Ok(n) = stdin.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
+        control::follow(tokio::io::stdin(), gate).await;
     };
     tokio::pin!(parent_gone);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

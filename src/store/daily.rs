@@ -96,7 +96,7 @@ pub fn sync_zone(conn: &mut Connection, tz: TimeZone) -> Result<(), StoreError> 
 
 /// One day's row: its tokens, the part of them from long-context requests, the last
 /// event's time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct DayRow {
     pub tokens: Tokens,
     pub long: Tokens,

@@ -260,6 +260,29 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE import_files ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE import_files ADD COLUMN tail INTEGER NOT NULL DEFAULT 0;
      UPDATE import_files SET size = -1, mtime_ns = -1, offset = 0;",
+    // 13: budgets (per profile or '@all', daily or monthly, in USD and/or a share of a
+    // provider window), the alerts already given per budget period (each threshold
+    // once), and where a limit snapshot came from ('proxy' headers, or the 'statusline'
+    // rate_limits an agent passes to its status-line command).
+    "CREATE TABLE budgets (
+        scope          TEXT NOT NULL,
+        period         TEXT NOT NULL,
+        limit_usd      REAL,
+        window         TEXT,
+        window_percent REAL,
+        hard_stop      INTEGER NOT NULL DEFAULT 0,
+        updated_at     TEXT NOT NULL,
+        PRIMARY KEY (scope, period)
+     ) STRICT;
+     CREATE TABLE budget_alerts (
+        scope     TEXT NOT NULL,
+        period    TEXT NOT NULL,
+        period_id TEXT NOT NULL,
+        threshold INTEGER NOT NULL,
+        at        INTEGER NOT NULL,
+        PRIMARY KEY (scope, period, period_id, threshold)
+     ) WITHOUT ROWID, STRICT;
+     ALTER TABLE limit_snapshots ADD COLUMN source TEXT NOT NULL DEFAULT 'proxy';",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -9,8 +9,10 @@
 //! (`secure_delete`), so a deleted key is gone from the file once the WAL is checkpointed.
 
 pub mod bindings;
+pub mod budgets;
 pub mod daily;
 mod db;
+pub mod events;
 pub mod foreign;
 pub mod imports;
 pub mod limits;

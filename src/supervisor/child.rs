@@ -1,8 +1,8 @@
 //! One proxy process as the supervisor sees it: spawned with an explicit environment
 //! that holds no secret, in its own process group, its output pumped into the proxy's
 //! log, its standard input a pipe the daemon holds. The plan (with the real keys) is the
-//! first line written to that pipe; the pipe then stays open, and the child exits when it
-//! closes. Probed on `/health`; stopped with SIGTERM to the group, a grace, SIGKILL.
+//! first line written to that pipe; control lines (a budget's stop set or lifted) may
+//! follow; the pipe stays open, and the child exits when it closes. Probed on `/health`; stopped with SIGTERM to the group, a grace, SIGKILL.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, Command};
 
 use super::logfile::LogFile;
+use crate::proxy::control::Control;
 use crate::proxy::plan::{self, Plan};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +38,9 @@ pub struct ProxyChild {
     pid: u32,
     /// The tasks copying its output into the log; they end when the child does.
     pumps: Vec<tokio::task::JoinHandle<()>>,
-    /// Written once (the plan), then held: closing it tells the child the daemon is gone.
-    _stdin: Option<ChildStdin>,
+    /// The plan first, then control lines (a budget's stop); closing it tells the child
+    /// the daemon is gone.
+    stdin: Option<ChildStdin>,
 }
 
 /// Variables copied from the daemon's environment into the child's.
@@ -100,7 +102,7 @@ pub async fn spawn(
     };
     line.iter_mut().for_each(|b| *b = 0);
     let mut proxy = ProxyChild {
-        _stdin: stdin,
+        stdin,
         child,
         pid,
         pumps,
@@ -123,6 +125,20 @@ async fn pump(stream: impl AsyncRead + Unpin, log: LogFile) {
 impl ProxyChild {
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Writes one control line after the plan (bounded like the plan's hand-over).
+    pub async fn control(&mut self, c: &Control) -> std::io::Result<()> {
+        let Some(pipe) = self.stdin.as_mut() else {
+            return Err(std::io::Error::other("no pipe to the child"));
+        };
+        let line = c.encode();
+        tokio::time::timeout(HAND_OVER, async {
+            pipe.write_all(&line).await?;
+            pipe.flush().await
+        })
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
     }
 
     /// Waits for the process to end (and its last output to reach the log); returns

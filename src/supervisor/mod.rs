@@ -5,7 +5,9 @@
 //! It gets narrow inputs ([`Context`]): where plans come from ([`PlanSource`]), the event
 //! bus, the configuration, the state directory for logs, the daemon's environment for the
 //! child, where the child reports usage and the usage tokens it reports with (a new one
-//! at every start, never the daemon's own token). It never sees the daemon's whole state.
+//! at every start, never the daemon's own token), and the budget stops in force
+//! ([`Stops`], a watch channel: each runner passes its profile's on to the child). It
+//! never sees the daemon's whole state.
 //!
 //! [`start`] (plan, port, spawn, health), [`child`] (the process), [`backoff`],
 //! [`logfile`] and [`status`] serve the runner. The map only holds handles (taken
@@ -33,6 +35,7 @@ use crate::auth::UsageTokens;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::paths::Env;
+use crate::proxy::control::Stop;
 use crate::proxy::plan::Plan;
 use crate::shared::Shared;
 use runner::{Cmd, Runner};
@@ -73,7 +76,13 @@ pub struct Context {
     /// the profile a new one that can only record that profile's usage.
     pub daemon_url: Option<String>,
     pub usage_tokens: UsageTokens,
+    /// The budget stops in force, by profile: handed to a proxy in its plan and, when
+    /// they change, as a control line to the running child.
+    pub stops: watch::Receiver<Stops>,
 }
+
+/// The budgets' hard stops in force, by profile.
+pub type Stops = Arc<std::collections::BTreeMap<String, Stop>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {

@@ -21,6 +21,7 @@ use super::logfile::LogFile;
 use super::start::{self, Started};
 use super::status::{ProxyStatus, State};
 use super::{Context, PlanFailure, Procs};
+use crate::proxy::control::Control;
 
 const HEALTH_MISSES: u32 = 3;
 
@@ -278,18 +279,47 @@ impl Runner {
         let every = Duration::from_millis(config.proxy.health_interval_ms);
         let mut health = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut misses = 0;
+        // What the child knows of a budget stop (its plan had the one of its start).
+        let mut stops = Some(self.ctx.stops.clone());
+        let mut told = stops
+            .as_mut()
+            .and_then(|s| s.borrow_and_update().get(&self.alias).cloned());
         loop {
             enum Ev {
                 Exited(i32),
                 Cmd(Option<Cmd>),
                 Tick,
+                Stops(bool),
             }
             let ev = tokio::select! {
                 code = child.wait() => Ev::Exited(code),
                 cmd = self.cmds.recv() => Ev::Cmd(cmd),
                 _ = health.tick() => Ev::Tick,
+                changed = async { stops.as_mut()?.changed().await.ok() }, if stops.is_some() => Ev::Stops(changed.is_some()),
             };
             match ev {
+                Ev::Stops(false) => stops = None,
+                Ev::Stops(true) => {
+                    let now = stops
+                        .as_mut()
+                        .and_then(|s| s.borrow_and_update().get(&self.alias).cloned());
+                    if now != told {
+                        let said = if now.is_some() {
+                            "stopped by a budget"
+                        } else {
+                            "budget stop lifted"
+                        };
+                        match child.control(&Control { stop: now.clone() }).await {
+                            Ok(()) => {
+                                self.log.note(said);
+                                told = now;
+                            }
+                            Err(e) => self
+                                .log
+                                .note(&format!("cannot tell the child ({said}): {e}")),
+                        }
+                    }
+                }
                 Ev::Exited(code) => {
                     self.set(|s| s.last_exit_code = Some(code));
                     let why = self.log.last_line().unwrap_or_default();

@@ -32,6 +32,7 @@ pub async fn start(
         fixed_port,
     } = ctx.plans.plan(alias).await?;
     plan.daemon_url = ctx.daemon_url.clone();
+    plan.stop = ctx.stops.borrow().get(alias).cloned();
     plan.daemon_token = match &ctx.daemon_url {
         Some(_) => Some(
             ctx.usage_tokens

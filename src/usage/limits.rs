@@ -151,6 +151,7 @@ pub fn view(row: &LimitRow) -> Value {
     json!({
         "profile": s.profile,
         "provider": s.provider,
+        "source": row.source,
         "observed_at": iso(row.last_seen),
         "since": iso(row.first_seen),
         "http_status": s.http_status,
@@ -159,6 +160,89 @@ pub fn view(row: &LimitRow) -> Value {
         "retry_after_secs": s.headers.get("retry-after").and_then(|v| v.trim().parse::<u64>().ok()),
         "headers": s.headers,
     })
+}
+
+/// One window of a snapshot's `unified` limits, as numbers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WindowState {
+    /// `five_hour`, `seven_day`, `overage`, …
+    pub window: String,
+    pub used_percentage: Option<f64>,
+    /// Unix seconds, and the same as RFC 3339.
+    pub reset: Option<i64>,
+    pub resets_at: Option<String>,
+    /// Seconds from now until it starts over (0 when that moment has passed).
+    pub resets_in_secs: Option<i64>,
+    pub status: Option<String>,
+}
+
+/// The windows of a snapshot as of `now`, in name order. A window whose reset time has
+/// passed has started over: its use is shown as 0.
+pub fn windows(row: &LimitRow, now: i64) -> Vec<WindowState> {
+    let mut out: BTreeMap<String, WindowState> = BTreeMap::new();
+    for (name, value) in &row.snapshot.headers {
+        let Some(rest) = name.strip_prefix(UNIFIED) else {
+            continue;
+        };
+        let Some((window, field)) = WINDOW_FIELDS.iter().find_map(|f| {
+            rest.strip_suffix(f)
+                .and_then(|w| w.strip_suffix('-'))
+                .map(|w| (w, *f))
+        }) else {
+            continue;
+        };
+        let name = window_name(window);
+        let w = out.entry(name.clone()).or_insert_with(|| WindowState {
+            window: name,
+            used_percentage: None,
+            reset: None,
+            resets_at: None,
+            resets_in_secs: None,
+            status: None,
+        });
+        match field {
+            "utilization" => {
+                w.used_percentage = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|u| u.is_finite())
+                    .map(|u| ((u * 1000.0).round() / 10.0).clamp(0.0, 100.0));
+            }
+            "reset" => w.reset = value.parse::<i64>().ok(),
+            "status" => w.status = Some(value.clone()),
+            _ => {}
+        }
+    }
+    out.into_values()
+        .map(|mut w| {
+            if let Some(r) = w.reset {
+                w.resets_at = iso(r).as_str().map(String::from);
+                w.resets_in_secs = Some((r - now).max(0));
+                if r <= now && w.used_percentage.is_some() {
+                    w.used_percentage = Some(0.0);
+                }
+            }
+            w
+        })
+        .collect()
+}
+
+/// The headers a status line's `rate_limits` stands for, as the proxy would have seen
+/// them: `used_percentage` (0–100) as the window's utilization (0–1), `resets_at` (Unix
+/// seconds) as its reset. Windows without a number are left out.
+pub fn headers_from_rate_limits(rate_limits: &Value) -> BTreeMap<String, String> {
+    let mut headers = BTreeMap::new();
+    for (name, short) in [("five_hour", "5h"), ("seven_day", "7d")] {
+        let w = &rate_limits[name];
+        if let Some(p) = w["used_percentage"].as_f64().filter(|p| p.is_finite()) {
+            let u = (p.clamp(0.0, 100.0) / 100.0 * 10_000.0).round() / 10_000.0;
+            headers.insert(format!("{UNIFIED}{short}-utilization"), u.to_string());
+            if let Some(r) = w["resets_at"].as_i64().filter(|r| *r > 0) {
+                headers.insert(format!("{UNIFIED}{short}-reset"), r.to_string());
+            }
+        }
+    }
+    headers
 }
 
 #[cfg(test)]
@@ -198,6 +282,7 @@ mod tests {
             },
             first_seen: 1_800_000_000,
             last_seen: 1_800_000_100,
+            source: "proxy".into(),
         };
         let v = view(&row);
         let u = &v["unified"];
@@ -215,5 +300,35 @@ mod tests {
         assert_eq!(v["api"]["input_tokens"]["limit"], 400000);
         assert_eq!(v["retry_after_secs"], 17);
         assert_eq!(v["observed_at"], "2027-01-15T08:01:40Z");
+        let w = windows(&row, 1_800_000_000 - 60);
+        let five = w.iter().find(|w| w.window == "five_hour").unwrap();
+        assert_eq!(five.used_percentage, Some(25.0));
+        assert_eq!(five.resets_in_secs, Some(60));
+        // Past its reset, a window has started over.
+        let later = windows(&row, 1_800_000_001);
+        let five = later.iter().find(|w| w.window == "five_hour").unwrap();
+        assert_eq!(
+            (five.used_percentage, five.resets_in_secs),
+            (Some(0.0), Some(0))
+        );
+    }
+
+    #[test]
+    fn status_line_rate_limits_become_headers() {
+        let h = headers_from_rate_limits(&json!({
+            "five_hour": {"used_percentage": 23.5, "resets_at": 1795932000},
+            "seven_day": {"used_percentage": "x"}
+        }));
+        assert_eq!(
+            h.get("anthropic-ratelimit-unified-5h-utilization")
+                .map(String::as_str),
+            Some("0.235")
+        );
+        assert_eq!(
+            h.get("anthropic-ratelimit-unified-5h-reset")
+                .map(String::as_str),
+            Some("1795932000")
+        );
+        assert_eq!(h.len(), 2);
     }
 }

@@ -25,5 +25,6 @@ mod subscription;
 mod sync;
 mod terminal;
 mod usage;
+mod usage_blocks;
 mod usage_live;
 mod usage_logs;
