@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::agents::detect::Detector;
-use crate::auth::{Token, UsageTokens};
+use crate::auth::{SessionTokens, Token, UsageTokens};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::logging::LogTail;
@@ -158,6 +158,12 @@ impl AppState {
             daemon_url: daemon_url(&parts.local_addrs),
             usage_tokens: usage_tokens.clone(),
         }));
+        crate::webhooks::spawn(crate::webhooks::Context {
+            config: config.clone(),
+            terminals: terminals.clone(),
+            events: parts.events.clone(),
+            daemon_url: daemon_url(&parts.local_addrs),
+        });
         let detector = Arc::new(Detector::default());
         let agent_paths = Arc::new(crate::agents::search::AgentPaths::new(
             parts.env.clone(),
@@ -175,6 +181,7 @@ impl AppState {
             config_file: parts.config_path.clone(),
             env: parts.env.clone(),
             home: parts.paths.home.clone(),
+            daemon_url: daemon_url(&parts.local_addrs),
             clown_dirs: vec![
                 parts.paths.data_dir.clone(),
                 parts.paths.state_dir.clone(),
@@ -236,6 +243,11 @@ impl AppState {
     /// The proxies' usage tokens (each can only record its profile's usage).
     pub fn usage_tokens(&self) -> &UsageTokens {
         &self.inner.usage_tokens
+    }
+
+    /// The terminal sessions' hook tokens (each can only report its session's hooks).
+    pub fn session_tokens(&self) -> &SessionTokens {
+        self.inner.terminals.tokens()
     }
 
     pub fn log_tail(&self) -> &LogTail {

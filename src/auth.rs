@@ -9,6 +9,10 @@
 //! It is all a proxy child gets towards the daemon: [`caller`] names it
 //! [`Caller::Proxy`], which the request guard lets through to `POST /api/usage/record`
 //! only, for the usage of its own profile.
+//!
+//! And [`SessionTokens`]: one per terminal session, `clown-hook-` and 64 hex digits, given
+//! to the session's agent (its hooks inherit it) and nothing else. [`caller`] names it
+//! [`Caller::Hook`], which the guard lets through to that session's hook route only.
 
 use std::collections::HashMap;
 use std::io;
@@ -112,6 +116,58 @@ pub enum Caller {
     Owner,
     /// A proxy child's usage token: recording the usage of `profile`, nothing else.
     Proxy { profile: String },
+    /// A terminal session's hook token: reporting that session's hook events, nothing else.
+    Hook { session: String },
+}
+
+/// The start of every session hook token.
+pub const HOOK_PREFIX: &str = "clown-hook-";
+
+/// The hook tokens of the terminal sessions, by session id. Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct SessionTokens(Arc<RwLock<HashMap<String, String>>>);
+
+impl std::fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionTokens(<redacted>)")
+    }
+}
+
+impl SessionTokens {
+    /// A new token for `session`.
+    pub fn issue(&self, session: &str) -> io::Result<String> {
+        let token = format!("{HOOK_PREFIX}{}", Token::generate()?.0);
+        self.insert(session, &token);
+        Ok(token)
+    }
+
+    /// Accepts `token` for `session` again (a session adopted after a restart).
+    pub fn insert(&self, session: &str, token: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session.to_string(), token.to_string());
+    }
+
+    /// Forgets `session`'s token (it ended).
+    pub fn revoke(&self, session: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(session);
+    }
+
+    /// The session whose token `presented` is. Every entry is compared in constant time.
+    pub fn session_of(&self, presented: &str) -> Option<String> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut found = None;
+        for (session, token) in map.iter() {
+            if constant_time_eq(token.as_bytes(), presented.as_bytes()) {
+                found = Some(session.clone());
+            }
+        }
+        found
+    }
 }
 
 /// The usage tokens of the proxies, by profile. Cheap to clone (shared).
@@ -156,15 +212,25 @@ impl UsageTokens {
     }
 }
 
-/// Who the request comes from: the daemon's token (bearer or cookie), a usage token
-/// (bearer only), or nobody.
-pub fn caller(token: &Token, usage: &UsageTokens, headers: &HeaderMap) -> Option<Caller> {
-    if let Some(presented) = bearer(headers)
-        && presented.starts_with(USAGE_PREFIX)
-    {
-        return usage
-            .profile_of(presented)
-            .map(|profile| Caller::Proxy { profile });
+/// Who the request comes from: the daemon's token (bearer or cookie), a usage or hook
+/// token (bearer only), or nobody.
+pub fn caller(
+    token: &Token,
+    usage: &UsageTokens,
+    hooks: &SessionTokens,
+    headers: &HeaderMap,
+) -> Option<Caller> {
+    if let Some(presented) = bearer(headers) {
+        if presented.starts_with(USAGE_PREFIX) {
+            return usage
+                .profile_of(presented)
+                .map(|profile| Caller::Proxy { profile });
+        }
+        if presented.starts_with(HOOK_PREFIX) {
+            return hooks
+                .session_of(presented)
+                .map(|session| Caller::Hook { session });
+        }
     }
     authorized(token, headers).then_some(Caller::Owner)
 }
@@ -196,6 +262,8 @@ mod tests {
             );
             h
         };
+        let hooks = SessionTokens::default();
+        let caller = |o: &Token, u: &UsageTokens, h: &HeaderMap| caller(o, u, &hooks, h);
         assert_eq!(
             caller(&owner, &usage, &headers(&a)),
             Some(Caller::Proxy {
@@ -222,5 +290,39 @@ mod tests {
         );
         assert_eq!(caller(&owner, &usage, &cookie), None);
         assert_eq!(format!("{usage:?}"), "UsageTokens(<redacted>)");
+    }
+
+    #[test]
+    fn hook_tokens_name_their_session() {
+        let owner = Token::generate().unwrap();
+        let usage = UsageTokens::default();
+        let hooks = SessionTokens::default();
+        let t = hooks.issue("s1").unwrap();
+        assert!(t.starts_with(HOOK_PREFIX) && t.len() == HOOK_PREFIX.len() + 64);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
+        assert_eq!(
+            caller(&owner, &usage, &hooks, &h),
+            Some(Caller::Hook {
+                session: "s1".into()
+            })
+        );
+        hooks.revoke("s1");
+        assert_eq!(caller(&owner, &usage, &hooks, &h), None);
+        hooks.insert("s1", &t);
+        assert!(caller(&owner, &usage, &hooks, &h).is_some());
+        let mut cookie = HeaderMap::new();
+        cookie.insert(
+            header::COOKIE,
+            format!("{COOKIE_NAME}={t}").parse().unwrap(),
+        );
+        assert_eq!(
+            caller(&owner, &usage, &hooks, &cookie),
+            None,
+            "never as a cookie"
+        );
     }
 }

@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod api;
 pub mod app;
+pub mod attention;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -25,4 +26,5 @@ pub mod supervisor;
 pub mod time;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 pub mod ws;

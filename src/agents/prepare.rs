@@ -226,7 +226,7 @@ fn claude(input: &LaunchInput, env: &mut BTreeMap<String, String>) -> Result<(),
 /// exists but does not parse may be in the middle of the agent's own write: it is read
 /// again a few times, and never replaced by a fresh object, which would lose the agent's
 /// settings.
-fn read_json_object(path: &Path) -> Result<Value, LaunchError> {
+pub(crate) fn read_json_object(path: &Path) -> Result<Value, LaunchError> {
     let mut last = String::new();
     for attempt in 0..5 {
         if attempt > 0 {

@@ -325,13 +325,20 @@ pub fn routes() -> Vec<Route> {
                 || post(registry::sync),
             )
         },
-        route(
-            "GET",
-            "/api/terminal/sessions",
-            "terminal",
-            "List terminal sessions",
-            || get(terminal::list),
-        ),
+        Route {
+            query: &[(
+                "waiting",
+                "boolean",
+                "Only sessions waiting for their user (needs_input, turn_finished, rate_limited, errored), the longest waiting first",
+            )],
+            ..route(
+                "GET",
+                "/api/terminal/sessions",
+                "terminal",
+                "List terminal sessions, each with its attention state (idle, working, needs_input, turn_finished, rate_limited, errored, exited), since when, and whether a client shows it",
+                || get(terminal::list),
+            )
+        },
         Route {
             body: Some("CreateTerminalSession"),
             ..route(
@@ -356,6 +363,16 @@ pub fn routes() -> Vec<Route> {
             "End a terminal session's processes (SIGHUP, SIGTERM, then SIGKILL after a grace); answers once it has terminated",
             || delete(terminal::delete),
         ),
+        Route {
+            body: Some("HookReport"),
+            ..route(
+                "POST",
+                "/api/terminal/sessions/{session_id}/hook",
+                "terminal",
+                "An agent's hook event for its session (sent by `clown hook`, which the session's agent runs, with the session's own hook token: the only route that token opens); answers the session's attention state",
+                || post(terminal::hook),
+            )
+        },
         route(
             "POST",
             "/api/terminal/cleanup",
@@ -381,7 +398,7 @@ pub fn routes() -> Vec<Route> {
             "GET",
             "/ws/terminal/{session_id}",
             "terminal",
-            "Terminal I/O (WebSocket). Server: {\"type\":\"connected\",\"session_id\"}, the scrollback as binary, then output as binary, {\"type\":\"state_changed\",\"state\":\"terminated\",\"exit_code\"}, {\"type\":\"error\",\"message\"}. Client: binary input, {\"type\":\"resize\",\"cols\",\"rows\"} (1-1000), {\"type\":\"signal\",\"signal\":N} to the foreground process group, N one of HUP 1, INT 2, QUIT 3, KILL 9, USR1 10, USR2 12, TERM 15, CONT 18, STOP 19, TSTP 20, WINCH 28 (Linux numbering; the host's numbers elsewhere)",
+            "Terminal I/O (WebSocket). Server: {\"type\":\"connected\",\"session_id\"}, the scrollback as binary, then output as binary, {\"type\":\"state_changed\",\"state\":\"terminated\",\"exit_code\"}, {\"type\":\"error\",\"message\"}. Client: binary input, {\"type\":\"resize\",\"cols\",\"rows\"} (1-1000), {\"type\":\"focus\",\"shown\":B} (the client shows the session now; repeated within 90 s while it does; shown sessions are not notified about), {\"type\":\"signal\",\"signal\":N} to the foreground process group, N one of HUP 1, INT 2, QUIT 3, KILL 9, USR1 10, USR2 12, TERM 15, CONT 18, STOP 19, TSTP 20, WINCH 28 (Linux numbering; the host's numbers elsewhere)",
             || get(crate::ws::terminal::handler),
         ),
     ]

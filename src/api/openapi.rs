@@ -99,7 +99,7 @@ fn responses(path: &str) -> Value {
         "200": {"description": "Success", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SuccessEnvelope"}}}},
         "400": err("Bad request (invalid parameters or body)"),
         "401": err("Missing or wrong token"),
-        "403": err("Host or Origin refused, or a proxy's usage token used beyond recording its own usage"),
+        "403": err("Host or Origin refused, or a scoped token (a proxy's usage token, a session's hook token) used beyond its route"),
         "404": err("Resource not found"),
         "409": err("Conflict"),
         "413": err("Body over the limit"),
@@ -199,6 +199,21 @@ fn schemas() -> Value {
                 "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},
                 "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"},
                 "search_path": {"type": "string", "maxLength": 32768, "description": "The client's PATH (`clown terminal new` sends it). Used only when the daemon finds the agent nowhere it looks: the first directory in it holding the agent's binary is used if it and the directories above it belong to the user or root and are not writable by everyone, and is searched from then on"}
+            }
+        },
+        "HookReport": {
+            "type": "object",
+            "required": ["agent", "event"],
+            "additionalProperties": false,
+            "properties": {
+                "agent": {"type": "string", "description": "The agent's id (claude, codex, gemini, ...)"},
+                "event": {"type": "string", "description": "The agent's event name (PermissionRequest, Stop, agent-turn-complete, ...)"},
+                "notification_type": {"type": "string"},
+                "message": {"type": "string"},
+                "tool_name": {"type": "string"},
+                "conversation_id": {"type": "string", "description": "The agent's own id of the conversation"},
+                "cwd": {"type": "string"},
+                "error": {"type": "string"}
             }
         },
         "LaunchRequest": {

@@ -4,13 +4,17 @@
 
 use std::path::PathBuf;
 
+use axum::Extension;
 use axum::extract::{Path as UrlPath, State};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult, ok, ok_empty};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
+use crate::agents::hook_events::HookReport;
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::profiles::SessionRequest;
 use crate::pty::{MAX_DIMENSION, Session};
 
@@ -112,9 +116,43 @@ pub fn find(state: &AppState, id: &str) -> Result<std::sync::Arc<Session>, ApiEr
         .ok_or_else(|| ApiError::not_found(format!("Terminal session '{id}' not found")))
 }
 
-pub async fn list(State(state): State<AppState>) -> ApiResult {
-    let infos: Vec<_> = state.terminals().list().iter().map(|s| s.info()).collect();
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    waiting: bool,
+}
+
+/// Every session, oldest first; with `waiting=true` only those waiting for their user,
+/// the longest waiting first.
+pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult {
+    let mut sessions = state.terminals().list();
+    if q.waiting {
+        sessions.retain(|s| s.attention().waiting());
+        sessions.sort_by_key(|s| s.attention_since_ms());
+    }
+    let infos: Vec<_> = sessions.iter().map(|s| s.info()).collect();
     Ok(ok(infos))
+}
+
+/// An agent's hook event for its session (from `clown hook`, with the session's token).
+pub async fn hook(
+    State(state): State<AppState>,
+    Extension(who): Extension<Caller>,
+    UrlPath(id): UrlPath<String>,
+    ApiJson(report): ApiJson<HookReport>,
+) -> ApiResult {
+    report.validate().map_err(ApiError::bad_request)?;
+    let session = find(&state, &id)?;
+    debug_assert!(
+        matches!(&who, Caller::Owner)
+            || who
+                == Caller::Hook {
+                    session: id.clone()
+                }
+    );
+    session.hook(&report);
+    Ok(ok(json!({"attention": session.attention()})))
 }
 
 pub async fn get(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> ApiResult {

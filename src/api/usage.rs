@@ -13,6 +13,8 @@ use super::error::{ApiError, ApiResult, ok};
 use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::pty::attention::ProxyView;
+use crate::records::RequestStatus;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
 use crate::usage::claude::{self, ImportSource, Progress};
@@ -26,6 +28,9 @@ pub struct RecordRequest {
     pub events: Vec<UsageEvent>,
     #[serde(default)]
     pub sessions: Vec<UsageSession>,
+    /// How requests ended, as a proxy saw them (for the sessions' attention states).
+    #[serde(default)]
+    pub statuses: Vec<RequestStatus>,
 }
 
 /// Events and sessions per request; about what fits the 1 MiB body limit.
@@ -39,7 +44,7 @@ pub async fn record(
     if let Caller::Proxy { profile } = &who {
         proxy_scope(&req, profile)?;
     }
-    if req.events.len() + req.sessions.len() > MAX_BATCH {
+    if req.events.len() + req.sessions.len() + req.statuses.len() > MAX_BATCH {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_BATCH} events and sessions per request"
         )));
@@ -52,6 +57,11 @@ pub async fn record(
         s.validate()
             .map_err(|m| ApiError::bad_request(format!("sessions[{i}]: {m}")))?;
     }
+    for (i, s) in req.statuses.iter().enumerate() {
+        s.validate()
+            .map_err(|m| ApiError::bad_request(format!("statuses[{i}]: {m}")))?;
+    }
+    apply_statuses(&state, &req.statuses);
     let now = jiff::Timestamp::now().as_second();
     let events = req.events.clone();
     let sessions = req.sessions.clone();
@@ -79,12 +89,33 @@ pub async fn record(
     ))
 }
 
+/// The proxy's view of its profile's requests, for the profile's running sessions.
+fn apply_statuses(state: &AppState, statuses: &[RequestStatus]) {
+    for st in statuses {
+        let view = match st.outcome.as_str() {
+            "rate_limited" => ProxyView::RateLimited,
+            "failed" => ProxyView::Failed,
+            _ => ProxyView::Ok,
+        };
+        for session in state.terminals().list() {
+            if session.profile == st.profile && session.is_running() {
+                session.proxy_view(view, st.message.clone());
+            }
+        }
+    }
+}
+
 /// A proxy's usage token records what a proxy records — events of its own profile, with
 /// source `proxy` — and nothing else; a batch with anything more is refused whole (403).
 fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
     let refuse = |m: String| Err(ApiError::new(StatusCode::FORBIDDEN, m));
     if !req.sessions.is_empty() {
         return refuse("A proxy's token records events, not sessions".into());
+    }
+    if let Some(i) = req.statuses.iter().position(|s| s.profile != profile) {
+        return refuse(format!(
+            "statuses[{i}]: a proxy's token reports only requests of profile '{profile}'"
+        ));
     }
     match req
         .events

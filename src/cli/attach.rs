@@ -4,7 +4,8 @@
 //! session as binary frames, output is written to stdout as it arrives, and each
 //! SIGWINCH sends the new size as a `resize` message. Ctrl-] detaches: the connection
 //! closes and the session goes on. When the session's program ends, attach prints its
-//! exit code and exits with it. Without a terminal on stdin (a pipe), input is forwarded
+//! exit code and exits with it. An interactive attach tells the daemon it shows the
+//! session (no notifications about it meanwhile). Without a terminal on stdin (a pipe), input is forwarded
 //! as is and the end of input just stops forwarding.
 
 use std::io::{IsTerminal, Read, Write};
@@ -86,6 +87,9 @@ pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
     if let Some((cols, rows)) = local_size() {
         ws.send(resize(cols, rows)).await?;
     }
+    // A terminal attached interactively shows the session: its notifications are not
+    // needed while it does (said again within the daemon's 90 s).
+    let mut shown = tokio::time::interval(std::time::Duration::from_secs(30));
     let mut keys = stdin_reader();
     let mut keys_open = true;
     let mut winch = signal_hook_tokio::Signals::new([signal_hook::consts::SIGWINCH])
@@ -141,6 +145,9 @@ pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
                 // End of input: keep showing output until the session ends.
                 None => keys_open = false,
             },
+            _ = shown.tick(), if tty => {
+                ws.send(Message::Text(json!({"type": "focus", "shown": true}).to_string().into())).await?;
+            }
             Some(_) = winch.next() => {
                 if let Some((cols, rows)) = local_size() {
                     ws.send(resize(cols, rows)).await?;

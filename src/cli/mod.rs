@@ -9,6 +9,7 @@ mod daemon;
 mod doctor;
 mod generate;
 mod hints;
+mod hook;
 mod profiles;
 mod progress;
 mod proxy;
@@ -19,6 +20,7 @@ mod terminal;
 mod transport;
 mod ui;
 mod usage;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -69,6 +71,8 @@ pub enum Command {
     Usage(usage::UsageArgs),
     /// Terminal sessions in the daemon: list, start, attach, end.
     Terminal(terminal::TerminalArgs),
+    /// Follow the sessions: print when one needs you (and tell the desktop).
+    Watch(watch::WatchArgs),
     /// Per-profile proxies: status, start, stop, logs, enable, disable.
     Proxy(proxy::ProxyArgs),
     /// Check the installation, the daemon, the agents and the profiles; say how to fix what is wrong.
@@ -77,6 +81,9 @@ pub enum Command {
     Service(service::ServiceArgs),
     /// Print shell completions, or write the man pages.
     Generate(generate::GenerateArgs),
+    /// What agents' hooks run: report an event to the session's daemon (quiet, exit 0).
+    #[command(hide = true)]
+    Hook(hook::HookArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -95,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     match cli.command {
         Command::Daemon(ref args) => daemon::run(&cli, args),
+        Command::Hook(ref args) => Ok(hook::run(args)),
         Command::Generate(ref args) => generate::run(args),
         Command::Service(ref args) => service::run(&cli, args),
         Command::Doctor(ref args) => client_runtime()?.block_on(doctor::run(&cli, args)),
@@ -107,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
         Command::Usage(ref args) => client_runtime()?.block_on(usage::run(&cli, args)),
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
+        Command::Watch(ref args) => client_runtime()?.block_on(watch::run(&cli, args)),
         Command::Proxy(ref args) => proxy::run(&cli, args),
     }
 }

@@ -20,11 +20,15 @@ pub struct TerminalArgs {
 
 #[derive(Debug, Subcommand)]
 enum TerminalCommand {
-    /// List terminal sessions.
+    /// List terminal sessions (with what each agent is doing: working, needs_input, ...).
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only sessions waiting for you (needs input, turn finished, rate limited,
+        /// errored), the longest waiting first.
+        #[arg(long)]
+        waiting: bool,
     },
     /// Start a profile's agent in a new session and print its id:
     /// `clown terminal new PROFILE [--attach] -- ARGS`.
@@ -64,9 +68,14 @@ enum TerminalCommand {
 pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
     let client = Client::connect(cli).await?;
     match &args.command {
-        TerminalCommand::List { json } => {
-            let data = client.get("/api/terminal/sessions").await?;
-            print_sessions(&data, *json)?;
+        TerminalCommand::List { json, waiting } => {
+            if *waiting {
+                let data = client.get("/api/terminal/sessions?waiting=true").await?;
+                print_waiting(&data, *json)?;
+            } else {
+                let data = client.get("/api/terminal/sessions").await?;
+                print_sessions(&data, *json)?;
+            }
         }
         TerminalCommand::New {
             profile,
@@ -171,14 +180,61 @@ fn print_sessions(data: &Value, json: bool) -> anyhow::Result<()> {
         data,
         json,
         &[
-            "id", "profile", "state", "exit", "pid", "size", "clients", "created",
+            "id",
+            "profile",
+            "state",
+            "attention",
+            "exit",
+            "pid",
+            "size",
+            "clients",
+            "created",
         ],
         |s| {
-            let mut row = fields(s, &["id", "profile_alias", "state", "exit_code", "pid"]);
+            let mut row = fields(
+                s,
+                &[
+                    "id",
+                    "profile_alias",
+                    "state",
+                    "attention",
+                    "exit_code",
+                    "pid",
+                ],
+            );
             row.push(format!("{}x{}", cell(&s["cols"]), cell(&s["rows"])));
             row.extend(fields(s, &["client_count", "created_at"]));
             row
         },
         "no terminal sessions; start one with 'clown terminal new PROFILE --attach'",
     )
+}
+
+fn print_waiting(data: &Value, json: bool) -> anyhow::Result<()> {
+    print_list(
+        data,
+        json,
+        &["id", "profile", "attention", "waiting", "message"],
+        |s| {
+            let mut row = fields(s, &["id", "profile_alias", "attention"]);
+            row.push(
+                s["waiting_secs"]
+                    .as_i64()
+                    .map(human_secs)
+                    .unwrap_or_default(),
+            );
+            row.extend(fields(s, &["attention_message"]));
+            row
+        },
+        "no session is waiting for you",
+    )
+}
+
+/// `75` → `1m 15s`.
+pub fn human_secs(secs: i64) -> String {
+    match secs {
+        s if s >= 3600 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{}m {}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
 }

@@ -139,7 +139,12 @@ fn check(
     if is_public(path) {
         return Verdict::Pass(None);
     }
-    match caller(state.token(), state.usage_tokens(), headers) {
+    match caller(
+        state.token(),
+        state.usage_tokens(),
+        state.session_tokens(),
+        headers,
+    ) {
         None => {
             let mut resp = envelope_error(
                 StatusCode::UNAUTHORIZED,
@@ -155,8 +160,23 @@ fn check(
                 "This token can only record usage (POST /api/usage/record)",
             ))
         }
+        Some(Caller::Hook { session }) if !is_hook_route(method, path, &session) => {
+            Verdict::Refuse(envelope_error(
+                StatusCode::FORBIDDEN,
+                "This token can only report its own session's hook events (POST /api/terminal/sessions/{id}/hook)",
+            ))
+        }
         Some(who) => Verdict::Pass(Some(who)),
     }
+}
+
+/// Whether `method path` is the hook route of `session`.
+fn is_hook_route(method: &Method, path: &str, session: &str) -> bool {
+    method == Method::POST
+        && path
+            .strip_prefix("/api/terminal/sessions/")
+            .and_then(|rest| rest.strip_suffix("/hook"))
+            == Some(session)
 }
 
 /// The size of the request line and headers as they came on the wire (near enough: the

@@ -116,6 +116,8 @@ pub struct Resources {
     pub env: Env,
     /// The user's home: profile homes live under it.
     pub home: PathBuf,
+    /// The daemon's own URL, for the agents' hooks.
+    pub daemon_url: Option<String>,
     /// clown's own directories (data, state, configuration, cache): hidden from a
     /// sandboxed agent.
     pub clown_dirs: Vec<PathBuf>,

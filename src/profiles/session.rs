@@ -6,7 +6,9 @@
 //!
 //! The session's environment is a small base taken from the daemon's own (PATH with the
 //! agent directories, locale, user, home, time zone; `TERM=xterm-256color`) with the
-//! profile's launch environment over it.
+//! profile's launch environment over it, and what the agent's hooks need to report to
+//! the daemon: `CLOWN_SESSION_ID`, `CLOWN_HOOK_URL` and `CLOWN_HOOK_TOKEN` (a token good
+//! for that session's hook route only, revoked when it ends).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -113,10 +115,22 @@ impl Profiles {
             .await?;
         let mut env = base_env(&self.r.env, &dirs);
         env.extend(spec.env);
-        let session = self
+        let id = uuid::Uuid::new_v4();
+        let sid = id.to_string();
+        let tokens = self.r.terminals.tokens();
+        let token = tokens
+            .issue(&sid)
+            .map_err(|e| ProfileError::Internal(format!("cannot make a hook token: {e}")))?;
+        env.insert("CLOWN_SESSION_ID".into(), sid.clone());
+        env.insert("CLOWN_HOOK_TOKEN".into(), token);
+        if let Some(url) = &self.r.daemon_url {
+            env.insert("CLOWN_HOOK_URL".into(), url.clone());
+        }
+        let created = self
             .r
             .terminals
             .create(NewSession {
+                id,
                 profile: req.profile_alias,
                 program: Program {
                     path,
@@ -128,9 +142,13 @@ impl Profiles {
                 },
                 scrollback_bytes: config.terminal.scrollback_bytes,
                 max_sessions: config.terminal.max_sessions,
+                quiet: std::time::Duration::from_millis(config.terminal.quiet_ms),
             })
-            .await?;
-        Ok(session)
+            .await;
+        if created.is_err() {
+            tokens.revoke(&sid);
+        }
+        Ok(created?)
     }
 }
 

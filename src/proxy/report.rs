@@ -7,6 +7,10 @@
 //! load one POST carries many events, and retries a failed batch a few times; every
 //! event has a `dedupe_key`, so a retry after a lost answer never counts twice. At
 //! shutdown the queue is flushed.
+//!
+//! Beside the usage, how requests ended ([`RequestStatus`]: ok, rate limited, failed)
+//! rides in the same batches, for the attention states of the profile's sessions: each
+//! rate-limited or failed request, and the first success after one.
 
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::records::UsageEvent;
+use crate::records::{RequestStatus, UsageEvent};
 
 /// Events per post (the daemon takes JSON bodies up to 1 MiB).
 const MAX_BATCH: usize = 1000;
@@ -28,9 +32,17 @@ const LINGER: Duration = Duration::from_millis(100);
 const QUEUE: usize = 100_000;
 const RETRIES: [u64; 3] = [200, 1000, 3000];
 
+/// One item of a batch.
+enum Item {
+    Usage(UsageEvent),
+    Status(RequestStatus),
+}
+
 #[derive(Clone)]
 pub struct Reporter {
-    tx: Option<mpsc::Sender<UsageEvent>>,
+    tx: Option<mpsc::Sender<Item>>,
+    /// Whether the last status reported was a success (successes after one are not sent).
+    last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub struct ReporterTask {
@@ -41,8 +53,9 @@ impl Reporter {
     /// Starts the reporter on a thread of its own (encoding and posting a batch never
     /// holds up a request); without a daemon URL events are only logged.
     pub fn spawn(daemon_url: Option<String>, token: Option<String>) -> (Self, ReporterTask) {
+        let last_ok = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let Some(url) = daemon_url else {
-            return (Self { tx: None }, ReporterTask { done: None });
+            return (Self { tx: None, last_ok }, ReporterTask { done: None });
         };
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
@@ -60,10 +73,13 @@ impl Reporter {
             });
         if let Err(e) = started {
             tracing::error!("cannot start the usage reporter thread: {e}");
-            return (Self { tx: None }, ReporterTask { done: None });
+            return (Self { tx: None, last_ok }, ReporterTask { done: None });
         }
         (
-            Self { tx: Some(tx) },
+            Self {
+                tx: Some(tx),
+                last_ok,
+            },
             ReporterTask {
                 done: Some(done_rx),
             },
@@ -80,9 +96,21 @@ impl Reporter {
             event.tokens.cache_read_input_tokens
         );
         if let Some(tx) = &self.tx
-            && tx.try_send(event).is_err()
+            && tx.try_send(Item::Usage(event)).is_err()
         {
             tracing::warn!("usage queue full; an event was dropped");
+        }
+    }
+
+    /// How a request ended; successes only after a request that was not one.
+    pub fn status(&self, status: RequestStatus) {
+        use std::sync::atomic::Ordering;
+        let ok = status.outcome == "ok";
+        if self.last_ok.swap(ok, Ordering::Relaxed) && ok {
+            return;
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(Item::Status(status));
         }
     }
 }
@@ -101,10 +129,12 @@ impl ReporterTask {
 
 #[derive(Serialize)]
 struct Batch<'a> {
-    events: &'a [UsageEvent],
+    events: Vec<&'a UsageEvent>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    statuses: Vec<&'a RequestStatus>,
 }
 
-async fn run(mut rx: mpsc::Receiver<UsageEvent>, url: String, token: Option<String>) {
+async fn run(mut rx: mpsc::Receiver<Item>, url: String, token: Option<String>) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
@@ -134,9 +164,19 @@ async fn send(
     client: &Client<HttpConnector, Full<Bytes>>,
     endpoint: &str,
     token: Option<&str>,
-    batch: &[UsageEvent],
+    batch: &[Item],
 ) {
-    let body = match serde_json::to_string(&Batch { events: batch }) {
+    let mut out = Batch {
+        events: Vec::new(),
+        statuses: Vec::new(),
+    };
+    for item in batch {
+        match item {
+            Item::Usage(e) => out.events.push(e),
+            Item::Status(s) => out.statuses.push(s),
+        }
+    }
+    let body = match serde_json::to_string(&out) {
         Ok(b) => b,
         Err(e) => {
             tracing::error!("cannot encode usage events: {e}");

@@ -17,8 +17,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::PtyError;
-use super::session::{OnExit, Session};
+use super::session::{OnExit, Session, Start};
 use super::spawn::Program;
+use crate::auth::SessionTokens;
 use crate::events::EventBus;
 use crate::store::Store;
 use crate::store::usage::{self, UsageSession};
@@ -26,10 +27,15 @@ use crate::store::usage::{self, UsageSession};
 /// What starting a session needs; limits come from the configuration of the moment.
 #[derive(Debug)]
 pub struct NewSession {
+    /// Chosen by the caller, which puts it (and the hook token issued for it) in the
+    /// program's environment.
+    pub id: Uuid,
     pub profile: String,
     pub program: Program,
     pub scrollback_bytes: usize,
     pub max_sessions: usize,
+    /// How long output must be quiet before a typed `working` ends.
+    pub quiet: std::time::Duration,
 }
 
 enum Cmd {
@@ -46,6 +52,7 @@ type Snapshot = Arc<Vec<Arc<Session>>>;
 pub struct Terminals {
     tx: mpsc::Sender<Cmd>,
     sessions: watch::Receiver<Snapshot>,
+    tokens: SessionTokens,
 }
 
 impl Terminals {
@@ -53,7 +60,9 @@ impl Terminals {
     pub fn start(store: Store, events: EventBus) -> Self {
         let (tx, rx) = mpsc::channel(64);
         let (snap_tx, sessions) = watch::channel(Snapshot::default());
+        let tokens = SessionTokens::default();
         let manager = Manager {
+            tokens: tokens.clone(),
             sessions: Vec::new(),
             snapshot: snap_tx,
             retain: crate::config::TerminalConfig::default().max_sessions,
@@ -63,7 +72,16 @@ impl Terminals {
             tx: tx.clone(),
         };
         tokio::spawn(manager.run(rx));
-        Self { tx, sessions }
+        Self {
+            tx,
+            sessions,
+            tokens,
+        }
+    }
+
+    /// The sessions' hook tokens (issued by whoever starts a session, revoked at its end).
+    pub fn tokens(&self) -> &SessionTokens {
+        &self.tokens
     }
 
     pub async fn create(&self, req: NewSession) -> Result<Arc<Session>, PtyError> {
@@ -142,6 +160,7 @@ async fn end_all(sessions: Vec<Arc<Session>>) {
 }
 
 struct Manager {
+    tokens: SessionTokens,
     sessions: Vec<Arc<Session>>,
     snapshot: watch::Sender<Snapshot>,
     /// How many terminated sessions to keep listed.
@@ -185,10 +204,15 @@ impl Manager {
         }
         self.retain = req.max_sessions;
         let session = Session::start(
-            req.profile,
             &req.program,
-            req.scrollback_bytes,
-            self.on_exit(),
+            Start {
+                id: req.id,
+                profile: req.profile,
+                scrollback_bytes: req.scrollback_bytes,
+                quiet: req.quiet,
+                events: self.events.clone(),
+                on_exit: self.on_exit(),
+            },
         )?;
         tracing::info!(
             "terminal session {} started for profile '{}' (pid {}, {:?})",
@@ -208,8 +232,10 @@ impl Manager {
         let store = self.store.clone();
         let events = self.events.clone();
         let tx = self.tx.clone();
+        let tokens = self.tokens.clone();
         Box::new(move |session, code| {
             Box::pin(async move {
+                tokens.revoke(&session.id.to_string());
                 tracing::info!(
                     "terminal session {} of profile '{}' ended with {code}",
                     session.id,

@@ -6,6 +6,7 @@
 //! program), [`kill`] ends a session's processes, and [`manager`] owns the set of
 //! sessions and announces their starts and ends.
 
+pub mod attention;
 pub mod kill;
 pub mod manager;
 pub mod scrollback;

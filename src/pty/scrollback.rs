@@ -12,6 +12,8 @@ pub struct Scrollback {
     chunks: VecDeque<Bytes>,
     len: usize,
     limit: usize,
+    /// Every byte ever pushed (kept or not).
+    total: u64,
 }
 
 impl Scrollback {
@@ -20,10 +22,12 @@ impl Scrollback {
             chunks: VecDeque::new(),
             len: 0,
             limit,
+            total: 0,
         }
     }
 
     pub fn push(&mut self, chunk: Bytes) {
+        self.total += chunk.len() as u64;
         if self.limit == 0 || chunk.is_empty() {
             return;
         }
@@ -58,6 +62,30 @@ impl Scrollback {
         out.freeze()
     }
 
+    /// The newest `n` bytes (or fewer), oldest first.
+    pub fn tail(&self, n: usize) -> Bytes {
+        let mut parts = Vec::new();
+        let mut len = 0;
+        for c in self.chunks.iter().rev() {
+            if len >= n {
+                break;
+            }
+            let take = c.len().min(n - len);
+            parts.push(c.slice(c.len() - take..));
+            len += take;
+        }
+        let mut out = BytesMut::with_capacity(len);
+        for p in parts.iter().rev() {
+            out.extend_from_slice(p);
+        }
+        out.freeze()
+    }
+
+    /// How many bytes were ever pushed.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -84,6 +112,10 @@ mod tests {
         assert_eq!(&s.snapshot()[..], b"3456789ABC");
         s.push(Bytes::new());
         assert_eq!(s.len(), 10);
+        assert_eq!(&s.tail(4)[..], b"9ABC");
+        assert_eq!(&s.tail(100)[..], b"3456789ABC");
+        s.push(Bytes::from_static(b"DE"));
+        assert_eq!(&s.tail(3)[..], b"CDE");
     }
 
     #[test]

@@ -10,11 +10,19 @@
 //!
 //! Attaching takes the scrollback snapshot and subscribes to the broadcast under one
 //! lock, so a client sees each byte exactly once, in order.
+//!
+//! Each session also tracks its attention state ([`super::attention`]): the reader looks
+//! for bells and notifications in the output, client input and the agent's hook reports
+//! feed the tracker, and a small task ends a typed `working` once the output is quiet.
+//! Changes go on the bus as `terminal_attention_changed`. Clients report whether their
+//! window shows the session (focused and visible); a session is *looked at* while one of
+//! them did within [`FOCUS_TTL`], and notifications are then not sent.
 
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use futures_util::future::BoxFuture;
@@ -23,8 +31,11 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use super::attention::{Attention, Change, NoticeScanner, ProxyView, Tracker, strip_escapes};
 use super::scrollback::Scrollback;
 use super::{PtyError, kill, spawn};
+use crate::agents::hook_events::HookReport;
+use crate::events::EventBus;
 
 /// Chunks a client may fall behind before it loses its place.
 const BROADCAST_CHUNKS: usize = 1024;
@@ -32,6 +43,12 @@ const BROADCAST_CHUNKS: usize = 1024;
 const READ_CHUNK: usize = 64 * 1024;
 /// How long output may keep flowing after the program ended.
 const DRAIN: Duration = Duration::from_secs(2);
+/// How long a client's report that it shows the session counts.
+pub const FOCUS_TTL: Duration = Duration::from_secs(90);
+/// How often a typed `working` is checked for quiet output.
+const TICK: Duration = Duration::from_millis(250);
+/// How much of the newest output the screen checks read.
+const SCREEN_TAIL: usize = 4096;
 
 /// What attached clients receive, in order.
 #[derive(Debug, Clone)]
@@ -54,6 +71,21 @@ pub struct Info {
     pub client_count: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// What the agent is doing: idle, working, needs_input, turn_finished, rate_limited,
+    /// errored or exited.
+    pub attention: Attention,
+    /// Since when (RFC 3339).
+    pub attention_since: String,
+    /// How long it has waited for its user, for a waiting state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_secs: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attention_message: Option<String>,
+    /// Whether a client shows it right now (focused and visible).
+    pub looked_at: bool,
+    /// The agent's own id of its conversation, once its hooks said it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
 }
 
 struct Out {
@@ -78,11 +110,22 @@ pub struct Session {
     removed: watch::Sender<bool>,
     /// Set once everything after the end (usage record, events) is done.
     done: watch::Sender<bool>,
+    attention: Mutex<Tracker>,
+    /// Clients that reported showing the session, and when.
+    focus: Mutex<HashMap<u64, Instant>>,
+    next_client: AtomicU64,
+    /// How much output there was when a client last typed (the screen checks read what
+    /// came after).
+    input_mark: AtomicU64,
+    conversation: Mutex<Option<String>>,
+    events: EventBus,
 }
 
 /// A client's view: what it missed, then the live stream. Counts as a client until dropped.
 pub struct Attachment {
     pub session: Arc<Session>,
+    /// This client's number within the session (its focus reports).
+    pub client: u64,
     pub scrollback: Bytes,
     pub exit_code: Option<i32>,
     pub output: broadcast::Receiver<Output>,
@@ -92,7 +135,19 @@ pub struct Attachment {
 impl Drop for Attachment {
     fn drop(&mut self) {
         self.session.clients.fetch_sub(1, Ordering::SeqCst);
+        self.session.focus(self.client, false);
     }
+}
+
+/// What starting a session takes besides the program.
+pub struct Start {
+    pub id: Uuid,
+    pub profile: String,
+    pub scrollback_bytes: usize,
+    /// How long output must be quiet before a typed `working` ends.
+    pub quiet: Duration,
+    pub events: EventBus,
+    pub on_exit: OnExit,
 }
 
 /// Runs once the session has ended and its clients were told (records, announces).
@@ -100,12 +155,15 @@ pub type OnExit = Box<dyn FnOnce(Arc<Session>, i32) -> BoxFuture<'static, ()> + 
 
 impl Session {
     /// Starts `program` and the session's tasks.
-    pub fn start(
-        profile: String,
-        program: &spawn::Program,
-        scrollback_bytes: usize,
-        on_exit: OnExit,
-    ) -> Result<Arc<Self>, PtyError> {
+    pub fn start(program: &spawn::Program, start: Start) -> Result<Arc<Self>, PtyError> {
+        let Start {
+            id,
+            profile,
+            scrollback_bytes,
+            quiet,
+            events,
+            on_exit,
+        } = start;
         let mut spawned = spawn::spawn(program)?;
         // SAFETY: the OwnedFd is moved into the AsyncFd, which alone owns and closes it.
         let master = match unsafe { AsyncFd::register(spawned.master) } {
@@ -122,7 +180,7 @@ impl Session {
         };
         let (tx, _) = broadcast::channel(BROADCAST_CHUNKS);
         let session = Arc::new(Self {
-            id: Uuid::new_v4(),
+            id,
             profile,
             created_at: crate::time::now_rfc3339(),
             started_at: jiff::Timestamp::now().as_second(),
@@ -137,15 +195,29 @@ impl Session {
             exit: watch::Sender::new(None),
             removed: watch::Sender::new(false),
             done: watch::Sender::new(false),
+            attention: Mutex::new(Tracker::new(quiet)),
+            focus: Mutex::new(HashMap::new()),
+            next_client: AtomicU64::new(0),
+            input_mark: AtomicU64::new(0),
+            conversation: Mutex::new(None),
+            events,
         });
         let reader = tokio::spawn(read_loop(session.clone()));
         tokio::spawn(lifecycle(session.clone(), spawned.child, reader, on_exit));
+        tokio::spawn(watch_quiet(session.clone()));
         Ok(session)
     }
 
     pub fn info(&self) -> Info {
         let (cols, rows) = unpack(self.size.load(Ordering::Relaxed));
         let exit_code = *self.exit.borrow();
+        let (attention, since_ms, attention_message) = {
+            let t = self.tracker();
+            (t.state(), t.since_ms(), t.message().map(String::from))
+        };
+        let waiting_secs = attention
+            .waiting()
+            .then(|| (super::attention::now_ms() - since_ms).max(0) / 1000);
         Info {
             id: self.id.to_string(),
             profile_alias: self.profile.clone(),
@@ -160,7 +232,110 @@ impl Session {
             rows,
             client_count: self.clients.load(Ordering::SeqCst),
             exit_code,
+            attention,
+            attention_since: rfc3339_ms(since_ms),
+            waiting_secs,
+            attention_message,
+            looked_at: self.looked_at(),
+            conversation_id: self.conversation_id(),
         }
+    }
+
+    fn tracker(&self) -> std::sync::MutexGuard<'_, Tracker> {
+        self.attention.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn attention(&self) -> Attention {
+        self.tracker().state()
+    }
+
+    /// When the present attention state began (Unix milliseconds).
+    pub fn attention_since_ms(&self) -> i64 {
+        self.tracker().since_ms()
+    }
+
+    pub fn conversation_id(&self) -> Option<String> {
+        self.conversation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The agent's hook reported `report`.
+    pub fn hook(&self, report: &HookReport) {
+        if let Some(id) = report.conversation_id.as_ref().filter(|id| !id.is_empty()) {
+            *self.conversation.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+        }
+        let Some((state, message)) = report.attention() else {
+            return;
+        };
+        let change = self.tracker().hook(state, message);
+        self.announce(change);
+    }
+
+    /// The profile's proxy answered a request.
+    pub fn proxy_view(&self, view: ProxyView, message: Option<String>) {
+        let change = self.tracker().proxy(view, message);
+        self.announce(change);
+    }
+
+    /// Client `client` shows the session (or stopped showing it).
+    pub fn focus(&self, client: u64, shown: bool) {
+        let mut focus = self.focus.lock().unwrap_or_else(|p| p.into_inner());
+        if shown {
+            focus.insert(client, Instant::now());
+        } else {
+            focus.remove(&client);
+        }
+    }
+
+    /// Whether a client reported showing the session within [`FOCUS_TTL`].
+    pub fn looked_at(&self) -> bool {
+        self.focus
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|t| t.elapsed() < FOCUS_TTL)
+    }
+
+    /// The visible text of what the program wrote since a client last typed (the newest
+    /// [`SCREEN_TAIL`] bytes of it), for the screen checks.
+    fn screen(&self) -> String {
+        let out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let since = out
+            .scrollback
+            .total()
+            .saturating_sub(self.input_mark.load(Ordering::Relaxed));
+        let n = usize::try_from(since)
+            .unwrap_or(usize::MAX)
+            .min(SCREEN_TAIL);
+        strip_escapes(&out.scrollback.tail(n))
+    }
+
+    fn announce(&self, change: Option<Change>) {
+        let Some(c) = change else {
+            return;
+        };
+        tracing::debug!(
+            "terminal session {}: {} -> {} ({:?})",
+            self.id,
+            c.previous.as_str(),
+            c.state.as_str(),
+            c.source
+        );
+        self.events.publish(
+            "terminal_attention_changed",
+            serde_json::json!({
+                "id": self.id.to_string(),
+                "profile_alias": self.profile,
+                "attention": c.state,
+                "previous": c.previous,
+                "source": c.source,
+                "message": c.message,
+                "since": rfc3339_ms(self.attention_since_ms()),
+                "looked_at": self.looked_at(),
+            }),
+        );
     }
 
     pub fn is_running(&self) -> bool {
@@ -195,6 +370,7 @@ impl Session {
         self.clients.fetch_add(1, Ordering::SeqCst);
         Attachment {
             session: self.clone(),
+            client: self.next_client.fetch_add(1, Ordering::Relaxed),
             scrollback: out.scrollback.snapshot(),
             exit_code: self.exit_code(),
             output: out.tx.subscribe(),
@@ -206,6 +382,15 @@ impl Session {
     /// another task: keystrokes go straight in). Waits while the program is not reading
     /// its input; input from several clients may interleave, as from several keyboards.
     pub async fn write(&self, mut data: Bytes) {
+        let mark = self
+            .out
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .scrollback
+            .total();
+        self.input_mark.store(mark, Ordering::Relaxed);
+        let change = self.tracker().input(&data);
+        self.announce(change);
         while !data.is_empty() && self.is_running() {
             let Ok(mut guard) = self.master.writable().await else {
                 return;
@@ -255,9 +440,33 @@ impl Session {
     }
 
     fn finish(&self, code: i32) {
-        let out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        self.exit.send_replace(Some(code));
-        let _ = out.tx.send(Output::Exited(code));
+        {
+            let out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+            self.exit.send_replace(Some(code));
+            let _ = out.tx.send(Output::Exited(code));
+        }
+        let change = self.tracker().exit(code);
+        self.announce(change);
+    }
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(crate::time::rfc3339)
+        .unwrap_or_else(|_| crate::time::now_rfc3339())
+}
+
+/// Ends a typed `working` once the output has been quiet long enough.
+async fn watch_quiet(session: Arc<Session>) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while session.is_running() {
+        tick.tick().await;
+        let change = {
+            let mut t = session.tracker();
+            t.tick(|| session.screen())
+        };
+        session.announce(change);
     }
 }
 
@@ -273,6 +482,7 @@ async fn read_loop(session: Arc<Session>) {
     // Zeroed once: the kernel hands over at most a few KiB per read, so preparing the
     // whole buffer for each read would cost more than the read.
     let mut buf = vec![0u8; READ_CHUNK];
+    let mut notices = NoticeScanner::default();
     loop {
         let Ok(mut guard) = session.master.readable().await else {
             return;
@@ -298,7 +508,10 @@ async fn read_loop(session: Arc<Session>) {
             }
         }
         if filled > 0 {
+            let notice = notices.scan(&buf[..filled]);
             session.publish(Bytes::copy_from_slice(&buf[..filled]));
+            let change = session.tracker().output(notice, || session.screen());
+            session.announce(change);
         }
         if ended {
             return;

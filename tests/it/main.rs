@@ -6,6 +6,7 @@ mod helpers;
 mod upstream;
 mod ws;
 
+mod attention;
 mod browser;
 mod first_hour;
 mod foundation;

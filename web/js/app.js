@@ -2,6 +2,7 @@
 // Each page module exports `render(root, params)` and may return a cleanup function.
 
 import { connect } from "./events.js";
+import { startNotifications } from "./attention.js";
 import { el, toast } from "./util.js";
 
 const pages = {
@@ -48,4 +49,5 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 connect(document.getElementById("conn"));
+startNotifications();
 route();

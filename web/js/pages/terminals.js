@@ -1,9 +1,13 @@
-// Terminals: the session list as tabs; xterm.js attached over /ws/terminal/{id}, fitted to
-// the window and resized with it; a terminated session shows its exit code.
+// Terminals: the sessions that need you first, then the session list as tabs (each with
+// its attention state); xterm.js attached over /ws/terminal/{id}, fitted to the window and
+// resized with it; a terminated session shows its exit code. The attached terminal tells
+// the daemon whether this window shows it (focused and visible), so no notification is
+// sent about a session someone is looking at.
 
 import { get, getOr, post, del } from "../api.js";
 import { on } from "../events.js";
 import { el, badge, toast } from "../util.js";
+import { attentionBadge, needsYou, notificationButton } from "../attention.js";
 import { Terminal } from "../../vendor/xterm-6.0.0/xterm.mjs";
 import { FitAddon } from "../../vendor/addon-fit-0.11.0/addon-fit.mjs";
 
@@ -20,7 +24,14 @@ function attach(host, statusEl, session) {
   const sendResize = () => {
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
   };
-  ws.onopen = () => { statusEl.textContent = "connected"; sendResize(); term.focus(); };
+  const reportFocus = () => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "focus", shown: !document.hidden && document.hasFocus() }));
+  };
+  const focusTimer = setInterval(reportFocus, 30000);
+  window.addEventListener("focus", reportFocus);
+  window.addEventListener("blur", reportFocus);
+  document.addEventListener("visibilitychange", reportFocus);
+  ws.onopen = () => { statusEl.textContent = "connected"; sendResize(); term.focus(); reportFocus(); };
   ws.onmessage = (m) => {
     if (typeof m.data !== "string") {
       term.write(new Uint8Array(m.data));
@@ -42,7 +53,13 @@ function attach(host, statusEl, session) {
   window.addEventListener("resize", onWinResize);
   const ro = new ResizeObserver(() => fit.fit());
   ro.observe(host);
-  return () => { ro.disconnect(); window.removeEventListener("resize", onWinResize); ws.close(); term.dispose(); };
+  return () => {
+    clearInterval(focusTimer);
+    window.removeEventListener("focus", reportFocus);
+    window.removeEventListener("blur", reportFocus);
+    document.removeEventListener("visibilitychange", reportFocus);
+    ro.disconnect(); window.removeEventListener("resize", onWinResize); ws.close(); term.dispose();
+  };
 }
 
 export async function render(root, params) {
@@ -53,14 +70,17 @@ export async function render(root, params) {
   const host = el("div.term-host", { id: "term" });
   const profileSel = el("select", { "aria-label": "Profile" });
   const pane = el("div", { id: "term-pane" });
+  const needs = el("div");
 
   async function drawTabs() {
     const sessions = await getOr("/api/terminal/sessions", []);
     if (!current && sessions.length) current = (sessions.find((s) => s.state === "running") || sessions[0]).id;
+    needs.replaceChildren(needsYou(sessions, current));
     tabs.replaceChildren(...sessions.map((s) => el(`button${s.id === current ? ".on" : ""}`, {
-      type: "button", role: "tab", dataset: { session: s.id },
+      type: "button", role: "tab", dataset: { session: s.id, attention: s.attention },
       onclick: () => { location.hash = `#/terminals/${s.id}`; },
-    }, `${s.profile_alias} · ${s.id.slice(0, 4)}${s.state === "running" ? "" : ` (exit ${s.exit_code ?? "?"})`}`)));
+    }, `${s.profile_alias} · ${s.id.slice(0, 4)}${s.state === "running" ? "" : ` (exit ${s.exit_code ?? "?"})`} `,
+    s.state === "running" ? attentionBadge(s.attention) : null)));
     return sessions;
   }
 
@@ -95,11 +115,12 @@ export async function render(root, params) {
   } }, "New session");
   const cleanup = el("button", { type: "button", onclick: async () => { await post("/api/terminal/cleanup").catch((e) => toast(e.message, "error")); current = null; show(); } }, "Clean up ended");
 
-  root.replaceChildren(el("h1", "Terminals"), el("div.toolbar", profileSel, start, el("span.spacer"), cleanup), tabs, pane);
+  root.replaceChildren(el("h1", "Terminals"), needs, el("div.toolbar", profileSel, start, el("span.spacer"), notificationButton(), cleanup), tabs, pane);
   await show();
   const offs = [
     on("terminal_session_created", () => drawTabs().catch(() => {})),
     on("terminal_state_changed", () => drawTabs().catch(() => {})),
+    on("terminal_attention_changed", () => drawTabs().catch(() => {})),
   ];
   return () => { offs.forEach((off) => off()); if (detach) detach(); };
 }
