@@ -76,6 +76,12 @@ struct Inner {
     env: Env,
     terminals: Terminals,
     profiles: Profiles,
+    /// Set when a restart was asked for: sessions are kept for the next daemon.
+    restart: std::sync::atomic::AtomicBool,
+    restart_notify: tokio::sync::Notify,
+    /// Whether the service manager keeps the sessions' lifelines (then every stop of this
+    /// daemon lets go of them; the service's stop ends them).
+    fdstore: bool,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -143,7 +149,14 @@ impl AppState {
         let (catalogue, sync_state) = crate::registry::load(&parts.paths);
         let catalogue = Shared::new(catalogue);
         let config = Shared::new(parts.config);
-        let terminals = Terminals::start(parts.store.clone(), parts.events.clone());
+        let fdstore = crate::pty::holder::fdstore::available(&parts.env);
+        let terminals = Terminals::start(crate::pty::session::Context {
+            events: parts.events.clone(),
+            store: parts.store.clone(),
+            dir: parts.paths.state_dir.join("sessions"),
+            exe: crate::paths::clown_exe().unwrap_or_else(|_| "clown".into()),
+            fdstore,
+        });
         let usage_tokens = UsageTokens::default();
         let proxies = Arc::new(Supervisor::new(supervisor::Context {
             plans: Arc::new(StorePlans {
@@ -212,6 +225,9 @@ impl AppState {
                 env: parts.env,
                 terminals,
                 profiles,
+                restart: std::sync::atomic::AtomicBool::new(false),
+                restart_notify: tokio::sync::Notify::new(),
+                fdstore,
             }),
         })
     }
@@ -342,6 +358,24 @@ impl AppState {
 
     pub fn begin_shutdown(&self) {
         self.inner.shutdown.send_replace(true);
+    }
+
+    /// Asks the daemon to exit keeping its terminal sessions (their holders wait for the
+    /// next daemon).
+    pub fn request_restart(&self) {
+        self.inner.restart.store(true, Ordering::SeqCst);
+        self.inner.restart_notify.notify_one();
+    }
+
+    /// Resolves when a restart was asked for.
+    pub async fn restart_requested(&self) {
+        self.inner.restart_notify.notified().await;
+    }
+
+    /// Whether this daemon's exit lets its sessions live on: a restart was asked for, or
+    /// the service manager keeps their lifelines (its own stop then ends them).
+    pub fn keeps_sessions(&self) -> bool {
+        self.inner.fdstore || self.inner.restart.load(Ordering::SeqCst)
     }
 
     /// Whether anything long-lived runs (sessions, proxies); idle exit waits for none.

@@ -167,6 +167,8 @@ pub async fn delete(State(state): State<AppState>, UrlPath(id): UrlPath<String>)
         tracing::info!("terminating terminal session {id}");
     }
     session.terminate().await;
+    // Its end recorded (and its hook token revoked) before the answer.
+    session.wait_done().await;
     Ok(ok_empty())
 }
 

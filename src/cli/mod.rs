@@ -84,11 +84,17 @@ pub enum Command {
     /// What agents' hooks run: report an event to the session's daemon (quiet, exit 0).
     #[command(hide = true)]
     Hook(hook::HookArgs),
+    /// The process a terminal session's program runs under (started by the daemon).
+    #[command(hide = true)]
+    SessionHolder,
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    if !matches!(cli.command, Command::Daemon(_) | Command::Proxy(_)) {
+    if !matches!(
+        cli.command,
+        Command::Daemon(_) | Command::Proxy(_) | Command::SessionHolder
+    ) {
         // A client's output piped into `head` ends it quietly, as with any Unix tool
         // (Rust ignores SIGPIPE, which turns the closed pipe into a panic in println!).
         // The daemon and the proxy child keep ignoring it: a gone peer is an error there.
@@ -103,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Daemon(ref args) => daemon::run(&cli, args),
         Command::Hook(ref args) => Ok(hook::run(args)),
+        Command::SessionHolder => Ok(crate::pty::holder::process::main()),
         Command::Generate(ref args) => generate::run(args),
         Command::Service(ref args) => service::run(&cli, args),
         Command::Doctor(ref args) => client_runtime()?.block_on(doctor::run(&cli, args)),

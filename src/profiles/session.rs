@@ -104,6 +104,7 @@ impl Profiles {
             .working_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(&row.profile_home));
+        let user_args = req.args.clone();
         let (path, args) = match self.sandbox_for(&row)? {
             Some(tool) => self
                 .confine(&tool, &row, &cwd, &path, false)?
@@ -132,6 +133,8 @@ impl Profiles {
             .create(NewSession {
                 id,
                 profile: req.profile_alias,
+                agent_id: row.agent_id.clone(),
+                args: user_args,
                 program: Program {
                     path,
                     args,

@@ -1,14 +1,72 @@
 //! The scrollback: the last N bytes a session wrote, replayed to every client that
-//! attaches. A ring of output chunks (shared, reference-counted `Bytes`, so keeping them
-//! costs no copy) with a byte budget: the oldest chunks go first, and the oldest kept
-//! chunk is trimmed so the total never exceeds the budget.
+//! attaches. Kept in a file ([`super::ring::Ring`]) when the session should outlive the
+//! daemon, else in memory: a ring of output chunks (shared, reference-counted `Bytes`, so
+//! keeping them costs no copy) with a byte budget: the oldest chunks go first, and the
+//! oldest kept chunk is trimmed so the total never exceeds the budget.
 
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
+use super::ring::Ring;
+
 #[derive(Debug)]
-pub struct Scrollback {
+pub enum Scrollback {
+    Memory(Chunks),
+    File(Ring),
+}
+
+impl Scrollback {
+    /// In memory, `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self::Memory(Chunks::new(limit))
+    }
+
+    pub fn push(&mut self, chunk: Bytes) {
+        match self {
+            Self::Memory(m) => m.push(chunk),
+            Self::File(r) => r.push(&chunk),
+        }
+    }
+
+    /// Everything kept, oldest first, as one buffer.
+    pub fn snapshot(&self) -> Bytes {
+        match self {
+            Self::Memory(m) => m.snapshot(),
+            Self::File(r) => r.snapshot(),
+        }
+    }
+
+    /// The newest `n` bytes (or fewer), oldest first.
+    pub fn tail(&self, n: usize) -> Bytes {
+        match self {
+            Self::Memory(m) => m.tail(n),
+            Self::File(r) => r.tail(n),
+        }
+    }
+
+    /// How many bytes were ever pushed.
+    pub fn total(&self) -> u64 {
+        match self {
+            Self::Memory(m) => m.total(),
+            Self::File(r) => r.total(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Memory(m) => m.len(),
+            Self::File(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug)]
+pub struct Chunks {
     chunks: VecDeque<Bytes>,
     len: usize,
     limit: usize,
@@ -16,7 +74,7 @@ pub struct Scrollback {
     total: u64,
 }
 
-impl Scrollback {
+impl Chunks {
     pub fn new(limit: usize) -> Self {
         Self {
             chunks: VecDeque::new(),
@@ -101,7 +159,7 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_bytes_within_the_limit() {
-        let mut s = Scrollback::new(10);
+        let mut s = Chunks::new(10);
         s.push(Bytes::from_static(b"abcd"));
         s.push(Bytes::from_static(b"efgh"));
         assert_eq!(&s.snapshot()[..], b"abcdefgh");
@@ -120,7 +178,7 @@ mod tests {
 
     #[test]
     fn zero_limit_keeps_nothing() {
-        let mut s = Scrollback::new(0);
+        let mut s = Chunks::new(0);
         s.push(Bytes::from_static(b"x"));
         assert!(s.is_empty());
     }

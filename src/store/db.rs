@@ -108,6 +108,30 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID, STRICT;",
     // 6: a profile's sandbox settings (whether its agent runs confined), as JSON.
     "ALTER TABLE profiles ADD COLUMN sandbox TEXT NOT NULL DEFAULT '{}';",
+    // 7: terminal sessions as records, so a restarted daemon finds them again and the
+    // interrupted ones can be resumed.
+    "CREATE TABLE terminal_sessions (
+        id              TEXT PRIMARY KEY,
+        profile         TEXT NOT NULL REFERENCES profiles(alias) ON DELETE CASCADE,
+        agent_id        TEXT NOT NULL,
+        cwd             TEXT NOT NULL,
+        args            TEXT NOT NULL DEFAULT '[]',
+        created_at      TEXT NOT NULL,
+        started_at      INTEGER NOT NULL,
+        pid             INTEGER NOT NULL,
+        holder_pid      INTEGER NOT NULL,
+        cols            INTEGER NOT NULL,
+        rows            INTEGER NOT NULL,
+        state           TEXT NOT NULL,
+        exit_code       INTEGER,
+        ended_at        INTEGER,
+        attention       TEXT NOT NULL DEFAULT 'idle',
+        attention_since INTEGER NOT NULL DEFAULT 0,
+        hooked          INTEGER NOT NULL DEFAULT 0,
+        conversation_id TEXT,
+        worktree        TEXT
+     ) STRICT;
+     CREATE INDEX terminal_sessions_state ON terminal_sessions(state);",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -12,6 +12,7 @@ pub mod daily;
 mod db;
 pub mod imports;
 pub mod profiles;
+pub mod sessions;
 pub mod usage;
 
 use std::path::{Path, PathBuf};
