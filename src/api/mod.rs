@@ -107,6 +107,13 @@ pub fn routes() -> Vec<Route> {
             || get(daemon::doctor),
         ),
         route(
+            "POST",
+            "/api/daemon/restart",
+            "daemon",
+            "Exit keeping the terminal sessions (each waits in its holder for the next daemon, which takes it back with the same screen); 409 under systemd, where 'systemctl --user restart clown' does it",
+            || post(daemon::restart),
+        ),
+        route(
             "GET",
             "/api/daemon/logs",
             "daemon",

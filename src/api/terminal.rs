@@ -152,6 +152,7 @@ pub async fn hook(
                 }
     );
     session.hook(&report);
+    session.save().await?;
     Ok(ok(json!({"attention": session.attention()})))
 }
 

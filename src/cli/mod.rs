@@ -13,6 +13,7 @@ mod hook;
 mod profiles;
 mod progress;
 mod proxy;
+mod restart;
 mod service;
 mod status;
 mod table;

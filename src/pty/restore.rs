@@ -33,31 +33,22 @@ impl Manager {
     ) -> Restored {
         let mut restored = Restored::default();
         let store = self.ctx.store.clone();
-        let rows = store
-            .read(|c| {
-                Ok((
-                    records::in_state(c, "running")?,
-                    records::in_state(c, "ended")?,
-                ))
-            })
-            .await;
-        let (running, ended) = match rows {
+        let rows = match store.read(records::listed).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("cannot read the terminal sessions' records: {e}");
                 return restored;
             }
         };
-        for row in &ended {
-            if let Some(s) = Session::ended(&self.ctx, row, row.exit_code.unwrap_or(1), quiet) {
-                self.sessions.push(s);
-            }
-        }
         let dir = self.ctx.dir.clone();
-        let answers = futures_util::future::join_all(running.into_iter().map(|row| {
+        // Every holder asked at once; the answers are taken in the sessions' order.
+        let answers = futures_util::future::join_all(rows.into_iter().map(|row| {
             let socket = Files::of(&dir, &row.id).socket;
             async move {
-                let held = client::attach(&socket).await;
+                let held = match row.state.as_str() {
+                    "running" => Some(client::attach(&socket).await),
+                    _ => None,
+                };
                 (row, held)
             }
         }))
@@ -65,7 +56,13 @@ impl Manager {
         for (row, held) in answers {
             let lifeline = lifelines.remove(&format!("clown-session-{}", row.id));
             match held {
-                Ok(held) => {
+                None => {
+                    let code = row.exit_code.unwrap_or(1);
+                    if let Some(s) = Session::ended(&self.ctx, &row, code, quiet) {
+                        self.sessions.push(s);
+                    }
+                }
+                Some(Ok(held)) => {
                     if let Some(token) = held.hook_token.as_deref().filter(|t| !t.is_empty()) {
                         self.tokens.insert(&row.id, token);
                     }
@@ -85,7 +82,7 @@ impl Manager {
                         }
                     }
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     tracing::info!(
                         "terminal session {} of profile '{}' is not running any more ({e})",
                         row.id,

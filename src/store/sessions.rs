@@ -101,13 +101,25 @@ pub fn get(c: &Connection, id: &str) -> Result<Option<SessionRow>, StoreError> {
     .optional()?)
 }
 
-/// The records in `state`, oldest first.
+/// The records in `state`, in the order the sessions started.
 pub fn in_state(c: &Connection, state: &str) -> Result<Vec<SessionRow>, StoreError> {
     let mut stmt = c.prepare(&format!(
-        "SELECT {COLUMNS} FROM terminal_sessions WHERE state = ?1 ORDER BY started_at, id"
+        "SELECT {COLUMNS} FROM terminal_sessions WHERE state = ?1 ORDER BY rowid"
     ))?;
     let rows = stmt
         .query_map([state], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The records of sessions still listed (running or ended, not cleaned up), in the
+/// order they started.
+pub fn listed(c: &Connection) -> Result<Vec<SessionRow>, StoreError> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT {COLUMNS} FROM terminal_sessions WHERE state IN ('running', 'ended') ORDER BY rowid"
+    ))?;
+    let rows = stmt
+        .query_map([], from_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }

@@ -13,6 +13,7 @@ mod foundation;
 mod profiles;
 mod proxy;
 mod registry;
+mod restart;
 mod sandbox;
 mod security;
 mod service_manager;

@@ -133,25 +133,38 @@ impl Session {
         self.tracker().since_ms()
     }
 
-    /// The agent's hook reported `report`.
+    /// The agent's hook reported `report`. [`Session::save`] keeps what it changed.
     pub fn hook(&self, report: &HookReport) {
         if let Some(id) = report.conversation_id.as_ref().filter(|id| !id.is_empty()) {
-            let mut known = self.conversation.lock().unwrap_or_else(|p| p.into_inner());
-            if known.as_ref() != Some(id) {
-                *known = Some(id.clone());
-                let (sid, id, store) = (self.id.to_string(), id.clone(), self.store.clone());
-                tokio::spawn(async move {
-                    let _ = store
-                        .call(move |c| crate::store::sessions::set_conversation(c, &sid, &id))
-                        .await;
-                });
-            }
+            *self.conversation.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
         }
         let Some((state, message)) = report.attention() else {
             return;
         };
         let change = self.tracker().hook(state, message);
         self.announce(change);
+    }
+
+    /// Writes the attention state and conversation id into the session's record (what a
+    /// hook report acknowledged survives a crash of the daemon).
+    pub async fn save(&self) -> Result<(), crate::store::StoreError> {
+        let (state, since, hooked) = {
+            let t = self.tracker();
+            (t.state(), t.since_ms(), t.hooked())
+        };
+        let id = self.id.to_string();
+        let conversation = self.conversation_id();
+        self.store
+            .call(move |c| {
+                if state != Attention::Exited {
+                    crate::store::sessions::set_attention(c, &id, state.as_str(), since, hooked)?;
+                }
+                if let Some(conv) = conversation {
+                    crate::store::sessions::set_conversation(c, &id, &conv)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// The profile's proxy answered a request.
