@@ -308,3 +308,65 @@ fn pass_fds(c: &mut std::process::Command, fds: Vec<i32>) {
         });
     }
 }
+
+#[test]
+fn an_attached_terminal_comes_back_after_a_restart() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let (env, d) = setup("restart-attach", port);
+    let id = start(&d, "echo ATTACHED; while read l; do echo \"got:$l\"; done");
+    let pid = info(&d, &id)["pid"].as_i64().unwrap();
+    let _reaper = Reaper(vec![pid]);
+    let mut attach = env
+        .cli(&d)
+        .args(["terminal", "attach", &id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = attach.stdin.take().unwrap();
+    let mut stdout = attach.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                return;
+            }
+            s.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let has = |needle: &str| {
+        let seen = seen.clone();
+        let needle = needle.to_string();
+        wait_until(WAIT, &needle.clone(), move || {
+            crate::attention::flatten(&seen.lock().unwrap())
+                .contains(&needle)
+                .then_some(())
+        })
+    };
+    has("ATTACHED");
+    stdin.write_all(b"one\n").unwrap();
+    has("got:one");
+    d.api("POST", "/api/daemon/restart", None).expect_ok();
+    let mut d = d;
+    assert!(d.wait_exit(WAIT).success());
+    let d2 = Daemon::start_on(&env, port);
+    // The attach reconnects by itself and the screen is drawn again from the scrollback.
+    wait_until(WAIT, "the screen drawn again", || {
+        let seen = seen.lock().unwrap();
+        let at = seen.windows(2).position(|w| w == b"\x1bc")?;
+        crate::attention::flatten(&seen[at..])
+            .contains("got:one")
+            .then_some(())
+    });
+    stdin.write_all(b"two\n").unwrap();
+    has("got:two");
+    d2.api("DELETE", &format!("/api/terminal/sessions/{id}"), None)
+        .expect_ok();
+    // Its end reaches the attached terminal, with the real exit code (SIGHUP: 129).
+    let status = attach.wait().unwrap();
+    assert_eq!(status.code(), Some(129), "{status}");
+}

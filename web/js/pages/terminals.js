@@ -19,35 +19,59 @@ function attach(host, statusEl, session) {
   term.open(host);
   fit.fit();
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/ws/terminal/${encodeURIComponent(session.id)}`);
-  ws.binaryType = "arraybuffer";
+  let ws = null;
+  let ended = false;
+  let closed = false;
+  let retries = 0;
   const sendResize = () => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
   };
   const reportFocus = () => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "focus", shown: !document.hidden && document.hasFocus() }));
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "focus", shown: !document.hidden && document.hasFocus() }));
   };
   const focusTimer = setInterval(reportFocus, 30000);
   window.addEventListener("focus", reportFocus);
   window.addEventListener("blur", reportFocus);
   document.addEventListener("visibilitychange", reportFocus);
-  ws.onopen = () => { statusEl.textContent = "connected"; sendResize(); term.focus(); reportFocus(); };
-  ws.onmessage = (m) => {
-    if (typeof m.data !== "string") {
-      term.write(new Uint8Array(m.data));
-      return;
-    }
-    const msg = JSON.parse(m.data);
-    if (msg.type === "state_changed" && msg.state === "terminated") {
-      statusEl.replaceChildren(badge("terminated"), ` exit code ${msg.exit_code}`);
-      statusEl.dataset.exitCode = String(msg.exit_code);
-    } else if (msg.type === "error") {
-      statusEl.textContent = msg.message;
-    }
-  };
-  ws.onclose = () => { if (!statusEl.dataset.exitCode) statusEl.textContent = "disconnected"; };
+  // A daemon restart keeps the session: the connection comes back, and the scrollback it
+  // replays redraws the same screen.
+  function open() {
+    ws = new WebSocket(`${proto}//${location.host}/ws/terminal/${encodeURIComponent(session.id)}`);
+    ws.binaryType = "arraybuffer";
+    let fresh = true;
+    ws.onopen = () => { retries = 0; statusEl.textContent = "connected"; sendResize(); term.focus(); reportFocus(); };
+    ws.onmessage = (m) => {
+      if (typeof m.data !== "string") {
+        if (fresh) { term.reset(); fresh = false; }
+        term.write(new Uint8Array(m.data));
+        return;
+      }
+      const msg = JSON.parse(m.data);
+      if (msg.type === "connected") {
+        fresh = true;
+      } else if (msg.type === "state_changed" && msg.state === "terminated") {
+        ended = true;
+        statusEl.replaceChildren(badge("terminated"), ` exit code ${msg.exit_code}`);
+        statusEl.dataset.exitCode = String(msg.exit_code);
+      } else if (msg.type === "error") {
+        statusEl.textContent = msg.message;
+      }
+    };
+    ws.onclose = (ev) => {
+      if (closed || ended || statusEl.dataset.exitCode) return;
+      // 1001: the daemon is going away (a restart); 1006: the connection dropped.
+      if ((ev.code === 1001 || ev.code === 1006) && retries < 120) {
+        retries++;
+        statusEl.textContent = "daemon restarting… reconnecting";
+        setTimeout(() => { if (!closed) open(); }, 500);
+        return;
+      }
+      statusEl.textContent = "disconnected";
+    };
+  }
+  open();
   const enc = new TextEncoder();
-  term.onData((d) => { if (ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
+  term.onData((d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
   term.onResize(sendResize);
   const onWinResize = () => fit.fit();
   window.addEventListener("resize", onWinResize);
@@ -58,7 +82,8 @@ function attach(host, statusEl, session) {
     window.removeEventListener("focus", reportFocus);
     window.removeEventListener("blur", reportFocus);
     document.removeEventListener("visibilitychange", reportFocus);
-    ro.disconnect(); window.removeEventListener("resize", onWinResize); ws.close(); term.dispose();
+    closed = true;
+    ro.disconnect(); window.removeEventListener("resize", onWinResize); if (ws) ws.close(); term.dispose();
   };
 }
 
@@ -121,6 +146,8 @@ export async function render(root, params) {
     on("terminal_session_created", () => drawTabs().catch(() => {})),
     on("terminal_state_changed", () => drawTabs().catch(() => {})),
     on("terminal_attention_changed", () => drawTabs().catch(() => {})),
+    // The event stream came back (after a daemon restart): the list may have changed.
+    on("connected", () => drawTabs().catch(() => {})),
   ];
   return () => { offs.forEach((off) => off()); if (detach) detach(); };
 }
