@@ -10,6 +10,7 @@ pub mod attention;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod conversations;
 pub mod daemon;
 pub mod events;
 pub mod http;

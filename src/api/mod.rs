@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod assets;
+pub mod conversations;
 pub mod daemon;
 pub mod error;
 pub mod extract;
@@ -381,12 +382,68 @@ pub fn routes() -> Vec<Route> {
             )
         },
         route(
+            "GET",
+            "/api/terminal/interrupted",
+            "terminal",
+            "Sessions a stop of the daemon or the service, a reboot or a lost holder ended: profile, working_dir, the agent's conversation_id (from its hooks or its own files) and resume_args",
+            || get(terminal::interrupted),
+        ),
+        Route {
+            body: Some("TerminalSize"),
+            ..route(
+                "POST",
+                "/api/terminal/interrupted/{session_id}/resume",
+                "terminal",
+                "Resume an interrupted session: a new session of its profile in its directory running the agent's resume command (claude --resume ID, codex resume ID, ...); answers session_id and ws_url; the interrupted one is forgotten",
+                || post(terminal::resume),
+            )
+        },
+        route(
+            "DELETE",
+            "/api/terminal/interrupted/{session_id}",
+            "terminal",
+            "Forget an interrupted session",
+            || delete(terminal::dismiss),
+        ),
+        route(
             "POST",
             "/api/terminal/cleanup",
             "terminal",
             "Remove terminated sessions from the list",
             || post(terminal::cleanup),
         ),
+        Route {
+            query: &[
+                ("profile", "string", "Only this profile's"),
+                (
+                    "q",
+                    "string",
+                    "Text to find (case-insensitive) in the id, the directory or any prompt",
+                ),
+                (
+                    "limit",
+                    "integer",
+                    "At most this many (1-1000, default 200)",
+                ),
+            ],
+            ..route(
+                "GET",
+                "/api/conversations",
+                "conversations",
+                "The agents' own conversations in every profile home, newest first: profile_alias, agent_id, id, cwd, first_prompt, started_at, last_activity, tokens and cost_usd recorded under the id (null when none), resume_args",
+                || get(conversations::list),
+            )
+        },
+        Route {
+            body: Some("ResumeConversation"),
+            ..route(
+                "POST",
+                "/api/conversations/resume",
+                "conversations",
+                "Resume a conversation in a new terminal session, under its profile or another profile of the same agent (its file is copied there); answers session_id and ws_url",
+                || post(conversations::resume),
+            )
+        },
         route(
             "GET",
             "/api/openapi.json",

@@ -216,6 +216,27 @@ fn schemas() -> Value {
                 "error": {"type": "string"}
             }
         },
+        "TerminalSize": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
+                "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24}
+            }
+        },
+        "ResumeConversation": {
+            "type": "object",
+            "required": ["profile_alias", "conversation_id"],
+            "additionalProperties": false,
+            "properties": {
+                "profile_alias": {"type": "string", "description": "The profile whose home holds the conversation"},
+                "conversation_id": {"type": "string"},
+                "target_profile": {"type": "string", "description": "Run it under this profile (of the same agent; default: the same profile)"},
+                "working_dir": {"type": "string", "description": "Absolute directory to run in (default: the conversation's own)"},
+                "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
+                "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24}
+            }
+        },
         "LaunchRequest": {
             "type": "object",
             "additionalProperties": false,

@@ -11,12 +11,12 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult, ok, ok_empty};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiQuery, SizeBody, terminal_size};
 use crate::agents::hook_events::HookReport;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::profiles::SessionRequest;
-use crate::pty::{MAX_DIMENSION, Session};
+use crate::pty::Session;
 
 /// The longest `search_path` accepted (a PATH is rarely over a few KiB).
 const MAX_SEARCH_PATH: usize = 32 * 1024;
@@ -76,6 +76,7 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         }
     };
     Ok(SessionRequest {
+        worktree: false,
         search_path,
         profile_alias,
         args,
@@ -86,18 +87,7 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
 }
 
 fn dimension(obj: &Map<String, Value>, name: &str, default: u16) -> Result<u16, ApiError> {
-    match obj.get(name) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| (1..=u64::from(MAX_DIMENSION)).contains(n))
-            .and_then(|n| u16::try_from(n).ok())
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "{name} must be a whole number from 1 to {MAX_DIMENSION} (got {v})"
-                ))
-            }),
-    }
+    super::extract::dimension(obj.get(name), name, default)
 }
 
 pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> ApiResult {
@@ -170,6 +160,38 @@ pub async fn delete(State(state): State<AppState>, UrlPath(id): UrlPath<String>)
     session.terminate().await;
     // Its end recorded (and its hook token revoked) before the answer.
     session.wait_done().await;
+    Ok(ok_empty())
+}
+
+/// The sessions a stop, a reboot or a lost holder ended, with how to resume each.
+pub async fn interrupted(State(state): State<AppState>) -> ApiResult {
+    Ok(ok(state.profiles().interrupted().await?))
+}
+
+/// Resumes an interrupted session in a new one; answers it as a create does.
+pub async fn resume(
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    // The body is optional: none (or empty) means the default size.
+    let b: SizeBody = if body.iter().all(u8::is_ascii_whitespace) {
+        SizeBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?
+    };
+    let (cols, rows) = terminal_size(b.cols.as_ref(), b.rows.as_ref())?;
+    let session = state.profiles().resume_interrupted(&id, cols, rows).await?;
+    Ok(ok(json!({
+        "session_id": session.id.to_string(),
+        "ws_url": format!("/ws/terminal/{}", session.id),
+    })))
+}
+
+/// Forgets an interrupted session.
+pub async fn dismiss(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> ApiResult {
+    state.profiles().dismiss_interrupted(&id).await?;
     Ok(ok_empty())
 }
 

@@ -5,6 +5,7 @@
 mod attach;
 mod catalogue;
 mod client;
+mod conversations;
 mod daemon;
 mod doctor;
 mod generate;
@@ -72,6 +73,8 @@ pub enum Command {
     Usage(usage::UsageArgs),
     /// Terminal sessions in the daemon: list, start, attach, end.
     Terminal(terminal::TerminalArgs),
+    /// The agents' own conversations: list, search, resume in a new session.
+    Conversations(conversations::ConversationsArgs),
     /// Follow the sessions: print when one needs you (and tell the desktop).
     Watch(watch::WatchArgs),
     /// Per-profile proxies: status, start, stop, logs, enable, disable.
@@ -123,6 +126,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Profiles(ref args) => client_runtime()?.block_on(profiles::run(&cli, args)),
         Command::Usage(ref args) => client_runtime()?.block_on(usage::run(&cli, args)),
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
+        Command::Conversations(ref args) => {
+            client_runtime()?.block_on(conversations::run(&cli, args))
+        }
         Command::Watch(ref args) => client_runtime()?.block_on(watch::run(&cli, args)),
         Command::Proxy(ref args) => proxy::run(&cli, args),
     }

@@ -63,6 +63,26 @@ enum TerminalCommand {
     },
     /// Remove terminated sessions from the list.
     Cleanup,
+    /// Sessions a stop, a reboot or a lost holder ended, and how each resumes.
+    Interrupted {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume an interrupted session: the agent resumes its conversation in a new session
+    /// of the same profile, in the same directory.
+    Resume {
+        /// The interrupted session's id, or a unique prefix of it ('clown terminal interrupted').
+        id: String,
+        /// Attach right away (detach with Ctrl-]).
+        #[arg(long)]
+        attach: bool,
+    },
+    /// Forget an interrupted session.
+    Dismiss {
+        /// The interrupted session's id, or a unique prefix of it.
+        id: String,
+    },
 }
 
 pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
@@ -133,6 +153,89 @@ pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
                 cell(&info["exit_code"])
             );
         }
+        TerminalCommand::Interrupted { json } => {
+            let data = client.get("/api/terminal/interrupted").await?;
+            print_list(
+                &data,
+                *json,
+                &[
+                    "id",
+                    "profile",
+                    "agent",
+                    "directory",
+                    "conversation",
+                    "ended",
+                    "resume with",
+                ],
+                |s| {
+                    let mut row = fields(
+                        s,
+                        &[
+                            "id",
+                            "profile_alias",
+                            "agent_id",
+                            "working_dir",
+                            "conversation_id",
+                            "ended_at",
+                        ],
+                    );
+                    row.push(match s["resume_args"].as_array() {
+                        Some(a) => format!(
+                            "{} {}",
+                            s["agent_id"].as_str().unwrap_or_default(),
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        ),
+                        None => "-".into(),
+                    });
+                    row
+                },
+                "no interrupted session",
+            )?;
+        }
+        TerminalCommand::Resume { id, attach } => {
+            let id = resolve_in(
+                &client,
+                "/api/terminal/interrupted",
+                id,
+                "interrupted session",
+            )
+            .await?;
+            let mut body = json!({});
+            if let Some((c, r)) = super::attach::local_size() {
+                body = json!({"cols": c, "rows": r});
+            }
+            let data = client
+                .post(
+                    &format!("/api/terminal/interrupted/{}/resume", encode(&id)),
+                    Some(body),
+                )
+                .await?;
+            let new = data["session_id"].as_str().unwrap_or_default().to_string();
+            if *attach {
+                return super::attach::attach(&client, &new).await;
+            }
+            println!("{new}");
+            eprintln!(
+                "resumed in a new session; attach with 'clown terminal attach {}'",
+                short(&new)
+            );
+        }
+        TerminalCommand::Dismiss { id } => {
+            let id = resolve_in(
+                &client,
+                "/api/terminal/interrupted",
+                id,
+                "interrupted session",
+            )
+            .await?;
+            client
+                .delete(&format!("/api/terminal/interrupted/{}", encode(&id)))
+                .await?;
+            println!("forgot interrupted session {}", short(&id));
+        }
         TerminalCommand::Cleanup => {
             let before = count(&client.get("/api/terminal/sessions").await?);
             client.post("/api/terminal/cleanup", None).await?;
@@ -156,7 +259,17 @@ fn short(id: &str) -> &str {
 
 /// The full id of the one session whose id starts with `prefix`.
 async fn resolve(client: &Client, prefix: &str) -> anyhow::Result<String> {
-    let list = client.get("/api/terminal/sessions").await?;
+    resolve_in(client, "/api/terminal/sessions", prefix, "terminal session").await
+}
+
+/// The full id of the one item of the list at `path` whose id starts with `prefix`.
+async fn resolve_in(
+    client: &Client,
+    path: &str,
+    prefix: &str,
+    what: &str,
+) -> anyhow::Result<String> {
+    let list = client.get(path).await?;
     let ids: Vec<&str> = list
         .as_array()
         .map(Vec::as_slice)
@@ -167,7 +280,10 @@ async fn resolve(client: &Client, prefix: &str) -> anyhow::Result<String> {
         .collect();
     match ids.as_slice() {
         [one] => Ok(one.to_string()),
-        [] => bail!("no terminal session '{prefix}'; see 'clown terminal list'"),
+        [] if what == "terminal session" => {
+            bail!("no terminal session '{prefix}'; see 'clown terminal list'")
+        }
+        [] => bail!("no {what} '{prefix}'; see 'clown terminal interrupted'"),
         _ => bail!(
             "'{prefix}' matches {} sessions; give more of the id",
             ids.len()

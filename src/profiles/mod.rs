@@ -10,9 +10,11 @@
 //! key. The alias is validated by [`valid_alias`] and only ever becomes a path through
 //! [`crate::agents::prepare::profile_home`].
 
+mod conversations;
 mod create;
 mod delete;
 pub mod doctor;
+mod interrupted;
 mod launch;
 pub mod plan;
 mod proxy;
@@ -39,7 +41,9 @@ use crate::store::profiles::{self as db, ProfileRow, Secret};
 use crate::store::{Store, StoreError};
 use crate::supervisor::{Supervisor, SupervisorError};
 
+pub use conversations::{ConversationView, ResumeConversation};
 pub use create::{Checked, Created};
+pub use interrupted::Interrupted;
 pub use launch::{Launch, agent_base_url};
 pub use rules::{
     CreateProfile, RESERVED_ALIASES, Validated, endpoint_url, resolve, valid_alias, validate,
@@ -57,6 +61,9 @@ pub enum ProfileError {
     Invalid(String),
     #[error("Profile '{0}' not found")]
     NotFound(String),
+    /// Something other than a profile is not there (the message says what).
+    #[error("{0}")]
+    Missing(String),
     #[error("Profile '{0}' already exists")]
     Exists(String),
     /// The request cannot be done in the present state (something runs, a proxy is down).

@@ -30,6 +30,8 @@ pub struct SessionRequest {
     pub working_dir: Option<PathBuf>,
     /// The client's PATH: where to look when the daemon finds the agent nowhere else.
     pub search_path: Option<String>,
+    /// Start in a new git worktree of the directory's repository.
+    pub worktree: bool,
 }
 
 impl Profiles {

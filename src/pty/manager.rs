@@ -79,6 +79,8 @@ pub struct Terminals {
     tx: mpsc::Sender<Cmd>,
     sessions: watch::Receiver<Snapshot>,
     tokens: SessionTokens,
+    store: Store,
+    dir: std::path::PathBuf,
 }
 
 impl Terminals {
@@ -90,6 +92,7 @@ impl Terminals {
         if let Err(e) = crate::paths::ensure_private_dir(&ctx.dir) {
             tracing::warn!("cannot create {}: {e}", ctx.dir.display());
         }
+        let (store, dir) = (ctx.store.clone(), ctx.dir.clone());
         let manager = Manager {
             tokens: tokens.clone(),
             sessions: Vec::new(),
@@ -104,7 +107,20 @@ impl Terminals {
             tx,
             sessions,
             tokens,
+            store,
+            dir,
         }
+    }
+
+    /// Forgets the record of a session that is not listed (an interrupted one): its row
+    /// and its files. False when there was none.
+    pub async fn forget(&self, id: &str) -> Result<bool, crate::store::StoreError> {
+        let key = id.to_string();
+        let gone = self.store.call(move |c| records::delete(c, &key)).await?;
+        if gone {
+            super::holder::Files::of(&self.dir, id).remove();
+        }
+        Ok(gone)
     }
 
     /// The sessions' hook tokens (issued by whoever starts a session, revoked at its end).

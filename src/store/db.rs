@@ -131,7 +131,8 @@ const MIGRATIONS: &[&str] = &[
         conversation_id TEXT,
         worktree        TEXT
      ) STRICT;
-     CREATE INDEX terminal_sessions_state ON terminal_sessions(state);",
+     CREATE INDEX terminal_sessions_state ON terminal_sessions(state);
+     CREATE INDEX usage_events_session ON usage_events(session_id);",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

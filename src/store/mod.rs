@@ -8,6 +8,7 @@
 //! a crash leaves either the old or the new state. Deleted rows are overwritten
 //! (`secure_delete`), so a deleted key is gone from the file once the WAL is checkpointed.
 
+pub mod conversations;
 pub mod daily;
 mod db;
 pub mod imports;

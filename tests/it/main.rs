@@ -8,6 +8,7 @@ mod ws;
 
 mod attention;
 mod browser;
+mod conversations;
 mod first_hour;
 mod foundation;
 mod profiles;

@@ -9,6 +9,7 @@ const pages = {
   dashboard: () => import("./pages/dashboard.js"),
   profiles: () => import("./pages/profiles.js"),
   terminals: () => import("./pages/terminals.js"),
+  conversations: () => import("./pages/conversations.js"),
   usage: () => import("./pages/usage.js"),
   proxies: () => import("./pages/proxies.js"),
   agents: () => import("./pages/agents.js"),

@@ -96,6 +96,29 @@ export async function render(root, params) {
   const profileSel = el("select", { "aria-label": "Profile" });
   const pane = el("div", { id: "term-pane" });
   const needs = el("div");
+  const stopped = el("div", { id: "interrupted" });
+
+  // Sessions a stop, a reboot or a lost holder ended: one click resumes each.
+  async function drawInterrupted() {
+    const list = await getOr("/api/terminal/interrupted", []);
+    if (!list.length) { stopped.replaceChildren(); return; }
+    stopped.replaceChildren(el("h2", "Interrupted"), el("div.table-wrap", el("table", el("tbody",
+      list.map((s) => el("tr", { dataset: { interrupted: s.id } },
+        el("td", el("b", s.profile_alias)), el("td", el("code", s.working_dir)),
+        el("td", s.conversation_id ? el("code", s.conversation_id.slice(0, 13)) : el("span.muted", "latest")),
+        el("td", el("span.muted", s.ended_at ? `ended ${s.ended_at}` : "")),
+        el("td",
+          s.resume_args ? el("button.small.primary", { type: "button", onclick: async () => {
+            try {
+              const r = await post(`/api/terminal/interrupted/${encodeURIComponent(s.id)}/resume`, {});
+              location.hash = `#/terminals/${r.session_id}`;
+            } catch (e) { toast(e.message, "error"); }
+          } }, "Resume") : null, " ",
+          el("button.small", { type: "button", onclick: async () => {
+            await del(`/api/terminal/interrupted/${encodeURIComponent(s.id)}`).catch((e) => toast(e.message, "error"));
+            drawInterrupted().catch(() => {});
+          } }, "Dismiss"))))))));
+  }
 
   async function drawTabs() {
     const sessions = await getOr("/api/terminal/sessions", []);
@@ -140,14 +163,15 @@ export async function render(root, params) {
   } }, "New session");
   const cleanup = el("button", { type: "button", onclick: async () => { await post("/api/terminal/cleanup").catch((e) => toast(e.message, "error")); current = null; show(); } }, "Clean up ended");
 
-  root.replaceChildren(el("h1", "Terminals"), needs, el("div.toolbar", profileSel, start, el("span.spacer"), notificationButton(), cleanup), tabs, pane);
+  root.replaceChildren(el("h1", "Terminals"), needs, el("div.toolbar", profileSel, start, el("span.spacer"), notificationButton(), cleanup), tabs, pane, stopped);
   await show();
+  await drawInterrupted().catch(() => {});
   const offs = [
     on("terminal_session_created", () => drawTabs().catch(() => {})),
     on("terminal_state_changed", () => drawTabs().catch(() => {})),
     on("terminal_attention_changed", () => drawTabs().catch(() => {})),
     // The event stream came back (after a daemon restart): the list may have changed.
-    on("connected", () => drawTabs().catch(() => {})),
+    on("connected", () => { drawTabs().catch(() => {}); drawInterrupted().catch(() => {}); }),
   ];
   return () => { offs.forEach((off) => off()); if (detach) detach(); };
 }
