@@ -15,6 +15,7 @@ mod profiles;
 mod proxy;
 mod registry;
 mod restart;
+mod resume_claude;
 mod sandbox;
 mod security;
 mod service_manager;
