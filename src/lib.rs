@@ -28,4 +28,5 @@ pub mod time;
 pub mod tokens;
 pub mod usage;
 pub mod webhooks;
+pub mod worktrees;
 pub mod ws;

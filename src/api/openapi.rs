@@ -198,6 +198,7 @@ fn schemas() -> Value {
                 "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
                 "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},
                 "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"},
+                "worktree": {"type": "boolean", "default": false, "description": "Start in a new git worktree on its own branch (clown/<id>) off the current commit of the directory's repository (400 when the directory is not in one)"},
                 "search_path": {"type": "string", "maxLength": 32768, "description": "The client's PATH (`clown terminal new` sends it). Used only when the daemon finds the agent nowhere it looks: the first directory in it holding the agent's binary is used if it and the directories above it belong to the user or root and are not writable by everyone, and is searched from then on"}
             }
         },
@@ -215,6 +216,12 @@ fn schemas() -> Value {
                 "cwd": {"type": "string"},
                 "error": {"type": "string"}
             }
+        },
+        "WorktreeAction": {
+            "type": "object",
+            "required": ["action"],
+            "additionalProperties": false,
+            "properties": {"action": {"type": "string", "enum": ["keep", "merge", "remove"]}}
         },
         "TerminalSize": {
             "type": "object",

@@ -32,6 +32,7 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         "rows",
         "working_dir",
         "search_path",
+        "worktree",
     ];
     if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!(
@@ -75,8 +76,13 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
             )));
         }
     };
+    let worktree = match obj.get("worktree") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("worktree must be true or false")),
+    };
     Ok(SessionRequest {
-        worktree: false,
+        worktree,
         search_path,
         profile_alias,
         args,

@@ -47,6 +47,9 @@ enum TerminalCommand {
         /// Attach right away (detach with Ctrl-]).
         #[arg(long)]
         attach: bool,
+        /// Run in a new git worktree (its own branch) of the directory's repository.
+        #[arg(long)]
+        worktree: bool,
         /// Arguments passed to the agent.
         #[arg(last = true)]
         args: Vec<String>,
@@ -83,6 +86,16 @@ enum TerminalCommand {
         /// The interrupted session's id, or a unique prefix of it.
         id: String,
     },
+    /// A session's worktree: what it changed; with an action, keep, merge or remove it.
+    Worktree {
+        /// The session's id, or a unique prefix of it.
+        id: String,
+        /// keep, merge (into the repository's checked-out branch) or remove.
+        action: Option<String>,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
@@ -103,6 +116,7 @@ pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
             rows,
             cwd,
             attach,
+            worktree,
             args,
         } => {
             let cwd = match cwd {
@@ -111,6 +125,9 @@ pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
                 None => std::env::current_dir().context("cannot read the current directory")?,
             };
             let mut body = json!({"profile_alias": profile, "args": args, "working_dir": cwd});
+            if *worktree {
+                body["worktree"] = json!(true);
+            }
             // Where this shell finds programs: the daemon uses it when it finds the agent
             // nowhere it looks itself (and checks the directory before it does).
             if let Ok(path) = std::env::var("PATH") {
@@ -236,6 +253,19 @@ pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
                 .await?;
             println!("forgot interrupted session {}", short(&id));
         }
+        TerminalCommand::Worktree { id, action, json } => {
+            let id = resolve(&client, id).await?;
+            let path = format!("/api/terminal/sessions/{}/worktree", encode(&id));
+            let data = match action {
+                Some(a) => client.post(&path, Some(json!({"action": a}))).await?,
+                None => client.get(&path).await?,
+            };
+            if *json {
+                super::table::print_json(&data)?;
+            } else {
+                print_worktree(&data);
+            }
+        }
         TerminalCommand::Cleanup => {
             let before = count(&client.get("/api/terminal/sessions").await?);
             client.post("/api/terminal/cleanup", None).await?;
@@ -352,5 +382,49 @@ pub fn human_secs(secs: i64) -> String {
         s if s >= 3600 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
         s if s >= 60 => format!("{}m {}s", s / 60, s % 60),
         s => format!("{s}s"),
+    }
+}
+
+fn print_worktree(w: &Value) {
+    let c = &w["changes"];
+    println!(
+        "worktree {} on branch {} (from {}{})",
+        cell(&w["path"]),
+        cell(&w["branch"]),
+        w["base"]
+            .as_str()
+            .map(|b| &b[..b.len().min(10)])
+            .unwrap_or("?"),
+        w["base_branch"]
+            .as_str()
+            .map(|b| format!(", {b}"))
+            .unwrap_or_default()
+    );
+    if let Some(outcome) = w["outcome"].as_str() {
+        println!("{outcome}");
+    }
+    if !w["exists"].as_bool().unwrap_or(false) {
+        return;
+    }
+    println!(
+        "{} commit(s), {} file(s) changed, {} insertion(s), {} deletion(s){}",
+        cell(&c["commits"]),
+        cell(&c["files_changed"]),
+        cell(&c["insertions"]),
+        cell(&c["deletions"]),
+        if c["uncommitted"] == true {
+            ", some not committed"
+        } else {
+            ""
+        }
+    );
+    for f in c["files"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        println!("  {:>2} {}", cell(&f["status"]), cell(&f["path"]));
+    }
+    if w["running"] == false && w["outcome"].is_null() {
+        println!(
+            "keep it, merge it or remove it: 'clown terminal worktree {} keep|merge|remove'",
+            short(w["session_id"].as_str().unwrap_or_default())
+        );
     }
 }

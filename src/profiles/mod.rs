@@ -23,6 +23,7 @@ mod sandbox;
 mod session;
 mod settings;
 mod view;
+mod worktree;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub use settings::{
     FallbackTarget, ProxySettings, SandboxSettings, proxy_settings, sandbox_settings,
 };
 pub use view::{Summary, detail, key_hint, summary, tilde};
+pub use worktree::{WorktreeAction, WorktreeView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {

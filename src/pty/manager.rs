@@ -46,6 +46,8 @@ pub struct NewSession {
     pub max_sessions: usize,
     /// How long output must be quiet before a typed `working` ends.
     pub quiet: std::time::Duration,
+    /// The session's git worktree (JSON), if it runs in one.
+    pub worktree: Option<serde_json::Value>,
 }
 
 /// What the daemon found of an earlier daemon's sessions at start.
@@ -60,7 +62,7 @@ pub struct Restored {
 }
 
 enum Cmd {
-    Create(NewSession, oneshot::Sender<Result<Arc<Session>, PtyError>>),
+    Create(Box<NewSession>, oneshot::Sender<Result<Arc<Session>, PtyError>>),
     Cleanup(oneshot::Sender<usize>),
     Exited,
     Close(oneshot::Sender<()>),
@@ -131,7 +133,7 @@ impl Terminals {
     pub async fn create(&self, req: NewSession) -> Result<Arc<Session>, PtyError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::Create(req, reply))
+            .send(Cmd::Create(Box::new(req), reply))
             .await
             .map_err(|_| PtyError::ShuttingDown)?;
         rx.await.map_err(|_| PtyError::ShuttingDown)?
@@ -273,7 +275,7 @@ impl Manager {
         while let Some(cmd) = rx.recv().await {
             match cmd {
                 Cmd::Create(req, reply) => {
-                    let _ = reply.send(self.create(req).await);
+                    let _ = reply.send(self.create(*req).await);
                 }
                 Cmd::Cleanup(reply) => {
                     let before = self.sessions.len();
@@ -313,6 +315,7 @@ impl Manager {
                 profile: req.profile,
                 scrollback_bytes: req.scrollback_bytes,
                 quiet: req.quiet,
+                worktree: req.worktree.clone(),
                 on_exit: self.on_exit(),
             },
         )
@@ -344,7 +347,7 @@ impl Manager {
             attention_since: session.attention_since_ms(),
             hooked: false,
             conversation_id: None,
-            worktree: None,
+            worktree: req.worktree.as_ref().map(|w| w.to_string()),
         };
         if let Err(e) = self.ctx.store.call(move |c| records::insert(c, &row)).await {
             tracing::error!("cannot record terminal session {}: {e}", session.id);

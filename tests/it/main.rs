@@ -21,3 +21,4 @@ mod security;
 mod service_manager;
 mod terminal;
 mod usage;
+mod worktrees;

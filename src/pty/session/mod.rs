@@ -93,6 +93,9 @@ pub struct Info {
     /// The agent's own id of its conversation, once its hooks said it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    /// The git worktree it runs in (`path`, `branch`, `repo`, `base`…), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<serde_json::Value>,
 }
 
 struct Out {
@@ -135,6 +138,7 @@ pub struct Session {
     pub files: Files,
     /// The write end of the holder's lifeline, while this daemon has it.
     _lifeline: Option<OwnedFd>,
+    worktree: Option<serde_json::Value>,
 }
 
 /// A client's view: what it missed, then the live stream. Counts as a client until dropped.
@@ -178,6 +182,7 @@ pub struct Start {
     pub scrollback_bytes: usize,
     /// How long output must be quiet before a typed `working` ends.
     pub quiet: Duration,
+    pub worktree: Option<serde_json::Value>,
     pub on_exit: OnExit,
 }
 
@@ -197,6 +202,7 @@ struct Parts {
     tracker: Tracker,
     conversation: Option<String>,
     lifeline: Option<OwnedFd>,
+    worktree: Option<serde_json::Value>,
 }
 
 impl Session {
@@ -229,6 +235,7 @@ impl Session {
             events: ctx.events.clone(),
             store: ctx.store.clone(),
             _lifeline: p.lifeline,
+            worktree: p.worktree,
         })
     }
 
@@ -300,6 +307,7 @@ impl Session {
                 tracker: Tracker::new(start.quiet),
                 conversation: None,
                 lifeline,
+                worktree: start.worktree,
             },
         );
         life::run(&session, held.conn, start.on_exit);
@@ -341,6 +349,7 @@ impl Session {
                 exit: None,
                 conversation: row.conversation_id.clone(),
                 lifeline,
+                worktree: row_worktree(row),
             },
         );
         life::run(&session, held.conn, on_exit);
@@ -370,6 +379,7 @@ impl Session {
                 exit: Some(code),
                 conversation: row.conversation_id.clone(),
                 lifeline: None,
+                worktree: row_worktree(row),
             },
         ))
     }
@@ -458,6 +468,7 @@ impl Session {
             attention_message,
             looked_at: self.looked_at(),
             conversation_id: self.conversation_id(),
+            worktree: self.worktree.clone(),
         }
     }
 
@@ -486,6 +497,12 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+}
+
+fn row_worktree(row: &SessionRow) -> Option<serde_json::Value> {
+    row.worktree
+        .as_deref()
+        .and_then(|w| serde_json::from_str(w).ok())
 }
 
 /// The scrollback file a holder kept for session `id`, or an empty one in memory.

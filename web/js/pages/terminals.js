@@ -144,18 +144,45 @@ export async function render(root, params) {
     statusEl.replaceChildren(s.state === "running" ? "connecting…" : el("span", badge("terminated"), ` exit code ${s.exit_code}`));
     if (s.state !== "running") statusEl.dataset.exitCode = String(s.exit_code);
     else delete statusEl.dataset.exitCode;
+    const wt = el("div", { id: "worktree" });
+    if (s.worktree) drawWorktree(wt, s).catch((e) => wt.replaceChildren(el("div.empty", e.message)));
     const kill = el("button.small.danger", { type: "button", onclick: async () => {
       await del(`/api/terminal/sessions/${encodeURIComponent(s.id)}`).catch((e) => toast(e.message, "error"));
     } }, "Terminate");
-    pane.replaceChildren(el("div.toolbar", statusEl, el("span.spacer"), s.state === "running" ? kill : null), host);
+    pane.replaceChildren(el("div.toolbar", statusEl, el("span.spacer"), s.state === "running" ? kill : null), wt, host);
     detach = attach(host, statusEl, s);
+  }
+
+  // A session's worktree: what it changed; once it has ended, keep, merge or remove it.
+  async function drawWorktree(box, s) {
+    const w = await get(`/api/terminal/sessions/${encodeURIComponent(s.id)}/worktree`);
+    const c = w.changes;
+    const act = (action) => el("button.small", { type: "button", dataset: { action }, disabled: w.running || !!(w.outcome && w.outcome !== "kept"),
+      onclick: async () => {
+        try {
+          await post(`/api/terminal/sessions/${encodeURIComponent(s.id)}/worktree`, { action });
+          toast(`Worktree ${action === "keep" ? "kept" : action === "merge" ? "merged" : "removed"}`);
+        } catch (e) { toast(e.message, "error"); }
+        drawWorktree(box, s).catch(() => {});
+      } }, action[0].toUpperCase() + action.slice(1));
+    box.replaceChildren(el("div.worktree.card",
+      el("div", el("b", "Worktree "), el("code", w.branch), " ", el("span.muted", w.path)),
+      w.outcome ? el("div.muted", { dataset: { outcome: w.outcome } }, w.outcome) : null,
+      w.exists ? el("div.summary", `${c.commits} commit(s), ${c.files_changed} file(s) changed, +${c.insertions} −${c.deletions}${c.uncommitted ? ", some not committed" : ""}`) : null,
+      w.exists && c.files.length ? el("ul.files", c.files.slice(0, 50).map((f) => el("li", el("code", f.status), " ", f.path))) : null,
+      w.running ? el("div.muted", "Keep, merge or remove it once the session has ended.") : el("div.actions", act("keep"), " ", act("merge"), " ", act("remove"))));
   }
 
   const profiles = await get("/api/profiles");
   profileSel.replaceChildren(...profiles.map((p) => el("option", { value: p.alias }, p.alias)));
+  const inWorktree = el("input", { type: "checkbox", id: "in-worktree" });
+  const dirInput = el("input", { type: "text", placeholder: "directory (default: the profile home)", "aria-label": "Working directory", id: "term-dir" });
   const start = el("button.primary", { type: "button", disabled: !profiles.length, onclick: async () => {
     try {
-      const r = await post("/api/terminal/sessions", { profile_alias: profileSel.value });
+      const body = { profile_alias: profileSel.value };
+      if (dirInput.value.trim()) body.working_dir = dirInput.value.trim();
+      if (inWorktree.checked) body.worktree = true;
+      const r = await post("/api/terminal/sessions", body);
       location.hash = `#/terminals/${r.session_id}`;
     } catch (e) {
       toast(e.message, "error");
@@ -163,7 +190,7 @@ export async function render(root, params) {
   } }, "New session");
   const cleanup = el("button", { type: "button", onclick: async () => { await post("/api/terminal/cleanup").catch((e) => toast(e.message, "error")); current = null; show(); } }, "Clean up ended");
 
-  root.replaceChildren(el("h1", "Terminals"), needs, el("div.toolbar", profileSel, start, el("span.spacer"), notificationButton(), cleanup), tabs, pane, stopped);
+  root.replaceChildren(el("h1", "Terminals"), needs, el("div.toolbar", profileSel, dirInput, el("label.check", inWorktree, " in a worktree"), start, el("span.spacer"), notificationButton(), cleanup), tabs, pane, stopped);
   await show();
   await drawInterrupted().catch(() => {});
   const offs = [
