@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::agents::detect::Detector;
-use crate::auth::{StatusKeys, Token, UsageTokens};
+use crate::auth::{SessionTokens, StatusKeys, Token, UsageTokens};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::logging::LogTail;
@@ -92,6 +92,12 @@ struct Inner {
     import_stats: ImportStats,
     metrics_cache: Arc<UsageCache>,
     syncer: Arc<Syncer>,
+    /// Set when a restart was asked for: sessions are kept for the next daemon.
+    restart: std::sync::atomic::AtomicBool,
+    restart_notify: tokio::sync::Notify,
+    /// Whether the service manager keeps the sessions' lifelines (then every stop of this
+    /// daemon lets go of them; the service's stop ends them).
+    fdstore: bool,
 }
 
 /// Open connections and the moment the last one closed, for idle exit.
@@ -161,7 +167,14 @@ impl AppState {
         let (catalogue, sync_state) = crate::registry::load(&parts.paths);
         let catalogue = Shared::new(catalogue);
         let config = Shared::new(parts.config);
-        let terminals = Terminals::start(parts.store.clone(), parts.events.clone());
+        let fdstore = crate::pty::holder::fdstore::available(&parts.env);
+        let terminals = Terminals::start(crate::pty::session::Context {
+            events: parts.events.clone(),
+            store: parts.store.clone(),
+            dir: parts.paths.state_dir.join("sessions"),
+            exe: crate::paths::clown_exe().unwrap_or_else(|_| "clown".into()),
+            fdstore,
+        });
         let usage_tokens = UsageTokens::default();
         let status_keys = StatusKeys::new(&parts.token);
         let (stops_tx, stops_rx) = tokio::sync::watch::channel(supervisor::Stops::default());
@@ -185,6 +198,12 @@ impl AppState {
             usage_tokens: usage_tokens.clone(),
             stops: stops_rx,
         }));
+        crate::webhooks::spawn(crate::webhooks::Context {
+            config: config.clone(),
+            terminals: terminals.clone(),
+            events: parts.events.clone(),
+            daemon_url: daemon_url(&parts.local_addrs),
+        });
         let detector = Arc::new(Detector::default());
         let agent_paths = Arc::new(crate::agents::search::AgentPaths::new(
             parts.env.clone(),
@@ -218,6 +237,7 @@ impl AppState {
             config_file: parts.config_path.clone(),
             env: parts.env.clone(),
             home: parts.paths.home.clone(),
+            daemon_url: daemon_url(&parts.local_addrs),
             clown_dirs: vec![
                 parts.paths.data_dir.clone(),
                 parts.paths.state_dir.clone(),
@@ -258,6 +278,9 @@ impl AppState {
                 import_stats: ImportStats::default(),
                 metrics_cache: Arc::default(),
                 syncer,
+                restart: std::sync::atomic::AtomicBool::new(false),
+                restart_notify: tokio::sync::Notify::new(),
+                fdstore,
             }),
         })
     }
@@ -336,6 +359,11 @@ impl AppState {
     /// Blocks, reports, limits, budgets and the status line.
     pub fn meter(&self) -> &Meter {
         &self.inner.meter
+    }
+
+    /// The terminal sessions' hook tokens (each can only report its session's hooks).
+    pub fn session_tokens(&self) -> &SessionTokens {
+        self.inner.terminals.tokens()
     }
 
     pub fn log_tail(&self) -> &LogTail {
@@ -444,6 +472,24 @@ impl AppState {
 
     pub fn begin_shutdown(&self) {
         self.inner.shutdown.send_replace(true);
+    }
+
+    /// Asks the daemon to exit keeping its terminal sessions (their holders wait for the
+    /// next daemon).
+    pub fn request_restart(&self) {
+        self.inner.restart.store(true, Ordering::SeqCst);
+        self.inner.restart_notify.notify_one();
+    }
+
+    /// Resolves when a restart was asked for.
+    pub async fn restart_requested(&self) {
+        self.inner.restart_notify.notified().await;
+    }
+
+    /// Whether this daemon's exit lets its sessions live on: a restart was asked for, or
+    /// the service manager keeps their lifelines (its own stop then ends them).
+    pub fn keeps_sessions(&self) -> bool {
+        self.inner.fdstore || self.inner.restart.load(Ordering::SeqCst)
     }
 
     /// Whether anything long-lived runs (sessions, proxies); idle exit waits for none.

@@ -19,6 +19,9 @@
 //! agent and must not hold the daemon's token: it is good for `POST /api/statusline` of
 //! that profile only ([`Caller::Statusline`]). Nothing is stored: it is recomputed to be
 //! checked, survives daemon restarts, and a new daemon token revokes every one.
+//! And [`SessionTokens`]: one per terminal session, `clown-hook-` and 64 hex digits, given
+//! to the session's agent (its hooks inherit it) and nothing else. [`caller`] names it
+//! [`Caller::Hook`], which the guard lets through to that session's hook route only.
 
 use std::collections::HashMap;
 use std::io;
@@ -126,6 +129,8 @@ pub enum Caller {
     Metrics,
     /// A status-line token: the status line of `profile`, nothing else.
     Statusline { profile: String },
+    /// A terminal session's hook token: reporting that session's hook events, nothing else.
+    Hook { session: String },
 }
 
 /// The start of every status-line token.
@@ -171,6 +176,56 @@ impl StatusKeys {
     }
 }
 
+/// The start of every session hook token.
+pub const HOOK_PREFIX: &str = "clown-hook-";
+
+/// The hook tokens of the terminal sessions, by session id. Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct SessionTokens(Arc<RwLock<HashMap<String, String>>>);
+
+impl std::fmt::Debug for SessionTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionTokens(<redacted>)")
+    }
+}
+
+impl SessionTokens {
+    /// A new token for `session`.
+    pub fn issue(&self, session: &str) -> io::Result<String> {
+        let token = format!("{HOOK_PREFIX}{}", Token::generate()?.0);
+        self.insert(session, &token);
+        Ok(token)
+    }
+
+    /// Accepts `token` for `session` again (a session adopted after a restart).
+    pub fn insert(&self, session: &str, token: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session.to_string(), token.to_string());
+    }
+
+    /// Forgets `session`'s token (it ended).
+    pub fn revoke(&self, session: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(session);
+    }
+
+    /// The session whose token `presented` is. Every entry is compared in constant time.
+    pub fn session_of(&self, presented: &str) -> Option<String> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut found = None;
+        for (session, token) in map.iter() {
+            if constant_time_eq(token.as_bytes(), presented.as_bytes()) {
+                found = Some(session.clone());
+            }
+        }
+        found
+    }
+}
+
 /// The usage tokens of the proxies, by profile. Cheap to clone (shared).
 #[derive(Clone, Default)]
 pub struct UsageTokens(Arc<RwLock<HashMap<String, String>>>);
@@ -213,12 +268,13 @@ impl UsageTokens {
     }
 }
 
-/// Who the request comes from: the daemon's token (bearer or cookie), a usage, status-line
-/// or metrics token (bearer only), or nobody.
+/// Who the request comes from: the daemon's token (bearer or cookie), a usage, status-line,
+/// hook or metrics token (bearer only), or nobody.
 pub fn caller(
     token: &Token,
     usage: &UsageTokens,
     status: &StatusKeys,
+    hooks: &SessionTokens,
     metrics: Option<&Token>,
     headers: &HeaderMap,
 ) -> Option<Caller> {
@@ -227,6 +283,11 @@ pub fn caller(
             return usage
                 .profile_of(presented)
                 .map(|profile| Caller::Proxy { profile });
+        }
+        if presented.starts_with(HOOK_PREFIX) {
+            return hooks
+                .session_of(presented)
+                .map(|session| Caller::Hook { session });
         }
         if presented.starts_with(STATUS_PREFIX) {
             return status
@@ -272,7 +333,7 @@ mod tests {
         let usage = UsageTokens::default();
         let keys = StatusKeys::new(&owner);
         let caller = |o: &Token, u: &UsageTokens, m: Option<&Token>, h: &HeaderMap| {
-            caller(o, u, &keys, m, h)
+            caller(o, u, &keys, &SessionTokens::default(), m, h)
         };
         let a = usage.issue("a").unwrap();
         assert!(a.starts_with(USAGE_PREFIX) && a.len() == USAGE_PREFIX.len() + 64);
@@ -354,10 +415,61 @@ mod tests {
             format!("Bearer {t}").parse().unwrap(),
         );
         assert_eq!(
-            caller(&owner, &UsageTokens::default(), &keys, None, &h),
+            caller(
+                &owner,
+                &UsageTokens::default(),
+                &keys,
+                &SessionTokens::default(),
+                None,
+                &h
+            ),
             Some(Caller::Statusline {
                 profile: "work.v2".into()
             })
+        );
+    }
+
+    #[test]
+    fn hook_tokens_name_their_session() {
+        let owner = Token::generate().unwrap();
+        let usage = UsageTokens::default();
+        let hooks = SessionTokens::default();
+        let t = hooks.issue("s1").unwrap();
+        assert!(t.starts_with(HOOK_PREFIX) && t.len() == HOOK_PREFIX.len() + 64);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
+        assert_eq!(
+            caller(&owner, &usage, &StatusKeys::new(&owner), &hooks, None, &h),
+            Some(Caller::Hook {
+                session: "s1".into()
+            })
+        );
+        hooks.revoke("s1");
+        assert_eq!(
+            caller(&owner, &usage, &StatusKeys::new(&owner), &hooks, None, &h),
+            None
+        );
+        hooks.insert("s1", &t);
+        assert!(caller(&owner, &usage, &StatusKeys::new(&owner), &hooks, None, &h).is_some());
+        let mut cookie = HeaderMap::new();
+        cookie.insert(
+            header::COOKIE,
+            format!("{COOKIE_NAME}={t}").parse().unwrap(),
+        );
+        assert_eq!(
+            caller(
+                &owner,
+                &usage,
+                &StatusKeys::new(&owner),
+                &hooks,
+                None,
+                &cookie
+            ),
+            None,
+            "never as a cookie"
         );
     }
 }

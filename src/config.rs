@@ -33,6 +33,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub sync: SyncConfig,
     pub usage: UsageConfig,
+    pub notifications: NotificationsConfig,
 }
 
 /// `GET /metrics` (Prometheus). The daemon's token always opens it; a scraper can be given
@@ -171,6 +172,45 @@ impl Default for AgentsConfig {
 pub struct TerminalConfig {
     pub max_sessions: usize,
     pub scrollback_bytes: usize,
+    /// How long a session's output must be quiet, after a key answered a prompt or a line
+    /// was submitted, before the screen decides whether it waits (agents' hooks say so
+    /// sooner).
+    pub quiet_ms: u64,
+}
+
+/// Where a session's change into a waiting state is announced besides the event stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationsConfig {
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://` URL the notification is POSTed to.
+    pub url: String,
+    /// `json` (a JSON object describing the change) or `ntfy` (text body, `Title`,
+    /// `Priority` and `Tags` headers, as ntfy.sh takes them).
+    #[serde(default = "default_webhook_format")]
+    pub format: String,
+    /// Profiles whose sessions it is for (empty: every profile).
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// Which states it is sent for (default: needs_input, turn_finished, rate_limited,
+    /// errored).
+    #[serde(default = "default_webhook_states")]
+    pub states: Vec<String>,
+}
+
+fn default_webhook_format() -> String {
+    "json".into()
+}
+
+fn default_webhook_states() -> Vec<String> {
+    ["needs_input", "turn_finished", "rate_limited", "errored"]
+        .map(String::from)
+        .to_vec()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +256,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             sync: SyncConfig::default(),
             usage: UsageConfig::default(),
+            notifications: NotificationsConfig::default(),
         }
     }
 }
@@ -234,6 +275,7 @@ impl Default for TerminalConfig {
         Self {
             max_sessions: 32,
             scrollback_bytes: 1024 * 1024,
+            quiet_ms: 5000,
         }
     }
 }
@@ -381,6 +423,29 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "terminal.max_sessions must be at least 1".into(),
             ));
+        }
+        for hook in &self.notifications.webhooks {
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "notifications.webhooks url '{}' must start with http:// or https://",
+                    hook.url
+                )));
+            }
+            if !["json", "ntfy"].contains(&hook.format.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "notifications.webhooks format '{}' must be json or ntfy",
+                    hook.format
+                )));
+            }
+            if let Some(bad) = hook
+                .states
+                .iter()
+                .find(|s| !crate::attention::Attention::parse(s).is_some_and(|a| a.waiting()))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "notifications.webhooks state '{bad}' must be one of needs_input, turn_finished, rate_limited, errored"
+                )));
+            }
         }
         for origin in &self.allowed_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://"))

@@ -6,9 +6,11 @@
 pub mod agents;
 pub mod api;
 pub mod app;
+pub mod attention;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod conversations;
 pub mod daemon;
 pub mod events;
 pub mod http;
@@ -30,4 +32,6 @@ pub mod time;
 pub mod tokens;
 pub mod usage;
 pub mod watch;
+pub mod webhooks;
+pub mod worktrees;
 pub mod ws;

@@ -202,6 +202,18 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         .create(dir)
 }
 
+/// The clown binary running now, for the programs it starts (hooks, session holders). A
+/// binary replaced on disk since it started (a package upgrade) is named by its path,
+/// which now holds the new one.
+pub fn clown_exe() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let text = exe.display().to_string();
+    match text.strip_suffix(" (deleted)") {
+        Some(path) if Path::new(path).exists() => Ok(PathBuf::from(path)),
+        _ => Ok(exe),
+    }
+}
+
 /// Serialises writers of one file, so a read-modify-write never loses another's change.
 pub fn file_lock(path: &Path) -> Arc<Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();

@@ -325,6 +325,39 @@ impl ProxyRequest {
     }
 }
 
+/// How one of a profile's requests ended, as its proxy saw it: what the attention
+/// states of the profile's sessions learn from the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestStatus {
+    pub profile: String,
+    /// The HTTP status the agent got.
+    pub status: u16,
+    /// `ok`, `rate_limited` (a 429, or a subscription window exhausted) or `failed`
+    /// (a 5xx, an unreachable upstream).
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl RequestStatus {
+    pub fn validate(&self) -> Result<(), String> {
+        check_text("profile", &self.profile, true)?;
+        check_text(
+            "message",
+            self.message.as_deref().unwrap_or_default(),
+            false,
+        )?;
+        if !["ok", "rate_limited", "failed"].contains(&self.outcome.as_str()) {
+            return Err(format!(
+                "outcome '{}' must be ok, rate_limited or failed",
+                self.outcome
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,10 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiResult, ok};
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult, ok};
 use super::extract::ApiQuery;
 use crate::app::Activation;
 use crate::app::AppState;
@@ -50,4 +53,23 @@ pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery
 /// What the daemon sees of the setup, each check with its fix (`clown doctor`).
 pub async fn doctor(State(state): State<AppState>) -> ApiResult {
     Ok(ok(state.profiles().doctor().await?))
+}
+
+/// Exits keeping the terminal sessions: each one's holder waits for the next daemon (the
+/// CLI's `clown daemon restart` then starts it). Under systemd the service manager does the
+/// restart (`systemctl --user restart clown`), which keeps them through its descriptor
+/// store; a daemon that merely exited there would have its sessions stopped with it.
+pub async fn restart(State(state): State<AppState>) -> ApiResult {
+    if state.activation() == Activation::Systemd {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "This daemon runs under systemd: restart it with 'systemctl --user restart clown' (its sessions are kept); 'clown daemon restart' does that",
+        ));
+    }
+    let kept = state.terminals().running();
+    tracing::info!("restart asked for; keeping {kept} terminal session(s)");
+    state.request_restart();
+    Ok(ok(
+        json!({"restarting": true, "sessions_kept": kept, "pid": std::process::id()}),
+    ))
 }

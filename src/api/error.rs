@@ -52,7 +52,7 @@ impl From<ProfileError> for ApiError {
     fn from(e: ProfileError) -> Self {
         match e {
             ProfileError::Invalid(m) => Self::bad_request(m),
-            ProfileError::NotFound(_) => Self::not_found(e.to_string()),
+            ProfileError::NotFound(_) | ProfileError::Missing(_) => Self::not_found(e.to_string()),
             ProfileError::Exists(_) | ProfileError::Conflict(_) => Self::conflict(e.to_string()),
             ProfileError::ShuttingDown => Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             ProfileError::Store(e) => Self::internal(e),

@@ -63,3 +63,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         }
     }
 }
+
+/// A terminal's size in a request body (both optional).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeBody {
+    pub cols: Option<serde_json::Value>,
+    pub rows: Option<serde_json::Value>,
+}
+
+/// One terminal dimension: a whole number from 1 to `MAX_DIMENSION`, `default` when absent.
+pub fn dimension(v: Option<&serde_json::Value>, name: &str, default: u16) -> Result<u16, ApiError> {
+    use crate::pty::MAX_DIMENSION;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=u64::from(MAX_DIMENSION)).contains(n))
+            .and_then(|n| u16::try_from(n).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "{name} must be a whole number from 1 to {MAX_DIMENSION} (got {v})"
+                ))
+            }),
+    }
+}
+
+/// (cols, rows) of a request, 80×24 by default.
+pub fn terminal_size(
+    cols: Option<&serde_json::Value>,
+    rows: Option<&serde_json::Value>,
+) -> Result<(u16, u16), ApiError> {
+    Ok((dimension(cols, "cols", 80)?, dimension(rows, "rows", 24)?))
+}

@@ -106,7 +106,7 @@ fn responses(path: &str) -> Value {
         "200": {"description": "Success", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SuccessEnvelope"}}}},
         "400": err("Bad request (invalid parameters or body)"),
         "401": err("Missing or wrong token"),
-        "403": err("Host or Origin refused, or a proxy's usage token or a status-line token used beyond its one route and profile"),
+        "403": err("Host or Origin refused, or a scoped token (a proxy's usage token, a status-line token, a session's hook token, the metrics token) used beyond its route and profile"),
         "404": err("Resource not found"),
         "409": err("Conflict"),
         "413": err("Body over the limit"),
@@ -312,8 +312,51 @@ fn schemas() -> Value {
                 "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
                 "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24},
                 "working_dir": {"type": "string", "description": "Absolute path of an existing directory (default: the profile home)"},
+                "worktree": {"type": "boolean", "default": false, "description": "Start in a new git worktree on its own branch (clown/<id>) off the current commit of the directory's repository (400 when the directory is not in one)"},
                 "search_path": {"type": "string", "maxLength": 32768, "description": "The client's PATH (`clown terminal new` sends it). Used only when the daemon finds the agent nowhere it looks: the first directory in it holding the agent's binary is used if it and the directories above it belong to the user or root and are not writable by everyone, and is searched from then on"},
                 "login": {"type": "boolean", "default": false, "description": "Run the agent's own login in the profile home instead of the agent (a profile with auth 'login'); args are appended to the login's"}
+            }
+        },
+        "HookReport": {
+            "type": "object",
+            "required": ["agent", "event"],
+            "additionalProperties": false,
+            "properties": {
+                "agent": {"type": "string", "description": "The agent's id (claude, codex, gemini, ...)"},
+                "event": {"type": "string", "description": "The agent's event name (PermissionRequest, Stop, agent-turn-complete, ...)"},
+                "notification_type": {"type": "string"},
+                "message": {"type": "string"},
+                "tool_name": {"type": "string"},
+                "conversation_id": {"type": "string", "description": "The agent's own id of the conversation"},
+                "cwd": {"type": "string"},
+                "error": {"type": "string"}
+            }
+        },
+        "WorktreeAction": {
+            "type": "object",
+            "required": ["action"],
+            "additionalProperties": false,
+            "properties": {"action": {"type": "string", "enum": ["keep", "merge", "remove"]}}
+        },
+        "TerminalSize": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
+                "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24}
+            }
+        },
+        "ResumeConversation": {
+            "type": "object",
+            "required": ["profile_alias", "conversation_id"],
+            "additionalProperties": false,
+            "properties": {
+                "profile_alias": {"type": "string", "description": "The profile whose home holds the conversation"},
+                "conversation_id": {"type": "string"},
+                "target_profile": {"type": "string", "description": "Run it under this profile (of the same agent; default: the same profile)"},
+                "working_dir": {"type": "string", "description": "Absolute directory to run in (default: the conversation's own)"},
+                "cols": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 80},
+                "rows": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 24}
             }
         },
         "LaunchRequest": {

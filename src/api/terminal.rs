@@ -4,15 +4,19 @@
 
 use std::path::PathBuf;
 
+use axum::Extension;
 use axum::extract::{Path as UrlPath, State};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult, ok, ok_empty};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery, SizeBody, terminal_size};
+use crate::agents::hook_events::HookReport;
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::profiles::SessionRequest;
-use crate::pty::{MAX_DIMENSION, Session};
+use crate::pty::Session;
 
 /// The longest `search_path` accepted (a PATH is rarely over a few KiB).
 const MAX_SEARCH_PATH: usize = 32 * 1024;
@@ -29,6 +33,7 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
         "working_dir",
         "search_path",
         "login",
+        "worktree",
     ];
     if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!(
@@ -82,7 +87,13 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
             "profile_alias is required (or a working_dir bound to a profile with 'clown bind')",
         ));
     }
+    let worktree = match obj.get("worktree") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("worktree must be true or false")),
+    };
     Ok(SessionRequest {
+        worktree,
         search_path,
         profile_alias,
         args,
@@ -94,18 +105,7 @@ fn parse(body: &Value) -> Result<SessionRequest, ApiError> {
 }
 
 fn dimension(obj: &Map<String, Value>, name: &str, default: u16) -> Result<u16, ApiError> {
-    match obj.get(name) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| (1..=u64::from(MAX_DIMENSION)).contains(n))
-            .and_then(|n| u16::try_from(n).ok())
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "{name} must be a whole number from 1 to {MAX_DIMENSION} (got {v})"
-                ))
-            }),
-    }
+    super::extract::dimension(obj.get(name), name, default)
 }
 
 pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<Value>) -> ApiResult {
@@ -124,9 +124,44 @@ pub fn find(state: &AppState, id: &str) -> Result<std::sync::Arc<Session>, ApiEr
         .ok_or_else(|| ApiError::not_found(format!("Terminal session '{id}' not found")))
 }
 
-pub async fn list(State(state): State<AppState>) -> ApiResult {
-    let infos: Vec<_> = state.terminals().list().iter().map(|s| s.info()).collect();
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    waiting: bool,
+}
+
+/// Every session, oldest first; with `waiting=true` only those waiting for their user,
+/// the longest waiting first.
+pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> ApiResult {
+    let mut sessions = state.terminals().list();
+    if q.waiting {
+        sessions.retain(|s| s.attention().waiting());
+        sessions.sort_by_key(|s| s.attention_since_ms());
+    }
+    let infos: Vec<_> = sessions.iter().map(|s| s.info()).collect();
     Ok(ok(infos))
+}
+
+/// An agent's hook event for its session (from `clown hook`, with the session's token).
+pub async fn hook(
+    State(state): State<AppState>,
+    Extension(who): Extension<Caller>,
+    UrlPath(id): UrlPath<String>,
+    ApiJson(report): ApiJson<HookReport>,
+) -> ApiResult {
+    report.validate().map_err(ApiError::bad_request)?;
+    let session = find(&state, &id)?;
+    debug_assert!(
+        matches!(&who, Caller::Owner)
+            || who
+                == Caller::Hook {
+                    session: id.clone()
+                }
+    );
+    session.hook(&report);
+    session.save().await?;
+    Ok(ok(json!({"attention": session.attention()})))
 }
 
 pub async fn get(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> ApiResult {
@@ -141,6 +176,40 @@ pub async fn delete(State(state): State<AppState>, UrlPath(id): UrlPath<String>)
         tracing::info!("terminating terminal session {id}");
     }
     session.terminate().await;
+    // Its end recorded (and its hook token revoked) before the answer.
+    session.wait_done().await;
+    Ok(ok_empty())
+}
+
+/// The sessions a stop, a reboot or a lost holder ended, with how to resume each.
+pub async fn interrupted(State(state): State<AppState>) -> ApiResult {
+    Ok(ok(state.profiles().interrupted().await?))
+}
+
+/// Resumes an interrupted session in a new one; answers it as a create does.
+pub async fn resume(
+    State(state): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    // The body is optional: none (or empty) means the default size.
+    let b: SizeBody = if body.iter().all(u8::is_ascii_whitespace) {
+        SizeBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?
+    };
+    let (cols, rows) = terminal_size(b.cols.as_ref(), b.rows.as_ref())?;
+    let session = state.profiles().resume_interrupted(&id, cols, rows).await?;
+    Ok(ok(json!({
+        "session_id": session.id.to_string(),
+        "ws_url": format!("/ws/terminal/{}", session.id),
+    })))
+}
+
+/// Forgets an interrupted session.
+pub async fn dismiss(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> ApiResult {
+    state.profiles().dismiss_interrupted(&id).await?;
     Ok(ok_empty())
 }
 

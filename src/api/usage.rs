@@ -13,8 +13,10 @@ use super::error::{ApiError, ApiResult, ok};
 use super::extract::{ApiJson, ApiQuery};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::pty::attention::ProxyView;
 use crate::records::LimitSnapshot;
 use crate::records::ProxyRequest;
+use crate::records::RequestStatus;
 use crate::store::limits as limits_db;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
@@ -39,6 +41,9 @@ pub struct RecordRequest {
     /// Proxy requests (status, timings) for `/metrics`; kept in memory, not stored.
     #[serde(default)]
     pub requests: Vec<ProxyRequest>,
+    /// How requests ended, as a proxy saw them (for the sessions' attention states).
+    #[serde(default)]
+    pub statuses: Vec<RequestStatus>,
 }
 
 /// Events and sessions per request; about what fits the 1 MiB body limit.
@@ -52,7 +57,13 @@ pub async fn record(
     if let Caller::Proxy { profile } = &who {
         proxy_scope(&req, profile)?;
     }
-    if req.events.len() + req.sessions.len() + req.limits.len() + req.requests.len() > MAX_BATCH {
+    if req.events.len()
+        + req.sessions.len()
+        + req.limits.len()
+        + req.requests.len()
+        + req.statuses.len()
+        > MAX_BATCH
+    {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_BATCH} events, sessions, limits and requests per request"
         )));
@@ -73,11 +84,17 @@ pub async fn record(
         l.validate()
             .map_err(|m| ApiError::bad_request(format!("limits[{i}]: {m}")))?;
     }
+    for (i, s) in req.statuses.iter().enumerate() {
+        s.validate()
+            .map_err(|m| ApiError::bad_request(format!("statuses[{i}]: {m}")))?;
+    }
+    apply_statuses(&state, &req.statuses);
     let RecordRequest {
         events,
         sessions,
         limits,
         requests,
+        statuses: _,
     } = req;
     if events.is_empty() && sessions.is_empty() && limits.is_empty() {
         state.request_stats().record(&requests);
@@ -127,6 +144,22 @@ pub async fn record(
     ))
 }
 
+/// The proxy's view of its profile's requests, for the profile's running sessions.
+fn apply_statuses(state: &AppState, statuses: &[RequestStatus]) {
+    for st in statuses {
+        let view = match st.outcome.as_str() {
+            "rate_limited" => ProxyView::RateLimited,
+            "failed" => ProxyView::Failed,
+            _ => ProxyView::Ok,
+        };
+        for session in state.terminals().list() {
+            if session.profile == st.profile && session.is_running() {
+                session.proxy_view(view, st.message.clone());
+            }
+        }
+    }
+}
+
 /// A proxy's usage token records what a proxy records — events of its own profile, with
 /// source `proxy`, and the rate limits its own profile's provider sent — and nothing
 /// else; a batch with anything more is refused whole (403).
@@ -143,6 +176,11 @@ fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
     if let Some(i) = req.requests.iter().position(|r| r.profile != profile) {
         return refuse(format!(
             "requests[{i}]: a proxy's token records only requests of profile '{profile}'"
+        ));
+    }
+    if let Some(i) = req.statuses.iter().position(|s| s.profile != profile) {
+        return refuse(format!(
+            "statuses[{i}]: a proxy's token reports only requests of profile '{profile}'"
         ));
     }
     match req

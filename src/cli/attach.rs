@@ -4,7 +4,8 @@
 //! session as binary frames, output is written to stdout as it arrives, and each
 //! SIGWINCH sends the new size as a `resize` message. Ctrl-] detaches: the connection
 //! closes and the session goes on. When the session's program ends, attach prints its
-//! exit code and exits with it. Without a terminal on stdin (a pipe), input is forwarded
+//! exit code and exits with it. An interactive attach tells the daemon it shows the
+//! session (no notifications about it meanwhile). Without a terminal on stdin (a pipe), input is forwarded
 //! as is and the end of input just stops forwarding.
 
 use std::io::{IsTerminal, Read, Write};
@@ -63,8 +64,11 @@ impl Drop for RawMode {
     }
 }
 
-/// Attaches to session `id` until detach or the session's end; returns the exit code.
-pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
+/// How long a restarting daemon is waited for.
+const RECONNECT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Opens session `id`'s WebSocket and reads its `connected`.
+async fn open(client: &Client, id: &str) -> anyhow::Result<super::client::WebSocket> {
     let mut ws = client.websocket(&format!("/ws/terminal/{id}")).await?;
     match ws.next().await {
         Some(Ok(Message::Text(t))) => {
@@ -78,6 +82,28 @@ pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
         }
         other => bail!("terminal session '{id}': unexpected answer {other:?}"),
     }
+    Ok(ws)
+}
+
+/// Opens the session again after the daemon went away (a restart keeps it), for up to
+/// [`RECONNECT`]; None when no daemon has it by then.
+async fn reopen(client: &Client, id: &str) -> Option<super::client::WebSocket> {
+    let deadline = std::time::Instant::now() + RECONNECT;
+    eprint!("\r\n[the daemon went away; reconnecting]\r\n");
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if let Ok(ws) = open(client, id).await {
+            return Some(ws);
+        }
+    }
+    None
+}
+
+/// Attaches to session `id` until detach or the session's end; returns the exit code.
+/// A daemon that restarts is reconnected to, and the screen drawn again from the
+/// session's scrollback.
+pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
+    let mut ws = open(client, id).await?;
     let tty = std::io::stdin().is_terminal();
     let _raw = RawMode::enable()?;
     if tty {
@@ -86,6 +112,9 @@ pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
     if let Some((cols, rows)) = local_size() {
         ws.send(resize(cols, rows)).await?;
     }
+    // A terminal attached interactively shows the session: its notifications are not
+    // needed while it does (said again within the daemon's 90 s).
+    let mut shown = tokio::time::interval(std::time::Duration::from_secs(30));
     let mut keys = stdin_reader();
     let mut keys_open = true;
     let mut winch = signal_hook_tokio::Signals::new([signal_hook::consts::SIGWINCH])
@@ -113,13 +142,31 @@ pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
+                    let away = frame.as_ref().is_some_and(|f| u16::from(f.code) == 1001);
+                    if away && let Some(again) = reopen(client, id).await {
+                        ws = again;
+                        // The scrollback that follows redraws the screen from scratch.
+                        stdout.write_all(b"\x1bc")?;
+                        if let Some((cols, rows)) = local_size() {
+                            ws.send(resize(cols, rows)).await?;
+                        }
+                        continue;
+                    }
                     let why = frame.map(|f| f.reason.to_string()).unwrap_or_default();
                     eprint!("\r\n[connection closed by the daemon {why}]\r\n");
                     return Ok(1);
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e).context("connection to the daemon failed"),
-                None => return Ok(1),
+                Some(Err(_)) | None => match reopen(client, id).await {
+                    Some(again) => {
+                        ws = again;
+                        stdout.write_all(b"\x1bc")?;
+                        if let Some((cols, rows)) = local_size() {
+                            ws.send(resize(cols, rows)).await?;
+                        }
+                    }
+                    None => bail!("the connection to the daemon was lost and no daemon came back"),
+                },
             },
             chunk = keys.recv(), if keys_open => match chunk {
                 Some(mut data) => {
@@ -141,6 +188,9 @@ pub async fn attach(client: &Client, id: &str) -> anyhow::Result<i32> {
                 // End of input: keep showing output until the session ends.
                 None => keys_open = false,
             },
+            _ = shown.tick(), if tty => {
+                ws.send(Message::Text(json!({"type": "focus", "shown": true}).to_string().into())).await?;
+            }
             Some(_) = winch.next() => {
                 if let Some((cols, rows)) = local_size() {
                     ws.send(resize(cols, rows)).await?;

@@ -10,13 +10,29 @@ use crate::daemon::{DaemonOptions, run as run_daemon};
 use crate::paths::{Paths, process_env};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DaemonArgs {
     /// Address to listen on when no socket is inherited (repeatable; also CLOWN_LISTEN).
     #[arg(long = "listen", value_name = "ADDR")]
     pub listen: Vec<String>,
+    #[command(subcommand)]
+    pub action: Option<DaemonAction>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DaemonAction {
+    /// Restart the running daemon (after an upgrade, say) keeping its terminal sessions:
+    /// their agents go on and clients come back to the same screen.
+    Restart,
 }
 
 pub fn run(cli: &Cli, args: &DaemonArgs) -> anyhow::Result<i32> {
+    if let Some(DaemonAction::Restart) = args.action {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(super::restart::run(cli));
+    }
     let env = process_env();
     let paths = Paths::from_env(&env)?;
     let config_path = cli

@@ -7,14 +7,17 @@ mod bind;
 mod budget;
 mod catalogue;
 mod client;
+mod conversations;
 mod daemon;
 mod doctor;
 mod generate;
 mod hints;
+mod hook;
 mod launch;
 mod profiles;
 mod progress;
 mod proxy;
+mod restart;
 mod service;
 mod setup;
 mod status;
@@ -25,6 +28,7 @@ mod transport;
 mod ui;
 mod usage;
 mod usage_reports;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -79,6 +83,10 @@ pub enum Command {
     Statusline(statusline::StatuslineArgs),
     /// Terminal sessions in the daemon: list, start, attach, end.
     Terminal(terminal::TerminalArgs),
+    /// The agents' own conversations: list, search, resume in a new session.
+    Conversations(conversations::ConversationsArgs),
+    /// Follow the sessions: print when one needs you (and tell the desktop).
+    Watch(watch::WatchArgs),
     /// Per-profile proxies: status, start, stop, logs, enable, disable.
     Proxy(proxy::ProxyArgs),
     /// Check the installation, the daemon, the agents and the profiles; say how to fix what is wrong.
@@ -99,11 +107,20 @@ pub enum Command {
     Run(bind::RunArgs),
     /// Print shell completions, or write the man pages.
     Generate(generate::GenerateArgs),
+    /// What agents' hooks run: report an event to the session's daemon (quiet, exit 0).
+    #[command(hide = true)]
+    Hook(hook::HookArgs),
+    /// The process a terminal session's program runs under (started by the daemon).
+    #[command(hide = true)]
+    SessionHolder,
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    if !matches!(cli.command, Command::Daemon(_) | Command::Proxy(_)) {
+    if !matches!(
+        cli.command,
+        Command::Daemon(_) | Command::Proxy(_) | Command::SessionHolder
+    ) {
         // A client's output piped into `head` ends it quietly, as with any Unix tool
         // (Rust ignores SIGPIPE, which turns the closed pipe into a panic in println!).
         // The daemon and the proxy child keep ignoring it: a gone peer is an error there.
@@ -117,6 +134,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     match cli.command {
         Command::Daemon(ref args) => daemon::run(&cli, args),
+        Command::Hook(ref args) => Ok(hook::run(args)),
+        Command::SessionHolder => Ok(crate::pty::holder::process::main()),
         Command::Generate(ref args) => generate::run(args),
         Command::Service(ref args) => service::run(&cli, args),
         Command::Doctor(ref args) => client_runtime()?.block_on(doctor::run(&cli, args)),
@@ -132,6 +151,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         // Blocking and without a runtime: it runs for every redraw of the agent's screen.
         Command::Statusline(ref args) => statusline::run(&cli, args),
         Command::Terminal(ref args) => client_runtime()?.block_on(terminal::run(&cli, args)),
+        Command::Conversations(ref args) => {
+            client_runtime()?.block_on(conversations::run(&cli, args))
+        }
+        Command::Watch(ref args) => client_runtime()?.block_on(watch::run(&cli, args)),
         Command::Proxy(ref args) => proxy::run(&cli, args),
         Command::Setup(ref args) => client_runtime()?.block_on(setup::run(&cli, args)),
         Command::Bind(ref args) => client_runtime()?.block_on(bind::bind(&cli, args)),

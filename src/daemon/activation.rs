@@ -2,8 +2,13 @@
 //!
 //! systemd passes sockets with `LISTEN_FDS`/`LISTEN_PID`; launchd hands them out through
 //! `launch_activate_socket("Listeners")`; otherwise we bind the configured addresses.
+//! Among systemd's descriptors may also be what the daemon kept in the service's
+//! descriptor store before a restart (named `clown-session-<id>` in `LISTEN_FDNAMES`):
+//! those are set aside in [`Listeners::stored`].
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
@@ -14,6 +19,8 @@ pub struct Listeners {
     pub sockets: Vec<TcpListener>,
     /// Unix sockets (the CLI's private way in): inherited, or bound by [`Listeners::bind_unix`].
     pub unix: Vec<UnixListener>,
+    /// Descriptors the service manager kept for us across a restart, by name.
+    pub stored: HashMap<String, OwnedFd>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,13 +59,16 @@ fn bind_hint(e: &std::io::Error) -> &'static str {
 impl Listeners {
     /// Inherited sockets when there are any, else binds `addrs`.
     pub fn acquire(addrs: &[SocketAddr]) -> Result<Self, ActivationError> {
-        if let Some(l) = Self::from_systemd()? {
-            return Ok(l);
-        }
-        if let Some(l) = launchd::sockets()? {
-            return Ok(l);
-        }
-        Self::bind(addrs)
+        let (systemd, stored) = Self::from_systemd()?;
+        let mut listeners = match systemd {
+            Some(l) => l,
+            None => match launchd::sockets()? {
+                Some(l) => l,
+                None => Self::bind(addrs)?,
+            },
+        };
+        listeners.stored = stored;
+        Ok(listeners)
     }
 
     pub fn bind(addrs: &[SocketAddr]) -> Result<Self, ActivationError> {
@@ -76,6 +86,7 @@ impl Listeners {
             activation: Activation::Bound,
             sockets,
             unix: Vec::new(),
+            stored: HashMap::new(),
         })
     }
 
@@ -102,15 +113,32 @@ impl Listeners {
         Ok(true)
     }
 
-    fn from_systemd() -> Result<Option<Self>, ActivationError> {
+    #[allow(clippy::type_complexity)]
+    fn from_systemd() -> Result<(Option<Self>, HashMap<String, OwnedFd>), ActivationError> {
+        let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
+            .map(|v| v.split(':').map(String::from).collect())
+            .unwrap_or_default();
         let mut fds = listenfd::ListenFd::from_env();
+        let mut stored = HashMap::new();
         if fds.len() == 0 {
-            return Ok(None);
+            return Ok((None, stored));
         }
         let mut sockets = Vec::new();
         let mut unix = Vec::new();
         for index in 0..fds.len() {
             let inherited = |source| ActivationError::Inherited { index, source };
+            if let Some(name) = names.get(index).filter(|n| n.starts_with("clown-session-")) {
+                if let Ok(Some(raw)) = fds.take_raw_fd(index) {
+                    // SAFETY: systemd passed this descriptor to us; nothing else owns it.
+                    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+                    let _ = nix::fcntl::fcntl(
+                        &fd,
+                        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+                    );
+                    stored.insert(name.clone(), fd);
+                }
+                continue;
+            }
             if let Ok(Some(l)) = fds.take_tcp_listener(index) {
                 l.set_nonblocking(true).map_err(inherited)?;
                 sockets.push(l);
@@ -120,13 +148,17 @@ impl Listeners {
             }
         }
         if sockets.is_empty() {
-            return Ok(None);
+            return Ok((None, stored));
         }
-        Ok(Some(Self {
-            activation: Activation::Systemd,
-            sockets,
-            unix,
-        }))
+        Ok((
+            Some(Self {
+                activation: Activation::Systemd,
+                sockets,
+                unix,
+                stored: HashMap::new(),
+            }),
+            stored,
+        ))
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
@@ -187,6 +219,7 @@ mod launchd {
             activation: Activation::Launchd,
             sockets,
             unix: Vec::new(),
+            stored: Default::default(),
         }))
     }
 

@@ -1,10 +1,13 @@
 //! The daemon's lifecycle: `run(options, listeners, shutdown)`.
 //!
 //! Start-up order: directories, data-directory lock, store (with migrations), token,
-//! router, accept loops, then READY=1, then the enabled proxies. Shutdown (signal, idle
-//! exit or the caller's future): STOPPING=1, stop the proxies and end every terminal
-//! session together, stop accepting, let in-flight requests finish (bounded), flush the
-//! store, return — within 5 s.
+//! the terminal sessions an earlier daemon left (taken back from their holders), router,
+//! accept loops, then READY=1, then the enabled proxies. Shutdown (signal, idle exit or
+//! the caller's future): STOPPING=1, stop the proxies and, together, end every terminal
+//! session — or, for a restart (`POST /api/daemon/restart`, or any stop under a service
+//! manager that keeps the sessions' lifelines in its descriptor store), let go of them
+//! for the next daemon — stop accepting, let in-flight requests finish (bounded), flush
+//! the store, return — within 5 s.
 //! `main` and the tests both drive this function.
 
 pub mod activation;
@@ -95,6 +98,22 @@ pub async fn run(
         env: opts.env.clone(),
         metrics_token,
     })?;
+    let lifelines = std::mem::take(&mut listeners.stored);
+    let restored = state
+        .terminals()
+        .restore(
+            lifelines,
+            Duration::from_millis(state.config().terminal.quiet_ms),
+        )
+        .await;
+    if restored != Default::default() {
+        tracing::info!(
+            "terminal sessions from before: {} taken back, {} ended meanwhile, {} interrupted",
+            restored.adopted,
+            restored.ended,
+            restored.interrupted
+        );
+    }
     let router = crate::http::router(state.clone());
 
     let mut signals = if opts.handle_signals {
@@ -167,6 +186,7 @@ pub async fn run(
     loop {
         let cmd = tokio::select! {
             _ = &mut shutdown => Command::Shutdown,
+            _ = state.restart_requested() => Command::Shutdown,
             Some(cmd) = recv(&mut signals) => cmd,
             _ = tokio::time::sleep(idle_check) => {
                 if idle_expired(&state) {
@@ -190,7 +210,15 @@ pub async fn run(
     // the proxies' last usage reports; then the connections drain.
     restoring.abort();
     pruning.abort();
-    tokio::join!(state.proxies().shutdown(), state.terminals().shutdown());
+    if state.keeps_sessions() {
+        let (_, kept) = tokio::join!(state.proxies().shutdown(), state.terminals().detach_all());
+        notify::status(&format!("Restarting; {kept} terminal session(s) kept"));
+    } else {
+        tokio::join!(
+            state.proxies().shutdown(),
+            state.terminals().shutdown(state.store())
+        );
+    }
     let _ = stop_tx.send(true);
     state.begin_shutdown();
     for l in loops {

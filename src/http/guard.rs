@@ -149,6 +149,7 @@ fn check(
         state.token(),
         state.usage_tokens(),
         state.status_keys(),
+        state.session_tokens(),
         metrics_token.as_deref(),
         headers,
     ) {
@@ -179,8 +180,23 @@ fn check(
                 "This token can only ask for its profile's status line (POST /api/statusline)",
             ))
         }
+        Some(Caller::Hook { session }) if !is_hook_route(method, path, &session) => {
+            Verdict::Refuse(envelope_error(
+                StatusCode::FORBIDDEN,
+                "This token can only report its own session's hook events (POST /api/terminal/sessions/{id}/hook)",
+            ))
+        }
         Some(who) => Verdict::Pass(Some(who)),
     }
+}
+
+/// Whether `method path` is the hook route of `session`.
+fn is_hook_route(method: &Method, path: &str, session: &str) -> bool {
+    method == Method::POST
+        && path
+            .strip_prefix("/api/terminal/sessions/")
+            .and_then(|rest| rest.strip_suffix("/hook"))
+            == Some(session)
 }
 
 /// The size of the request line and headers as they came on the wire (near enough: the

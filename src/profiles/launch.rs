@@ -108,6 +108,12 @@ impl Profiles {
         spec.env
             .insert(STATUSLINE_ENV.into(), self.r.status_keys.token(alias));
         self.r.setup.before_launch(alias).await;
+        // The hooks through which the agent reports its state (nothing for agents that
+        // have none clown can set per profile).
+        match crate::paths::clown_exe() {
+            Ok(clown) => crate::agents::hooks::install(&agent.id, &home, &clown)?,
+            Err(e) => tracing::warn!("cannot find clown's own binary for the agent's hooks: {e}"),
+        }
         let a = alias.to_string();
         let now = crate::time::now_rfc3339();
         self.r.store.call(move |c| db::touch(c, &a, &now)).await?;

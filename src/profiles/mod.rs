@@ -11,9 +11,11 @@
 //! [`crate::agents::prepare::profile_home`].
 
 pub mod bindings;
+mod conversations;
 mod create;
 mod delete;
 pub mod doctor;
+mod interrupted;
 mod launch;
 mod login;
 pub mod plan;
@@ -23,6 +25,7 @@ mod sandbox;
 mod session;
 mod settings;
 mod view;
+mod worktree;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,7 +44,9 @@ use crate::store::profiles::{self as db, ProfileRow, Secret};
 use crate::store::{Store, StoreError};
 use crate::supervisor::{Supervisor, SupervisorError};
 
+pub use conversations::{ConversationView, ResumeConversation};
 pub use create::{Checked, Created};
+pub use interrupted::Interrupted;
 pub use launch::{Launch, STATUSLINE_ENV, agent_base_url};
 pub use login::login_spec;
 pub use rules::{
@@ -55,6 +60,7 @@ pub use settings::{
     sandbox_settings,
 };
 pub use view::{Summary, detail, key_hint, summary, tilde};
+pub use worktree::{WorktreeAction, WorktreeView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -62,6 +68,9 @@ pub enum ProfileError {
     Invalid(String),
     #[error("Profile '{0}' not found")]
     NotFound(String),
+    /// Something other than a profile is not there (the message says what).
+    #[error("{0}")]
+    Missing(String),
     #[error("Profile '{0}' already exists")]
     Exists(String),
     /// The request cannot be done in the present state (something runs, a proxy is down).
@@ -125,6 +134,8 @@ pub struct Resources {
     pub env: Env,
     /// The user's home: profile homes live under it.
     pub home: PathBuf,
+    /// The daemon's own URL, for the agents' hooks.
+    pub daemon_url: Option<String>,
     /// clown's own directories (data, state, configuration, cache): hidden from a
     /// sandboxed agent.
     pub clown_dirs: Vec<PathBuf>,

@@ -6,7 +6,9 @@
 //!
 //! The session's environment is a small base taken from the daemon's own (PATH with the
 //! agent directories, locale, user, home, time zone; `TERM=xterm-256color`) with the
-//! profile's launch environment over it.
+//! profile's launch environment over it, and what the agent's hooks need to report to
+//! the daemon: `CLOWN_SESSION_ID`, `CLOWN_HOOK_URL` and `CLOWN_HOOK_TOKEN` (a token good
+//! for that session's hook route only, revoked when it ends).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,6 +33,8 @@ pub struct SessionRequest {
     pub search_path: Option<String>,
     /// Run the agent's own login (a profile with auth 'login') instead of the agent.
     pub login: bool,
+    /// Start in a new git worktree of the directory's repository.
+    pub worktree: bool,
 }
 
 impl Profiles {
@@ -122,13 +126,63 @@ impl Profiles {
             .working_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(&row.profile_home));
-        let (path, args) = match self.sandbox_for(&row)? {
+        let sandbox = self.sandbox_for(&row)?;
+        let id = uuid::Uuid::new_v4();
+        let sid = id.to_string();
+        // A worktree of its own, when asked: made last of the checks, undone on failure.
+        let worktree = if req.worktree {
+            let (dir, name) = (cwd.clone(), sid[..8].to_string());
+            let made = tokio::task::spawn_blocking(move || crate::worktrees::create(&dir, &name))
+                .await
+                .map_err(|e| ProfileError::Internal(e.to_string()))?;
+            Some(made.map_err(|e| match e {
+                crate::worktrees::WorktreeError::NotARepository(m) => ProfileError::Invalid(m),
+                other => ProfileError::Conflict(other.to_string()),
+            })?)
+        } else {
+            None
+        };
+        let started = self
+            .start_program(StartProgram {
+                row: &row,
+                req,
+                id,
+                path,
+                dirs,
+                cwd: worktree.as_ref().map_or(cwd, |(_, inside)| inside.clone()),
+                sandbox,
+                worktree: worktree.as_ref().map(|(w, _)| w.clone()),
+            })
+            .await;
+        if started.is_err()
+            && let Some((mut w, _)) = worktree
+        {
+            let _ = tokio::task::spawn_blocking(move || w.remove()).await;
+        }
+        started
+    }
+
+    /// The rest of a start, once everything was checked (and the worktree made).
+    async fn start_program(&self, s: StartProgram<'_>) -> Result<Arc<Session>, ProfileError> {
+        let StartProgram {
+            row,
+            req,
+            id,
+            path,
+            dirs,
+            cwd,
+            sandbox,
+            worktree,
+        } = s;
+        let config = self.r.config.get();
+        let user_args = req.args.clone();
+        let (path, args) = match sandbox {
             Some(tool) => self
-                .confine(&tool, &row, &cwd, &path, false)?
+                .confine(&tool, row, &cwd, &path, false)?
                 .command(&path, &req.args),
             None => (path, req.args),
         };
-        let spec = self.launch_spec(&alias, req.working_dir.as_deref()).await?;
+        let spec = self.launch_spec(&row.alias, Some(&cwd)).await?;
         let mut env = base_env(&self.r.env, &dirs);
         env.extend(spec.env);
         let secrets = spec
@@ -136,11 +190,24 @@ impl Profiles {
             .into_iter()
             .map(|s| (s.env, s.value))
             .collect();
-        let session = self
+        let sid = id.to_string();
+        let tokens = self.r.terminals.tokens();
+        let token = tokens
+            .issue(&sid)
+            .map_err(|e| ProfileError::Internal(format!("cannot make a hook token: {e}")))?;
+        env.insert("CLOWN_SESSION_ID".into(), sid.clone());
+        env.insert("CLOWN_HOOK_TOKEN".into(), token);
+        if let Some(url) = &self.r.daemon_url {
+            env.insert("CLOWN_HOOK_URL".into(), url.clone());
+        }
+        let created = self
             .r
             .terminals
             .create(NewSession {
-                profile: alias,
+                id,
+                profile: row.alias.clone(),
+                agent_id: row.agent_id.clone(),
+                args: user_args,
                 program: Program {
                     path,
                     args,
@@ -152,10 +219,27 @@ impl Profiles {
                 },
                 scrollback_bytes: config.terminal.scrollback_bytes,
                 max_sessions: config.terminal.max_sessions,
+                quiet: std::time::Duration::from_millis(config.terminal.quiet_ms),
+                worktree: worktree.map(|w| serde_json::to_value(w).unwrap_or_default()),
             })
-            .await?;
-        Ok(session)
+            .await;
+        if created.is_err() {
+            tokens.revoke(&sid);
+        }
+        Ok(created?)
     }
+}
+
+/// What [`Profiles::start_program`] takes.
+struct StartProgram<'a> {
+    row: &'a crate::store::profiles::ProfileRow,
+    req: SessionRequest,
+    id: uuid::Uuid,
+    path: PathBuf,
+    dirs: Vec<PathBuf>,
+    cwd: PathBuf,
+    sandbox: Option<super::sandbox::Tool>,
+    worktree: Option<crate::worktrees::Worktree>,
 }
 
 /// Where the daemon looked for an agent it did not find, and how to fix that.

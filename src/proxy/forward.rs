@@ -94,7 +94,44 @@ impl Forwarder {
         &self.plan
     }
 
+    /// Forwards one request; a model request's outcome is reported for the attention
+    /// states of the profile's sessions.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
+        let path = req.uri().path();
+        let model_call = req.method() == hyper::Method::POST
+            && (path == "/v1/responses"
+                || path == "/v1/chat/completions"
+                || (path.starts_with("/v1/messages") && !path.contains("count_tokens")));
+        let resp = self.forward(req).await;
+        if model_call {
+            let status = resp.status();
+            let exhausted = resp
+                .headers()
+                .get("anthropic-ratelimit-unified-status")
+                .is_some_and(|v| v.as_bytes() == b"rejected");
+            let outcome = if status == StatusCode::TOO_MANY_REQUESTS || exhausted {
+                Some("rate_limited")
+            } else if status.is_server_error() {
+                Some("failed")
+            } else if status.is_success() {
+                Some("ok")
+            } else {
+                None
+            };
+            if let Some(outcome) = outcome {
+                self.reporter.status(crate::records::RequestStatus {
+                    profile: self.plan.profile.clone(),
+                    status: status.as_u16(),
+                    outcome: outcome.into(),
+                    message: (outcome != "ok")
+                        .then(|| format!("the provider answered {}", status.as_u16())),
+                });
+            }
+        }
+        resp
+    }
+
+    async fn forward(&self, req: Request<Incoming>) -> Response<ProxyBody> {
         let path = req.uri().path();
         if path == "/health" {
             let body = format!(

@@ -11,6 +11,10 @@
 //! load one POST carries many events, and retries a failed batch a few times; every
 //! event has a `dedupe_key`, so a retry after a lost answer never counts twice. At
 //! shutdown the queue is flushed.
+//!
+//! Beside the usage, how requests ended ([`RequestStatus`]: ok, rate limited, failed)
+//! rides in the same batches, for the attention states of the profile's sessions: each
+//! rate-limited or failed request, and the first success after one.
 
 use std::time::Duration;
 
@@ -22,7 +26,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::records::{LimitSnapshot, ProxyRequest, UsageEvent};
+use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
 
 /// Events per post (the daemon takes JSON bodies up to 1 MiB).
 const MAX_BATCH: usize = 1000;
@@ -37,11 +41,14 @@ enum Report {
     Usage(UsageEvent),
     Limits(LimitSnapshot),
     Request(ProxyRequest),
+    Status(RequestStatus),
 }
 
 #[derive(Clone)]
 pub struct Reporter {
     tx: Option<mpsc::Sender<Report>>,
+    /// Whether the last status reported was a success (successes after one are not sent).
+    last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub struct ReporterTask {
@@ -52,8 +59,9 @@ impl Reporter {
     /// Starts the reporter on a thread of its own (encoding and posting a batch never
     /// holds up a request); without a daemon URL events are only logged.
     pub fn spawn(daemon_url: Option<String>, token: Option<String>) -> (Self, ReporterTask) {
+        let last_ok = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let Some(url) = daemon_url else {
-            return (Self { tx: None }, ReporterTask { done: None });
+            return (Self { tx: None, last_ok }, ReporterTask { done: None });
         };
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
@@ -71,10 +79,13 @@ impl Reporter {
             });
         if let Err(e) = started {
             tracing::error!("cannot start the usage reporter thread: {e}");
-            return (Self { tx: None }, ReporterTask { done: None });
+            return (Self { tx: None, last_ok }, ReporterTask { done: None });
         }
         (
-            Self { tx: Some(tx) },
+            Self {
+                tx: Some(tx),
+                last_ok,
+            },
             ReporterTask {
                 done: Some(done_rx),
             },
@@ -112,6 +123,18 @@ impl Reporter {
             tracing::warn!("usage queue full; a limits snapshot was dropped");
         }
     }
+
+    /// How a request ended; successes only after a request that was not one.
+    pub fn status(&self, status: RequestStatus) {
+        use std::sync::atomic::Ordering;
+        let ok = status.outcome == "ok";
+        if self.last_ok.swap(ok, Ordering::Relaxed) && ok {
+            return;
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(Report::Status(status));
+        }
+    }
 }
 
 impl ReporterTask {
@@ -133,6 +156,8 @@ struct Batch<'a> {
     limits: &'a [LimitSnapshot],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     requests: &'a [ProxyRequest],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    statuses: &'a [RequestStatus],
 }
 
 async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>) {
@@ -150,16 +175,8 @@ async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>)
                     Err(_) => break,
                 }
             }
-            let (events, limits, requests) = split(std::mem::take(&mut batch));
-            send(
-                &client,
-                &endpoint,
-                token.as_deref(),
-                &events,
-                &limits,
-                &requests,
-            )
-            .await;
+            let parts = split(std::mem::take(&mut batch));
+            send(&client, &endpoint, token.as_deref(), &parts).await;
             // Under load more than a batch queues up in one window: send it all now.
             match rx.try_recv() {
                 Ok(e) => batch = vec![e],
@@ -169,16 +186,31 @@ async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>)
     }
 }
 
-/// The events, the limits and the requests of a batch; a limits snapshot equal to the
-/// one before it (the same headers and status) says nothing new and is left out.
-fn split(batch: Vec<Report>) -> (Vec<UsageEvent>, Vec<LimitSnapshot>, Vec<ProxyRequest>) {
-    let mut events = Vec::new();
-    let mut limits: Vec<LimitSnapshot> = Vec::new();
-    let mut requests = Vec::new();
+/// A batch by kind.
+#[derive(Default)]
+struct Parts {
+    events: Vec<UsageEvent>,
+    limits: Vec<LimitSnapshot>,
+    requests: Vec<ProxyRequest>,
+    statuses: Vec<RequestStatus>,
+}
+
+/// The events, the limits, the requests and the statuses of a batch; a limits snapshot
+/// equal to the one before it (the same headers and status) says nothing new and is left
+/// out.
+fn split(batch: Vec<Report>) -> Parts {
+    let mut parts = Parts::default();
+    let Parts {
+        events,
+        limits,
+        requests,
+        statuses,
+    } = &mut parts;
     for r in batch {
         match r {
             Report::Usage(e) => events.push(e),
             Report::Request(q) => requests.push(q),
+            Report::Status(s) => statuses.push(s),
             Report::Limits(s) => match limits.last_mut() {
                 Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
                     last.ts = last.ts.max(s.ts);
@@ -187,7 +219,7 @@ fn split(batch: Vec<Report>) -> (Vec<UsageEvent>, Vec<LimitSnapshot>, Vec<ProxyR
             },
         }
     }
-    (events, limits, requests)
+    parts
 }
 
 /// Posts one batch, retrying a few times.
@@ -195,14 +227,13 @@ async fn send(
     client: &Client<HttpConnector, Full<Bytes>>,
     endpoint: &str,
     token: Option<&str>,
-    batch: &[UsageEvent],
-    limits: &[LimitSnapshot],
-    requests: &[ProxyRequest],
+    parts: &Parts,
 ) {
     let body = match serde_json::to_string(&Batch {
-        events: batch,
-        limits,
-        requests,
+        events: &parts.events,
+        limits: &parts.limits,
+        requests: &parts.requests,
+        statuses: &parts.statuses,
     }) {
         Ok(b) => b,
         Err(e) => {
@@ -222,8 +253,8 @@ async fn send(
             Err(e) => {
                 tracing::error!(
                     "could not record the usage of {} request(s) ({} limits snapshot(s)): {e}",
-                    batch.len(),
-                    limits.len()
+                    parts.events.len(),
+                    parts.limits.len()
                 );
                 return;
             }

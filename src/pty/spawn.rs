@@ -21,7 +21,8 @@ use super::PtyError;
 nix::ioctl_write_ptr_bad!(set_winsize, nix::libc::TIOCSWINSZ, Winsize);
 
 /// What to run: an absolute program path, its arguments, the complete environment.
-#[derive(Clone)]
+/// (Serialized only to hand it to the session's holder, over its private socket.)
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Program {
     pub path: PathBuf,
     pub args: Vec<String>,
@@ -262,7 +263,7 @@ fn slave_name(master: &PtyMaster) -> nix::Result<String> {
 }
 
 /// Marks every descriptor from `first` up close-on-exec (in the forked child only).
-fn cloexec_from(first: u32) {
+pub(crate) fn cloexec_from(first: u32) {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.

@@ -283,6 +283,33 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, period, period_id, threshold)
      ) WITHOUT ROWID, STRICT;
      ALTER TABLE limit_snapshots ADD COLUMN source TEXT NOT NULL DEFAULT 'proxy';",
+    // 14: terminal sessions as records, so a restarted daemon finds them again and the
+    // interrupted ones can be resumed; the events of a conversation (an agent's session
+    // id) found through their label.
+    "CREATE TABLE terminal_sessions (
+        id              TEXT PRIMARY KEY,
+        profile         TEXT NOT NULL REFERENCES profiles(alias) ON DELETE CASCADE,
+        agent_id        TEXT NOT NULL,
+        cwd             TEXT NOT NULL,
+        args            TEXT NOT NULL DEFAULT '[]',
+        created_at      TEXT NOT NULL,
+        started_at      INTEGER NOT NULL,
+        pid             INTEGER NOT NULL,
+        holder_pid      INTEGER NOT NULL,
+        cols            INTEGER NOT NULL,
+        rows            INTEGER NOT NULL,
+        state           TEXT NOT NULL,
+        exit_code       INTEGER,
+        ended_at        INTEGER,
+        attention       TEXT NOT NULL DEFAULT 'idle',
+        attention_since INTEGER NOT NULL DEFAULT 0,
+        hooked          INTEGER NOT NULL DEFAULT 0,
+        conversation_id TEXT,
+        worktree        TEXT
+     ) STRICT;
+     CREATE INDEX terminal_sessions_state ON terminal_sessions(state);
+     CREATE INDEX usage_labels_session ON usage_labels(session_id);
+     CREATE INDEX usage_raw_label ON usage_raw(label);",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

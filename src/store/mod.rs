@@ -10,6 +10,7 @@
 
 pub mod bindings;
 pub mod budgets;
+pub mod conversations;
 pub mod daily;
 mod db;
 pub mod events;
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod postgres;
 pub mod profiles;
 pub mod retention;
+pub mod sessions;
 pub mod setup;
 pub mod sync;
 pub mod totals;

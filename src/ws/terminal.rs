@@ -10,8 +10,10 @@
 //!
 //! Client to server: binary frames are input for the PTY;
 //! `{"type":"resize","cols":C,"rows":R}` (1–1000) sets the terminal size;
-//! `{"type":"signal","signal":N}` sends signal N to the terminal's foreground process
-//! group, for N in the allowed set (`pty::kill::ALLOWED_SIGNALS`: HUP 1, INT 2, QUIT 3,
+//! `{"type":"focus","shown":B}` says whether the client's window shows the session
+//! right now (focused and visible; repeated at least every 90 s while it does: a session
+//! shown is not notified about); `{"type":"signal","signal":N}` sends signal N to the
+//! terminal's foreground process group, for N in the allowed set (`pty::kill::ALLOWED_SIGNALS`: HUP 1, INT 2, QUIT 3,
 //! KILL 9, USR1 10, USR2 12, TERM 15, CONT 18, STOP 19, TSTP 20, WINCH 28 with Linux
 //! numbering).
 //!
@@ -56,6 +58,7 @@ pub async fn handler(
 enum Control {
     Resize { cols: u64, rows: u64 },
     Signal { signal: i64 },
+    Focus { shown: bool },
 }
 
 /// What the loop does after handling one event.
@@ -109,7 +112,7 @@ async fn serve(state: AppState, id: String, mut socket: WebSocket) {
                     session.write(data).await;
                     Next::Continue
                 }
-                Some(Ok(Message::Text(text))) => match control(&session, text.as_str()) {
+                Some(Ok(Message::Text(text))) => match control(&session, att.client, text.as_str()) {
                     Ok(()) => Next::Continue,
                     Err(message) => match send_json(&mut socket, json!({"type": "error", "message": message})).await {
                         Ok(()) => Next::Continue,
@@ -225,7 +228,7 @@ fn gather(
 }
 
 /// Applies one JSON control message; the error text goes back to the client.
-fn control(session: &Session, text: &str) -> Result<(), String> {
+fn control(session: &Session, client: u64, text: &str) -> Result<(), String> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| format!("Malformed control message: {e}"))?;
     let msg: Control =
@@ -256,6 +259,10 @@ fn control(session: &Session, text: &str) -> Result<(), String> {
                 )
             })?;
             session.signal(sig);
+            Ok(())
+        }
+        Control::Focus { shown } => {
+            session.focus(client, shown);
             Ok(())
         }
     }

@@ -180,6 +180,50 @@ await step("the agents page offers installs from npm", async () => {
   assert((await button.textContent()) === "Install", await button.textContent());
 });
 
+await step("a session that needs you: listed first with its badge, the tab notifies when hidden", async () => {
+  const sessions = (await api("GET", "/api/terminal/sessions")).json.data;
+  const s = sessions.find((x) => x.state === "running");
+  assert(s, `a running session: ${JSON.stringify(sessions)}`);
+  await page.goto(`${BASE}/#/terminals/${s.id}`);
+  await page.locator("#term-status").getByText("connected").waitFor({ timeout: TIMEOUT });
+  await page.locator("#term").click();
+  // The attached page says it shows the session.
+  for (let i = 0; ; i++) {
+    const info = (await api("GET", `/api/terminal/sessions/${s.id}`)).json.data;
+    if (info.looked_at === true) break;
+    assert(i < 150, `the shown session is not looked at: ${JSON.stringify(info)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.locator("#needs-you.none").waitFor({ timeout: TIMEOUT });
+  // The tab goes to the background (hidden, unfocused); notifications are allowed.
+  await page.evaluate(() => {
+    window.__notes = [];
+    window.Notification = class { static permission = "granted"; constructor(title, o) { window.__notes.push({ title, body: o.body }); } };
+    Object.defineProperty(document, "hidden", { value: true, configurable: true });
+    document.hasFocus = () => false;
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  for (let i = 0; ; i++) {
+    if ((await api("GET", `/api/terminal/sessions/${s.id}`)).json.data.looked_at === false) break;
+    assert(i < 150, "still looked at after going to the background");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const r = await api("POST", `/api/terminal/sessions/${s.id}/hook`, { agent: "claude", event: "PermissionRequest", tool_name: "Bash" });
+  assert(r.status === 200 && r.json.data.attention === "needs_input", JSON.stringify(r.json));
+  const item = page.locator(`#needs-you .needs-you-item[data-session="${s.id}"]`);
+  await item.waitFor({ timeout: TIMEOUT });
+  assert((await item.textContent()).includes("Permission to use Bash"), await item.textContent());
+  await page.locator(`.tabs button[data-session="${s.id}"] .badge[data-attention="needs_input"]`).waitFor({ timeout: TIMEOUT });
+  await page.waitForFunction(() => window.__notes.length === 1, null, { timeout: TIMEOUT });
+  const notes = await page.evaluate(() => window.__notes);
+  assert(notes[0].title === `clown: ${s.profile_alias} needs input`, JSON.stringify(notes));
+  await shot("needs-you");
+  await page.goto(`${BASE}/#/dashboard`);
+  await page.locator(`#needs-you .needs-you-item[data-session="${s.id}"]`).waitFor({ timeout: TIMEOUT });
+  await api("POST", `/api/terminal/sessions/${s.id}/hook`, { agent: "claude", event: "UserPromptSubmit" });
+  await page.locator("#needs-you.none").waitFor({ timeout: TIMEOUT });
+});
+
 await step("the usage page draws its charts; the period selector changes the totals", async () => {
   await page.goto(BASE + "/#/usage/all");
   await page.locator("#chart-days canvas").first().waitFor({ timeout: TIMEOUT });

@@ -120,6 +120,39 @@ impl NotifySocket {
         }
     }
 
+    /// Next datagram and the descriptors passed with it (`FDSTORE=1`), or None on timeout.
+    pub fn recv_fds(&mut self, timeout: Duration) -> Option<(String, Vec<std::os::fd::OwnedFd>)> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        self.sock.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut fds = Vec::new();
+        let n = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
+            let msg = recvmsg::<()>(
+                self.sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .ok()?;
+            for c in msg.cmsgs().ok()? {
+                if let ControlMessageOwned::ScmRights(raw) = c {
+                    // SAFETY: the kernel just gave us these descriptors.
+                    fds.extend(
+                        raw.into_iter()
+                            .map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }),
+                    );
+                }
+            }
+            msg.bytes
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        self.pending.push(text.clone());
+        Some((text, fds))
+    }
+
     /// Waits for a datagram with a line equal to `line`; returns that datagram.
     pub fn wait_for(&mut self, line: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
@@ -156,14 +189,28 @@ impl Daemon {
         Self::start_with(env, |_| {})
     }
 
+    /// Starts `clown daemon --listen 127.0.0.1:PORT` (a fixed port: sessions that outlive
+    /// a daemon keep its URL in their environment).
+    pub fn start_on(env: &TestEnv, port: u16) -> Self {
+        Self::start_listening(env, &format!("127.0.0.1:{port}"), |_| {})
+    }
+
     pub fn start_with(env: &TestEnv, customize: impl FnOnce(&mut Command)) -> Self {
+        Self::start_listening(env, "127.0.0.1:0", customize)
+    }
+
+    pub fn start_listening(
+        env: &TestEnv,
+        listen: &str,
+        customize: impl FnOnce(&mut Command),
+    ) -> Self {
         let notify = NotifySocket::new(&env.root);
         let stderr_path = env.root.join(format!(
             "daemon-{}.log",
             COUNTER.fetch_add(1, Ordering::SeqCst)
         ));
         let mut cmd = env.clown();
-        cmd.args(["daemon", "--listen", "127.0.0.1:0"])
+        cmd.args(["daemon", "--listen", listen])
             .env("NOTIFY_SOCKET", &notify.path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -256,6 +303,15 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // A stop ends the daemon's terminal sessions (their holders would keep them past a
+        // kill); then, whatever is left, SIGKILL.
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(8);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -63,6 +63,11 @@ pub fn start(d: &Daemon, script: &str) -> String {
     start_with(d, json!({"profile_alias": "t", "args": ["-c", script]}))
 }
 
+/// Starts `script` in a session of profile `alias` (a shell-agent profile).
+pub fn start_profile(d: &Daemon, alias: &str, script: &str) -> String {
+    start_with(d, json!({"profile_alias": alias, "args": ["-c", script]}))
+}
+
 fn start_with(d: &Daemon, body: Value) -> String {
     let data = d
         .api("POST", "/api/terminal/sessions", Some(&body))

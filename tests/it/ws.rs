@@ -60,23 +60,50 @@ pub fn try_connect(port: u16, path: &str, token: &str, origin: &str) -> Result<W
     Ok(Ws { reader, writer })
 }
 
+/// A handle that sends on a connection another thread reads.
+pub struct Sender(TcpStream);
+
+impl Sender {
+    pub fn clone_sender(&self) -> Self {
+        Self(self.0.try_clone().unwrap())
+    }
+
+    pub fn send_binary(&mut self, data: &[u8]) {
+        self.0.write_all(&frame(0x2, data)).unwrap();
+    }
+
+    pub fn send_text(&mut self, text: &str) {
+        self.0.write_all(&frame(0x1, text.as_bytes())).unwrap();
+    }
+}
+
+/// A masked client frame.
+fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x80 | opcode];
+    let len = payload.len();
+    if len < 126 {
+        frame.push(0x80 | len as u8);
+    } else if len < 65536 {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        frame.push(0x80 | 127);
+        frame.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
 impl Ws {
+    /// A sender on this connection, for use while another thread reads it.
+    pub fn sender(&self) -> Sender {
+        Sender(self.writer.try_clone().unwrap())
+    }
+
     fn send(&mut self, opcode: u8, payload: &[u8]) {
-        let mut frame = vec![0x80 | opcode];
-        let len = payload.len();
-        if len < 126 {
-            frame.push(0x80 | len as u8);
-        } else if len < 65536 {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        let mask = [0x12, 0x34, 0x56, 0x78];
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.writer.write_all(&frame).unwrap();
+        self.writer.write_all(&frame(opcode, payload)).unwrap();
     }
 
     pub fn send_text(&mut self, text: &str) {

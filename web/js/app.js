@@ -2,6 +2,7 @@
 // Each page module exports `render(root, params)` and may return a cleanup function.
 
 import { connect } from "./events.js";
+import { startNotifications } from "./attention.js";
 import { el, toast } from "./util.js";
 
 const pages = {
@@ -9,6 +10,7 @@ const pages = {
   profiles: () => import("./pages/profiles.js"),
   setup: () => import("./pages/setup.js"),
   terminals: () => import("./pages/terminals.js"),
+  conversations: () => import("./pages/conversations.js"),
   usage: () => import("./pages/usage.js"),
   proxies: () => import("./pages/proxies.js"),
   agents: () => import("./pages/agents.js"),
@@ -49,4 +51,5 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 connect(document.getElementById("conn"));
+startNotifications();
 route();

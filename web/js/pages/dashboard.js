@@ -5,6 +5,7 @@ import { get, getOr } from "../api.js";
 import { firstRun } from "./first-run.js";
 import { on } from "../events.js";
 import { el, num, usd, duration, sumTokens, badge, table } from "../util.js";
+import { attentionBadge, needsYou } from "../attention.js";
 
 function stat(label, value, sub) {
   return el("div.card.stat", el("div.label", label), el("div.value", value), sub ? el("div.sub", sub) : null);
@@ -33,6 +34,7 @@ export async function render(root) {
     root.replaceChildren(
       el("h1", "Dashboard"),
       welcome,
+      needsYou(sessions),
       el("div.grid",
         stat("Daemon", status.status, `v${status.version} · pid ${status.pid} · up ${duration(status.uptime_secs)}`),
         stat("Profiles", num(status.profiles_count), `${status.activation} on ${status.listen.join(", ")}`),
@@ -42,8 +44,8 @@ export async function render(root) {
         stat("Proxies", num(live.length), "running")),
       el("h2", "Running sessions"),
       running.length
-        ? table(["Profile", "Session", "Size", "Clients", ""], running.map((s) => el("tr",
-            el("td", s.profile_alias), el("td", el("code", s.id.slice(0, 8))), el("td", `${s.cols}×${s.rows}`),
+        ? table(["Profile", "Session", "State", "Size", "Clients", ""], running.map((s) => el("tr",
+            el("td", s.profile_alias), el("td", el("code", s.id.slice(0, 8))), el("td", attentionBadge(s.attention)), el("td", `${s.cols}×${s.rows}`),
             el("td", String(s.client_count)), el("td", el("a", { href: `#/terminals/${s.id}` }, "Open")))))
         : el("div.empty", "No terminal session is running. Start one from a profile."),
       el("h2", "Proxies"),
@@ -55,6 +57,6 @@ export async function render(root) {
   }
   await draw();
   const offs = ["usage_recorded", "profile_created", "profile_deleted", "proxy_state_changed",
-    "terminal_session_created", "terminal_state_changed"].map((t) => on(t, () => draw().catch(() => {})));
+    "terminal_session_created", "terminal_state_changed", "terminal_attention_changed"].map((t) => on(t, () => draw().catch(() => {})));
   return () => { offs.forEach((off) => off()); if (stopWelcome) stopWelcome(); };
 }

@@ -1,9 +1,13 @@
-// Terminals: the session list as tabs; xterm.js attached over /ws/terminal/{id}, fitted to
-// the window and resized with it; a terminated session shows its exit code.
+// Terminals: the sessions that need you first, then the session list as tabs (each with
+// its attention state); xterm.js attached over /ws/terminal/{id}, fitted to the window and
+// resized with it; a terminated session shows its exit code. The attached terminal tells
+// the daemon whether this window shows it (focused and visible), so no notification is
+// sent about a session someone is looking at.
 
 import { get, getOr, post, del } from "../api.js";
 import { on } from "../events.js";
 import { el, badge, toast } from "../util.js";
+import { attentionBadge, needsYou, notificationButton } from "../attention.js";
 import { Terminal } from "../../vendor/xterm-6.0.0/xterm.mjs";
 import { FitAddon } from "../../vendor/addon-fit-0.11.0/addon-fit.mjs";
 
@@ -15,34 +19,72 @@ function attach(host, statusEl, session) {
   term.open(host);
   fit.fit();
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/ws/terminal/${encodeURIComponent(session.id)}`);
-  ws.binaryType = "arraybuffer";
+  let ws = null;
+  let ended = false;
+  let closed = false;
+  let retries = 0;
   const sendResize = () => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "resize", cols: term.cols, rows: term.rows }));
   };
-  ws.onopen = () => { statusEl.textContent = "connected"; sendResize(); term.focus(); };
-  ws.onmessage = (m) => {
-    if (typeof m.data !== "string") {
-      term.write(new Uint8Array(m.data));
-      return;
-    }
-    const msg = JSON.parse(m.data);
-    if (msg.type === "state_changed" && msg.state === "terminated") {
-      statusEl.replaceChildren(badge("terminated"), ` exit code ${msg.exit_code}`);
-      statusEl.dataset.exitCode = String(msg.exit_code);
-    } else if (msg.type === "error") {
-      statusEl.textContent = msg.message;
-    }
+  const reportFocus = () => {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "focus", shown: !document.hidden && document.hasFocus() }));
   };
-  ws.onclose = () => { if (!statusEl.dataset.exitCode) statusEl.textContent = "disconnected"; };
+  const focusTimer = setInterval(reportFocus, 30000);
+  window.addEventListener("focus", reportFocus);
+  window.addEventListener("blur", reportFocus);
+  document.addEventListener("visibilitychange", reportFocus);
+  // A daemon restart keeps the session: the connection comes back, and the scrollback it
+  // replays redraws the same screen.
+  function open() {
+    ws = new WebSocket(`${proto}//${location.host}/ws/terminal/${encodeURIComponent(session.id)}`);
+    ws.binaryType = "arraybuffer";
+    let fresh = true;
+    ws.onopen = () => { retries = 0; statusEl.textContent = "connected"; sendResize(); term.focus(); reportFocus(); };
+    ws.onmessage = (m) => {
+      if (typeof m.data !== "string") {
+        if (fresh) { term.reset(); fresh = false; }
+        term.write(new Uint8Array(m.data));
+        return;
+      }
+      const msg = JSON.parse(m.data);
+      if (msg.type === "connected") {
+        fresh = true;
+      } else if (msg.type === "state_changed" && msg.state === "terminated") {
+        ended = true;
+        statusEl.replaceChildren(badge("terminated"), ` exit code ${msg.exit_code}`);
+        statusEl.dataset.exitCode = String(msg.exit_code);
+      } else if (msg.type === "error") {
+        statusEl.textContent = msg.message;
+      }
+    };
+    ws.onclose = (ev) => {
+      if (closed || ended || statusEl.dataset.exitCode) return;
+      // 1001: the daemon is going away (a restart); 1006: the connection dropped.
+      if ((ev.code === 1001 || ev.code === 1006) && retries < 120) {
+        retries++;
+        statusEl.textContent = "daemon restarting… reconnecting";
+        setTimeout(() => { if (!closed) open(); }, 500);
+        return;
+      }
+      statusEl.textContent = "disconnected";
+    };
+  }
+  open();
   const enc = new TextEncoder();
-  term.onData((d) => { if (ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
+  term.onData((d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
   term.onResize(sendResize);
   const onWinResize = () => fit.fit();
   window.addEventListener("resize", onWinResize);
   const ro = new ResizeObserver(() => fit.fit());
   ro.observe(host);
-  return () => { ro.disconnect(); window.removeEventListener("resize", onWinResize); ws.close(); term.dispose(); };
+  return () => {
+    clearInterval(focusTimer);
+    window.removeEventListener("focus", reportFocus);
+    window.removeEventListener("blur", reportFocus);
+    document.removeEventListener("visibilitychange", reportFocus);
+    closed = true;
+    ro.disconnect(); window.removeEventListener("resize", onWinResize); if (ws) ws.close(); term.dispose();
+  };
 }
 
 export async function render(root, params) {
@@ -53,14 +95,40 @@ export async function render(root, params) {
   const host = el("div.term-host", { id: "term" });
   const profileSel = el("select", { "aria-label": "Profile" });
   const pane = el("div", { id: "term-pane" });
+  const needs = el("div");
+  const stopped = el("div", { id: "interrupted" });
+
+  // Sessions a stop, a reboot or a lost holder ended: one click resumes each.
+  async function drawInterrupted() {
+    const list = await getOr("/api/terminal/interrupted", []);
+    if (!list.length) { stopped.replaceChildren(); return; }
+    stopped.replaceChildren(el("h2", "Interrupted"), el("div.table-wrap", el("table", el("tbody",
+      list.map((s) => el("tr", { dataset: { interrupted: s.id } },
+        el("td", el("b", s.profile_alias)), el("td", el("code", s.working_dir)),
+        el("td", s.conversation_id ? el("code", s.conversation_id.slice(0, 13)) : el("span.muted", "latest")),
+        el("td", el("span.muted", s.ended_at ? `ended ${s.ended_at}` : "")),
+        el("td",
+          s.resume_args ? el("button.small.primary", { type: "button", onclick: async () => {
+            try {
+              const r = await post(`/api/terminal/interrupted/${encodeURIComponent(s.id)}/resume`, {});
+              location.hash = `#/terminals/${r.session_id}`;
+            } catch (e) { toast(e.message, "error"); }
+          } }, "Resume") : null, " ",
+          el("button.small", { type: "button", onclick: async () => {
+            await del(`/api/terminal/interrupted/${encodeURIComponent(s.id)}`).catch((e) => toast(e.message, "error"));
+            drawInterrupted().catch(() => {});
+          } }, "Dismiss"))))))));
+  }
 
   async function drawTabs() {
     const sessions = await getOr("/api/terminal/sessions", []);
     if (!current && sessions.length) current = (sessions.find((s) => s.state === "running") || sessions[0]).id;
+    needs.replaceChildren(needsYou(sessions, current));
     tabs.replaceChildren(...sessions.map((s) => el(`button${s.id === current ? ".on" : ""}`, {
-      type: "button", role: "tab", dataset: { session: s.id },
+      type: "button", role: "tab", dataset: { session: s.id, attention: s.attention },
       onclick: () => { location.hash = `#/terminals/${s.id}`; },
-    }, `${s.profile_alias} · ${s.id.slice(0, 4)}${s.state === "running" ? "" : ` (exit ${s.exit_code ?? "?"})`}`)));
+    }, `${s.profile_alias} · ${s.id.slice(0, 4)}${s.state === "running" ? "" : ` (exit ${s.exit_code ?? "?"})`} `,
+    s.state === "running" ? attentionBadge(s.attention) : null)));
     return sessions;
   }
 
@@ -76,18 +144,45 @@ export async function render(root, params) {
     statusEl.replaceChildren(s.state === "running" ? "connecting…" : el("span", badge("terminated"), ` exit code ${s.exit_code}`));
     if (s.state !== "running") statusEl.dataset.exitCode = String(s.exit_code);
     else delete statusEl.dataset.exitCode;
+    const wt = el("div", { id: "worktree" });
+    if (s.worktree) drawWorktree(wt, s).catch((e) => wt.replaceChildren(el("div.empty", e.message)));
     const kill = el("button.small.danger", { type: "button", onclick: async () => {
       await del(`/api/terminal/sessions/${encodeURIComponent(s.id)}`).catch((e) => toast(e.message, "error"));
     } }, "Terminate");
-    pane.replaceChildren(el("div.toolbar", statusEl, el("span.spacer"), s.state === "running" ? kill : null), host);
+    pane.replaceChildren(el("div.toolbar", statusEl, el("span.spacer"), s.state === "running" ? kill : null), wt, host);
     detach = attach(host, statusEl, s);
+  }
+
+  // A session's worktree: what it changed; once it has ended, keep, merge or remove it.
+  async function drawWorktree(box, s) {
+    const w = await get(`/api/terminal/sessions/${encodeURIComponent(s.id)}/worktree`);
+    const c = w.changes;
+    const act = (action) => el("button.small", { type: "button", dataset: { action }, disabled: w.running || !!(w.outcome && w.outcome !== "kept"),
+      onclick: async () => {
+        try {
+          await post(`/api/terminal/sessions/${encodeURIComponent(s.id)}/worktree`, { action });
+          toast(`Worktree ${action === "keep" ? "kept" : action === "merge" ? "merged" : "removed"}`);
+        } catch (e) { toast(e.message, "error"); }
+        drawWorktree(box, s).catch(() => {});
+      } }, action[0].toUpperCase() + action.slice(1));
+    box.replaceChildren(el("div.worktree.card",
+      el("div", el("b", "Worktree "), el("code", w.branch), " ", el("span.muted", w.path)),
+      w.outcome ? el("div.muted", { dataset: { outcome: w.outcome } }, w.outcome) : null,
+      w.exists ? el("div.summary", `${c.commits} commit(s), ${c.files_changed} file(s) changed, +${c.insertions} −${c.deletions}${c.uncommitted ? ", some not committed" : ""}`) : null,
+      w.exists && c.files.length ? el("ul.files", c.files.slice(0, 50).map((f) => el("li", el("code", f.status), " ", f.path))) : null,
+      w.running ? el("div.muted", "Keep, merge or remove it once the session has ended.") : el("div.actions", act("keep"), " ", act("merge"), " ", act("remove"))));
   }
 
   const profiles = await get("/api/profiles");
   profileSel.replaceChildren(...profiles.map((p) => el("option", { value: p.alias }, p.alias)));
+  const inWorktree = el("input", { type: "checkbox", id: "in-worktree" });
+  const dirInput = el("input", { type: "text", placeholder: "directory (default: the profile home)", "aria-label": "Working directory", id: "term-dir" });
   const start = el("button.primary", { type: "button", disabled: !profiles.length, onclick: async () => {
     try {
-      const r = await post("/api/terminal/sessions", { profile_alias: profileSel.value });
+      const body = { profile_alias: profileSel.value };
+      if (dirInput.value.trim()) body.working_dir = dirInput.value.trim();
+      if (inWorktree.checked) body.worktree = true;
+      const r = await post("/api/terminal/sessions", body);
       location.hash = `#/terminals/${r.session_id}`;
     } catch (e) {
       toast(e.message, "error");
@@ -95,11 +190,15 @@ export async function render(root, params) {
   } }, "New session");
   const cleanup = el("button", { type: "button", onclick: async () => { await post("/api/terminal/cleanup").catch((e) => toast(e.message, "error")); current = null; show(); } }, "Clean up ended");
 
-  root.replaceChildren(el("h1", "Terminals"), el("div.toolbar", profileSel, start, el("span.spacer"), cleanup), tabs, pane);
+  root.replaceChildren(el("h1", "Terminals"), needs, el("div.toolbar", profileSel, dirInput, el("label.check", inWorktree, " in a worktree"), start, el("span.spacer"), notificationButton(), cleanup), tabs, pane, stopped);
   await show();
+  await drawInterrupted().catch(() => {});
   const offs = [
     on("terminal_session_created", () => drawTabs().catch(() => {})),
     on("terminal_state_changed", () => drawTabs().catch(() => {})),
+    on("terminal_attention_changed", () => drawTabs().catch(() => {})),
+    // The event stream came back (after a daemon restart): the list may have changed.
+    on("connected", () => { drawTabs().catch(() => {}); drawInterrupted().catch(() => {}); }),
   ];
   return () => { offs.forEach((off) => off()); if (detach) detach(); };
 }

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""A daemon restart with running terminal sessions: every session back, same screen.
+
+    restart.py BINARY OUT_DIR
+
+Starts `BINARY daemon` on a fixed port with a fresh temporary HOME, a NOTIFY_SOCKET this
+script owns (to see READY=1), and a shell test agent; starts SESSIONS sessions (default
+20), each printing 200 numbered lines, then waiting for a flag file, then printing one more
+line and echoing its input. For each session a WebSocket client reads the screen so far.
+Then, ROUNDS times:
+
+1. `POST /api/daemon/restart`; wait until the daemon has exited;
+2. create the flag: every session writes its line while no daemon runs (waited for
+   through a file each touches after writing);
+3. start a new daemon (same binary, same port) and note when READY=1 arrives;
+4. for every session at once, a new WebSocket client reads until it holds that line; the
+   session is *back* when what it received equals the screen read before the restart
+   followed by the new line.
+
+Prints and writes OUT_DIR/restart.json: per round, exec -> READY, and READY -> every
+session back (and the slowest session), in ms.
+"""
+
+import base64
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SESSIONS = int(os.environ.get("SESSIONS", "20"))
+ROUNDS = int(os.environ.get("ROUNDS", "5"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Ws:
+    def __init__(self, port, path, token):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+             "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        assert b" 101 " in head.split(b"\r\n")[0], head
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def frame(self):
+        b0, b1 = self._read(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(self._read(2), "big")
+        elif n == 127:
+            n = int.from_bytes(self._read(8), "big")
+        return b0 & 0x0F, self._read(n)
+
+    def read_until(self, needle):
+        """Binary payloads until their concatenation holds `needle`."""
+        got = b""
+        while needle not in got:
+            op, payload = self.frame()
+            if op == 2:
+                got += payload
+            elif op == 8:
+                raise EOFError("closed")
+        return got
+
+    def close(self):
+        self.sock.close()
+
+
+def wait_ready(sock, deadline):
+    while time.time() < deadline:
+        sock.settimeout(max(0.01, deadline - time.time()))
+        try:
+            msg = sock.recv(4096).decode()
+        except socket.timeout:
+            break
+        if "READY=1" in msg.split("\n"):
+            return time.perf_counter()
+    raise RuntimeError("no READY=1")
+
+
+def main():
+    binary, out_dir = os.path.abspath(sys.argv[1]), sys.argv[2]
+    os.makedirs(out_dir, exist_ok=True)
+    root = tempfile.mkdtemp(prefix="clown-restart-bench-")
+    home = os.path.join(root, "home")
+    agents = os.path.join(root, "agents")
+    os.makedirs(agents)
+    os.symlink("/bin/sh", os.path.join(agents, "clown-bench-sh"))
+    reg = os.path.join(home, ".config/clown/registry")
+    os.makedirs(reg)
+    manifest = {"id": "benchsh", "name": "bench sh", "binary": "clown-bench-sh", "npm_package": "none",
+                "version_args": ["--version"], "version_regex": "(\\d+)", "profile_strategy": "env",
+                "launcher": "env", "protocol": "anthropic", "home_env": None, "base_url_env": "X_BASE",
+                "api_key_env": "X_KEY", "model_env": None, "extra_env": {}, "supports_hooks": False,
+                "default_model": "claude-sonnet-4", "supported_models": ["claude-sonnet-4"]}
+    with open(os.path.join(reg, "agents.json"), "w") as f:
+        json.dump({"version": 1, "agents": [manifest]}, f)
+    with open(os.path.join(home, ".config/clown/config.toml"), "w") as f:
+        f.write(f'[agents]\nextra_paths = ["{agents}"]\nlogin_shell = false\n'
+                f'[terminal]\nmax_sessions = {max(32, SESSIONS)}\n')
+    port = free_port()
+    notify_path = os.path.join(root, "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    env = {"HOME": home, "PATH": "/usr/bin:/bin", "CLOWN_LOG": "warn", "TZ": "UTC",
+           "NOTIFY_SOCKET": notify_path}
+    log = open(os.path.join(out_dir, "restart-daemon.log"), "w")
+
+    def start_daemon():
+        t0 = time.perf_counter()
+        p = subprocess.Popen([binary, "daemon", "--listen", f"127.0.0.1:{port}"], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        ready = wait_ready(notify, time.time() + 30)
+        return p, t0, ready
+
+    daemon, _, _ = start_daemon()
+    token = open(os.path.join(home, ".local/state/clown/token")).read().strip()
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request(method, path, body=json.dumps(body) if body is not None else None, headers=auth)
+        data = json.loads(c.getresponse().read())
+        assert data["success"], data
+        return data["data"]
+
+    call("POST", "/api/profiles", {"agent_id": "benchsh", "alias": "bench", "provider_id": "anthropic",
+                                   "api_key": "sk-bench-0123456789"})
+    ids = []
+    for n in range(SESSIONS):
+        # Polls with builtins and a slow sleep: the sessions cost nearly nothing while
+        # the restart is measured.
+        script = (f'i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo "s{n}-line-$i"; done; echo s{n}-MARK; '
+                  f'while true; do while [ ! -e {root}/flag ]; do sleep 0.2; done; '
+                  f'read r < {root}/flag; echo "s{n}-DOWN-$r"; : > {root}/flag.{n}.$r; '
+                  f'while [ -e {root}/flag ]; do sleep 0.2; done; done')
+        ids.append(call("POST", "/api/terminal/sessions",
+                        {"profile_alias": "bench", "args": ["-c", script], "cols": 120, "rows": 40})["session_id"])
+    screens = []
+    for n, sid in enumerate(ids):
+        ws = Ws(port, f"/ws/terminal/{sid}", token)
+        ws.frame()  # connected
+        screens.append(ws.read_until(f"s{n}-MARK".encode()))
+        ws.close()
+    rounds = []
+    try:
+        for r in range(ROUNDS):
+            call("POST", "/api/daemon/restart")
+            daemon.wait(timeout=30)
+            with open(os.path.join(root, "flag.tmp"), "w") as f:
+                f.write(str(r))
+            os.rename(os.path.join(root, "flag.tmp"), os.path.join(root, "flag"))
+            for n in range(SESSIONS):
+                while not os.path.exists(os.path.join(root, f"flag.{n}.{r}")):
+                    time.sleep(0.005)
+            daemon, t_exec, t_ready = start_daemon()
+            back = [None] * SESSIONS
+            errors = []
+
+            def reattach(n, sid):
+                try:
+                    ws = Ws(port, f"/ws/terminal/{sid}", token)
+                    op, payload = ws.frame()
+                    assert json.loads(payload)["type"] == "connected", payload
+                    line = f"s{n}-DOWN-{r}".encode()
+                    got = ws.read_until(line)
+                    t = time.perf_counter()
+                    ws.close()
+                    # The same screen: what was there before, then what came since.
+                    assert got.startswith(screens[n]), f"session {n}: the screen differs"
+                    assert got.rstrip().endswith(line), f"session {n}: {got[-200:]!r}"
+                    screens[n] = got
+                    back[n] = t
+                except Exception as e:  # noqa: BLE001
+                    errors.append(f"{n}: {e}")
+
+            threads = [threading.Thread(target=reattach, args=(n, sid)) for n, sid in enumerate(ids)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors, errors
+            ms = [(t - t_ready) * 1000 for t in back]
+            rnd = {"exec_to_ready_ms": (t_ready - t_exec) * 1000, "ready_to_all_back_ms": max(ms),
+                   "ready_to_first_back_ms": min(ms), "sessions": SESSIONS}
+            rounds.append(rnd)
+            print(f"round {r + 1}: exec->READY {rnd['exec_to_ready_ms']:.1f} ms; READY->all {SESSIONS} back "
+                  f"{rnd['ready_to_all_back_ms']:.1f} ms (first {rnd['ready_to_first_back_ms']:.1f})", flush=True)
+            os.remove(os.path.join(root, "flag"))
+        worst = max(x["ready_to_all_back_ms"] for x in rounds)
+        result = {"rounds": rounds, "worst_ready_to_all_back_ms": worst, "loadavg": os.getloadavg()}
+        with open(os.path.join(out_dir, "restart.json"), "w") as f:
+            json.dump(result, f, indent=2)
+        print(f"worst READY -> all {SESSIONS} sessions back with the same screen: {worst:.1f} ms")
+    finally:
+        for sid in ids:
+            try:
+                call("DELETE", f"/api/terminal/sessions/{sid}")
+            except Exception:  # noqa: BLE001
+                pass
+        daemon.terminate()
+        daemon.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
