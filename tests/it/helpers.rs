@@ -281,18 +281,30 @@ impl Daemon {
 
     /// An authenticated request.
     pub fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
+        self.api_within(method, path, body, WAIT)
+    }
+
+    /// [`Daemon::api`] for a request whose answer may take longer than [`WAIT`].
+    pub fn api_within(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Resp {
         let auth = format!("Bearer {}", self.token);
         let body = body.map(|b| b.to_string());
         let mut headers = vec![("Authorization", auth.as_str())];
         if body.is_some() {
             headers.push(("Content-Type", "application/json"));
         }
-        request(
+        request_within(
             self.port,
             method,
             path,
             &headers,
             body.as_deref().unwrap_or("").as_bytes(),
+            timeout,
         )
     }
 
@@ -394,8 +406,20 @@ impl Resp {
 
 /// One request on a fresh connection with `Connection: close`.
 pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    request_within(port, method, path, headers, body, WAIT)
+}
+
+/// [`request`] waiting up to `timeout` for the answer.
+pub fn request_within(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Resp {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
     write_request(&mut stream, port, method, path, headers, body, false);
     let mut reader = BufReader::new(stream);
     read_response(&mut reader)

@@ -2,6 +2,7 @@
 //! a deleted key that must be gone from the file.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -117,7 +118,16 @@ fn reads_are_answered_while_an_import_runs() {
     big_claude_dir(&dir, 300, 400);
     let mut events = crate::ws::connect(d.port, "/ws/events", &d.token);
     std::thread::scope(|s| {
-        let import = s.spawn(|| crate::usage::import(&d, &dir));
+        // 120,000 lines: in a debug build beside other tests this may take longer than
+        // the usual wait for an answer; what is tested is that reads do not wait for it.
+        let import = s.spawn(|| {
+            let path = format!("/api/usage/import-claude?claude_dir={}", dir.display());
+            d.api_within("POST", &path, None, Duration::from_secs(300))
+                .expect_ok()
+                .as_str()
+                .unwrap()
+                .to_string()
+        });
         // Once the import is under way (some files in, more to come)…
         events.read_text_frames_until("the import under way", |f| {
             f.iter().any(|f| {

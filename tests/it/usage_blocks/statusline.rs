@@ -257,7 +257,7 @@ fn real_claude_code_shows_it_from_the_shared_setup() {
             "lined",
             "claude-sonnet-4",
             now() - 60,
-            [1_000_000, 0, 0, 0],
+            [1_000_000 / 10, 0, 0, 0],
         )],
     );
     // Offered in the shared setup: the profile gets it in its settings.json.
@@ -291,7 +291,7 @@ fn real_claude_code_shows_it_from_the_shared_setup() {
     let mut ws = crate::ws::connect(d.port, &format!("/ws/terminal/{id}"), &d.token);
     let mut screen = Vec::new();
     // The line the daemon makes, as the agent draws it (cursor moves between words).
-    let want = "$3.00block(";
+    let want = "$0.30block(";
     let deadline = Instant::now() + Duration::from_secs(60);
     while !visible(&screen).contains("lined|") || !visible(&screen).contains(want) {
         let left = deadline.saturating_duration_since(Instant::now());

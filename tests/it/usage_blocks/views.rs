@@ -121,13 +121,13 @@ fn weekly_and_agent_filters() {
                 "@claude",
                 "claude-sonnet-4",
                 at("2026-03-01T12:00:00Z"),
-                [1_000_000, 0, 0, 0],
+                [100_000, 0, 0, 0],
             ),
             event(
                 "@claude",
                 "claude-sonnet-4",
                 at("2026-03-02T12:00:00Z"),
-                [1_000_000, 0, 0, 0],
+                [100_000, 0, 0, 0],
             ),
             event(
                 "@codex",
@@ -145,7 +145,8 @@ fn weekly_and_agent_filters() {
         .map(|r| r["week"].as_str().unwrap())
         .collect();
     assert_eq!(weeks, ["2026-02-23", "2026-03-02"]);
-    assert_eq!(monday["totals"]["cost_usd"], 6.0);
+    // 100,000 input tokens each (a request over 200,000 would be at the long-context price).
+    assert_eq!(monday["totals"]["cost_usd"], 0.6);
     let sunday = d
         .get("/api/usage/weekly?agent=claude&week_start=sunday")
         .expect_ok();
