@@ -16,6 +16,7 @@ pub mod providers;
 pub mod proxy;
 pub mod registry;
 pub mod reports;
+mod routes_sessions;
 mod routes_setup;
 mod routes_usage;
 pub mod setup;

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use crate::usage::budget::{Budget, Period, Window};
+use crate::records::budget::{Budget, Period, Window};
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Budget> {
     let period: String = r.get(1)?;

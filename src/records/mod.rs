@@ -5,6 +5,8 @@
 //! On the wire an event's counts are flat fields (`input_tokens`, …), as
 //! `POST /api/usage/record` documents them; in the code they are one [`Tokens`].
 
+pub mod budget;
+
 use serde::{Deserialize, Serialize};
 
 use crate::tokens::Tokens;
