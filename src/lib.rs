@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod pty;
 pub mod records;
 pub mod registry;
+pub mod requests;
 pub mod setup;
 pub mod shared;
 pub mod store;

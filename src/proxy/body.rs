@@ -35,6 +35,8 @@ pub struct ReportCtx {
     pub status: u16,
     pub started: std::time::Instant,
     pub ttfb: Option<Duration>,
+    /// The inspector's entry of this request (`super::inspect`).
+    pub entry: Option<super::inspect::Entry>,
 }
 
 pub struct TapBody {
@@ -97,14 +99,25 @@ impl TapBody {
         if let (Some(tap), Some(data)) = (self.tap.as_mut(), frame.data_ref()) {
             tap.feed(data);
         }
+        if let (Some(entry), Some(data)) = (
+            self.report.as_mut().and_then(|c| c.entry.as_mut()),
+            frame.data_ref(),
+        ) {
+            entry.see(data);
+        }
     }
 
     /// Reports the usage seen, once.
     fn finish(&mut self) {
         self.ended = true;
-        let Some(ctx) = self.report.take() else {
+        let Some(mut ctx) = self.report.take() else {
             return;
         };
+        let used = self.tap.as_mut().and_then(|t| t.finish());
+        if let Some(entry) = ctx.entry.take() {
+            let (model, tokens) = used.as_ref().map(|(m, t)| (m.as_deref(), Some(t))).unwrap_or_default();
+            entry.done(ctx.ttfb.map(|t| t.as_secs_f64() * 1000.0), tokens, model);
+        }
         ctx.reporter.request(ProxyRequest {
             profile: ctx.profile.clone(),
             target: ctx.provider.clone(),
@@ -112,10 +125,7 @@ impl TapBody {
             duration_seconds: ctx.started.elapsed().as_secs_f64(),
             ttfb_seconds: ctx.ttfb.map(|t| t.as_secs_f64()),
         });
-        let Some(tap) = self.tap.as_mut() else {
-            return;
-        };
-        let Some((model, usage)) = tap.finish() else {
+        let Some((model, usage)) = used else {
             return;
         };
         let Some(model) = model.or(ctx.model) else {

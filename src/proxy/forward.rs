@@ -1,14 +1,18 @@
-//! One request through the proxy: check the local token, rewrite the model if an alias
-//! says so, and try the targets in order until one answers.
+//! One request through the proxy: check the local token, choose the route (the first
+//! routing rule the request matches, else the default), rewrite the model if a rule or
+//! an alias says so, and try the pool's members in order until one answers.
 //!
-//! A target is abandoned for the next one on a connection error, a timeout, or a 429,
+//! A member is abandoned for the next one on a connection error, a timeout, or a 429,
 //! 529 or other 5xx status — and only while nothing has been sent to the agent: the
 //! response head is held back until the first body frame has arrived, so even a body
 //! that breaks before its first byte still falls back. Once a frame went out, the stream
-//! belongs to that target. When the last target fails at transport level the agent gets
-//! an Anthropic-style error: 502, or 504 for a timeout; an upstream error status from the
-//! last target is passed through as it is.
+//! belongs to that member. With a single target, its error status passes through as it
+//! is, and a transport failure is a 502 (504 for a timeout); with a pool (`pool.rs`), a
+//! failed member cools down, and when every member is cooling the agent gets one error
+//! naming the soonest back (`reply::exhausted`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,7 +22,10 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 
 use super::body::{ProxyBody, ReportCtx, TapBody};
+use super::inspect::{Entry, Redactor};
 use super::plan::{Plan, Target};
+use super::pool::{Order, Pool};
+use super::reply::{copy_headers, error, json_response};
 use super::report::Reporter;
 use super::translate::{self, Route, Translation, Translator};
 use super::upstream::{Connector, connector, target_uri};
@@ -27,19 +34,25 @@ use crate::auth::constant_time_eq;
 
 /// Largest request body accepted (requests carry images and long conversations).
 const MAX_REQUEST: usize = 64 * 1024 * 1024;
+/// How much of a refused attempt's error body is read for the inspector, and how long.
+const ERROR_READ: usize = 8 * 1024;
+const ERROR_WAIT: Duration = Duration::from_millis(500);
 
 pub struct Forwarder {
     plan: Plan,
     auth: Vec<Option<(HeaderName, HeaderValue)>>,
     client: Client<Connector, Full<Bytes>>,
     reporter: Reporter,
+    pool: Arc<Pool>,
+    redactor: Arc<Redactor>,
+    next_id: AtomicU64,
 }
 
 /// Why an attempt at one target failed before anything reached the agent.
 enum Failure {
     Transport(String),
     Timeout(String),
-    /// An error status (429, 5xx) from a target with another after it.
+    /// An error status (429, 5xx) from a member with another after it, or of a pool.
     Status(u16, String),
 }
 
@@ -52,6 +65,18 @@ impl Failure {
             Failure::Status(s, _) => *s,
         }
     }
+
+    fn message(&self) -> &str {
+        match self {
+            Failure::Transport(m) | Failure::Timeout(m) | Failure::Status(_, m) => m,
+        }
+    }
+}
+
+/// What a request was routed by: the rule's provider and the conversation.
+struct Routing<'a> {
+    preferred: Option<&'a str>,
+    conversation: Option<&'a str>,
 }
 
 impl Forwarder {
@@ -78,10 +103,13 @@ impl Forwarder {
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector(plan.timeouts.connect()));
         Ok(Self {
+            pool: Arc::new(Pool::new(&plan)),
+            redactor: Arc::new(Redactor::new(&plan)),
             plan,
             auth,
             client,
             reporter,
+            next_id: AtomicU64::new(1),
         })
     }
 
@@ -131,12 +159,54 @@ impl Forwarder {
             }
         };
         let probe = super::alias::probe(&body);
+        // Rules and the pool need more of the request than its model.
+        let facts = (self.pool.active() || !self.plan.routes.is_empty())
+            .then(|| super::route::facts(&body));
+        let rule = facts
+            .as_ref()
+            .and_then(|f| super::route::choose(&self.plan.routes, f));
+        let routing = Routing {
+            preferred: rule.map(|(_, r)| {
+                r.provider_id
+                    .as_deref()
+                    .unwrap_or(self.plan.targets[0].provider.as_str())
+            }),
+            conversation: facts.as_ref().and_then(|f| f.conversation.as_deref()),
+        };
+        let mut entry = Entry::new(
+            &self.plan,
+            self.next_id.fetch_add(1, Ordering::Relaxed),
+            parts.method.as_str(),
+            parts.uri.path(),
+            rule.map_or("default", |(_, r)| r.when.label()).to_string(),
+            rule.map(|(i, _)| i),
+            self.redactor.clone(),
+            self.reporter.clone(),
+            self.pool.clone(),
+            &body,
+        );
+        let members = match self.pool.order(routing.preferred, routing.conversation) {
+            Order::Try { members, sticky } => {
+                entry.record.sticky = sticky;
+                members
+            }
+            Order::Exhausted { key, until_ms } => {
+                return self.exhausted(entry, parts.uri.path(), &key, until_ms, true);
+            }
+        };
         let started = Instant::now();
-        let n = self.plan.targets.len();
+        let n = members.len();
         let mut failure = Failure::Transport("no upstream target configured".into());
-        for (i, target) in self.plan.targets.iter().enumerate() {
-            let last = i + 1 == n;
-            let model = target.model.clone().or_else(|| {
+        let mut limited = false;
+        let mut entry = Some(entry);
+        for (k, &i) in members.iter().enumerate() {
+            let target = &self.plan.targets[i];
+            let last = k + 1 == n;
+            // A rule's model goes only to its own provider's members.
+            let ruled = rule
+                .filter(|_| routing.preferred == Some(target.provider.as_str()))
+                .and_then(|(_, r)| r.model.clone());
+            let model = ruled.or_else(|| target.model.clone()).or_else(|| {
                 let requested = probe.as_ref()?.model.as_deref()?;
                 self.plan.model_aliases.get(requested).cloned()
             });
@@ -153,60 +223,95 @@ impl Forwarder {
                         path,
                         translation,
                     }) => (body, path, translation),
-                    Ok(Route::Local(status, body)) => return json_response(status, body),
-                    Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e),
+                    Ok(Route::Local(status, body)) => {
+                        if let Some(e) = entry.take() {
+                            e.local(status.as_u16(), "");
+                        }
+                        return json_response(status, body);
+                    }
+                    Err(e) => {
+                        if let Some(en) = entry.take() {
+                            en.local(400, &e);
+                        }
+                        return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e);
+                    }
                 };
             let Some(up) = self.build(&parts, target, i, up_body, path) else {
                 failure = Failure::Transport(format!("bad upstream URL for {}", target.provider));
                 continue;
             };
             let began = Instant::now();
-            match self
-                .attempt(up, target, sent_model, last, translation)
-                .await
-            {
+            let res = self
+                .attempt(up, i, sent_model, last, translation, &mut entry, &routing)
+                .await;
+            let f = match res {
                 Ok(resp) => return resp,
-                Err(f) => {
-                    self.reporter.request(crate::records::ProxyRequest {
-                        profile: self.plan.profile.clone(),
-                        target: target.provider.clone(),
-                        status: f.status(),
-                        duration_seconds: began.elapsed().as_secs_f64(),
-                        ttfb_seconds: None,
-                    });
-                    let what = match &f {
-                        Failure::Transport(m) | Failure::Timeout(m) | Failure::Status(_, m) => {
-                            m.clone()
-                        }
-                    };
-                    if last {
-                        tracing::warn!("{} {}: {what}", parts.method, parts.uri.path());
-                    } else {
-                        tracing::warn!(
-                            "{} {}: {what}; falling back to target {} ({})",
-                            parts.method,
-                            parts.uri.path(),
-                            i + 1,
-                            self.plan.targets[i + 1].provider
-                        );
-                    }
-                    failure = f;
-                }
+                Err(f) => f,
+            };
+            self.reporter.request(crate::records::ProxyRequest {
+                profile: self.plan.profile.clone(),
+                target: target.provider.clone(),
+                status: f.status(),
+                duration_seconds: began.elapsed().as_secs_f64(),
+                ttfb_seconds: None,
+            });
+            if !matches!(f, Failure::Status(..)) {
+                self.pool.failed(i, 0, None);
             }
+            limited |= matches!(f, Failure::Status(429 | 529, _));
+            if let Some(e) = entry.as_mut() {
+                e.failed(i, &target.provider, f.status(), f.message());
+            }
+            let what = f.message();
+            if last {
+                tracing::warn!("{} {}: {what}", parts.method, parts.uri.path());
+            } else {
+                let next = &self.plan.targets[members[k + 1]];
+                tracing::warn!(
+                    "{} {}: {what}; trying {} ({})",
+                    parts.method,
+                    parts.uri.path(),
+                    self.pool.key(members[k + 1]),
+                    next.provider
+                );
+            }
+            failure = f;
+        }
+        let Some(entry) = entry else {
+            return error(StatusCode::BAD_GATEWAY, "api_error", failure.message());
+        };
+        if self.pool.active()
+            && let Order::Exhausted { key, until_ms } = self.pool.order(routing.preferred, None)
+        {
+            return self.exhausted(entry, parts.uri.path(), &key, until_ms, limited);
         }
         let waited = started.elapsed().as_millis();
-        match failure {
-            Failure::Timeout(m) => error(
+        let (status, message) = match failure {
+            Failure::Timeout(m) => (
                 StatusCode::GATEWAY_TIMEOUT,
-                "api_error",
-                &format!("upstream timed out after {waited} ms: {m}"),
+                format!("upstream timed out after {waited} ms: {m}"),
             ),
-            Failure::Transport(m) | Failure::Status(_, m) => error(
-                StatusCode::BAD_GATEWAY,
-                "api_error",
-                &format!("upstream unreachable: {m}"),
-            ),
-        }
+            Failure::Transport(m) | Failure::Status(_, m) => {
+                (StatusCode::BAD_GATEWAY, format!("upstream unreachable: {m}"))
+            }
+        };
+        entry.local(status.as_u16(), &message);
+        error(status, "api_error", &message)
+    }
+
+    fn exhausted(
+        &self,
+        entry: Entry,
+        path: &str,
+        key: &str,
+        until_ms: i64,
+        limited: bool,
+    ) -> Response<ProxyBody> {
+        let (resp, body) =
+            super::reply::exhausted(path, &self.plan.profile, key, until_ms, limited);
+        tracing::warn!("{path}: {body}");
+        entry.local(resp.status().as_u16(), &body);
+        resp
     }
 
     fn authorized(&self, h: &HeaderMap) -> bool {
@@ -265,14 +370,18 @@ impl Forwarder {
         Some(req)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         req: Request<Full<Bytes>>,
-        target: &Target,
+        member: usize,
         model: Option<String>,
         last: bool,
         translation: Option<Translation>,
+        entry: &mut Option<Entry>,
+        routing: &Routing<'_>,
     ) -> Result<Response<ProxyBody>, Failure> {
+        let target = &self.plan.targets[member];
         let timeouts = self.plan.timeouts;
         let began = Instant::now();
         let resp = match tokio::time::timeout(timeouts.response(), self.client.request(req)).await {
@@ -292,10 +401,25 @@ impl Forwarder {
         {
             self.reporter.limits(snapshot);
         }
-        if !last && (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
+        // A pool turns to its next member even from its last: the pool's error then
+        // names when one is back.
+        if (!last || self.pool.active())
+            && (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
+        {
+            let code = status.as_u16();
+            self.pool.failed(member, code, Some(resp.headers()));
+            let said = match tokio::time::timeout(
+                ERROR_WAIT,
+                Limited::new(resp.into_body(), ERROR_READ).collect(),
+            )
+            .await
+            {
+                Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+                _ => String::new(),
+            };
             return Err(Failure::Status(
-                status.as_u16(),
-                format!("{} answered {}", target.provider, status.as_u16()),
+                code,
+                format!("{} answered {code}: {said}", target.provider),
             ));
         }
         let (head, mut body) = resp.into_parts();
@@ -319,6 +443,13 @@ impl Forwarder {
                 Ok(None) => None,
             };
         let ttfb = began.elapsed();
+        self.pool.answered(
+            member,
+            head.status.as_u16(),
+            &head.headers,
+            routing.preferred,
+            routing.conversation,
+        );
         let content_type = head
             .headers
             .get(header::CONTENT_TYPE)
@@ -333,6 +464,16 @@ impl Forwarder {
                 .get(header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok()),
         );
+        let mut entry = entry.take();
+        if let Some(e) = entry.as_mut() {
+            e.answering(
+                member,
+                &target.provider,
+                model.as_deref(),
+                target.key_hint.as_deref(),
+                head.status.as_u16(),
+            );
+        }
         let ctx = ReportCtx {
             reporter: self.reporter.clone(),
             profile: self.plan.profile.clone(),
@@ -342,6 +483,7 @@ impl Forwarder {
             status: head.status.as_u16(),
             started: began,
             ttfb: Some(ttfb),
+            entry,
         };
         let body = TapBody::new(first, body, timeouts.idle(), tap, ctx, translator).boxed();
         let mut out = Response::new(body);
@@ -372,59 +514,3 @@ fn classify(provider: &str, e: &hyper_util::client::legacy::Error) -> Failure {
     Failure::Transport(format!("{provider}: {detail}"))
 }
 
-/// Headers a proxy must not forward (RFC 9110 §7.6.1), plus those the proxy replaces.
-fn skip(name: &HeaderName, request: bool, listed: &[&str]) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-    ) || (request
-        && matches!(
-            name.as_str(),
-            // The key is swapped; the length recomputed; and the usage tap must read the
-            // response, so it comes back unencoded.
-            "host" | "x-api-key" | "authorization" | "content-length" | "accept-encoding"
-        ))
-        || listed.iter().any(|l| name.as_str().eq_ignore_ascii_case(l))
-}
-
-fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, request: bool) {
-    let listed: Vec<&str> = from
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    for (name, value) in from {
-        if !skip(name, request, &listed) {
-            to.append(name.clone(), value.clone());
-        }
-    }
-}
-
-fn json_response(status: StatusCode, body: String) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(body))
-        .map_err(|never| match never {})
-        .boxed();
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-/// An Anthropic-style error: `{"type":"error","error":{"type":…,"message":…}}`.
-pub fn error(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
-    let body = serde_json::json!({"type": "error", "error": {"type": kind, "message": message}});
-    json_response(status, body.to_string())
-}

@@ -20,10 +20,14 @@
 pub mod alias;
 pub mod body;
 pub mod forward;
+pub mod inspect;
 pub mod limits;
 pub mod messages_chat;
 pub mod oauth;
 pub mod plan;
+pub mod pool;
+pub mod reply;
+pub mod route;
 pub mod report;
 pub mod responses_chat;
 pub mod server;

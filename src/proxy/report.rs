@@ -23,6 +23,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::records::{LimitSnapshot, ProxyRequest, UsageEvent};
+use crate::requests::{InspectedRequest, PoolState};
 
 /// Events per post (the daemon takes JSON bodies up to 1 MiB).
 const MAX_BATCH: usize = 1000;
@@ -37,6 +38,8 @@ enum Report {
     Usage(UsageEvent),
     Limits(LimitSnapshot),
     Request(ProxyRequest),
+    Inspected(Box<InspectedRequest>),
+    Pool(Box<PoolState>),
 }
 
 #[derive(Clone)]
@@ -104,6 +107,20 @@ impl Reporter {
         }
     }
 
+    /// Queues a request for the inspector (dropped when the queue is full).
+    pub fn inspected(&self, request: InspectedRequest) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(Report::Inspected(Box::new(request)));
+        }
+    }
+
+    /// Queues the key pool's state (the last one of a batch is sent).
+    pub fn pool(&self, state: PoolState) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(Report::Pool(Box::new(state)));
+        }
+    }
+
     /// Hands over the rate-limit headers of a response.
     pub fn limits(&self, snapshot: LimitSnapshot) {
         if let Some(tx) = &self.tx
@@ -133,6 +150,10 @@ struct Batch<'a> {
     limits: &'a [LimitSnapshot],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     requests: &'a [ProxyRequest],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    inspected: &'a [InspectedRequest],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<&'a PoolState>,
 }
 
 async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>) {
@@ -150,7 +171,7 @@ async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>)
                     Err(_) => break,
                 }
             }
-            let (events, limits, requests) = split(std::mem::take(&mut batch));
+            let (events, limits, requests, extra) = split(std::mem::take(&mut batch));
             send(
                 &client,
                 &endpoint,
@@ -158,6 +179,7 @@ async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>)
                 &events,
                 &limits,
                 &requests,
+                &extra,
             )
             .await;
             // Under load more than a batch queues up in one window: send it all now.
@@ -169,16 +191,28 @@ async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>)
     }
 }
 
+/// The inspector's entries and the pool's last state of a batch.
+#[derive(Default)]
+struct Extra {
+    inspected: Vec<InspectedRequest>,
+    pool: Option<PoolState>,
+}
+
+type Split = (Vec<UsageEvent>, Vec<LimitSnapshot>, Vec<ProxyRequest>, Extra);
+
 /// The events, the limits and the requests of a batch; a limits snapshot equal to the
 /// one before it (the same headers and status) says nothing new and is left out.
-fn split(batch: Vec<Report>) -> (Vec<UsageEvent>, Vec<LimitSnapshot>, Vec<ProxyRequest>) {
+fn split(batch: Vec<Report>) -> Split {
     let mut events = Vec::new();
     let mut limits: Vec<LimitSnapshot> = Vec::new();
     let mut requests = Vec::new();
+    let mut extra = Extra::default();
     for r in batch {
         match r {
             Report::Usage(e) => events.push(e),
             Report::Request(q) => requests.push(q),
+            Report::Inspected(i) => extra.inspected.push(*i),
+            Report::Pool(p) => extra.pool = Some(*p),
             Report::Limits(s) => match limits.last_mut() {
                 Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
                     last.ts = last.ts.max(s.ts);
@@ -187,10 +221,11 @@ fn split(batch: Vec<Report>) -> (Vec<UsageEvent>, Vec<LimitSnapshot>, Vec<ProxyR
             },
         }
     }
-    (events, limits, requests)
+    (events, limits, requests, extra)
 }
 
 /// Posts one batch, retrying a few times.
+#[allow(clippy::too_many_arguments)]
 async fn send(
     client: &Client<HttpConnector, Full<Bytes>>,
     endpoint: &str,
@@ -198,11 +233,37 @@ async fn send(
     batch: &[UsageEvent],
     limits: &[LimitSnapshot],
     requests: &[ProxyRequest],
+    extra: &Extra,
 ) {
+    let mut inspected = &extra.inspected[..];
+    // The daemon takes bodies up to 1 MiB: captured bodies go in posts of their own.
+    let mut size = 0;
+    let fits = inspected
+        .iter()
+        .position(|i| {
+            size += 512 + i.request_body.as_ref().map_or(0, String::len)
+                + i.response_body.as_ref().map_or(0, String::len)
+                + i.error.as_ref().map_or(0, String::len);
+            size > 700 * 1024
+        })
+        .unwrap_or(inspected.len())
+        .max(1)
+        .min(inspected.len());
+    let rest = &inspected[fits..];
+    inspected = &inspected[..fits];
+    if !rest.is_empty() {
+        let more = Extra {
+            inspected: rest.to_vec(),
+            pool: None,
+        };
+        Box::pin(send(client, endpoint, token, &[], &[], &[], &more)).await;
+    }
     let body = match serde_json::to_string(&Batch {
         events: batch,
         limits,
         requests,
+        inspected,
+        pool: extra.pool.as_ref(),
     }) {
         Ok(b) => b,
         Err(e) => {

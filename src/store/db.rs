@@ -190,6 +190,22 @@ const MIGRATIONS: &[&str] = &[
         AFTER UPDATE OF profile, started_at, ended_at, runtime_secs, exit_code ON usage_sessions BEGIN
         UPDATE usage_sessions SET rev = (SELECT MAX(rev) FROM usage_sessions) + 1 WHERE id = NEW.id;
      END;",
+    // 12: a profile's key pool: more keys or subscription tokens (each may name its own
+    // provider, endpoint, base URL and model), tried by priority; secrets like `secrets`.
+    "CREATE TABLE pool_keys (
+        id          INTEGER PRIMARY KEY,
+        profile     TEXT NOT NULL REFERENCES profiles(alias) ON DELETE CASCADE,
+        label       TEXT NOT NULL,
+        secret      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        priority    INTEGER NOT NULL,
+        provider_id TEXT,
+        endpoint_id TEXT,
+        base_url    TEXT,
+        model       TEXT,
+        created_at  TEXT NOT NULL,
+        UNIQUE (profile, label)
+     ) STRICT;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -14,6 +14,7 @@ mod db;
 pub mod imports;
 pub mod limits;
 pub mod postgres;
+pub mod pool_keys;
 pub mod profiles;
 pub mod setup;
 pub mod sync;
