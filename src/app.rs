@@ -16,6 +16,7 @@ use crate::agents::detect::Detector;
 use crate::auth::{Token, UsageTokens};
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::inspector::Inspector;
 use crate::logging::LogTail;
 use crate::metrics::imports::ImportStats;
 use crate::metrics::requests::RequestStats;
@@ -86,6 +87,7 @@ struct Inner {
     installer: crate::agents::install::Installer,
     metrics_token: RwLock<Option<Arc<Token>>>,
     request_stats: RequestStats,
+    inspector: Arc<Inspector>,
     import_stats: ImportStats,
     metrics_cache: Arc<UsageCache>,
     syncer: Arc<Syncer>,
@@ -160,11 +162,13 @@ impl AppState {
         let config = Shared::new(parts.config);
         let terminals = Terminals::start(parts.store.clone(), parts.events.clone());
         let usage_tokens = UsageTokens::default();
+        let inspector = Arc::new(Inspector::default());
         let proxies = Arc::new(Supervisor::new(supervisor::Context {
             plans: Arc::new(StorePlans {
                 store: parts.store.clone(),
                 catalogue: catalogue.clone(),
                 config: config.clone(),
+                inspector: inspector.clone(),
             }),
             events: parts.events.clone(),
             config: config.clone(),
@@ -240,6 +244,7 @@ impl AppState {
                 installer: Default::default(),
                 metrics_token: RwLock::new(parts.metrics_token.map(Arc::new)),
                 request_stats: RequestStats::default(),
+                inspector,
                 import_stats: ImportStats::default(),
                 metrics_cache: Arc::default(),
                 syncer,
@@ -267,6 +272,11 @@ impl AppState {
     /// The proxies' requests, as they report them (for `/metrics`).
     pub fn request_stats(&self) -> &RequestStats {
         &self.inner.request_stats
+    }
+
+    /// The proxies' recent requests and key pools.
+    pub fn inspector(&self) -> &Inspector {
+        &self.inner.inspector
     }
 
     /// The Claude import's progress (for `/metrics`).

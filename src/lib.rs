@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod events;
 pub mod http;
+pub mod inspector;
 pub mod logging;
 pub mod metrics;
 pub mod paths;

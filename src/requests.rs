@@ -219,8 +219,10 @@ impl PoolState {
     /// The same members in the same states (counters aside): nothing to announce.
     pub fn same_states(&self, other: &PoolState) -> bool {
         self.members.len() == other.members.len()
-            && self.members.iter().zip(&other.members).all(|(a, b)| {
-                a.key == b.key && a.state == b.state && a.until_ms == b.until_ms
-            })
+            && self
+                .members
+                .iter()
+                .zip(&other.members)
+                .all(|(a, b)| a.key == b.key && a.state == b.state && a.until_ms == b.until_ms)
     }
 }

@@ -36,6 +36,11 @@ pub struct RecordRequest {
     /// Proxy requests (status, timings) for `/metrics`; kept in memory, not stored.
     #[serde(default)]
     pub requests: Vec<ProxyRequest>,
+    /// The proxy's requests for the inspector, and its key pool's state (memory only).
+    #[serde(default)]
+    pub inspected: Vec<crate::requests::InspectedRequest>,
+    #[serde(default)]
+    pub pool: Option<crate::requests::PoolState>,
 }
 
 /// Events and sessions per request; about what fits the 1 MiB body limit.
@@ -49,7 +54,13 @@ pub async fn record(
     if let Caller::Proxy { profile } = &who {
         proxy_scope(&req, profile)?;
     }
-    if req.events.len() + req.sessions.len() + req.limits.len() + req.requests.len() > MAX_BATCH {
+    if req.events.len()
+        + req.sessions.len()
+        + req.limits.len()
+        + req.requests.len()
+        + req.inspected.len()
+        > MAX_BATCH
+    {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_BATCH} events, sessions, limits and requests per request"
         )));
@@ -70,12 +81,23 @@ pub async fn record(
         l.validate()
             .map_err(|m| ApiError::bad_request(format!("limits[{i}]: {m}")))?;
     }
+    for (i, r) in req.inspected.iter().enumerate() {
+        r.validate()
+            .map_err(|m| ApiError::bad_request(format!("inspected[{i}]: {m}")))?;
+    }
+    if let Some(p) = &req.pool {
+        p.validate()
+            .map_err(|m| ApiError::bad_request(format!("pool: {m}")))?;
+    }
     let RecordRequest {
         events,
         sessions,
         limits,
         requests,
+        inspected,
+        pool,
     } = req;
+    state.inspector().accept(state.events(), inspected, pool);
     if events.is_empty() && sessions.is_empty() && limits.is_empty() {
         state.request_stats().record(&requests);
         return Ok(ok(
@@ -134,6 +156,13 @@ fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
     if let Some(i) = req.limits.iter().position(|l| l.profile != profile) {
         return refuse(format!(
             "limits[{i}]: a proxy's token records only the limits of profile '{profile}'"
+        ));
+    }
+    if req.inspected.iter().any(|r| r.profile != profile)
+        || req.pool.as_ref().is_some_and(|p| p.profile != profile)
+    {
+        return refuse(format!(
+            "a proxy's token records only the requests and pool of profile '{profile}'"
         ));
     }
     if let Some(i) = req.requests.iter().position(|r| r.profile != profile) {

@@ -14,6 +14,7 @@ pub mod bindings;
 mod create;
 mod delete;
 pub mod doctor;
+pub mod keys;
 mod launch;
 mod login;
 pub mod plan;

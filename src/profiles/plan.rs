@@ -222,6 +222,8 @@ pub struct StorePlans {
     pub store: Store,
     pub catalogue: Shared<Catalogue>,
     pub config: Shared<Config>,
+    /// Told how many requests each started proxy's inspector keeps.
+    pub inspector: std::sync::Arc<crate::inspector::Inspector>,
 }
 
 impl StorePlans {
@@ -262,8 +264,16 @@ impl StorePlans {
             _ => Err(()),
         };
         let config = self.config.get();
-        let plan = build(&row, &secret, &pool, &self.catalogue.get(), &config.proxy, &key_of)
-            .map_err(|e| PlanFailure::Fatal(e.to_string()))?;
+        let plan = build(
+            &row,
+            &secret,
+            &pool,
+            &self.catalogue.get(),
+            &config.proxy,
+            &key_of,
+        )
+        .map_err(|e| PlanFailure::Fatal(e.to_string()))?;
+        self.inspector.configure(alias, plan.inspector.keep);
         Ok(Planned {
             plan,
             fixed_port: proxy_settings(&row).port,
@@ -383,7 +393,15 @@ mod tests {
             api_key: Some("sk-ant-oat01-TOKEN".into()),
             proxy_token: "local".into(),
         };
-        let plan = build(&r, &secret, &[], &cat, &ProxyConfig::default(), &|_| Err(())).unwrap();
+        let plan = build(
+            &r,
+            &secret,
+            &[],
+            &cat,
+            &ProxyConfig::default(),
+            &|_| Err(()),
+        )
+        .unwrap();
         assert_eq!(plan.targets[0].auth_scheme, "oauth");
         assert_eq!(plan.targets[0].key.as_deref(), Some("sk-ant-oat01-TOKEN"));
         assert_eq!(

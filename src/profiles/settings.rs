@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::proxy::plan::{InspectorSettings, PoolSettings, RouteRule, Scenario};
+pub use crate::proxy::plan::{InspectorSettings, PoolSettings, RouteRule};
 use crate::store::profiles::ProfileRow;
 
 /// The proxy settings of a profile (used by the per-profile proxy).

@@ -115,7 +115,10 @@ impl TapBody {
         };
         let used = self.tap.as_mut().and_then(|t| t.finish());
         if let Some(entry) = ctx.entry.take() {
-            let (model, tokens) = used.as_ref().map(|(m, t)| (m.as_deref(), Some(t))).unwrap_or_default();
+            let (model, tokens) = used
+                .as_ref()
+                .map(|(m, t)| (m.as_deref(), Some(t)))
+                .unwrap_or_default();
             entry.done(ctx.ttfb.map(|t| t.as_secs_f64() * 1000.0), tokens, model);
         }
         ctx.reporter.request(ProxyRequest {

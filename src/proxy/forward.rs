@@ -291,9 +291,10 @@ impl Forwarder {
                 StatusCode::GATEWAY_TIMEOUT,
                 format!("upstream timed out after {waited} ms: {m}"),
             ),
-            Failure::Transport(m) | Failure::Status(_, m) => {
-                (StatusCode::BAD_GATEWAY, format!("upstream unreachable: {m}"))
-            }
+            Failure::Transport(m) | Failure::Status(_, m) => (
+                StatusCode::BAD_GATEWAY,
+                format!("upstream unreachable: {m}"),
+            ),
         };
         entry.local(status.as_u16(), &message);
         error(status, "api_error", &message)
@@ -513,4 +514,3 @@ fn classify(provider: &str, e: &hyper_util::client::legacy::Error) -> Failure {
     }
     Failure::Transport(format!("{provider}: {detail}"))
 }
-

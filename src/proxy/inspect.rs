@@ -137,7 +137,11 @@ impl Entry {
             path: path.to_string(),
             route,
             rule,
-            target: plan.targets.first().map(|t| t.provider.clone()).unwrap_or_default(),
+            target: plan
+                .targets
+                .first()
+                .map(|t| t.provider.clone())
+                .unwrap_or_default(),
             status: 502,
             request_body: capture.then(|| redactor.text(request_body, limit)),
             ..InspectedRequest::default()
@@ -156,7 +160,14 @@ impl Entry {
     }
 
     /// The member about to answer.
-    pub fn answering(&mut self, member: usize, target: &str, model: Option<&str>, hint: Option<&str>, status: u16) {
+    pub fn answering(
+        &mut self,
+        member: usize,
+        target: &str,
+        model: Option<&str>,
+        hint: Option<&str>,
+        status: u16,
+    ) {
         self.member = Some(member);
         self.record.key = Some(self.pool.key(member).to_string());
         self.record.key_hint = hint.map(str::to_string);
@@ -210,7 +221,11 @@ impl Entry {
             }
         }
         if !self.kept.is_empty() {
-            let limit = if self.capture { self.limit } else { ERROR_LIMIT };
+            let limit = if self.capture {
+                self.limit
+            } else {
+                ERROR_LIMIT
+            };
             let text = self.redactor.text(&self.kept, limit);
             if r.status >= 400 {
                 r.error = Some(self.redactor.text(&self.kept, ERROR_LIMIT));
@@ -254,11 +269,20 @@ mod tests {
         };
         let text = r#"{"x-api-key":"abc","note":"plain-secret-key and local-token-123","k":"sk-ant-api03-AAAABBBBCCCCDDDD","h":"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.x"}"#;
         let out = r.redact(text);
-        for s in ["abc\"", "plain-secret-key", "local-token-123", "AAAABBBBCCCC", "eyJhbGci"] {
+        for s in [
+            "abc\"",
+            "plain-secret-key",
+            "local-token-123",
+            "AAAABBBBCCCC",
+            "eyJhbGci",
+        ] {
             assert!(!out.contains(s), "{s} left in {out}");
         }
         assert!(out.contains("\"note\""));
         let cut = r.text("héllo wörld".as_bytes(), 2);
-        assert!(cut.starts_with('h') && cut.contains("[cut: 13 bytes in all]"), "{cut}");
+        assert!(
+            cut.starts_with('h') && cut.contains("[cut: 13 bytes in all]"),
+            "{cut}"
+        );
     }
 }

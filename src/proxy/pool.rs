@@ -245,7 +245,11 @@ impl Pool {
             .unwrap_or_else(|| {
                 (
                     now + self.cooldown_ms(),
-                    format!("{}; cooling {} s", describe(status), self.settings.cooldown_secs),
+                    format!(
+                        "{}; cooling {} s",
+                        describe(status),
+                        self.settings.cooldown_secs
+                    ),
                 )
             });
         let mut inner = self.lock();
@@ -418,18 +422,27 @@ fn cooldown_from(h: &HeaderMap, now: i64) -> Option<(i64, String)> {
             && value.trim() == "0"
         {
             let reset = format!("anthropic-ratelimit-{kind}-reset");
-            note(&mut latest, header(h, &reset).and_then(|r| reset_at(r, now)), &reset);
+            note(
+                &mut latest,
+                header(h, &reset).and_then(|r| reset_at(r, now)),
+                &reset,
+            );
         }
         if let Some(kind) = name.strip_prefix("x-ratelimit-remaining-")
             && value.trim() == "0"
         {
             let reset = format!("x-ratelimit-reset-{kind}");
-            note(&mut latest, header(h, &reset).and_then(|r| reset_at(r, now)), &reset);
+            note(
+                &mut latest,
+                header(h, &reset).and_then(|r| reset_at(r, now)),
+                &reset,
+            );
         }
     }
     if latest.is_none()
         && header(h, "anthropic-ratelimit-unified-status") == Some("rejected")
-        && let Some(at) = header(h, "anthropic-ratelimit-unified-reset").and_then(|r| reset_at(r, now))
+        && let Some(at) =
+            header(h, "anthropic-ratelimit-unified-reset").and_then(|r| reset_at(r, now))
     {
         note(&mut latest, Some(at), "anthropic-ratelimit-unified-reset");
     }
@@ -459,7 +472,11 @@ fn window_full(h: &HeaderMap, threshold: f64, now: i64) -> Option<(Option<i64>, 
         else {
             continue;
         };
-        let Some(u) = value.to_str().ok().and_then(|v| v.trim().parse::<f64>().ok()) else {
+        let Some(u) = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+        else {
             continue;
         };
         if u >= threshold {
@@ -467,7 +484,11 @@ fn window_full(h: &HeaderMap, threshold: f64, now: i64) -> Option<(Option<i64>, 
                 .and_then(|r| reset_at(r, now));
             return Some((
                 reset,
-                format!("{window} window at {:.0}% (threshold {:.0}%)", u * 100.0, threshold * 100.0),
+                format!(
+                    "{window} window at {:.0}% (threshold {:.0}%)",
+                    u * 100.0,
+                    threshold * 100.0
+                ),
             ));
         }
     }
@@ -491,7 +512,12 @@ mod tests {
         assert_eq!(reset_at("20ms", now), Some(now + 20));
         assert_eq!(
             reset_at("2027-01-15T08:00:00Z", now),
-            Some("2027-01-15T08:00:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond())
+            Some(
+                "2027-01-15T08:00:00Z"
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+                    .as_millisecond()
+            )
         );
         assert_eq!(reset_at("soon", now), None);
     }
@@ -503,14 +529,26 @@ mod tests {
         h.insert("retry-after", HeaderValue::from_static("12"));
         assert_eq!(cooldown_from(&h, now).unwrap().0, now + 12_000);
         let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-remaining-requests", HeaderValue::from_static("0"));
+        h.insert(
+            "x-ratelimit-remaining-requests",
+            HeaderValue::from_static("0"),
+        );
         h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("2m"));
-        h.insert("x-ratelimit-remaining-tokens", HeaderValue::from_static("10"));
+        h.insert(
+            "x-ratelimit-remaining-tokens",
+            HeaderValue::from_static("10"),
+        );
         h.insert("x-ratelimit-reset-tokens", HeaderValue::from_static("5m"));
         assert_eq!(cooldown_from(&h, now).unwrap().0, now + 120_000);
         let mut h = HeaderMap::new();
-        h.insert("anthropic-ratelimit-unified-5h-utilization", HeaderValue::from_static("0.97"));
-        h.insert("anthropic-ratelimit-unified-5h-reset", HeaderValue::from_static("1800003600"));
+        h.insert(
+            "anthropic-ratelimit-unified-5h-utilization",
+            HeaderValue::from_static("0.97"),
+        );
+        h.insert(
+            "anthropic-ratelimit-unified-5h-reset",
+            HeaderValue::from_static("1800003600"),
+        );
         assert_eq!(
             window_full(&h, 0.95, now).unwrap().0,
             Some(1_800_003_600_000)

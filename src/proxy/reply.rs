@@ -89,9 +89,10 @@ pub fn exhausted(
 ) -> (Response<ProxyBody>, String) {
     let now = super::pool::now_ms();
     let secs = ((until_ms - now).max(0) + 999) / 1000;
-    let at = jiff::Timestamp::from_second(until_ms.div_euclid(1000) + i64::from(until_ms % 1000 != 0))
-        .map(|t| t.to_string())
-        .unwrap_or_default();
+    let at =
+        jiff::Timestamp::from_second(until_ms.div_euclid(1000) + i64::from(until_ms % 1000 != 0))
+            .map(|t| t.to_string())
+            .unwrap_or_default();
     let message = format!(
         "every key of profile '{profile}' is cooling down after {}; the soonest back is '{key}' at {at} (in {secs} s)",
         if limited { "rate limits" } else { "errors" }

@@ -198,7 +198,12 @@ struct Extra {
     pool: Option<PoolState>,
 }
 
-type Split = (Vec<UsageEvent>, Vec<LimitSnapshot>, Vec<ProxyRequest>, Extra);
+type Split = (
+    Vec<UsageEvent>,
+    Vec<LimitSnapshot>,
+    Vec<ProxyRequest>,
+    Extra,
+);
 
 /// The events, the limits and the requests of a batch; a limits snapshot equal to the
 /// one before it (the same headers and status) says nothing new and is left out.
@@ -241,7 +246,8 @@ async fn send(
     let fits = inspected
         .iter()
         .position(|i| {
-            size += 512 + i.request_body.as_ref().map_or(0, String::len)
+            size += 512
+                + i.request_body.as_ref().map_or(0, String::len)
                 + i.response_body.as_ref().map_or(0, String::len)
                 + i.error.as_ref().map_or(0, String::len);
             size > 700 * 1024

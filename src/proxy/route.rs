@@ -182,7 +182,9 @@ mod tests {
         assert!(!matches(&rule(Scenario::Thinking), &f));
         let f = facts(br#"{"model":"x","reasoning":{"effort":"high"}}"#);
         assert!(matches(&rule(Scenario::Thinking), &f));
-        let f = facts(br#"{"tools":[{"name":"a"},{"type":"web_search_20250305","name":"web_search"}]}"#);
+        let f = facts(
+            br#"{"tools":[{"name":"a"},{"type":"web_search_20250305","name":"web_search"}]}"#,
+        );
         assert!(matches(&rule(Scenario::WebSearch), &f));
         let mut long = rule(Scenario::LongContext);
         long.threshold_tokens = Some(10);
@@ -200,7 +202,11 @@ mod tests {
 
     #[test]
     fn the_first_matching_rule_wins() {
-        let rules = [rule(Scenario::WebSearch), rule(Scenario::Background), rule(Scenario::Thinking)];
+        let rules = [
+            rule(Scenario::WebSearch),
+            rule(Scenario::Background),
+            rule(Scenario::Thinking),
+        ];
         let f = facts(br#"{"model":"claude-haiku-4-5","thinking":{"type":"enabled"}}"#);
         assert_eq!(choose(&rules, &f).map(|(i, _)| i), Some(1));
         assert!(choose(&rules, &facts(br#"{"model":"claude-sonnet-4"}"#)).is_none());
@@ -210,9 +216,8 @@ mod tests {
     fn conversations_from_claude_code_and_codex() {
         let f = facts(br#"{"metadata":{"user_id":"user_ab12_account_x_session_5f6e"}}"#);
         assert_eq!(f.conversation.as_deref(), Some("session:5f6e"));
-        let f = facts(
-            br#"{"metadata":{"user_id":"{\"device_id\":\"d\",\"session_id\":\"s-1\"}"}}"#,
-        );
+        let f =
+            facts(br#"{"metadata":{"user_id":"{\"device_id\":\"d\",\"session_id\":\"s-1\"}"}}"#);
         assert_eq!(f.conversation.as_deref(), Some("session:s-1"));
         let f = facts(br#"{"prompt_cache_key":"019a-conv"}"#);
         assert_eq!(f.conversation.as_deref(), Some("cache:019a-conv"));
