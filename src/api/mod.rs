@@ -7,12 +7,14 @@ pub mod bindings;
 pub mod daemon;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod profiles;
 pub mod providers;
 pub mod proxy;
 pub mod registry;
+mod routes_proxy;
 mod routes_setup;
 pub mod setup;
 pub mod sync;
@@ -64,10 +66,11 @@ pub(crate) const fn route(
 }
 
 /// Every route the daemon serves (the shared setup's and the bindings' are in
-/// [`routes_setup`]).
+/// [`routes_setup`], the key pools' and the request inspector's in [`routes_proxy`]).
 pub fn routes() -> Vec<Route> {
     let mut all = core_routes();
     all.extend(routes_setup::routes());
+    all.extend(routes_proxy::routes());
     all
 }
 

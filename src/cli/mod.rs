@@ -11,6 +11,7 @@ mod doctor;
 mod generate;
 mod hints;
 mod launch;
+mod pool;
 mod profiles;
 mod progress;
 mod proxy;

@@ -190,14 +190,17 @@ impl Forwarder {
                 entry.record.sticky = sticky;
                 members
             }
-            Order::Exhausted { key, until_ms } => {
-                return self.exhausted(entry, parts.uri.path(), &key, until_ms, true);
+            Order::Exhausted {
+                key,
+                until_ms,
+                limited,
+            } => {
+                return self.exhausted(entry, parts.uri.path(), &key, until_ms, limited);
             }
         };
         let started = Instant::now();
         let n = members.len();
         let mut failure = Failure::Transport("no upstream target configured".into());
-        let mut limited = false;
         let mut entry = Some(entry);
         for (k, &i) in members.iter().enumerate() {
             let target = &self.plan.targets[i];
@@ -258,7 +261,6 @@ impl Forwarder {
             if !matches!(f, Failure::Status(..)) {
                 self.pool.failed(i, 0, None);
             }
-            limited |= matches!(f, Failure::Status(429 | 529, _));
             if let Some(e) = entry.as_mut() {
                 e.failed(i, &target.provider, f.status(), f.message());
             }
@@ -281,7 +283,11 @@ impl Forwarder {
             return error(StatusCode::BAD_GATEWAY, "api_error", failure.message());
         };
         if self.pool.active()
-            && let Order::Exhausted { key, until_ms } = self.pool.order(routing.preferred, None)
+            && let Order::Exhausted {
+                key,
+                until_ms,
+                limited,
+            } = self.pool.order(routing.preferred, None)
         {
             return self.exhausted(entry, parts.uri.path(), &key, until_ms, limited);
         }

@@ -77,8 +77,13 @@ pub enum Order {
         /// The first one is the conversation's earlier key.
         sticky: bool,
     },
-    /// Every member is cooling: the soonest one's label and when it is back.
-    Exhausted { key: String, until_ms: i64 },
+    /// Every member is cooling: the soonest one's label and when it is back, and
+    /// whether a rate limit (a 429) put one of them there.
+    Exhausted {
+        key: String,
+        until_ms: i64,
+        limited: bool,
+    },
 }
 
 impl Pool {
@@ -168,9 +173,11 @@ impl Pool {
                 .filter_map(|(i, l)| l.cooling_until.map(|u| (i, u)))
                 .min_by_key(|(_, u)| *u)
                 .unwrap_or((0, now));
+            let limited = inner.live.iter().any(|l| l.last_status == Some(429));
             return Order::Exhausted {
                 key: self.fixed[i].key.clone(),
                 until_ms: until,
+                limited,
             };
         }
         // Stable: ready members keep their order ahead of skipped ones.

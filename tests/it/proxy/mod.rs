@@ -6,7 +6,10 @@
 mod control;
 mod failures;
 mod forwarding;
+mod inspector;
 mod isolation;
+mod pools;
+mod routing;
 mod supervision;
 mod translation;
 
