@@ -322,12 +322,13 @@ fn row(r: &Value) -> Vec<String> {
         (Value::String(k), Value::String(h)) => format!("{k} {h}"),
         (k, _) => cell(k),
     };
-    let mut error: String = r["error"]
-        .as_str()
-        .unwrap_or("-")
-        .chars()
-        .take(80)
-        .collect();
+    // An API error's message (Anthropic's and OpenAI's shapes), else the text as it is.
+    let text = r["error"].as_str().unwrap_or("-");
+    let message = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| text.to_string());
+    let mut error: String = message.chars().take(120).collect();
     if let Some(n) = r["attempts"].as_array().map(Vec::len).filter(|n| *n > 0) {
         error = format!("[{n} failed before] {error}");
     }

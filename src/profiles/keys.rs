@@ -114,10 +114,11 @@ impl Profiles {
                 agent.protocol
             )));
         }
-        if kind == AuthMethod::Token && p.protocol() != "anthropic" {
-            return Err(ProfileError::Invalid(
-                "a subscription token (kind 'token') goes to Anthropic's API only".into(),
-            ));
+        if kind == AuthMethod::Token && p.kind != "anthropic" {
+            return Err(ProfileError::Invalid(format!(
+                "a Claude subscription token (kind 'token') goes to Anthropic's API only (provider 'anthropic'), not '{}'",
+                p.id
+            )));
         }
         if let Some(e) = &new.endpoint_id
             && !p.endpoints.contains_key(e)

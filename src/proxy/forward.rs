@@ -480,6 +480,11 @@ impl Forwarder {
                 target.key_hint.as_deref(),
                 head.status.as_u16(),
             );
+            e.streamed(
+                translated
+                    .or(content_type)
+                    .is_some_and(|c| c.starts_with("text/event-stream")),
+            );
         }
         let ctx = ReportCtx {
             reporter: self.reporter.clone(),

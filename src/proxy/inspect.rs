@@ -111,6 +111,8 @@ pub struct Entry {
     kept: Vec<u8>,
     limit: usize,
     capture: bool,
+    /// The answer is an event stream.
+    streamed: bool,
 }
 
 impl Entry {
@@ -156,6 +158,7 @@ impl Entry {
             kept: Vec::new(),
             limit,
             capture,
+            streamed: false,
         }
     }
 
@@ -174,6 +177,11 @@ impl Entry {
         self.record.target = target.to_string();
         self.record.model = model.map(str::to_string);
         self.record.status = status;
+    }
+
+    /// The answer is an event stream (its rate counts from its first byte).
+    pub fn streamed(&mut self, yes: bool) {
+        self.streamed = yes;
     }
 
     /// An attempt that failed before the answer.
@@ -212,7 +220,12 @@ impl Entry {
             r.output_tokens = t.output_tokens;
             r.cache_read_input_tokens = t.cache_read_input_tokens;
             r.cache_creation_input_tokens = t.cache_creation_input_tokens;
-            let streaming_ms = r.duration_ms - ttfb_ms.unwrap_or(0.0);
+            // A stream's rate after its first byte; a whole answer's over all of it.
+            let streaming_ms = if self.streamed {
+                r.duration_ms - ttfb_ms.unwrap_or(0.0)
+            } else {
+                r.duration_ms
+            };
             if t.output_tokens > 0 && streaming_ms > 0.0 {
                 r.tokens_per_sec = Some(t.output_tokens as f64 * 1000.0 / streaming_ms);
             }
