@@ -72,8 +72,12 @@ export function detail(alias) {
       : el("div.empty", "One key: no pool. Add keys below to take turns."));
   }
 
-  async function putSettings(next) {
+  // Read, changed, written back: the settings as they are now, not as this view last saw
+  // them (the CLI or another page may have changed them since).
+  async function changeRules(change) {
     try {
+      const now = (await get(`/api/profiles/${path}`)).proxy || {};
+      const next = { ...now, routes: change(now.routes || []) };
       await api("PUT", `/api/profiles/${path}/proxy`, next);
       settings = next;
       drawRules();
@@ -89,7 +93,7 @@ export function detail(alias) {
       el("td", r.threshold_tokens ? `> ${r.threshold_tokens} tokens` : r.tag ? `tag ${r.tag}` : "-"),
       el("td", r.provider_id || "(own)"), el("td", r.model || "-"),
       el("td", el("button.small.danger", { type: "button", onclick: () =>
-        putSettings({ ...settings, routes: rules.filter((_, j) => j !== i) }) }, "Remove"))));
+        changeRules((now) => now.filter((x) => JSON.stringify(x) !== JSON.stringify(r))) }, "Remove"))));
     const when = el("select", { name: "when" }, SCENARIOS.map((s) => el("option", { value: s }, s)));
     const provider = el("input", { name: "provider_id", placeholder: "own provider" });
     const model = el("input", { name: "model", placeholder: "model" });
@@ -101,7 +105,7 @@ export function detail(alias) {
       if (model.value.trim()) rule.model = model.value.trim();
       if (extra.value.trim() && when.value === "long_context") rule.threshold_tokens = Number(extra.value);
       else if (extra.value.trim() && when.value === "subagent") rule.tag = extra.value.trim();
-      putSettings({ ...settings, routes: [...rules, rule] });
+      changeRules((now) => [...now, rule]);
     } },
       el("label", "When", when), el("label", "Provider", provider), el("label", "Model", model),
       el("label", "Threshold or tag", extra),
