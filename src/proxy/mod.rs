@@ -19,6 +19,8 @@
 
 pub mod alias;
 pub mod body;
+pub mod cooldown;
+pub mod failure;
 pub mod forward;
 pub mod inspect;
 pub mod limits;
