@@ -304,7 +304,9 @@ fn schemas() -> Value {
                         "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
                         "cache_creation_input_tokens": {"type": "integer"}, "cache_read_input_tokens": {"type": "integer"},
                         "source": {"type": "string"}, "session_id": {"type": "string"},
-                        "dedupe_key": {"type": "string", "description": "Events with a key already stored are ignored"}
+                        "dedupe_key": {"type": "string", "description": "Events with a key already stored are ignored"},
+                        "key_label": {"type": "string", "description": "Through a proxy: the pool key that answered (primary: the profile's own)"},
+                        "key_hint": {"type": "string", "description": "… and its last four characters"}
                     }
                 }},
                 "sessions": {"type": "array", "items": {

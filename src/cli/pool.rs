@@ -18,12 +18,15 @@ use super::{Client, encode};
 pub enum PoolCommand {
     /// The profile's routing rules, in the order they are tried.
     Routes {
+        /// The profile's alias.
         alias: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Add a routing rule (after the others; the first matching rule wins).
     RouteAdd {
+        /// The profile's alias.
         alias: String,
         /// background, thinking, long_context, web_search or subagent.
         #[arg(long)]
@@ -42,17 +45,26 @@ pub enum PoolCommand {
         tag: Option<String>,
     },
     /// Remove routing rule N (from 1, as `clown proxy routes` numbers them).
-    RouteRemove { alias: String, number: usize },
+    RouteRemove {
+        /// The profile's alias.
+        alias: String,
+        /// The rule's number.
+        number: usize,
+    },
     /// The profile's key pool (hints only).
     Keys {
+        /// The profile's alias.
         alias: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Add a key or subscription token to the pool; it is asked for without echo, or
     /// read from standard input.
     KeyAdd {
+        /// The profile's alias.
         alias: String,
+        /// The key's label in the pool (letters, digits, '.', '_', '-').
         label: String,
         /// key (default) or token (a subscription's OAuth token).
         #[arg(long)]
@@ -63,18 +75,27 @@ pub enum PoolCommand {
         /// Default: the profile's provider.
         #[arg(long)]
         provider: Option<String>,
+        /// The provider's endpoint (default: its default one).
         #[arg(long)]
         endpoint: Option<String>,
+        /// A base URL instead of the endpoint's.
         #[arg(long)]
         base_url: Option<String>,
+        /// The model to send upstream through this key.
         #[arg(long)]
         model: Option<String>,
     },
     /// Remove a key from the pool.
-    KeyRemove { alias: String, label: String },
+    KeyRemove {
+        /// The profile's alias.
+        alias: String,
+        /// The key's label.
+        label: String,
+    },
     /// The proxy's last requests: routing decision, key, target, model, status, timings,
     /// tokens, error.
     Requests {
+        /// The profile's alias.
         alias: String,
         /// Keep printing requests as they come.
         #[arg(short = 'f', long)]
@@ -82,6 +103,7 @@ pub enum PoolCommand {
         /// How many of the last requests.
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: usize,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

@@ -37,6 +37,9 @@ pub struct ReportCtx {
     pub ttfb: Option<Duration>,
     /// The inspector's entry of this request (`super::inspect`).
     pub entry: Option<super::inspect::Entry>,
+    /// The key that answered: its pool label and last four characters.
+    pub key_label: String,
+    pub key_hint: Option<String>,
 }
 
 pub struct TapBody {
@@ -144,6 +147,8 @@ impl TapBody {
             source: "proxy".into(),
             session_id: None,
             dedupe_key: Some(dedupe_key()),
+            key_label: Some(ctx.key_label),
+            key_hint: ctx.key_hint,
         };
         // A count no real answer has (a broken or hostile upstream) is not reported: the
         // daemon would refuse it, and it must not cost the other events of its batch.

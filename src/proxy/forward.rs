@@ -472,6 +472,8 @@ impl Forwarder {
             started: began,
             ttfb: Some(ttfb),
             entry,
+            key_label: self.pool.key(member).to_string(),
+            key_hint: target.key_hint.clone(),
         };
         let body = TapBody::new(first, body, timeouts.idle(), tap, ctx, translator).boxed();
         let mut out = Response::new(body);

@@ -206,6 +206,10 @@ const MIGRATIONS: &[&str] = &[
         created_at  TEXT NOT NULL,
         UNIQUE (profile, label)
      ) STRICT;",
+    // 13: which key of a profile's pool answered a proxy request (its label and last four
+    // characters; never the key).
+    "ALTER TABLE usage_events ADD COLUMN key_label TEXT;
+     ALTER TABLE usage_events ADD COLUMN key_hint TEXT;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

@@ -190,8 +190,8 @@ pub fn put_event(
         .prepare_cached(
             "INSERT INTO usage_events (ts, profile, agent, provider, model, input_tokens, output_tokens,
                  cache_creation_input_tokens, cache_read_input_tokens, source, session_id, dedupe_key,
-                 cache_creation_1h_tokens, rev)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 cache_creation_1h_tokens, rev, key_label, key_hint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
              ON CONFLICT(dedupe_key) DO NOTHING",
         )?
         .execute(params![
@@ -208,7 +208,9 @@ pub fn put_event(
             e.session_id,
             e.dedupe_key,
             counts[4],
-            rev
+            rev,
+            e.key_label,
+            e.key_hint
         ])?;
     let names = Names {
         profile: &e.profile,

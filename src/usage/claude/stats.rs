@@ -104,6 +104,8 @@ pub fn days(stats: &StatsCache, profile: &str, tz: &TimeZone) -> (Vec<SummaryDay
                 source: SOURCE_STATS.into(),
                 session_id: None,
                 dedupe_key: Some(format!("claude-stats:{profile}:{}:{model}", day.date)),
+                key_label: None,
+                key_hint: None,
             })
             .collect();
         let all = events.len();

@@ -151,6 +151,8 @@ fn read_lines(mut reader: impl BufRead, r: &mut FileRead) {
             source: SOURCE_TRANSCRIPT.into(),
             session_id: text(l.session_id),
             dedupe_key: Some(key.clone()),
+            key_label: None,
+            key_hint: None,
         };
         if event.validate().is_err() {
             r.malformed += 1;

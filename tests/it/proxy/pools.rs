@@ -241,6 +241,19 @@ fn a_pool_fails_over_cools_down_skips_and_sticks() {
             .unwrap()
             .contains("soonest back is 'k3'")
     );
+    // Usage is recorded per key (label and hint).
+    let used: Vec<(Value, Value)> = wait_events(&env, 3)
+        .iter()
+        .map(|e| (e["key_label"].clone(), e["key_hint"].clone()))
+        .collect();
+    assert_eq!(
+        used,
+        [
+            (json!("k2"), json!("…K2K2")),
+            (json!("k2"), json!("…K2K2")),
+            (json!("k3"), json!("…K3K3"))
+        ]
+    );
     let s = status(&d, "pl");
     assert_eq!(member(&s, "k2")["requests"], 2, "{s}");
     assert_eq!(member(&s, "k2")["input_tokens"], 2 * 1234, "{s}");
