@@ -113,6 +113,8 @@ pub struct Entry {
     capture: bool,
     /// The answer is an event stream.
     streamed: bool,
+    /// The daemon keeps requests of this profile (`inspector.keep` above 0).
+    kept_by_daemon: bool,
 }
 
 impl Entry {
@@ -159,6 +161,7 @@ impl Entry {
             limit,
             capture,
             streamed: false,
+            kept_by_daemon: plan.inspector.keep > 0,
         }
     }
 
@@ -267,7 +270,9 @@ impl Entry {
         if let Some(state) = self.pool.report() {
             self.reporter.pool(state);
         }
-        self.reporter.inspected(self.record);
+        if self.kept_by_daemon {
+            self.reporter.inspected(self.record);
+        }
     }
 }
 
