@@ -188,7 +188,9 @@ def concurrent():
            "failed": sum(1 for s in statuses if s != 200), "switched": len(switched),
            "client_p50_us": round(pct([u for _, u in results], 50)),
            "client_p99_us": round(pct([u for _, u in results], 99)),
-           "direct_proxy_p50_us": round(base)}
+           "direct_proxy_p50_us": round(base),
+           "direct_proxy_p99_us": round(pct(direct, 99)),
+           "direct_proxy_max_us": round(max(direct))}
     if switched:
         cost = [e["duration_ms"] * 1000 - base for e in switched]
         out["switch_cost_proxy_us"] = {"p50": round(statistics.median(cost)), "max": round(max(cost))}
