@@ -1,6 +1,7 @@
 //! `clown proxy routes|route-add|route-remove` (routing by scenario),
-//! `clown proxy keys|key-add|key-remove` (the key pool) and `clown proxy requests`
-//! (the request inspector, `-f` to follow it live). Clients of the HTTP API.
+//! `clown proxy keys|key-add|key-remove` (the key pool), `clown proxy requests` (the
+//! request inspector, `-f` to follow it live) and `clown proxy set` (the inspector's and
+//! the pool's settings). Clients of the HTTP API.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -91,6 +92,26 @@ pub enum PoolCommand {
         alias: String,
         /// The key's label.
         label: String,
+    },
+    /// Change the request inspector's and the key pool's settings (the others stay).
+    Set {
+        /// The profile's alias.
+        alias: String,
+        /// Requests the daemon keeps (0: none).
+        #[arg(long)]
+        keep: Option<usize>,
+        /// Keep the request and response bodies too, redacted (true or false).
+        #[arg(long)]
+        capture_bodies: Option<bool>,
+        /// Bytes kept of each body.
+        #[arg(long)]
+        body_limit: Option<usize>,
+        /// Seconds a key cools down after a 429, 529 or 5xx naming no reset time.
+        #[arg(long)]
+        cooldown: Option<u64>,
+        /// The window utilisation (0-1) over which a key gets no new conversation.
+        #[arg(long)]
+        skip_utilization: Option<f64>,
     },
     /// The proxy's last requests: routing decision, key, target, model, status, timings,
     /// tokens, error.
@@ -252,6 +273,42 @@ pub async fn run(client: &Client, cmd: &PoolCommand) -> anyhow::Result<i32> {
                 ))
                 .await?;
             println!("key '{label}' removed from the pool of '{alias}'");
+        }
+        PoolCommand::Set {
+            alias,
+            keep,
+            capture_bodies,
+            body_limit,
+            cooldown,
+            skip_utilization,
+        } => {
+            let mut s = settings(client, alias).await?;
+            let mut set = |section: &str, key: &str, v: Option<Value>| {
+                if let Some(v) = v {
+                    if !s[section].is_object() {
+                        s[section] = json!({});
+                    }
+                    s[section][key] = v;
+                }
+            };
+            set("inspector", "keep", keep.map(|v| json!(v)));
+            set(
+                "inspector",
+                "capture_bodies",
+                capture_bodies.map(|v| json!(v)),
+            );
+            set("inspector", "body_limit", body_limit.map(|v| json!(v)));
+            set("pool", "cooldown_secs", cooldown.map(|v| json!(v)));
+            set(
+                "pool",
+                "skip_utilization",
+                skip_utilization.map(|v| json!(v)),
+            );
+            let out = put(client, alias, s).await?;
+            println!(
+                "inspector: {}\npool: {}",
+                out["settings"]["inspector"], out["settings"]["pool"]
+            );
         }
         PoolCommand::Requests {
             alias,

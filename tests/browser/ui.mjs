@@ -297,6 +297,14 @@ await step("a proxy's rules and keys are edited on the page; its requests and po
   assert((await row.textContent()).includes("small-model"), await row.textContent());
   await page.locator('#proxy-pool tr[data-key="second"][data-state="ready"]').waitFor({ timeout: TIMEOUT });
   await page.locator('#proxy-pool tr[data-key="primary"]').waitFor({ timeout: TIMEOUT });
+  // Body capture switched on from the page.
+  const ins = page.locator("#inspector-settings");
+  await ins.locator("input[name=capture_bodies]").check();
+  await ins.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Inspector settings saved").waitFor({ timeout: TIMEOUT });
+  const after = (await api("GET", `/api/profiles/${alias}`)).json.data.proxy;
+  assert(after.inspector.capture_bodies === true && after.routes.length === 1 && after.enabled === true,
+    JSON.stringify(after));
   await shot("proxy-detail");
   assert(await page.evaluate(() => window.__noReload === true), "the page was not reloaded");
   const off = await api("PUT", `/api/profiles/${alias}/proxy`, { enabled: false });

@@ -166,4 +166,46 @@ fn the_inspector_keeps_the_last_requests_redacted() {
     child.wait().unwrap();
     let v: Value = d.get("/api/proxy/ins/requests").expect_ok();
     assert_eq!(v["requests"].as_array().unwrap().len(), 3);
+
+    // The settings from the CLI: the ones given change, the others stay; a bad one is
+    // the daemon's clear error and changes nothing.
+    let set = |args: &[&str]| {
+        let mut all = vec!["proxy", "set", "ins"];
+        all.extend_from_slice(args);
+        let o = env.cli(&d).args(&all).output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (ok, out) = set(&[
+        "--keep",
+        "2",
+        "--capture-bodies",
+        "false",
+        "--cooldown",
+        "5",
+    ]);
+    assert!(ok, "{out}");
+    let s = d.get("/api/profiles/ins").expect_ok()["proxy"].clone();
+    assert_eq!(
+        s["inspector"],
+        json!({"keep": 2, "capture_bodies": false, "body_limit": 256})
+    );
+    assert_eq!(s["pool"]["cooldown_secs"], 5);
+    assert_eq!(s["enabled"], true);
+    let (ok, out) = set(&["--keep", "20000"]);
+    assert!(!ok && out.contains("keep must be at most 10000"), "{out}");
+    assert_eq!(
+        d.get("/api/profiles/ins").expect_ok()["proxy"]["inspector"]["keep"],
+        2
+    );
+    assert_eq!(
+        d.get("/api/proxy/ins/requests").expect_ok()["requests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "a smaller keep drops the oldest at once"
+    );
 }

@@ -53,6 +53,7 @@ export function detail(alias) {
   const poolBox = el("div", { id: "proxy-pool" });
   const rulesBox = el("div", { id: "proxy-routes" });
   const keysBox = el("div", { id: "proxy-keys" });
+  const inspectorBox = el("div", { id: "proxy-inspector" });
   let last = 0;
   let settings = {};
 
@@ -115,6 +116,29 @@ export function detail(alias) {
       : el("div.empty", "No rules: every request takes the default route."), form);
   }
 
+  // How many requests the daemon keeps and whether bodies are captured (redacted, cut).
+  function drawInspector() {
+    const cur = { keep: 100, capture_bodies: false, body_limit: 16384, ...(settings.inspector || {}) };
+    const keep = el("input", { name: "keep", type: "number", min: "0", max: "10000", value: String(cur.keep) });
+    const capture = el("input", { name: "capture_bodies", type: "checkbox", checked: cur.capture_bodies });
+    const limit = el("input", { name: "body_limit", type: "number", min: "256", value: String(cur.body_limit) });
+    inspectorBox.replaceChildren(el("form.stack.card", { id: "inspector-settings", onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        const now = (await get(`/api/profiles/${path}`)).proxy || {};
+        const next = { ...now, inspector: { keep: Number(keep.value), capture_bodies: capture.checked, body_limit: Number(limit.value) } };
+        await api("PUT", `/api/profiles/${path}/proxy`, next);
+        settings = next;
+        toast("Inspector settings saved");
+      } catch (e) {
+        toast(e.message, "error");
+      }
+    } },
+      el("label", "Requests kept", keep), el("label", el("span", "Capture bodies (redacted)"), capture),
+      el("label", "Bytes kept per body", limit),
+      el("div.actions", el("button.primary", { type: "submit" }, "Save"))));
+  }
+
   async function drawKeys() {
     const keys = await get(`/api/profiles/${path}/keys`);
     const rows = keys.map((k) => el("tr", { dataset: { label: k.label } },
@@ -166,11 +190,12 @@ export function detail(alias) {
     drawPool(status.pool);
     settings = profile.proxy || {};
     drawRules();
+    drawInspector();
     await drawKeys();
   }
 
   box.append(
-    el("h2", `Requests — ${alias}`), reqTable,
+    el("h2", `Requests — ${alias}`), reqTable, inspectorBox,
     el("h2", "Key pool"), poolBox,
     el("h2", "Routing rules"), rulesBox,
     el("h2", "Pool keys"), keysBox);
