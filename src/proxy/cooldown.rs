@@ -74,6 +74,15 @@ pub(super) fn cooldown_from(h: &HeaderMap, now: i64) -> Option<(i64, String)> {
             format!("retry-after {secs} s"),
         ));
     }
+    // Retry-After's other form, an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`).
+    if let Some(v) = header(h, "retry-after")
+        && let Ok(at) = jiff::fmt::rfc2822::parse(v)
+    {
+        let at = at.timestamp().as_millisecond().min(now + 86_400_000);
+        if at > now {
+            return Some((at, format!("retry-after {v}")));
+        }
+    }
     // The limits with nothing left: all of them must reset.
     let mut latest: Option<(i64, String)> = None;
     let note = |latest: &mut Option<(i64, String)>, at: Option<i64>, name: &str| {
@@ -202,6 +211,13 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("12"));
         assert_eq!(cooldown_from(&h, now).unwrap().0, now + 12_000);
+        // 1_800_000_000 s is 2027-01-15T08:00:00Z.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Fri, 15 Jan 2027 08:01:00 GMT"),
+        );
+        assert_eq!(cooldown_from(&h, now).unwrap().0, now + 60_000);
         let mut h = HeaderMap::new();
         h.insert(
             "x-ratelimit-remaining-requests",
