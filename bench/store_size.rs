@@ -94,6 +94,8 @@ fn main() -> anyhow::Result<()> {
                 source: "proxy".into(),
                 session_id: None,
                 dedupe_key: Some(format!("proxy:{prefix}:{n}")),
+                key_label: None,
+                key_hint: None,
                 links: Default::default(),
             });
             n += 1;

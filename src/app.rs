@@ -16,6 +16,7 @@ use crate::agents::detect::Detector;
 use crate::auth::{SessionTokens, StatusKeys, Token, UsageTokens};
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::inspector::Inspector;
 use crate::logging::LogTail;
 use crate::meter::Meter;
 use crate::metrics::imports::ImportStats;
@@ -89,6 +90,7 @@ struct Inner {
     installer: crate::agents::install::Installer,
     metrics_token: RwLock<Option<Arc<Token>>>,
     request_stats: RequestStats,
+    inspector: Arc<Inspector>,
     import_stats: ImportStats,
     metrics_cache: Arc<UsageCache>,
     syncer: Arc<Syncer>,
@@ -184,11 +186,13 @@ impl AppState {
             parts.events.clone(),
             stops_tx,
         );
+        let inspector = Arc::new(Inspector::default());
         let proxies = Arc::new(Supervisor::new(supervisor::Context {
             plans: Arc::new(StorePlans {
                 store: parts.store.clone(),
                 catalogue: catalogue.clone(),
                 config: config.clone(),
+                inspector: inspector.clone(),
             }),
             events: parts.events.clone(),
             config: config.clone(),
@@ -275,6 +279,7 @@ impl AppState {
                 installer: Default::default(),
                 metrics_token: RwLock::new(parts.metrics_token.map(Arc::new)),
                 request_stats: RequestStats::default(),
+                inspector,
                 import_stats: ImportStats::default(),
                 metrics_cache: Arc::default(),
                 syncer,
@@ -305,6 +310,11 @@ impl AppState {
     /// The proxies' requests, as they report them (for `/metrics`).
     pub fn request_stats(&self) -> &RequestStats {
         &self.inner.request_stats
+    }
+
+    /// The proxies' recent requests and key pools.
+    pub fn inspector(&self) -> &Inspector {
+        &self.inner.inspector
     }
 
     /// The Claude import's progress (for `/metrics`).

@@ -5,6 +5,7 @@
 #
 #   bench/proxy/run.sh            # ROUNDS=3 rounds of DURATION=5 seconds per wrk run
 #   CCR=0 bench/proxy/run.sh      # without claude-code-router
+#   KEEP=0 bench/proxy/run.sh     # the profiles' request inspector off (default: keep 100)
 #
 # claude-code-router (npm @musistudio/claude-code-router, CCR_VERSION, default 1.0.73, the
 # newest 1.x the registry serves) is installed into bench/.ccr and measured as a fourth
@@ -69,9 +70,11 @@ DAEMON_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/home/.local/state/clown/token" ] && curl -sf -o /dev/null "http://127.0.0.1:$API/api/daemon/status" -H "Authorization: Bearer $(cat "$WORK/home/.local/state/clown/token")" && break; sleep 0.1; done
 TOKEN=$(cat "$WORK/home/.local/state/clown/token")
 api() { curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+INSPECTOR=""
+[ -n "${KEEP:-}" ] && INSPECTOR=",\"inspector\":{\"keep\":$KEEP}"
 for p in "bench $UP" "bench-sse $SSE"; do
   set -- $p
-  api -o /dev/null "http://127.0.0.1:$API/api/profiles" -d "{\"agent_id\":\"claude\",\"alias\":\"$1\",\"provider_id\":\"anthropic\",\"api_key\":\"sk-ant-bench-0123456789abcdef\",\"base_url\":\"http://127.0.0.1:$2\",\"proxy\":{\"enabled\":true}}"
+  api -o /dev/null "http://127.0.0.1:$API/api/profiles" -d "{\"agent_id\":\"claude\",\"alias\":\"$1\",\"provider_id\":\"anthropic\",\"api_key\":\"sk-ant-bench-0123456789abcdef\",\"base_url\":\"http://127.0.0.1:$2\",\"proxy\":{\"enabled\":true$INSPECTOR}}"
 done
 launch() { api -X POST "http://127.0.0.1:$API/api/profiles/$1/launch" | python3 -c "import json,sys; e=json.load(sys.stdin)['data']['env']; print(e['ANTHROPIC_BASE_URL'].rsplit(':',1)[1], e['ANTHROPIC_API_KEY'])"; }
 read -r PROXY LOCAL < <(launch bench)

@@ -251,9 +251,46 @@ fn schemas() -> Value {
                         "endpoint_id": {"type": "string"},
                         "model": {"type": "string", "description": "Send this model upstream"},
                         "base_url": {"type": "string"},
-                        "key_profile": {"type": "string", "description": "Use this other profile's key (default: the profile's own)"}
+                        "key_profile": {"type": "string", "description": "Use this other profile's key (default: the profile's own)"},
+                        "priority": {"type": "integer", "description": "Its place among the profile's keys, lower first (default 100; the profile's own key is 0)"}
                     }
+                }},
+                "routes": {"type": "array", "maxItems": 64, "description": "Routing by scenario: the first rule a request matches picks its provider (one of the profile's targets: its own, a pool key's or a fallback's) and model; the default otherwise. Each request's decision is in the inspector", "items": {
+                    "type": "object",
+                    "required": ["when"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "when": {"type": "string", "enum": ["background", "thinking", "long_context", "web_search", "subagent"], "description": "background: Claude Code's small-model (haiku) requests; thinking: extended thinking or reasoning asked for; long_context: estimated input over threshold_tokens; web_search: a web search tool offered; subagent: the system prompt carries <clown-route>TAG</clown-route>"},
+                        "threshold_tokens": {"type": "integer", "minimum": 1, "description": "long_context only (default 60000)"},
+                        "tag": {"type": "string", "description": "subagent only: the tag to match (default: any)"},
+                        "provider_id": {"type": "string"},
+                        "model": {"type": "string"}
+                    }
+                }},
+                "pool": {"type": "object", "additionalProperties": false, "properties": {
+                    "skip_utilization": {"type": "number", "default": 0.95, "description": "A key whose rate-limit window is used this much (0-1) gets no new conversation until it resets"},
+                    "cooldown_secs": {"type": "integer", "default": 30, "minimum": 1, "maximum": 86400, "description": "Cool-down after a 429, 529 or 5xx that names no reset time"}
+                }},
+                "inspector": {"type": "object", "additionalProperties": false, "properties": {
+                    "keep": {"type": "integer", "default": 100, "minimum": 0, "maximum": 10000, "description": "Requests kept in memory (0: none)"},
+                    "capture_bodies": {"type": "boolean", "default": false, "description": "Keep the request and response bodies, redacted"},
+                    "body_limit": {"type": "integer", "default": 16384, "minimum": 256, "maximum": 262144, "description": "Bytes kept of each body"}
                 }}
+            }
+        },
+        "NewPoolKey": {
+            "type": "object",
+            "required": ["label", "secret"],
+            "additionalProperties": false,
+            "properties": {
+                "label": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "description": "Not 'primary' nor 'fallback-…'"},
+                "secret": {"type": "string", "writeOnly": true},
+                "kind": {"type": "string", "enum": ["key", "token"], "default": "key", "description": "token: a subscription's OAuth token (Anthropic only)"},
+                "priority": {"type": "integer", "minimum": -1000, "maximum": 1000, "default": 0, "description": "Lower first; the profile's own key is 0, fallbacks 100"},
+                "provider_id": {"type": "string", "description": "Default: the profile's provider"},
+                "endpoint_id": {"type": "string"},
+                "base_url": {"type": "string"},
+                "model": {"type": "string", "description": "Send this model upstream through this key"}
             }
         },
         "RecordUsage": {
@@ -269,7 +306,9 @@ fn schemas() -> Value {
                         "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
                         "cache_creation_input_tokens": {"type": "integer"}, "cache_read_input_tokens": {"type": "integer"},
                         "source": {"type": "string"}, "session_id": {"type": "string"},
-                        "dedupe_key": {"type": "string", "description": "Events with a key already stored are ignored"}
+                        "dedupe_key": {"type": "string", "description": "Events with a key already stored are ignored"},
+                        "key_label": {"type": "string", "description": "Through a proxy: the pool key that answered (primary: the profile's own)"},
+                        "key_hint": {"type": "string", "description": "… and its last four characters"}
                     }
                 }},
                 "sessions": {"type": "array", "items": {

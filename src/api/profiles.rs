@@ -91,6 +91,7 @@ pub async fn delete(
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult {
     let (purged, home) = state.profiles().delete(&alias, q.force, q.purge).await?;
+    state.inspector().forget(&alias);
     // The reference's message; beside it, whether the home went and where it is.
     Ok(ok(
         json!({"message": "Profile deleted", "purged": purged, "profile_home": home}),

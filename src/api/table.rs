@@ -1,19 +1,21 @@
 //! The route table: every route the daemon serves, with what the OpenAPI document says of
 //! it (`super::router` and `super::openapi` are both built from it). The shared setup's
 //! and the bindings' routes are in [`super::routes_setup`], the usage views', budgets' and
-//! status line's in [`super::routes_usage`].
+//! status line's in [`super::routes_usage`], the key pools' and the request inspector's
+//! in [`super::routes_proxy`].
 
 use axum::routing::{delete, get, post, put};
 
 use super::{
-    Route, agents, assets, daemon, metrics, openapi, profiles, providers, proxy, registry, route,
-    routes_sessions, routes_setup, routes_usage, sync, ui, usage,
+    Route, agents, assets, daemon, imports, metrics, openapi, profiles, providers, proxy, registry,
+    route, routes_proxy, routes_sessions, routes_setup, routes_usage, sync, ui, usage,
 };
 
 /// Every route the daemon serves.
 pub fn routes() -> Vec<Route> {
     let mut all = core_routes();
     all.extend(routes_sessions::routes());
+    all.extend(routes_proxy::routes());
     all.extend(routes_setup::routes());
     all.extend(routes_usage::routes());
     all
@@ -245,7 +247,7 @@ fn core_routes() -> Vec<Route> {
                 "/api/usage/import-claude",
                 "usage",
                 "Import Claude Code transcripts and stats-cache.json (incremental; data outside any profile goes to the pseudo-profile '@claude')",
-                || post(usage::import_claude),
+                || post(imports::import_claude),
             )
         },
         Route {
@@ -259,7 +261,7 @@ fn core_routes() -> Vec<Route> {
                 "/api/usage/import",
                 "usage",
                 "Import the usage logs every agent writes locally (incremental): each profile's home is that profile's, an agent's default home goes to its pseudo-profile ('@codex', '@gemini', …)",
-                || post(usage::import),
+                || post(imports::import),
             )
         },
         Route {

@@ -1,8 +1,6 @@
 //! `/api/usage`: the usage report, the Claude Code import, and recording usage from
 //! clown's own processes (the proxy child, `clown profiles run`, terminal sessions).
 
-use std::path::PathBuf;
-
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,10 +18,7 @@ use crate::records::RequestStatus;
 use crate::store::limits as limits_db;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
-use crate::usage::agents;
-use crate::usage::claude::{self, ImportSource};
-use crate::usage::import::Progress;
-use crate::usage::logs;
+
 use crate::usage::machines;
 use crate::usage::period::{self, Period};
 use crate::usage::query::{self, Filters};
@@ -44,6 +39,11 @@ pub struct RecordRequest {
     /// How requests ended, as a proxy saw them (for the sessions' attention states).
     #[serde(default)]
     pub statuses: Vec<RequestStatus>,
+    /// The proxy's requests for the inspector, and its key pool's state (memory only).
+    #[serde(default)]
+    pub inspected: Vec<crate::requests::InspectedRequest>,
+    #[serde(default)]
+    pub pool: Option<crate::requests::PoolState>,
 }
 
 /// Events and sessions per request; about what fits the 1 MiB body limit.
@@ -62,6 +62,7 @@ pub async fn record(
         + req.limits.len()
         + req.requests.len()
         + req.statuses.len()
+        + req.inspected.len()
         > MAX_BATCH
     {
         return Err(ApiError::bad_request(format!(
@@ -88,6 +89,14 @@ pub async fn record(
         s.validate()
             .map_err(|m| ApiError::bad_request(format!("statuses[{i}]: {m}")))?;
     }
+    for (i, r) in req.inspected.iter().enumerate() {
+        r.validate()
+            .map_err(|m| ApiError::bad_request(format!("inspected[{i}]: {m}")))?;
+    }
+    if let Some(p) = &req.pool {
+        p.validate()
+            .map_err(|m| ApiError::bad_request(format!("pool: {m}")))?;
+    }
     apply_statuses(&state, &req.statuses);
     let RecordRequest {
         events,
@@ -95,7 +104,10 @@ pub async fn record(
         limits,
         requests,
         statuses: _,
+        inspected,
+        pool,
     } = req;
+    state.inspector().accept(state.events(), inspected, pool);
     if events.is_empty() && sessions.is_empty() && limits.is_empty() {
         state.request_stats().record(&requests);
         return Ok(ok(
@@ -171,6 +183,13 @@ fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
     if let Some(i) = req.limits.iter().position(|l| l.profile != profile) {
         return refuse(format!(
             "limits[{i}]: a proxy's token records only the limits of profile '{profile}'"
+        ));
+    }
+    if req.inspected.iter().any(|r| r.profile != profile)
+        || req.pool.as_ref().is_some_and(|p| p.profile != profile)
+    {
+        return refuse(format!(
+            "a proxy's token records only the requests and pool of profile '{profile}'"
         ));
     }
     if let Some(i) = req.requests.iter().position(|r| r.profile != profile) {
@@ -287,193 +306,4 @@ async fn all_machines(
     Ok(ok(machines::report(
         data, &catalogue, period, period_id, now, &filters,
     )))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    #[serde(default)]
-    claude_dir: Option<String>,
-}
-
-/// Where Claude data lives: an explicit directory, or every default location and each
-/// claude profile's home.
-async fn import_sources(
-    state: &AppState,
-    claude_dir: Option<&str>,
-) -> Result<Vec<ImportSource>, ApiError> {
-    let profiles = state
-        .store()
-        .read(|c| profiles_db::list(c, Some("claude")))
-        .await?;
-    let homes: Vec<(String, PathBuf)> = profiles
-        .into_iter()
-        .map(|p| (p.alias, PathBuf::from(p.profile_home)))
-        .collect();
-    let mut sources = claude::sources(
-        &homes,
-        &state.paths().home,
-        state.env().get("CLAUDE_CONFIG_DIR").map(String::as_str),
-        claude_dir,
-    )
-    .map_err(ApiError::bad_request)?;
-    let proxied = state.store().read(logs::proxied_profiles).await?;
-    logs::mark_proxied(&mut sources, &proxied);
-    Ok(sources)
-}
-
-pub async fn import_claude(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ImportQuery>,
-) -> ApiResult {
-    let sources = import_sources(&state, q.claude_dir.as_deref()).await?;
-    let _running = state.import_lock().lock().await;
-    let events = state.events().clone();
-    events.publish("usage_import_started", json!({"sources": sources.iter().map(|s| json!({"dir": s.dir, "profile": s.profile})).collect::<Vec<_>>()}));
-    let tz = jiff::tz::TimeZone::system();
-    let bus = events.clone();
-    let store = state.store().clone();
-    let stats_state = state.clone();
-    state.import_stats().started();
-    let summary = tokio::task::spawn_blocking(move || {
-        let last = std::sync::Mutex::new(std::time::Instant::now());
-        let progress = move |p: Progress| {
-            stats_state.import_stats().progress(
-                (p.files_done as u64, p.files_total as u64),
-                (p.bytes_done, p.bytes_total),
-            );
-            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-            if p.files_done == p.files_total
-                || last.elapsed() >= std::time::Duration::from_millis(100)
-            {
-                *last = std::time::Instant::now();
-                bus.publish(
-                    "usage_import_progress",
-                    json!({"files_done": p.files_done, "files_total": p.files_total,
-                               "bytes_done": p.bytes_done, "bytes_total": p.bytes_total}),
-                );
-            }
-        };
-        claude::run(&store, &sources, &tz, None, &progress)
-    })
-    .await;
-    let now = jiff::Timestamp::now().as_second();
-    let summary = match summary {
-        Ok(Ok(s)) => {
-            state
-                .import_stats()
-                .finished(Some(s.files.events_added + s.files.events_replaced), now);
-            s
-        }
-        Ok(Err(e)) => {
-            state.import_stats().finished(None, now);
-            return Err(e.into());
-        }
-        Err(e) => {
-            state.import_stats().finished(None, now);
-            return Err(ApiError::internal(e));
-        }
-    };
-    let line = summary.line();
-    tracing::info!("{line}");
-    events.publish("usage_import_finished", json!({"summary": line}));
-    if summary.changed() {
-        events.publish("usage_recorded", json!({"source": "claude-import"}));
-    }
-    Ok(ok(line))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentImportQuery {
-    #[serde(default)]
-    agent: Option<String>,
-}
-
-/// Imports the usage logs of one agent (`?agent=`) or of every agent: each profile's home
-/// (the profile's usage) and the agent's default home (its pseudo-profile, `@codex`).
-pub async fn import(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<AgentImportQuery>,
-) -> ApiResult {
-    let chosen: Vec<&'static agents::AgentLogs> = match q.agent.as_deref() {
-        None | Some("all") => agents::AGENTS.iter().collect(),
-        Some(id) => vec![agents::find(id).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "Unknown agent '{id}': use one of {}, or all",
-                agents::ids()
-            ))
-        })?],
-    };
-    let _running = state.import_lock().lock().await;
-    let bus = state.events().clone();
-    bus.publish(
-        "usage_import_started",
-        json!({"agents": chosen.iter().map(|a| a.id).collect::<Vec<_>>()}),
-    );
-    let (store, home, env) = (
-        state.store().clone(),
-        state.paths().home.clone(),
-        state.env().clone(),
-    );
-    let progress_bus = bus.clone();
-    let stats_state = state.clone();
-    state.import_stats().started();
-    let summaries = tokio::task::spawn_blocking(move || {
-        let tz = jiff::tz::TimeZone::system();
-        let cx = logs::Context {
-            store: &store,
-            user_home: &home,
-            env: &env,
-            tz: &tz,
-        };
-        let last = std::sync::Mutex::new(std::time::Instant::now());
-        let progress = move |agent: &'static str, p: Progress| {
-            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-            if p.files_done == p.files_total
-                || last.elapsed() >= std::time::Duration::from_millis(100)
-            {
-                *last = std::time::Instant::now();
-                stats_state.import_stats().progress(
-                    (p.files_done as u64, p.files_total as u64),
-                    (p.bytes_done, p.bytes_total),
-                );
-                progress_bus.publish(
-                    "usage_import_progress",
-                    json!({"agent": agent, "files_done": p.files_done, "files_total": p.files_total,
-                           "bytes_done": p.bytes_done, "bytes_total": p.bytes_total}),
-                );
-            }
-        };
-        logs::import_agents(&cx, &chosen, &progress)
-    })
-    .await;
-    let now = jiff::Timestamp::now().as_second();
-    let summaries = match summaries {
-        Ok(Ok(s)) => {
-            let added = s.iter().map(|a| a.events_added + a.events_replaced).sum();
-            state.import_stats().finished(Some(added), now);
-            s
-        }
-        Ok(Err(e)) => {
-            state.import_stats().finished(None, now);
-            return Err(e.into());
-        }
-        Err(e) => {
-            state.import_stats().finished(None, now);
-            return Err(ApiError::internal(e));
-        }
-    };
-    for s in &summaries {
-        tracing::info!("{}", s.summary);
-    }
-    let lines: Vec<&str> = summaries.iter().map(|s| s.summary.as_str()).collect();
-    bus.publish(
-        "usage_import_finished",
-        json!({"summary": lines.join("\n")}),
-    );
-    if summaries.iter().any(|s| s.changed) {
-        bus.publish("usage_recorded", json!({"source": "import"}));
-    }
-    Ok(ok(summaries))
 }

@@ -14,6 +14,7 @@ mod generate;
 mod hints;
 mod hook;
 mod launch;
+mod pool;
 mod profiles;
 mod progress;
 mod proxy;

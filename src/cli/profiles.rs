@@ -403,7 +403,7 @@ fn read_key(c: &CreateArgs, requires_key: bool) -> anyhow::Result<Option<String>
 }
 
 /// Reads a line from the terminal with echo off, restoring the terminal afterwards.
-fn read_hidden_line() -> anyhow::Result<String> {
+pub(super) fn read_hidden_line() -> anyhow::Result<String> {
     use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
     let stdin = std::io::stdin();
     let saved = tcgetattr(&stdin).context("cannot read terminal settings")?;

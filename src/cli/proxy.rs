@@ -1,4 +1,5 @@
-//! `clown proxy status|start|stop|logs|enable|disable`, and the proxy child itself.
+//! `clown proxy status|start|stop|logs|enable|disable` (the routing rules, key pool and
+//! request inspector's subcommands are in `pool.rs`), and the proxy child itself.
 //!
 //! `clown proxy --profile ALIAS --port N` (options instead of a subcommand) is the child
 //! the daemon spawns (DESIGN §11); it needs the plan the daemon puts in its environment
@@ -71,6 +72,8 @@ enum ProxyCommand {
         /// The profile's alias.
         alias: String,
     },
+    #[command(flatten)]
+    Pool(super::pool::PoolCommand),
 }
 
 pub fn run(cli: &Cli, args: &ProxyArgs) -> anyhow::Result<i32> {
@@ -118,7 +121,37 @@ fn print_status(v: &Value, json: bool) -> anyhow::Result<()> {
         print_json(v)
     } else {
         print_fields(v, FIELDS);
+        print_pool(&v["pool"]);
         Ok(())
+    }
+}
+
+/// The key pool's members, one line each: state, until when and why.
+fn print_pool(pool: &Value) {
+    let Some(members) = pool["members"].as_array() else {
+        return;
+    };
+    println!("pool:");
+    for m in members {
+        let mut line = format!(
+            "  {} {} → {} {}: {}",
+            m["key"].as_str().unwrap_or("-"),
+            m["key_hint"].as_str().unwrap_or(""),
+            m["target"].as_str().unwrap_or("-"),
+            m["model"].as_str().unwrap_or(""),
+            m["state"].as_str().unwrap_or("-"),
+        );
+        if let Some(until) = m["until"].as_str() {
+            line.push_str(&format!(" until {until}"));
+        }
+        if let Some(why) = m["reason"].as_str() {
+            line.push_str(&format!(" ({why})"));
+        }
+        line.push_str(&format!(
+            "; {} requests, {} failures",
+            m["requests"], m["failures"]
+        ));
+        println!("{line}");
     }
 }
 
@@ -191,6 +224,7 @@ async fn client(cli: &Cli, cmd: &ProxyCommand) -> anyhow::Result<i32> {
             let data = set_enabled(&client, alias, false, None).await?;
             print_status(&data, false)?;
         }
+        ProxyCommand::Pool(cmd) => return super::pool::run(&client, cmd).await,
     }
     Ok(0)
 }

@@ -16,6 +16,7 @@ mod create;
 mod delete;
 pub mod doctor;
 mod interrupted;
+pub mod keys;
 mod launch;
 mod login;
 pub mod plan;

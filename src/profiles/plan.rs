@@ -17,6 +17,7 @@ use crate::proxy::plan::{Plan, Target, Timeouts};
 use crate::registry::{Catalogue, Provider};
 use crate::shared::Shared;
 use crate::store::Store;
+use crate::store::pool_keys::{self, PoolKeySecret, hint};
 use crate::store::profiles::{self as db, ProfileRow, Secret};
 use crate::supervisor::{PlanFailure, PlanSource, Planned};
 
@@ -57,6 +58,7 @@ fn scheme(provider: &crate::registry::Provider, token: bool) -> String {
 pub fn build(
     row: &ProfileRow,
     secret: &Secret,
+    pool: &[PoolKeySecret],
     cat: &Catalogue,
     config: &ProxyConfig,
     key_of: &dyn Fn(&str) -> Result<Borrowed, ()>,
@@ -79,16 +81,63 @@ pub fn build(
         provider: provider.id.clone(),
         endpoint: row.endpoint_id.clone(),
     })?;
-    let mut targets = vec![Target {
-        provider: provider.id.clone(),
-        protocol: provider.protocol().to_string(),
-        base_url,
-        auth_scheme: scheme(provider, own_token),
-        key: secret.api_key.clone(),
-        model: None,
-        responses_via_chat: provider.protocol() == "openai" && !provider.serves_responses(),
-        messages_via_chat: via_chat(provider),
-    }];
+    // (priority, order, target): sorted at the end, ties in the order added.
+    let mut ranked: Vec<(i64, usize, Target)> = vec![(
+        0,
+        0,
+        Target {
+            provider: provider.id.clone(),
+            protocol: provider.protocol().to_string(),
+            base_url: base_url.clone(),
+            auth_scheme: scheme(provider, own_token),
+            key: secret.api_key.clone(),
+            model: None,
+            responses_via_chat: provider.protocol() == "openai" && !provider.serves_responses(),
+            messages_via_chat: via_chat(provider),
+            key_label: None,
+            key_hint: secret.api_key.as_deref().map(hint),
+        },
+    )];
+    for (j, k) in pool.iter().enumerate() {
+        let r = &k.row;
+        let p = match &r.provider_id {
+            None => provider,
+            Some(id) => cat.provider(id).ok_or_else(|| PlanError::UnknownProvider {
+                profile: row.alias.clone(),
+                provider: id.clone(),
+            })?,
+        };
+        let url = match (&r.base_url, &r.endpoint_id) {
+            (Some(u), _) => u.clone(),
+            (None, None) if p.id == provider.id => base_url.clone(),
+            (None, e) => {
+                let e = e.as_deref().unwrap_or(&p.default_endpoint);
+                p.endpoints
+                    .get(e)
+                    .cloned()
+                    .ok_or_else(|| PlanError::NoEndpoint {
+                        provider: p.id.clone(),
+                        endpoint: e.to_string(),
+                    })?
+            }
+        };
+        ranked.push((
+            r.priority,
+            1 + j,
+            Target {
+                provider: p.id.clone(),
+                protocol: p.protocol().to_string(),
+                base_url: url,
+                auth_scheme: scheme(p, r.kind == "token"),
+                key: Some(k.secret.clone()),
+                model: r.model.clone(),
+                responses_via_chat: p.protocol() == "openai" && !p.serves_responses(),
+                messages_via_chat: via_chat(p),
+                key_label: Some(r.label.clone()),
+                key_hint: Some(r.hint.clone()),
+            },
+        ));
+    }
     for (i, f) in settings.fallbacks.iter().enumerate() {
         let index = i + 1;
         let p = cat
@@ -126,17 +175,32 @@ pub fn build(
             None if own_token => (None, false),
             None => (secret.api_key.clone(), false),
         };
-        targets.push(Target {
-            provider: p.id.clone(),
-            protocol: p.protocol().to_string(),
-            base_url: url,
-            auth_scheme: scheme(p, token),
-            key,
-            model: f.model.clone(),
-            responses_via_chat: p.protocol() == "openai" && !p.serves_responses(),
-            messages_via_chat: via_chat(p),
-        });
+        let label = format!(
+            "fallback-{index}{}",
+            f.key_profile
+                .as_deref()
+                .map(|a| format!("-{a}"))
+                .unwrap_or_default()
+        );
+        ranked.push((
+            f.priority.unwrap_or(100),
+            1000 + i,
+            Target {
+                provider: p.id.clone(),
+                protocol: p.protocol().to_string(),
+                base_url: url,
+                auth_scheme: scheme(p, token),
+                key_hint: key.as_deref().map(hint),
+                key,
+                model: f.model.clone(),
+                responses_via_chat: p.protocol() == "openai" && !p.serves_responses(),
+                messages_via_chat: via_chat(p),
+                key_label: Some(label),
+            },
+        ));
     }
+    ranked.sort_by_key(|(priority, order, _)| (*priority, *order));
+    let targets = ranked.into_iter().map(|(_, _, t)| t).collect();
     Ok(Plan {
         profile: row.alias.clone(),
         agent: row.agent_id.clone(),
@@ -148,6 +212,9 @@ pub fn build(
         daemon_token: None,
         exit_on_stdin_eof: true,
         stop: None,
+        routes: settings.routes,
+        pool: settings.pool,
+        inspector: settings.inspector,
     })
 }
 
@@ -156,6 +223,8 @@ pub struct StorePlans {
     pub store: Store,
     pub catalogue: Shared<Catalogue>,
     pub config: Shared<Config>,
+    /// Told how many requests each started proxy's inspector keeps.
+    pub inspector: std::sync::Arc<crate::inspector::Inspector>,
 }
 
 impl StorePlans {
@@ -168,6 +237,7 @@ impl StorePlans {
                     return Ok(None);
                 };
                 let secret = db::secret(c, &a)?;
+                let pool = pool_keys::with_secrets(c, &a)?;
                 // Keys of the profiles the fallbacks borrow theirs from.
                 let mut keys = HashMap::new();
                 for f in proxy_settings(&row).fallbacks {
@@ -178,11 +248,11 @@ impl StorePlans {
                         keys.insert(other, key);
                     }
                 }
-                Ok(Some((row, secret, keys)))
+                Ok(Some((row, secret, pool, keys)))
             })
             .await
             .map_err(|e| PlanFailure::Retry(e.to_string()))?;
-        let Some((row, secret, keys)) = loaded else {
+        let Some((row, secret, pool, keys)) = loaded else {
             return Err(PlanFailure::Fatal(format!("Profile '{alias}' not found")));
         };
         let Some(secret) = secret else {
@@ -195,8 +265,16 @@ impl StorePlans {
             _ => Err(()),
         };
         let config = self.config.get();
-        let plan = build(&row, &secret, &self.catalogue.get(), &config.proxy, &key_of)
-            .map_err(|e| PlanFailure::Fatal(e.to_string()))?;
+        let plan = build(
+            &row,
+            &secret,
+            &pool,
+            &self.catalogue.get(),
+            &config.proxy,
+            &key_of,
+        )
+        .map_err(|e| PlanFailure::Fatal(e.to_string()))?;
+        self.inspector.configure(alias, plan.inspector.keep);
         Ok(Planned {
             plan,
             fixed_port: proxy_settings(&row).port,
@@ -247,6 +325,7 @@ mod tests {
                     model: Some("MiniMax-M2.1".into()),
                     base_url: None,
                     key_profile: Some("mm".into()),
+                    priority: None,
                 },
                 FallbackTarget {
                     provider_id: "openai".into(),
@@ -254,6 +333,7 @@ mod tests {
                     model: None,
                     base_url: None,
                     key_profile: None,
+                    priority: None,
                 },
             ],
             ..Default::default()
@@ -271,7 +351,7 @@ mod tests {
         };
         let cfg = ProxyConfig::default();
         // Claude Code reaches an OpenAI-compatible fallback through the translation.
-        let plan = build(&row(&settings), &secret, &cat, &cfg, &key_of).unwrap();
+        let plan = build(&row(&settings), &secret, &[], &cat, &cfg, &key_of).unwrap();
         assert_eq!(plan.targets.len(), 3);
         assert_eq!(plan.targets[0].base_url, "https://api.anthropic.com");
         assert_eq!(plan.targets[0].auth_scheme, "x-api-key");
@@ -287,7 +367,7 @@ mod tests {
         let mut codex = row(&settings);
         codex.agent_id = "codex".into();
         codex.provider_id = "openai".into();
-        let err = build(&codex, &secret, &cat, &cfg, &key_of).unwrap_err();
+        let err = build(&codex, &secret, &[], &cat, &cfg, &key_of).unwrap_err();
         assert!(matches!(err, PlanError::Protocol { index: 1, .. }), "{err}");
         let debug = format!("{plan:?}");
         assert!(!debug.contains("sk-real") && !debug.contains("sk-mm") && !debug.contains("local"));
@@ -304,6 +384,7 @@ mod tests {
                 model: Some("MiniMax-M2.1".into()),
                 base_url: None,
                 key_profile: None,
+                priority: None,
             }],
             ..Default::default()
         };
@@ -313,7 +394,15 @@ mod tests {
             api_key: Some("sk-ant-oat01-TOKEN".into()),
             proxy_token: "local".into(),
         };
-        let plan = build(&r, &secret, &cat, &ProxyConfig::default(), &|_| Err(())).unwrap();
+        let plan = build(
+            &r,
+            &secret,
+            &[],
+            &cat,
+            &ProxyConfig::default(),
+            &|_| Err(()),
+        )
+        .unwrap();
         assert_eq!(plan.targets[0].auth_scheme, "oauth");
         assert_eq!(plan.targets[0].key.as_deref(), Some("sk-ant-oat01-TOKEN"));
         assert_eq!(

@@ -89,6 +89,7 @@ impl Profiles {
         }
         validate_proxy(&self.r.catalogue.get(), &settings, auth_method(&row))?;
         self.check_fallbacks(alias, &settings).await?;
+        self.check_routing(alias, &settings).await?;
         let text =
             serde_json::to_string(&settings).map_err(|e| ProfileError::Internal(e.to_string()))?;
         let a = alias.to_string();

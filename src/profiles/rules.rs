@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{AuthMethod, ProfileError, ProxySettings, SandboxSettings};
+use crate::proxy::plan::{MAX_BODY_LIMIT, MAX_KEEP, Scenario};
 use crate::registry::{AgentManifest, Catalogue, Provider};
 use crate::store::profiles::ProfileRow;
 
@@ -95,7 +96,7 @@ pub fn check_auth(
     }
 }
 
-fn check_url(url: &str, what: &str) -> Result<(), ProfileError> {
+pub(super) fn check_url(url: &str, what: &str) -> Result<(), ProfileError> {
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
         && url.len() <= 2048
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -295,6 +296,7 @@ pub fn validate_with(
         return Err(needs_proxy(agent, provider));
     }
     validate_proxy(cat, &proxy, auth)?;
+    check_routing(&provider.id, &[], &proxy)?;
     let home = crate::agents::prepare::profile_home(user_home, &agent.id, &req.alias);
     Ok(Validated {
         row: ProfileRow {
@@ -373,6 +375,81 @@ pub fn resolve<'a>(
         ))
     })?;
     Ok((agent, provider))
+}
+
+/// The routing rules, pool and inspector settings of a profile on `provider` whose pool
+/// keys name `pooled` providers.
+pub(super) fn check_routing(
+    provider: &str,
+    pooled: &[String],
+    settings: &ProxySettings,
+) -> Result<(), ProfileError> {
+    let mut providers: Vec<String> = vec![provider.to_string()];
+    providers.extend(pooled.iter().cloned());
+    providers.extend(settings.fallbacks.iter().map(|f| f.provider_id.clone()));
+    for (i, r) in settings.routes.iter().enumerate() {
+        let bad = |m: String| Err(ProfileError::Invalid(format!("proxy.routes[{i}]: {m}")));
+        if r.provider_id.is_none() && r.model.is_none() {
+            return bad("name a provider_id, a model or both".into());
+        }
+        if r.threshold_tokens.is_some() && r.when != Scenario::LongContext {
+            return bad("threshold_tokens goes with 'long_context' only".into());
+        }
+        if r.threshold_tokens == Some(0) {
+            return bad("threshold_tokens must be above 0".into());
+        }
+        if r.tag.is_some() && r.when != Scenario::Subagent {
+            return bad("tag goes with 'subagent' only".into());
+        }
+        if r.tag
+            .as_ref()
+            .is_some_and(|t| t.is_empty() || t.len() > 128)
+        {
+            return bad("tag must be 1-128 characters".into());
+        }
+        if let Some(p) = &r.provider_id
+            && !providers.contains(p)
+        {
+            return bad(format!(
+                "provider '{p}' is none of the profile's targets ({}); add a pool key or a fallback of it",
+                providers.join(", ")
+            ));
+        }
+        if r.model
+            .as_ref()
+            .is_some_and(|m| m.is_empty() || m.len() > 256)
+        {
+            return bad("model must be 1-256 characters".into());
+        }
+    }
+    if settings.routes.len() > 64 {
+        return Err(ProfileError::Invalid(
+            "proxy.routes: at most 64 rules".into(),
+        ));
+    }
+    let p = &settings.pool;
+    if !(p.skip_utilization > 0.0 && p.skip_utilization <= 1.0) {
+        return Err(ProfileError::Invalid(
+            "proxy.pool.skip_utilization must be above 0 and at most 1".into(),
+        ));
+    }
+    if !(1..=86_400).contains(&p.cooldown_secs) {
+        return Err(ProfileError::Invalid(
+            "proxy.pool.cooldown_secs must be between 1 and 86400".into(),
+        ));
+    }
+    let ins = &settings.inspector;
+    if ins.keep > MAX_KEEP {
+        return Err(ProfileError::Invalid(format!(
+            "proxy.inspector.keep must be at most {MAX_KEEP}"
+        )));
+    }
+    if !(256..=MAX_BODY_LIMIT).contains(&ins.body_limit) {
+        return Err(ProfileError::Invalid(format!(
+            "proxy.inspector.body_limit must be between 256 and {MAX_BODY_LIMIT}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

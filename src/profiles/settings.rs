@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::proxy::plan::{InspectorSettings, PoolSettings, RouteRule};
 use crate::store::profiles::ProfileRow;
 
 /// The proxy settings of a profile (used by the per-profile proxy).
@@ -19,6 +20,13 @@ pub struct ProxySettings {
     pub model_aliases: BTreeMap<String, String>,
     /// Tried in order when the primary target fails before any byte reached the agent.
     pub fallbacks: Vec<FallbackTarget>,
+    /// Routing by scenario (`crate::proxy::route`): the first rule a request matches
+    /// chooses its provider and model.
+    pub routes: Vec<RouteRule>,
+    /// How the pool's keys take turns (cool-down, the utilisation that skips a key).
+    pub pool: PoolSettings,
+    /// The request inspector: how many requests are kept, whether bodies are captured.
+    pub inspector: InspectorSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +42,10 @@ pub struct FallbackTarget {
     /// The profile whose stored key this target uses; default: this profile's own key.
     #[serde(default)]
     pub key_profile: Option<String>,
+    /// Its place among the profile's keys (lower first; the profile's own key is 0,
+    /// pool keys 0 unless given, fallbacks 100 unless given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
 }
 
 pub fn proxy_settings(row: &ProfileRow) -> ProxySettings {

@@ -42,6 +42,11 @@ pub struct ReportCtx {
     pub status: u16,
     pub started: std::time::Instant,
     pub ttfb: Option<Duration>,
+    /// The inspector's entry of this request (`super::inspect`).
+    pub entry: Option<super::inspect::Entry>,
+    /// The key that answered: its pool label and last four characters.
+    pub key_label: String,
+    pub key_hint: Option<String>,
 }
 
 pub struct TapBody {
@@ -105,6 +110,12 @@ impl TapBody {
         if let (Some(tap), Some(data)) = (self.tap.as_mut(), frame.data_ref()) {
             tap.feed(data);
         }
+        if let (Some(entry), Some(data)) = (
+            self.report.as_mut().and_then(|c| c.entry.as_mut()),
+            frame.data_ref(),
+        ) {
+            entry.see(data);
+        }
     }
 
     /// Reports the usage seen, once.
@@ -116,8 +127,17 @@ impl TapBody {
     }
 }
 
-/// Reports one finished request (for `/metrics`) and what `tap` read of its answer.
-fn report(ctx: ReportCtx, tap: Option<&mut UsageTap>) {
+/// Reports one finished request (for `/metrics` and the inspector) and what `tap` read
+/// of its answer.
+fn report(mut ctx: ReportCtx, tap: Option<&mut UsageTap>) {
+    let used = tap.and_then(|t| t.finish());
+    if let Some(entry) = ctx.entry.take() {
+        let (model, tokens) = used
+            .as_ref()
+            .map(|(m, t)| (m.as_deref(), Some(t)))
+            .unwrap_or_default();
+        entry.done(ctx.ttfb.map(|t| t.as_secs_f64() * 1000.0), tokens, model);
+    }
     ctx.reporter.request(ProxyRequest {
         profile: ctx.profile.clone(),
         target: ctx.provider.clone(),
@@ -125,7 +145,7 @@ fn report(ctx: ReportCtx, tap: Option<&mut UsageTap>) {
         duration_seconds: ctx.started.elapsed().as_secs_f64(),
         ttfb_seconds: ctx.ttfb.map(|t| t.as_secs_f64()),
     });
-    let Some((model, usage)) = tap.and_then(|t| t.finish()) else {
+    let Some((model, usage)) = used else {
         return;
     };
     let Some(model) = model.or(ctx.model) else {
@@ -141,6 +161,8 @@ fn report(ctx: ReportCtx, tap: Option<&mut UsageTap>) {
         source: "proxy".into(),
         session_id: None,
         dedupe_key: Some(dedupe_key()),
+        key_label: Some(ctx.key_label),
+        key_hint: ctx.key_hint,
         links: Default::default(),
     };
     // A count no real answer has (a broken or hostile upstream) is not reported: the

@@ -45,7 +45,110 @@ pub struct Plan {
     /// the same pipe (`crate::proxy::control`).
     #[serde(default)]
     pub stop: Option<super::control::Stop>,
+    /// Routing by scenario: the first rule a request matches picks its target and model.
+    #[serde(default)]
+    pub routes: Vec<RouteRule>,
+    /// How the targets' keys take turns (cool-downs, skipping a key near its limit).
+    #[serde(default)]
+    pub pool: PoolSettings,
+    /// What the proxy keeps of each request for the inspector.
+    #[serde(default)]
+    pub inspector: InspectorSettings,
 }
+
+/// What a request is, as a routing rule names it (see `crate::proxy::route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// Claude Code's background requests, on its small fast model (a `haiku` model).
+    Background,
+    /// Extended thinking (Anthropic's `thinking`) or reasoning (OpenAI's `reasoning`).
+    Thinking,
+    /// A request estimated over `threshold_tokens`.
+    LongContext,
+    /// A request that offers a web search tool.
+    WebSearch,
+    /// A sub-agent's request: its system prompt carries `<clown-route>TAG</clown-route>`.
+    Subagent,
+}
+
+impl Scenario {
+    pub fn label(self) -> &'static str {
+        match self {
+            Scenario::Background => "background",
+            Scenario::Thinking => "thinking",
+            Scenario::LongContext => "long_context",
+            Scenario::WebSearch => "web_search",
+            Scenario::Subagent => "subagent",
+        }
+    }
+}
+
+/// One routing rule: requests of scenario `when` go to the targets of `provider_id`
+/// (default: the profile's own provider) with `model` (default: as they would).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRule {
+    pub when: Scenario,
+    /// `long_context` only: the estimated input tokens above which it matches (60,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_tokens: Option<u64>,
+    /// `subagent` only: the tag it matches (any tag when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// The long-context threshold when a rule names none (claude-code-router's default).
+pub const LONG_CONTEXT_TOKENS: u64 = 60_000;
+
+/// How a profile's keys take turns.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolSettings {
+    /// A key whose rate-limit window is used this much (0–1, Anthropic's
+    /// `anthropic-ratelimit-unified-*-utilization`) gets no new conversation until the
+    /// window resets.
+    pub skip_utilization: f64,
+    /// The cool-down after a 429, 529 or 5xx when the answer names no reset time.
+    pub cooldown_secs: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            skip_utilization: 0.95,
+            cooldown_secs: 30,
+        }
+    }
+}
+
+/// The request inspector: how many requests the daemon keeps per profile, and whether
+/// bodies are captured (redacted, each cut at `body_limit` bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InspectorSettings {
+    pub keep: usize,
+    pub capture_bodies: bool,
+    pub body_limit: usize,
+}
+
+impl Default for InspectorSettings {
+    fn default() -> Self {
+        Self {
+            keep: 100,
+            capture_bodies: false,
+            body_limit: 16 * 1024,
+        }
+    }
+}
+
+/// Largest `keep` and `body_limit` a profile may ask for.
+pub const MAX_KEEP: usize = 10_000;
+pub const MAX_BODY_LIMIT: usize = 256 * 1024;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
@@ -69,6 +172,12 @@ pub struct Target {
     /// `/v1/messages` requests are translated (see `messages_chat`).
     #[serde(default)]
     pub messages_via_chat: bool,
+    /// The pool key this target uses (its label; none for the profile's own key), and
+    /// the key's last four characters: what the inspector and the pool's state show.
+    #[serde(default)]
+    pub key_label: Option<String>,
+    #[serde(default)]
+    pub key_hint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -153,6 +262,7 @@ impl std::fmt::Debug for Target {
             .field("model", &self.model)
             .field("responses_via_chat", &self.responses_via_chat)
             .field("messages_via_chat", &self.messages_via_chat)
+            .field("key_label", &self.key_label)
             .finish()
     }
 }
@@ -175,6 +285,8 @@ mod tests {
                 model: None,
                 responses_via_chat: false,
                 messages_via_chat: false,
+                key_label: None,
+                key_hint: None,
             }],
             model_aliases: BTreeMap::new(),
             timeouts: Timeouts {
@@ -186,6 +298,9 @@ mod tests {
             daemon_token: None,
             exit_on_stdin_eof: true,
             stop: None,
+            routes: Vec::new(),
+            pool: PoolSettings::default(),
+            inspector: InspectorSettings::default(),
         }
     }
 

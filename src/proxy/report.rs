@@ -27,6 +27,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
+use crate::requests::{InspectedRequest, PoolState};
 
 /// Events per post (the daemon takes JSON bodies up to 1 MiB).
 const MAX_BATCH: usize = 1000;
@@ -42,6 +43,8 @@ enum Report {
     Limits(LimitSnapshot),
     Request(ProxyRequest),
     Status(RequestStatus),
+    Inspected(Box<InspectedRequest>),
+    Pool(Box<PoolState>),
 }
 
 #[derive(Clone)]
@@ -115,6 +118,20 @@ impl Reporter {
         }
     }
 
+    /// Queues a request for the inspector (dropped when the queue is full).
+    pub fn inspected(&self, request: InspectedRequest) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(Report::Inspected(Box::new(request)));
+        }
+    }
+
+    /// Queues the key pool's state (the last one of a batch is sent).
+    pub fn pool(&self, state: PoolState) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(Report::Pool(Box::new(state)));
+        }
+    }
+
     /// Hands over the rate-limit headers of a response.
     pub fn limits(&self, snapshot: LimitSnapshot) {
         if let Some(tx) = &self.tx
@@ -158,6 +175,9 @@ struct Batch<'a> {
     requests: &'a [ProxyRequest],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     statuses: &'a [RequestStatus],
+    inspected: &'a [InspectedRequest],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<&'a PoolState>,
 }
 
 async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>) {
@@ -193,6 +213,9 @@ struct Parts {
     limits: Vec<LimitSnapshot>,
     requests: Vec<ProxyRequest>,
     statuses: Vec<RequestStatus>,
+    /// The inspector's entries and the pool's last state.
+    inspected: Vec<InspectedRequest>,
+    pool: Option<PoolState>,
 }
 
 /// The events, the limits, the requests and the statuses of a batch; a limits snapshot
@@ -205,12 +228,16 @@ fn split(batch: Vec<Report>) -> Parts {
         limits,
         requests,
         statuses,
+        inspected,
+        pool,
     } = &mut parts;
     for r in batch {
         match r {
             Report::Usage(e) => events.push(e),
             Report::Request(q) => requests.push(q),
             Report::Status(s) => statuses.push(s),
+            Report::Inspected(i) => inspected.push(*i),
+            Report::Pool(p) => *pool = Some(*p),
             Report::Limits(s) => match limits.last_mut() {
                 Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
                     last.ts = last.ts.max(s.ts);
@@ -229,11 +256,37 @@ async fn send(
     token: Option<&str>,
     parts: &Parts,
 ) {
+    let mut inspected = &parts.inspected[..];
+    // The daemon takes bodies up to 1 MiB: captured bodies go in posts of their own.
+    let mut size = 0;
+    let fits = inspected
+        .iter()
+        .position(|i| {
+            size += 512
+                + i.request_body.as_ref().map_or(0, String::len)
+                + i.response_body.as_ref().map_or(0, String::len)
+                + i.error.as_ref().map_or(0, String::len);
+            size > 700 * 1024
+        })
+        .unwrap_or(inspected.len())
+        .max(1)
+        .min(inspected.len());
+    let rest = &inspected[fits..];
+    inspected = &inspected[..fits];
+    if !rest.is_empty() {
+        let more = Parts {
+            inspected: rest.to_vec(),
+            ..Parts::default()
+        };
+        Box::pin(send(client, endpoint, token, &more)).await;
+    }
     let body = match serde_json::to_string(&Batch {
         events: &parts.events,
         limits: &parts.limits,
         requests: &parts.requests,
         statuses: &parts.statuses,
+        inspected,
+        pool: parts.pool.as_ref(),
     }) {
         Ok(b) => b,
         Err(e) => {

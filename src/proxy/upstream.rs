@@ -62,6 +62,8 @@ mod tests {
             model: None,
             responses_via_chat: false,
             messages_via_chat: false,
+            key_label: None,
+            key_hint: None,
         }
     }
 

@@ -58,6 +58,10 @@ pub struct UsageEvent {
     pub source: String,
     pub session_id: Option<String>,
     pub dedupe_key: Option<String>,
+    /// Through a proxy: the key that answered (its pool label, `primary` for the profile's
+    /// own) and its last four characters.
+    pub key_label: Option<String>,
+    pub key_hint: Option<String>,
     /// How an imported event relates to others; never on the wire.
     pub links: Links,
 }
@@ -93,6 +97,8 @@ impl UsageEvent {
             ("provider", &self.provider),
             ("session_id", &self.session_id),
             ("dedupe_key", &self.dedupe_key),
+            ("key_label", &self.key_label),
+            ("key_hint", &self.key_hint),
         ] {
             check_text(what, v.as_deref().unwrap_or_default(), false)?;
         }
@@ -139,6 +145,10 @@ struct WireEvent {
     session_id: Option<String>,
     #[serde(default)]
     dedupe_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_hint: Option<String>,
 }
 
 impl From<WireEvent> for UsageEvent {
@@ -161,6 +171,8 @@ impl From<WireEvent> for UsageEvent {
             session_id: w.session_id,
             dedupe_key: w.dedupe_key,
             links: Links::default(),
+            key_label: w.key_label,
+            key_hint: w.key_hint,
         }
     }
 }
@@ -182,6 +194,8 @@ impl From<UsageEvent> for WireEvent {
             source: e.source,
             session_id: e.session_id,
             dedupe_key: e.dedupe_key,
+            key_label: e.key_label,
+            key_hint: e.key_hint,
         }
     }
 }

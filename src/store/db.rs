@@ -310,6 +310,50 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX terminal_sessions_state ON terminal_sessions(state);
      CREATE INDEX usage_labels_session ON usage_labels(session_id);
      CREATE INDEX usage_raw_label ON usage_raw(label);",
+    // 15: a profile's key pool: more keys or subscription tokens (each may name its own
+    // provider, endpoint, base URL and model), tried by priority; secrets like `secrets`.
+    "CREATE TABLE pool_keys (
+        id          INTEGER PRIMARY KEY,
+        profile     TEXT NOT NULL REFERENCES profiles(alias) ON DELETE CASCADE,
+        label       TEXT NOT NULL,
+        secret      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        priority    INTEGER NOT NULL,
+        provider_id TEXT,
+        endpoint_id TEXT,
+        base_url    TEXT,
+        model       TEXT,
+        created_at  TEXT NOT NULL,
+        UNIQUE (profile, label)
+     ) STRICT;",
+    // 16: which key of a profile's pool answered a proxy request (its label and last four
+    // characters; never the key), kept with the event's other names: the labels table is
+    // rebuilt with the two columns in its key, and the view shows them.
+    "CREATE TABLE usage_labels_new (
+        id         INTEGER PRIMARY KEY,
+        profile    TEXT NOT NULL,
+        agent      TEXT NOT NULL,
+        provider   TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        key_label  TEXT NOT NULL DEFAULT '',
+        key_hint   TEXT NOT NULL DEFAULT '',
+        UNIQUE (profile, agent, provider, model, source, session_id, key_label, key_hint)
+     ) STRICT;
+     INSERT INTO usage_labels_new (id, profile, agent, provider, model, source, session_id)
+        SELECT id, profile, agent, provider, model, source, session_id FROM usage_labels;
+     DROP VIEW usage_events;
+     DROP TABLE usage_labels;
+     ALTER TABLE usage_labels_new RENAME TO usage_labels;
+     CREATE INDEX usage_labels_session ON usage_labels(session_id);
+     CREATE VIEW usage_events AS
+        SELECT r.key AS id, r.ts, l.profile, NULLIF(l.agent, '') AS agent, NULLIF(l.provider, '') AS provider,
+               l.model, r.input_tokens, r.output_tokens, r.cache_creation_input_tokens,
+               r.cache_read_input_tokens, l.source, NULLIF(l.session_id, '') AS session_id,
+               r.cache_creation_1h_tokens, r.reasoning_output_tokens, r.rev,
+               NULLIF(l.key_label, '') AS key_label, NULLIF(l.key_hint, '') AS key_hint
+        FROM usage_raw r JOIN usage_labels l ON l.id = r.label;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

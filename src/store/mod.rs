@@ -17,6 +17,7 @@ pub mod events;
 pub mod foreign;
 pub mod imports;
 pub mod limits;
+pub mod pool_keys;
 pub mod postgres;
 pub mod profiles;
 pub mod retention;

@@ -307,6 +307,66 @@ await step("starting and stopping a proxy through the API updates the page witho
   assert(await page.evaluate(() => window.__noReload === true), "the page was not reloaded");
 });
 
+await step("a proxy's rules and keys are edited on the page; its requests and pool arrive live", async () => {
+  const alias = process.env.PROXY_PROFILE;
+  // Enabled, so launches go through it.
+  const on = await api("PUT", `/api/profiles/${alias}/proxy`, { enabled: true });
+  assert(on.status === 200, JSON.stringify(on.json));
+  await page.goto(BASE + "/#/proxies");
+  await page.locator(`tr[data-alias="${alias}"][data-status="running"]`).waitFor({ timeout: TIMEOUT });
+  await page.locator(`tr[data-alias="${alias}"]`).getByRole("button", { name: "Details" }).click();
+  const detail = page.locator(`#proxy-detail[data-alias="${alias}"]`);
+  await detail.waitFor({ timeout: TIMEOUT });
+  await page.evaluate(() => { window.__noReload = true; });
+  // A routing rule through the form.
+  const rule = page.locator("#add-route");
+  await rule.locator("select[name=when]").selectOption("background");
+  await rule.locator("input[name=model]").fill("small-model");
+  await rule.getByRole("button", { name: "Add rule" }).click();
+  await page.locator('#proxy-routes tr[data-when="background"]').waitFor({ timeout: TIMEOUT });
+  const saved = await api("GET", `/api/profiles/${alias}`);
+  assert(JSON.stringify(saved.json.data.proxy.routes) === JSON.stringify([{ when: "background", model: "small-model" }])
+    && saved.json.data.proxy.enabled === true,
+    JSON.stringify(saved.json.data.proxy));
+  // A pool key: only its last four characters come back.
+  const secret = "sk-ant-api03-BROWSERPOOLKEY-0123456789-wxyz";
+  const key = page.locator("#add-key");
+  await key.locator("input[name=label]").fill("second");
+  await key.locator("input[name=secret]").fill(secret);
+  await key.getByRole("button", { name: "Add key" }).click();
+  const keyRow = page.locator('#proxy-keys tr[data-label="second"]');
+  await keyRow.waitFor({ timeout: TIMEOUT });
+  assert((await keyRow.textContent()).includes("…wxyz"), await keyRow.textContent());
+  assert(!(await page.content()).includes(secret), "the key is not on the page");
+  // The proxy restarted with the pool; a background request through it shows up live.
+  await page.locator(`tr[data-alias="${alias}"][data-status="running"]`).waitFor({ timeout: TIMEOUT });
+  const launch = await api("POST", `/api/profiles/${alias}/launch`);
+  const env = launch.json.data.env;
+  const r = await fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": env.ANTHROPIC_API_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: JSON.stringify({ model: "claude-haiku-4-5", max_tokens: 16, messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert(r.status === 200, `proxy answered ${r.status}`);
+  const row = page.locator('#proxy-requests tr[data-route="background"][data-status="200"]');
+  await row.waitFor({ timeout: TIMEOUT });
+  assert((await row.textContent()).includes("small-model"), await row.textContent());
+  await page.locator('#proxy-pool tr[data-key="second"][data-state="ready"]').waitFor({ timeout: TIMEOUT });
+  await page.locator('#proxy-pool tr[data-key="primary"]').waitFor({ timeout: TIMEOUT });
+  // Body capture switched on from the page.
+  const ins = page.locator("#inspector-settings");
+  await ins.locator("input[name=capture_bodies]").check();
+  await ins.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Inspector settings saved").waitFor({ timeout: TIMEOUT });
+  const after = (await api("GET", `/api/profiles/${alias}`)).json.data.proxy;
+  assert(after.inspector.capture_bodies === true && after.routes.length === 1 && after.enabled === true,
+    JSON.stringify(after));
+  await shot("proxy-detail");
+  assert(await page.evaluate(() => window.__noReload === true), "the page was not reloaded");
+  const off = await api("PUT", `/api/profiles/${alias}/proxy`, { enabled: false });
+  assert(off.status === 200, JSON.stringify(off.json));
+});
+
 await step("a page from another origin cannot call the API", async () => {
   const evil = http.createServer((req, res) => {
     res.writeHead(200, { "Content-Type": "text/html" });

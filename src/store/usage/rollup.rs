@@ -18,7 +18,7 @@ pub(super) struct Delta {
     last_ts: i64,
 }
 
-type LabelKey = (String, String, String, String, String, String);
+type LabelKey = [String; 8];
 
 /// Rollup changes accumulated during a transaction, applied once at its end; the label
 /// ids looked up in it; and the next change number (`rev`) to give an event, read once
@@ -94,35 +94,37 @@ impl Rollup {
 
     /// The id of the event's label, created when new.
     pub(super) fn label(&mut self, tx: &Transaction, e: &UsageEvent) -> Result<i64, StoreError> {
-        let key: LabelKey = (
+        let key: LabelKey = [
             e.profile.clone(),
             e.agent.clone().unwrap_or_default(),
             e.provider.clone().unwrap_or_default(),
             e.model.clone(),
             e.source.clone(),
             e.session_id.clone().unwrap_or_default(),
-        );
+            e.key_label.clone().unwrap_or_default(),
+            e.key_hint.clone().unwrap_or_default(),
+        ];
         if let Some(&id) = self.labels.get(&key) {
             return Ok(id);
         }
         let find = |tx: &Transaction| -> rusqlite::Result<Option<i64>> {
             tx.prepare_cached(
                 "SELECT id FROM usage_labels WHERE profile = ?1 AND agent = ?2 AND provider = ?3
-                   AND model = ?4 AND source = ?5 AND session_id = ?6",
+                   AND model = ?4 AND source = ?5 AND session_id = ?6 AND key_label = ?7
+                   AND key_hint = ?8",
             )?
-            .query_row(params![key.0, key.1, key.2, key.3, key.4, key.5], |r| {
-                r.get(0)
-            })
+            .query_row(rusqlite::params_from_iter(key.iter()), |r| r.get(0))
             .optional()
         };
         let id = match find(tx)? {
             Some(id) => id,
             None => {
                 tx.prepare_cached(
-                    "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
+                         key_label, key_hint)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?
-                .execute(params![key.0, key.1, key.2, key.3, key.4, key.5])?;
+                .execute(rusqlite::params_from_iter(key.iter()))?;
                 tx.last_insert_rowid()
             }
         };

@@ -106,6 +106,8 @@ pub fn days(stats: &StatsCache, profile: &str, tz: &TimeZone) -> (Vec<SummaryDay
                 session_id: None,
                 dedupe_key: Some(format!("claude-stats:{profile}:{}:{model}", day.date)),
                 links: Default::default(),
+                key_label: None,
+                key_hint: None,
             })
             .collect();
         let all = events.len();

@@ -109,6 +109,8 @@ fn line(r: &mut FileRead, bytes: &[u8]) {
         source: SOURCE_TRANSCRIPT.into(),
         session_id: text(l.session_id),
         dedupe_key: Some(key),
+        key_label: None,
+        key_hint: None,
         links: Links { supersedes, replay },
     });
 }

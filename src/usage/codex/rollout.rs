@@ -212,6 +212,8 @@ impl State {
                     source: SOURCE.into(),
                     session_id: Some(self.session.clone()),
                     dedupe_key: Some(key),
+                    key_label: None,
+                    key_hint: None,
                     links: Links::default(),
                 });
             }

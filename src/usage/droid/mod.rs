@@ -127,6 +127,8 @@ fn settings(r: &mut FileRead, path: &Path, mtime_ns: i64, bytes: &[u8]) {
         source: SOURCE.into(),
         session_id: Some(session.clone()),
         dedupe_key: Some(format!("droid:{session}")),
+        key_label: None,
+        key_hint: None,
         links: Links::default(),
     });
 }

@@ -148,6 +148,8 @@ fn event(
         source: SOURCE.into(),
         session_id: Some(session.to_string()),
         dedupe_key: Some(key),
+        key_label: None,
+        key_hint: None,
         links: Links::default(),
     }
 }

@@ -184,6 +184,8 @@ fn line(r: &mut FileRead, dir_session: &str, summary_model: Option<&str>, bytes:
             source: SOURCE.into(),
             session_id: Some(session.clone()),
             dedupe_key: Some(key),
+            key_label: None,
+            key_hint: None,
             links: Links::default(),
         });
     }

@@ -199,6 +199,8 @@ fn message(r: &mut FileRead, id: Option<&str>, session: Option<&str>, data: &[u8
         source: SOURCE.into(),
         session_id: session,
         dedupe_key: Some(format!("opencode:{id}")),
+        key_label: None,
+        key_hint: None,
         links: Links::default(),
     });
 }

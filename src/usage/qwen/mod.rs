@@ -137,6 +137,8 @@ fn line(r: &mut FileRead, bytes: &[u8]) {
         source: SOURCE.into(),
         session_id: (!session.is_empty()).then_some(session),
         dedupe_key: Some(key),
+        key_label: None,
+        key_hint: None,
         links: Links::default(),
     });
 }

@@ -175,6 +175,11 @@ fn event(profile: &str, source: &str) -> Value {
            "input_tokens": 3, "output_tokens": 4})
 }
 
+fn inspected(profile: &str) -> Value {
+    json!({"profile": profile, "id": 1, "at_ms": 1, "method": "POST", "path": "/v1/messages",
+           "route": "default", "target": "anthropic", "status": 200, "duration_ms": 1.0})
+}
+
 #[test]
 fn the_proxy_holds_a_usage_token_not_the_daemons() {
     let (_, _, root) = plain_user();
@@ -255,10 +260,21 @@ fn the_proxy_holds_a_usage_token_not_the_daemons() {
         json!({"events": [event("own", "cli")]}),
         json!({"sessions": [{"profile": "own", "started_at": 1, "source": "proxy"}]}),
         json!({"limits": [limits("other")]}),
+        json!({"inspected": [inspected("other")]}),
+        json!({"pool": {"profile": "other", "at_ms": 1, "members": []}}),
     ] {
         let msg = record(body.clone()).expect_error(403);
         assert!(msg.contains("proxy's token"), "{body}: {msg}");
     }
+    // Its own inspector entries are kept, bounded: an oversized one is refused whole.
+    let mut big = inspected("own");
+    big["error"] = json!("x".repeat(300 * 1024));
+    let msg = record(json!({"inspected": [inspected("own"), big]})).expect_error(400);
+    assert!(msg.contains("inspected[1]: error is longer than"), "{msg}");
+    record(json!({"inspected": [inspected("own")]})).expect_ok();
+    let kept = d.get("/api/proxy/own/requests").expect_ok();
+    assert_eq!(kept["requests"].as_array().unwrap().len(), 1, "{kept}");
+    assert!(d.get("/api/proxy/other/requests").expect_ok()["requests"] == json!([]));
     assert_eq!(usage_events(&env).len(), 1);
     // The daemon's token still records anything.
     let r = d.api(

@@ -1,14 +1,23 @@
-// Proxies: status, port, restarts, start and stop, and the log tail — all live.
+// Proxies: status, port, restarts, start and stop, the log tail, and the selected
+// proxy's requests, key pool, routing rules and keys (`proxy-detail.js`) — all live.
 
 import { get, getOr, post } from "../api.js";
 import { on } from "../events.js";
 import { el, badge, table, toast, ago } from "../util.js";
+import { detail } from "./proxy-detail.js";
 
 export async function render(root) {
-  const logBox = el("div.log", { id: "proxy-log" });
+  const logBox = el("div.log.short", { id: "proxy-log" });
+  const detailBox = el("div", { id: "proxy-detail-host" });
   let selected = null;
+  let shown = null;
 
   async function showLog(alias) {
+    if (shown?.alias !== alias) {
+      shown?.view.close();
+      shown = { alias, view: detail(alias) };
+      detailBox.replaceChildren(shown.view.node);
+    }
     selected = alias;
     const lines = await getOr(`/api/proxy/${encodeURIComponent(alias)}/logs?lines=200`, []);
     logBox.replaceChildren(el("div.muted", `— ${alias} —`), ...lines.map((l) => el("div", String(l))));
@@ -40,7 +49,7 @@ export async function render(root) {
           running
             ? el("button.small", { type: "button", onclick: () => act(p.alias, "stop") }, "Stop")
             : el("button.small.primary", { type: "button", onclick: () => act(p.alias, "start") }, "Start"),
-          el("button.small", { type: "button", onclick: () => showLog(p.alias) }, "Log"))));
+          el("button.small", { type: "button", onclick: () => showLog(p.alias) }, "Details"))));
     });
     root.querySelector("#proxy-table").replaceChildren(rows.length
       ? table(["Profile", "Status", "Port", "PID", "Restarts", "Started", ""], rows)
@@ -56,6 +65,7 @@ export async function render(root) {
     el("h1", "Proxies"),
     el("p.muted", "A profile's proxy keeps the real key away from the agent and records every request's tokens."),
     el("div", { id: "proxy-table" }),
+    detailBox,
     el("h2", "Log"), logBox);
   await draw();
   let pending = null;
@@ -66,5 +76,5 @@ export async function render(root) {
     on("profile_created", () => draw().catch(() => {})),
     on("profile_deleted", () => draw().catch(() => {})),
   ];
-  return () => offs.forEach((off) => off());
+  return () => { offs.forEach((off) => off()); shown?.view.close(); };
 }

@@ -1,0 +1,110 @@
+//! What the proxy answers itself, and the headers it passes on: JSON replies, errors in
+//! the agent's API's shape (Anthropic's for `/v1/messages`, OpenAI's elsewhere), the
+//! error of a pool whose every key is cooling down, and the hop-by-hop header filter.
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use super::body::ProxyBody;
+
+/// Headers a proxy must not forward (RFC 9110 §7.6.1), plus those the proxy replaces.
+fn skip(name: &HeaderName, request: bool, listed: &[&str]) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    ) || (request
+        && matches!(
+            name.as_str(),
+            // The key is swapped; the length recomputed; and the usage tap must read the
+            // response, so it comes back unencoded.
+            "host" | "x-api-key" | "authorization" | "content-length" | "accept-encoding"
+        ))
+        || listed.iter().any(|l| name.as_str().eq_ignore_ascii_case(l))
+}
+
+pub fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, request: bool) {
+    let mut listed: Vec<&str> = Vec::new();
+    for v in from.get_all(header::CONNECTION) {
+        if let Ok(v) = v.to_str() {
+            listed.extend(v.split(',').map(str::trim));
+        }
+    }
+    to.reserve(from.len());
+    for (name, value) in from {
+        if !skip(name, request, &listed) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+}
+
+pub fn json_response(status: StatusCode, body: String) -> Response<ProxyBody> {
+    let body = Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// An Anthropic-style error: `{"type":"error","error":{"type":…,"message":…}}`.
+pub fn error(status: StatusCode, kind: &str, message: &str) -> Response<ProxyBody> {
+    json_response(status, error_body(true, kind, message))
+}
+
+fn error_body(anthropic: bool, kind: &str, message: &str) -> String {
+    if anthropic {
+        serde_json::json!({"type": "error", "error": {"type": kind, "message": message}})
+    } else {
+        let code = match kind {
+            "rate_limit_error" => "rate_limit_exceeded",
+            _ => "server_error",
+        };
+        serde_json::json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+    }
+    .to_string()
+}
+
+/// Every key of the pool is cooling down: one error naming the soonest one back, a 429
+/// when rate limits put them there (else 503), with `retry-after`.
+pub fn exhausted(
+    path: &str,
+    profile: &str,
+    key: &str,
+    until_ms: i64,
+    limited: bool,
+) -> (Response<ProxyBody>, String) {
+    let now = super::pool::now_ms();
+    let secs = ((until_ms - now).max(0) + 999) / 1000;
+    let at =
+        jiff::Timestamp::from_second(until_ms.div_euclid(1000) + i64::from(until_ms % 1000 != 0))
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+    let message = format!(
+        "every key of profile '{profile}' is cooling down after {}; the soonest back is '{key}' at {at} (in {secs} s)",
+        if limited { "rate limits" } else { "errors" }
+    );
+    let (status, kind) = if limited {
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "overloaded_error")
+    };
+    let body = error_body(path.starts_with("/v1/messages"), kind, &message);
+    let mut resp = json_response(status, body.clone());
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1) as u64));
+    (resp, body)
+}
