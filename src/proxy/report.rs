@@ -39,7 +39,7 @@ const RETRIES: [u64; 3] = [200, 1000, 3000];
 
 /// What a request hands the reporter.
 enum Report {
-    Usage(UsageEvent),
+    Usage(Box<UsageEvent>),
     Limits(LimitSnapshot),
     Request(ProxyRequest),
     Status(RequestStatus),
@@ -105,7 +105,7 @@ impl Reporter {
             event.tokens.cache_read_input_tokens
         );
         if let Some(tx) = &self.tx
-            && tx.try_send(Report::Usage(event)).is_err()
+            && tx.try_send(Report::Usage(Box::new(event))).is_err()
         {
             tracing::warn!("usage queue full; an event was dropped");
         }
@@ -233,7 +233,7 @@ fn split(batch: Vec<Report>) -> Parts {
     } = &mut parts;
     for r in batch {
         match r {
-            Report::Usage(e) => events.push(e),
+            Report::Usage(e) => events.push(*e),
             Report::Request(q) => requests.push(q),
             Report::Status(s) => statuses.push(s),
             Report::Inspected(i) => inspected.push(*i),
