@@ -17,8 +17,10 @@ pub mod proxy;
 pub mod registry;
 pub mod reports;
 mod routes_setup;
+mod routes_share;
 mod routes_usage;
 pub mod setup;
+pub mod share;
 pub mod statusline;
 pub mod sync;
 mod table;
@@ -31,8 +33,6 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::routing::MethodRouter;
-
-pub use table::routes;
 
 use crate::app::AppState;
 
@@ -70,6 +70,18 @@ pub(crate) const fn route(
         public: false,
         handler,
     }
+}
+
+/// Every route the daemon serves.
+pub fn routes() -> Vec<Route> {
+    let mut all = table::routes();
+    all.extend(routes_share::routes());
+    all
+}
+
+/// The request bodies of [`routes_share`]'s routes, for the OpenAPI document.
+pub fn share_schemas() -> serde_json::Value {
+    routes_share::schemas()
 }
 
 /// The request bodies of [`routes_usage`]'s routes, for the OpenAPI document.
