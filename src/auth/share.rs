@@ -5,9 +5,10 @@
 //! page and its read-only WebSocket (`/ws/share/<token>`) and nothing else: as a bearer
 //! anywhere else it is refused (the guard answers 403), and it is never the daemon's
 //! token nor derived from it. Links are held only in the daemon's memory: they end when
-//! they expire, when they are revoked, when their session is removed, and when the
-//! daemon exits (a restart revokes them all; share again). Connected viewers watch
-//! [`ShareLinks::changes`] and are disconnected when their link goes.
+//! they expire, when they are revoked, and when the daemon exits (a restart revokes them
+//! all; share again); a link whose session was removed shows nothing (its socket says
+//! the session is not found). Connected viewers watch [`ShareLinks::changes`] and are
+//! disconnected when their link goes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
