@@ -169,10 +169,19 @@ await step("the key bar sends the keys a phone lacks, Ctrl as a latch, without t
   await shot(page, "phone-terminal");
 });
 
-await step("Paste sends the clipboard's text to the session", async () => {
+await step("Paste sends the clipboard's text to the session, or what was pasted into its box", async () => {
   await page.evaluate(() => navigator.clipboard.writeText("pasted on a phone"));
   await page.locator('#keybar button[data-key="paste"]').tap();
   await expectKeys("the pasted text", hex("pasted on a phone"));
+  // Where the page may not read the clipboard: a box to paste into by hand.
+  await context.clearPermissions();
+  await page.locator('#keybar button[data-key="paste"]').tap();
+  const box = page.locator("dialog #paste-text");
+  await box.waitFor({ timeout: TIMEOUT });
+  await box.fill("by hand");
+  await page.locator("dialog").getByRole("button", { name: "Send" }).tap();
+  await expectKeys("the text pasted by hand", hex("by hand"));
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
 });
 
 await step("Share makes a read-only link: the phone's viewer sees the screen, types nothing, and is cut off when revoked", async () => {
