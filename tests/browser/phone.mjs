@@ -34,6 +34,7 @@ async function step(name, fn) {
   } catch (e) {
     failed++;
     console.log(`not ok - ${name}: ${e.stack || e}`);
+    await page.screenshot({ path: path.join(ART, `phone-failed-${failed}.png`) }).catch(() => {});
   }
 }
 function assert(cond, msg) {
@@ -82,6 +83,22 @@ page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text(
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
 const shot = (p, name) => p.screenshot({ path: path.join(ART, `${name}.png`), fullPage: false });
 const rows = (p) => p.evaluate(() => [...document.querySelectorAll("#term .xterm-rows > div")].map((d) => d.textContent));
+// Real touch input (Chromium's), a finger dragged over the terminal of `p`.
+async function swiper(p) {
+  const box = await p.locator("#term").boundingBox();
+  const cdp = await p.context().newCDPSession(p);
+  const x = box.x + Math.min(box.width / 2, 150);
+  const drag = async (from, to) => {
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [{ x, y: from }] });
+    for (let i = 1; i <= 10; i++) {
+      await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [{ x, y: from + ((to - from) * i) / 10 }] });
+    }
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  };
+  const top = box.y + 20;
+  const bottom = box.y + Math.min(box.height, 700) - 20;
+  return { down: () => drag(top, bottom), up: () => drag(bottom, top) };
+}
 const numbers = async (p) => (await rows(p)).map((r) => /line-(\d{3})/.exec(r)).filter(Boolean).map((m) => Number(m[1]));
 
 await step("signed in on a phone, the terminal page puts the sessions that need you first", async () => {
@@ -110,26 +127,14 @@ await step("a swipe on the terminal scrolls through its scrollback and back", as
   await until("the last numbered line on screen", async () => (await numbers(page)).includes(150));
   const before = Math.min(...(await numbers(page)));
   assert(before > 100, `the screen starts at line ${before}`);
-  const box = await page.locator("#term").boundingBox();
-  const cdp = await context.newCDPSession(page);
-  const x = box.x + box.width / 2;
-  const swipe = async (from, to) => {
-    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [{ x, y: from }] });
-    for (let i = 1; i <= 10; i++) {
-      await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [{ x, y: from + ((to - from) * i) / 10 }] });
-    }
-    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
-  };
-  const top = box.y + 20;
-  const bottom = box.y + box.height - 20;
+  const swipe = await swiper(page);
   // A finger moving down shows older lines, many times over.
-  for (let i = 0; i < 8 && Math.min(...(await numbers(page))) > 1; i++) await swipe(top, bottom);
+  for (let i = 0; i < 8 && Math.min(...(await numbers(page))) > 1; i++) await swipe.down();
   const scrolled = await numbers(page);
   assert(scrolled.includes(1), `swiping never reached line 1: ${scrolled}`);
   await shot(page, "phone-scrollback");
-  for (let i = 0; i < 10 && !(await numbers(page)).includes(150); i++) await swipe(bottom, top);
+  for (let i = 0; i < 10 && !(await numbers(page)).includes(150); i++) await swipe.up();
   assert((await numbers(page)).includes(150), `back at the end: ${await numbers(page)}`);
-  await cdp.detach();
 });
 
 await step("the key bar sends the keys a phone lacks, Ctrl as a latch, without taking the focus", async () => {
@@ -196,6 +201,10 @@ await step("Share makes a read-only link: the phone's viewer sees the screen, ty
   await view.locator("#term-status").getByText("live").waitFor({ timeout: TIMEOUT });
   await view.locator("#term .xterm-rows").getByText("KEY:03").first().waitFor({ timeout: TIMEOUT });
   assert(!(await view.locator("#keybar").count()), "no key bar on a read-only view");
+  // The viewer scrolls back through the session's scrollback with a swipe too.
+  const swipe = await swiper(view);
+  for (let i = 0; i < 12 && !(await numbers(view)).includes(1); i++) await swipe.down();
+  assert((await numbers(view)).includes(1), `the viewer never reached line 1: ${await numbers(view)}`);
   await view.locator("#term").tap();
   await view.keyboard.type("zz");
   // The owner types after the viewer did: only the owner's byte arrives.

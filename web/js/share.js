@@ -3,13 +3,16 @@
 // Nothing typed here is sent; the daemon refuses input from a share link anyway.
 
 import { Terminal } from "../vendor/xterm-6.0.0/xterm.mjs";
+import { touchScroll } from "./touch.js";
 
 const token = decodeURIComponent(location.pathname.split("/").pop() || "");
 const statusEl = document.getElementById("term-status");
 const title = document.getElementById("share-title");
 const term = new Terminal({ disableStdin: true, cursorBlink: false, fontSize: 13, scrollback: 5000,
   fontFamily: 'ui-monospace, "SF Mono", Menlo, Consolas, monospace' });
-term.open(document.getElementById("term"));
+const host = document.getElementById("term");
+term.open(host);
+touchScroll(host, term);
 const proto = location.protocol === "https:" ? "wss:" : "ws:";
 let ended = false;
 let retries = 0;

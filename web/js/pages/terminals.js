@@ -13,6 +13,7 @@ import { get, getOr, post, del } from "../api.js";
 import { on } from "../events.js";
 import { el, badge, toast } from "../util.js";
 import { attentionBadge, needsYou, notificationButton } from "../attention.js";
+import { touchScroll } from "../touch.js";
 import { Terminal } from "../../vendor/xterm-6.0.0/xterm.mjs";
 import { FitAddon } from "../../vendor/addon-fit-0.11.0/addon-fit.mjs";
 
@@ -72,37 +73,6 @@ function pasteDialog() {
     dlg.showModal();
     area.focus();
   });
-}
-
-// A swipe on the terminal scrolls its scrollback, a row per row's height moved.
-function touchScroll(host, term) {
-  let lastY = null;
-  let rest = 0;
-  const rowHeight = () => {
-    const rows = host.querySelector(".xterm-rows");
-    return rows && term.rows ? rows.getBoundingClientRect().height / term.rows : 16;
-  };
-  const start = (e) => { if (e.touches.length === 1) { lastY = e.touches[0].clientY; rest = 0; } };
-  const move = (e) => {
-    if (lastY === null || e.touches.length !== 1) return;
-    const y = e.touches[0].clientY;
-    rest += lastY - y;
-    lastY = y;
-    const h = rowHeight();
-    const lines = Math.trunc(rest / h);
-    if (lines) { term.scrollLines(lines); rest -= lines * h; }
-    e.preventDefault();
-    e.stopPropagation();
-  };
-  const end = () => { lastY = null; };
-  host.addEventListener("touchstart", start, { capture: true, passive: true });
-  host.addEventListener("touchmove", move, { capture: true, passive: false });
-  host.addEventListener("touchend", end, { capture: true, passive: true });
-  return () => {
-    host.removeEventListener("touchstart", start, { capture: true });
-    host.removeEventListener("touchmove", move, { capture: true });
-    host.removeEventListener("touchend", end, { capture: true });
-  };
 }
 
 function attach(host, statusEl, session, keys) {
