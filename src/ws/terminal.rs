@@ -67,11 +67,9 @@ pub async fn share_handler(
     Path(token): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // It may have expired since (the guard wraps the status in the envelope).
     let Some((link, expires)) = state.shares().find(&token) else {
-        return crate::api::error::envelope_error(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "This share link is unknown, expired or revoked",
-        );
+        return axum::response::IntoResponse::into_response(axum::http::StatusCode::UNAUTHORIZED);
     };
     let viewer = Viewer {
         link: link.id,
