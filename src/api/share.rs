@@ -1,5 +1,7 @@
 //! Read-only share links of a terminal session (`auth::share`): make one with a lifetime,
-//! list and revoke them; and `/share/{token}`, the page a link opens.
+//! list and revoke them; and `/share/{token}`, the page a link opens. Each change is
+//! announced as `terminal_share_changed` (`session_id`, `links`: how many are alive; never
+//! a token).
 
 use std::time::Duration;
 
@@ -21,6 +23,14 @@ fn session_id(state: &AppState, id: &str) -> Result<String, ApiError> {
         .and_then(|uuid| state.terminals().get(uuid))
         .map(|s| s.id.to_string())
         .ok_or_else(|| ApiError::not_found(format!("Terminal session '{id}' not found")))
+}
+
+fn announce(state: &AppState, session: &str) {
+    let links = state.shares().list(session).len();
+    state.events().publish(
+        "terminal_share_changed",
+        json!({ "session_id": session, "links": links }),
+    );
 }
 
 /// The lifetime asked for in an optional body `{"ttl_secs": N}`.
@@ -72,6 +82,7 @@ pub async fn create(
         "share link {} made for terminal session {session} ({ttl_secs} s)",
         link.id
     );
+    announce(&state, &session);
     Ok(ok(json!({
         "id": link.id,
         "session_id": link.session_id,
@@ -93,6 +104,7 @@ pub async fn list(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -
 pub async fn revoke_all(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> ApiResult {
     let session = session_id(&state, &id)?;
     let revoked = state.shares().revoke(&session, None);
+    announce(&state, &session);
     Ok(ok(json!({ "revoked": revoked })))
 }
 
@@ -106,7 +118,10 @@ pub async fn revoke(
         0 => Err(ApiError::not_found(format!(
             "Share link '{link}' of session '{id}' not found (expired or revoked already?)"
         ))),
-        n => Ok(ok(json!({ "revoked": n }))),
+        n => {
+            announce(&state, &session);
+            Ok(ok(json!({ "revoked": n })))
+        }
     }
 }
 

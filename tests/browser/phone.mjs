@@ -193,6 +193,10 @@ await step("Share makes a read-only link: the phone's viewer sees the screen, ty
   await page.locator("#share").tap();
   const url = await page.locator("#share-url").inputValue({ timeout: TIMEOUT });
   assert(url.startsWith(`${BASE}/share/clown-share-`) && !url.includes(TOKEN), url);
+  // A link made elsewhere (here through the API, as the CLI does) shows up at once.
+  const other1 = await api("POST", `/api/terminal/sessions/${KEYS}/share`, { ttl_secs: 600 });
+  assert(other1.status === 200, JSON.stringify(other1.json));
+  await until("two live links listed", async () => (await page.locator("#share-box li").count()) === 2);
   // Someone else, on another phone, without the daemon's cookie.
   const other = await browser.newContext(phone);
   const view = await other.newPage();
@@ -214,10 +218,12 @@ await step("Share makes a read-only link: the phone's viewer sees the screen, ty
   await shot(view, "phone-share");
   const cookies = await other.cookies();
   assert(!cookies.some((c) => c.value === TOKEN), "the viewer never holds the daemon's token");
-  await page.locator("#share-box li button").first().tap();
+  await page.locator(`#share-box li:not([data-share="${other1.json.data.id}"]) button`).tap();
   await view.locator("#term-status").getByText("expired or was revoked").waitFor({ timeout: TIMEOUT });
   const again = await view.goto(url);
   assert(again.status() === 401, `a revoked link's page answered ${again.status()}`);
+  await until("only the other link listed", async () => (await page.locator("#share-box li").count()) === 1);
+  assert(!(await page.locator("#share-url").count()), "a revoked link's address is no longer offered");
   await other.close();
 });
 

@@ -78,8 +78,15 @@ fn a_share_link_shows_one_session_read_only_until_revoked() {
     let (mut out, mut texts) = (Vec::new(), Vec::new());
     read_until(&mut owner, &mut out, &mut texts, "ready");
 
+    let mut events = crate::ws::connect(d.port, "/ws/events", &d.token);
     let link = share(&d, &a, json!({"ttl_secs": 600}));
     let token = link["token"].as_str().unwrap().to_string();
+    let seen = events.read_text_frames_until("terminal_share_changed", |t| {
+        t.iter().any(|m| m.contains("terminal_share_changed"))
+    });
+    let changed: Value = serde_json::from_str(seen.last().unwrap()).unwrap();
+    assert_eq!(changed["data"], json!({"session_id": a, "links": 1}));
+    assert!(!seen.iter().any(|m| m.contains(&token)), "never the token");
     assert!(
         token.starts_with("clown-share-") && token.len() == 12 + 64,
         "{link}"

@@ -219,7 +219,7 @@ export async function render(root, params) {
     const kill = el("button.small.danger", { type: "button", onclick: async () => {
       await del(`/api/terminal/sessions/${encodeURIComponent(s.id)}`).catch((e) => toast(e.message, "error"));
     } }, "Terminate");
-    const shareBox = el("div", { id: "share-box" });
+    shareBox = el("div", { id: "share-box" });
     const share = el("button.small", { type: "button", id: "share", onclick: () => drawShare(shareBox, s, true).catch((e) => toast(e.message, "error")) }, "Share");
     pane.replaceChildren(el("div.toolbar", statusEl, el("span.spacer"), share, s.state === "running" ? kill : null), shareBox, wt, host, keys);
     detach = attach(host, statusEl, s, keys);
@@ -228,18 +228,21 @@ export async function render(root, params) {
 
   // Read-only share links: a new one (an hour) with its address to copy, and the live
   // ones, each revocable.
+  // The link this page made last (its address is shown while it is alive).
+  let made = null;
+  let shareBox = null;
   async function drawShare(box, s, make) {
     const base = `/api/terminal/sessions/${encodeURIComponent(s.id)}/share`;
-    let made = null;
     if (make) made = await post(base, { ttl_secs: 3600 });
     const links = await get(base);
     if (!links.length) { box.replaceChildren(); return; }
-    const url = made ? `${location.origin}${made.url}` : null;
+    const mine = made && made.session_id === s.id && links.some((l) => l.id === made.id) ? made : null;
+    const url = mine ? `${location.origin}${mine.url}` : null;
     box.replaceChildren(el("div.share.card",
       url ? el("div.share-new", el("b", "Read-only link "), el("input", { type: "text", readOnly: true, value: url, id: "share-url", "aria-label": "Share link", onfocus: (e) => e.target.select() }),
         el("button.small", { type: "button", onclick: async () => {
           try { await navigator.clipboard.writeText(url); toast("Link copied"); } catch { toast("Select the link and copy it"); }
-        } }, "Copy"), el("div.muted", `Anyone with it can watch this session (not type into it) until ${made.expires_at}.`)) : null,
+        } }, "Copy"), el("div.muted", `Anyone with it can watch this session (not type into it) until ${mine.expires_at}.`)) : null,
       el("ul.share-list", links.map((l) => el("li", { dataset: { share: l.id } }, `link ${l.id.slice(0, 6)} · expires ${l.expires_at} `,
         el("button.small.danger", { type: "button", onclick: async () => {
           await del(`${base}/${encodeURIComponent(l.id)}`).catch((e) => toast(e.message, "error"));
@@ -291,6 +294,10 @@ export async function render(root, params) {
     on("terminal_session_created", () => drawTabs().catch(() => {})),
     on("terminal_state_changed", () => drawTabs().catch(() => {})),
     on("terminal_attention_changed", () => drawTabs().catch(() => {})),
+    // Links made or revoked elsewhere (the CLI, another tab).
+    on("terminal_share_changed", (d) => {
+      if (shareBox && d.session_id === current) drawShare(shareBox, { id: current }, false).catch(() => {});
+    }),
     // The event stream came back (after a daemon restart): the list may have changed.
     on("connected", () => { drawTabs().catch(() => {}); drawInterrupted().catch(() => {}); }),
   ];
