@@ -6,13 +6,15 @@
 //! profiles' use cases, and the meter (blocks, reports, budgets, status line). Components get only the resources they need, never this handle.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use serde::Serialize;
 
+pub use crate::activity::Activity;
 use crate::agents::detect::Detector;
+use crate::auth::share::ShareLinks;
 use crate::auth::{SessionTokens, StatusKeys, Token, UsageTokens};
 use crate::config::Config;
 use crate::events::EventBus;
@@ -69,6 +71,7 @@ struct Inner {
     token: Token,
     usage_tokens: UsageTokens,
     status_keys: StatusKeys,
+    shares: ShareLinks,
     meter: Meter,
     log_tail: LogTail,
     started: Instant,
@@ -100,36 +103,6 @@ struct Inner {
     /// Whether the service manager keeps the sessions' lifelines (then every stop of this
     /// daemon lets go of them; the service's stop ends them).
     fdstore: bool,
-}
-
-/// Open connections and the moment the last one closed, for idle exit.
-#[derive(Default)]
-pub struct Activity {
-    open: AtomicUsize,
-    last_close: RwLock<Option<Instant>>,
-}
-
-impl Activity {
-    pub fn opened(&self) {
-        self.open.fetch_add(1, Ordering::SeqCst);
-    }
-
-    pub fn closed(&self) {
-        self.open.fetch_sub(1, Ordering::SeqCst);
-        *self.last_close.write().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-    }
-
-    pub fn open_connections(&self) -> usize {
-        self.open.load(Ordering::SeqCst)
-    }
-
-    /// When the daemon last did anything for a client (or `since` if never).
-    pub fn last_active(&self, since: Instant) -> Instant {
-        self.last_close
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .unwrap_or(since)
-    }
 }
 
 pub struct AppStateParts {
@@ -258,6 +231,7 @@ impl AppState {
                 token: parts.token,
                 usage_tokens,
                 status_keys,
+                shares: ShareLinks::default(),
                 meter,
                 log_tail: parts.log_tail,
                 started: Instant::now(),
@@ -364,6 +338,11 @@ impl AppState {
     /// Status-line tokens (each good for one profile's status line).
     pub fn status_keys(&self) -> &StatusKeys {
         &self.inner.status_keys
+    }
+
+    /// The terminal sessions' read-only share links.
+    pub fn shares(&self) -> &ShareLinks {
+        &self.inner.shares
     }
 
     /// Blocks, reports, limits, budgets and the status line.

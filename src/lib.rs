@@ -3,6 +3,7 @@
 //! `daemon` is the service (socket activated, notify-ready), `http` and `api` its HTTP
 //! surface, `store` the SQLite database, `cli` the thin clients of the HTTP API.
 
+pub mod activity;
 pub mod agents;
 pub mod api;
 pub mod app;

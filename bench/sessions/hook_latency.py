@@ -161,8 +161,13 @@ def main():
         hook_ms, post_ms = [], []
         direct = http.client.HTTPConnection("127.0.0.1", port)
         hauth = {"Authorization": f"Bearer {htoken}", "Content-Type": "application/json"}
+        # One alternation across both loops: every event changes the state, whatever the
+        # number of rounds (the same event twice in a row changes nothing, and nothing
+        # would come on /ws/events).
+        turn = 0
         for i in range(WARMUP + ROUNDS):
-            name, state = events[i % 2]
+            name, state = events[turn % 2]
+            turn += 1
             stdin = json.dumps({"session_id": "bench", "hook_event_name": name, "cwd": root}).encode()
             t0 = time.perf_counter()
             p = subprocess.Popen([binary, "hook", "claude"], env=hook_env, stdin=subprocess.PIPE,
@@ -175,7 +180,8 @@ def main():
             if i >= WARMUP:
                 hook_ms.append((t1 - t0) * 1000)
         for i in range(WARMUP + ROUNDS):
-            name, state = events[i % 2]
+            name, state = events[turn % 2]
+            turn += 1
             body = json.dumps({"agent": "claude", "event": name})
             t0 = time.perf_counter()
             direct.request("POST", f"/api/terminal/sessions/{sid}/hook", body=body, headers=hauth)

@@ -34,6 +34,7 @@ import time
 
 SESSIONS = int(os.environ.get("SESSIONS", "20"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
+DOWN_LINES = int(os.environ.get("DOWN_LINES", "100"))
 
 
 def free_port():
@@ -160,27 +161,27 @@ def main():
         # Polls with builtins and a slow sleep: the sessions cost nearly nothing while
         # the restart is measured.
         script = (f'i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo "s{n}-line-$i"; done; echo s{n}-MARK; '
-                  f'while true; do while [ ! -e {root}/flag ]; do sleep 0.2; done; '
-                  f'read r < {root}/flag; echo "s{n}-DOWN-$r"; : > {root}/flag.{n}.$r; '
-                  f'while [ -e {root}/flag ]; do sleep 0.2; done; done')
+                  f'r=0; while true; do while [ ! -e {root}/go.$r ]; do sleep 0.2; done; '
+                  f'i=0; while [ $i -lt {DOWN_LINES} ]; do i=$((i+1)); echo "s{n}-DOWN-$r-$i"; done; '
+                  f': > {root}/done.{n}.$r; r=$((r+1)); done')
         ids.append(call("POST", "/api/terminal/sessions",
                         {"profile_alias": "bench", "args": ["-c", script], "cols": 120, "rows": 40})["session_id"])
     screens = []
     for n, sid in enumerate(ids):
         ws = Ws(port, f"/ws/terminal/{sid}", token)
         ws.frame()  # connected
-        screens.append(ws.read_until(f"s{n}-MARK".encode()))
+        screens.append(ws.read_until(f"s{n}-MARK\r\n".encode()))
         ws.close()
     rounds = []
     try:
         for r in range(ROUNDS):
             call("POST", "/api/daemon/restart")
             daemon.wait(timeout=30)
-            with open(os.path.join(root, "flag.tmp"), "w") as f:
-                f.write(str(r))
-            os.rename(os.path.join(root, "flag.tmp"), os.path.join(root, "flag"))
+            # While no daemon runs, every session writes DOWN_LINES lines (a file per
+            # round, so no session can miss the start of the next one).
+            open(os.path.join(root, f"go.{r}"), "w").close()
             for n in range(SESSIONS):
-                while not os.path.exists(os.path.join(root, f"flag.{n}.{r}")):
+                while not os.path.exists(os.path.join(root, f"done.{n}.{r}")):
                     time.sleep(0.005)
             daemon, t_exec, t_ready = start_daemon()
             back = [None] * SESSIONS
@@ -191,13 +192,15 @@ def main():
                     ws = Ws(port, f"/ws/terminal/{sid}", token)
                     op, payload = ws.frame()
                     assert json.loads(payload)["type"] == "connected", payload
-                    line = f"s{n}-DOWN-{r}".encode()
-                    got = ws.read_until(line)
+                    last = f"s{n}-DOWN-{r}-{DOWN_LINES}\r\n".encode()
+                    got = ws.read_until(last)
                     t = time.perf_counter()
                     ws.close()
-                    # The same screen: what was there before, then what came since.
+                    # The same screen: what was there before, then exactly what the session
+                    # wrote while the daemon was down, nothing lost, nothing twice.
                     assert got.startswith(screens[n]), f"session {n}: the screen differs"
-                    assert got.rstrip().endswith(line), f"session {n}: {got[-200:]!r}"
+                    down = "".join(f"s{n}-DOWN-{r}-{i}\r\n" for i in range(1, DOWN_LINES + 1)).encode()
+                    assert got[len(screens[n]):] == down, f"session {n}: {got[len(screens[n]):][:200]!r}"
                     screens[n] = got
                     back[n] = t
                 except Exception as e:  # noqa: BLE001
@@ -215,7 +218,6 @@ def main():
             rounds.append(rnd)
             print(f"round {r + 1}: exec->READY {rnd['exec_to_ready_ms']:.1f} ms; READY->all {SESSIONS} back "
                   f"{rnd['ready_to_all_back_ms']:.1f} ms (first {rnd['ready_to_first_back_ms']:.1f})", flush=True)
-            os.remove(os.path.join(root, "flag"))
         worst = max(x["ready_to_all_back_ms"] for x in rounds)
         result = {"rounds": rounds, "worst_ready_to_all_back_ms": worst, "loadavg": os.getloadavg()}
         with open(os.path.join(out_dir, "restart.json"), "w") as f:

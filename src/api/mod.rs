@@ -21,8 +21,10 @@ pub mod reports;
 mod routes_proxy;
 mod routes_sessions;
 mod routes_setup;
+mod routes_share;
 mod routes_usage;
 pub mod setup;
+pub mod share;
 pub mod statusline;
 pub mod sync;
 mod table;
@@ -35,8 +37,6 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::routing::MethodRouter;
-
-pub use table::routes;
 
 use crate::app::AppState;
 
@@ -74,6 +74,13 @@ pub(crate) const fn route(
         public: false,
         handler,
     }
+}
+
+pub use table::routes;
+
+/// The request bodies of [`routes_share`]'s routes, for the OpenAPI document.
+pub fn share_schemas() -> serde_json::Value {
+    routes_share::schemas()
 }
 
 /// The request bodies of [`routes_usage`]'s routes, for the OpenAPI document.

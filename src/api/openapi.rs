@@ -106,7 +106,7 @@ fn responses(path: &str) -> Value {
         "200": {"description": "Success", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SuccessEnvelope"}}}},
         "400": err("Bad request (invalid parameters or body)"),
         "401": err("Missing or wrong token"),
-        "403": err("Host or Origin refused, or a scoped token (a proxy's usage token, a status-line token, a session's hook token, the metrics token) used beyond its route and profile"),
+        "403": err("Host or Origin refused, or a scoped token (a proxy's usage token, a status-line token, a session's hook token, a share link's token, the metrics token) used beyond its route and profile"),
         "404": err("Resource not found"),
         "409": err("Conflict"),
         "413": err("Body over the limit"),
@@ -116,7 +116,11 @@ fn responses(path: &str) -> Value {
 
 fn all_schemas() -> Value {
     let mut all = schemas();
-    for more in [added_schemas(), super::usage_schemas()] {
+    for more in [
+        added_schemas(),
+        super::usage_schemas(),
+        super::share_schemas(),
+    ] {
         if let (Some(a), Value::Object(b)) = (all.as_object_mut(), more) {
             a.extend(b);
         }

@@ -2,13 +2,14 @@
 //! it (`super::router` and `super::openapi` are both built from it). The shared setup's
 //! and the bindings' routes are in [`super::routes_setup`], the usage views', budgets' and
 //! status line's in [`super::routes_usage`], the key pools' and the request inspector's
-//! in [`super::routes_proxy`].
+//! in [`super::routes_proxy`], the share links' in [`super::routes_share`].
 
 use axum::routing::{delete, get, post, put};
 
 use super::{
     Route, agents, assets, daemon, imports, metrics, openapi, profiles, providers, proxy, registry,
-    route, routes_proxy, routes_sessions, routes_setup, routes_usage, sync, ui, usage,
+    route, routes_proxy, routes_sessions, routes_setup, routes_share, routes_usage, sync, ui,
+    usage,
 };
 
 /// Every route the daemon serves.
@@ -16,6 +17,7 @@ pub fn routes() -> Vec<Route> {
     let mut all = core_routes();
     all.extend(routes_sessions::routes());
     all.extend(routes_proxy::routes());
+    all.extend(routes_share::routes());
     all.extend(routes_setup::routes());
     all.extend(routes_usage::routes());
     all

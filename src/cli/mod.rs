@@ -21,6 +21,7 @@ mod proxy;
 mod restart;
 mod service;
 mod setup;
+mod share;
 mod status;
 mod statusline;
 mod table;

@@ -1,4 +1,4 @@
-//! `clown terminal list|new|attach|kill|cleanup`: terminal sessions in the daemon.
+//! `clown terminal list|new|attach|kill|share|cleanup`: terminal sessions in the daemon.
 //!
 //! Sessions are named by their id or any unique prefix of it. `attach` (and `new
 //! --attach`) connects this terminal to a session; see [`super::attach`].
@@ -65,6 +65,8 @@ enum TerminalCommand {
         /// The session's id, or a unique prefix of it.
         id: String,
     },
+    /// Make a read-only link to a session that expires (prints it); --list, --revoke.
+    Share(super::share::ShareArgs),
     /// Remove terminated sessions from the list.
     Cleanup,
     /// Sessions a stop, a reboot or a lost holder ended, and how each resumes.
@@ -266,6 +268,10 @@ pub async fn run(cli: &Cli, args: &TerminalArgs) -> anyhow::Result<i32> {
             } else {
                 print_worktree(&data);
             }
+        }
+        TerminalCommand::Share(share) => {
+            let id = resolve(&client, &share.id).await?;
+            return super::share::run(&client, &id, share).await;
         }
         TerminalCommand::Cleanup => {
             let before = count(&client.get("/api/terminal/sessions").await?);

@@ -12,6 +12,10 @@
 //!    `POST /api/statusline` — else 403; the request carries the [`Caller`], so the
 //!    handler keeps either token to its own profile. `GET /metrics` needs the token too,
 //!    or the metrics token ([`Caller::Metrics`]), which opens nothing else.
+//!    A share link's token ([`crate::auth::share::ShareLinks`]) comes in the path of
+//!    `/share/{token}` (its page) and `/ws/share/{token}` (its read-only WebSocket) and
+//!    opens those two only ([`Caller::Share`]); unknown, expired or revoked, the
+//!    WebSocket gets 401 and the page says so. As a bearer anywhere it is a 403.
 //! 4. A panic in a handler becomes a 500 envelope, and error responses produced by the
 //!    framework itself (405, 413, …) under `/api` and `/ws` are rewritten into the envelope.
 
@@ -28,7 +32,8 @@ use crate::api::error::envelope_error;
 use crate::api::extract::too_large;
 use crate::api::metrics::METRICS_PATH;
 use crate::app::AppState;
-use crate::auth::{Caller, authorized, caller};
+use crate::auth::share::SHARE_PREFIX;
+use crate::auth::{Caller, authorized, bearer, caller};
 use crate::http::conn::Conn;
 use crate::http::wire::MAX_HEADER_BYTES;
 
@@ -81,7 +86,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!("handler for {method} {path} panicked: {what}");
+            let shown = match share_token_in(&path) {
+                Some(_) => "a share link's path",
+                None => path.as_str(),
+            };
+            tracing::error!("handler for {method} {shown} panicked: {what}");
             envelope_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
         }
     };
@@ -141,8 +150,33 @@ fn check(
             ));
         }
     }
+    if let Some(presented) = share_token_in(path) {
+        return match state.shares().find(presented) {
+            Some((link, _)) => Verdict::Pass(Some(Caller::Share {
+                session: link.session_id,
+            })),
+            // The page explains; the WebSocket gets the envelope.
+            None if is_api_path(path) => Verdict::Refuse(envelope_error(
+                StatusCode::UNAUTHORIZED,
+                "This share link is unknown, expired or revoked",
+            )),
+            None => Verdict::Pass(None),
+        };
+    }
     if is_public(path) {
         return Verdict::Pass(None);
+    }
+    if let Some(presented) = bearer(headers).filter(|b| b.starts_with(SHARE_PREFIX)) {
+        return Verdict::Refuse(match state.shares().find(presented) {
+            Some(_) => envelope_error(
+                StatusCode::FORBIDDEN,
+                "A share link's token only opens its session's read-only view (GET /share/{token})",
+            ),
+            None => envelope_error(
+                StatusCode::UNAUTHORIZED,
+                "This share link is unknown, expired or revoked",
+            ),
+        });
     }
     let metrics_token = state.metrics_token();
     match caller(
@@ -188,6 +222,13 @@ fn check(
         }
         Some(who) => Verdict::Pass(Some(who)),
     }
+}
+
+/// The share token in the path of a share page or a share WebSocket.
+fn share_token_in(path: &str) -> Option<&str> {
+    path.strip_prefix("/share/")
+        .or_else(|| path.strip_prefix("/ws/share/"))
+        .filter(|t| !t.is_empty() && !t.contains('/'))
 }
 
 /// Whether `method path` is the hook route of `session`.

@@ -22,6 +22,10 @@
 //! whose socket accepts nothing for 10 s) is told so and disconnected; reconnecting
 //! resumes from the scrollback. The connection is closed with 1001 when the daemon shuts
 //! down and with 1000 when the session is removed by cleanup.
+//!
+//! `/ws/share/{token}` is the same stream for a share link's viewer, read only: every
+//! binary frame and control message is answered with an error and reaches nothing, and
+//! the connection is closed (4401) when the link expires or is revoked.
 
 use std::time::Duration;
 
@@ -44,13 +48,40 @@ const MAX_FRAME: usize = 256 * 1024;
 const SEND_STALL: Duration = Duration::from_secs(10);
 /// Close code for an unknown session.
 pub const CLOSE_NOT_FOUND: u16 = 4404;
+/// Close code when a share link expires or is revoked under its viewer.
+pub const CLOSE_SHARE_ENDED: u16 = 4401;
+/// What a viewer is told of its input.
+const READ_ONLY: &str = "This is a read-only view of the session: input is refused";
 
 pub async fn handler(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| serve(state, id, socket))
+    ws.on_upgrade(move |socket| serve(state, id, None, socket))
+}
+
+/// A share link's viewer (the guard checked the token and that it is alive).
+pub async fn share_handler(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // It may have expired since (the guard wraps the status in the envelope).
+    let Some((link, expires)) = state.shares().find(&token) else {
+        return axum::response::IntoResponse::into_response(axum::http::StatusCode::UNAUTHORIZED);
+    };
+    let viewer = Viewer {
+        link: link.id,
+        expires,
+    };
+    ws.on_upgrade(move |socket| serve(state, link.session_id, Some(viewer), socket))
+}
+
+/// A read-only client: its share link and when that expires.
+struct Viewer {
+    link: String,
+    expires: std::time::SystemTime,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,7 +98,7 @@ enum Next {
     Stop,
 }
 
-async fn serve(state: AppState, id: String, mut socket: WebSocket) {
+async fn serve(state: AppState, id: String, viewer: Option<Viewer>, mut socket: WebSocket) {
     let Some(session) = Uuid::parse_str(&id)
         .ok()
         .and_then(|uuid| state.terminals().get(uuid))
@@ -82,7 +113,15 @@ async fn serve(state: AppState, id: String, mut socket: WebSocket) {
     };
     let mut att = session.attach();
     let mut shutdown = state.shutdown_signal();
-    let hello = json!({"type": "connected", "session_id": session.id.to_string()});
+    let mut hello = json!({"type": "connected", "session_id": session.id.to_string()});
+    if viewer.is_some() {
+        // A viewer cannot size the terminal: it draws it at the session's size.
+        let info = session.info();
+        hello["read_only"] = json!(true);
+        hello["profile_alias"] = json!(info.profile_alias);
+        hello["cols"] = json!(info.cols);
+        hello["rows"] = json!(info.rows);
+    }
     if send_json(&mut socket, hello).await.is_err() {
         return;
     }
@@ -94,6 +133,14 @@ async fn serve(state: AppState, id: String, mut socket: WebSocket) {
         return;
     }
     let mut running = att.exit_code.is_none();
+    let read_only = viewer.is_some();
+    let mut links = state.shares().changes();
+    let left = viewer
+        .as_ref()
+        .and_then(|v| v.expires.duration_since(std::time::SystemTime::now()).ok())
+        .unwrap_or(Duration::from_secs(365 * 86_400));
+    let expiry = tokio::time::sleep(left);
+    tokio::pin!(expiry);
     if let Some(code) = att.exit_code
         && send_json(&mut socket, terminated(code)).await.is_err()
     {
@@ -108,6 +155,12 @@ async fn serve(state: AppState, id: String, mut socket: WebSocket) {
                 forward(&mut socket, out, &mut att.output, &mut running).await
             }
             msg = socket.recv() => match msg {
+                Some(Ok(Message::Binary(_) | Message::Text(_))) if read_only => {
+                    match send_json(&mut socket, json!({"type": "error", "message": READ_ONLY})).await {
+                        Ok(()) => Next::Continue,
+                        Err(()) => Next::Stop,
+                    }
+                }
                 Some(Ok(Message::Binary(data))) => {
                     session.write(data).await;
                     Next::Continue
@@ -122,6 +175,19 @@ async fn serve(state: AppState, id: String, mut socket: WebSocket) {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Next::Stop,
                 Some(Ok(_)) => Next::Continue,
             },
+            () = &mut expiry, if read_only => {
+                close(&mut socket, CLOSE_SHARE_ENDED, "share link expired").await;
+                Next::Stop
+            }
+            Ok(()) = links.changed(), if read_only => {
+                match viewer.as_ref().is_some_and(|v| state.shares().alive(&v.link)) {
+                    true => Next::Continue,
+                    false => {
+                        close(&mut socket, CLOSE_SHARE_ENDED, "share link revoked").await;
+                        Next::Stop
+                    }
+                }
+            }
             _ = shutdown.changed() => {
                 close(&mut socket, 1001, "daemon shutting down").await;
                 Next::Stop

@@ -209,3 +209,97 @@ fn the_first_run_in_chromium() {
     let sessions = d.get("/api/terminal/sessions").expect_ok();
     assert_eq!(sessions[0]["profile_alias"], "first", "{sessions}");
 }
+
+/// An agent that prints 150 numbered lines, then reads its terminal raw and reports each
+/// byte it reads: on its screen (`KEY:1b`) and, as hex, in `log`.
+const KEYS_AGENT: &str = r#"#!/bin/sh
+i=1
+while [ $i -le 150 ]; do printf 'line-%03d\r\n' $i; i=$((i+1)); done
+stty raw -echo
+while :; do
+  b=$(dd bs=1 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')
+  [ -n "$b" ] || exit 0
+  printf '%s\n' "$b" >> "@LOG@"
+  printf 'KEY:%s\r\n' "$b"
+done
+"#;
+
+/// The terminal on a phone (mobile emulation): the sessions that need you first, touch
+/// scrolling through the scrollback, the key bar and Paste (bytes checked where the
+/// session's program reads them), and a read-only share link opened on another phone.
+#[test]
+fn the_phone_terminal_in_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let env = TestEnv::new("phone");
+    let bin = install_echo_agent(&env);
+    let log = env.root.join("keys.log");
+    let script = bin.join("clown-test-keys");
+    std::fs::write(
+        &script,
+        KEYS_AGENT.replace("@LOG@", &log.display().to_string()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let agents_file = env.home.join(".config/clown/registry/agents.json");
+    let mut agents: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&agents_file).unwrap()).unwrap();
+    let mut keys = agents["agents"][0].clone();
+    keys["id"] = json!("keys");
+    keys["name"] = json!("Key test agent");
+    keys["binary"] = json!("clown-test-keys");
+    agents["agents"].as_array_mut().unwrap().push(keys);
+    std::fs::write(&agents_file, agents.to_string()).unwrap();
+    env.write_config(&format!(
+        "[agents]\nextra_paths = [\"{}\"]\n",
+        bin.display()
+    ));
+    let d = Daemon::start(&env);
+    for (agent, alias) in [("keys", "keys"), ("echoer", "waiting")] {
+        create_profile(
+            &d,
+            json!({"agent_id": agent, "alias": alias, "provider_id": "anthropic", "api_key": "sk-phone-0123456789abcdef"}),
+        );
+    }
+    let start = |alias: &str| {
+        d.api(
+            "POST",
+            "/api/terminal/sessions",
+            Some(&json!({"profile_alias": alias})),
+        )
+        .expect_ok()["session_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (keys_session, waiting) = (start("keys"), start("waiting"));
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/ui");
+    let deps = deps_bin().parent().unwrap().to_path_buf();
+    let out = std::process::Command::new("node")
+        .arg(format!(
+            "{}/tests/browser/phone.mjs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env("BASE", format!("http://127.0.0.1:{}", d.port))
+        .env("TOKEN", &d.token)
+        .env("ARTIFACTS", &artifacts)
+        .env("DEPS_DIR", deps.parent().unwrap())
+        .env("CHROMIUM", &chromium)
+        .env("KEYS_SESSION", &keys_session)
+        .env("WAITING_SESSION", &waiting)
+        .env("KEY_LOG", &log)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser steps failed:\n{stdout}\n{}\ndaemon log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        d.stderr()
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    // Nothing the read-only viewer typed reached the program.
+    let read = std::fs::read_to_string(&log).unwrap();
+    assert!(!read.lines().any(|b| b == "7a"), "{read}");
+    assert!(artifacts.join("phone-terminal.png").exists());
+}

@@ -192,6 +192,10 @@ fn openapi_describes_every_route() {
     }
     // Every documented operation is served: none falls to the "no route" fallback or 405.
     for (path, ops) in paths {
+        // Asking for a restart ends this daemon (tests/it/restart.rs covers that route).
+        if path == "/api/daemon/restart" {
+            continue;
+        }
         for method in ops.as_object().unwrap().keys() {
             // A restart would take the daemon away mid-loop (tests/it/restart.rs covers it).
             if path == "/api/daemon/restart" {

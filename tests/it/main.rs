@@ -25,6 +25,7 @@ mod sandbox;
 mod security;
 mod service_manager;
 mod setup;
+mod share;
 mod subscription;
 mod sync;
 mod terminal;

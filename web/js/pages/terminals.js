@@ -3,15 +3,79 @@
 // resized with it; a terminated session shows its exit code. The attached terminal tells
 // the daemon whether this window shows it (focused and visible), so no notification is
 // sent about a session someone is looking at.
+//
+// On a phone (a narrow or touch window) the sessions that need you come first, then the
+// terminal with a bar of the keys a phone keyboard lacks (Esc, Tab, a Ctrl latch that
+// applies to the next key, arrows, Ctrl-C) and Paste; a swipe on the terminal scrolls
+// through its scrollback. Share makes a read-only link (/share/<token>) that expires.
 
 import { get, getOr, post, del } from "../api.js";
 import { on } from "../events.js";
 import { el, badge, toast } from "../util.js";
 import { attentionBadge, needsYou, notificationButton } from "../attention.js";
+import { touchScroll } from "../touch.js";
 import { Terminal } from "../../vendor/xterm-6.0.0/xterm.mjs";
 import { FitAddon } from "../../vendor/addon-fit-0.11.0/addon-fit.mjs";
 
-function attach(host, statusEl, session) {
+// What a key of the bar sends. Arrows follow the terminal's cursor-key mode.
+function arrow(term, k) {
+  return (term.modes && term.modes.applicationCursorKeysMode ? "\x1bO" : "\x1b[") + k;
+}
+
+/// The byte Ctrl gives with `c` (letters and @[\]^_ and space; ? is DEL).
+function withCtrl(c) {
+  if (c.length !== 1) return c;
+  if (c === "?") return "\x7f";
+  if (c === " ") return "\x00";
+  const code = c.toUpperCase().charCodeAt(0);
+  return code >= 64 && code <= 95 ? String.fromCharCode(code & 0x1f) : c;
+}
+
+// The keys a phone keyboard lacks, and Paste. Buttons never take the focus from the
+// terminal (the phone's keyboard stays open).
+function keyBar(term, send) {
+  let ctrl = false;
+  const ctrlBtn = el("button.key", { type: "button", dataset: { key: "ctrl" }, "aria-pressed": "false", title: "Ctrl: applies to the next key" }, "Ctrl");
+  const setCtrl = (on) => { ctrl = on; ctrlBtn.setAttribute("aria-pressed", String(on)); ctrlBtn.classList.toggle("on", on); };
+  const key = (label, name, bytes, title) => el("button.key", { type: "button", dataset: { key: name }, title: title || label, "aria-label": title || label,
+    onclick: () => { send(typeof bytes === "function" ? bytes() : bytes); setCtrl(false); term.focus(); } }, label);
+  ctrlBtn.addEventListener("click", () => { setCtrl(!ctrl); term.focus(); });
+  async function paste() {
+    let text = null;
+    try {
+      if (navigator.clipboard && navigator.clipboard.readText) text = await navigator.clipboard.readText();
+    } catch { text = null; }
+    if (text === null) text = await pasteDialog();
+    if (text) term.paste(text);
+    term.focus();
+  }
+  const bar = el("div.keybar", { id: "keybar", role: "toolbar", "aria-label": "Terminal keys" },
+    key("Esc", "esc", "\x1b", "Escape"), key("Tab", "tab", "\t"), ctrlBtn,
+    key("←", "left", () => arrow(term, "D"), "Left"), key("↑", "up", () => arrow(term, "A"), "Up"),
+    key("↓", "down", () => arrow(term, "B"), "Down"), key("→", "right", () => arrow(term, "C"), "Right"),
+    key("^C", "ctrl-c", "\x03", "Ctrl-C"),
+    el("button.key", { type: "button", dataset: { key: "paste" }, onclick: paste }, "Paste"));
+  // A tap on a key must not move the focus (and close the phone's keyboard).
+  bar.addEventListener("mousedown", (e) => e.preventDefault());
+  return { bar, takeCtrl: () => { const was = ctrl; setCtrl(false); return was; } };
+}
+
+// Where the clipboard cannot be read: a box to paste into by hand.
+function pasteDialog() {
+  return new Promise((resolve) => {
+    const area = el("textarea", { rows: 5, id: "paste-text", "aria-label": "Text to paste" });
+    const dlg = el("dialog", null, el("h2", "Paste into the terminal"), area,
+      el("div.actions",
+        el("button", { type: "button", onclick: () => { dlg.close(); resolve(null); } }, "Cancel"),
+        el("button.primary", { type: "button", onclick: () => { const t = area.value; dlg.close(); resolve(t); } }, "Send")));
+    dlg.addEventListener("close", () => { dlg.remove(); resolve(null); });
+    document.body.append(dlg);
+    dlg.showModal();
+    area.focus();
+  });
+}
+
+function attach(host, statusEl, session, keys) {
   const term = new Terminal({ cursorBlink: true, fontSize: 13, convertEol: false, scrollback: 5000,
     fontFamily: 'ui-monospace, "SF Mono", Menlo, Consolas, monospace' });
   const fit = new FitAddon();
@@ -71,7 +135,11 @@ function attach(host, statusEl, session) {
   }
   open();
   const enc = new TextEncoder();
-  term.onData((d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
+  const send = (d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); };
+  const bar = keyBar(term, send);
+  keys.replaceChildren(bar.bar);
+  term.onData((d) => send(bar.takeCtrl() ? withCtrl(d) : d));
+  const untouch = touchScroll(host, term);
   term.onResize(sendResize);
   const onWinResize = () => fit.fit();
   window.addEventListener("resize", onWinResize);
@@ -83,6 +151,7 @@ function attach(host, statusEl, session) {
     window.removeEventListener("blur", reportFocus);
     document.removeEventListener("visibilitychange", reportFocus);
     closed = true;
+    untouch(); keys.replaceChildren();
     ro.disconnect(); window.removeEventListener("resize", onWinResize); if (ws) ws.close(); term.dispose();
   };
 }
@@ -93,9 +162,10 @@ export async function render(root, params) {
   const tabs = el("div.tabs", { role: "tablist" });
   const statusEl = el("div.term-status", { id: "term-status" });
   const host = el("div.term-host", { id: "term" });
+  const keys = el("div", { id: "keys" });
   const profileSel = el("select", { "aria-label": "Profile" });
   const pane = el("div", { id: "term-pane" });
-  const needs = el("div");
+  const needs = el("div.needs-wrap");
   const stopped = el("div", { id: "interrupted" });
 
   // Sessions a stop, a reboot or a lost holder ended: one click resumes each.
@@ -149,8 +219,35 @@ export async function render(root, params) {
     const kill = el("button.small.danger", { type: "button", onclick: async () => {
       await del(`/api/terminal/sessions/${encodeURIComponent(s.id)}`).catch((e) => toast(e.message, "error"));
     } }, "Terminate");
-    pane.replaceChildren(el("div.toolbar", statusEl, el("span.spacer"), s.state === "running" ? kill : null), wt, host);
-    detach = attach(host, statusEl, s);
+    shareBox = el("div", { id: "share-box" });
+    const share = el("button.small", { type: "button", id: "share", onclick: () => drawShare(shareBox, s, true).catch((e) => toast(e.message, "error")) }, "Share");
+    pane.replaceChildren(el("div.toolbar", statusEl, el("span.spacer"), share, s.state === "running" ? kill : null), shareBox, wt, host, keys);
+    detach = attach(host, statusEl, s, keys);
+    drawShare(shareBox, s, false).catch(() => {});
+  }
+
+  // Read-only share links: a new one (an hour) with its address to copy, and the live
+  // ones, each revocable.
+  // The link this page made last (its address is shown while it is alive).
+  let made = null;
+  let shareBox = null;
+  async function drawShare(box, s, make) {
+    const base = `/api/terminal/sessions/${encodeURIComponent(s.id)}/share`;
+    if (make) made = await post(base, { ttl_secs: 3600 });
+    const links = await get(base);
+    if (!links.length) { box.replaceChildren(); return; }
+    const mine = made && made.session_id === s.id && links.some((l) => l.id === made.id) ? made : null;
+    const url = mine ? `${location.origin}${mine.url}` : null;
+    box.replaceChildren(el("div.share.card",
+      url ? el("div.share-new", el("b", "Read-only link "), el("input", { type: "text", readOnly: true, value: url, id: "share-url", "aria-label": "Share link", onfocus: (e) => e.target.select() }),
+        el("button.small", { type: "button", onclick: async () => {
+          try { await navigator.clipboard.writeText(url); toast("Link copied"); } catch { toast("Select the link and copy it"); }
+        } }, "Copy"), el("div.muted", `Anyone with it can watch this session (not type into it) until ${mine.expires_at}.`)) : null,
+      el("ul.share-list", links.map((l) => el("li", { dataset: { share: l.id } }, `link ${l.id.slice(0, 6)} · expires ${l.expires_at} `,
+        el("button.small.danger", { type: "button", onclick: async () => {
+          await del(`${base}/${encodeURIComponent(l.id)}`).catch((e) => toast(e.message, "error"));
+          drawShare(box, s, false).catch(() => {});
+        } }, "Revoke"))))));
   }
 
   // A session's worktree: what it changed; once it has ended, keep, merge or remove it.
@@ -190,13 +287,17 @@ export async function render(root, params) {
   } }, "New session");
   const cleanup = el("button", { type: "button", onclick: async () => { await post("/api/terminal/cleanup").catch((e) => toast(e.message, "error")); current = null; show(); } }, "Clean up ended");
 
-  root.replaceChildren(el("h1", "Terminals"), needs, el("div.toolbar", profileSel, dirInput, el("label.check", inWorktree, " in a worktree"), start, el("span.spacer"), notificationButton(), cleanup), tabs, pane, stopped);
+  root.replaceChildren(el("div.terminals", el("h1", "Terminals"), needs, el("div.toolbar.new-session", profileSel, dirInput, el("label.check", inWorktree, " in a worktree"), start, el("span.spacer"), notificationButton(), cleanup), tabs, pane, stopped));
   await show();
   await drawInterrupted().catch(() => {});
   const offs = [
     on("terminal_session_created", () => drawTabs().catch(() => {})),
     on("terminal_state_changed", () => drawTabs().catch(() => {})),
     on("terminal_attention_changed", () => drawTabs().catch(() => {})),
+    // Links made or revoked elsewhere (the CLI, another tab).
+    on("terminal_share_changed", (d) => {
+      if (shareBox && d.session_id === current) drawShare(shareBox, { id: current }, false).catch(() => {});
+    }),
     // The event stream came back (after a daemon restart): the list may have changed.
     on("connected", () => { drawTabs().catch(() => {}); drawInterrupted().catch(() => {}); }),
   ];

@@ -22,6 +22,10 @@
 //! And [`SessionTokens`]: one per terminal session, `clown-hook-` and 64 hex digits, given
 //! to the session's agent (its hooks inherit it) and nothing else. [`caller`] names it
 //! [`Caller::Hook`], which the guard lets through to that session's hook route only.
+//! And [`share::ShareLinks`]: read-only links to one terminal session, with a lifetime
+//! ([`Caller::Share`]: that session's share page and read-only WebSocket only).
+
+pub mod share;
 
 use std::collections::HashMap;
 use std::io;
@@ -93,7 +97,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -131,6 +135,9 @@ pub enum Caller {
     Statusline { profile: String },
     /// A terminal session's hook token: reporting that session's hook events, nothing else.
     Hook { session: String },
+    /// A share link's token (in the path of `/share/…` and `/ws/share/…`): watching that
+    /// session, nothing else.
+    Share { session: String },
 }
 
 /// The start of every status-line token.
