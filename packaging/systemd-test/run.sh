@@ -667,8 +667,16 @@ t_stop() {
     journal_has alice "$cursor" "Got notification message from PID $main (STOPPING=1"
 }
 
+cgroup_empty() {
+  [ -z "$(cgroup_procs)" ]
+}
+
 t_stop_empty() {
   local left alive
+  # The unit leaves the sessions' holders to a restart (KillMode=process); on a stop the
+  # manager releases its descriptor store, each holder's lifeline ends, and the holders end
+  # their agents and whatever else is left in the unit, then exit.
+  wait_until 15 "the unit's cgroup empty" cgroup_empty
   left="$(cgroup_procs)"
   [ -z "$left" ] || fail "still in the cgroup: $left" || return 1
   alive="$(in_root sh -c 'for p; do [ -d /proc/$p ] && cat /proc/$p/cmdline | tr "\0" " " && echo; done; exit 0' _ $STOP_PIDS)"

@@ -117,6 +117,7 @@ async fn run() -> Result<i32, String> {
         .cloned()
         .unwrap_or_default();
     let mut stopping = false;
+    let mut service_stopped = false;
     let mut lifeline = lifeline;
     let (mut term, mut hup, mut int) = (
         signal(SignalKind::terminate()).map_err(|e| e.to_string())?,
@@ -157,6 +158,7 @@ async fn run() -> Result<i32, String> {
                 log(&id, "the service stopped: ending the session");
                 lifeline = None;
                 stopping = true;
+                service_stopped = true;
                 tokio::spawn(kill::end_session(pid));
             }
             _ = term.recv(), if !stopping => { stopping = true; tokio::spawn(kill::end_session(pid)); }
@@ -200,8 +202,67 @@ async fn run() -> Result<i32, String> {
     if let Err(e) = crate::paths::write_private_file(&spec.exit_file, &text) {
         log(&id, &format!("cannot record the exit code {code}: {e}"));
     }
+    if service_stopped {
+        sweep_service().await;
+    }
     Ok(0)
 }
+
+/// After the service stopped (not restarted): ends what is left of the service's processes
+/// besides the session holders — descendants of an agent that left its session
+/// (`setsid`) — as the service manager would have, had the unit not told it to leave them
+/// for a restart (`KillMode=process`). Only in clown's own service cgroup.
+#[cfg(target_os = "linux")]
+async fn sweep_service() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return;
+    };
+    let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
+        return;
+    };
+    let unit = path.rsplit('/').next().unwrap_or_default();
+    if !(unit.starts_with("clown") && unit.ends_with(".service")) {
+        return;
+    }
+    // The unified hierarchy, at /sys/fs/cgroup or (hybrid layout) /sys/fs/cgroup/unified.
+    let Some(procs) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(|base| format!("{base}{path}/cgroup.procs"))
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        return;
+    };
+    let me = std::process::id() as i32;
+    let others = || -> Vec<i32> {
+        std::fs::read_to_string(&procs)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+            .filter(|&p| p != me)
+            .filter(|p| {
+                let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                // Holders end their own; a daemon started again meanwhile is the unit's.
+                !cmd.split(|&b| b == 0)
+                    .any(|a| a == b"session-holder" || a == b"daemon")
+            })
+            .collect()
+    };
+    for (sig, then) in [(Signal::SIGTERM, 500), (Signal::SIGKILL, 0)] {
+        let left = others();
+        if left.is_empty() {
+            return;
+        }
+        for p in left {
+            let _ = kill(Pid::from_raw(p), sig);
+        }
+        tokio::time::sleep(Duration::from_millis(then)).await;
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn sweep_service() {}
 
 /// The next message on the daemon's connection; None when it is gone (never resolves
 /// without one).
