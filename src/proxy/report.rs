@@ -118,15 +118,26 @@ impl Reporter {
         }
     }
 
-    /// Queues a request for the inspector (dropped when the queue is full).
+    /// Queues a request for the inspector (dropped when the queue is full). One the daemon
+    /// would refuse (a broken or hostile upstream's counts) is left out here: it must not
+    /// cost the usage events of its batch.
     pub fn inspected(&self, request: InspectedRequest) {
+        if let Err(e) = request.validate() {
+            tracing::warn!("an inspector entry not sent: {e}");
+            return;
+        }
         if let Some(tx) = &self.tx {
             let _ = tx.try_send(Report::Inspected(Box::new(request)));
         }
     }
 
-    /// Queues the key pool's state (the last one of a batch is sent).
+    /// Queues the key pool's state (the last one of a batch is sent); as above, one the
+    /// daemon would refuse is left out.
     pub fn pool(&self, state: PoolState) {
+        if let Err(e) = state.validate() {
+            tracing::warn!("the pool's state not sent: {e}");
+            return;
+        }
         if let Some(tx) = &self.tx {
             let _ = tx.try_send(Report::Pool(Box::new(state)));
         }
