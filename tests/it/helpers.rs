@@ -87,6 +87,11 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // CLOWN_TEST_KEEP=1 keeps a failed test's directory (daemon log, homes) to look at.
+        if std::thread::panicking() && std::env::var_os("CLOWN_TEST_KEEP").is_some() {
+            eprintln!("kept {}", self.root.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }

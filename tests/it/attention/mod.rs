@@ -106,9 +106,19 @@ impl Events {
     /// Reads until session `id` changes to `state` (or has, since the last wait); returns
     /// the event's data and the moment it was read.
     pub fn wait(&mut self, id: &str, state: &str, timeout: Duration) -> (Value, Instant) {
+        self.wait_any(id, &[state], timeout)
+    }
+
+    /// Reads until session `id` changes to one of `states`; as [`Events::wait`].
+    pub fn wait_any(&mut self, id: &str, states: &[&str], timeout: Duration) -> (Value, Instant) {
+        let state = states.join(" or ");
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(pos) = self.seen.iter().position(|(i, s, _)| i == id && s == state) {
+            if let Some(pos) = self
+                .seen
+                .iter()
+                .position(|(i, s, _)| i == id && states.contains(&s.as_str()))
+            {
                 let (_, _, data) = self.seen.remove(pos);
                 // What came before belongs to the past.
                 self.seen.drain(..pos);
