@@ -162,7 +162,7 @@ async fn run(
             ev = profiles.recv() => match ev {
                 Ok(e) if e.kind == "profile_created" || e.kind == "profile_deleted" => Signal::Rescan,
                 Ok(_) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Signal::Rescan,
                 Err(_) => return,
             },
         };
@@ -170,6 +170,21 @@ async fn run(
         let deadline = tokio::time::Instant::now() + GATHER;
         while let Ok(Some(s)) = tokio::time::timeout_at(deadline, rx.recv()).await {
             signals.push(s);
+        }
+        // Profiles created or deleted meanwhile are one re-plan with this one, not one
+        // each (a thousand creates would otherwise queue a thousand full imports).
+        loop {
+            match profiles.try_recv() {
+                Ok(e) if e.kind == "profile_created" || e.kind == "profile_deleted" => {
+                    signals.push(Signal::Rescan);
+                }
+                // Events were missed: whatever they were, re-plan.
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
+                    signals.push(Signal::Rescan);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
         }
         let mut changed: HashSet<PathBuf> = HashSet::new();
         let mut whole: Vec<&'static AgentLogs> = Vec::new();
