@@ -4,7 +4,7 @@
 //
 // Env: BASE (http://127.0.0.1:PORT), TOKEN, ARTIFACTS, TERM_PROFILE (a profile whose
 // agent echoes input), PROXY_PROFILE (with a limits snapshot), LOGIN_PROFILE (Claude Code
-// with its own login), BOUND_DIR (bound to TERM_PROFILE), CHROMIUM (default
+// with its own login), PROXY_HOME (PROXY_PROFILE's home), BOUND_DIR (bound to TERM_PROFILE), CHROMIUM (default
 // /usr/bin/chromium).
 
 import { createRequire } from "node:module";
@@ -406,10 +406,14 @@ await step("the setup page turns clown's status line on and off for every profil
   await page.reload();
   await page.locator("#status-line-note", { hasText: / statusline$/ }).waitFor({ timeout: TIMEOUT });
   assert(await page.locator("#status-line").isChecked(), "on after a reload");
+  // Written into the Claude Code profile's own settings.
+  const settings = () => JSON.parse(fs.readFileSync(path.join(process.env.PROXY_HOME, "settings.json"), "utf8"));
+  assert(settings().statusLine && settings().statusLine.command === on.command, JSON.stringify(settings().statusLine));
   await shot("setup-status-line");
   await page.locator("#status-line").uncheck();
   await page.locator("#status-line-note", { hasText: "no status line in the shared setup" }).waitFor({ timeout: TIMEOUT });
   assert(!(await api("GET", "/api/setup")).json.data.setup.status_line, "removed from the shared setup");
+  assert(!settings().statusLine, `removed from the profile's settings: ${JSON.stringify(settings().statusLine)}`);
 });
 
 await step("starting and stopping a proxy through the API updates the page without a reload", async () => {
