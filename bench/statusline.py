@@ -104,6 +104,9 @@ def main():
         # The floor of this way of timing: a process that does nothing.
         floor_t, _ = timed(["/bin/true"], env, stdin, runs)
         log(f"/bin/true: {dist(floor_t, 1000)}")
+        # Starting clown itself (no daemon asked).
+        version_t, _ = timed([binary, "--version"], env, stdin, runs)
+        log(f"clown --version: {dist(version_t, 1000)}")
         cc_home = os.path.join(work, "ccusage-home")
         os.makedirs(cc_home)
         cc_env = {"HOME": cc_home, "PATH": "/usr/bin:/bin", "TZ": "UTC", "NO_COLOR": "1", "CLAUDE_CONFIG_DIR": claude_dir}
@@ -117,7 +120,7 @@ def main():
         save(out, "statusline", {
             "data_bytes": size, "files": files, "import_s": import_s,
             "clown_ms": dist(clown_t, 1000), "clown_line": clown_line, "machine_clown": machine_clown,
-            "bin_true_ms": dist(floor_t, 1000),
+            "bin_true_ms": dist(floor_t, 1000), "clown_version_ms": dist(version_t, 1000),
             "ccusage_no_cache_ms": dist(cc_t, 1000), "ccusage_line": cc_line, "machine_ccusage": machine_cc,
             "ccusage_cached_ms": dist(cached_t, 1000)})
     finally:
