@@ -92,8 +92,13 @@ export async function renderLive(host) {
   }
   await Promise.all([drawBlocks(), drawLimits()]);
 
+  // At most one redraw per 250 ms however fast usage arrives (a steady stream never
+  // postpones it).
   let pending = null;
-  const later = (fn) => () => { clearTimeout(pending); pending = setTimeout(() => fn().catch(() => {}), 250); };
+  const later = (fn) => () => {
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; fn().catch(() => {}); }, 250);
+  };
   const offs = [
     on("usage_recorded", later(drawBlocks)),
     on("limits_updated", () => drawLimits().catch(() => {})),
