@@ -243,16 +243,30 @@ def writers(times_file, seconds, rate, stamp, files):
 
 
 def switches(pid):
-    total = 0
+    """Per thread, its context switches: (voluntary, the wake-ups; nonvoluntary, preemptions,
+    which grow with the machine's load rather than with the daemon's work)."""
+    out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
+        vol = nonvol = 0
         try:
             with open(f"/proc/{pid}/task/{tid}/status") as f:
                 for line in f:
-                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        total += int(line.split()[1])
+                    if line.startswith("voluntary_ctxt_switches"):
+                        vol = int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        nonvol = int(line.split()[1])
         except FileNotFoundError:
-            pass
-    return total
+            continue
+        out[tid] = (vol, nonvol)
+    return out
+
+
+def switched(before, after):
+    """Switches during the window, summed over the threads alive at both ends, plus the
+    threads that came or went (their counts are not in the sum)."""
+    both = before.keys() & after.keys()
+    return (sum(after[t][0] - before[t][0] for t in both), sum(after[t][1] - before[t][1] for t in both),
+            len(before.keys() - after.keys()), len(after.keys() - before.keys()))
 
 
 def bench_idle(out, variants, window):
@@ -262,14 +276,18 @@ def bench_idle(out, variants, window):
         d = Daemon(binary, work, config=config)
         # Agent homes with data, so the watcher has something to watch.
         subprocess.run([sys.executable, os.path.join(HERE, "gen_agents.py"), d.home, "--scale", "0.05"], check=True, capture_output=True)
-        time.sleep(3)  # let the start-up import finish before the window
-        wait_quiet(f"idle {label}")
+        # Let the start-up import finish, and the blocking pool's threads it used exit (tokio
+        # keeps an idle one 10 s), before the window.
+        time.sleep(15)
+        quiet = wait_quiet(f"idle {label}")
         c0, cpu0 = switches(d.pid), d.cpu()
         threads0 = d.status()["Threads"]
         time.sleep(window)
         c1, cpu1 = switches(d.pid), d.cpu()
-        r = {"label": label, "window_s": window, "wakeups": c1 - c0, "wakeups_per_s": (c1 - c0) / window,
-             "cpu_s": (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]), "threads": threads0}
+        wake, preempt, gone, came = switched(c0, c1)
+        r = {"label": label, "window_s": window, "wakeups": wake, "wakeups_per_s": wake / window,
+             "preemptions": preempt, "cpu_s": (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]), "threads": threads0,
+             "threads_gone": gone, "threads_new": came, "machine": quiet}
         d.stop()
         shutil.rmtree(work, ignore_errors=True)
         results.append(r)

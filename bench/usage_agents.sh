@@ -3,12 +3,11 @@
 #
 #   bench/usage_agents.sh import     # each agent: clown's cold import vs ccusage <agent> daily, totals
 #   bench/usage_agents.sh live       # lag from an appended line to GET /api/usage, 100 sessions writing
-#   bench/usage_agents.sh idle BASE  # wake-ups of an idle daemon: BASE (a clown binary without
-#                                    # watching, e.g. built from the main branch) and this one,
-#                                    # watching on and off
+#   bench/usage_agents.sh idle [BASE] # wake-ups of an idle daemon, watching off and on (twice
+#                                    # each), and BASE (another clown binary) when given
 #
 # Settings: RUNS (import rounds, 3), SESSIONS (100), SECONDS (30), RATE (lines/s per session, 2),
-# WINDOW (idle seconds, 60), CCUSAGE_VERSION (20.0.24), QUIET_WAIT, OUT.
+# WINDOW (idle seconds, 60), CCUSAGE (a ccusage binary of CCUSAGE_VERSION, 20.0.24), QUIET_WAIT, OUT.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_pkg /usr/bin/time time
 what="${1:?import, live or idle}"
@@ -18,8 +17,9 @@ import)
     need_pkg npm npm
     version="${CCUSAGE_VERSION:-20.0.24}"
     prefix="$root/bench/.ccusage"
-    ccusage="$prefix/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage"
+    ccusage="${CCUSAGE:-$prefix/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage}"
     if [ "$("$ccusage" --version 2>/dev/null || true)" != "ccusage $version" ]; then
+        ccusage="$prefix/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage"
         mkdir -p "$prefix"
         npm install --prefix "$prefix" --no-audit --no-fund --no-save --silent \
             "ccusage@$version" "@ccusage/ccusage-linux-x64@$version"
@@ -29,8 +29,10 @@ import)
 live)
     exec python3 "$root/bench/usage_agents.py" live "$bin" "$out" ;;
 idle)
-    base="${2:?the path of a clown binary without watching, as built today}"
-    exec python3 "$root/bench/usage_agents.py" idle "$out" "$base=today" "$bin=watch-on" "$bin=watch-off" ;;
+    # Watching off, on, off, on (the order's effect shows); BASE, when given, first.
+    variants=("$bin=watch-off" "$bin=watch-on" "$bin=watch-off" "$bin=watch-on")
+    [ -n "${2:-}" ] && variants=("$2=base" "${variants[@]}")
+    exec python3 "$root/bench/usage_agents.py" idle "$out" "${variants[@]}" ;;
 *)
-    echo "usage: $0 import|live|idle BASE" >&2; exit 2 ;;
+    echo "usage: $0 import|live|idle [BASE]" >&2; exit 2 ;;
 esac

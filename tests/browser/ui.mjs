@@ -4,7 +4,7 @@
 //
 // Env: BASE (http://127.0.0.1:PORT), TOKEN, ARTIFACTS, TERM_PROFILE (a profile whose
 // agent echoes input), PROXY_PROFILE (with a limits snapshot), LOGIN_PROFILE (Claude Code
-// with its own login), BOUND_DIR (bound to TERM_PROFILE), CHROMIUM (default
+// with its own login), PROXY_HOME (PROXY_PROFILE's home), BOUND_DIR (bound to TERM_PROFILE), CHROMIUM (default
 // /usr/bin/chromium).
 
 import { createRequire } from "node:module";
@@ -289,6 +289,131 @@ await step("the usage page imports one agent's logs and shows what it read", asy
   assert(/Codex CLI: imported \d+ input tokens, .* \d+ files unchanged/.test(text), text);
   await page.waitForFunction(() => [...document.querySelectorAll("#chart-profiles .bar-row")].some((r) => r.textContent.includes("@codex")), null, { timeout: TIMEOUT });
   await shot("usage-import");
+});
+
+await step("the usage page shows each profile's active billing block as a gauge, live", async () => {
+  const alias = process.env.PROXY_PROFILE;
+  const now = Math.floor(Date.now() / 1000);
+  const ev = (ts, input) => ({ profile: alias, model: "claude-sonnet-4", ts, source: "test", input_tokens: input, output_tokens: 2000,
+    cache_creation_input_tokens: 0, cache_read_input_tokens: 10000 });
+  const rec = await api("POST", "/api/usage/record", { events: [ev(now - 1800, 40000), ev(now - 600, 20000)] });
+  assert(rec.status === 200, JSON.stringify(rec.json));
+  await page.goto(BASE + "/#/usage/today");
+  const card = page.locator(`#blocks .block[data-profile="${alias}"]`);
+  await card.waitFor({ timeout: TIMEOUT });
+  const b = (await api("GET", `/api/usage/blocks?active=true&profile=${alias}`)).json.data.blocks[0];
+  assert(b && b.is_active, "the API has the active block");
+  assert((await card.locator(".tokens").textContent()) === b.total_tokens.toLocaleString("en-US"), await card.textContent());
+  assert((await card.locator(".value.cost").textContent()) === `$${b.cost_usd.toFixed(2)}`, `${await card.locator(".value.cost").textContent()} vs ${b.cost_usd}`);
+  assert((await card.locator(".rate").textContent()) === `$${b.burn_rate.cost_per_hour.toFixed(2)}/h`, await card.locator(".rate").textContent());
+  assert((await card.locator(".projection").textContent()) === `$${b.projection.total_cost.toFixed(2)}`, await card.locator(".projection").textContent());
+  const left = await card.locator(".left").textContent();
+  const mins = b.projection.remaining_minutes;
+  assert(new RegExp(`^(${Math.floor(mins / 60)}h )?${mins % 60}m left$|^(${Math.floor((mins - 1) / 60)}h )?${(mins - 1) % 60}m left$`).test(left), `${left} vs ${mins} minutes`);
+  // The echo profile's three events came at one moment: a block without a burn rate.
+  const echo = page.locator(`#blocks .block[data-profile="${process.env.TERM_PROFILE}"]`);
+  assert((await echo.locator(".rate").textContent()) === "-", await echo.textContent());
+  await shot("usage-blocks");
+  // A request recorded now shows in the gauge without a reload.
+  await page.evaluate(() => { window.__noReload = true; });
+  const before = Number(await card.getAttribute("data-tokens"));
+  assert((await api("POST", "/api/usage/record", { events: [ev(now, 5000)] })).status === 200, "recorded");
+  await page.waitForFunction(([a, want]) => document.querySelector(`#blocks .block[data-profile="${a}"]`)?.dataset.tokens === String(want),
+    [alias, before + 5000 + 2000 + 10000], { timeout: TIMEOUT });
+  assert(await page.evaluate(() => window.__noReload === true), "the page was not reloaded");
+});
+
+await step("the provider's limits per profile with the time until each window starts over, live", async () => {
+  const alias = process.env.PROXY_PROFILE;
+  const win = page.locator(`#limits tr[data-profile="${alias}"] .window[data-window="five_hour"]`);
+  await win.waitFor({ timeout: TIMEOUT });
+  const text = await win.textContent();
+  assert(/^5h 25% · resets in (\d+h )?\d+m$/.test(text), text);
+  const now = Math.floor(Date.now() / 1000);
+  const r = await api("POST", "/api/usage/record", { limits: [{ profile: alias, provider: "anthropic", ts: now, http_status: 200,
+    headers: { "anthropic-ratelimit-unified-status": "allowed", "anthropic-ratelimit-unified-5h-utilization": "0.6",
+      "anthropic-ratelimit-unified-5h-reset": String(now + 7200 + 30) } }] });
+  assert(r.status === 200, JSON.stringify(r.json));
+  await page.waitForFunction((a) => document.querySelector(`#limits tr[data-profile="${a}"] .window[data-window="five_hour"]`)?.textContent === "5h 60% · resets in 2h 0m",
+    alias, { timeout: TIMEOUT });
+  await shot("usage-limits");
+});
+
+await step("budgets: set through the form, warned at 80, 95 and 100 % by toasts, a bad one refused, removed", async () => {
+  await page.goto(BASE + "/#/usage/today");
+  const form = page.locator("#budget-form");
+  await form.waitFor({ timeout: TIMEOUT });
+  // No limit at all: the daemon's error, and no budget.
+  await form.locator("select[name=scope]").selectOption(process.env.PROXY_PROFILE);
+  await form.getByRole("button", { name: "Set budget" }).click();
+  await page.locator(".toast.error", { hasText: "a budget needs limit_usd" }).waitFor({ timeout: TIMEOUT });
+  // (The browser logs the refused request; that one is expected.)
+  const refused = consoleErrors.findIndex((e) => e.includes("status of 400"));
+  assert(refused >= 0, "the daemon refused it");
+  consoleErrors.splice(refused, 1);
+  assert((await api("GET", "/api/budgets")).json.data.length === 0, "nothing was set");
+  await page.locator("#budget-list .empty").waitFor();
+  // A monthly budget for everything at 85 % used: the 80 % warning only.
+  const month = (await api("GET", "/api/usage?period=month")).json.data.total_cost.total_cost;
+  assert(month > 0, `spent this month: ${month}`);
+  await form.locator("select[name=scope]").selectOption("@all");
+  await form.locator("select[name=period]").selectOption("monthly");
+  await form.locator("input[name=limit_usd]").fill(String(month / 0.85));
+  await form.getByRole("button", { name: "Set budget" }).click();
+  const allRow = page.locator('#budget-list tr[data-scope="@all"][data-period="monthly"]');
+  await allRow.waitFor({ timeout: TIMEOUT });
+  const warn = page.locator('.toast.warning[data-threshold="80"][data-scope="@all"]');
+  await warn.waitFor({ timeout: TIMEOUT });
+  assert((await warn.textContent()) === "Budget: the monthly budget of all profiles reached 80 %", await warn.textContent());
+  assert((await page.locator('.toast[data-scope="@all"][data-threshold="95"]').count()) === 0, "not 95 % yet");
+  assert((await allRow.locator(".badge").first().textContent()) === "80 %", await allRow.textContent());
+  // A daily budget far below today's spending, with a hard stop: 80, 95 and 100 %.
+  await form.locator("select[name=scope]").selectOption(process.env.PROXY_PROFILE);
+  await form.locator("select[name=period]").selectOption("daily");
+  await form.locator("input[name=limit_usd]").fill("0.001");
+  await form.locator("input[name=hard_stop]").check();
+  await form.getByRole("button", { name: "Set budget" }).click();
+  for (const t of ["80", "95"]) {
+    await page.locator(`.toast.warning[data-threshold="${t}"][data-scope="${process.env.PROXY_PROFILE}"]`).waitFor({ timeout: TIMEOUT });
+  }
+  const stop = page.locator(`.toast.error[data-threshold="100"][data-scope="${process.env.PROXY_PROFILE}"]`);
+  await stop.waitFor({ timeout: TIMEOUT });
+  assert((await stop.textContent()) === `Budget: the daily budget of '${process.env.PROXY_PROFILE}' reached 100 % — requests are refused until it resets`, await stop.textContent());
+  const row = page.locator(`#budget-list tr[data-scope="${process.env.PROXY_PROFILE}"][data-level="exceeded"]`);
+  await row.waitFor({ timeout: TIMEOUT });
+  assert((await row.textContent()).includes("stopped"), await row.textContent());
+  const states = (await api("GET", "/api/budgets")).json.data;
+  const daily = states.find((s) => s.scope === process.env.PROXY_PROFILE);
+  assert(daily && daily.limit_usd === 0.001 && daily.hard_stop && daily.stopped, JSON.stringify(states));
+  await shot("usage-budgets");
+  // Removed from their rows; the stop is lifted with the budget.
+  await row.getByRole("button", { name: "Remove" }).click();
+  await row.waitFor({ state: "detached", timeout: TIMEOUT });
+  await allRow.getByRole("button", { name: "Remove" }).click();
+  await page.locator("#budget-list .empty").waitFor({ timeout: TIMEOUT });
+  assert((await api("GET", "/api/budgets")).json.data.length === 0, "both removed on the daemon");
+});
+
+await step("the setup page turns clown's status line on and off for every profile", async () => {
+  await page.goto(BASE + "/#/setup");
+  const box = page.locator("#status-line");
+  await box.waitFor({ timeout: TIMEOUT });
+  assert(!(await box.isChecked()), "off at first");
+  await box.check();
+  await page.locator("#status-line-note", { hasText: / statusline$/ }).waitFor({ timeout: TIMEOUT });
+  const on = (await api("GET", "/api/setup")).json.data.setup.status_line;
+  assert(on && on.type === "command" && / statusline$/.test(on.command), JSON.stringify(on));
+  await page.reload();
+  await page.locator("#status-line-note", { hasText: / statusline$/ }).waitFor({ timeout: TIMEOUT });
+  assert(await page.locator("#status-line").isChecked(), "on after a reload");
+  // Written into the Claude Code profile's own settings.
+  const settings = () => JSON.parse(fs.readFileSync(path.join(process.env.PROXY_HOME, "settings.json"), "utf8"));
+  assert(settings().statusLine && settings().statusLine.command === on.command, JSON.stringify(settings().statusLine));
+  await shot("setup-status-line");
+  await page.locator("#status-line").uncheck();
+  await page.locator("#status-line-note", { hasText: "no status line in the shared setup" }).waitFor({ timeout: TIMEOUT });
+  assert(!(await api("GET", "/api/setup")).json.data.setup.status_line, "removed from the shared setup");
+  assert(!settings().statusLine, `removed from the profile's settings: ${JSON.stringify(settings().statusLine)}`);
 });
 
 await step("starting and stopping a proxy through the API updates the page without a reload", async () => {

@@ -142,6 +142,7 @@ fn the_web_ui_in_chromium() {
         .env("DEPS_DIR", deps.parent().unwrap())
         .env("TERM_PROFILE", "echo-term")
         .env("PROXY_PROFILE", "proxied")
+        .env("PROXY_HOME", env.home.join(".claude-profiles/proxied"))
         .env("LOGIN_PROFILE", "sub-login")
         .env("BOUND_DIR", &bound)
         .env("MACHINE_NAME", "browser-box")

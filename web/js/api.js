@@ -27,6 +27,7 @@ export async function api(method, path, body) {
 
 export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body);
+export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
 
 /// A GET that resolves to `fallback` when the route does not exist (yet) on this daemon.

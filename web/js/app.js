@@ -3,6 +3,7 @@
 
 import { connect } from "./events.js";
 import { startNotifications } from "./attention.js";
+import { startBudgetAlerts } from "./budgets.js";
 import { el, toast } from "./util.js";
 
 const pages = {
@@ -52,4 +53,5 @@ async function route() {
 window.addEventListener("hashchange", route);
 connect(document.getElementById("conn"));
 startNotifications();
+startBudgetAlerts();
 route();

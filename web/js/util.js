@@ -62,10 +62,12 @@ export function badge(text, kind) {
   return el(`span.badge.${kind || text}`, String(text));
 }
 
-export function toast(message, kind) {
-  const t = el(`div.toast${kind === "error" ? ".error" : ""}`, { role: "status" }, message);
+/// A passing message; kind "error" or "warning" (kept longer), `dataset` marks it.
+export function toast(message, kind, dataset) {
+  const cls = kind === "error" ? ".error" : kind === "warning" ? ".warning" : "";
+  const t = el(`div.toast${cls}`, { role: "status", dataset }, message);
   document.getElementById("toasts").append(t);
-  setTimeout(() => t.remove(), kind === "error" ? 7000 : 3500);
+  setTimeout(() => t.remove(), kind === "error" ? 7000 : kind === "warning" ? 10000 : 3500);
 }
 
 /// A confirmation dialog; resolves true when confirmed.

@@ -2,8 +2,9 @@
 // remove), the rest as JSON (permissions, hooks, status line, env, settings, instructions,
 // per-profile scopes), import from the user's own agents, apply, and each home's drift
 // with adoption. Secret values show as hints; saving them back unchanged keeps them.
+// The switch for clown's own status line (`clown statusline`) in every profile.
 
-import { api, get, post, del } from "../api.js";
+import { api, get, post, put, del } from "../api.js";
 import { on } from "../events.js";
 import { el, table, toast } from "../util.js";
 
@@ -52,8 +53,29 @@ export async function render(root) {
     el("label", "URL", url), el("label", "Environment or headers", env),
     el("div.actions", el("button.primary", { type: "submit" }, "Add MCP server")));
 
+  // clown's status line: on when the shared setup's status line is `<clown> statusline`.
+  const statusLine = el("input", { type: "checkbox", id: "status-line", onchange: async () => {
+    const enabled = statusLine.checked;
+    statusLine.disabled = true;
+    try {
+      await put("/api/setup/status-line", { enabled });
+      toast(enabled ? "clown's status line is on in every Claude Code profile" : "clown's status line is off");
+    } catch (e) {
+      statusLine.checked = !enabled;
+      toast(e.message, "error");
+    } finally {
+      statusLine.disabled = false;
+    }
+  } });
+  const statusLineNote = el("span.muted", { id: "status-line-note" });
+
   async function draw() {
     const [view, drift] = await Promise.all([get("/api/setup"), get("/api/setup/drift")]);
+    const line = view.setup.status_line;
+    const ours = !!(line && typeof line.command === "string" && / statusline$/.test(line.command));
+    if (!statusLine.disabled) statusLine.checked = ours;
+    statusLineNote.textContent = ours ? `runs ${line.command}`
+      : line ? `the setup has another status line (${line.command || "not a command"}); switching on replaces it` : "no status line in the shared setup";
     const servers = Object.entries(view.setup.mcp_servers || {});
     serverBox.replaceChildren(servers.length
       ? table(["MCP server", "Type", "Command or URL", ""], servers.map(([n, s]) => el("tr", { dataset: { server: n } },
@@ -84,6 +106,10 @@ export async function render(root) {
     el("div.toolbar",
       el("button", { type: "button", onclick: () => act("Imported your setup", () => post("/api/setup/import", {})) }, "Import my setup"),
       el("button", { type: "button", onclick: () => act("Applied", () => post("/api/setup/apply", {})) }, "Apply to all profiles")),
+    el("h2", "Status line"),
+    el("div.card.setting",
+      el("label.check", statusLine, "Show clown's status line in Claude Code (profile, model, session and today's cost, billing block, limits, budget)"),
+      statusLineNote),
     el("h2", "MCP servers"), serverBox, form,
     el("h2", "Drift"), driftBox,
     el("h2", "Everything else (JSON)"), folderBox, json,

@@ -2,11 +2,15 @@
 // and the import of the agents' own usage logs (one agent or all) with live progress.
 // With a shared database ([sync]), a scope switch between this machine and all machines
 // (with a machine breakdown), and how the push goes. A link to the Prometheus metrics.
+// Above, each profile's active billing block and the provider's limits (usage-live.js);
+// below, the budgets (budgets.js).
 
 import { get, post } from "../api.js";
 import { on } from "../events.js";
 import { el, num, usd, compact, duration, sumTokens, bars, table, toast } from "../util.js";
 import uPlot from "../../vendor/uplot-1.6.32/uPlot.esm.js";
+import { renderLive } from "../usage-live.js";
+import { renderBudgets } from "../budgets.js";
 
 const PERIODS = [["today", "Today"], ["yesterday", "Yesterday"], ["week", "Week"], ["month", "Month"], ["7d", "7 days"], ["30d", "30 days"], ["all", "All"]];
 
@@ -166,9 +170,12 @@ export async function render(root, params) {
   }
 
   const metrics = el("a", { href: "/metrics", target: "_blank", rel: "noopener", id: "metrics-link" }, "Prometheus metrics");
-  root.replaceChildren(el("h1", "Usage"), el("div.toolbar", seg, scopeSeg, el("span.spacer"), metrics, agentSel, importBtn, progress, progressText), result, body);
+  const liveHost = el("section", { id: "usage-live" });
+  const budgetsHost = el("section", { id: "budgets" });
+  root.replaceChildren(el("h1", "Usage"), el("div.toolbar", seg, scopeSeg, el("span.spacer"), metrics, agentSel, importBtn, progress, progressText), result,
+    liveHost, el("h2", "Totals"), body, budgetsHost);
   drawSeg();
-  await draw();
+  const [stopLive, stopBudgets] = await Promise.all([renderLive(liveHost), renderBudgets(budgetsHost), draw()]);
   let pending = null;
   const offs = [
     on("usage_recorded", () => { clearTimeout(pending); pending = setTimeout(() => draw().catch(() => {}), 250); }),
@@ -180,5 +187,11 @@ export async function render(root, params) {
   ];
   const onResize = () => { if (chart) chart.setSize({ width: Math.max(280, chart.root.parentElement.clientWidth - 20), height: 240 }); };
   window.addEventListener("resize", onResize);
-  return () => { offs.forEach((off) => off()); window.removeEventListener("resize", onResize); if (chart) chart.destroy(); };
+  return () => {
+    offs.forEach((off) => off());
+    stopLive();
+    stopBudgets();
+    window.removeEventListener("resize", onResize);
+    if (chart) chart.destroy();
+  };
 }
