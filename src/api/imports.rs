@@ -85,23 +85,9 @@ pub async fn import_claude(
         claude::run(&store, &sources, &tz, None, &progress)
     })
     .await;
-    let now = jiff::Timestamp::now().as_second();
-    let summary = match summary {
-        Ok(Ok(s)) => {
-            state
-                .import_stats()
-                .finished(Some(s.files.events_added + s.files.events_replaced), now);
-            s
-        }
-        Ok(Err(e)) => {
-            state.import_stats().finished(None, now);
-            return Err(e.into());
-        }
-        Err(e) => {
-            state.import_stats().finished(None, now);
-            return Err(ApiError::internal(e));
-        }
-    };
+    let summary = finished(&state, summary, |s| {
+        s.files.events_added + s.files.events_replaced
+    })?;
     let line = summary.line();
     tracing::info!("{line}");
     events.publish("usage_import_finished", json!({"summary": line}));
@@ -176,22 +162,9 @@ pub async fn import(
         logs::import_agents(&cx, &chosen, &progress)
     })
     .await;
-    let now = jiff::Timestamp::now().as_second();
-    let summaries = match summaries {
-        Ok(Ok(s)) => {
-            let added = s.iter().map(|a| a.events_added + a.events_replaced).sum();
-            state.import_stats().finished(Some(added), now);
-            s
-        }
-        Ok(Err(e)) => {
-            state.import_stats().finished(None, now);
-            return Err(e.into());
-        }
-        Err(e) => {
-            state.import_stats().finished(None, now);
-            return Err(ApiError::internal(e));
-        }
-    };
+    let summaries = finished(&state, summaries, |s| {
+        s.iter().map(|a| a.events_added + a.events_replaced).sum()
+    })?;
     for s in &summaries {
         tracing::info!("{}", s.summary);
     }
@@ -204,4 +177,22 @@ pub async fn import(
         bus.publish("usage_recorded", json!({"source": "import"}));
     }
     Ok(ok(summaries))
+}
+
+/// The end of an import run on the blocking pool: the metrics' import statistics learn it
+/// (with the events it added or replaced, `added`, when it succeeded), and a failure
+/// becomes the API's error.
+fn finished<T, E: Into<ApiError>>(
+    state: &AppState,
+    result: Result<Result<T, E>, tokio::task::JoinError>,
+    added: impl FnOnce(&T) -> u64,
+) -> Result<T, ApiError> {
+    let now = jiff::Timestamp::now().as_second();
+    let (count, out) = match result {
+        Ok(Ok(t)) => (Some(added(&t)), Ok(t)),
+        Ok(Err(e)) => (None, Err(e.into())),
+        Err(e) => (None, Err(ApiError::internal(e))),
+    };
+    state.import_stats().finished(count, now);
+    out
 }

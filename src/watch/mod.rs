@@ -160,7 +160,7 @@ async fn run(
         let first = tokio::select! {
             s = rx.recv() => match s { Some(s) => s, None => return },
             ev = profiles.recv() => match ev {
-                Ok(e) if e.kind == "profile_created" || e.kind == "profile_deleted" => Signal::Rescan,
+                Ok(e) if profiles_changed(e.kind) => Signal::Rescan,
                 Ok(_) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Signal::Rescan,
                 Err(_) => return,
@@ -175,9 +175,7 @@ async fn run(
         // each (a thousand creates would otherwise queue a thousand full imports).
         loop {
             match profiles.try_recv() {
-                Ok(e) if e.kind == "profile_created" || e.kind == "profile_deleted" => {
-                    signals.push(Signal::Rescan);
-                }
+                Ok(e) if profiles_changed(e.kind) => signals.push(Signal::Rescan),
                 // Events were missed: whatever they were, re-plan.
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
                     signals.push(Signal::Rescan);
@@ -244,6 +242,11 @@ async fn run(
             import(&cx, &plan, live, Some(changed)).await;
         }
     }
+}
+
+/// Whether a bus event says the profiles (and with them the homes to watch) changed.
+fn profiles_changed(kind: &str) -> bool {
+    kind == "profile_created" || kind == "profile_deleted"
 }
 
 fn all_agents(plan: &Plan) -> Vec<&'static AgentLogs> {
