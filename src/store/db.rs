@@ -354,6 +354,14 @@ const MIGRATIONS: &[&str] = &[
                r.cache_creation_1h_tokens, r.reasoning_output_tokens, r.rev,
                NULLIF(l.key_label, '') AS key_label, NULLIF(l.key_hint, '') AS key_hint
         FROM usage_raw r JOIN usage_labels l ON l.id = r.label;",
+    // 17: events removed because another took their place (a replayed copy when its
+    // original arrives, a response re-keyed), with a change number from the events'
+    // sequence, so the push to a shared database removes them there too. The retention's
+    // pruning is not listed: the shared database keeps the history a machine drops.
+    "CREATE TABLE usage_removed (
+        rev INTEGER PRIMARY KEY,
+        key INTEGER NOT NULL
+     ) STRICT;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

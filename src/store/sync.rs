@@ -17,8 +17,8 @@ const SESSIONS_CURSOR: &str = "sync_sessions_rev";
 
 /// An event as pushed: its key on this machine (`h:` and the 64-bit hash of its dedupe
 /// key, the row key of `usage_raw`) and what it counts. An event the retention pruned
-/// stays in the shared database; a replayed copy removed here when its original arrives
-/// stays there too (its original is pushed beside it).
+/// stays in the shared database; one removed because another took its place (a replayed
+/// copy when its original arrives) is removed there too ([`EventChanges::removed`]).
 #[derive(Debug, Clone)]
 pub struct SyncEvent {
     pub rev: i64,
@@ -92,16 +92,83 @@ pub fn set_sessions_cursor(conn: &Connection, rev: i64) -> Result<(), StoreError
     set_meta(conn, SESSIONS_CURSOR, &rev.to_string())
 }
 
+fn max_rev(conn: &Connection, table: &str) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        &format!("SELECT COALESCE(MAX(rev), 0) FROM {table}"),
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// The highest event and session change numbers (from the indexes).
 pub fn latest(conn: &Connection) -> Result<(i64, i64), StoreError> {
-    let max = |table: &str| -> Result<i64, StoreError> {
-        Ok(conn.query_row(
-            &format!("SELECT COALESCE(MAX(rev), 0) FROM {table}"),
-            [],
-            |r| r.get(0),
-        )?)
+    let events = max_rev(conn, "usage_raw")?.max(max_rev(conn, "usage_removed")?);
+    Ok((events, max_rev(conn, "usage_sessions")?))
+}
+
+/// The number the next event change must exceed: the highest one stored, removed, or
+/// already pushed (the retention may have dropped the events with the highest numbers,
+/// and a number at or below the push's cursor would never be pushed).
+pub fn last_change(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(latest(conn)?.0.max(cursors(conn)?.0))
+}
+
+/// Event changes after a cursor: the events stored or replaced, and the keys removed,
+/// all numbered up to `upto` (the cursor to keep once both are in the shared database).
+#[derive(Debug, Default)]
+pub struct EventChanges {
+    pub events: Vec<SyncEvent>,
+    /// Keys as [`SyncEvent::key`] spells them.
+    pub removed: Vec<String>,
+    pub upto: i64,
+    /// A list was cut at `limit`: more changes follow `upto`.
+    pub more: bool,
+}
+
+/// Up to `limit` event changes of each kind after `rev`, read in one snapshot so no
+/// change numbered below `upto` is left out.
+pub fn event_changes_after(
+    conn: &Connection,
+    rev: i64,
+    limit: usize,
+) -> Result<EventChanges, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let mut events = events_after(&tx, rev, limit)?;
+    let mut removed: Vec<(i64, i64)> = tx
+        .prepare_cached("SELECT rev, key FROM usage_removed WHERE rev > ?1 ORDER BY rev LIMIT ?2")?
+        .query_map(params![rev, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    tx.finish()?;
+    // A full list may go on past its last number: stop both there.
+    let full = |n: usize, last: Option<i64>| if n == limit { last } else { None };
+    let cut = (
+        full(events.len(), events.last().map(|e| e.rev)),
+        full(removed.len(), removed.last().map(|r| r.0)),
+    );
+    let more = cut != (None, None);
+    let upto = match cut {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => events
+            .last()
+            .map(|e| e.rev)
+            .max(removed.last().map(|r| r.0))
+            .unwrap_or(rev),
     };
-    Ok((max("usage_raw")?, max("usage_sessions")?))
+    events.retain(|e| e.rev <= upto);
+    removed.retain(|r| r.0 <= upto);
+    Ok(EventChanges {
+        events,
+        removed: removed.into_iter().map(|(_, k)| format!("h:{k}")).collect(),
+        upto,
+        more,
+    })
+}
+
+/// Forgets the removals the shared database has (below the cursor).
+pub fn forget_removed(conn: &Connection, upto: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM usage_removed WHERE rev <= ?1", params![upto])?;
+    Ok(())
 }
 
 /// Up to `limit` events changed after `rev`, in change order.

@@ -143,6 +143,10 @@ fn remove(tx: &Transaction, rollup: &mut Rollup, key: i64) -> Result<Option<Toke
         .execute(params![key])?;
     tx.prepare_cached("DELETE FROM usage_replays WHERE key = ?1")?
         .execute(params![key])?;
+    // A change like any other, so a shared database that has the event drops it too.
+    let rev = rollup.rev(tx)?;
+    tx.prepare_cached("INSERT INTO usage_removed (rev, key) VALUES (?1, ?2)")?
+        .execute(params![rev, key])?;
     rollup.add(old.ts, &old.names(), old.counts, -1);
     Ok(Some(tokens_of(old.counts)))
 }

@@ -126,15 +126,22 @@ async fn push_all(
     });
     loop {
         let (events_rev, sessions_rev) = store.read(local::cursors).await?;
-        let events = store
-            .read(move |c| local::events_after(c, events_rev, batch))
+        let changes = store
+            .read(move |c| local::event_changes_after(c, events_rev, batch))
             .await?;
-        if let Some(last) = events.last().map(|e| e.rev) {
-            postgres::push::events(client, machine, name, &events).await?;
-            store
-                .call(move |c| local::set_events_cursor(c, last))
+        if changes.upto > events_rev {
+            postgres::push::events(client, machine, name, &changes.events, &changes.removed)
                 .await?;
-            pushed(syncer, store, events.len() as u64, 0).await?;
+            let upto = changes.upto;
+            store
+                .call(move |c| {
+                    let tx = c.transaction()?;
+                    local::set_events_cursor(&tx, upto)?;
+                    local::forget_removed(&tx, upto)?;
+                    Ok(tx.commit()?)
+                })
+                .await?;
+            pushed(syncer, store, changes.events.len() as u64, 0).await?;
         }
         let sessions = store
             .read(move |c| local::sessions_after(c, sessions_rev, batch))
@@ -146,7 +153,7 @@ async fn push_all(
                 .await?;
             pushed(syncer, store, 0, sessions.len() as u64).await?;
         }
-        if events.len() < batch && sessions.len() < batch {
+        if !changes.more && sessions.len() < batch {
             return Ok(());
         }
     }

@@ -264,6 +264,64 @@ fn two_machines_push_exactly_through_a_kill_and_an_outage() {
     assert!(!dump.contains(&env_a.home.display().to_string()));
 }
 
+/// A replayed copy pushed before its original arrives is removed from the shared
+/// database when the original takes its place here, so the all-machines report keeps
+/// equalling the local one.
+#[test]
+fn a_copy_pushed_before_its_original_leaves_the_shared_database() {
+    use crate::usage::{assistant, import, write_lines};
+    let pg = Postgres::start(false);
+    let env = TestEnv::new("sync-replay");
+    env.write_config(&sync_config(&pg.url("disable"), "solo", None));
+    let d = Daemon::start(&env);
+    let machine = status(&d)["machine_id"].as_str().unwrap().to_string();
+    let dir = env.root.join("claude-data");
+    let ts = jiff::Timestamp::now().to_string();
+    let counts = [100, 50, 10, 1000];
+    // First only a sub-agent's replay of the response (a new requestId), and another one.
+    write_lines(
+        &dir.join("projects/-w/agent-x.jsonl"),
+        &[assistant(
+            "msg_A",
+            Some("req_A_replayed"),
+            &ts,
+            true,
+            counts,
+        )],
+        false,
+    );
+    write_lines(
+        &dir.join("projects/-w/sess-1.jsonl"),
+        &[assistant("msg_B", Some("req_B"), &ts, false, [5, 5, 0, 0])],
+        false,
+    );
+    import(&d, &dir);
+    wait_synced(&d);
+    assert_eq!(pg_events(&pg, &machine), 2);
+    // Then the original: it replaces the copy here, and there.
+    write_lines(
+        &dir.join("projects/-w/sess-1.jsonl"),
+        &[assistant("msg_A", Some("req_A"), &ts, false, counts)],
+        true,
+    );
+    import(&d, &dir);
+    wait_synced(&d);
+    assert_eq!(usage_events(&env).len(), 2);
+    assert_eq!(
+        pg_events(&pg, &machine),
+        2,
+        "the copy left the shared database"
+    );
+    for period in ["all", "today"] {
+        let local = d.get(&format!("/api/usage?period={period}")).expect_ok();
+        let all = d
+            .get(&format!("/api/usage?period={period}&scope=all-machines"))
+            .expect_ok();
+        same_tokens(&all["total_tokens"], &local["total_tokens"], period);
+        assert_eq!(local["total_tokens"]["input_tokens"], 105);
+    }
+}
+
 #[test]
 fn without_a_shared_database_the_daemon_runs_and_says_so() {
     let env = TestEnv::new("sync-off");

@@ -22,23 +22,38 @@ fn add(d: &mut Delta, counts: &[i64; 5], events: i64, sign: i64) {
     d[5] += sign * events;
 }
 
-/// Upserts the machine's name and `batch`, adjusting the rollup, in one transaction.
+/// Removes the machine's `removed` events, then upserts its name and `batch`, adjusting
+/// the rollup by both, in one transaction (a key removed and stored again since is in
+/// `batch`: it ends up stored).
 pub async fn events(
     client: &mut Client,
     machine: &str,
     name: &str,
     batch: &[SyncEvent],
+    removed: &[String],
 ) -> Result<(), SharedError> {
     let tx = client.transaction().await?;
+    let mut old = Vec::new();
+    if !removed.is_empty() {
+        old = tx
+            .query(
+                "DELETE FROM clown_usage_events WHERE machine_id = $1 AND event_key = ANY($2)
+                 RETURNING ts, profile, model, input_tokens, output_tokens,
+                     cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens",
+                &[&machine, &removed],
+            )
+            .await?;
+    }
     let keys: Vec<&str> = batch.iter().map(|e| e.key.as_str()).collect();
-    let old = tx
-        .query(
+    old.extend(
+        tx.query(
             "SELECT ts, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
                     cache_read_input_tokens, cache_creation_1h_tokens
              FROM clown_usage_events WHERE machine_id = $1 AND event_key = ANY($2)",
             &[&machine, &keys],
         )
-        .await?;
+        .await?,
+    );
     let mut deltas: HashMap<(i64, String, String), (Delta, i64)> = HashMap::new();
     for row in &old {
         let ts: i64 = row.get(0);

@@ -61,9 +61,7 @@ impl Rollup {
     pub(super) fn rev(&mut self, tx: &Transaction) -> Result<i64, StoreError> {
         let next = match self.next_rev {
             Some(n) => n,
-            None => tx.query_row("SELECT COALESCE(MAX(rev), 0) + 1 FROM usage_raw", [], |r| {
-                r.get(0)
-            })?,
+            None => crate::store::sync::last_change(tx)? + 1,
         };
         self.next_rev = Some(next + 1);
         Ok(next)

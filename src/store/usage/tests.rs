@@ -144,6 +144,52 @@ fn pruning_keeps_every_total() {
 }
 
 #[test]
+fn change_numbers_never_go_back_below_what_was_pushed_or_removed() {
+    use super::super::sync;
+    let (dir, mut conn) = open("revs");
+    let mut old = event(3, "old");
+    old.ts = Some(1_700_000_000);
+    record(&mut conn, &[event(1, "a"), old], &[], 0).unwrap();
+    let pushed = sync::latest(&conn).unwrap().0;
+    sync::set_events_cursor(&conn, pushed).unwrap();
+    // The newest change is pruned away: the next one is still after the cursor.
+    super::super::retention::prune(&mut conn, 1_750_000_000).unwrap();
+    record(&mut conn, &[event(2, "b")], &[], 0).unwrap();
+    let after = sync::event_changes_after(&conn, pushed, 10).unwrap();
+    assert_eq!(after.events.len(), 1, "{after:?}");
+    assert!(after.removed.is_empty());
+    // A copy taken over by its original is listed as removed, numbered after it.
+    let with = |key: &str, copy: bool| UsageEvent {
+        links: Links {
+            supersedes: None,
+            replay: Some(Replay {
+                group: "g".into(),
+                copy,
+            }),
+        },
+        ..event(7, key)
+    };
+    put(&mut conn, &[with("copy", true)]);
+    put(&mut conn, &[with("orig", false)]);
+    let after = sync::event_changes_after(&conn, pushed, 10).unwrap();
+    assert_eq!(after.removed, vec![format!("h:{}", key_hash("copy"))]);
+    assert_eq!(after.events.len(), 2);
+    assert!(!after.more);
+    // Cut at one change: the cursor stops at the first, the rest follows.
+    let first = sync::event_changes_after(&conn, pushed, 1).unwrap();
+    assert!(first.more);
+    assert_eq!(first.events.len() + first.removed.len(), 1);
+    sync::forget_removed(&conn, after.upto).unwrap();
+    assert!(
+        sync::event_changes_after(&conn, pushed, 10)
+            .unwrap()
+            .removed
+            .is_empty()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn keys_are_stable() {
     // Stored in every database: this value must never change.
     assert_eq!(key_hash("claude:msg_1"), key_hash("claude:msg_1"));
