@@ -7,40 +7,11 @@
 // yet installed), INSTALL_AGENT_TO (where "installing" puts it: a directory the daemon
 // searches).
 
-import { createRequire } from "node:module";
 import path from "node:path";
 import fs from "node:fs";
+import { ART, BASE, TIMEOUT, assert, finish, launch, step } from "./harness.mjs";
 
-const require = createRequire(path.join(process.env.DEPS_DIR, "package.json"));
-const { chromium } = require("playwright-core");
-
-const BASE = process.env.BASE;
-const ART = process.env.ARTIFACTS;
-const TIMEOUT = 15000;
-fs.mkdirSync(ART, { recursive: true });
-
-let passed = 0;
-let failed = 0;
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${e.stack || e}`);
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launch();
 const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
 const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
@@ -90,6 +61,4 @@ await step("no script errors", async () => {
   assert(errors.length === 0, errors.join("\n"));
 });
 
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish(browser);

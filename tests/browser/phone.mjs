@@ -7,56 +7,14 @@
 // agent: 150 numbered lines, then each byte read), WAITING_SESSION (another session),
 // KEY_LOG.
 
-import { createRequire } from "node:module";
 import path from "node:path";
 import fs from "node:fs";
+import { ART, BASE, TIMEOUT, TOKEN, api, assert, devices, finish, launch, step, until, whenFailed } from "./harness.mjs";
 
-const require = createRequire(path.join(process.env.DEPS_DIR, "package.json"));
-const { chromium, devices } = require("playwright-core");
-
-const BASE = process.env.BASE;
-const TOKEN = process.env.TOKEN;
-const ART = process.env.ARTIFACTS;
 const KEYS = process.env.KEYS_SESSION;
 const WAITING = process.env.WAITING_SESSION;
 const KEY_LOG = process.env.KEY_LOG;
-const TIMEOUT = 15000;
-fs.mkdirSync(ART, { recursive: true });
 
-let passed = 0;
-let failed = 0;
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${e.stack || e}`);
-    await page.screenshot({ path: path.join(ART, `phone-failed-${failed}.png`) }).catch(() => {});
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-async function api(method, p, body) {
-  const r = await fetch(BASE + p, {
-    method,
-    headers: { Authorization: `Bearer ${TOKEN}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, json: await r.json() };
-}
-async function until(what, fn) {
-  const deadline = Date.now() + TIMEOUT;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 // The bytes the session's program has read so far, as hex.
 const keyLog = () => (fs.existsSync(KEY_LOG) ? fs.readFileSync(KEY_LOG, "utf8").split(/\s+/).filter(Boolean) : []);
 let expected = [];
@@ -69,15 +27,12 @@ async function expectKeys(what, bytes) {
 }
 const hex = (s) => [...new TextEncoder().encode(s)].map((b) => b.toString(16).padStart(2, "0"));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launch();
 const phone = { ...devices["Pixel 7"], viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 const context = await browser.newContext(phone);
 await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
 const page = await context.newPage();
+whenFailed((n) => page.screenshot({ path: path.join(ART, `phone-failed-${n}.png`) }));
 const consoleErrors = [];
 page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
@@ -241,6 +196,4 @@ await step("no script errors in the console", async () => {
   assert(real.length === 0, real.join("\n"));
 });
 
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish(browser);

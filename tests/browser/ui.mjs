@@ -7,50 +7,12 @@
 // with its own login), PROXY_HOME (PROXY_PROFILE's home), BOUND_DIR (bound to TERM_PROFILE), CHROMIUM (default
 // /usr/bin/chromium).
 
-import { createRequire } from "node:module";
 import http from "node:http";
 import path from "node:path";
 import fs from "node:fs";
+import { ART, BASE, TIMEOUT, TOKEN, api, assert, finish, launch, step } from "./harness.mjs";
 
-const require = createRequire(path.join(process.env.DEPS_DIR, "package.json"));
-const { chromium } = require("playwright-core");
-
-const BASE = process.env.BASE;
-const TOKEN = process.env.TOKEN;
-const ART = process.env.ARTIFACTS;
-const TIMEOUT = 15000;
-fs.mkdirSync(ART, { recursive: true });
-
-let passed = 0;
-let failed = 0;
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok - ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}: ${e.stack || e}`);
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-async function api(method, p, body) {
-  const r = await fetch(BASE + p, {
-    method,
-    headers: { Authorization: `Bearer ${TOKEN}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, json: await r.json() };
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launch();
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 const page = await context.newPage();
 const consoleErrors = [];
@@ -557,6 +519,4 @@ await step("no script errors in the console", async () => {
   assert(real.length === 0, real.join("\n"));
 });
 
-await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish(browser);
