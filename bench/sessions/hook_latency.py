@@ -24,10 +24,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-from wsclient import Ws, free_port
+from wsclient import Ws, free_port, sh_agent_home
 
 ROUNDS = int(os.environ.get("ROUNDS", "1000"))
 WARMUP = int(os.environ.get("WARMUP", "50"))
@@ -46,22 +45,7 @@ def summary(ms):
 def main():
     binary, out_dir = os.path.abspath(sys.argv[1]), sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
-    root = tempfile.mkdtemp(prefix="clown-hook-bench-")
-    home = os.path.join(root, "home")
-    agents = os.path.join(root, "agents")
-    os.makedirs(agents)
-    os.symlink("/bin/sh", os.path.join(agents, "clown-bench-sh"))
-    reg = os.path.join(home, ".config/clown/registry")
-    os.makedirs(reg)
-    manifest = {"id": "benchsh", "name": "bench sh", "binary": "clown-bench-sh", "npm_package": "none",
-                "version_args": ["--version"], "version_regex": "(\\d+)", "profile_strategy": "env",
-                "launcher": "env", "protocol": "anthropic", "home_env": None, "base_url_env": "X_BASE",
-                "api_key_env": "X_KEY", "model_env": None, "extra_env": {}, "supports_hooks": False,
-                "default_model": "claude-sonnet-4", "supported_models": ["claude-sonnet-4"]}
-    with open(os.path.join(reg, "agents.json"), "w") as f:
-        json.dump({"version": 1, "agents": [manifest]}, f)
-    with open(os.path.join(home, ".config/clown/config.toml"), "w") as f:
-        f.write(f'[agents]\nextra_paths = ["{agents}"]\nlogin_shell = false\n')
+    root, home = sh_agent_home("clown-hook-bench-", "")
     port = free_port()
     env = {"HOME": home, "PATH": "/usr/bin:/bin", "CLOWN_LOG": "warn", "TZ": "UTC"}
     daemon = subprocess.Popen([binary, "daemon", "--listen", f"127.0.0.1:{port}"], env=env,

@@ -27,11 +27,10 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from wsclient import Ws, free_port
+from wsclient import Ws, free_port, sh_agent_home
 
 SESSIONS = int(os.environ.get("SESSIONS", "20"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
@@ -53,23 +52,7 @@ def wait_ready(sock, deadline):
 def main():
     binary, out_dir = os.path.abspath(sys.argv[1]), sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
-    root = tempfile.mkdtemp(prefix="clown-restart-bench-")
-    home = os.path.join(root, "home")
-    agents = os.path.join(root, "agents")
-    os.makedirs(agents)
-    os.symlink("/bin/sh", os.path.join(agents, "clown-bench-sh"))
-    reg = os.path.join(home, ".config/clown/registry")
-    os.makedirs(reg)
-    manifest = {"id": "benchsh", "name": "bench sh", "binary": "clown-bench-sh", "npm_package": "none",
-                "version_args": ["--version"], "version_regex": "(\\d+)", "profile_strategy": "env",
-                "launcher": "env", "protocol": "anthropic", "home_env": None, "base_url_env": "X_BASE",
-                "api_key_env": "X_KEY", "model_env": None, "extra_env": {}, "supports_hooks": False,
-                "default_model": "claude-sonnet-4", "supported_models": ["claude-sonnet-4"]}
-    with open(os.path.join(reg, "agents.json"), "w") as f:
-        json.dump({"version": 1, "agents": [manifest]}, f)
-    with open(os.path.join(home, ".config/clown/config.toml"), "w") as f:
-        f.write(f'[agents]\nextra_paths = ["{agents}"]\nlogin_shell = false\n'
-                f'[terminal]\nmax_sessions = {max(32, SESSIONS)}\n')
+    root, home = sh_agent_home("clown-restart-bench-", f"[terminal]\nmax_sessions = {max(32, SESSIONS)}\n")
     port = free_port()
     notify_path = os.path.join(root, "notify.sock")
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -1,9 +1,35 @@
-"""What the session benchmarks share: a free port, and a minimal WebSocket client (enough to
-read the daemon's frames)."""
+"""What the session benchmarks share: a HOME whose registry declares a test agent (/bin/sh
+under another name), a free port, and a minimal WebSocket client (enough to read the daemon's
+frames)."""
 
 import base64
+import json
 import os
 import socket
+import tempfile
+
+
+def sh_agent_home(prefix, config_tail):
+    """A new temporary root with `home/` whose user registry declares the agent `benchsh`
+    (program `clown-bench-sh`, a link to /bin/sh on the configured extra path), and
+    `config_tail` appended to its config. Returns (root, home)."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    home = os.path.join(root, "home")
+    agents = os.path.join(root, "agents")
+    os.makedirs(agents)
+    os.symlink("/bin/sh", os.path.join(agents, "clown-bench-sh"))
+    reg = os.path.join(home, ".config/clown/registry")
+    os.makedirs(reg)
+    manifest = {"id": "benchsh", "name": "bench sh", "binary": "clown-bench-sh", "npm_package": "none",
+                "version_args": ["--version"], "version_regex": "(\\d+)", "profile_strategy": "env",
+                "launcher": "env", "protocol": "anthropic", "home_env": None, "base_url_env": "X_BASE",
+                "api_key_env": "X_KEY", "model_env": None, "extra_env": {}, "supports_hooks": False,
+                "default_model": "claude-sonnet-4", "supported_models": ["claude-sonnet-4"]}
+    with open(os.path.join(reg, "agents.json"), "w") as f:
+        json.dump({"version": 1, "agents": [manifest]}, f)
+    with open(os.path.join(home, ".config/clown/config.toml"), "w") as f:
+        f.write(f'[agents]\nextra_paths = ["{agents}"]\nlogin_shell = false\n{config_tail}')
+    return root, home
 
 
 def free_port():
