@@ -2,8 +2,9 @@
 //! under a root and reads one from where the last import stopped; this module does the
 //! rest, the same for all of them.
 //!
-//! Worker threads read files while the calling thread writes: whole files are committed
-//! together (`store::imports`), so a crash never leaves half a file counted, and a file's
+//! Worker threads read files, a chunk of them at a time, and hand each chunk to the calling
+//! thread, which writes: whole files are committed together (`store::imports`), so a crash
+//! never leaves half a file counted, and a file's
 //! read position (and whatever state its reader carries from one read to the next) is in
 //! the same transaction as its events. A file unchanged since the last import is not
 //! opened; a grown one is read from where the last import stopped; one that shrank or
