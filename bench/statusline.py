@@ -11,12 +11,16 @@ nothing else runs meanwhile); each `clown statusline` run is a new process from 
 exit, timed around the process from this script (fork, exec, the request over the Unix
 socket, the answer, exit). ccusage runs with --no-cache (what every call costs when the
 transcript has changed, i.e. on every new message) and with its default 1 s cache
-(back-to-back calls, mostly cache hits). Settings: RUNS (clown runs, 300), CC_RUNS (5).
+(back-to-back calls, mostly cache hits). Settings: RUNS (clown runs, 300), CC_RUNS (5; 0 skips
+ccusage), BASE (another clown binary, e.g. a build before a change: its `statusline` and
+`--version` run interleaved with this one's, against the same daemon). Each clown run's wall
+time (fork to reaped) and CPU time (user + system of the child) are recorded.
 """
 
 import json
 import os
 import shutil
+import resource
 import subprocess
 import sys
 import tempfile
@@ -66,21 +70,43 @@ def status_input(sid, transcript):
     }).encode()
 
 
-def timed(argv, env, stdin, n):
+def timed(argv, env, stdin, n, cpu=None):
+    """Runs argv n times; returns the wall times (and appends each run's CPU time, user +
+    system from the kernel's accounting of the reaped child, to `cpu`)."""
     times, out = [], b""
     for _ in range(n):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         p = subprocess.run(argv, env=env, input=stdin, capture_output=True)
         times.append(time.perf_counter() - t)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if cpu is not None:
+            cpu.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
         if p.returncode != 0:
             raise SystemExit(f"{argv[0]} exited {p.returncode}: {p.stderr.decode()[:500]}")
         out = p.stdout
     return times, out.decode().strip()
 
 
+def interleaved(variants, env, stdin, runs):
+    """Each (name, argv) once per round, in turn, for `runs` rounds: what the machine's load
+    does to one it does to the others. Returns name: (wall times, CPU times, last line)."""
+    res = {name: ([], [], "") for name, _ in variants}
+    for _ in range(runs):
+        for name, argv in variants:
+            w, c, _ = res[name]
+            cpu = []
+            t, line = timed(argv, env, stdin, 1, cpu)
+            w.extend(t)
+            c.extend(cpu)
+            res[name] = (w, c, line)
+    return res
+
+
 def main():
     binary, ccusage, claude_dir, out = (os.path.abspath(a) for a in sys.argv[1:5])
     runs, cc_runs = int(os.environ.get("RUNS", 300)), int(os.environ.get("CC_RUNS", 5))
+    base = os.path.abspath(os.environ["BASE"]) if os.environ.get("BASE") else None
     claude_dir = os.path.abspath(claude_dir)
     work = tempfile.mkdtemp(prefix="statusline-", dir=out)
     sid, transcript, project = current_session(claude_dir)
@@ -97,16 +123,28 @@ def main():
         stdin = status_input(sid, transcript)
         env = {"HOME": home, "PATH": "/usr/bin:/bin", "TZ": "UTC"}
         warm_cache(claude_dir)
-        timed([binary, "statusline"], env, stdin, 20)  # warm the binary's pages
+        variants = [("clown statusline", [binary, "statusline"]),
+                    ("clown --version", [binary, "--version"]),
+                    ("/bin/true", ["/bin/true"])]
+        if base:
+            variants.insert(1, ("base statusline", [base, "statusline"]))
+            variants.insert(3, ("base --version", [base, "--version"]))
+        interleaved(variants, env, stdin, 20)  # warm the binaries' pages
         machine_clown = wait_quiet("clown statusline")
-        clown_t, clown_line = timed([binary, "statusline"], env, stdin, runs)
-        log(f"clown statusline: {dist(clown_t, 1000)}\n  {clown_line}")
-        # The floor of this way of timing: a process that does nothing.
-        floor_t, _ = timed(["/bin/true"], env, stdin, runs)
-        log(f"/bin/true: {dist(floor_t, 1000)}")
-        # Starting clown itself (no daemon asked).
-        version_t, _ = timed([binary, "--version"], env, stdin, runs)
-        log(f"clown --version: {dist(version_t, 1000)}")
+        res = interleaved(variants, env, stdin, runs)
+        machine_clown["load_after"] = os.getloadavg()
+        for name, (w, c, line) in res.items():
+            log(f"{name}: wall {dist(w, 1000)}\n  CPU {dist(c, 1000)}" + (f"\n  {line}" if "statusline" in name else ""))
+        clown_line = res["clown statusline"][2]
+        if base and res["base statusline"][2].split("(")[0] != clown_line.split("(")[0]:
+            raise SystemExit(f"the lines differ: {res['base statusline'][2]!r} / {clown_line!r}")
+        if cc_runs <= 0:
+            d.stop()
+            save(out, "statusline", {"data_bytes": size, "files": files, "import_s": import_s, "machine": machine_clown,
+                                     "runs": {n: {"wall_ms": dist(w, 1000), "cpu_ms": dist(c, 1000)} for n, (w, c, _) in res.items()},
+                                     "clown_line": clown_line})
+            return
+        clown_t, floor_t, version_t = (res[n][0] for n in ("clown statusline", "/bin/true", "clown --version"))
         cc_home = os.path.join(work, "ccusage-home")
         os.makedirs(cc_home)
         cc_env = {"HOME": cc_home, "PATH": "/usr/bin:/bin", "TZ": "UTC", "NO_COLOR": "1", "CLAUDE_CONFIG_DIR": claude_dir}
@@ -122,7 +160,8 @@ def main():
             "clown_ms": dist(clown_t, 1000), "clown_line": clown_line, "machine_clown": machine_clown,
             "bin_true_ms": dist(floor_t, 1000), "clown_version_ms": dist(version_t, 1000),
             "ccusage_no_cache_ms": dist(cc_t, 1000), "ccusage_line": cc_line, "machine_ccusage": machine_cc,
-            "ccusage_cached_ms": dist(cached_t, 1000)})
+            "ccusage_cached_ms": dist(cached_t, 1000),
+            "runs": {n: {"wall_ms": dist(w, 1000), "cpu_ms": dist(c, 1000)} for n, (w, c, _) in res.items()}})
     finally:
         shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)

@@ -93,13 +93,35 @@ def equal(a, b):
         abs(a["cost"] - b["cost"]) <= 1e-9 * max(1.0, abs(b["cost"]))
 
 
-def bench_import(binary, ccusage, out, runs):
+def clown_import(binary, agent, data_home, data, sub, work):
+    """A cold import into a new daemon: (summary, wall s, daemon CPU s, VmHWM, totals)."""
+    home = tempfile.mkdtemp(prefix="home-", dir=work)
+    os.symlink(os.path.join(data_home, sub.split("/")[0]), os.path.join(home, sub.split("/")[0]))
+    if sub.startswith(".local/share"):
+        os.unlink(os.path.join(home, ".local"))
+        os.makedirs(os.path.join(home, ".local/share"))
+        os.symlink(data, os.path.join(home, sub))
+    d = Daemon(binary, work, home=home, config=NO_WATCH)
+    u0, s0 = d.cpu()
+    summary, wall = d.ok("POST", f"/api/usage/import?agent={agent}")
+    u1, s1 = d.cpu()
+    mine = clown_totals(d, f"@{agent}")
+    rss = d.status()["VmHWM"]
+    d.stop()
+    shutil.rmtree(home, ignore_errors=True)
+    return summary, wall, (u1 - u0) + (s1 - s0), rss, mine
+
+
+def bench_import(binary, ccusage, out, runs, agents, base):
     work = tempfile.mkdtemp(prefix="agents-", dir=out)
-    data_home = os.path.join(work, "data-home")
-    log("generating the agents' logs (bench/gen_agents.py)")
-    subprocess.run([sys.executable, os.path.join(HERE, "gen_agents.py"), data_home], check=True)
+    data_home = os.environ.get("DATA_HOME") or os.path.join(work, "data-home")
+    if not os.path.isdir(data_home):
+        log("generating the agents' logs (bench/gen_agents.py)")
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_agents.py"), data_home, "--agents", ",".join(agents)],
+                       check=True)
     results = {}
-    for agent, (_, sub) in CCUSAGE.items():
+    for agent in agents:
+        _, sub = CCUSAGE[agent]
         data = os.path.join(data_home, sub)
         size, files = du(data)
         warm_cache(data)
@@ -109,35 +131,34 @@ def bench_import(binary, ccusage, out, runs):
         for r in range(runs):
             wait_quiet(f"{agent} round {r + 1}")
             cw, ccpu, crss, report = run_ccusage(ccusage, agent, data, work)
-            home = tempfile.mkdtemp(prefix="home-", dir=work)
-            os.symlink(os.path.join(data_home, sub.split("/")[0]), os.path.join(home, sub.split("/")[0]))
-            if sub.startswith(".local/share"):
-                os.unlink(os.path.join(home, ".local"))
-                os.makedirs(os.path.join(home, ".local/share"))
-                os.symlink(data, os.path.join(home, sub))
-            d = Daemon(binary, work, home=home, config=NO_WATCH)
-            u0, s0 = d.cpu()
-            summary, wall = d.ok("POST", f"/api/usage/import?agent={agent}")
-            u1, s1 = d.cpu()
-            mine = clown_totals(d, f"@{agent}")
-            rss = d.status()["VmHWM"]
-            d.stop()
+            sides = {}
+            for side, b in [("base", base)] * bool(base) + [("clown", binary)]:
+                sides[side] = clown_import(b, agent, data_home, data, sub, work)
+            summary, wall, cpu, rss, mine = sides["clown"]
             want = expected_clown(agent, cc_totals(report))
-            rounds.append({"ccusage": {"wall": cw, "cpu": ccpu, "max_rss_kb": crss}, "clown": {"wall": wall, "cpu": (u1 - u0) + (s1 - s0), "vmhwm_kb": rss},
+            rounds.append({"ccusage": {"wall": cw, "cpu": ccpu, "max_rss_kb": crss}, "clown": {"wall": wall, "cpu": cpu, "vmhwm_kb": rss},
+                           "load": os.getloadavg(),
                            "clown_totals": mine, "ccusage_totals": cc_totals(report), "equal": equal(mine, want),
                            "events_added": summary[0]["events_added"]})
-            log(f"{agent}: ccusage {cw:.3f} s, clown {wall:.3f} s, equal={rounds[-1]['equal']}")
+            if base:
+                bs, bw, bc, brss, btot = sides["base"]
+                rounds[-1]["base"] = {"wall": bw, "cpu": bc, "vmhwm_kb": brss}
+                rounds[-1]["base_equal"] = equal(btot, want)
+                log(f"{agent}: base {bw:.3f} s (CPU {bc:.2f} s), equal={rounds[-1]['base_equal']}")
+            log(f"{agent}: ccusage {cw:.3f} s (CPU {ccpu:.2f} s), clown {wall:.3f} s (CPU {cpu:.2f} s), equal={rounds[-1]['equal']}, load {os.getloadavg()[0]:.1f}")
         med = lambda side, k: sorted(x[side][k] for x in rounds)[len(rounds) // 2]
         results[agent] = {"bytes": size, "files": files, "rounds": rounds,
                           "median": {"ccusage_wall": med("ccusage", "wall"), "clown_wall": med("clown", "wall"),
-                                     "ccusage_cpu": med("ccusage", "cpu"), "clown_cpu": med("clown", "cpu")},
+                                     "ccusage_cpu": med("ccusage", "cpu"), "clown_cpu": med("clown", "cpu"),
+                                     **({"base_wall": med("base", "wall"), "base_cpu": med("base", "cpu")} if base else {})},
                           "all_equal": all(x["equal"] for x in rounds)}
     save(out, "usage_agents_import", results)
     shutil.rmtree(work, ignore_errors=True)
     for agent, r in results.items():
         m = r["median"]
-        log(f"{agent:9} {r['bytes'] / 1e6:7.1f} MB {r['files']:6} files  ccusage {m['ccusage_wall']:.3f} s  clown {m['clown_wall']:.3f} s"
-            f"  ratio {m['clown_wall'] / m['ccusage_wall']:.2f}  totals equal: {r['all_equal']}")
+        log(f"{agent:9} {r['bytes'] / 1e6:7.1f} MB {r['files']:6} files  ccusage {m['ccusage_wall']:.3f} s ({m['ccusage_cpu']:.2f} s CPU)"
+            f"  clown {m['clown_wall']:.3f} s ({m['clown_cpu']:.2f} s CPU)  ratio {m['clown_wall'] / m['ccusage_wall']:.2f}"
+            + (f"  base {m['base_wall']:.3f} s ({m['base_cpu']:.2f} s CPU)" if base else "") + f"  totals equal: {r['all_equal']}")
 
 
 def claude_line(i, sid, now):
@@ -300,7 +321,9 @@ def main():
     if cmd == "writers":
         writers(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6:])
     elif cmd == "import":
-        bench_import(sys.argv[2], sys.argv[3], sys.argv[4], int(os.environ.get("RUNS", 3)))
+        agents = [a for a in os.environ.get("AGENTS", ",".join(CCUSAGE)).split(",") if a]
+        base = os.path.abspath(os.environ["BASE"]) if os.environ.get("BASE") else None
+        bench_import(sys.argv[2], sys.argv[3], sys.argv[4], int(os.environ.get("RUNS", 3)), agents, base)
     elif cmd == "live":
         bench_live(sys.argv[2], sys.argv[3], int(os.environ.get("SESSIONS", 100)), float(os.environ.get("SECONDS", 30)),
                    float(os.environ.get("RATE", 2)))

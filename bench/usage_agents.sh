@@ -6,7 +6,9 @@
 #   bench/usage_agents.sh idle [BASE] # wake-ups of an idle daemon, watching off and on (twice
 #                                    # each), and BASE (another clown binary) when given
 #
-# Settings: RUNS (import rounds, 3), SESSIONS (100), SECONDS (30), RATE (lines/s per session, 2),
+# Settings: RUNS (import rounds, 3), AGENTS (import: a comma-separated subset, e.g. droid),
+# BASE (import: another clown binary, e.g. a build before a change, imported in the same rounds),
+# DATA_HOME (import: the generated logs to reuse, else generated anew), SESSIONS (100), SECONDS (30), RATE (lines/s per session, 2),
 # WINDOW (idle seconds, 60), CCUSAGE (a ccusage binary of CCUSAGE_VERSION, 20.0.24), QUIET_WAIT, OUT.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_pkg /usr/bin/time time

@@ -3,7 +3,10 @@
 use clap::Parser;
 
 fn main() {
-    let cli = clown::cli::Cli::parse();
+    // `clown statusline` runs on every redraw of an agent's screen: its usual forms skip
+    // building the whole command line's parser.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = clown::cli::quick_cli(&args).unwrap_or_else(|| clown::cli::Cli::parse_from(args));
     match clown::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -37,6 +37,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub use client::Client;
+pub use statusline::quick_cli;
 
 /// The heading under which `--help` lists the options every command takes.
 const GLOBAL: &str = "Global options";

@@ -36,6 +36,42 @@ pub struct StatuslineArgs {
     profile: Option<String>,
 }
 
+/// The command line of `clown statusline` or `clown statusline --profile P` (the forms an
+/// agent's settings run), made without building clap's whole command tree: starting the
+/// binary is most of a status line's time, and the tree of every subcommand is the larger
+/// part of what `main` does before any work. `None` for anything else (other arguments,
+/// `--help`, `CLOWN_URL` or `CLOWN_CONFIG` set): clap parses those, with its errors.
+pub fn quick_cli(args: &[std::ffi::OsString]) -> Option<Cli> {
+    let args: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_str())
+        .collect::<Option<_>>()?;
+    let plain = |v: &str| !v.is_empty() && !v.starts_with('-');
+    let profile = match args.as_slice() {
+        ["statusline"] => None,
+        ["statusline", "--profile", p] if plain(p) => Some(p.to_string()),
+        ["statusline", a] => Some(
+            a.strip_prefix("--profile=")
+                .filter(|p| plain(p))?
+                .to_string(),
+        ),
+        _ => return None,
+    };
+    if ["CLOWN_URL", "CLOWN_CONFIG"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+    {
+        return None;
+    }
+    Some(Cli {
+        url: None,
+        config: None,
+        verbose: 0,
+        command: super::Command::Statusline(StatuslineArgs { profile }),
+    })
+}
+
 pub fn run(cli: &Cli, args: &StatuslineArgs) -> anyhow::Result<i32> {
     let mut input = Vec::new();
     std::io::stdin().take(MAX_INPUT).read_to_end(&mut input)?;
@@ -190,6 +226,38 @@ impl Timeouts for std::net::TcpStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_status_line_forms_skip_clap() {
+        let cli = |a: &[&str]| {
+            let a: Vec<std::ffi::OsString> = a.iter().map(Into::into).collect();
+            quick_cli(&a).map(|c| match c.command {
+                super::super::Command::Statusline(s) => s.profile,
+                _ => panic!("not a status line"),
+            })
+        };
+        assert_eq!(cli(&["clown", "statusline"]), Some(None));
+        assert_eq!(
+            cli(&["clown", "statusline", "--profile", "work"]),
+            Some(Some("work".into()))
+        );
+        assert_eq!(
+            cli(&["clown", "statusline", "--profile=work"]),
+            Some(Some("work".into()))
+        );
+        for other in [
+            &["clown"][..],
+            &["clown", "status"],
+            &["clown", "statusline", "--help"],
+            &["clown", "statusline", "--profile"],
+            &["clown", "statusline", "--profile="],
+            &["clown", "statusline", "--profile", "-v"],
+            &["clown", "-v", "statusline"],
+            &["clown", "statusline", "--url", "http://x"],
+        ] {
+            assert_eq!(cli(other), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn chunked_bodies_and_the_fallback_line() {

@@ -138,9 +138,10 @@ pub fn commit_files(
     with_events(conn, |tx, rollup| {
         let mut counted = Counted::default();
         let mut session = tx.prepare_cached(
-            "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id)
-             VALUES (?1, ?2, ?3, ?3 - ?2, NULL, ?4, ?5)
+            "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id, rev)
+             VALUES (?1, ?2, ?3, ?3 - ?2, NULL, ?4, ?5, (SELECT COALESCE(MAX(rev), 0) + 1 FROM usage_sessions))
              ON CONFLICT(session_id) DO UPDATE SET
+                 rev = (SELECT MAX(rev) FROM usage_sessions) + 1,
                  started_at = MIN(started_at, excluded.started_at),
                  ended_at = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at),
                  runtime_secs = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at)

@@ -2,8 +2,8 @@
 //! has come (a cursor per table, in `meta`), and the changes after it.
 //!
 //! Every stored or replaced event, and every stored or updated session, gets a change
-//! number (`rev`) higher than all before it (see [`super::usage`] and the triggers of
-//! migration 11), so "everything after the cursor" is exactly what the shared database
+//! number (`rev`) higher than all before it (see [`super::usage`]; a session's is set by
+//! the statements that write it, `super::imports` and `super::usage::record`), so "everything after the cursor" is exactly what the shared database
 //! may not have yet. The cursor moves only after the shared database committed a batch;
 //! a batch sent twice is harmless there (keyed by machine and event).
 

@@ -313,9 +313,10 @@ pub fn record(
             }
         }
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT(session_id) DO UPDATE SET ended_at = excluded.ended_at,
+            "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id, rev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT COALESCE(MAX(rev), 0) + 1 FROM usage_sessions))
+             ON CONFLICT(session_id) DO UPDATE SET rev = (SELECT MAX(rev) FROM usage_sessions) + 1,
+                 ended_at = excluded.ended_at,
                  runtime_secs = excluded.runtime_secs, exit_code = excluded.exit_code",
         )?;
         let mut added_sessions = 0;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 
 use super::{BUCKET_SECS, UsageEvent, tokens_of};
 use crate::store::StoreError;
@@ -105,26 +105,24 @@ impl Rollup {
         if let Some(&id) = self.labels.get(&key) {
             return Ok(id);
         }
-        let find = |tx: &Transaction| -> rusqlite::Result<Option<i64>> {
+        // Most labels an import meets are new (one per session): insert first, and look
+        // the row up only when it was there already.
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
+                     key_label, key_hint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+            )?
+            .execute(rusqlite::params_from_iter(key.iter()))?;
+        let id = if inserted == 1 {
+            tx.last_insert_rowid()
+        } else {
             tx.prepare_cached(
                 "SELECT id FROM usage_labels WHERE profile = ?1 AND agent = ?2 AND provider = ?3
                    AND model = ?4 AND source = ?5 AND session_id = ?6 AND key_label = ?7
                    AND key_hint = ?8",
             )?
-            .query_row(rusqlite::params_from_iter(key.iter()), |r| r.get(0))
-            .optional()
-        };
-        let id = match find(tx)? {
-            Some(id) => id,
-            None => {
-                tx.prepare_cached(
-                    "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
-                         key_label, key_hint)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(rusqlite::params_from_iter(key.iter()))?;
-                tx.last_insert_rowid()
-            }
+            .query_row(rusqlite::params_from_iter(key.iter()), |r| r.get(0))?
         };
         self.labels.insert(key, id);
         Ok(id)

@@ -196,3 +196,53 @@ fn keys_are_stable() {
     assert_ne!(key_hash("claude:msg_1"), key_hash("claude:msg_2"));
     assert_eq!(key_hash("claude:msg_1"), -3769477115699078248);
 }
+
+#[test]
+fn every_session_written_gets_a_higher_change_number() {
+    use crate::records::UsageSession;
+    use crate::store::imports::{ImportedFile, commit_files};
+    let (dir, mut conn) = open("session-revs");
+    let session = |id: Option<&str>, ended: i64| UsageSession {
+        profile: "p".into(),
+        started_at: 100,
+        ended_at: Some(ended),
+        exit_code: None,
+        source: "test".into(),
+        session_id: id.map(Into::into),
+    };
+    let revs = |conn: &Connection| -> Vec<(String, i64)> {
+        crate::store::sync::sessions_after(conn, 0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.key, s.rev))
+            .collect()
+    };
+    record(
+        &mut conn,
+        &[],
+        &[session(Some("a"), 200), session(Some("b"), 200)],
+        0,
+    )
+    .unwrap();
+    assert_eq!(revs(&conn), vec![("s:a".into(), 1), ("s:b".into(), 2)]);
+    // Updated: after everything before it.
+    record(&mut conn, &[], &[session(Some("a"), 300)], 0).unwrap();
+    record(&mut conn, &[], &[session(None, 300)], 0).unwrap();
+    let got = revs(&conn);
+    assert_eq!(got[..2], [("s:b".into(), 2), ("s:a".into(), 3)]);
+    assert_eq!(got[2].1, 4);
+    // An import's sessions, new and seen before, the same way.
+    let file = |sid: &str| ImportedFile {
+        key: format!("/f/{sid}"),
+        agent: "droid".into(),
+        profile: "p".into(),
+        sessions: [(sid.to_string(), (100, 400))].into(),
+        ..Default::default()
+    };
+    commit_files(&mut conn, &[file("c")], "droid-log", "droid", 0).unwrap();
+    commit_files(&mut conn, &[file("c")], "droid-log", "droid", 0).unwrap();
+    let got = revs(&conn);
+    assert_eq!(got.last(), Some(&("s:droid:p:c".into(), 6)));
+    assert_eq!(got.len(), 4);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -43,7 +43,13 @@ impl Format for Settings {
     }
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         out.read_whole();
-        match std::fs::read(&job.path) {
+        // The size is known from the walk: no second stat (one file per session).
+        let mut b = Vec::with_capacity(job.size as usize + 1);
+        let read = std::fs::File::open(&job.path).and_then(|mut f| {
+            use std::io::Read;
+            f.read_to_end(&mut b)
+        });
+        match read.map(|_| b) {
             Ok(b) => settings(out, &job.path, job.mtime_ns, &b),
             Err(e) => out.error = Some(e.to_string()),
         }

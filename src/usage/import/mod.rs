@@ -2,8 +2,9 @@
 //! under a root and reads one from where the last import stopped; this module does the
 //! rest, the same for all of them.
 //!
-//! Worker threads read files while the calling thread writes: whole files are committed
-//! together (`store::imports`), so a crash never leaves half a file counted, and a file's
+//! Worker threads read files, a chunk of them at a time, and hand each chunk to the calling
+//! thread, which writes: whole files are committed together (`store::imports`), so a crash
+//! never leaves half a file counted, and a file's
 //! read position (and whatever state its reader carries from one read to the next) is in
 //! the same transaction as its events. A file unchanged since the last import is not
 //! opened; a grown one is read from where the last import stopped; one that shrank or
@@ -245,6 +246,54 @@ fn commit(
     Ok(())
 }
 
+/// A worker takes this many files (or about this many bytes to read) at a time and hands
+/// what it read to the writer in one message: tens of thousands of small files (Droid's
+/// sessions) made one hand-off per file cost more than reading them.
+const CHUNK_FILES: usize = 128;
+const CHUNK_BYTES: u64 = 1 << 20;
+
+type Queue = Mutex<std::iter::Peekable<std::vec::IntoIter<FileJob>>>;
+
+/// The next files for a worker: at least one, then while the chunk is under both limits.
+fn next_chunk(queue: &Queue) -> Vec<FileJob> {
+    let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    while chunk.len() < CHUNK_FILES && (chunk.is_empty() || bytes < CHUNK_BYTES) {
+        let Some(job) = queue.next() else { break };
+        bytes += job.size.saturating_sub(job.offset);
+        chunk.push(job);
+        if queue
+            .peek()
+            .is_some_and(|next| bytes + next.size.saturating_sub(next.offset) > CHUNK_BYTES)
+        {
+            break;
+        }
+    }
+    chunk
+}
+
+/// Reads one file (on a worker thread).
+fn read_one(format: &dyn Format, mut job: FileJob, pruned_before: i64) -> FileRead {
+    let whole = format.whole(&job.path);
+    if !whole && !file::still_there(&job) {
+        // Rewritten under the same name: from the start, keys dedupe.
+        job.offset = 0;
+        job.state = None;
+    }
+    let mut read = FileRead::for_job(&job, format.agent());
+    format.read(&job, &mut read);
+    if !whole {
+        read.seal();
+    }
+    read.settle(&job, pruned_before);
+    if !job.keep_events {
+        read.left_to_proxy = read.file.events.len() as u64;
+        read.file.events.clear();
+    }
+    read
+}
+
 fn read_and_commit(
     store: &Store,
     format: &dyn Format,
@@ -257,8 +306,8 @@ fn read_and_commit(
     let bytes_total: u64 = jobs.iter().map(|j| j.size.saturating_sub(j.offset)).sum();
     let now = jiff::Timestamp::now().as_second();
     let mut session_ids = HashSet::new();
-    let queue = Mutex::new(jobs.into_iter());
-    let (tx, rx) = mpsc::sync_channel::<FileRead>(8);
+    let queue = Mutex::new(jobs.into_iter().peekable());
+    let (tx, rx) = mpsc::sync_channel::<Vec<FileRead>>(4);
     let mut failure = None;
     std::thread::scope(|scope| {
         let workers = std::thread::available_parallelism()
@@ -271,25 +320,15 @@ fn read_and_commit(
             let queue = &queue;
             scope.spawn(move || {
                 loop {
-                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some(mut job) = job else { break };
-                    let whole = format.whole(&job.path);
-                    if !whole && !file::still_there(&job) {
-                        // Rewritten under the same name: from the start, keys dedupe.
-                        job.offset = 0;
-                        job.state = None;
+                    let chunk = next_chunk(queue);
+                    if chunk.is_empty() {
+                        break;
                     }
-                    let mut read = FileRead::for_job(&job, format.agent());
-                    format.read(&job, &mut read);
-                    if !whole {
-                        read.seal();
-                    }
-                    read.settle(&job, pruned_before);
-                    if !job.keep_events {
-                        read.left_to_proxy = read.file.events.len() as u64;
-                        read.file.events.clear();
-                    }
-                    if tx.send(read).is_err() {
+                    let reads = chunk
+                        .into_iter()
+                        .map(|job| read_one(format, job, pruned_before))
+                        .collect();
+                    if tx.send(reads).is_err() {
                         break;
                     }
                 }
@@ -299,7 +338,7 @@ fn read_and_commit(
         let (mut files_done, mut bytes_done) = (0, 0);
         let mut batch: Vec<ImportedFile> = Vec::new();
         let mut batch_events = 0;
-        for r in rx {
+        for r in rx.into_iter().flatten() {
             files_done += 1;
             bytes_done += r.file.size.saturating_sub(r.offset);
             if failure.is_some() {
