@@ -130,7 +130,7 @@ run_wrk() { # name port key [proxy-pid daemon-pid]
   load=$(cut -d' ' -f1 /proc/loadavg)
   echo "$1 $p50 $p99 $rps $n $(( (p1 - p0) * 1000000 / TCK / n1 )) $(( (d1 - d0) * 1000000 / TCK / n1 )) $load"
 }
-PROXY_PID=$(pgrep -f "clown proxy --profile bench --port $PROXY( |$)" | head -1)
+PROXY_PID=$(pgrep -f " proxy --profile bench --port $PROXY( |$)" | head -1 || true)
 results=$(
   for _ in $(seq "$ROUNDS"); do
     run_wrk direct "$UP" none
