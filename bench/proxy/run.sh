@@ -166,16 +166,16 @@ for k in paths:
     a50 = "" if k == "direct" else f"{added(k, 0):.0f}"
     a99 = "" if k == "direct" else f"{added(k, 1):.0f}"
     print(f"| {k} | {p50:.0f} | {p99:.0f} | {a50} | {a99} | {int(rps)} |")
-ratio99 = med((runs["clown"][r][1] - runs["direct"][r][1]) / max(1, runs["nginx"][r][1] - runs["direct"][r][1]) for r in range(rounds))
+ratio99 = med(runs["clown"][r][1] / max(1, runs["nginx"][r][1]) for r in range(rounds))
 ratio = med((runs["clown"][r][0] - runs["direct"][r][0]) / max(1, runs["nginx"][r][0] - runs["direct"][r][0]) for r in range(rounds))
 tput = med(runs["clown"][r][2] / runs["nginx"][r][2] for r in range(rounds))
-print(f"\nper round, clown's added p50 / nginx's: median {ratio:.2f}x; added p99: median {ratio99:.2f}x; clown's requests/s / nginx's: median {tput:.2f}")
+print(f"\nper round, clown's added p50 / nginx's: median {ratio:.2f}x; clown's p99 / nginx's: median {ratio99:.2f}x; clown's requests/s / nginx's: median {tput:.2f}")
 for r in range(rounds):
     c, n, d = runs["clown"][r], runs["nginx"][r], runs["direct"][r]
     a50 = (c[0] - d[0]) / max(1, n[0] - d[0])
-    a99 = (c[1] - d[1]) / max(1, n[1] - d[1])
+    a99 = f"{(c[1] - d[1]) / (n[1] - d[1]):.2f}x" if n[1] > d[1] else "n/a (nginx's p99 not above direct's)"
     print(f"round {r + 1}: clown/nginx added p50 {a50:.2f}x, p99 {c[1]:.0f}/{n[1]:.0f} µs = {c[1] / max(1, n[1]):.2f}x, "
-          f"added p99 {a99:.2f}x, requests/s {c[2] / n[2]:.2f}; CPU per request (1 connection): proxy {c[4]} µs, "
+          f"added p99 {a99}, requests/s {c[2] / n[2]:.2f}; CPU per request (1 connection): proxy {c[4]} µs, "
           f"daemon {c[5]} µs; load average {c[6]}")
 if "ccr" in runs:
     lat = med((runs["ccr"][r][0] - runs["direct"][r][0]) / max(1, runs["clown"][r][0] - runs["direct"][r][0]) for r in range(rounds))
