@@ -108,24 +108,34 @@ if [ "$CCR" = 1 ]; then
 fi
 
 # wrk: the 50% and 99% latency in µs (one connection), and requests/s (32 connections).
+# For clown, also the CPU time (user + system, from /proc/PID/stat) the proxy child and the
+# daemon spent per request during the one-connection run: on a shared machine the CPU a
+# request costs moves far less than its wall-clock latency.
 us() { awk '{v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
-run_wrk() { # name port key
-  local warm one all
+ticks() { if [ -n "${1:-}" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo 0; fi; }
+TCK=$(getconf CLK_TCK)
+run_wrk() { # name port key [proxy-pid daemon-pid]
+  local warm one all p0 d0 p1 d1
   warm=$(BENCH_KEY=$3 wrk -t1 -c1 -d1s -s "$BENCH/post.lua" "http://127.0.0.1:$2")
+  p0=$(ticks "${4:-}"); d0=$(ticks "${5:-}")
   one=$(BENCH_KEY=$3 wrk -t1 -c1 -d"${DURATION}s" --latency -s "$BENCH/post.lua" "http://127.0.0.1:$2")
+  p1=$(ticks "${4:-}"); d1=$(ticks "${5:-}")
   all=$(BENCH_KEY=$3 wrk -t2 -c32 -d"${DURATION}s" -s "$BENCH/post.lua" "http://127.0.0.1:$2")
   if grep -q "Non-2xx" <<<"$one$all"; then echo "error: $1 answered errors:" >&2; echo "$one$all" >&2; exit 1; fi
-  local p50 p99 rps n
+  local p50 p99 rps n n1 load
   p50=$(grep -E '^ +50%' <<<"$one" | us); p99=$(grep -E '^ +99%' <<<"$one" | us)
   rps=$(awk '/Requests\/sec/ {print int($2)}' <<<"$all")
-  n=$(( $(awk '/requests in/ {print $1}' <<<"$warm") + $(awk '/requests in/ {print $1}' <<<"$one") + $(awk '/requests in/ {print $1}' <<<"$all") ))
-  echo "$1 $p50 $p99 $rps $n"
+  n1=$(awk '/requests in/ {print $1}' <<<"$one")
+  n=$(( $(awk '/requests in/ {print $1}' <<<"$warm") + n1 + $(awk '/requests in/ {print $1}' <<<"$all") ))
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  echo "$1 $p50 $p99 $rps $n $(( (p1 - p0) * 1000000 / TCK / n1 )) $(( (d1 - d0) * 1000000 / TCK / n1 )) $load"
 }
+PROXY_PID=$(pgrep -f " proxy --profile bench --port $PROXY( |$)" | head -1 || true)
 results=$(
   for _ in $(seq "$ROUNDS"); do
     run_wrk direct "$UP" none
     run_wrk nginx "$HOP" none
-    run_wrk clown "$PROXY" "$LOCAL"
+    run_wrk clown "$PROXY" "$LOCAL" "$PROXY_PID" "$DAEMON_PID"
     if [ "$CCR" = 1 ]; then run_wrk ccr "$CCR_PORT" ccr-local-token; fi
   done
 )
@@ -142,7 +152,7 @@ paths = sys.argv[9].split()
 runs = {}
 for line in sys.argv[1].splitlines():
     name, *v = line.split()
-    runs.setdefault(name, []).append((float(v[0]), float(v[1]), int(v[2]), int(v[3])))
+    runs.setdefault(name, []).append((float(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), float(v[6])))
 rounds = len(runs["direct"])
 med = statistics.median
 # Added latency is taken within each round (path minus direct, measured a few seconds
@@ -156,9 +166,17 @@ for k in paths:
     a50 = "" if k == "direct" else f"{added(k, 0):.0f}"
     a99 = "" if k == "direct" else f"{added(k, 1):.0f}"
     print(f"| {k} | {p50:.0f} | {p99:.0f} | {a50} | {a99} | {int(rps)} |")
+ratio99 = med(runs["clown"][r][1] / max(1, runs["nginx"][r][1]) for r in range(rounds))
 ratio = med((runs["clown"][r][0] - runs["direct"][r][0]) / max(1, runs["nginx"][r][0] - runs["direct"][r][0]) for r in range(rounds))
 tput = med(runs["clown"][r][2] / runs["nginx"][r][2] for r in range(rounds))
-print(f"\nper round, clown's added p50 / nginx's: median {ratio:.2f}x; clown's requests/s / nginx's: median {tput:.2f}")
+print(f"\nper round, clown's added p50 / nginx's: median {ratio:.2f}x; clown's p99 / nginx's: median {ratio99:.2f}x; clown's requests/s / nginx's: median {tput:.2f}")
+for r in range(rounds):
+    c, n, d = runs["clown"][r], runs["nginx"][r], runs["direct"][r]
+    a50 = (c[0] - d[0]) / max(1, n[0] - d[0])
+    a99 = f"{(c[1] - d[1]) / (n[1] - d[1]):.2f}x" if n[1] > d[1] else "n/a (nginx's p99 not above direct's)"
+    print(f"round {r + 1}: clown/nginx added p50 {a50:.2f}x, p99 {c[1]:.0f}/{n[1]:.0f} µs = {c[1] / max(1, n[1]):.2f}x, "
+          f"added p99 {a99}, requests/s {c[2] / n[2]:.2f}; CPU per request (1 connection): proxy {c[4]} µs, "
+          f"daemon {c[5]} µs; load average {c[6]}")
 if "ccr" in runs:
     lat = med((runs["ccr"][r][0] - runs["direct"][r][0]) / max(1, runs["clown"][r][0] - runs["direct"][r][0]) for r in range(rounds))
     rps = med(runs["clown"][r][2] / runs["ccr"][r][2] for r in range(rounds))

@@ -267,9 +267,6 @@ impl Entry {
     }
 
     fn send(self) {
-        if let Some(state) = self.pool.report() {
-            self.reporter.pool(state);
-        }
         if self.kept_by_daemon {
             self.reporter.inspected(self.record);
         }

@@ -16,6 +16,7 @@
 //! rides in the same batches, for the attention states of the profile's sessions: each
 //! rate-limited or failed request, and the first success after one.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -26,6 +27,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use super::pool::Pool;
 use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
 use crate::requests::{InspectedRequest, PoolState};
 
@@ -44,7 +46,6 @@ enum Report {
     Request(ProxyRequest),
     Status(RequestStatus),
     Inspected(Box<InspectedRequest>),
-    Pool(Box<PoolState>),
 }
 
 #[derive(Clone)]
@@ -52,6 +53,9 @@ pub struct Reporter {
     tx: Option<mpsc::Sender<Report>>,
     /// Whether the last status reported was a success (successes after one are not sent).
     last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The key pool whose state each batch carries, read when the batch is sent (not
+    /// built per request on the request's path).
+    pool: Arc<OnceLock<Arc<Pool>>>,
 }
 
 pub struct ReporterTask {
@@ -63,31 +67,49 @@ impl Reporter {
     /// holds up a request); without a daemon URL events are only logged.
     pub fn spawn(daemon_url: Option<String>, token: Option<String>) -> (Self, ReporterTask) {
         let last_ok = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let pool: Arc<OnceLock<Arc<Pool>>> = Arc::default();
         let Some(url) = daemon_url else {
-            return (Self { tx: None, last_ok }, ReporterTask { done: None });
+            return (
+                Self {
+                    tx: None,
+                    last_ok,
+                    pool,
+                },
+                ReporterTask { done: None },
+            );
         };
+        let watched = pool.clone();
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
         let started = std::thread::Builder::new()
             .name("usage-reporter".into())
             .spawn(move || {
+                background();
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                 {
-                    Ok(rt) => rt.block_on(run(rx, url, token)),
+                    Ok(rt) => rt.block_on(run(rx, url, token, watched)),
                     Err(e) => tracing::error!("cannot start the usage reporter: {e}"),
                 }
                 let _ = done_tx.send(());
             });
         if let Err(e) = started {
             tracing::error!("cannot start the usage reporter thread: {e}");
-            return (Self { tx: None, last_ok }, ReporterTask { done: None });
+            return (
+                Self {
+                    tx: None,
+                    last_ok,
+                    pool,
+                },
+                ReporterTask { done: None },
+            );
         }
         (
             Self {
                 tx: Some(tx),
                 last_ok,
+                pool,
             },
             ReporterTask {
                 done: Some(done_rx),
@@ -131,16 +153,9 @@ impl Reporter {
         }
     }
 
-    /// Queues the key pool's state (the last one of a batch is sent); as above, one the
-    /// daemon would refuse is left out.
-    pub fn pool(&self, state: PoolState) {
-        if let Err(e) = state.validate() {
-            tracing::warn!("the pool's state not sent: {e}");
-            return;
-        }
-        if let Some(tx) = &self.tx {
-            let _ = tx.try_send(Report::Pool(Box::new(state)));
-        }
+    /// The key pool whose state goes with every batch (the last state when it changed).
+    pub fn watch_pool(&self, pool: Arc<Pool>) {
+        let _ = self.pool.set(pool);
     }
 
     /// Hands over the rate-limit headers of a response.
@@ -177,6 +192,24 @@ impl ReporterTask {
     }
 }
 
+/// Lowers this thread's priority (nice 10): encoding and posting a batch yields to the
+/// thread serving requests when both want the CPU, so a batch never delays a request's
+/// bytes. On Linux the nice value is per thread; elsewhere nothing changes.
+#[cfg(target_os = "linux")]
+fn background() {
+    // SAFETY: setpriority takes no pointers; `who = 0` is the calling thread.
+    let rc = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, 10) };
+    if rc != 0 {
+        tracing::debug!(
+            "cannot lower the usage reporter's priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn background() {}
+
 #[derive(Serialize)]
 struct Batch<'a> {
     events: &'a [UsageEvent],
@@ -191,7 +224,12 @@ struct Batch<'a> {
     pool: Option<&'a PoolState>,
 }
 
-async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>) {
+async fn run(
+    mut rx: mpsc::Receiver<Report>,
+    url: String,
+    token: Option<String>,
+    pool: Arc<OnceLock<Arc<Pool>>>,
+) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
@@ -206,7 +244,14 @@ async fn run(mut rx: mpsc::Receiver<Report>, url: String, token: Option<String>)
                     Err(_) => break,
                 }
             }
-            let parts = split(std::mem::take(&mut batch));
+            let mut parts = split(std::mem::take(&mut batch));
+            // Read after the batch's events: every change they made is in it. One the
+            // daemon would refuse is left out: it must not cost the batch's usage.
+            parts.pool = pool.get().and_then(|p| p.report()).filter(|s| {
+                s.validate()
+                    .map_err(|e| tracing::warn!("the pool's state not sent: {e}"))
+                    .is_ok()
+            });
             send(&client, &endpoint, token.as_deref(), &parts).await;
             // Under load more than a batch queues up in one window: send it all now.
             match rx.try_recv() {
@@ -224,7 +269,7 @@ struct Parts {
     limits: Vec<LimitSnapshot>,
     requests: Vec<ProxyRequest>,
     statuses: Vec<RequestStatus>,
-    /// The inspector's entries and the pool's last state.
+    /// The inspector's entries and the pool's state.
     inspected: Vec<InspectedRequest>,
     pool: Option<PoolState>,
 }
@@ -240,7 +285,7 @@ fn split(batch: Vec<Report>) -> Parts {
         requests,
         statuses,
         inspected,
-        pool,
+        pool: _,
     } = &mut parts;
     for r in batch {
         match r {
@@ -248,7 +293,6 @@ fn split(batch: Vec<Report>) -> Parts {
             Report::Request(q) => requests.push(q),
             Report::Status(s) => statuses.push(s),
             Report::Inspected(i) => inspected.push(*i),
-            Report::Pool(p) => *pool = Some(*p),
             Report::Limits(s) => match limits.last_mut() {
                 Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
                     last.ts = last.ts.max(s.ts);

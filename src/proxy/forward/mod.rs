@@ -83,8 +83,12 @@ impl Forwarder {
         let client = Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector(plan.timeouts.connect()));
+        let pool = Arc::new(Pool::new(&plan));
+        if pool.active() {
+            reporter.watch_pool(pool.clone());
+        }
         Ok(Self {
-            pool: Arc::new(Pool::new(&plan)),
+            pool,
             redactor: Arc::new(Redactor::new(&plan)),
             plan,
             gate,
