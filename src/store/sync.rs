@@ -92,25 +92,70 @@ pub fn set_sessions_cursor(conn: &Connection, rev: i64) -> Result<(), StoreError
     set_meta(conn, SESSIONS_CURSOR, &rev.to_string())
 }
 
-/// The highest event and session change numbers (from the indexes).
+/// The highest event and session change numbers (the last one given, and the sessions'
+/// index).
 pub fn latest(conn: &Connection) -> Result<(i64, i64), StoreError> {
-    let max = |table: &str| -> Result<i64, StoreError> {
-        Ok(conn.query_row(
-            &format!("SELECT COALESCE(MAX(rev), 0) FROM {table}"),
-            [],
-            |r| r.get(0),
-        )?)
-    };
-    Ok((max("usage_raw")?, max("usage_sessions")?))
+    let events = conn
+        .prepare_cached("SELECT last_rev FROM usage_change WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let sessions = conn.query_row(
+        "SELECT COALESCE(MAX(rev), 0) FROM usage_sessions",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((events, sessions))
 }
 
-/// Up to `limit` events changed after `rev`, in change order.
+/// Whether events are numbered and indexed by change number, which only a push reads:
+/// on while `[sync]` is configured, off while it is not (the number and its index would
+/// take a fifth of the store). Turning it on numbers the events stored meanwhile (with
+/// 0), after every number given, so the push finds them; in one transaction.
+pub fn track_changes(conn: &mut Connection, on: bool) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let numbering: bool = tx
+        .query_row("SELECT numbering FROM usage_change WHERE id = 1", [], |r| {
+            r.get::<_, i64>(0).map(|n| n != 0)
+        })
+        .optional()?
+        .unwrap_or(false);
+    if on {
+        if !numbering {
+            let last = latest(&tx)?.0;
+            let numbered = tx.execute(
+                "UPDATE usage_raw SET rev = ?1 + n.i
+                 FROM (SELECT key, ROW_NUMBER() OVER (ORDER BY ts, key) AS i
+                       FROM usage_raw WHERE rev = 0) AS n
+                 WHERE usage_raw.key = n.key",
+                params![last],
+            )? as i64;
+            tx.execute(
+                "INSERT INTO usage_change (id, last_rev, numbering) VALUES (1, ?1, 1)
+                 ON CONFLICT(id) DO UPDATE SET last_rev = excluded.last_rev, numbering = 1",
+                params![last + numbered],
+            )?;
+        }
+        tx.execute_batch("CREATE INDEX IF NOT EXISTS usage_raw_rev ON usage_raw(rev)")?;
+    } else {
+        tx.execute("UPDATE usage_change SET numbering = 0", [])?;
+        tx.execute_batch("DROP INDEX IF EXISTS usage_raw_rev")?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Up to `limit` events changed after `rev`, in change order, and (read at the same
+/// moment) the last change number given: when fewer than `limit` came, every change up
+/// to it was read (a number given to a change that stored no event has none to send).
 pub fn events_after(
     conn: &Connection,
     rev: i64,
     limit: usize,
-) -> Result<Vec<SyncEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+) -> Result<(Vec<SyncEvent>, i64), StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let last = latest(&tx)?.0;
+    let mut stmt = tx.prepare_cached(
         "SELECT rev, 'h:' || id, ts, profile, agent, provider, model,
                 input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
                 cache_creation_1h_tokens, source, session_id
@@ -130,7 +175,10 @@ pub fn events_after(
             session_id: r.get(13)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let events = rows.collect::<Result<_, _>>()?;
+    drop(stmt);
+    tx.finish()?;
+    Ok((events, last))
 }
 
 /// Up to `limit` sessions changed after `rev`, in change order.
@@ -157,4 +205,83 @@ pub fn sessions_after(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::UsageEvent;
+    use crate::tokens::Tokens;
+
+    fn event(key: &str, n: u64) -> UsageEvent {
+        UsageEvent {
+            profile: "p".into(),
+            model: "m".into(),
+            ts: Some(1_800_000_000),
+            tokens: Tokens {
+                input_tokens: n,
+                ..Default::default()
+            },
+            source: "test".into(),
+            dedupe_key: Some(key.into()),
+            ..Default::default()
+        }
+    }
+
+    fn keys_after(conn: &Connection, rev: i64) -> (Vec<String>, i64) {
+        let (events, last) = events_after(conn, rev, 100).unwrap();
+        (events.into_iter().map(|e| e.key).collect(), last)
+    }
+
+    fn hashed(keys: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = keys
+            .iter()
+            .map(|k| format!("h:{}", crate::store::usage::key_hash(k)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn turning_the_push_on_numbers_what_was_stored_without_it() {
+        let dir = std::env::temp_dir().join(format!("clown-sync-numbers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conn = super::super::db::open(&dir.join("t.db")).unwrap();
+        let record = |c: &mut Connection, e: &[UsageEvent]| {
+            super::super::usage::record(c, e, &[], 0).unwrap();
+        };
+        // No push configured: events carry no number and there is no index.
+        record(&mut conn, &[event("a", 1), event("b", 2)]);
+        let (none, last) = keys_after(&conn, 0);
+        assert!(none.is_empty());
+        assert_eq!(last, 2);
+        track_changes(&mut conn, true).unwrap();
+        let (mut keys, last) = keys_after(&conn, 0);
+        keys.sort();
+        assert_eq!(keys, hashed(&["a", "b"]));
+        assert_eq!(last, 4);
+        // Numbered from now on: a new event and a replaced one come after the cursor.
+        record(&mut conn, &[event("c", 1), event("a", 5)]);
+        let (mut keys, last) = keys_after(&conn, 4);
+        keys.sort();
+        assert_eq!(keys, hashed(&["a", "c"]));
+        assert_eq!(last, 6);
+        // Off, then on again: what came meanwhile is numbered after every number given.
+        track_changes(&mut conn, false).unwrap();
+        record(&mut conn, &[event("d", 1)]);
+        track_changes(&mut conn, true).unwrap();
+        let (keys, last) = keys_after(&conn, 6);
+        assert_eq!(keys, hashed(&["d"]));
+        assert_eq!(last, 8);
+        let index: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'usage_raw_rev'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

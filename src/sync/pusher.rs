@@ -27,6 +27,8 @@ pub async fn run(syncer: Arc<Syncer>, machine: String) {
     let mut bus = syncer.ctx.events.subscribe();
     let mut client: Option<(String, Client)> = None;
     let mut retry = FIRST_RETRY;
+    // Whether the index of events by change number is there (made while sync is on).
+    let mut tracking: Option<bool> = None;
     loop {
         let config = syncer.ctx.config.get();
         let sync = &config.sync;
@@ -37,6 +39,13 @@ pub async fn run(syncer: Arc<Syncer>, machine: String) {
         };
         syncer.update(|s| s.machine_name = name.clone());
         let mut wait = Duration::from_millis(sync.interval_ms);
+        let on = sync.enabled();
+        if tracking != Some(on) {
+            match store.call(move |c| local::track_changes(c, on)).await {
+                Ok(()) => tracking = Some(on),
+                Err(e) => tracking_failed(&e),
+            }
+        }
         if !sync.enabled() {
             client = None;
             syncer.update(|s| s.connected = false);
@@ -99,6 +108,10 @@ async fn next_usage(bus: &mut tokio::sync::broadcast::Receiver<crate::events::Ev
     }
 }
 
+fn tracking_failed(e: &StoreError) {
+    tracing::warn!("sync: cannot index the events by change: {e}");
+}
+
 fn failed(syncer: &Syncer, message: &str) {
     tracing::warn!("sync: {message}");
     syncer.update(|s| {
@@ -126,14 +139,24 @@ async fn push_all(
     });
     loop {
         let (events_rev, sessions_rev) = store.read(local::cursors).await?;
-        let events = store
+        let (events, last) = store
             .read(move |c| local::events_after(c, events_rev, batch))
             .await?;
-        if let Some(last) = events.last().map(|e| e.rev) {
+        if !events.is_empty() {
             postgres::push::events(client, machine, name, &events).await?;
+        }
+        // Caught up: past the numbers given to changes that left no event, too.
+        let through = match events.last() {
+            Some(e) if events.len() >= batch => e.rev,
+            Some(e) => e.rev.max(last),
+            None => last,
+        };
+        if through > events_rev {
             store
-                .call(move |c| local::set_events_cursor(c, last))
+                .call(move |c| local::set_events_cursor(c, through))
                 .await?;
+        }
+        if !events.is_empty() {
             pushed(syncer, store, events.len() as u64, 0).await?;
         }
         let sessions = store
