@@ -358,10 +358,8 @@ const MIGRATIONS: &[&str] = &[
     // the events ever stored under it (what a conversation's tokens are read from, so
     // they outlive the raw retention), which replaces the index of events by label; the
     // last change number given is kept in `usage_change` instead of being read from an
-    // index of events by change number. Only a push to a shared database reads events by
-    // change number: while `[sync]` is not configured (`numbering` 0) events are stored
-    // with 0 and there is no such index; configuring it numbers those events and makes
-    // the index (`store::sync::track_changes`). When the retention drops a label's last
+    // index of events by change number, which only a push to a shared database reads: it
+    // exists only while `[sync]` is configured (`store::sync::track_changes`). When the retention drops a label's last
     // event, its sums move to `usage_conversations` (per conversation and model), so a
     // conversation keeps its tokens without the label.
     "ALTER TABLE usage_labels ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
@@ -386,8 +384,7 @@ const MIGRATIONS: &[&str] = &[
         WHERE s.label = usage_labels.id;
      CREATE TABLE usage_change (
         id       INTEGER PRIMARY KEY CHECK (id = 1),
-        last_rev  INTEGER NOT NULL,
-        numbering INTEGER NOT NULL DEFAULT 0
+        last_rev INTEGER NOT NULL
      ) STRICT;
      INSERT INTO usage_change (id, last_rev)
         SELECT 1, MAX((SELECT COALESCE(MAX(rev), 0) FROM usage_raw),

@@ -108,40 +108,15 @@ pub fn latest(conn: &Connection) -> Result<(i64, i64), StoreError> {
     Ok((events, sessions))
 }
 
-/// Whether events are numbered and indexed by change number, which only a push reads:
-/// on while `[sync]` is configured, off while it is not (the number and its index would
-/// take a fifth of the store). Turning it on numbers the events stored meanwhile (with
-/// 0), after every number given, so the push finds them; in one transaction.
-pub fn track_changes(conn: &mut Connection, on: bool) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
-    let numbering: bool = tx
-        .query_row("SELECT numbering FROM usage_change WHERE id = 1", [], |r| {
-            r.get::<_, i64>(0).map(|n| n != 0)
-        })
-        .optional()?
-        .unwrap_or(false);
-    if on {
-        if !numbering {
-            let last = latest(&tx)?.0;
-            let numbered = tx.execute(
-                "UPDATE usage_raw SET rev = ?1 + n.i
-                 FROM (SELECT key, ROW_NUMBER() OVER (ORDER BY ts, key) AS i
-                       FROM usage_raw WHERE rev = 0) AS n
-                 WHERE usage_raw.key = n.key",
-                params![last],
-            )? as i64;
-            tx.execute(
-                "INSERT INTO usage_change (id, last_rev, numbering) VALUES (1, ?1, 1)
-                 ON CONFLICT(id) DO UPDATE SET last_rev = excluded.last_rev, numbering = 1",
-                params![last + numbered],
-            )?;
-        }
-        tx.execute_batch("CREATE INDEX IF NOT EXISTS usage_raw_rev ON usage_raw(rev)")?;
+/// Whether the events are indexed by change number, which only a push reads: made while
+/// `[sync]` is configured, dropped while it is not (it would take a fifth of the store).
+/// Without it [`events_after`] still finds every change, by reading every event.
+pub fn track_changes(conn: &Connection, on: bool) -> Result<(), StoreError> {
+    conn.execute_batch(if on {
+        "CREATE INDEX IF NOT EXISTS usage_raw_rev ON usage_raw(rev)"
     } else {
-        tx.execute("UPDATE usage_change SET numbering = 0", [])?;
-        tx.execute_batch("DROP INDEX IF EXISTS usage_raw_rev")?;
-    }
-    tx.commit()?;
+        "DROP INDEX IF EXISTS usage_raw_rev"
+    })?;
     Ok(())
 }
 
@@ -243,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn turning_the_push_on_numbers_what_was_stored_without_it() {
+    fn every_change_is_found_with_or_without_the_index() {
         let dir = std::env::temp_dir().join(format!("clown-sync-numbers-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -251,37 +226,37 @@ mod tests {
         let record = |c: &mut Connection, e: &[UsageEvent]| {
             super::super::usage::record(c, e, &[], 0).unwrap();
         };
-        // No push configured: events carry no number and there is no index.
-        record(&mut conn, &[event("a", 1), event("b", 2)]);
-        let (none, last) = keys_after(&conn, 0);
-        assert!(none.is_empty());
-        assert_eq!(last, 2);
-        track_changes(&mut conn, true).unwrap();
-        let (mut keys, last) = keys_after(&conn, 0);
-        keys.sort();
-        assert_eq!(keys, hashed(&["a", "b"]));
-        assert_eq!(last, 4);
-        // Numbered from now on: a new event and a replaced one come after the cursor.
-        record(&mut conn, &[event("c", 1), event("a", 5)]);
-        let (mut keys, last) = keys_after(&conn, 4);
-        keys.sort();
-        assert_eq!(keys, hashed(&["a", "c"]));
-        assert_eq!(last, 6);
-        // Off, then on again: what came meanwhile is numbered after every number given.
-        track_changes(&mut conn, false).unwrap();
-        record(&mut conn, &[event("d", 1)]);
-        track_changes(&mut conn, true).unwrap();
-        let (keys, last) = keys_after(&conn, 6);
-        assert_eq!(keys, hashed(&["d"]));
-        assert_eq!(last, 8);
-        let index: i64 = conn
-            .query_row(
+        let index = |c: &Connection| -> i64 {
+            c.query_row(
                 "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'usage_raw_rev'",
                 [],
                 |r| r.get(0),
             )
-            .unwrap();
-        assert_eq!(index, 1);
+            .unwrap()
+        };
+        // No push configured: no index, the changes are found all the same.
+        track_changes(&conn, false).unwrap();
+        assert_eq!(index(&conn), 0);
+        record(&mut conn, &[event("a", 1), event("b", 2)]);
+        let (mut keys, last) = keys_after(&conn, 0);
+        keys.sort();
+        assert_eq!(keys, hashed(&["a", "b"]));
+        assert_eq!(last, 2);
+        track_changes(&conn, true).unwrap();
+        assert_eq!(index(&conn), 1);
+        // A new event and a replaced one come after the cursor; a duplicate takes no
+        // number.
+        record(&mut conn, &[event("c", 1), event("a", 5), event("b", 1)]);
+        let (mut keys, last) = keys_after(&conn, 2);
+        keys.sort();
+        assert_eq!(keys, hashed(&["a", "c"]));
+        assert_eq!(last, 4);
+        // The prune empties the table: numbers still go on from the last one given.
+        super::super::retention::prune(&mut conn, 1_900_000_000).unwrap();
+        record(&mut conn, &[event("d", 1)]);
+        let (keys, last) = keys_after(&conn, 4);
+        assert_eq!(keys, hashed(&["d"]));
+        assert_eq!(last, 5);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

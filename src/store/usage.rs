@@ -172,16 +172,7 @@ fn replace(
          WHERE key = ?1",
     )?
     .execute(params![
-        key,
-        ts,
-        label,
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[3],
-        counts[4],
-        counts[5],
-        rollup.stored_rev(rev)
+        key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], rev
     ])?;
     rollup.take_rev(rev);
     rollup.add(old.ts, old.label, &old.names(), old.counts, -1);
@@ -227,16 +218,7 @@ pub fn put_event(
              ON CONFLICT(key) DO NOTHING",
         )?
         .execute(params![
-            key,
-            ts,
-            label,
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
-            counts[4],
-            counts[5],
-            rollup.stored_rev(rev)
+            key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], rev
         ])?;
     let mut outcome = if added == 1 {
         rollup.take_rev(rev);

@@ -33,8 +33,6 @@ pub struct Rollup {
     /// Per label id: the sums kept on the label (a conversation's tokens).
     by_label: HashMap<i64, Delta>,
     next_rev: Option<i64>,
-    /// Whether events are stored with their change number (only a push reads it).
-    numbering: bool,
     /// The last change number taken in this transaction.
     taken: Option<i64>,
 }
@@ -69,26 +67,14 @@ impl Rollup {
     pub(super) fn next_rev(&mut self, tx: &Transaction) -> Result<i64, StoreError> {
         let next = match self.next_rev {
             Some(n) => n,
-            None => {
-                let (next, numbering) = tx
-                    .prepare_cached(
-                        "SELECT last_rev + 1, numbering FROM usage_change WHERE id = 1",
-                    )?
-                    .query_row([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))
-                    .optional()?
-                    .unwrap_or((1, false));
-                self.numbering = numbering;
-                next
-            }
+            None => tx
+                .prepare_cached("SELECT last_rev + 1 FROM usage_change WHERE id = 1")?
+                .query_row([], |r| r.get(0))
+                .optional()?
+                .unwrap_or(1),
         };
         self.next_rev = Some(next);
         Ok(next)
-    }
-
-    /// What an event taking change number `rev` stores: the number while events are
-    /// numbered, else 0 (numbered when a push is configured).
-    pub(super) fn stored_rev(&self, rev: i64) -> i64 {
-        if self.numbering { rev } else { 0 }
     }
 
     /// Takes the change number [`Self::next_rev`] returned (it was stored).

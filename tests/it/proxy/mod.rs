@@ -131,7 +131,7 @@ pub fn usage_events(env: &TestEnv) -> Vec<Value> {
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(
-            "import sqlite3,sys,json\nc=sqlite3.connect(sys.argv[1])\nc.row_factory=sqlite3.Row\nfor r in c.execute('select * from usage_events order by ts, rev'): print(json.dumps(dict(r)))\n",
+            "import sqlite3,sys,json\nc=sqlite3.connect(sys.argv[1])\nc.row_factory=sqlite3.Row\nfor r in c.execute('select * from usage_events order by rev'): print(json.dumps(dict(r)))\n",
         )
         .arg(env.data_dir().join("clown.db"))
         .output()
