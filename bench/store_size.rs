@@ -40,6 +40,20 @@ impl Rng {
     }
 }
 
+/// Rows (raw, rollup, daily, labels), free pages and page size, the rollups' and the
+/// labels' totals, the bytes of each table and index.
+type Found = (
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    [i64; 4],
+    [i64; 4],
+    Vec<(String, i64)>,
+);
+
 fn main() -> anyhow::Result<()> {
     let (days, per_day, keep, sessions) = (
         env("DAYS", 365),
@@ -121,7 +135,7 @@ fn main() -> anyhow::Result<()> {
     }
     store.flush()?;
     let bytes = std::fs::metadata(&path)?.len();
-    let (raw, rollup, daily, labels, free, page, rolled, labelled, tables): (i64, i64, i64, i64, i64, i64, [i64; 4], [i64; 4], Vec<(String, i64)>) = store.call_blocking(|c| {
+    let (raw, rollup, daily, labels, free, page, rolled, labelled, tables): Found = store.call_blocking(|c| {
         let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
         Ok((
             q("SELECT COUNT(*) FROM usage_raw")?,
