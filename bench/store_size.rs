@@ -2,10 +2,14 @@
 //! year of proxy-recorded requests inserted through the same code the daemon runs
 //! (`store::usage::record`, batches of 1,000 as the proxy's reporter sends them), the
 //! retention pruning once a simulated day, then the file's size and the rollups' totals
-//! against the sum of everything inserted.
+//! against the sum of everything inserted (and the sums the labels keep, which a
+//! conversation's tokens are read from), with the bytes of each table and index.
 //!
 //!     cargo bench --bench store_size            # 365 days × 20,000 requests, 90-day retention
-//!     DAYS=365 PER_DAY=30000 RETENTION=90 cargo bench --bench store_size
+//!     DAYS=365 PER_DAY=30000 RETENTION=90 SESSIONS=100 cargo bench --bench store_size
+//!
+//! Each simulated day has SESSIONS conversations (default 100; their requests in a row,
+//! one profile each, any of its three models), as Claude Code's requests name theirs.
 //!
 //! Prints one JSON object.
 
@@ -36,11 +40,26 @@ impl Rng {
     }
 }
 
+/// Rows (raw, rollup, daily, labels), free pages and page size, the rollups' and the
+/// labels' totals, the bytes of each table and index.
+type Found = (
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    [i64; 4],
+    [i64; 4],
+    Vec<(String, i64)>,
+);
+
 fn main() -> anyhow::Result<()> {
-    let (days, per_day, keep) = (
+    let (days, per_day, keep, sessions) = (
         env("DAYS", 365),
         env("PER_DAY", 20_000),
         env("RETENTION", 90),
+        env("SESSIONS", 100).max(1),
     );
     let dir = std::env::temp_dir().join(format!("clown-store-size-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -73,7 +92,8 @@ fn main() -> anyhow::Result<()> {
         let day_start = start + day as i64 * 86_400;
         let mut batch = Vec::with_capacity(1000);
         for i in 0..per_day {
-            let p = (rng.next() % 3) as usize;
+            let session = day * sessions + i * sessions / per_day;
+            let p = (session % 3) as usize;
             let (profile, agent, provider) = profiles[p];
             let cached = rng.range(0, 150_000);
             let tokens = Tokens {
@@ -92,7 +112,7 @@ fn main() -> anyhow::Result<()> {
                 ts: Some(day_start + (i * 86_400 / per_day) as i64),
                 tokens,
                 source: "proxy".into(),
-                session_id: None,
+                session_id: Some(format!("{:08x}-0000-4000-8000-{session:012x}", day)),
                 dedupe_key: Some(format!("proxy:{prefix}:{n}")),
                 key_label: None,
                 key_hint: None,
@@ -115,13 +135,13 @@ fn main() -> anyhow::Result<()> {
     }
     store.flush()?;
     let bytes = std::fs::metadata(&path)?.len();
-    let (raw, rollup, daily, labels, free, page, rolled): (i64, i64, i64, i64, i64, i64, [i64; 4]) = store.call_blocking(|c| {
+    let (raw, rollup, daily, labels, free, page, rolled, labelled, tables): Found = store.call_blocking(|c| {
         let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
         Ok((
             q("SELECT COUNT(*) FROM usage_raw")?,
             q("SELECT COUNT(*) FROM usage_rollup")?,
             q("SELECT COUNT(*) FROM usage_daily")?,
-            q("SELECT COUNT(*) FROM usage_labels")?,
+            q("SELECT COUNT(*) FROM usage_labels")? + q("SELECT COUNT(*) FROM usage_conversations")?,
             q("PRAGMA freelist_count")?,
             q("PRAGMA page_size")?,
             c.query_row(
@@ -129,6 +149,17 @@ fn main() -> anyhow::Result<()> {
                 [],
                 |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
             )?,
+            c.query_row(
+                "SELECT SUM(i), SUM(o), SUM(cw), SUM(cr) FROM (
+                     SELECT input_tokens AS i, output_tokens AS o, cache_creation_input_tokens AS cw, cache_read_input_tokens AS cr FROM usage_labels
+                     UNION ALL
+                     SELECT input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens FROM usage_conversations)",
+                [],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+            )?,
+            c.prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?,
         ))
     })?;
     let inserted = [
@@ -139,12 +170,14 @@ fn main() -> anyhow::Result<()> {
     ]
     .map(|v| v as i64);
     let out = serde_json::json!({
-        "days": days, "requests_per_day": per_day, "retention_days": keep, "events_inserted": n,
+        "days": days, "requests_per_day": per_day, "sessions_per_day": sessions, "retention_days": keep, "events_inserted": n,
         "file_bytes": bytes, "file_mib": bytes as f64 / 1048576.0,
         "free_pages_bytes": free * page,
-        "raw_events_kept": raw, "rollup_rows": rollup, "daily_rows": daily, "labels": labels,
+        "raw_events_kept": raw, "rollup_rows": rollup, "daily_rows": daily, "labels_and_conversations": labels,
         "bytes_per_kept_event": (bytes as f64 - (free * page) as f64) / raw.max(1) as f64,
         "rollup_totals_equal_inserted": rolled == inserted,
+        "label_totals_equal_inserted": labelled == inserted,
+        "bytes_by_table": tables.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect::<serde_json::Map<_, _>>(),
         "insert_secs": insert_secs, "events_per_sec": n as f64 / insert_secs,
         "prune_secs_total": prune_secs, "wall_secs": t0.elapsed().as_secs_f64(),
     });
@@ -153,6 +186,10 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(
         rolled == inserted,
         "rollup totals differ from what was inserted"
+    );
+    anyhow::ensure!(
+        labelled == inserted,
+        "label totals differ from what was inserted"
     );
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Usage per agent conversation: the events recorded with a conversation's id (Claude Code
-//! transcripts carry it as `sessionId`), summed per model.
+//! transcripts carry it as `sessionId`), summed per model from the sums each label keeps
+//! and those of the labels the retention dropped (`usage_conversations`), so a
+//! conversation keeps its tokens after its events are gone.
 
 use std::collections::HashMap;
 
@@ -20,9 +22,18 @@ pub fn tokens_by_session(
             "SELECT session_id, model, SUM(input_tokens), SUM(output_tokens),
                     SUM(cache_creation_input_tokens), SUM(cache_read_input_tokens),
                     SUM(cache_creation_1h_tokens)
-             FROM usage_events WHERE session_id IN ({marks}) GROUP BY session_id, model"
+             FROM (SELECT session_id, model, input_tokens, output_tokens,
+                          cache_creation_input_tokens, cache_read_input_tokens,
+                          cache_creation_1h_tokens
+                   FROM usage_labels WHERE session_id IN ({marks}) AND events != 0
+                   UNION ALL
+                   SELECT session_id, model, input_tokens, output_tokens,
+                          cache_creation_input_tokens, cache_read_input_tokens,
+                          cache_creation_1h_tokens
+                   FROM usage_conversations WHERE session_id IN ({marks}))
+             GROUP BY session_id, model"
         ))?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
+        let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter().chain(chunk)), |r| {
             let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
             Ok((
                 r.get::<_, String>(0)?,

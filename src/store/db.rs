@@ -367,6 +367,58 @@ const MIGRATIONS: &[&str] = &[
     // written: an import of 20,000 sessions wrote every row twice.
     "DROP TRIGGER usage_sessions_rev_insert;
      DROP TRIGGER usage_sessions_rev_update;",
+    // 19: a smaller store (a year of heavy use under 100 MB). Each label keeps the sum of
+    // the events ever stored under it (what a conversation's tokens are read from, so
+    // they outlive the raw retention), which replaces the index of events by label; the
+    // last change number given is kept in `usage_change` instead of being read from an
+    // index of events by change number, which only a push to a shared database reads: it
+    // exists only while `[sync]` is configured (`store::sync::track_changes`). When the retention drops a label's last
+    // event, its sums move to `usage_conversations` (per conversation and model), so a
+    // conversation keeps its tokens without the label.
+    "ALTER TABLE usage_labels ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_labels ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_labels ADD COLUMN cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_labels ADD COLUMN cache_read_input_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_labels ADD COLUMN cache_creation_1h_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_labels ADD COLUMN reasoning_output_tokens INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage_labels ADD COLUMN events INTEGER NOT NULL DEFAULT 0;
+     UPDATE usage_labels SET input_tokens = s.i, output_tokens = s.o, cache_creation_input_tokens = s.cw,
+            cache_read_input_tokens = s.cr, cache_creation_1h_tokens = s.c1, reasoning_output_tokens = s.r,
+            events = s.n
+        FROM (SELECT label,
+                     CAST(MIN(TOTAL(input_tokens), 9223372036854775807.0) AS INTEGER) AS i,
+                     CAST(MIN(TOTAL(output_tokens), 9223372036854775807.0) AS INTEGER) AS o,
+                     CAST(MIN(TOTAL(cache_creation_input_tokens), 9223372036854775807.0) AS INTEGER) AS cw,
+                     CAST(MIN(TOTAL(cache_read_input_tokens), 9223372036854775807.0) AS INTEGER) AS cr,
+                     CAST(MIN(TOTAL(cache_creation_1h_tokens), 9223372036854775807.0) AS INTEGER) AS c1,
+                     CAST(MIN(TOTAL(reasoning_output_tokens), 9223372036854775807.0) AS INTEGER) AS r,
+                     COUNT(*) AS n
+              FROM usage_raw GROUP BY label) AS s
+        WHERE s.label = usage_labels.id;
+     CREATE TABLE usage_change (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        last_rev INTEGER NOT NULL
+     ) STRICT;
+     INSERT INTO usage_change (id, last_rev)
+        SELECT 1, MAX((SELECT COALESCE(MAX(rev), 0) FROM usage_raw),
+                      (SELECT COALESCE(MAX(rev), 0) FROM usage_totals),
+                      (SELECT COALESCE(MAX(rev), 0) FROM usage_removed),
+                      (SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM meta
+                        WHERE key = 'sync_events_rev'));
+     CREATE TABLE usage_conversations (
+        session_id    TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        cache_creation_1h_tokens    INTEGER NOT NULL,
+        reasoning_output_tokens     INTEGER NOT NULL,
+        events        INTEGER NOT NULL,
+        PRIMARY KEY (session_id, model)
+     ) WITHOUT ROWID, STRICT;
+     DROP INDEX usage_raw_label;
+     DROP INDEX usage_raw_rev;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -440,24 +492,4 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn migrates_once_and_reopens() {
-        let dir = std::env::temp_dir().join(format!("clown-db-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.db");
-        drop(open(&path).unwrap());
-        let conn = open(&path).unwrap();
-        let v: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v as usize, SCHEMA_VERSION);
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

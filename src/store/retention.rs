@@ -3,7 +3,8 @@
 //! the rollups are the folded form. What goes with them is what needs single events:
 //! their keys (so a copy of one can no longer be recognised: the imports skip what is
 //! older than [`pruned_before`] in files they read before), the replay links, and the
-//! labels no event uses any more.
+//! labels no event uses any more; each label keeps the sums of its events (a
+//! conversation's tokens), which move to `usage_conversations` when it goes.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -28,7 +29,8 @@ pub struct Pruned {
 }
 
 /// Drops the events older than `before` in one transaction, with their replay links and
-/// the labels left unused; the rollups keep their totals.
+/// the labels left unused (their sums folded into their conversation's); the rollups
+/// keep their totals.
 pub fn prune(conn: &mut Connection, before: i64) -> Result<Pruned, StoreError> {
     let tx = conn.transaction()?;
     let events = tx.execute("DELETE FROM usage_raw WHERE ts < ?1", params![before])? as u64;
@@ -38,8 +40,31 @@ pub fn prune(conn: &mut Connection, before: i64) -> Result<Pruned, StoreError> {
             "DELETE FROM usage_replays WHERE NOT EXISTS (SELECT 1 FROM usage_raw r WHERE r.key = usage_replays.key)",
             [],
         )?;
+        let sum = |c: &str| format!("{c} = MIN({c} + excluded.{c}, 9223372036854775807)");
+        let cols = [
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_1h_tokens",
+            "reasoning_output_tokens",
+        ];
+        tx.execute(
+            &format!(
+                "INSERT INTO usage_conversations (session_id, model, {}, events)
+                 SELECT session_id, model, {}, SUM(events) FROM usage_labels
+                 WHERE session_id != '' AND events != 0 AND id NOT IN (SELECT label FROM usage_raw)
+                 GROUP BY session_id, model
+                 ON CONFLICT(session_id, model) DO UPDATE SET {}, events = events + excluded.events",
+                cols.join(", "),
+                cols.map(|c| format!("CAST(MIN(TOTAL({c}), 9223372036854775807.0) AS INTEGER)"))
+                    .join(", "),
+                cols.map(sum).join(", "),
+            ),
+            [],
+        )?;
         labels = tx.execute(
-            "DELETE FROM usage_labels WHERE id NOT IN (SELECT DISTINCT label FROM usage_raw)",
+            "DELETE FROM usage_labels WHERE id NOT IN (SELECT label FROM usage_raw)",
             [],
         )? as u64;
     }

@@ -92,25 +92,20 @@ pub fn set_sessions_cursor(conn: &Connection, rev: i64) -> Result<(), StoreError
     set_meta(conn, SESSIONS_CURSOR, &rev.to_string())
 }
 
-fn max_rev(conn: &Connection, table: &str) -> Result<i64, StoreError> {
-    Ok(conn.query_row(
-        &format!("SELECT COALESCE(MAX(rev), 0) FROM {table}"),
+/// The highest event and session change numbers (the last one given, and the sessions'
+/// index).
+pub fn latest(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    let events = conn
+        .prepare_cached("SELECT last_rev FROM usage_change WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let sessions = conn.query_row(
+        "SELECT COALESCE(MAX(rev), 0) FROM usage_sessions",
         [],
         |r| r.get(0),
-    )?)
-}
-
-/// The highest event and session change numbers (from the indexes).
-pub fn latest(conn: &Connection) -> Result<(i64, i64), StoreError> {
-    let events = max_rev(conn, "usage_raw")?.max(max_rev(conn, "usage_removed")?);
-    Ok((events, max_rev(conn, "usage_sessions")?))
-}
-
-/// The number the next event change must exceed: the highest one stored, removed, or
-/// already pushed (the retention may have dropped the events with the highest numbers,
-/// and a number at or below the push's cursor would never be pushed).
-pub fn last_change(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(latest(conn)?.0.max(cursors(conn)?.0))
+    )?;
+    Ok((events, sessions))
 }
 
 /// Event changes after a cursor: the events stored or replaced, and the keys removed,
@@ -125,14 +120,16 @@ pub struct EventChanges {
     pub more: bool,
 }
 
-/// Up to `limit` event changes of each kind after `rev`, read in one snapshot so no
-/// change numbered below `upto` is left out.
+/// Up to `limit` event changes of each kind after `rev`, read in one snapshot with the
+/// last change number given, so no change numbered up to `upto` is left out (and numbers
+/// given to changes that stored nothing are passed too).
 pub fn event_changes_after(
     conn: &Connection,
     rev: i64,
     limit: usize,
 ) -> Result<EventChanges, StoreError> {
     let tx = conn.unchecked_transaction()?;
+    let last = latest(&tx)?.0;
     let mut events = events_after(&tx, rev, limit)?;
     let mut removed: Vec<(i64, i64)> = tx
         .prepare_cached("SELECT rev, key FROM usage_removed WHERE rev > ?1 ORDER BY rev LIMIT ?2")?
@@ -153,7 +150,8 @@ pub fn event_changes_after(
             .last()
             .map(|e| e.rev)
             .max(removed.last().map(|r| r.0))
-            .unwrap_or(rev),
+            .unwrap_or(rev)
+            .max(last),
     };
     events.retain(|e| e.rev <= upto);
     removed.retain(|r| r.0 <= upto);
@@ -171,12 +169,21 @@ pub fn forget_removed(conn: &Connection, upto: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Up to `limit` events changed after `rev`, in change order.
-pub fn events_after(
-    conn: &Connection,
-    rev: i64,
-    limit: usize,
-) -> Result<Vec<SyncEvent>, StoreError> {
+/// Whether the events are indexed by change number, which only a push reads: made while
+/// `[sync]` is configured, dropped while it is not (it would take a fifth of the store).
+/// Without it [`event_changes_after`] still finds every change, by reading every event.
+pub fn track_changes(conn: &Connection, on: bool) -> Result<(), StoreError> {
+    conn.execute_batch(if on {
+        "CREATE INDEX IF NOT EXISTS usage_raw_rev ON usage_raw(rev)"
+    } else {
+        "DROP INDEX IF EXISTS usage_raw_rev"
+    })?;
+    Ok(())
+}
+
+/// Up to `limit` events changed after `rev`, in change order (read inside
+/// [`event_changes_after`]'s snapshot).
+fn events_after(conn: &Connection, rev: i64, limit: usize) -> Result<Vec<SyncEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT rev, 'h:' || id, ts, profile, agent, provider, model,
                 input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
@@ -224,4 +231,86 @@ pub fn sessions_after(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::UsageEvent;
+    use crate::tokens::Tokens;
+
+    fn event(key: &str, n: u64) -> UsageEvent {
+        UsageEvent {
+            profile: "p".into(),
+            model: "m".into(),
+            ts: Some(1_800_000_000),
+            tokens: Tokens {
+                input_tokens: n,
+                ..Default::default()
+            },
+            source: "test".into(),
+            dedupe_key: Some(key.into()),
+            ..Default::default()
+        }
+    }
+
+    fn keys_after(conn: &Connection, rev: i64) -> (Vec<String>, i64) {
+        let changes = event_changes_after(conn, rev, 100).unwrap();
+        (
+            changes.events.into_iter().map(|e| e.key).collect(),
+            changes.upto,
+        )
+    }
+
+    fn hashed(keys: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = keys
+            .iter()
+            .map(|k| format!("h:{}", crate::store::usage::key_hash(k)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn every_change_is_found_with_or_without_the_index() {
+        let dir = std::env::temp_dir().join(format!("clown-sync-numbers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conn = super::super::db::open(&dir.join("t.db")).unwrap();
+        let record = |c: &mut Connection, e: &[UsageEvent]| {
+            super::super::usage::record(c, e, &[], 0).unwrap();
+        };
+        let index = |c: &Connection| -> i64 {
+            c.query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'usage_raw_rev'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        // No push configured: no index, the changes are found all the same.
+        track_changes(&conn, false).unwrap();
+        assert_eq!(index(&conn), 0);
+        record(&mut conn, &[event("a", 1), event("b", 2)]);
+        let (mut keys, last) = keys_after(&conn, 0);
+        keys.sort();
+        assert_eq!(keys, hashed(&["a", "b"]));
+        assert_eq!(last, 2);
+        track_changes(&conn, true).unwrap();
+        assert_eq!(index(&conn), 1);
+        // A new event and a replaced one come after the cursor; a duplicate takes no
+        // number.
+        record(&mut conn, &[event("c", 1), event("a", 5), event("b", 1)]);
+        let (mut keys, last) = keys_after(&conn, 2);
+        keys.sort();
+        assert_eq!(keys, hashed(&["a", "c"]));
+        assert_eq!(last, 4);
+        // The prune empties the table: numbers still go on from the last one given.
+        super::super::retention::prune(&mut conn, 1_900_000_000).unwrap();
+        record(&mut conn, &[event("d", 1)]);
+        let (keys, last) = keys_after(&conn, 4);
+        assert_eq!(keys, hashed(&["d"]));
+        assert_eq!(last, 5);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -75,6 +75,7 @@ pub enum Stored {
 /// A stored event: where it sits in the rollups and what it counts.
 struct Old {
     ts: i64,
+    label: i64,
     profile: String,
     agent: String,
     provider: String,
@@ -110,12 +111,14 @@ fn old_event(tx: &Transaction, key: i64) -> Result<Option<Old>, StoreError> {
         .prepare_cached(
             "SELECT r.ts, l.profile, l.model, r.input_tokens, r.output_tokens,
                     r.cache_creation_input_tokens, r.cache_read_input_tokens,
-                    r.cache_creation_1h_tokens, r.reasoning_output_tokens, l.source, l.agent, l.provider
+                    r.cache_creation_1h_tokens, r.reasoning_output_tokens, l.source, l.agent, l.provider,
+                    r.label
              FROM usage_raw r JOIN usage_labels l ON l.id = r.label WHERE r.key = ?1",
         )?
         .query_row(params![key], |r| {
             Ok(Old {
                 ts: r.get(0)?,
+                label: r.get(12)?,
                 profile: r.get(1)?,
                 model: r.get(2)?,
                 source: r.get(9)?,
@@ -144,10 +147,11 @@ fn remove(tx: &Transaction, rollup: &mut Rollup, key: i64) -> Result<Option<Toke
     tx.prepare_cached("DELETE FROM usage_replays WHERE key = ?1")?
         .execute(params![key])?;
     // A change like any other, so a shared database that has the event drops it too.
-    let rev = rollup.rev(tx)?;
+    let rev = rollup.next_rev(tx)?;
     tx.prepare_cached("INSERT INTO usage_removed (rev, key) VALUES (?1, ?2)")?
         .execute(params![rev, key])?;
-    rollup.add(old.ts, &old.names(), old.counts, -1);
+    rollup.take_rev(rev);
+    rollup.add(old.ts, old.label, &old.names(), old.counts, -1);
     Ok(Some(tokens_of(old.counts)))
 }
 
@@ -165,7 +169,7 @@ fn replace(
     counts: [i64; 6],
     old: &Old,
 ) -> Result<(), StoreError> {
-    let rev = rollup.rev(tx)?;
+    let rev = rollup.next_rev(tx)?;
     tx.prepare_cached(
         "UPDATE usage_raw SET ts = ?2, label = ?3, input_tokens = ?4, output_tokens = ?5,
              cache_creation_input_tokens = ?6, cache_read_input_tokens = ?7,
@@ -175,7 +179,8 @@ fn replace(
     .execute(params![
         key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], rev
     ])?;
-    rollup.add(old.ts, &old.names(), old.counts, -1);
+    rollup.take_rev(rev);
+    rollup.add(old.ts, old.label, &old.names(), old.counts, -1);
     Ok(())
 }
 
@@ -208,7 +213,7 @@ pub fn put_event(
         }
     }
     let label = rollup.label(tx, e)?;
-    let rev = rollup.rev(tx)?;
+    let rev = rollup.next_rev(tx)?;
     let added = tx
         .prepare_cached(
             "INSERT INTO usage_raw (key, ts, label, input_tokens, output_tokens,
@@ -221,7 +226,8 @@ pub fn put_event(
             key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], rev
         ])?;
     let mut outcome = if added == 1 {
-        rollup.add(ts, &names_of(e), counts, 1);
+        rollup.take_rev(rev);
+        rollup.add(ts, label, &names_of(e), counts, 1);
         // The same response under a key an earlier version used: taken over.
         let superseded = match e.links.supersedes.as_deref().map(key_hash) {
             Some(old) if old != key => remove(tx, rollup, old)?,
@@ -235,7 +241,7 @@ pub fn put_event(
         match old_event(tx, key)? {
             Some(old) if sum4(&counts) > sum4(&old.counts) => {
                 replace(tx, rollup, key, ts, label, counts, &old)?;
-                rollup.add(ts, &names_of(e), counts, 1);
+                rollup.add(ts, label, &names_of(e), counts, 1);
                 Stored::Replaced(e.tokens.minus(&tokens_of(old.counts)))
             }
             _ => Stored::Duplicate,

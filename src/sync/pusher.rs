@@ -27,6 +27,8 @@ pub async fn run(syncer: Arc<Syncer>, machine: String) {
     let mut bus = syncer.ctx.events.subscribe();
     let mut client: Option<(String, Client)> = None;
     let mut retry = FIRST_RETRY;
+    // Whether the index of events by change number is there (made while sync is on).
+    let mut tracking: Option<bool> = None;
     loop {
         let config = syncer.ctx.config.get();
         let sync = &config.sync;
@@ -37,6 +39,13 @@ pub async fn run(syncer: Arc<Syncer>, machine: String) {
         };
         syncer.update(|s| s.machine_name = name.clone());
         let mut wait = Duration::from_millis(sync.interval_ms);
+        let on = sync.enabled();
+        if tracking != Some(on) {
+            match store.call(move |c| local::track_changes(c, on)).await {
+                Ok(()) => tracking = Some(on),
+                Err(e) => tracking_failed(&e),
+            }
+        }
         if !sync.enabled() {
             client = None;
             syncer.update(|s| s.connected = false);
@@ -99,6 +108,10 @@ async fn next_usage(bus: &mut tokio::sync::broadcast::Receiver<crate::events::Ev
     }
 }
 
+fn tracking_failed(e: &StoreError) {
+    tracing::warn!("sync: cannot index the events by change: {e}");
+}
+
 fn failed(syncer: &Syncer, message: &str) {
     tracing::warn!("sync: {message}");
     syncer.update(|s| {
@@ -129,9 +142,12 @@ async fn push_all(
         let changes = store
             .read(move |c| local::event_changes_after(c, events_rev, batch))
             .await?;
+        // Also past numbers given to changes that left nothing to send.
         if changes.upto > events_rev {
-            postgres::push::events(client, machine, name, &changes.events, &changes.removed)
-                .await?;
+            if !changes.events.is_empty() || !changes.removed.is_empty() {
+                postgres::push::events(client, machine, name, &changes.events, &changes.removed)
+                    .await?;
+            }
             let upto = changes.upto;
             store
                 .call(move |c| {

@@ -1,10 +1,11 @@
 //! The rollup changes a transaction of event writes accumulates, applied once at its end:
 //! per 15-minute bucket and per local day (profile × model), and all-time totals (profile ×
-//! agent × provider × model); and the label ids and the change number given in it.
+//! agent × provider × model) and per label (a conversation's tokens); and the label ids
+//! and the change number given in it.
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{BUCKET_SECS, UsageEvent, tokens_of};
 use crate::store::StoreError;
@@ -29,7 +30,11 @@ pub struct Rollup {
     /// All-time totals by (profile, agent, provider, model); unknown names are ''.
     totals: HashMap<(String, String, String, String), Delta>,
     labels: HashMap<LabelKey, i64>,
+    /// Per label id: the sums kept on the label (a conversation's tokens).
+    by_label: HashMap<i64, Delta>,
     next_rev: Option<i64>,
+    /// The last change number taken in this transaction.
+    taken: Option<i64>,
 }
 
 /// Who an event's tokens are counted for.
@@ -57,20 +62,35 @@ impl Delta {
 }
 
 impl Rollup {
-    /// A change number above every stored one (one writer: no other transaction races).
-    pub(super) fn rev(&mut self, tx: &Transaction) -> Result<i64, StoreError> {
+    /// The next change number, above every one given before (one writer: no other
+    /// transaction races); not taken until [`Self::take_rev`].
+    pub(super) fn next_rev(&mut self, tx: &Transaction) -> Result<i64, StoreError> {
         let next = match self.next_rev {
             Some(n) => n,
-            None => crate::store::sync::last_change(tx)? + 1,
+            None => tx
+                .prepare_cached("SELECT last_rev + 1 FROM usage_change WHERE id = 1")?
+                .query_row([], |r| r.get(0))
+                .optional()?
+                .unwrap_or(1),
         };
-        self.next_rev = Some(next + 1);
+        self.next_rev = Some(next);
         Ok(next)
     }
 
-    pub(super) fn add(&mut self, ts: i64, n: &Names, counts: [i64; 6], sign: i64) {
+    /// Takes the change number [`Self::next_rev`] returned (it was stored).
+    pub(super) fn take_rev(&mut self, rev: i64) {
+        self.taken = Some(rev);
+        self.next_rev = Some(rev + 1);
+    }
+
+    pub(super) fn add(&mut self, ts: i64, label: i64, n: &Names, counts: [i64; 6], sign: i64) {
         let signed = counts.map(|c| c.saturating_mul(sign));
         let one_request = !crate::records::AGGREGATE_SOURCES.contains(&n.source);
         let long = one_request && tokens_of(counts).is_long_context();
+        self.by_label
+            .entry(label)
+            .or_default()
+            .add(signed, long, sign, ts);
         self.deltas
             .entry((
                 ts.div_euclid(BUCKET_SECS),
@@ -128,7 +148,7 @@ impl Rollup {
         Ok(id)
     }
 
-    pub(super) fn apply(self, tx: &Transaction) -> Result<(), StoreError> {
+    pub(super) fn apply(mut self, tx: &Transaction) -> Result<(), StoreError> {
         const SET: &str = "input_tokens = MIN(input_tokens + excluded.input_tokens, 9223372036854775807),
                  output_tokens = MIN(output_tokens + excluded.output_tokens, 9223372036854775807),
                  cache_creation_input_tokens = MIN(cache_creation_input_tokens + excluded.cache_creation_input_tokens, 9223372036854775807),
@@ -155,7 +175,7 @@ impl Rollup {
              VALUES (local_day(?1 * 900), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT(day, profile, model) DO UPDATE SET {SET}"
         ))?;
-        for ((bucket, profile, model), d) in self.deltas {
+        for ((bucket, profile, model), d) in std::mem::take(&mut self.deltas) {
             let [i, o, cw, cr, cw1h, r] = d.counts;
             let [li, lo, lcw, lcr] = d.long;
             for stmt in [&mut rollup, &mut daily] {
@@ -181,8 +201,36 @@ impl Rollup {
                  rev = excluded.rev",
         )?;
         // The last change number given in this transaction (readers ask for rows above
-        // the last they saw).
-        let rev = self.next_rev.map_or(0, |n| n - 1);
+        // the last they saw); one of its own when it changed totals without storing an
+        // event (it only removed some).
+        if self.taken.is_none() && !self.totals.is_empty() {
+            let rev = self.next_rev(tx)?;
+            self.take_rev(rev);
+        }
+        let rev = self.taken.unwrap_or(0);
+        if let Some(rev) = self.taken {
+            tx.prepare_cached(
+                "INSERT INTO usage_change (id, last_rev) VALUES (1, ?1)
+                 ON CONFLICT(id) DO UPDATE SET last_rev = MAX(last_rev, excluded.last_rev)",
+            )?
+            .execute(params![rev])?;
+        }
+        // The sums on each label.
+        let mut labels = tx.prepare_cached(
+            "UPDATE usage_labels SET
+                 input_tokens = MIN(input_tokens + ?2, 9223372036854775807),
+                 output_tokens = MIN(output_tokens + ?3, 9223372036854775807),
+                 cache_creation_input_tokens = MIN(cache_creation_input_tokens + ?4, 9223372036854775807),
+                 cache_read_input_tokens = MIN(cache_read_input_tokens + ?5, 9223372036854775807),
+                 cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + ?6, 9223372036854775807),
+                 reasoning_output_tokens = MIN(reasoning_output_tokens + ?7, 9223372036854775807),
+                 events = events + ?8
+             WHERE id = ?1",
+        )?;
+        for (label, d) in &self.by_label {
+            let [i, o, cw, cr, cw1h, r] = d.counts;
+            labels.execute(params![label, i, o, cw, cr, cw1h, r, d.events])?;
+        }
         for ((profile, agent, provider, model), d) in self.totals {
             let [i, o, cw, cr, cw1h, _] = d.counts;
             totals.execute(params![

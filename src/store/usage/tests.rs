@@ -246,3 +246,63 @@ fn every_session_written_gets_a_higher_change_number() {
     assert_eq!(got.len(), 4);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_conversation_keeps_its_tokens_after_the_retention() {
+    let (dir, mut conn) = open("conversation");
+    let in_session = |n: u64, key: &str, ts: i64, model: &str| UsageEvent {
+        ts: Some(ts),
+        session_id: Some("conv-1".into()),
+        model: model.into(),
+        ..event(n, key)
+    };
+    record(
+        &mut conn,
+        &[
+            in_session(3, "a", 1_700_000_000, "m"),
+            in_session(4, "b", 1_700_000_100, "m"),
+            in_session(5, "c", 1_800_000_000, "m"),
+            in_session(7, "d", 1_700_000_000, "other"),
+        ],
+        &[],
+        0,
+    )
+    .unwrap();
+    let tokens = |conn: &Connection| {
+        let mut by_model: Vec<(String, u64)> =
+            crate::store::conversations::tokens_by_session(conn, &["conv-1".to_string()])
+                .unwrap()
+                .remove("conv-1")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(m, t)| (m, t.input_tokens))
+                .collect();
+        by_model.sort();
+        by_model
+    };
+    let all = vec![("m".to_string(), 12), ("other".to_string(), 7)];
+    assert_eq!(tokens(&conn), all);
+    // The first two events and all of 'other' are dropped; the sums stay, also after a
+    // new event under a label the retention removed.
+    let pruned = super::super::retention::prune(&mut conn, 1_750_000_000).unwrap();
+    assert_eq!(pruned.events, 3);
+    assert_eq!(tokens(&conn), all);
+    record(
+        &mut conn,
+        &[in_session(1, "e", 1_800_000_100, "other")],
+        &[],
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        tokens(&conn),
+        vec![("m".to_string(), 12), ("other".to_string(), 8)]
+    );
+    // A replaced event counts once, with its larger copy.
+    put(&mut conn, &[in_session(9, "c", 1_800_000_000, "m")]);
+    assert_eq!(
+        tokens(&conn),
+        vec![("m".to_string(), 16), ("other".to_string(), 8)]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
