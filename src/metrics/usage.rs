@@ -67,6 +67,8 @@ struct State {
     rev: i64,
     /// Identity of the catalogue the costs were computed with.
     catalogue: usize,
+    /// The profiles' change number `names` was read at.
+    profiles: i64,
     names: HashMap<String, (String, String)>,
     rows: BTreeMap<Key, Lines>,
     /// Blocks by the key of their first row; the first block also takes rows sorting
@@ -82,6 +84,7 @@ impl Default for State {
             // Rows the migration filled carry change number 0.
             rev: -1,
             catalogue: 0,
+            profiles: -1,
             names: HashMap::new(),
             rows: BTreeMap::new(),
             blocks: BTreeMap::new(),
@@ -149,14 +152,27 @@ impl UsageCache {
         catalogue: &std::sync::Arc<Catalogue>,
     ) -> Result<Arc<UsageSamples>, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let names: HashMap<String, (String, String)> = totals::profile_names(conn)?
-            .into_iter()
-            .map(|(alias, agent, provider)| (alias, (agent, provider)))
-            .collect();
+        // The profiles are read again only when their change number moved.
+        let profiles = totals::profiles_rev(conn)?;
+        if profiles != state.profiles {
+            let names: HashMap<String, (String, String)> = totals::profile_names(conn)?
+                .into_iter()
+                .map(|(alias, agent, provider)| (alias, (agent, provider)))
+                .collect();
+            if names != state.names {
+                *state = State {
+                    names,
+                    catalogue: state.catalogue,
+                    ..State::default()
+                };
+            }
+            state.profiles = profiles;
+        }
         let identity = std::sync::Arc::as_ptr(catalogue) as usize;
-        if names != state.names || identity != state.catalogue {
+        if identity != state.catalogue {
             *state = State {
-                names,
+                names: std::mem::take(&mut state.names),
+                profiles: state.profiles,
                 catalogue: identity,
                 ..State::default()
             };
