@@ -1,7 +1,7 @@
 //! `GET /metrics` gzipped for scrapers that send `Accept-Encoding: gzip` (Prometheus
 //! does): the decoded body holds exactly the samples of the plain one, in both formats,
 //! before and after new events change some pairs (and add pairs before, between and after
-//! the existing ones, enough to cut blocks again) and after a profile change; the body is
+//! the existing ones, enough to cut blocks again) and after profiles change; the body is
 //! a single gzip member, so clients reading only the first member get everything too.
 
 use std::io::Read;
@@ -162,6 +162,10 @@ fn gzip_scrapes_decode_to_the_plain_samples() {
         text.contains("clown_tokens_total{profile=\"zz-last\",agent=\"codex\",provider=\"openai\"")
     );
     same_both_ways(&d, Some(OPENMETRICS));
+    // A profile deleted: its rows stay, their agent no longer known.
+    d.api("DELETE", "/api/profiles/ga", None).expect_ok();
+    let text = same_both_ways(&d, None);
+    assert!(text.contains("clown_tokens_total{profile=\"ga\",agent=\"unknown\",provider=\"unknown\",model=\"model-000\""), "{text}");
     // The scrapes counted by format and encoding (this one included).
     let text = scrape(&d, None, Some("gzip;q=0")).text();
     let count = |f: &str, e: &str| {
@@ -170,7 +174,7 @@ fn gzip_scrapes_decode_to_the_plain_samples() {
             &format!("clown_metrics_scrapes_total{{format=\"{f}\",encoding=\"{e}\"}} "),
         )
     };
-    assert_eq!(count("text", "gzip"), Some(4.0), "{text}");
-    assert_eq!(count("text", "identity"), Some(5.0), "{text}");
+    assert_eq!(count("text", "gzip"), Some(5.0), "{text}");
+    assert_eq!(count("text", "identity"), Some(6.0), "{text}");
     assert_eq!(count("openmetrics", "gzip"), Some(3.0), "{text}");
 }
