@@ -58,14 +58,32 @@ pub async fn scrape(
             last_push: sync.last_push_ts,
         }),
     };
-    let body = cache.body(
-        format,
-        gzip,
-        &usage,
-        state.request_stats(),
-        state.import_stats(),
-        snap,
-    );
+    let body = if gzip {
+        // Blocks changed since they were last compressed are compressed here (all of them
+        // on the first gzip scrape): off the async workers.
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            cache.body(
+                format,
+                true,
+                &usage,
+                state.request_stats(),
+                state.import_stats(),
+                snap,
+            )
+        })
+        .await
+        .map_err(ApiError::internal)?
+    } else {
+        cache.body(
+            format,
+            false,
+            &usage,
+            state.request_stats(),
+            state.import_stats(),
+            snap,
+        )
+    };
     let mut resp = match body {
         // The usage families as kept between scrapes (no copy), then the rest.
         MetricsBody::Plain(chunks) => {
