@@ -3,15 +3,19 @@
 
   metrics BINARY OUT   GET /metrics with PROFILES (1000) profiles x MODELS (10) models of
                        usage: the scrape's time (p50/p99 over SCRAPES), its size, the daemon's
-                       CPU per scrape, GET /api/usage and POST /api/usage/record latency with
-                       and without a scraper hammering /metrics, and what a real Prometheus
-                       (Debian's) measures as scrape_duration_seconds.
+                       CPU per scrape, plain and gzipped as Prometheus asks (OpenMetrics,
+                       Accept-Encoding: gzip; timed to the last compressed byte, the client's
+                       decode timed apart), unchanged and with 10 changed pairs before each;
+                       GET /api/usage and POST /api/usage/record latency with and without a
+                       scraper hammering /metrics (plain, then gzipped), and what a real
+                       Prometheus (Debian's) measures as scrape_duration_seconds.
   sync BINARY OUT      EVENTS (1,000,000) events recorded while the shared PostgreSQL is
                        unreachable, then the database given: the time until all of it is
                        pushed (events/s); then, with both up, SAMPLES single events each timed
                        from its POST's answer to the all-machines report counting it.
 """
 
+import gzip
 import json
 import os
 import random
@@ -32,17 +36,36 @@ MODELS = ["claude-sonnet-4", "claude-opus-4", "claude-haiku-4-5", "claude-sonnet
           "claude-opus-4-1", "gpt-5", "gpt-5-mini", "deepseek-chat", "kimi-k2", "glm-4.6"]
 
 
-def scrape(d, conn, accept=None):
+# What Prometheus (2.x) sends when it scrapes.
+PROM_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+               "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+
+
+def scrape(d, conn, accept=None, encoding=None):
+    """One scrape on `conn`: (seconds to the body's last byte, body as sent). With
+    `encoding` the body is the compressed bytes (http.client does not decode)."""
     headers = {"Authorization": f"Bearer {d.token}"}
     if accept:
         headers["Accept"] = accept
+    if encoding:
+        headers["Accept-Encoding"] = encoding
     t = time.perf_counter()
     conn.request("GET", "/metrics", headers=headers)
     r = conn.getresponse()
     body = r.read()
     dt = time.perf_counter() - t
     assert r.status == 200, (r.status, body[:300])
+    assert (r.getheader("Content-Encoding") == "gzip") == (encoding == "gzip"), r.getheaders()
     return dt, body
+
+
+def prom_scrape(d, conn):
+    """A scrape as Prometheus makes it: (seconds to the last compressed byte, seconds to
+    decode, decoded body)."""
+    dt, body = scrape(d, conn, PROM_ACCEPT, "gzip")
+    t = time.perf_counter()
+    text = gzip.decompress(body)
+    return dt, time.perf_counter() - t, text, len(body)
 
 
 def prometheus_scrape(port, token_file, work, seconds):
@@ -133,64 +156,85 @@ def bench_metrics(binary, out):
         log(f"first scrape (renders every pair): {first * 1000:.1f} ms")
         res["bytes"] = len(body)
         res["series"] = sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#"))
-        for fmt, accept in [("text", None), ("openmetrics", "application/openmetrics-text;version=1.0.0")]:
+        first, _, om, gz_bytes = prom_scrape(d, c)
+        res["first_gzip_scrape_ms"] = round(first * 1000, 2)
+        res["gzip_bytes"] = gz_bytes
+        log(f"first gzip scrape (compresses every block): {first * 1000:.1f} ms, {gz_bytes} bytes "
+            f"for {len(om)} bytes of OpenMetrics")
+        for fmt, accept in [("text", None), ("openmetrics", "application/openmetrics-text;version=1.0.0"),
+                            ("prometheus_gzip", PROM_ACCEPT)]:
+            enc = "gzip" if fmt == "prometheus_gzip" else None
             for _ in range(5):
-                scrape(d, c, accept)
+                scrape(d, c, accept, enc)
             state = wait_quiet(f"/metrics ({fmt})")
             c.close()
             c = d.conn()  # the daemon closes connections idle for 30 s
-            scrape(d, c, accept)
+            scrape(d, c, accept, enc)
             cpu0 = sum(d.cpu())
-            times = [scrape(d, c, accept)[0] for _ in range(scrapes)]
+            times = [scrape(d, c, accept, enc)[0] for _ in range(scrapes)]
             cpu = sum(d.cpu()) - cpu0
             res[fmt] = {"ms": dist(times, 1000, 2), "daemon_cpu_ms_per_scrape": round(cpu / scrapes * 1000, 2),
                         "machine": state}
+            if enc:
+                decode = [prom_scrape(d, c)[1] for _ in range(min(scrapes, 50))]
+                res[fmt]["client_decode_ms"] = dist(decode, 1000, 2)
             m = res[fmt]["ms"]
-            log(f"GET /metrics ({fmt}): {res['series']} samples, {len(body)} bytes: p50 {m['p50']} ms, "
-                f"p99 {m['p99']} ms, max {m['max']} ms; daemon CPU {res[fmt]['daemon_cpu_ms_per_scrape']} ms/scrape [{note(state)}]")
+            log(f"GET /metrics ({fmt}): {res['series']} samples, {len(body)} bytes plain: p50 {m['p50']} ms, "
+                f"p99 {m['p99']} ms, max {m['max']} ms; daemon CPU {res[fmt]['daemon_cpu_ms_per_scrape']} ms/scrape"
+                + (f"; client decode p50 {res[fmt]['client_decode_ms']['p50']} ms" if enc else "")
+                + f" [{note(state)}]")
         # A native client (curl's own time_total; no Python reading 6 MB in the loop).
         if shutil.which("curl"):
-            state = wait_quiet("/metrics with curl")
-            out_t = []
-            for _ in range(scrapes):
-                r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}",
-                                    "-H", f"Authorization: Bearer {d.token}",
-                                    f"http://127.0.0.1:{d.port}/metrics"], capture_output=True, text=True, check=True)
-                out_t.append(float(r.stdout))
-            res["curl"] = {"ms": dist(out_t, 1000, 2), "machine": state}
-            m = res["curl"]["ms"]
-            log(f"GET /metrics with curl (new connection each): p50 {m['p50']} ms, p99 {m['p99']} ms [{note(state)}]")
-        # With usage flowing: 10 new events on random pairs before each scrape (not timed).
-        state = wait_quiet("/metrics with changes")
-        c.close()
-        c = d.conn()
-        rr = random.Random(3)
-        times, cpu = [], 0.0
-        for k in range(scrapes):
-            evs = [{"profile": f"p{rr.randrange(profiles):04}", "model": MODELS[rr.randrange(models)],
-                    "source": "bench", "input_tokens": 5, "dedupe_key": f"chg-{k}-{j}"} for j in range(10)]
-            d.ok("POST", "/api/usage/record", {"events": evs}, conn=c)
-            cpu0 = sum(d.cpu())
-            times.append(scrape(d, c)[0])
-            cpu += sum(d.cpu()) - cpu0
-        res["text_with_changes"] = {"ms": dist(times, 1000, 2),
-                                    "daemon_cpu_ms_per_scrape": round(cpu / scrapes * 1000, 2), "machine": state}
-        m = res["text_with_changes"]["ms"]
-        log(f"GET /metrics after 10 new events each: p50 {m['p50']} ms, p99 {m['p99']} ms, max {m['max']} ms; "
-            f"daemon CPU {res['text_with_changes']['daemon_cpu_ms_per_scrape']} ms/scrape [{note(state)}]")
+            for label, extra in [("curl", []), ("curl_compressed", ["--compressed"])]:
+                state = wait_quiet(f"/metrics with {label}")
+                out_t = []
+                for _ in range(scrapes):
+                    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", *extra,
+                                        "-H", f"Authorization: Bearer {d.token}",
+                                        f"http://127.0.0.1:{d.port}/metrics"], capture_output=True, text=True,
+                                       check=True)
+                    out_t.append(float(r.stdout))
+                res[label] = {"ms": dist(out_t, 1000, 2), "machine": state}
+                m = res[label]["ms"]
+                log(f"GET /metrics with {label} (new connection each): p50 {m['p50']} ms, p99 {m['p99']} ms "
+                    f"[{note(state)}]")
+        # With usage flowing: 10 new events on random pairs before each scrape (not timed;
+        # the CPU is read after the record's answer, then around the scrape alone).
+        for case, accept, enc in [("text_with_changes", None, None),
+                                  ("prometheus_gzip_with_changes", PROM_ACCEPT, "gzip")]:
+            state = wait_quiet(f"/metrics ({case})")
+            c.close()
+            c = d.conn()
+            rr = random.Random(3)
+            times, cpu = [], 0.0
+            for k in range(scrapes):
+                evs = [{"profile": f"p{rr.randrange(profiles):04}", "model": MODELS[rr.randrange(models)],
+                        "source": "bench", "input_tokens": 5, "dedupe_key": f"{case}-{k}-{j}"} for j in range(10)]
+                d.ok("POST", "/api/usage/record", {"events": evs}, conn=c)
+                cpu0 = sum(d.cpu())
+                times.append(scrape(d, c, accept, enc)[0])
+                cpu += sum(d.cpu()) - cpu0
+            res[case] = {"ms": dist(times, 1000, 2),
+                         "daemon_cpu_ms_per_scrape": round(cpu / scrapes * 1000, 2), "machine": state}
+            m = res[case]["ms"]
+            log(f"GET /metrics ({case}) after 10 new events each: p50 {m['p50']} ms, p99 {m['p99']} ms, "
+                f"max {m['max']} ms; daemon CPU {res[case]['daemon_cpu_ms_per_scrape']} ms/scrape [{note(state)}]")
         c.close()
         # Other requests while a scraper hammers /metrics (back to back, one connection).
         n = 300
         rec = lambda i: {"events": [{"profile": "p0000", "model": "claude-sonnet-4", "source": "bench",
                                      "input_tokens": 1, "dedupe_key": f"lat-{time.time_ns()}-{i}"}]}
-        for label in ["idle", "while scraping"]:
+        for label in ["idle", "while scraping", "while scraping gzip"]:
             stop = threading.Event()
             scraped = [0]
 
             def hammer():
                 cc = d.conn()
                 while not stop.is_set():
-                    scrape(d, cc)
+                    if label.endswith("gzip"):
+                        scrape(d, cc, PROM_ACCEPT, "gzip")
+                    else:
+                        scrape(d, cc)
                     scraped[0] += 1
                 cc.close()
             t = None

@@ -21,9 +21,9 @@ use crate::events::EventBus;
 use crate::inspector::Inspector;
 use crate::logging::LogTail;
 use crate::meter::Meter;
+use crate::metrics::ScrapeCache;
 use crate::metrics::imports::ImportStats;
 use crate::metrics::requests::RequestStats;
-use crate::metrics::usage::UsageCache;
 use crate::paths::{Env, Paths};
 use crate::profiles::plan::StorePlans;
 use crate::profiles::{Profiles, Resources};
@@ -95,7 +95,7 @@ struct Inner {
     request_stats: RequestStats,
     inspector: Arc<Inspector>,
     import_stats: ImportStats,
-    metrics_cache: Arc<UsageCache>,
+    metrics_cache: Arc<ScrapeCache>,
     syncer: Arc<Syncer>,
     /// Set when a restart was asked for: sessions are kept for the next daemon.
     restart: std::sync::atomic::AtomicBool,
@@ -297,7 +297,7 @@ impl AppState {
     }
 
     /// The usage metrics rendered so far (each scrape renders only what changed).
-    pub fn metrics_cache(&self) -> Arc<UsageCache> {
+    pub fn metrics_cache(&self) -> Arc<ScrapeCache> {
         self.inner.metrics_cache.clone()
     }
 

@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus's text format, or OpenMetrics when `Accept` asks for it.
 //! Open to the daemon's token and to the read-only metrics token. The usage families
-//! are written on a reader connection (never the writer, so a scrape waits for no write
-//! and no write waits for it); the rest comes from memory.
+//! are brought up to date on a reader connection (never the writer, so a scrape waits for
+//! no write and no write waits for it); the rest comes from memory. Gzipped when
+//! `Accept-Encoding` allows it (Prometheus's scrapes do), from pieces compressed once.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::metrics::text::Format;
-use crate::metrics::{self, Snapshot, SyncGauges};
+use crate::metrics::{Body as MetricsBody, Snapshot, SyncGauges, gzip};
 
 /// Where Prometheus scrapes (outside `/api`: the guard lets the metrics token read it).
 pub const METRICS_PATH: &str = "/metrics";
@@ -21,14 +22,22 @@ pub async fn scrape(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let format = Format::from_accept(header(header::ACCEPT));
+    let gzip = gzip::accepted(header(header::ACCEPT_ENCODING));
     let catalogue = state.catalogue();
     let cache = state.metrics_cache();
-    let usage = state
-        .store()
-        .read(move |c| cache.refresh(c, &catalogue))
-        .await?;
-    let mut out = metrics::writer(format);
+    let usage = {
+        let cache = cache.clone();
+        state
+            .store()
+            .read(move |c| cache.usage.refresh(c, &catalogue))
+            .await?
+    };
     let sessions = state.terminals().list();
     let running = sessions.iter().filter(|s| s.is_running()).count() as u64;
     let sync = state.syncer().status_now().await;
@@ -49,15 +58,54 @@ pub async fn scrape(
             last_push: sync.last_push_ts,
         }),
     };
-    metrics::write_rest(&mut out, state.request_stats(), state.import_stats(), &snap);
-    // The usage families as kept between scrapes (no copy), then the rest.
-    let mut chunks = usage.chunks(format);
-    chunks.push(Bytes::from(out.finish()));
-    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
+    let body = if gzip {
+        // Blocks changed since they were last compressed are compressed here (all of them
+        // on the first gzip scrape): off the async workers.
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            cache.body(
+                format,
+                true,
+                &usage,
+                state.request_stats(),
+                state.import_stats(),
+                snap,
+            )
+        })
+        .await
+        .map_err(ApiError::internal)?
+    } else {
+        cache.body(
+            format,
+            false,
+            &usage,
+            state.request_stats(),
+            state.import_stats(),
+            snap,
+        )
+    };
+    let mut resp = match body {
+        // The usage families as kept between scrapes (no copy), then the rest.
+        MetricsBody::Plain(chunks) => {
+            let stream =
+                futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+            Response::new(Body::from_stream(stream))
+        }
+        MetricsBody::Gzip(bytes) => {
+            let mut resp = Response::new(Body::from(Bytes::from(bytes)));
+            resp.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            resp
+        }
+    };
+    let h = resp.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Encoding"),
     );
     Ok(resp)
 }

@@ -19,19 +19,28 @@
 //! units (`_seconds`, `_bytes`, `_usd`), and no label whose values grow without bound
 //! (no session or request ids).
 
+pub mod gzip;
 pub mod imports;
 pub mod process;
 pub mod requests;
 pub mod text;
 pub mod usage;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use gzip::{Gzip, Piece};
 use text::{Format, Kind, Writer};
+use usage::{UsageCache, UsageSamples};
+
+/// (profile, state, restarts) of every proxy the supervisor knows.
+pub type Proxies = Vec<(String, &'static str, u32)>;
 
 /// What the components say at the moment of a scrape.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    /// (profile, state, restarts) of every proxy the supervisor knows.
-    pub proxies: Vec<(String, &'static str, u32)>,
+    pub proxies: Proxies,
     /// Terminal sessions: (running, terminated).
     pub sessions: (u64, u64),
     pub sync: Option<SyncGauges>,
@@ -53,20 +62,106 @@ pub struct SyncGauges {
 /// The proxies' states, always all listed (0 or 1), so a dashboard can sum by state.
 const PROXY_STATES: [&str; 5] = ["starting", "running", "backoff", "stopped", "failed"];
 
-/// Everything after the usage families (which the caller writes from the store).
-pub fn write_rest(
-    out: &mut Writer,
-    requests: &requests::RequestStats,
-    imports: &imports::ImportStats,
-    snap: &Snapshot,
-) {
-    requests.write(out);
+/// What scrapes keep between them: the usage families, and the proxies' families as last
+/// written in each format with the states they show.
+#[derive(Default)]
+pub struct ScrapeCache {
+    pub usage: UsageCache,
+    proxies: Mutex<[Option<Written>; 2]>,
+    /// Scrapes served, by format (text, OpenMetrics) and encoding (identity, gzip).
+    scrapes: [[AtomicU64; 2]; 2],
+}
+
+/// The proxies' families as written, with the states they show.
+type Written = (Proxies, Arc<Piece>);
+
+/// A scrape's body.
+pub enum Body {
+    /// The plain text, as pieces kept between scrapes and the scrape's own tail.
+    Plain(Vec<Bytes>),
+    /// One gzip member (`Content-Encoding: gzip`).
+    Gzip(Vec<u8>),
+}
+
+impl ScrapeCache {
+    /// The whole body: the usage families (`usage`, refreshed by the caller on a store
+    /// reader), then the proxies' requests and states (kept while unchanged), then what
+    /// changes every scrape.
+    pub fn body(
+        &self,
+        format: Format,
+        gzip: bool,
+        usage: &UsageSamples,
+        requests: &requests::RequestStats,
+        imports: &imports::ImportStats,
+        snap: Snapshot,
+    ) -> Body {
+        self.scrapes[usize::from(format == Format::OpenMetrics)][usize::from(gzip)]
+            .fetch_add(1, Ordering::Relaxed);
+        let requests = requests.piece(format);
+        let proxies = self.proxies(format, snap.proxies);
+        let mut tail = Writer::new(format, 4096);
+        write_tail(&mut tail, imports, snap.sessions, snap.sync.as_ref());
+        self.write_scrapes(&mut tail);
+        let tail = tail.finish();
+        if gzip {
+            let mut gz = Gzip::new(1 << 19);
+            self.usage.gzip(usage, format, &mut gz);
+            gz.push(requests.gz());
+            gz.push(proxies.gz());
+            Body::Gzip(gz.finish(&tail))
+        } else {
+            let mut out = Vec::with_capacity(1024);
+            self.usage.plain(usage, format, &mut out);
+            out.push(requests.plain().clone());
+            out.push(proxies.plain().clone());
+            out.push(Bytes::from(tail));
+            Body::Plain(out)
+        }
+    }
+
+    fn proxies(&self, format: Format, proxies: Proxies) -> Arc<Piece> {
+        let mut slots = self.proxies.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = &mut slots[usize::from(format == Format::OpenMetrics)];
+        if let Some((seen, piece)) = slot.as_ref()
+            && *seen == proxies
+        {
+            return piece.clone();
+        }
+        let mut out = Writer::new(format, 256 * proxies.len() + 1024);
+        write_proxies(&mut out, &proxies);
+        let piece = Arc::new(Piece::new(out.into_bytes()));
+        *slot = Some((proxies, piece.clone()));
+        piece
+    }
+}
+
+impl ScrapeCache {
+    fn write_scrapes(&self, out: &mut Writer) {
+        out.family(
+            "clown_metrics_scrapes",
+            Kind::Counter,
+            "Scrapes of /metrics served (this one included), by format and content encoding.",
+        );
+        for (format, by_encoding) in ["text", "openmetrics"].into_iter().zip(&self.scrapes) {
+            for (encoding, n) in ["identity", "gzip"].into_iter().zip(by_encoding) {
+                out.sample(
+                    "clown_metrics_scrapes_total",
+                    &[("format", format), ("encoding", encoding)],
+                    n.load(Ordering::Relaxed),
+                );
+            }
+        }
+    }
+}
+
+fn write_proxies(out: &mut Writer, proxies: &Proxies) {
     out.family(
         "clown_proxy_state",
         Kind::Gauge,
         "1 for the state each profile's proxy is in.",
     );
-    for (profile, state, _) in &snap.proxies {
+    for (profile, state, _) in proxies {
         for s in PROXY_STATES {
             let v = u64::from(*state == s);
             out.sample(
@@ -81,13 +176,22 @@ pub fn write_rest(
         Kind::Counter,
         "Restarts of each proxy after crashes since it was last started by hand.",
     );
-    for (profile, _, restarts) in &snap.proxies {
+    for (profile, _, restarts) in proxies {
         out.sample(
             "clown_proxy_restarts_total",
             &[("profile", profile)],
             u64::from(*restarts),
         );
     }
+}
+
+/// What may change every scrape: sessions, imports, sync, build, the process.
+fn write_tail(
+    out: &mut Writer,
+    imports: &imports::ImportStats,
+    sessions: (u64, u64),
+    sync: Option<&SyncGauges>,
+) {
     out.family(
         "clown_terminal_sessions",
         Kind::Gauge,
@@ -96,15 +200,15 @@ pub fn write_rest(
     out.sample(
         "clown_terminal_sessions",
         &[("state", "running")],
-        snap.sessions.0,
+        sessions.0,
     );
     out.sample(
         "clown_terminal_sessions",
         &[("state", "terminated")],
-        snap.sessions.1,
+        sessions.1,
     );
     imports.write(out);
-    if let Some(s) = &snap.sync {
+    if let Some(s) = sync {
         write_sync(out, s);
     }
     out.family("clown_build_info", Kind::Gauge, "The daemon's version.");
@@ -165,11 +269,6 @@ fn write_sync(out: &mut Writer, s: &SyncGauges) {
     }
 }
 
-/// A new writer for a scrape in `format`.
-pub fn writer(format: Format) -> Writer {
-    Writer::new(format, 1 << 16)
-}
-
 /// Every metric name the daemon can serve (sample names: `_total`, `_bucket`, …), for
 /// checking the shipped dashboard against.
 pub const SERVED: &[&str] = &[
@@ -202,6 +301,7 @@ pub const SERVED: &[&str] = &[
     "clown_sync_errors_total",
     "clown_sync_last_push_timestamp_seconds",
     "clown_build_info",
+    "clown_metrics_scrapes_total",
     "process_cpu_seconds_total",
     "process_virtual_memory_bytes",
     "process_resident_memory_bytes",

@@ -8,9 +8,10 @@
 //! under target `other`, so a misbehaving proxy cannot grow the scrape without end.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use super::text::{Kind, Writer, labels};
+use super::gzip::Piece;
+use super::text::{Format, Kind, Writer, labels};
 pub use crate::records::ProxyRequest;
 
 /// Upper bounds (seconds) of the histogram buckets: model answers take from tens of
@@ -43,6 +44,10 @@ struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     duration: BTreeMap<(String, String), Histogram>,
     ttfb: BTreeMap<(String, String), Histogram>,
+    /// Bumped by every report.
+    generation: u64,
+    /// The families as last written in each format, with the generation they show.
+    written: [Option<(u64, Arc<Piece>)>; 2],
 }
 
 #[derive(Default)]
@@ -52,6 +57,7 @@ impl RequestStats {
     /// Counts `requests` (already validated) for `profile`.
     pub fn record(&self, requests: &[ProxyRequest]) {
         let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        inner.generation += 1;
         for r in requests {
             let mut target = r.target.as_str();
             let key = (r.profile.clone(), target.to_string(), r.status);
@@ -74,8 +80,26 @@ impl RequestStats {
         }
     }
 
-    pub fn write(&self, out: &mut Writer) {
-        let inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+    /// The families in `format`, written again only after a report.
+    pub fn piece(&self, format: Format) -> Arc<Piece> {
+        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = usize::from(format == Format::OpenMetrics);
+        if let Some((generation, piece)) = &inner.written[slot]
+            && *generation == inner.generation
+        {
+            return piece.clone();
+        }
+        let mut out = Writer::new(format, 4096);
+        inner.write(&mut out);
+        let piece = Arc::new(Piece::new(out.into_bytes()));
+        inner.written[slot] = Some((inner.generation, piece.clone()));
+        piece
+    }
+}
+
+impl Inner {
+    fn write(&self, out: &mut Writer) {
+        let inner = self;
         out.family(
             "clown_proxy_requests",
             Kind::Counter,
@@ -124,7 +148,6 @@ impl RequestStats {
 
 #[cfg(test)]
 mod tests {
-    use super::super::text::Format;
     use super::*;
 
     #[test]
@@ -142,9 +165,17 @@ mod tests {
             r(200, 3.0, Some(0.3)),
             r(529, 0.02, None),
         ]);
-        let mut w = Writer::new(Format::Text, 0);
-        stats.write(&mut w);
-        let text = String::from_utf8(w.finish()).unwrap();
+        let text = String::from_utf8(stats.piece(Format::Text).plain().to_vec()).unwrap();
+        // Kept while nothing is reported; written again after a report.
+        assert!(Arc::ptr_eq(
+            &stats.piece(Format::Text),
+            &stats.piece(Format::Text)
+        ));
+        stats.record(&[r(200, 0.2, None)]);
+        let again = String::from_utf8(stats.piece(Format::Text).plain().to_vec()).unwrap();
+        assert!(again.contains(
+            "clown_proxy_requests_total{profile=\"p\",target=\"anthropic\",status=\"200\"} 3"
+        ));
         for line in [
             "clown_proxy_requests_total{profile=\"p\",target=\"anthropic\",status=\"200\"} 2",
             "clown_proxy_requests_total{profile=\"p\",target=\"anthropic\",status=\"529\"} 1",

@@ -4,18 +4,21 @@
 //!
 //! A scrape re-reads only the totals rows changed since the one before (each row carries
 //! the change number of the last event that moved it) and re-renders only those; every
-//! row keeps its rendered sample lines, and the three families' bodies are rebuilt by
-//! copying them only when something changed. A scrape of 10,000 combinations therefore
-//! formats nothing that did not change (bench/README.md). A new catalogue (prices) or a
-//! change in the profiles (their agent and provider fill rows that name none) renders
+//! row keeps its rendered sample lines. Rows are grouped in blocks of consecutive rows
+//! (about [`BLOCK_ROWS`]), each holding its rows' lines of the three families as a
+//! [`Piece`]; a changed row rebuilds only its block's pieces (and their gzip, when a
+//! scraper asks for it), so a scrape of 10,000 combinations formats and compresses
+//! nothing that did not change (bench/README.md). A new catalogue (prices) or a change
+//! in the profiles (their agent and provider fill rows that name none) renders
 //! everything again.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use rusqlite::Connection;
 
+use super::gzip::{Gzip, Piece};
 use super::text::{Format, Kind, Value, Writer, escape_into};
 use crate::registry::{Catalogue, Price};
 use crate::store::StoreError;
@@ -24,6 +27,11 @@ use crate::usage::pricing::ExactCost;
 
 /// The label for what is not known (a deleted profile's agent, Claude data's provider).
 pub const UNKNOWN: &str = "unknown";
+
+/// Rows per block when blocks are cut; a block grown past twice this is cut again. Small
+/// enough that a changed row re-compresses little (64 rows: about 40 kB of token lines),
+/// large enough to compress well on its own.
+pub const BLOCK_ROWS: usize = 64;
 
 /// The families, in the order they are written: (name, help).
 const FAMILIES: [(&str, &str); 3] = [
@@ -49,15 +57,25 @@ struct Lines {
     responses_at: usize,
 }
 
+type Key = (String, String, String, String);
+
+/// One block's lines of each family.
+type Block = [Arc<Piece>; 3];
+
 struct State {
     /// Highest change number read so far.
     rev: i64,
     /// Identity of the catalogue the costs were computed with.
     catalogue: usize,
+    /// The profiles' change number `names` was read at.
+    profiles: i64,
     names: HashMap<String, (String, String)>,
-    rows: BTreeMap<(String, String, String, String), Lines>,
-    /// The three families' samples, while no row changed.
-    built: Option<[Bytes; 3]>,
+    rows: BTreeMap<Key, Lines>,
+    /// Blocks by the key of their first row; the first block also takes rows sorting
+    /// before its key, each block the rows up to the next block's key.
+    blocks: BTreeMap<Key, Block>,
+    /// The families' pieces in order, while no row changed.
+    built: Option<Arc<UsageSamples>>,
 }
 
 impl Default for State {
@@ -66,50 +84,95 @@ impl Default for State {
             // Rows the migration filled carry change number 0.
             rev: -1,
             catalogue: 0,
+            profiles: -1,
             names: HashMap::new(),
             rows: BTreeMap::new(),
+            blocks: BTreeMap::new(),
             built: None,
         }
     }
 }
 
 /// The rendered usage families, kept between scrapes.
-#[derive(Default)]
-pub struct UsageCache(Mutex<State>);
+pub struct UsageCache {
+    state: Mutex<State>,
+    /// The families' `# HELP`/`# TYPE` lines in each format.
+    heads: [[Piece; 3]; 2],
+}
 
-/// The usage families' samples of one scrape, without their `# HELP`/`# TYPE` lines.
-pub struct UsageSamples([Bytes; 3]);
-
-impl UsageSamples {
-    /// `(header, samples)` per family, the header in `format`.
-    pub fn chunks(self, format: Format) -> Vec<Bytes> {
-        let mut out = Vec::with_capacity(6);
-        for ((name, help), samples) in FAMILIES.iter().zip(self.0) {
-            let mut head = Writer::new(format, 256);
-            head.family(name, Kind::Counter, help);
-            out.push(Bytes::from(head.into_bytes()));
-            out.push(samples);
+impl Default for UsageCache {
+    fn default() -> Self {
+        let heads = [Format::Text, Format::OpenMetrics].map(|format| {
+            FAMILIES.map(|(name, help)| {
+                let mut head = Writer::new(format, 256);
+                head.family(name, Kind::Counter, help);
+                Piece::new(head.into_bytes())
+            })
+        });
+        Self {
+            state: Mutex::default(),
+            heads,
         }
-        out
     }
 }
 
+/// The usage families' samples of one scrape, as pieces, without their `# HELP`/`# TYPE`
+/// lines.
+#[derive(Default)]
+pub struct UsageSamples([Vec<Arc<Piece>>; 3]);
+
 impl UsageCache {
+    fn heads(&self, format: Format) -> &[Piece; 3] {
+        &self.heads[usize::from(format == Format::OpenMetrics)]
+    }
+
+    /// The families in `format`, plain: their bytes as kept (no copy).
+    pub fn plain(&self, samples: &UsageSamples, format: Format, out: &mut Vec<bytes::Bytes>) {
+        for (head, pieces) in self.heads(format).iter().zip(&samples.0) {
+            out.push(head.plain().clone());
+            out.extend(pieces.iter().map(|p| p.plain().clone()));
+        }
+    }
+
+    /// The families in `format` into a gzip body (compressing only blocks not compressed
+    /// before).
+    pub fn gzip(&self, samples: &UsageSamples, format: Format, out: &mut Gzip) {
+        for (head, pieces) in self.heads(format).iter().zip(&samples.0) {
+            out.push(head.gz());
+            for p in pieces {
+                out.push(p.gz());
+            }
+        }
+    }
+
     /// Brings the cache up to date with the store and returns the samples.
     pub fn refresh(
         &self,
         conn: &Connection,
         catalogue: &std::sync::Arc<Catalogue>,
-    ) -> Result<UsageSamples, StoreError> {
-        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let names: HashMap<String, (String, String)> = totals::profile_names(conn)?
-            .into_iter()
-            .map(|(alias, agent, provider)| (alias, (agent, provider)))
-            .collect();
+    ) -> Result<Arc<UsageSamples>, StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // The profiles are read again only when their change number moved.
+        let profiles = totals::profiles_rev(conn)?;
+        if profiles != state.profiles {
+            let names: HashMap<String, (String, String)> = totals::profile_names(conn)?
+                .into_iter()
+                .map(|(alias, agent, provider)| (alias, (agent, provider)))
+                .collect();
+            if names != state.names {
+                *state = State {
+                    names,
+                    catalogue: state.catalogue,
+                    ..State::default()
+                };
+            }
+            state.profiles = profiles;
+        }
         let identity = std::sync::Arc::as_ptr(catalogue) as usize;
-        if names != state.names || identity != state.catalogue {
+        if identity != state.catalogue {
             *state = State {
-                names,
+                names: std::mem::take(&mut state.names),
+                profiles: state.profiles,
                 catalogue: identity,
                 ..State::default()
             };
@@ -118,6 +181,7 @@ impl UsageCache {
         let mut prices: HashMap<String, Option<Price>> = HashMap::new();
         let mut labels = String::with_capacity(256);
         let mut max_rev = state.rev;
+        let mut dirty = BTreeSet::new();
         totals::fold_after(conn, state.rev, |row, rev| {
             max_rev = max_rev.max(rev);
             let price = match prices.get(row.model) {
@@ -129,33 +193,85 @@ impl UsageCache {
                 }
             };
             let lines = render(&row, &state.names, price, &mut labels);
-            state.rows.insert(
-                (
-                    row.profile.to_string(),
-                    row.agent.to_string(),
-                    row.provider.to_string(),
-                    row.model.to_string(),
-                ),
-                lines,
+            let key = (
+                row.profile.to_string(),
+                row.agent.to_string(),
+                row.provider.to_string(),
+                row.model.to_string(),
             );
+            // The block holding the row (none yet: every block is cut below).
+            let block = state
+                .blocks
+                .range(..=&key)
+                .next_back()
+                .or_else(|| state.blocks.iter().next())
+                .map(|(k, _)| k.clone());
+            if let Some(b) = block {
+                dirty.insert(b);
+            }
+            state.rows.insert(key, lines);
             state.built = None;
         })?;
         state.rev = max_rev;
+        if state.blocks.is_empty() {
+            cut(
+                &state.rows,
+                (Bound::Unbounded, Bound::Unbounded),
+                &mut state.blocks,
+            );
+        }
+        for start in dirty {
+            let first = state.blocks.keys().next() == Some(&start);
+            let end = state
+                .blocks
+                .range((Bound::Excluded(&start), Bound::Unbounded))
+                .next()
+                .map(|(k, _)| k.clone());
+            let lower = if first {
+                Bound::Unbounded
+            } else {
+                Bound::Included(&start)
+            };
+            let upper = end.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            state.blocks.remove(&start);
+            cut(&state.rows, (lower, upper), &mut state.blocks);
+        }
         let built = state.built.get_or_insert_with(|| {
-            let size: usize = state.rows.values().map(|l| l.buf.len()).sum();
-            let mut parts = [
-                Vec::with_capacity(size),
-                Vec::with_capacity(size / 5),
-                Vec::with_capacity(size / 5),
-            ];
-            for l in state.rows.values() {
-                parts[0].extend_from_slice(&l.buf[..l.cost_at]);
-                parts[1].extend_from_slice(&l.buf[l.cost_at..l.responses_at]);
-                parts[2].extend_from_slice(&l.buf[l.responses_at..]);
-            }
-            parts.map(Bytes::from)
+            Arc::new(UsageSamples(std::array::from_fn(|f| {
+                state.blocks.values().map(|b| b[f].clone()).collect()
+            })))
         });
-        Ok(UsageSamples(built.clone()))
+        Ok(built.clone())
+    }
+}
+
+/// (Re)builds the blocks of the rows in `range`, each keyed by its first row: one block,
+/// or blocks of [`BLOCK_ROWS`] when the rows are more than twice that.
+fn cut(
+    rows: &BTreeMap<Key, Lines>,
+    range: (Bound<&Key>, Bound<&Key>),
+    blocks: &mut BTreeMap<Key, Block>,
+) {
+    let rows: Vec<(&Key, &Lines)> = rows.range::<Key, _>(range).collect();
+    let size = if rows.len() > 2 * BLOCK_ROWS {
+        BLOCK_ROWS
+    } else {
+        rows.len().max(1)
+    };
+    for piece in rows.chunks(size) {
+        let key = piece[0].0.clone();
+        let len: usize = piece.iter().map(|(_, l)| l.buf.len()).sum();
+        let mut parts = [
+            Vec::with_capacity(len),
+            Vec::with_capacity(len / 5),
+            Vec::with_capacity(len / 5),
+        ];
+        for (_, l) in piece {
+            parts[0].extend_from_slice(&l.buf[..l.cost_at]);
+            parts[1].extend_from_slice(&l.buf[l.cost_at..l.responses_at]);
+            parts[2].extend_from_slice(&l.buf[l.responses_at..]);
+        }
+        blocks.insert(key, parts.map(|p| Arc::new(Piece::new(p))));
     }
 }
 

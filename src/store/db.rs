@@ -419,6 +419,19 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID, STRICT;
      DROP INDEX usage_raw_label;
      DROP INDEX usage_raw_rev;",
+    // 20: a change number of the profiles' names (alias, agent, provider), moved by triggers:
+    // a /metrics scrape reads this one row instead of every profile to notice a change.
+    "CREATE TABLE profiles_rev (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        rev INTEGER NOT NULL
+     ) STRICT;
+     INSERT INTO profiles_rev (id, rev) VALUES (1, 0);
+     CREATE TRIGGER profiles_rev_insert AFTER INSERT ON profiles
+        BEGIN UPDATE profiles_rev SET rev = rev + 1; END;
+     CREATE TRIGGER profiles_rev_delete AFTER DELETE ON profiles
+        BEGIN UPDATE profiles_rev SET rev = rev + 1; END;
+     CREATE TRIGGER profiles_rev_update AFTER UPDATE OF alias, agent_id, provider_id ON profiles
+        BEGIN UPDATE profiles_rev SET rev = rev + 1; END;",
 ];
 
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

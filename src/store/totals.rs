@@ -63,6 +63,13 @@ pub fn fold_after(
     Ok(())
 }
 
+/// The profiles' change number: moves whenever a profile is created, deleted, renamed or
+/// given another agent or provider.
+pub fn profiles_rev(conn: &Connection) -> Result<i64, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT rev FROM profiles_rev WHERE id = 1")?;
+    Ok(stmt.query_row([], |r| r.get(0))?)
+}
+
 /// Every profile's agent and provider: `(alias, agent_id, provider_id)`.
 pub fn profile_names(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT alias, agent_id, provider_id FROM profiles")?;

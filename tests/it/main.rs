@@ -14,6 +14,7 @@ mod conversations;
 mod first_hour;
 mod foundation;
 mod metrics;
+mod metrics_gzip;
 mod pg;
 mod profiles;
 mod prometheus;

@@ -377,6 +377,16 @@ fn a_real_prometheus_scrapes_the_expected_totals() {
         Some(1.0)
     );
     assert!(prom.query("process_resident_memory_bytes").unwrap() > 1e6);
+    // Prometheus asked for gzip, and read it: every scrape it stored was gzipped.
+    assert!(
+        prom.query("sum(clown_metrics_scrapes_total{encoding=\"gzip\"})")
+            .unwrap()
+            >= 1.0
+    );
+    assert_eq!(
+        prom.query("sum(clown_metrics_scrapes_total{encoding=\"identity\"})"),
+        Some(0.0)
+    );
 }
 
 /// Every PromQL expression of the shipped dashboard names metrics the daemon serves.
