@@ -63,20 +63,28 @@ pub struct ReporterTask {
 }
 
 impl Reporter {
+    /// A reporter that sends nothing (no daemon to send to, or no thread to send from).
+    fn idle(
+        last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        pool: Arc<OnceLock<Arc<Pool>>>,
+    ) -> (Self, ReporterTask) {
+        (
+            Self {
+                tx: None,
+                last_ok,
+                pool,
+            },
+            ReporterTask { done: None },
+        )
+    }
+
     /// Starts the reporter on a thread of its own (encoding and posting a batch never
     /// holds up a request); without a daemon URL events are only logged.
     pub fn spawn(daemon_url: Option<String>, token: Option<String>) -> (Self, ReporterTask) {
         let last_ok = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let pool: Arc<OnceLock<Arc<Pool>>> = Arc::default();
         let Some(url) = daemon_url else {
-            return (
-                Self {
-                    tx: None,
-                    last_ok,
-                    pool,
-                },
-                ReporterTask { done: None },
-            );
+            return Self::idle(last_ok, pool);
         };
         let watched = pool.clone();
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -96,14 +104,7 @@ impl Reporter {
             });
         if let Err(e) = started {
             tracing::error!("cannot start the usage reporter thread: {e}");
-            return (
-                Self {
-                    tx: None,
-                    last_ok,
-                    pool,
-                },
-                ReporterTask { done: None },
-            );
+            return Self::idle(last_ok, pool);
         }
         (
             Self {

@@ -61,28 +61,23 @@ pub fn sync_zone(conn: &mut Connection, tz: TimeZone) -> Result<(), StoreError> 
     }
     let tx = conn.transaction()?;
     tx.execute("DELETE FROM usage_daily", [])?;
-    // Sums saturate instead of failing with an overflow (which would stop the daemon
-    // starting): TOTAL is exact for integers below 2^53, far beyond any real day.
-    let sat = |col: &str| format!("CAST(MIN(TOTAL({col}), 9223372036854775807.0) AS INTEGER)");
-    let cols = [
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-        "cache_creation_1h_tokens",
-        "reasoning_output_tokens",
-        "lc_input_tokens",
-        "lc_output_tokens",
-        "lc_cache_creation_tokens",
-        "lc_cache_read_tokens",
-    ];
+    let cols: Vec<&str> = super::COUNT_COLUMNS
+        .into_iter()
+        .chain([
+            "lc_input_tokens",
+            "lc_output_tokens",
+            "lc_cache_creation_tokens",
+            "lc_cache_read_tokens",
+        ])
+        .collect();
+    let sums: Vec<String> = cols.iter().map(|c| super::saturated_sum(c)).collect();
     tx.execute(
         &format!(
             "INSERT INTO usage_daily (day, profile, model, {}, events, last_ts)
              SELECT local_day(bucket * 900), profile, model, {}, SUM(events), MAX(last_ts)
              FROM usage_rollup GROUP BY 1, 2, 3",
             cols.join(", "),
-            cols.map(sat).join(", ")
+            sums.join(", ")
         ),
         [],
     )?;

@@ -53,6 +53,22 @@ pub enum StoreError {
 }
 
 /// Read-only connections: two requests read at once without waiting for each other.
+/// The six token counts every usage table keeps, in their order.
+const COUNT_COLUMNS: [&str; 6] = [
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_1h_tokens",
+    "reasoning_output_tokens",
+];
+
+/// `SUM(col)` that saturates instead of failing with an overflow (which would stop the
+/// daemon starting): TOTAL is exact for integers below 2^53, far beyond any real count.
+fn saturated_sum(col: &str) -> String {
+    format!("CAST(MIN(TOTAL({col}), 9223372036854775807.0) AS INTEGER)")
+}
+
 const READERS: usize = 2;
 
 #[derive(Clone)]

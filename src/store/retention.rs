@@ -41,14 +41,7 @@ pub fn prune(conn: &mut Connection, before: i64) -> Result<Pruned, StoreError> {
             [],
         )?;
         let sum = |c: &str| format!("{c} = MIN({c} + excluded.{c}, 9223372036854775807)");
-        let cols = [
-            "input_tokens",
-            "output_tokens",
-            "cache_creation_input_tokens",
-            "cache_read_input_tokens",
-            "cache_creation_1h_tokens",
-            "reasoning_output_tokens",
-        ];
+        let cols = super::COUNT_COLUMNS;
         tx.execute(
             &format!(
                 "INSERT INTO usage_conversations (session_id, model, {}, events)
@@ -57,8 +50,7 @@ pub fn prune(conn: &mut Connection, before: i64) -> Result<Pruned, StoreError> {
                  GROUP BY session_id, model
                  ON CONFLICT(session_id, model) DO UPDATE SET {}, events = events + excluded.events",
                 cols.join(", "),
-                cols.map(|c| format!("CAST(MIN(TOTAL({c}), 9223372036854775807.0) AS INTEGER)"))
-                    .join(", "),
+                cols.map(super::saturated_sum).join(", "),
                 cols.map(sum).join(", "),
             ),
             [],

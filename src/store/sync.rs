@@ -237,21 +237,10 @@ pub fn sessions_after(
 mod tests {
     use super::*;
     use crate::records::UsageEvent;
-    use crate::tokens::Tokens;
+    use crate::store::usage::tests::event as stored;
 
     fn event(key: &str, n: u64) -> UsageEvent {
-        UsageEvent {
-            profile: "p".into(),
-            model: "m".into(),
-            ts: Some(1_800_000_000),
-            tokens: Tokens {
-                input_tokens: n,
-                ..Default::default()
-            },
-            source: "test".into(),
-            dedupe_key: Some(key.into()),
-            ..Default::default()
-        }
+        stored(n, key)
     }
 
     fn keys_after(conn: &Connection, rev: i64) -> (Vec<String>, i64) {

@@ -371,4 +371,4 @@ pub fn session_totals(
 
 mod rollup;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,7 +9,8 @@ fn open(name: &str) -> (std::path::PathBuf, Connection) {
     (dir, conn)
 }
 
-fn event(n: u64, key: &str) -> UsageEvent {
+/// An event of `n` input tokens under dedupe key `key` (also used by the sync tests).
+pub(crate) fn event(n: u64, key: &str) -> UsageEvent {
     UsageEvent {
         profile: "p".into(),
         model: "m".into(),
