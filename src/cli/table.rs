@@ -83,3 +83,33 @@ pub fn print_fields(v: &Value, keys: &[&str]) {
         println!("{k:<width$}  {value}");
     }
 }
+
+/// A JSON count as a number (0 when absent).
+pub fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// 1234567 → "1,234,567".
+pub fn thousands(x: u64) -> String {
+    let s = x.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A cost in dollars: whole cents, or four places under a cent.
+pub fn usd(v: &Value) -> String {
+    let x = v.as_f64().unwrap_or(0.0);
+    if x == 0.0 {
+        "$0".into()
+    } else if x < 0.01 {
+        format!("${x:.4}")
+    } else {
+        format!("${x:.2}")
+    }
+}

@@ -7,7 +7,7 @@
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::table::{print_json, render};
+use super::table::{n, print_json, render, thousands, usd};
 use super::usage_reports;
 use super::{Cli, Client, encode};
 
@@ -73,34 +73,6 @@ enum UsageCommand {
     Export(usage_reports::ExportArgs),
     /// The providers' limits per profile, with the time until each window starts over.
     Limits(usage_reports::LimitsArgs),
-}
-
-pub(super) fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
-
-/// 1234567 → "1,234,567".
-pub(super) fn thousands(x: u64) -> String {
-    let s = x.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-pub(super) fn usd(v: &Value) -> String {
-    let x = v.as_f64().unwrap_or(0.0);
-    if x == 0.0 {
-        "$0".into()
-    } else if x < 0.01 {
-        format!("${x:.4}")
-    } else {
-        format!("${x:.2}")
-    }
 }
 
 pub(super) fn duration(secs: u64) -> String {

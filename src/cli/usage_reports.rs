@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::table::{n, thousands, usd};
 use super::table::{print_json, render};
-use super::usage::{n, thousands, usd};
 use super::{Client, encode};
 
 #[derive(Debug, Args, Default)]
