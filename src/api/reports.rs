@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::meter::MeterError;
 use crate::meter::blocks::BlocksQuery;
 use crate::meter::export::{ExportQuery, Format};
-use crate::meter::reports::{Kind, ReportQuery};
+use crate::meter::reports::{Kind, ReportQuery, Scope};
 
 impl From<MeterError> for ApiError {
     fn from(e: MeterError) -> Self {
@@ -53,11 +53,13 @@ pub async fn blocks(
     let report = state
         .meter()
         .blocks(BlocksQuery {
-            profile: q.profile,
-            agent: q.agent,
-            period: q.period,
-            since: q.since,
-            until: q.until,
+            scope: Scope {
+                profile: q.profile,
+                agent: q.agent,
+                period: q.period,
+                since: q.since,
+                until: q.until,
+            },
             active: q.active,
             recent: q.recent,
         })
@@ -88,11 +90,13 @@ async fn report(state: AppState, kind: Kind, q: ReportParams) -> ApiResult {
         .report(
             kind,
             ReportQuery {
-                profile: q.profile,
-                agent: q.agent,
-                period: q.period,
-                since: q.since,
-                until: q.until,
+                scope: Scope {
+                    profile: q.profile,
+                    agent: q.agent,
+                    period: q.period,
+                    since: q.since,
+                    until: q.until,
+                },
                 week_start: q.week_start,
             },
         )
@@ -157,11 +161,13 @@ pub async fn export(
         .export(ExportQuery {
             format: q.format,
             granularity: q.granularity,
-            profile: q.profile,
-            agent: q.agent,
-            period: q.period,
-            since: q.since,
-            until: q.until,
+            scope: Scope {
+                profile: q.profile,
+                agent: q.agent,
+                period: q.period,
+                since: q.since,
+                until: q.until,
+            },
         })
         .await?;
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {

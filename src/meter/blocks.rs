@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use super::reports::Range;
+use super::reports::Scope;
 use super::{Meter, MeterError, Prices};
 use crate::store::events;
 use crate::usage::blocks::{BLOCK_SECS, Block, Blocks, Entry};
@@ -21,11 +21,7 @@ const RECENT_SECS: i64 = 3 * 86_400;
 
 #[derive(Debug, Default)]
 pub struct BlocksQuery {
-    pub profile: Option<String>,
-    pub agent: Option<String>,
-    pub period: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
+    pub scope: Scope,
     pub active: bool,
     pub recent: bool,
 }
@@ -75,15 +71,8 @@ fn build(
 impl Meter {
     pub async fn blocks(&self, q: BlocksQuery) -> Result<BlocksReport, MeterError> {
         let now = jiff::Zoned::now();
-        let range = Range::parse(
-            q.period.as_deref(),
-            q.since.as_deref(),
-            q.until.as_deref(),
-            &now,
-        )?;
-        let profiles = self
-            .select(q.profile.as_deref(), q.agent.as_deref())
-            .await?;
+        let range = q.scope.range(&now)?;
+        let profiles = self.select(&q.scope).await?;
         let catalogue = self.inner.catalogue.get();
         let tz = now.time_zone().clone();
         let now_ts = now.timestamp().as_second();

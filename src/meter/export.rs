@@ -8,7 +8,7 @@
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::reports::Range;
+use super::reports::Scope;
 use super::{Meter, MeterError, Prices};
 use crate::store::{daily, events};
 use crate::tokens::Tokens;
@@ -24,11 +24,7 @@ pub struct ExportQuery {
     pub format: Option<String>,
     /// `events` (default) or `daily`.
     pub granularity: Option<String>,
-    pub profile: Option<String>,
-    pub agent: Option<String>,
-    pub period: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
+    pub scope: Scope,
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -143,15 +139,8 @@ impl Meter {
             }
         };
         let now = jiff::Zoned::now();
-        let range = Range::parse(
-            q.period.as_deref(),
-            q.since.as_deref(),
-            q.until.as_deref(),
-            &now,
-        )?;
-        let profiles = self
-            .select(q.profile.as_deref(), q.agent.as_deref())
-            .await?;
+        let range = q.scope.range(&now)?;
+        let profiles = self.select(&q.scope).await?;
         let catalogue = self.inner.catalogue.get();
         let (start, end) = range.bounds(now.time_zone());
         let today = now.date().to_string();

@@ -113,12 +113,9 @@ impl Meter {
 
     /// The profiles a `profile` and/or `agent` filter selects (`None`: all). An agent
     /// selects its profiles and its pseudo-profile `@<agent>`.
-    async fn select(
-        &self,
-        profile: Option<&str>,
-        agent: Option<&str>,
-    ) -> Result<Option<Vec<String>>, MeterError> {
-        let Some(agent) = agent else {
+    async fn select(&self, scope: &reports::Scope) -> Result<Option<Vec<String>>, MeterError> {
+        let profile = scope.profile.as_deref();
+        let Some(agent) = scope.agent.as_deref() else {
             return Ok(profile.map(|p| vec![p.to_string()]));
         };
         if self.inner.catalogue.get().agent(agent).is_none() {

@@ -15,6 +15,29 @@ use crate::tokens::Tokens;
 use crate::usage::period::{self, Period};
 use crate::usage::pricing::ExactCost;
 
+/// What a usage view covers, as asked: one profile and/or an agent's profiles, and a
+/// period or since/until (the blocks, the reports and the export all take it).
+#[derive(Debug, Default)]
+pub struct Scope {
+    pub profile: Option<String>,
+    pub agent: Option<String>,
+    pub period: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+impl Scope {
+    /// The days it covers, relative to `now`.
+    pub fn range(&self, now: &jiff::Zoned) -> Result<Range, MeterError> {
+        Range::parse(
+            self.period.as_deref(),
+            self.since.as_deref(),
+            self.until.as_deref(),
+            now,
+        )
+    }
+}
+
 /// Whole local days, each end open (`None`) or inclusive.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Range {
@@ -121,11 +144,7 @@ impl Kind {
 
 #[derive(Debug, Default)]
 pub struct ReportQuery {
-    pub profile: Option<String>,
-    pub agent: Option<String>,
-    pub period: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
+    pub scope: Scope,
     /// Weeks start on `monday` (default) or `sunday` (as ccusage's default).
     pub week_start: Option<String>,
 }
@@ -271,12 +290,7 @@ fn bucket(kind: Kind, day: &str, sunday: bool) -> String {
 impl Meter {
     pub async fn report(&self, kind: Kind, q: ReportQuery) -> Result<Report, MeterError> {
         let now = jiff::Zoned::now();
-        let range = Range::parse(
-            q.period.as_deref(),
-            q.since.as_deref(),
-            q.until.as_deref(),
-            &now,
-        )?;
+        let range = q.scope.range(&now)?;
         let sunday = match q.week_start.as_deref() {
             None | Some("monday") => false,
             Some("sunday") => true,
@@ -286,9 +300,7 @@ impl Meter {
                 )));
             }
         };
-        let profiles = self
-            .select(q.profile.as_deref(), q.agent.as_deref())
-            .await?;
+        let profiles = self.select(&q.scope).await?;
         let catalogue = self.inner.catalogue.get();
         let tz = now.time_zone().clone();
         let today = now.date();
