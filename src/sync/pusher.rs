@@ -43,10 +43,10 @@ pub async fn run(syncer: Arc<Syncer>, machine: String) {
         if tracking != Some(on) {
             match store.call(move |c| local::track_changes(c, on)).await {
                 Ok(()) => tracking = Some(on),
-                Err(e) => tracking_failed(&e),
+                Err(e) => tracing::warn!("sync: cannot index the events by change: {e}"),
             }
         }
-        if !sync.enabled() {
+        if !on {
             client = None;
             syncer.update(|s| s.connected = false);
         } else {
@@ -108,10 +108,6 @@ async fn next_usage(bus: &mut tokio::sync::broadcast::Receiver<crate::events::Ev
     }
 }
 
-fn tracking_failed(e: &StoreError) {
-    tracing::warn!("sync: cannot index the events by change: {e}");
-}
-
 fn failed(syncer: &Syncer, message: &str) {
     tracing::warn!("sync: {message}");
     syncer.update(|s| {
@@ -144,7 +140,8 @@ async fn push_all(
             .await?;
         // Also past numbers given to changes that left nothing to send.
         if changes.upto > events_rev {
-            if !changes.events.is_empty() || !changes.removed.is_empty() {
+            let any = !changes.events.is_empty() || !changes.removed.is_empty();
+            if any {
                 postgres::push::events(client, machine, name, &changes.events, &changes.removed)
                     .await?;
             }
@@ -157,7 +154,9 @@ async fn push_all(
                     Ok(tx.commit()?)
                 })
                 .await?;
-            pushed(syncer, store, changes.events.len() as u64, 0).await?;
+            if any {
+                pushed(syncer, store, changes.events.len() as u64, 0).await?;
+            }
         }
         let sessions = store
             .read(move |c| local::sessions_after(c, sessions_rev, batch))
