@@ -49,6 +49,13 @@ pub struct FileJob {
     pub keep_events: bool,
 }
 
+impl FileJob {
+    /// The bytes this read has to go through.
+    pub fn to_read(&self) -> u64 {
+        self.size.saturating_sub(self.offset)
+    }
+}
+
 /// A file read: what to commit, and what went wrong on the way.
 pub struct FileRead {
     pub file: ImportedFile,

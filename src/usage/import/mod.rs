@@ -261,11 +261,11 @@ fn next_chunk(queue: &Queue) -> Vec<FileJob> {
     let mut bytes = 0;
     while chunk.len() < CHUNK_FILES && (chunk.is_empty() || bytes < CHUNK_BYTES) {
         let Some(job) = queue.next() else { break };
-        bytes += job.size.saturating_sub(job.offset);
+        bytes += job.to_read();
         chunk.push(job);
         if queue
             .peek()
-            .is_some_and(|next| bytes + next.size.saturating_sub(next.offset) > CHUNK_BYTES)
+            .is_some_and(|next| bytes + next.to_read() > CHUNK_BYTES)
         {
             break;
         }
@@ -303,7 +303,7 @@ fn read_and_commit(
     summary: &mut Summary,
 ) -> Result<(), StoreError> {
     let files_total = jobs.len();
-    let bytes_total: u64 = jobs.iter().map(|j| j.size.saturating_sub(j.offset)).sum();
+    let bytes_total: u64 = jobs.iter().map(FileJob::to_read).sum();
     let now = jiff::Timestamp::now().as_second();
     let mut session_ids = HashSet::new();
     let queue = Mutex::new(jobs.into_iter().peekable());
