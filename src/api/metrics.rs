@@ -58,31 +58,27 @@ pub async fn scrape(
             last_push: sync.last_push_ts,
         }),
     };
-    let body = if gzip {
-        // Blocks changed since they were last compressed are compressed here (all of them
-        // on the first gzip scrape): off the async workers.
+    let render = {
         let state = state.clone();
-        tokio::task::spawn_blocking(move || {
+        move || {
             cache.body(
                 format,
-                true,
+                gzip,
                 &usage,
                 state.request_stats(),
                 state.import_stats(),
                 snap,
             )
-        })
-        .await
-        .map_err(ApiError::internal)?
+        }
+    };
+    let body = if gzip {
+        // Blocks changed since they were last compressed are compressed here (all of them
+        // on the first gzip scrape): off the async workers.
+        tokio::task::spawn_blocking(render)
+            .await
+            .map_err(ApiError::internal)?
     } else {
-        cache.body(
-            format,
-            false,
-            &usage,
-            state.request_stats(),
-            state.import_stats(),
-            snap,
-        )
+        render()
     };
     let mut resp = match body {
         // The usage families as kept between scrapes (no copy), then the rest.
