@@ -6,7 +6,8 @@
 //! ever stored, including those the retention has since dropped (see [`prune`]).
 //!
 //! An event is stored compactly (`usage_raw`): its key is a 64-bit hash of its dedupe
-//! key (the row id, so no separate index), its names (profile, agent, provider, model,
+//! key, or for a proxy's events a time-ordered number (`row_key`) (the row id, so no
+//! separate index), its names (profile, agent, provider, model,
 //! source, session) one row of `usage_labels`. The view `usage_events` shows them joined.
 //! Events whose key is already stored keep the larger of the two token totals.
 
@@ -194,7 +195,7 @@ pub fn put_event(
     let ts = e.ts.unwrap_or(now);
     let counts = stored_counts(&e.tokens);
     let key = match &e.dedupe_key {
-        Some(k) => key_hash(k),
+        Some(k) => rollup.prefixes.key(tx, k, &e.source, ts)?,
         None => random_key(),
     };
     let group = e
@@ -370,5 +371,6 @@ pub fn session_totals(
 }
 
 mod rollup;
+mod row_key;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -425,4 +425,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         BEGIN UPDATE profiles_rev SET rev = rev + 1; END;
      CREATE TRIGGER profiles_rev_update AFTER UPDATE OF alias, agent_id, provider_id ON profiles
         BEGIN UPDATE profiles_rev SET rev = rev + 1; END;",
+    // 21: a number per proxy process's dedupe-key prefix, so its events are keyed in time
+    // order (`store::usage::row_key`): a batch appends instead of writing a page per event.
+    "CREATE TABLE usage_key_prefixes (
+        id     INTEGER PRIMARY KEY,
+        prefix TEXT NOT NULL UNIQUE
+     ) STRICT;",
 ];

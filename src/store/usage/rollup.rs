@@ -35,6 +35,8 @@ pub struct Rollup {
     next_rev: Option<i64>,
     /// The last change number taken in this transaction.
     taken: Option<i64>,
+    /// The numbers of the proxy prefixes met (row keys of a proxy's events).
+    pub(super) prefixes: super::row_key::Prefixes,
 }
 
 /// Who an event's tokens are counted for.

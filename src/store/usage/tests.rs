@@ -307,3 +307,50 @@ fn a_conversation_keeps_its_tokens_after_the_retention() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_proxys_events_are_keyed_in_time_order_and_a_resent_batch_counts_once() {
+    let (dir, mut conn) = open("proxykeys");
+    let proxy = |prefix: &str, n: u64, ts: i64| UsageEvent {
+        source: "proxy".into(),
+        ts: Some(ts),
+        ..event(10, &format!("proxy:{prefix}:{n}"))
+    };
+    // Two proxy processes, counting from 0 at the same moments, over three seconds.
+    let batch: Vec<UsageEvent> = (0..3)
+        .flat_map(|s| (0..4).flat_map(move |n| [("aa", n, s), ("bb", n, s)]))
+        .map(|(p, n, s)| proxy(p, s as u64 * 4 + n, 1_800_000_000 + s))
+        .collect();
+    assert!(put(&mut conn, &batch).iter().all(|s| *s == Stored::Added));
+    // The same batch again (an answer lost on the way back): nothing more.
+    assert!(
+        put(&mut conn, &batch)
+            .iter()
+            .all(|s| *s == Stored::Duplicate)
+    );
+    assert_eq!(total_input(&conn), (240, 240, 240));
+    // Keys follow the time, and a later second sorts after every key of an earlier one.
+    let rows: Vec<(i64, i64)> = conn
+        .prepare("SELECT key, ts FROM usage_raw ORDER BY key")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 24);
+    assert!(rows.windows(2).all(|w| w[0].1 <= w[1].1), "{rows:?}");
+    // Any other source, or a key of another shape, keeps the hash of its dedupe key.
+    put(
+        &mut conn,
+        &[event(1, "proxy:aa:99"), proxy("aa", 0, 1_800_000_000)],
+    );
+    let hashed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM usage_raw WHERE key = ?1",
+            [key_hash("proxy:aa:99")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(hashed, 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
