@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod events;
 pub mod http;
 pub mod inspector;
+pub mod lane;
 pub mod logging;
 pub mod meter;
 pub mod metrics;

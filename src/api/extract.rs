@@ -1,6 +1,7 @@
 //! Extractors whose rejections speak the envelope: malformed JSON → 400 naming the
 //! problem, a body over the limit → 413, a bad query value → 400.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -18,10 +19,63 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        decode(&bytes).map(Self)
+    }
+}
+
+/// A JSON body not yet decoded (the `Content-Type` checked, the size limit applied):
+/// for a handler that decodes it elsewhere, with [`decode`].
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !json_content_type(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
         }
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Self(b)),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+            Err(r) => Err(ApiError::bad_request(format!(
+                "Cannot read request body: {}",
+                r.body_text()
+            ))),
+        }
+    }
+}
+
+/// `application/json` or `application/*+json`, as axum's `Json` takes.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let Some((ty, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    ty.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub
+                .rsplit_once('+')
+                .is_some_and(|(_, s)| s.eq_ignore_ascii_case("json")))
+}
+
+/// Decodes a JSON body: straight through when it is well formed (no path tracking), and
+/// only a refused one again with the path of what is wrong in it, for the message.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match serde_json::from_slice(bytes) {
+        Ok(v) => Ok(v),
+        Err(_) => match axum::Json::<T>::from_bytes(bytes) {
+            Ok(axum::Json(v)) => Ok(v),
+            Err(rejection) => Err(json_rejection(rejection)),
+        },
     }
 }
 

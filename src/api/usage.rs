@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult, ok};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiQuery, JsonBytes, decode};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::pty::attention::ProxyView;
@@ -49,12 +49,28 @@ pub struct RecordRequest {
 /// Events and sessions per request; about what fits the 1 MiB body limit.
 const MAX_BATCH: usize = 4_000;
 
+/// How long a batch waits for the bookkeeping lane before its request decodes it itself.
+const LANE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
+
 pub async fn record(
     State(state): State<AppState>,
     Extension(who): Extension<Caller>,
-    ApiJson(req): ApiJson<RecordRequest>,
+    JsonBytes(body): JsonBytes,
 ) -> ApiResult {
-    if let Caller::Proxy { profile } = &who {
+    // Decoded and checked on the bookkeeping lane: a busy proxy's batches never take a
+    // CPU from the requests it serves (see `lane`).
+    let req = crate::lane::bookkeeping()
+        .run(LANE_PATIENCE, move || checked(&body, &who))
+        .await
+        .ok_or_else(|| ApiError::internal("the usage batch could not be read"))??;
+    save(state, req).await
+}
+
+/// The batch decoded and every part of it checked: a proxy's token records only its own
+/// profile's, and nothing is stored of a batch with anything wrong in it.
+fn checked(body: &[u8], who: &Caller) -> Result<RecordRequest, ApiError> {
+    let req: RecordRequest = decode(body)?;
+    if let Caller::Proxy { profile } = who {
         proxy_scope(&req, profile)?;
     }
     if req.events.len()
@@ -97,6 +113,10 @@ pub async fn record(
         p.validate()
             .map_err(|m| ApiError::bad_request(format!("pool: {m}")))?;
     }
+    Ok(req)
+}
+
+async fn save(state: AppState, req: RecordRequest) -> ApiResult {
     apply_statuses(&state, &req.statuses);
     let RecordRequest {
         events,

@@ -37,6 +37,10 @@ const MAX_BATCH: usize = 1000;
 /// few posts a second instead of one per request, and leaves the CPU to requests.
 const LINGER: Duration = Duration::from_millis(100);
 const QUEUE: usize = 100_000;
+/// Reports waiting beyond which new ones go to the relief thread: the lowest-class
+/// reporter gets no CPU while every CPU is busy (about 400 ms of reports at the highest
+/// request rates).
+const RELIEF_AT: usize = 20_000;
 const RETRIES: [u64; 3] = [200, 1000, 3000];
 
 /// What a request hands the reporter.
@@ -51,6 +55,8 @@ enum Report {
 #[derive(Clone)]
 pub struct Reporter {
     tx: Option<mpsc::Sender<Report>>,
+    /// The relief reporter, started the first time the first one falls behind.
+    relief: Arc<Relief>,
     /// Whether the last status reported was a success (successes after one are not sent).
     last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The key pool whose state each batch carries, read when the batch is sent (not
@@ -60,6 +66,71 @@ pub struct Reporter {
 
 pub struct ReporterTask {
     done: Option<oneshot::Receiver<()>>,
+    relief: Arc<Relief>,
+}
+
+/// A second reporter thread at nice 10, for the reports that come while the first
+/// (`SCHED_IDLE`, see `lane`) has more than [`RELIEF_AT`] waiting: busy CPUs never starve
+/// the usage, and a CPU with nothing else to do gives the first one all it needs.
+#[derive(Default)]
+struct Relief {
+    start: Option<(String, Option<String>)>,
+    pool: Arc<OnceLock<Arc<Pool>>>,
+    sender: OnceLock<Option<mpsc::Sender<Report>>>,
+    done: std::sync::Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl Relief {
+    fn sender(&self) -> Option<&mpsc::Sender<Report>> {
+        self.sender
+            .get_or_init(|| {
+                let (url, token) = self.start.clone()?;
+                let (tx, done) =
+                    start("usage-relief", Class::Nice10, url, token, self.pool.clone())?;
+                *self.done.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
+                Some(tx)
+            })
+            .as_ref()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Class {
+    /// `SCHED_IDLE`: runs only on a CPU nothing else wants.
+    Idle,
+    Nice10,
+}
+
+/// A reporter thread: its channel and the signal that it sent everything.
+fn start(
+    name: &str,
+    class: Class,
+    url: String,
+    token: Option<String>,
+    pool: Arc<OnceLock<Arc<Pool>>>,
+) -> Option<(mpsc::Sender<Report>, oneshot::Receiver<()>)> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let (done_tx, done_rx) = oneshot::channel();
+    let started = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            background(class);
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(run(rx, url, token, pool)),
+                Err(e) => tracing::error!("cannot start the usage reporter: {e}"),
+            }
+            let _ = done_tx.send(());
+        });
+    match started {
+        Ok(_) => Some((tx, done_rx)),
+        Err(e) => {
+            tracing::error!("cannot start the usage reporter thread: {e}");
+            None
+        }
+    }
 }
 
 impl Reporter {
@@ -68,13 +139,15 @@ impl Reporter {
         last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
         pool: Arc<OnceLock<Arc<Pool>>>,
     ) -> (Self, ReporterTask) {
+        let relief = Arc::new(Relief::default());
         (
             Self {
                 tx: None,
+                relief: relief.clone(),
                 last_ok,
                 pool,
             },
-            ReporterTask { done: None },
+            ReporterTask { done: None, relief },
         )
     }
 
@@ -86,36 +159,46 @@ impl Reporter {
         let Some(url) = daemon_url else {
             return Self::idle(last_ok, pool);
         };
-        let watched = pool.clone();
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let (done_tx, done_rx) = oneshot::channel();
-        let started = std::thread::Builder::new()
-            .name("usage-reporter".into())
-            .spawn(move || {
-                background();
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(run(rx, url, token, watched)),
-                    Err(e) => tracing::error!("cannot start the usage reporter: {e}"),
-                }
-                let _ = done_tx.send(());
-            });
-        if let Err(e) = started {
-            tracing::error!("cannot start the usage reporter thread: {e}");
+        let Some((tx, done)) = start(
+            "usage-reporter",
+            Class::Idle,
+            url.clone(),
+            token.clone(),
+            pool.clone(),
+        ) else {
             return Self::idle(last_ok, pool);
-        }
+        };
+        let relief = Arc::new(Relief {
+            start: Some((url, token)),
+            pool: pool.clone(),
+            ..Relief::default()
+        });
         (
             Self {
                 tx: Some(tx),
+                relief: relief.clone(),
                 last_ok,
                 pool,
             },
             ReporterTask {
-                done: Some(done_rx),
+                done: Some(done),
+                relief,
             },
         )
+    }
+
+    /// Queues a report: to the first reporter, or to the relief one while the first has
+    /// more than [`RELIEF_AT`] waiting. False when it was dropped (the queue is full).
+    fn send(&self, report: Report) -> bool {
+        let Some(tx) = &self.tx else {
+            return true;
+        };
+        if QUEUE - tx.capacity() > RELIEF_AT
+            && let Some(relief) = self.relief.sender()
+        {
+            return relief.try_send(report).is_ok();
+        }
+        tx.try_send(report).is_ok()
     }
 
     pub fn report(&self, event: UsageEvent) {
@@ -127,18 +210,14 @@ impl Reporter {
             event.tokens.cache_creation_input_tokens,
             event.tokens.cache_read_input_tokens
         );
-        if let Some(tx) = &self.tx
-            && tx.try_send(Report::Usage(Box::new(event))).is_err()
-        {
+        if !self.send(Report::Usage(Box::new(event))) {
             tracing::warn!("usage queue full; an event was dropped");
         }
     }
 
     /// Queues an upstream attempt's status and timings (dropped when the queue is full).
     pub fn request(&self, request: ProxyRequest) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.try_send(Report::Request(request));
-        }
+        self.send(Report::Request(request));
     }
 
     /// Queues a request for the inspector (dropped when the queue is full). One the daemon
@@ -149,9 +228,7 @@ impl Reporter {
             tracing::warn!("an inspector entry not sent: {e}");
             return;
         }
-        if let Some(tx) = &self.tx {
-            let _ = tx.try_send(Report::Inspected(Box::new(request)));
-        }
+        self.send(Report::Inspected(Box::new(request)));
     }
 
     /// The key pool whose state goes with every batch (the last state when it changed).
@@ -161,9 +238,7 @@ impl Reporter {
 
     /// Hands over the rate-limit headers of a response.
     pub fn limits(&self, snapshot: LimitSnapshot) {
-        if let Some(tx) = &self.tx
-            && tx.try_send(Report::Limits(snapshot)).is_err()
-        {
+        if !self.send(Report::Limits(snapshot)) {
             tracing::warn!("usage queue full; a limits snapshot was dropped");
         }
     }
@@ -175,41 +250,45 @@ impl Reporter {
         if self.last_ok.swap(ok, Ordering::Relaxed) && ok {
             return;
         }
-        if let Some(tx) = &self.tx {
-            let _ = tx.try_send(Report::Status(status));
-        }
+        self.send(Report::Status(status));
     }
 }
 
 impl ReporterTask {
-    /// Waits (bounded) until every queued event was sent. Every `Reporter` clone must
-    /// have been dropped first, or this waits for the whole `limit`.
+    /// Waits (bounded) until every queued event was sent, by both reporters. Every
+    /// `Reporter` clone must have been dropped first, or this waits for the whole `limit`.
     pub async fn flush(self, limit: Duration) {
-        if let Some(done) = self.done
-            && tokio::time::timeout(limit, done).await.is_err()
-        {
+        let relief = self
+            .relief
+            .done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let both = async {
+            for done in [self.done, relief].into_iter().flatten() {
+                let _ = done.await;
+            }
+        };
+        if tokio::time::timeout(limit, both).await.is_err() {
             tracing::warn!("usage not flushed within {limit:?}; some events are lost");
         }
     }
 }
 
-/// Lowers this thread's priority (nice 10): encoding and posting a batch yields to the
-/// thread serving requests when both want the CPU, so a batch never delays a request's
-/// bytes. On Linux the nice value is per thread; elsewhere nothing changes.
-#[cfg(target_os = "linux")]
-fn background() {
-    // SAFETY: setpriority takes no pointers; `who = 0` is the calling thread.
-    let rc = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, 10) };
-    if rc != 0 {
-        tracing::debug!(
-            "cannot lower the usage reporter's priority: {}",
-            std::io::Error::last_os_error()
-        );
+/// Puts this thread in its class: `SCHED_IDLE` (see `lane`), or nice 10 (Linux, where
+/// the nice value is per thread; elsewhere nothing changes).
+fn background(class: Class) {
+    match class {
+        Class::Idle => crate::lane::lowest_priority(),
+        #[cfg(target_os = "linux")]
+        Class::Nice10 => {
+            // SAFETY: setpriority takes no pointers; `who = 0` is the calling thread.
+            let _ = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, 10) };
+        }
+        #[cfg(not(target_os = "linux"))]
+        Class::Nice10 => {}
     }
 }
-
-#[cfg(not(target_os = "linux"))]
-fn background() {}
 
 #[derive(Serialize)]
 struct Batch<'a> {

@@ -1,0 +1,126 @@
+//! The bookkeeping lane: work that must never hold up a request being served (decoding
+//! and checking the proxies' usage batches) runs on one thread of the lowest scheduling
+//! class the kernel has. On Linux that is `SCHED_IDLE`: the thread runs only on a CPU
+//! nothing else wants, and any other thread that wakes takes that CPU from it at once,
+//! where a merely lower priority (a nice value) still lets the running thread finish its
+//! slice first — a millisecond or two added to the request that waited.
+//!
+//! The guard: a job the lane has not started within its `patience` (every CPU busy, so
+//! the lane gets none) is run by the caller instead, at the caller's priority. Late by
+//! at most that much, bookkeeping is never starved; a job the lane started is its own.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+pub struct Lane {
+    jobs: Option<mpsc::Sender<Job>>,
+}
+
+/// The daemon's bookkeeping lane (started on first use).
+pub fn bookkeeping() -> &'static Lane {
+    static LANE: OnceLock<Lane> = OnceLock::new();
+    LANE.get_or_init(|| Lane::spawn("bookkeeping"))
+}
+
+impl Lane {
+    /// A lane on a thread of its own; without one (the thread cannot start) every job
+    /// runs on its caller.
+    pub fn spawn(name: &str) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let started = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                lowest_priority();
+                for job in rx {
+                    job();
+                }
+            });
+        match started {
+            Ok(_) => Self { jobs: Some(tx) },
+            Err(e) => {
+                tracing::warn!("cannot start the {name} thread: {e}; its work runs inline");
+                Self { jobs: None }
+            }
+        }
+    }
+
+    /// Runs `f` on the lane, or on the caller when the lane has not started it within
+    /// `patience`. `None` only when `f` panicked on the lane.
+    pub async fn run<T, F>(&self, patience: Duration, f: F) -> Option<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot = Arc::new(Mutex::new(Some(f)));
+        let take = |slot: &Mutex<Option<F>>| slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (tx, mut rx) = oneshot::channel();
+        let theirs = slot.clone();
+        let job: Job = Box::new(move || {
+            if let Some(f) = take(&theirs) {
+                let _ = tx.send(f());
+            }
+        });
+        let offered = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok());
+        if offered && let Ok(done) = tokio::time::timeout(patience, &mut rx).await {
+            return done.ok();
+        }
+        match take(&slot) {
+            Some(f) => Some(f()),
+            // The lane took it in the meantime.
+            None => rx.await.ok(),
+        }
+    }
+}
+
+/// `SCHED_IDLE` for the calling thread, or nice 19 where that is refused (Linux, where
+/// both are per thread); elsewhere the thread keeps its priority.
+pub fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = nix::libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` outlives the call; pid 0 is the calling thread.
+        if unsafe { nix::libc::sched_setscheduler(0, nix::libc::SCHED_IDLE, &param) } != 0 {
+            // SAFETY: setpriority takes no pointers; `who = 0` is the calling thread.
+            let _ = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, 19) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_runs_once_on_the_lane_or_on_its_caller() {
+        let lane: &'static Lane = Box::leak(Box::new(Lane::spawn("test-lane")));
+        assert_eq!(lane.run(Duration::from_secs(5), || 7).await, Some(7));
+        // A lane busy with a long job: the next one is run by its caller after the patience.
+        let (hold, wait) = std::sync::mpsc::channel::<()>();
+        let busy = lane.run(Duration::from_secs(60), move || {
+            let _ = wait.recv();
+        });
+        let busy = tokio::spawn(busy);
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = ran.clone();
+        let on = lane
+            .run(Duration::from_millis(10), move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::current().name().map(str::to_owned)
+            })
+            .await;
+        assert_ne!(on.flatten().as_deref(), Some("test-lane"));
+        hold.send(()).unwrap();
+        busy.await.unwrap();
+        // The lane, reaching the job its caller already ran, leaves it.
+        assert_eq!(lane.run(Duration::from_secs(5), || 1).await, Some(1));
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}
