@@ -1,0 +1,216 @@
+//! A reporter's loop: gather the reports for a moment, split them by kind, post them to
+//! the daemon (retrying), captured bodies in posts of their own.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::{LINGER, MAX_BATCH, RETRIES, Report};
+use crate::proxy::pool::Pool;
+use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
+use crate::requests::{InspectedRequest, PoolState};
+
+#[derive(Serialize)]
+struct Batch<'a> {
+    events: &'a [UsageEvent],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    limits: &'a [LimitSnapshot],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    requests: &'a [ProxyRequest],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    statuses: &'a [RequestStatus],
+    inspected: &'a [InspectedRequest],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<&'a PoolState>,
+}
+
+pub(super) async fn run(
+    mut rx: mpsc::Receiver<Report>,
+    url: String,
+    token: Option<String>,
+    pool: Arc<OnceLock<Arc<Pool>>>,
+) {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
+    while let Some(first) = rx.recv().await {
+        // Not waiting on the channel meanwhile: senders then wake nobody.
+        tokio::time::sleep(LINGER).await;
+        let mut batch = vec![first];
+        loop {
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(_) => break,
+                }
+            }
+            let mut parts = split(std::mem::take(&mut batch));
+            // Read after the batch's events: every change they made is in it. One the
+            // daemon would refuse is left out: it must not cost the batch's usage.
+            parts.pool = pool.get().and_then(|p| p.report()).filter(|s| {
+                s.validate()
+                    .map_err(|e| tracing::warn!("the pool's state not sent: {e}"))
+                    .is_ok()
+            });
+            send(&client, &endpoint, token.as_deref(), &parts).await;
+            // Under load more than a batch queues up in one window: send it all now.
+            match rx.try_recv() {
+                Ok(e) => batch = vec![e],
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// A batch by kind.
+#[derive(Default)]
+struct Parts {
+    events: Vec<UsageEvent>,
+    limits: Vec<LimitSnapshot>,
+    requests: Vec<ProxyRequest>,
+    statuses: Vec<RequestStatus>,
+    /// The inspector's entries and the pool's state.
+    inspected: Vec<InspectedRequest>,
+    pool: Option<PoolState>,
+}
+
+/// The events, the limits, the requests and the statuses of a batch; a limits snapshot
+/// equal to the one before it (the same headers and status) says nothing new and is left
+/// out.
+fn split(batch: Vec<Report>) -> Parts {
+    let mut parts = Parts::default();
+    let Parts {
+        events,
+        limits,
+        requests,
+        statuses,
+        inspected,
+        pool: _,
+    } = &mut parts;
+    for r in batch {
+        match r {
+            Report::Usage(e) => events.push(*e),
+            Report::Request(q) => requests.push(q),
+            Report::Status(s) => statuses.push(s),
+            Report::Inspected(i) => inspected.push(*i),
+            Report::Limits(s) => match limits.last_mut() {
+                Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
+                    last.ts = last.ts.max(s.ts);
+                }
+                _ => limits.push(s),
+            },
+        }
+    }
+    parts
+}
+
+/// Posts one batch, retrying a few times.
+async fn send(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    endpoint: &str,
+    token: Option<&str>,
+    parts: &Parts,
+) {
+    let mut inspected = &parts.inspected[..];
+    // The daemon takes bodies up to 1 MiB: captured bodies go in posts of their own.
+    let mut size = 0;
+    let fits = inspected
+        .iter()
+        .position(|i| {
+            size += 512
+                + i.request_body.as_ref().map_or(0, String::len)
+                + i.response_body.as_ref().map_or(0, String::len)
+                + i.error.as_ref().map_or(0, String::len);
+            size > 700 * 1024
+        })
+        .unwrap_or(inspected.len())
+        .max(1)
+        .min(inspected.len());
+    let rest = &inspected[fits..];
+    inspected = &inspected[..fits];
+    if !rest.is_empty() {
+        let more = Parts {
+            inspected: rest.to_vec(),
+            ..Parts::default()
+        };
+        Box::pin(send(client, endpoint, token, &more)).await;
+    }
+    let body = match serde_json::to_string(&Batch {
+        events: &parts.events,
+        limits: &parts.limits,
+        requests: &parts.requests,
+        statuses: &parts.statuses,
+        inspected,
+        pool: parts.pool.as_ref(),
+    }) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("cannot encode usage events: {e}");
+            return;
+        }
+    };
+    let mut attempt = 0;
+    loop {
+        match post(client, endpoint, token, body.clone()).await {
+            Ok(()) => return,
+            Err(e) if attempt < RETRIES.len() => {
+                tracing::debug!("recording usage failed ({e}); retrying");
+                tokio::time::sleep(Duration::from_millis(RETRIES[attempt])).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                tracing::error!(
+                    "could not record the usage of {} request(s) ({} limits snapshot(s)): {e}",
+                    parts.events.len(),
+                    parts.limits.len()
+                );
+                return;
+            }
+        }
+    }
+}
+
+async fn post(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    endpoint: &str,
+    token: Option<&str>,
+    body: String,
+) -> Result<(), String> {
+    let mut req = hyper::Request::post(endpoint).header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .map_err(|_| "the daemon did not answer within 10s".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ))
+    }
+}

@@ -1,0 +1,87 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+use super::*;
+use crate::tokens::Tokens;
+
+/// A daemon stand-in that never answers its first post (the first reporter then waits on
+/// it, as a reporter the CPUs leave no time to would) and counts the events of the others.
+async fn daemon() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let counted = Arc::new(AtomicUsize::new(0));
+    let held = Arc::new(AtomicBool::new(false));
+    let (c, h) = (counted.clone(), held.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (c, h) = (c.clone(), h.clone());
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                let (c, h) = (c.clone(), h.clone());
+                async move {
+                    let body = req.into_body().collect().await?.to_bytes();
+                    if !h.swap(true, Ordering::SeqCst) {
+                        std::future::pending::<()>().await;
+                    }
+                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    c.fetch_add(v["events"].as_array().map_or(0, Vec::len), Ordering::SeqCst);
+                    Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::from("{}"))))
+                }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    (url, counted, held)
+}
+
+fn event(n: usize) -> UsageEvent {
+    UsageEvent {
+        profile: "p".into(),
+        model: "m".into(),
+        ts: Some(1_800_000_000),
+        tokens: Tokens {
+            input_tokens: 1,
+            ..Default::default()
+        },
+        source: "proxy".into(),
+        dedupe_key: Some(format!("proxy:t:{n}")),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_beyond_the_backlog_go_through_the_relief_reporter() {
+    let (url, counted, held) = daemon().await;
+    let (reporter, _task) = Reporter::spawn(Some(url), None);
+    reporter.report(event(0));
+    let until = Instant::now() + Duration::from_secs(10);
+    while !held.load(Ordering::SeqCst) {
+        assert!(Instant::now() < until, "the first post never came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The first reporter is stuck on its post: its queue fills up to the backlog, and
+    // what comes after goes to the relief reporter, which gets it to the daemon.
+    for n in 1..=RELIEF_AT + 250 {
+        reporter.report(event(n));
+    }
+    while counted.load(Ordering::SeqCst) < 250 {
+        assert!(
+            Instant::now() < until,
+            "the relief reporter sent {} of 250 events",
+            counted.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(counted.load(Ordering::SeqCst), 250);
+}
