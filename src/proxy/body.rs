@@ -333,6 +333,18 @@ impl Drop for TapBody {
         if self.report.is_none() {
             return;
         }
+        // Everything was read (hyper stops polling a fixed-length answer once its length
+        // is sent, before the end is seen): report here, without a task to drain nothing.
+        if !self.ended && self.inner.as_ref().is_some_and(|i| i.is_end_stream()) {
+            if let Some(mut t) = self.translator.take() {
+                let out = t.finish();
+                if !out.is_empty() {
+                    self.see(&Frame::data(Bytes::from(out)));
+                }
+            }
+            self.finish();
+            return;
+        }
         // The agent went away mid-answer: read the rest on the side, then report.
         if !self.ended
             && self.inner.is_some()

@@ -11,7 +11,7 @@ use super::{QUEUE, Report, ReporterTask};
 use crate::proxy::pool::Pool;
 
 /// A second reporter thread at nice 10, for the reports that come while the first
-/// (`SCHED_IDLE`, see `lane`) has more than [`RELIEF_AT`] waiting: busy CPUs never starve
+/// (`SCHED_IDLE`, see `lane`) has [`RELIEF_AT`] or more waiting: busy CPUs never starve
 /// the usage, and a CPU with nothing else to do gives the first one all it needs.
 #[derive(Default)]
 pub(super) struct Relief {
