@@ -104,10 +104,15 @@ mod tests {
         assert_eq!(lane.run(Duration::from_secs(5), || 7).await, Some(7));
         // A lane busy with a long job: the next one is run by its caller after the patience.
         let (hold, wait) = std::sync::mpsc::channel::<()>();
+        let (began, begun) = std::sync::mpsc::channel::<()>();
         let busy = lane.run(Duration::from_secs(60), move || {
+            let _ = began.send(());
             let _ = wait.recv();
         });
         let busy = tokio::spawn(busy);
+        while begun.try_recv().is_err() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = ran.clone();
         let on = lane
