@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use self::threads::{Class, Relief, start};
+use self::threads::{Beat, Class, Relief, start};
 use super::pool::Pool;
 use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
 use crate::requests::InspectedRequest;
@@ -36,6 +36,9 @@ const QUEUE: usize = 100_000;
 /// reporter gets no CPU while every CPU is busy (about 400 ms of reports at the highest
 /// request rates).
 const RELIEF_AT: usize = 20_000;
+/// How long the first reporter may show no sign of keeping up while reports wait before
+/// new ones go to the relief thread (a post to a busy daemon takes well under this).
+const RELIEF_AFTER: Duration = Duration::from_secs(1);
 const RETRIES: [u64; 3] = [200, 1000, 3000];
 
 /// What a request hands the reporter.
@@ -52,6 +55,8 @@ pub struct Reporter {
     tx: Option<mpsc::Sender<Report>>,
     /// The relief reporter, started the first time the first one falls behind.
     relief: Arc<Relief>,
+    /// The first reporter's sign of keeping up.
+    beat: Beat,
     /// Whether the last status reported was a success (successes after one are not sent).
     last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The key pool whose state each batch carries, read when the batch is sent (not
@@ -75,6 +80,7 @@ impl Reporter {
             Self {
                 tx: None,
                 relief: relief.clone(),
+                beat: Beat::default(),
                 last_ok,
                 pool,
             },
@@ -90,12 +96,14 @@ impl Reporter {
         let Some(url) = daemon_url else {
             return Self::idle(last_ok, pool);
         };
+        let beat = Beat::default();
         let Some((tx, done)) = start(
             "usage-reporter",
             Class::Idle,
             url.clone(),
             token.clone(),
             pool.clone(),
+            beat.clone(),
         ) else {
             return Self::idle(last_ok, pool);
         };
@@ -104,6 +112,7 @@ impl Reporter {
             Self {
                 tx: Some(tx),
                 relief: relief.clone(),
+                beat,
                 last_ok,
                 pool,
             },
@@ -114,15 +123,16 @@ impl Reporter {
         )
     }
 
-    /// Queues a report: to the first reporter, or to the relief one while the first has
-    /// [`RELIEF_AT`] or more waiting. False when it was dropped (the queue is full).
+    /// Queues a report: to the first reporter, or to the relief one while the first is
+    /// behind — [`RELIEF_AT`] or more waiting, or some waiting and no sign of it for
+    /// [`RELIEF_AFTER`]. False when it was dropped (the queue is full).
     fn send(&self, report: Report) -> bool {
         let Some(tx) = &self.tx else {
             return true;
         };
-        if QUEUE - tx.capacity() >= RELIEF_AT
-            && let Some(relief) = self.relief.sender()
-        {
+        let waiting = QUEUE - tx.capacity();
+        let behind = waiting >= RELIEF_AT || (waiting > 0 && self.beat.age() > RELIEF_AFTER);
+        if behind && let Some(relief) = self.relief.sender() {
             return relief.try_send(report).is_ok();
         }
         tx.try_send(report).is_ok()

@@ -12,6 +12,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::threads::Beat;
 use super::{LINGER, MAX_BATCH, RETRIES, Report};
 use crate::proxy::pool::Pool;
 use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
@@ -36,11 +37,14 @@ pub(super) async fn run(
     url: String,
     token: Option<String>,
     pool: Arc<OnceLock<Arc<Pool>>>,
+    beat: Beat,
 ) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
+    beat.now();
     while let Some(first) = rx.recv().await {
+        beat.now();
         // Not waiting on the channel meanwhile: senders then wake nobody.
         tokio::time::sleep(LINGER).await;
         let mut batch = vec![first];
@@ -51,6 +55,7 @@ pub(super) async fn run(
                     Err(_) => break,
                 }
             }
+            beat.now();
             let mut parts = split(std::mem::take(&mut batch));
             // Read after the batch's events: every change they made is in it. One the
             // daemon would refuse is left out: it must not cost the batch's usage.
@@ -66,6 +71,7 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
+        beat.now();
     }
 }
 

@@ -85,3 +85,33 @@ async fn reports_beyond_the_backlog_go_through_the_relief_reporter() {
     }
     assert_eq!(counted.load(Ordering::SeqCst), 250);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_waiting_on_a_reporter_that_shows_no_sign_go_through_the_relief() {
+    let (url, counted, held) = daemon().await;
+    let (reporter, _task) = Reporter::spawn(Some(url), None);
+    reporter.report(event(0));
+    let until = Instant::now() + Duration::from_secs(10);
+    while !held.load(Ordering::SeqCst) {
+        assert!(Instant::now() < until, "the first post never came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A few wait on the stuck reporter; past RELIEF_AFTER the next ones take the relief.
+    for n in 1..=5 {
+        reporter.report(event(n));
+    }
+    tokio::time::sleep(RELIEF_AFTER + Duration::from_millis(200)).await;
+    assert_eq!(counted.load(Ordering::SeqCst), 0);
+    for n in 6..=12 {
+        reporter.report(event(n));
+    }
+    while counted.load(Ordering::SeqCst) < 7 {
+        assert!(
+            Instant::now() < until,
+            "the relief reporter sent {}",
+            counted.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(counted.load(Ordering::SeqCst), 7);
+}

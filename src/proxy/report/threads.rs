@@ -1,8 +1,9 @@
 //! The reporter threads: the first one in the kernel's lowest class, the relief one at
 //! nice 10 (started when the first falls behind), and the wait for both at shutdown.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -10,9 +11,31 @@ use super::post::run;
 use super::{QUEUE, Report, ReporterTask};
 use crate::proxy::pool::Pool;
 
+/// When a reporter last showed it keeps up: it took what was queued, or found nothing to
+/// take. A first reporter with reports waiting and no beat for a while gets no CPU.
+#[derive(Clone, Default)]
+pub(super) struct Beat(Arc<AtomicU64>);
+
+impl Beat {
+    fn origin() -> Instant {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now)
+    }
+
+    pub(super) fn now(&self) {
+        let ms = Self::origin().elapsed().as_millis() as u64;
+        self.0.store(ms, Ordering::Relaxed);
+    }
+
+    pub(super) fn age(&self) -> Duration {
+        let ms = Self::origin().elapsed().as_millis() as u64;
+        Duration::from_millis(ms.saturating_sub(self.0.load(Ordering::Relaxed)))
+    }
+}
+
 /// A second reporter thread at nice 10, for the reports that come while the first
-/// (`SCHED_IDLE`, see `lane`) has [`RELIEF_AT`] or more waiting: busy CPUs never starve
-/// the usage, and a CPU with nothing else to do gives the first one all it needs.
+/// (`SCHED_IDLE`, see `lane`) is behind (see `Reporter::send`): busy CPUs never starve the
+/// usage, and a CPU with nothing else to do gives the first one all it needs.
 #[derive(Default)]
 pub(super) struct Relief {
     start: Option<(String, Option<String>)>,
@@ -35,8 +58,14 @@ impl Relief {
         self.sender
             .get_or_init(|| {
                 let (url, token) = self.start.clone()?;
-                let (tx, done) =
-                    start("usage-relief", Class::Nice10, url, token, self.pool.clone())?;
+                let (tx, done) = start(
+                    "usage-relief",
+                    Class::Nice10,
+                    url,
+                    token,
+                    self.pool.clone(),
+                    Beat::default(),
+                )?;
                 *self.done.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
                 Some(tx)
             })
@@ -58,6 +87,7 @@ pub(super) fn start(
     url: String,
     token: Option<String>,
     pool: Arc<OnceLock<Arc<Pool>>>,
+    beat: Beat,
 ) -> Option<(mpsc::Sender<Report>, oneshot::Receiver<()>)> {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (done_tx, done_rx) = oneshot::channel();
@@ -69,7 +99,7 @@ pub(super) fn start(
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(run(rx, url, token, pool)),
+                Ok(rt) => rt.block_on(run(rx, url, token, pool, beat)),
                 Err(e) => tracing::error!("cannot start the usage reporter: {e}"),
             }
             let _ = done_tx.send(());
