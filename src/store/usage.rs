@@ -212,7 +212,7 @@ pub fn put_event(
             return Ok(Stored::Duplicate);
         }
     }
-    let label = rollup.label(tx, e)?;
+    let label = rollup.label(tx, e, counts)?;
     let rev = rollup.next_rev(tx)?;
     let added = tx
         .prepare_cached(

@@ -110,8 +110,15 @@ impl Rollup {
             .add(signed, long, sign, ts);
     }
 
-    /// The id of the event's label, created when new.
-    pub(super) fn label(&mut self, tx: &Transaction, e: &UsageEvent) -> Result<i64, StoreError> {
+    /// The id of the event's label, created when new. A new label is written with the
+    /// sums of this event already on it, and the difference is kept here (taken back if
+    /// the event is not stored after all): no second write of the row at the commit.
+    pub(super) fn label(
+        &mut self,
+        tx: &Transaction,
+        e: &UsageEvent,
+        counts: [i64; 6],
+    ) -> Result<i64, StoreError> {
         let key: LabelKey = [
             e.profile.clone(),
             e.agent.clone().unwrap_or_default(),
@@ -127,15 +134,28 @@ impl Rollup {
         }
         // Most labels an import meets are new (one per session): insert first, and look
         // the row up only when it was there already.
+        let [i, o, cw, cr, cw1h, r] = counts;
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
-                     key_label, key_hint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                     key_label, key_hint, input_tokens, output_tokens, cache_creation_input_tokens,
+                     cache_read_input_tokens, cache_creation_1h_tokens, reasoning_output_tokens,
+                     events)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)
+                 ON CONFLICT DO NOTHING",
             )?
-            .execute(rusqlite::params_from_iter(key.iter()))?;
+            .execute(params![
+                key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7], i, o, cw, cr,
+                cw1h, r
+            ])?;
         let id = if inserted == 1 {
-            tx.last_insert_rowid()
+            let id = tx.last_insert_rowid();
+            // Written with the event counted: the event's own `add` evens this out.
+            self.by_label
+                .entry(id)
+                .or_default()
+                .add(counts.map(|c| -c), false, -1, 0);
+            id
         } else {
             tx.prepare_cached(
                 "SELECT id FROM usage_labels WHERE profile = ?1 AND agent = ?2 AND provider = ?3
@@ -228,6 +248,9 @@ impl Rollup {
              WHERE id = ?1",
         )?;
         for (label, d) in &self.by_label {
+            if d.events == 0 && d.counts == [0; 6] {
+                continue; // a new label whose event was stored: written right already
+            }
             let [i, o, cw, cr, cw1h, r] = d.counts;
             labels.execute(params![label, i, o, cw, cr, cw1h, r, d.events])?;
         }

@@ -20,16 +20,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc;
 
-pub use file::{FileJob, FileRead, Found, read_lines};
+pub use file::{FileJob, FileRead, Found, read_file, read_lines};
 
 use crate::store::imports::{self, Counted, ImportedFile};
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 
-/// Whole files are committed together until a transaction holds about this many events;
-/// the writer is taken for one batch at a time, so other writes wait for one batch at
-/// most, and reads (on their own connections) not at all.
+/// Whole files are committed together until a transaction holds about this many events,
+/// or this many files (each also writes its mark and its sessions; tens of thousands of
+/// one-event files, Droid's sessions, made batches of a few thousand that each rewrote
+/// the same rollup rows); the writer is taken for one batch at a time, so other writes
+/// wait for one batch at most, and reads (on their own connections) not at all.
 const BATCH_EVENTS: usize = 5_000;
+const BATCH_FILES: usize = 5_000;
 
 /// One agent's log format.
 pub trait Format: Sync {
@@ -354,9 +357,9 @@ fn read_and_commit(
             session_ids.extend(r.file.sessions.keys().cloned());
             if r.error.is_none() || r.file.consumed > r.offset {
                 summary.files_read += 1;
-                batch_events += r.file.events.len() + 1;
+                batch_events += r.file.events.len();
                 batch.push(r.file);
-                if batch_events >= BATCH_EVENTS {
+                if batch_events >= BATCH_EVENTS || batch.len() >= BATCH_FILES {
                     if let Err(e) = commit(store, format, &batch, summary, now) {
                         failure = Some(e);
                     }
