@@ -126,44 +126,6 @@ pub fn marks_of(
     Ok(out)
 }
 
-/// Rows written by one multi-row statement: a batch of files needs a statement per this
-/// many sessions or marks, not one per row.
-const ROWS: usize = 64;
-
-/// `VALUES` of `rows` rows, each `row(first parameter number)`.
-fn values(rows: usize, cols: usize, row: impl Fn(usize) -> String) -> String {
-    (0..rows)
-        .map(|r| row(r * cols + 1))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Runs `sql(n)` over `rows`, `ROWS` at a time and the rest one by one (each statement
-/// prepared once and cached): `bind` gives a row's parameters.
-fn insert_rows<T>(
-    tx: &rusqlite::Transaction,
-    rows: &[T],
-    sql: impl Fn(usize) -> String,
-    bind: impl Fn(&T) -> Vec<&dyn rusqlite::ToSql>,
-) -> Result<(), StoreError> {
-    let mut chunks = rows.chunks_exact(ROWS);
-    if chunks.len() > 0 {
-        let mut stmt = tx.prepare_cached(&sql(ROWS))?;
-        for chunk in chunks.by_ref() {
-            let params: Vec<&dyn rusqlite::ToSql> = chunk.iter().flat_map(&bind).collect();
-            stmt.execute(params.as_slice())?;
-        }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut stmt = tx.prepare_cached(&sql(1))?;
-        for row in rest {
-            stmt.execute(bind(row).as_slice())?;
-        }
-    }
-    Ok(())
-}
-
 /// Commits whole files in one transaction; sessions are stored under
 /// `<session_prefix>:<profile>:<id>` with the given `source`.
 pub fn commit_files(
@@ -185,69 +147,47 @@ pub fn commit_files(
         let mut rev: i64 = tx
             .prepare_cached("SELECT COALESCE(MAX(rev), 0) FROM usage_sessions")?
             .query_row([], |r| r.get(0))?;
-        let sessions: Vec<(&str, i64, i64, String, i64)> = files
-            .iter()
-            .flat_map(|f| {
-                f.sessions.iter().map(|(sid, &(first, last))| {
-                    let id = format!("{session_prefix}:{}:{sid}", f.profile);
-                    (f.profile.as_str(), first, last, id, 0)
-                })
-            })
-            .map(|mut row| {
+        let mut session = tx.prepare_cached(
+            "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id, rev)
+             VALUES (?1, ?2, ?3, ?3 - ?2, NULL, ?4, ?5, ?6)
+             ON CONFLICT(session_id) DO UPDATE SET
+                 rev = excluded.rev,
+                 started_at = MIN(started_at, excluded.started_at),
+                 ended_at = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at),
+                 runtime_secs = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at)
+                                - MIN(started_at, excluded.started_at)",
+        )?;
+        let mut mark = tx.prepare_cached(
+            "INSERT INTO import_files (path, size, mtime_ns, offset, profile, agent, state, inode, tail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+                 offset = excluded.offset, profile = excluded.profile, agent = excluded.agent,
+                 state = excluded.state, inode = excluded.inode, tail = excluded.tail",
+        )?;
+        for f in files {
+            for (sid, (first, last)) in &f.sessions {
                 rev += 1;
-                row.4 = rev;
-                row
-            })
-            .collect();
-        insert_rows(
-            tx,
-            &sessions,
-            |n| {
-                format!(
-                    "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id, rev)
-                     VALUES {}
-                     ON CONFLICT(session_id) DO UPDATE SET
-                         rev = excluded.rev,
-                         started_at = MIN(started_at, excluded.started_at),
-                         ended_at = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at),
-                         runtime_secs = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at)
-                                        - MIN(started_at, excluded.started_at)",
-                    values(n, 6, |p| format!(
-                        "(?{}, ?{}, ?{}, ?{} - ?{}, NULL, ?{}, ?{}, ?{})",
-                        p, p + 1, p + 2, p + 2, p + 1, p + 3, p + 4, p + 5
-                    ))
-                )
-            },
-            |(profile, first, last, id, rev)| vec![profile, first, last, &source, id, rev],
-        )?;
-        let marks: Vec<[i64; 4]> = files
-            .iter()
-            .map(|f| {
-                let big = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-                [big(f.size), big(f.consumed), f.inode as i64, f.mtime_ns]
-            })
-            .collect();
-        let rows: Vec<(&ImportedFile, &[i64; 4])> = files.iter().zip(&marks).collect();
-        insert_rows(
-            tx,
-            &rows,
-            |n| {
-                format!(
-                    "INSERT INTO import_files (path, size, mtime_ns, offset, profile, agent, state, inode, tail)
-                     VALUES {}
-                     ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
-                         offset = excluded.offset, profile = excluded.profile, agent = excluded.agent,
-                         state = excluded.state, inode = excluded.inode, tail = excluded.tail",
-                    values(n, 9, |p| format!(
-                        "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-                        p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8
-                    ))
-                )
-            },
-            |(f, [size, consumed, inode, mtime])| {
-                vec![&f.key, size, mtime, consumed, &f.profile, &f.agent, &f.state, inode, &f.tail]
-            },
-        )?;
+                session.execute(params![
+                    f.profile,
+                    first,
+                    last,
+                    source,
+                    format!("{session_prefix}:{}:{sid}", f.profile),
+                    rev
+                ])?;
+            }
+            mark.execute(params![
+                f.key,
+                i64::try_from(f.size).unwrap_or(i64::MAX),
+                f.mtime_ns,
+                i64::try_from(f.consumed).unwrap_or(i64::MAX),
+                f.profile,
+                f.agent,
+                f.state,
+                f.inode as i64,
+                f.tail
+            ])?;
+        }
         Ok(counted)
     })
 }

@@ -16,7 +16,7 @@ use super::StoreError;
 pub use crate::records::{UsageEvent, UsageSession};
 use crate::tokens::Tokens;
 use rollup::Names;
-pub use rollup::Rollup;
+pub use rollup::{Fast, FastMap, Rollup};
 
 /// Seconds per rollup bucket: 15 minutes keeps every real time-zone offset aligned.
 pub const BUCKET_SECS: i64 = 900;
