@@ -268,3 +268,25 @@ pub fn test_read(profile: &str) -> FileRead {
         "test",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_read_whole_whatever_size_it_had_when_found() {
+        let dir = std::env::temp_dir().join(format!("clown-read-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.json");
+        let text: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &text).unwrap();
+        // As found, grown since, shrunk since, empty when found.
+        for size in [10_000, 100, 20_000, 0] {
+            assert_eq!(read_file(&path, size).unwrap(), text, "{size}");
+        }
+        std::fs::write(&path, "").unwrap();
+        assert!(read_file(&path, 5).unwrap().is_empty());
+        assert!(read_file(&dir.join("gone"), 5).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -102,3 +102,38 @@ pub fn ends_with(path: &Path, suffix: &str) -> bool {
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.ends_with(suffix))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_wanted_file_at_every_level_once() {
+        let root = std::env::temp_dir().join(format!("clown-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut want = Vec::new();
+        for d in 0..30 {
+            let dir = root.join(format!("p{d}")).join(format!("s{}", d % 3));
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in 0..40 {
+                let path = dir.join(format!("{f}.settings.json"));
+                std::fs::write(&path, vec![b'x'; f]).unwrap();
+                want.push((path, f as u64));
+                std::fs::write(dir.join(format!("{f}.jsonl")), "").unwrap();
+            }
+        }
+        std::fs::write(root.join("top.settings.json"), "1").unwrap();
+        want.push((root.join("top.settings.json"), 1));
+        // Deeper than a walk goes: not found.
+        let deep = (0..=MAX_DEPTH).fold(root.join("deep"), |p, i| p.join(i.to_string()));
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("far.settings.json"), "").unwrap();
+        let mut found = Vec::new();
+        walk(&root, &|p| ends_with(p, ".settings.json"), &mut found);
+        let mut got: Vec<_> = found.into_iter().map(|f| (f.path, f.size)).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
