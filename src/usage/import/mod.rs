@@ -256,6 +256,11 @@ fn commit(
 const CHUNK_FILES: usize = 128;
 const CHUNK_BYTES: u64 = 1 << 20;
 
+/// Chunks read ahead of the writer: enough that the workers go on reading most of a batch
+/// while the writer commits the one before (with 4, they stopped after 512 files, and
+/// reading and writing took turns instead of running together).
+const READ_AHEAD: usize = 32;
+
 type Queue = Mutex<std::iter::Peekable<std::vec::IntoIter<FileJob>>>;
 
 /// The next files for a worker: at least one, then while the chunk is under both limits.
@@ -312,7 +317,7 @@ fn read_and_commit(
     // The sessions seen, by the hash of their id: nothing copied per file.
     let mut session_ids: HashSet<i64, std::hash::BuildHasherDefault<Fast>> = HashSet::default();
     let queue = Mutex::new(jobs.into_iter().peekable());
-    let (tx, rx) = mpsc::sync_channel::<Vec<FileRead>>(4);
+    let (tx, rx) = mpsc::sync_channel::<Vec<FileRead>>(READ_AHEAD);
     let mut failure = None;
     std::thread::scope(|scope| {
         let workers = std::thread::available_parallelism()
