@@ -124,63 +124,22 @@ fn migration_21_keeps_every_import_mark_keyed_on_its_path_alone() {
         .unwrap();
     }
     let conn = open(&path).unwrap();
-    let marks: Vec<(
-        String,
-        i64,
-        i64,
-        i64,
-        String,
-        String,
-        Option<String>,
-        i64,
-        i64,
-    )> = conn
+    let marks: Vec<String> = conn
         .prepare(
-            "SELECT path, size, mtime_ns, offset, profile, agent, state, inode, tail
+            "SELECT printf('%s %d %d %d %s %s %s %d %d', path, size, mtime_ns, offset, profile,
+                           agent, IFNULL(state, '-'), inode, tail)
              FROM import_files ORDER BY path",
         )
         .unwrap()
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ))
-        })
+        .query_map([], |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(
         marks,
         [
-            (
-                "/h/a.jsonl".into(),
-                10,
-                20,
-                8,
-                "p".into(),
-                "codex".into(),
-                Some("{\"m\":1}".into()),
-                30,
-                -4
-            ),
-            (
-                "/h/b.settings.json".into(),
-                11,
-                21,
-                11,
-                "@droid".into(),
-                "droid".into(),
-                None,
-                31,
-                0
-            )
+            "/h/a.jsonl 10 20 8 p codex {\"m\":1} 30 -4",
+            "/h/b.settings.json 11 21 11 @droid droid - 31 0"
         ]
     );
     // One b-tree: no row id, no separate index of the paths.
