@@ -39,6 +39,9 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_err)?;
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)
         .map_err(open_err)?;
+    // One connection writes everything: room for every statement a commit of an import
+    // prepares, so none is compiled again each batch.
+    conn.set_prepared_statement_cache_capacity(64);
     // Migration 12 hashes the stored dedupe keys with the function every write uses.
     conn.create_scalar_function(
         "usage_key",

@@ -137,11 +137,21 @@ pub fn commit_files(
 ) -> Result<Counted, StoreError> {
     with_events(conn, |tx, rollup| {
         let mut counted = Counted::default();
+        // Originals before copies: a copy stored first would be counted, then taken off.
+        let is_copy = |e: &&UsageEvent| e.links.replay.as_ref().is_some_and(|r| r.copy);
+        let all = || files.iter().flat_map(|f| f.events.iter());
+        for e in all().filter(|e| !is_copy(e)).chain(all().filter(is_copy)) {
+            counted.count(put_event(tx, rollup, e, now)?, e);
+        }
+        // Each session written gets the next change number (one seek for the largest).
+        let mut rev: i64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(rev), 0) FROM usage_sessions")?
+            .query_row([], |r| r.get(0))?;
         let mut session = tx.prepare_cached(
             "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id, rev)
-             VALUES (?1, ?2, ?3, ?3 - ?2, NULL, ?4, ?5, (SELECT COALESCE(MAX(rev), 0) + 1 FROM usage_sessions))
+             VALUES (?1, ?2, ?3, ?3 - ?2, NULL, ?4, ?5, ?6)
              ON CONFLICT(session_id) DO UPDATE SET
-                 rev = (SELECT MAX(rev) FROM usage_sessions) + 1,
+                 rev = excluded.rev,
                  started_at = MIN(started_at, excluded.started_at),
                  ended_at = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at),
                  runtime_secs = MAX(COALESCE(ended_at, excluded.ended_at), excluded.ended_at)
@@ -154,20 +164,16 @@ pub fn commit_files(
                  offset = excluded.offset, profile = excluded.profile, agent = excluded.agent,
                  state = excluded.state, inode = excluded.inode, tail = excluded.tail",
         )?;
-        // Originals before copies: a copy stored first would be counted, then taken off.
-        let is_copy = |e: &&UsageEvent| e.links.replay.as_ref().is_some_and(|r| r.copy);
-        let all = || files.iter().flat_map(|f| f.events.iter());
-        for e in all().filter(|e| !is_copy(e)).chain(all().filter(is_copy)) {
-            counted.count(put_event(tx, rollup, e, now)?, e);
-        }
         for f in files {
             for (sid, (first, last)) in &f.sessions {
+                rev += 1;
                 session.execute(params![
                     f.profile,
                     first,
                     last,
                     source,
-                    format!("{session_prefix}:{}:{sid}", f.profile)
+                    format!("{session_prefix}:{}:{sid}", f.profile),
+                    rev
                 ])?;
             }
             mark.execute(params![

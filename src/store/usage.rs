@@ -17,7 +17,7 @@ use super::StoreError;
 pub use crate::records::{UsageEvent, UsageSession};
 use crate::tokens::Tokens;
 use rollup::Names;
-pub use rollup::Rollup;
+pub use rollup::{Fast, FastMap, Rollup};
 
 /// Seconds per rollup bucket: 15 minutes keeps every real time-zone offset aligned.
 pub const BUCKET_SECS: i64 = 900;
@@ -213,7 +213,7 @@ pub fn put_event(
             return Ok(Stored::Duplicate);
         }
     }
-    let label = rollup.label(tx, e)?;
+    let label = rollup.label(tx, e, counts)?;
     let rev = rollup.next_rev(tx)?;
     let added = tx
         .prepare_cached(

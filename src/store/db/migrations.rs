@@ -431,4 +431,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
         id     INTEGER PRIMARY KEY,
         prefix TEXT NOT NULL UNIQUE
      ) STRICT;",
+    // 22: the import marks keyed on the path alone (no row id beside it): each file's mark
+    // was written twice, once in the table and once in the index of its path, the largest
+    // share of an import of tens of thousands of small files (Droid's sessions).
+    "CREATE TABLE import_files_new (
+        path     TEXT PRIMARY KEY,
+        size     INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        offset   INTEGER NOT NULL,
+        profile  TEXT NOT NULL,
+        agent    TEXT NOT NULL DEFAULT 'claude',
+        state    TEXT,
+        inode    INTEGER NOT NULL DEFAULT 0,
+        tail     INTEGER NOT NULL DEFAULT 0
+     ) WITHOUT ROWID, STRICT;
+     INSERT INTO import_files_new (path, size, mtime_ns, offset, profile, agent, state, inode, tail)
+        SELECT path, size, mtime_ns, offset, profile, agent, state, inode, tail FROM import_files;
+     DROP TABLE import_files;
+     ALTER TABLE import_files_new RENAME TO import_files;",
 ];

@@ -95,3 +95,62 @@ fn migration_19_keeps_each_labels_sums_and_the_last_change_number() {
     assert_eq!(revs, 29);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn migration_22_keeps_every_import_mark_keyed_on_its_path_alone() {
+    let dir = std::env::temp_dir().join(format!("clown-db-m22-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.db");
+    {
+        // A store as version 21 left it, with two files' marks.
+        let conn = Connection::open(&path).unwrap();
+        conn.create_scalar_function(
+            "usage_key",
+            1,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+            |ctx| Ok(crate::store::usage::key_hash(&ctx.get::<String>(0)?)),
+        )
+        .unwrap();
+        for sql in &MIGRATIONS[..21] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 21).unwrap();
+        conn.execute_batch(
+            "INSERT INTO import_files (path, size, mtime_ns, offset, profile, agent, state, inode, tail)
+                VALUES ('/h/a.jsonl', 10, 20, 8, 'p', 'codex', '{\"m\":1}', 30, -4),
+                       ('/h/b.settings.json', 11, 21, 11, '@droid', 'droid', NULL, 31, 0);",
+        )
+        .unwrap();
+    }
+    let conn = open(&path).unwrap();
+    let marks: Vec<String> = conn
+        .prepare(
+            "SELECT printf('%s %d %d %d %s %s %s %d %d', path, size, mtime_ns, offset, profile,
+                           agent, IFNULL(state, '-'), inode, tail)
+             FROM import_files ORDER BY path",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        marks,
+        [
+            "/h/a.jsonl 10 20 8 p codex {\"m\":1} 30 -4",
+            "/h/b.settings.json 11 21 11 @droid droid - 31 0"
+        ]
+    );
+    // One b-tree: no row id, no separate index of the paths.
+    assert!(conn.prepare("SELECT rowid FROM import_files").is_err());
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'import_files'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

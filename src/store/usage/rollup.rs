@@ -19,19 +19,74 @@ pub(super) struct Delta {
     last_ts: i64,
 }
 
-type LabelKey = [String; 8];
+/// A hasher for the maps a commit fills per event (names and numbers it made itself, no
+/// one else's keys): a multiply and a rotate per word, where the default hasher's rounds
+/// were a tenth of an import's writes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Fast(u64);
+
+impl std::hash::Hasher for Fast {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ (rest.len() as u64) << 59);
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.add(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
+impl Fast {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0 ^ w).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fast>>;
 
 /// Rollup changes accumulated during a transaction, applied once at its end; the label
 /// ids looked up in it; and the next change number (`rev`) to give an event, read once
 /// per transaction.
 #[derive(Debug, Default)]
 pub struct Rollup {
-    deltas: HashMap<(i64, String, String), Delta>,
+    /// The names (profile, agent, provider, model) met in this transaction, each kept
+    /// once: the sums below are keyed on their numbers, so adding an event allocates
+    /// nothing.
+    names: Vec<String>,
+    name_ids: FastMap<String, u32>,
+    /// Per (bucket, profile, model).
+    deltas: FastMap<(i64, u32, u32), Delta>,
     /// All-time totals by (profile, agent, provider, model); unknown names are ''.
-    totals: HashMap<(String, String, String, String), Delta>,
-    labels: HashMap<LabelKey, i64>,
+    totals: FastMap<(u32, u32, u32, u32), Delta>,
+    /// Label ids by their eight names (each length-prefixed, in one string).
+    labels: FastMap<Vec<u8>, i64>,
+    label_key: Vec<u8>,
     /// Per label id: the sums kept on the label (a conversation's tokens).
-    by_label: HashMap<i64, Delta>,
+    by_label: FastMap<i64, Delta>,
     next_rev: Option<i64>,
     /// The last change number taken in this transaction.
     taken: Option<i64>,
@@ -85,6 +140,17 @@ impl Rollup {
         self.next_rev = Some(rev + 1);
     }
 
+    /// The number of `name` in this transaction.
+    fn name(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.name_ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.name_ids.insert(name.to_string(), id);
+        id
+    }
+
     pub(super) fn add(&mut self, ts: i64, label: i64, n: &Names, counts: [i64; 6], sign: i64) {
         let signed = counts.map(|c| c.saturating_mul(sign));
         let one_request = !crate::records::AGGREGATE_SOURCES.contains(&n.source);
@@ -93,60 +159,79 @@ impl Rollup {
             .entry(label)
             .or_default()
             .add(signed, long, sign, ts);
+        let (profile, agent) = (self.name(n.profile), self.name(n.agent));
+        let (provider, model) = (self.name(n.provider), self.name(n.model));
         self.deltas
-            .entry((
-                ts.div_euclid(BUCKET_SECS),
-                n.profile.to_string(),
-                n.model.to_string(),
-            ))
+            .entry((ts.div_euclid(BUCKET_SECS), profile, model))
             .or_default()
             .add(signed, long, sign, ts);
         self.totals
-            .entry((
-                n.profile.to_string(),
-                n.agent.to_string(),
-                n.provider.to_string(),
-                n.model.to_string(),
-            ))
+            .entry((profile, agent, provider, model))
             .or_default()
             .add(signed, long, sign, ts);
     }
 
-    /// The id of the event's label, created when new.
-    pub(super) fn label(&mut self, tx: &Transaction, e: &UsageEvent) -> Result<i64, StoreError> {
-        let key: LabelKey = [
-            e.profile.clone(),
-            e.agent.clone().unwrap_or_default(),
-            e.provider.clone().unwrap_or_default(),
-            e.model.clone(),
-            e.source.clone(),
-            e.session_id.clone().unwrap_or_default(),
-            e.key_label.clone().unwrap_or_default(),
-            e.key_hint.clone().unwrap_or_default(),
+    /// The id of the event's label, created when new. A new label is written with the
+    /// sums of this event already on it, and the difference is kept here (taken back if
+    /// the event is not stored after all): no second write of the row at the commit.
+    pub(super) fn label(
+        &mut self,
+        tx: &Transaction,
+        e: &UsageEvent,
+        counts: [i64; 6],
+    ) -> Result<i64, StoreError> {
+        let parts = [
+            e.profile.as_str(),
+            e.agent.as_deref().unwrap_or_default(),
+            e.provider.as_deref().unwrap_or_default(),
+            e.model.as_str(),
+            e.source.as_str(),
+            e.session_id.as_deref().unwrap_or_default(),
+            e.key_label.as_deref().unwrap_or_default(),
+            e.key_hint.as_deref().unwrap_or_default(),
         ];
-        if let Some(&id) = self.labels.get(&key) {
+        self.label_key.clear();
+        for p in parts {
+            self.label_key
+                .extend_from_slice(&(p.len() as u64).to_le_bytes());
+            self.label_key.extend_from_slice(p.as_bytes());
+        }
+        if let Some(&id) = self.labels.get(self.label_key.as_slice()) {
             return Ok(id);
         }
         // Most labels an import meets are new (one per session): insert first, and look
         // the row up only when it was there already.
+        let [i, o, cw, cr, cw1h, r] = counts;
         let inserted = tx
             .prepare_cached(
                 "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
-                     key_label, key_hint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                     key_label, key_hint, input_tokens, output_tokens, cache_creation_input_tokens,
+                     cache_read_input_tokens, cache_creation_1h_tokens, reasoning_output_tokens,
+                     events)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)
+                 ON CONFLICT DO NOTHING",
             )?
-            .execute(rusqlite::params_from_iter(key.iter()))?;
+            .execute(params![
+                parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7], i,
+                o, cw, cr, cw1h, r
+            ])?;
         let id = if inserted == 1 {
-            tx.last_insert_rowid()
+            let id = tx.last_insert_rowid();
+            // Written with the event counted: the event's own `add` evens this out.
+            self.by_label
+                .entry(id)
+                .or_default()
+                .add(counts.map(|c| -c), false, -1, 0);
+            id
         } else {
             tx.prepare_cached(
                 "SELECT id FROM usage_labels WHERE profile = ?1 AND agent = ?2 AND provider = ?3
                    AND model = ?4 AND source = ?5 AND session_id = ?6 AND key_label = ?7
                    AND key_hint = ?8",
             )?
-            .query_row(rusqlite::params_from_iter(key.iter()), |r| r.get(0))?
+            .query_row(rusqlite::params_from_iter(parts), |r| r.get(0))?
         };
-        self.labels.insert(key, id);
+        self.labels.insert(self.label_key.clone(), id);
         Ok(id)
     }
 
@@ -178,6 +263,7 @@ impl Rollup {
              ON CONFLICT(day, profile, model) DO UPDATE SET {SET}"
         ))?;
         for ((bucket, profile, model), d) in std::mem::take(&mut self.deltas) {
+            let (profile, model) = (&self.names[profile as usize], &self.names[model as usize]);
             let [i, o, cw, cr, cw1h, r] = d.counts;
             let [li, lo, lcw, lcr] = d.long;
             for stmt in [&mut rollup, &mut daily] {
@@ -230,10 +316,16 @@ impl Rollup {
              WHERE id = ?1",
         )?;
         for (label, d) in &self.by_label {
+            if d.events == 0 && d.counts == [0; 6] {
+                continue; // a new label whose event was stored: written right already
+            }
             let [i, o, cw, cr, cw1h, r] = d.counts;
             labels.execute(params![label, i, o, cw, cr, cw1h, r, d.events])?;
         }
-        for ((profile, agent, provider, model), d) in self.totals {
+        for ((profile, agent, provider, model), d) in std::mem::take(&mut self.totals) {
+            let name = |n: u32| &self.names[n as usize];
+            let (profile, agent, provider, model) =
+                (name(profile), name(agent), name(provider), name(model));
             let [i, o, cw, cr, cw1h, _] = d.counts;
             totals.execute(params![
                 profile, agent, provider, model, i, o, cw, cr, cw1h, d.events, d.last_ts, rev

@@ -245,6 +245,13 @@ fn every_session_written_gets_a_higher_change_number() {
     let got = revs(&conn);
     assert_eq!(got.last(), Some(&("s:droid:p:c".into(), 6)));
     assert_eq!(got.len(), 4);
+    // Several in one commit: one number each, in turn.
+    commit_files(&mut conn, &[file("d"), file("e")], "droid-log", "droid", 0).unwrap();
+    let got = revs(&conn);
+    assert_eq!(
+        got[4..],
+        [("s:droid:p:d".into(), 7), ("s:droid:p:e".into(), 8)]
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -353,4 +360,44 @@ fn a_proxys_events_are_keyed_in_time_order_and_a_resent_batch_counts_once() {
         .unwrap();
     assert_eq!(hashed, 1);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_new_label_holds_only_what_was_stored_under_it() {
+    let (dir, mut conn) = open("label-sums");
+    let under = |n: u64, key: &str, session: &str| UsageEvent {
+        session_id: Some(session.into()),
+        ..event(n, key)
+    };
+    // Each label's sums, and what its events add up to.
+    let sums = |conn: &Connection| -> Vec<(String, i64, i64, i64)> {
+        conn.prepare(
+            "SELECT l.session_id, l.input_tokens, l.events,
+                    (SELECT IFNULL(SUM(r.input_tokens), 0) FROM usage_raw r WHERE r.label = l.id)
+             FROM usage_labels l ORDER BY l.session_id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    assert_eq!(put(&mut conn, &[under(50, "k", "a")]), [Stored::Added]);
+    // A smaller copy under a label new in its transaction: not stored, the label stays
+    // empty; a larger one under another new label takes the event over.
+    let got = put(
+        &mut conn,
+        &[under(10, "k", "b"), under(80, "k", "c"), under(7, "j", "c")],
+    );
+    assert_eq!(got[0], Stored::Duplicate);
+    assert_eq!(got[2], Stored::Added);
+    assert_eq!(
+        sums(&conn),
+        [
+            ("a".into(), 0, 0, 0),
+            ("b".into(), 0, 0, 0),
+            ("c".into(), 87, 2, 87)
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

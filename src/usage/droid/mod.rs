@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::records::{Links, UsageEvent};
 use crate::tokens::Tokens;
 use crate::usage::import::walk::{ends_with, walk};
-use crate::usage::import::{FileJob, FileRead, Format, Found};
+use crate::usage::import::{FileJob, FileRead, Format, Found, read_file};
 
 pub const SOURCE: &str = "droid-log";
 const SUFFIX: &str = ".settings.json";
@@ -44,12 +44,7 @@ impl Format for Settings {
     fn read(&self, job: &FileJob, out: &mut FileRead) {
         out.read_whole();
         // The size is known from the walk: no second stat (one file per session).
-        let mut b = Vec::with_capacity(job.size as usize + 1);
-        let read = std::fs::File::open(&job.path).and_then(|mut f| {
-            use std::io::Read;
-            f.read_to_end(&mut b)
-        });
-        match read.map(|_| b) {
+        match read_file(&job.path, job.size) {
             Ok(b) => settings(out, &job.path, job.mtime_ns, &b),
             Err(e) => out.error = Some(e.to_string()),
         }

@@ -159,6 +159,35 @@ pub fn tail_hash(path: &Path, offset: u64) -> Option<i64> {
     Some(if h == 0 { 1 } else { h })
 }
 
+/// The whole of `path`, whose size was `size` when it was found: one `read` into a buffer
+/// of that size and a byte more (a shorter answer is the end of a regular file), so no
+/// second `stat` and no read that only finds the end; a file that grew meanwhile is read on.
+pub fn read_file(path: &Path, size: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{ErrorKind, Read};
+    let mut f = File::open(path)?;
+    let size = usize::try_from(size).unwrap_or(usize::MAX - 1);
+    let mut buf = vec![0u8; size.saturating_add(1).min(64 << 20)];
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            buf.resize(buf.len().saturating_mul(2).max(4096), 0);
+        }
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                if n >= size && n < buf.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
 /// Whether the file still holds, before `job.offset`, what was read there: a file
 /// truncated and written again (same inode, size past the mark) does not.
 pub fn still_there(job: &FileJob) -> bool {
@@ -238,4 +267,26 @@ pub fn test_read(profile: &str) -> FileRead {
         },
         "test",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_read_whole_whatever_size_it_had_when_found() {
+        let dir = std::env::temp_dir().join(format!("clown-read-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.json");
+        let text: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &text).unwrap();
+        // As found, grown since, shrunk since, empty when found.
+        for size in [10_000, 100, 20_000, 0] {
+            assert_eq!(read_file(&path, size).unwrap(), text, "{size}");
+        }
+        std::fs::write(&path, "").unwrap();
+        assert!(read_file(&path, 5).unwrap().is_empty());
+        assert!(read_file(&dir.join("gone"), 5).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

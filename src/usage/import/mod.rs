@@ -20,16 +20,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc;
 
-pub use file::{FileJob, FileRead, Found, read_lines};
+pub use file::{FileJob, FileRead, Found, read_file, read_lines};
 
 use crate::store::imports::{self, Counted, ImportedFile};
+use crate::store::usage::{Fast, key_hash};
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 
-/// Whole files are committed together until a transaction holds about this many events;
-/// the writer is taken for one batch at a time, so other writes wait for one batch at
-/// most, and reads (on their own connections) not at all.
+/// Whole files are committed together until a transaction holds about this many events,
+/// or this many files (each also writes its mark and its sessions; tens of thousands of
+/// one-event files, Droid's sessions, made batches of a few thousand that each rewrote
+/// the same rollup rows); the writer is taken for one batch at a time, so other writes
+/// wait for one batch at most, and reads (on their own connections) not at all.
 const BATCH_EVENTS: usize = 5_000;
+const BATCH_FILES: usize = 5_000;
 
 /// One agent's log format.
 pub trait Format: Sync {
@@ -252,6 +256,11 @@ fn commit(
 const CHUNK_FILES: usize = 128;
 const CHUNK_BYTES: u64 = 1 << 20;
 
+/// Chunks read ahead of the writer: enough that the workers go on reading most of a batch
+/// while the writer commits the one before (with 4, they stopped after 512 files, and
+/// reading and writing took turns instead of running together).
+const READ_AHEAD: usize = 32;
+
 type Queue = Mutex<std::iter::Peekable<std::vec::IntoIter<FileJob>>>;
 
 /// The next files for a worker: at least one, then while the chunk is under both limits.
@@ -305,9 +314,10 @@ fn read_and_commit(
     let files_total = jobs.len();
     let bytes_total: u64 = jobs.iter().map(FileJob::to_read).sum();
     let now = jiff::Timestamp::now().as_second();
-    let mut session_ids = HashSet::new();
+    // The sessions seen, by the hash of their id: nothing copied per file.
+    let mut session_ids: HashSet<i64, std::hash::BuildHasherDefault<Fast>> = HashSet::default();
     let queue = Mutex::new(jobs.into_iter().peekable());
-    let (tx, rx) = mpsc::sync_channel::<Vec<FileRead>>(4);
+    let (tx, rx) = mpsc::sync_channel::<Vec<FileRead>>(READ_AHEAD);
     let mut failure = None;
     std::thread::scope(|scope| {
         let workers = std::thread::available_parallelism()
@@ -338,38 +348,45 @@ fn read_and_commit(
         let (mut files_done, mut bytes_done) = (0, 0);
         let mut batch: Vec<ImportedFile> = Vec::new();
         let mut batch_events = 0;
-        for r in rx.into_iter().flatten() {
-            files_done += 1;
-            bytes_done += r.file.size.saturating_sub(r.offset);
-            if failure.is_some() {
-                continue;
-            }
-            if let Some(e) = &r.error {
-                summary
-                    .unreadable
-                    .push(format!("{}: {e}", r.path.display()));
-            }
-            summary.malformed_lines += r.malformed;
-            summary.left_to_proxy += r.left_to_proxy;
-            session_ids.extend(r.file.sessions.keys().cloned());
-            if r.error.is_none() || r.file.consumed > r.offset {
-                summary.files_read += 1;
-                batch_events += r.file.events.len() + 1;
-                batch.push(r.file);
-                if batch_events >= BATCH_EVENTS {
-                    if let Err(e) = commit(store, format, &batch, summary, now) {
-                        failure = Some(e);
-                    }
-                    batch.clear();
-                    batch_events = 0;
+        // What was read and written is freed on a thread of its own: the writer, on
+        // which the import waits, only writes.
+        let (drop_tx, drop_rx) = mpsc::channel::<Box<dyn Send>>();
+        scope.spawn(move || drop_rx.into_iter().for_each(drop));
+        for mut reads in rx {
+            for r in &mut reads {
+                files_done += 1;
+                bytes_done += r.file.size.saturating_sub(r.offset);
+                if failure.is_some() {
+                    continue;
                 }
+                if let Some(e) = &r.error {
+                    summary
+                        .unreadable
+                        .push(format!("{}: {e}", r.path.display()));
+                }
+                summary.malformed_lines += r.malformed;
+                summary.left_to_proxy += r.left_to_proxy;
+                session_ids.extend(r.file.sessions.keys().map(|s| key_hash(s)));
+                if r.error.is_none() || r.file.consumed > r.offset {
+                    summary.files_read += 1;
+                    batch_events += r.file.events.len();
+                    batch.push(std::mem::take(&mut r.file));
+                    if batch_events >= BATCH_EVENTS || batch.len() >= BATCH_FILES {
+                        if let Err(e) = commit(store, format, &batch, summary, now) {
+                            failure = Some(e);
+                        }
+                        let _ = drop_tx.send(Box::new(std::mem::take(&mut batch)));
+                        batch_events = 0;
+                    }
+                }
+                progress(Progress {
+                    files_done,
+                    files_total,
+                    bytes_done,
+                    bytes_total,
+                });
             }
-            progress(Progress {
-                files_done,
-                files_total,
-                bytes_done,
-                bytes_total,
-            });
+            let _ = drop_tx.send(Box::new(reads));
         }
         if failure.is_none()
             && !batch.is_empty()

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::records::{Links, UsageEvent};
 use crate::tokens::Tokens;
 use crate::usage::import::walk::{ends_with, walk};
-use crate::usage::import::{FileJob, FileRead, Format, Found};
+use crate::usage::import::{FileJob, FileRead, Format, Found, read_file};
 
 pub const SOURCE: &str = "opencode-log";
 
@@ -94,7 +94,7 @@ impl Format for Messages {
         if is_db(&job.path) {
             read_db(job, out);
         } else {
-            match std::fs::read(&job.path) {
+            match read_file(&job.path, job.size) {
                 Ok(b) => message(out, None, None, &b),
                 Err(e) => out.error = Some(e.to_string()),
             }
