@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use self::threads::{Beat, Class, Relief, start};
+use self::post::Beat;
+use self::threads::{Class, Relief, start};
 use super::pool::Pool;
 use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
 use crate::requests::InspectedRequest;

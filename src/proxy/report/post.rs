@@ -1,8 +1,9 @@
 //! A reporter's loop: gather the reports for a moment, split them by kind, post them to
 //! the daemon (retrying), captured bodies in posts of their own.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -12,7 +13,6 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::threads::Beat;
 use super::{LINGER, MAX_BATCH, RETRIES, Report};
 use crate::proxy::pool::Pool;
 use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
@@ -30,6 +30,28 @@ struct Batch<'a> {
     inspected: &'a [InspectedRequest],
     #[serde(skip_serializing_if = "Option::is_none")]
     pool: Option<&'a PoolState>,
+}
+
+/// When a reporter last showed it keeps up: it took what was queued, or found nothing to
+/// take. A first reporter with reports waiting and no beat for a while gets no CPU.
+#[derive(Clone, Default)]
+pub(super) struct Beat(Arc<AtomicU64>);
+
+impl Beat {
+    fn origin() -> Instant {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now)
+    }
+
+    pub(super) fn now(&self) {
+        let ms = Self::origin().elapsed().as_millis() as u64;
+        self.0.store(ms, Ordering::Relaxed);
+    }
+
+    pub(super) fn age(&self) -> Duration {
+        let ms = Self::origin().elapsed().as_millis() as u64;
+        Duration::from_millis(ms.saturating_sub(self.0.load(Ordering::Relaxed)))
+    }
 }
 
 pub(super) async fn run(

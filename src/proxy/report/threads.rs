@@ -1,37 +1,14 @@
 //! The reporter threads: the first one in the kernel's lowest class, the relief one at
 //! nice 10 (started when the first falls behind), and the wait for both at shutdown.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::post::run;
+use super::post::{Beat, run};
 use super::{QUEUE, Report, ReporterTask};
 use crate::proxy::pool::Pool;
-
-/// When a reporter last showed it keeps up: it took what was queued, or found nothing to
-/// take. A first reporter with reports waiting and no beat for a while gets no CPU.
-#[derive(Clone, Default)]
-pub(super) struct Beat(Arc<AtomicU64>);
-
-impl Beat {
-    fn origin() -> Instant {
-        static ORIGIN: OnceLock<Instant> = OnceLock::new();
-        *ORIGIN.get_or_init(Instant::now)
-    }
-
-    pub(super) fn now(&self) {
-        let ms = Self::origin().elapsed().as_millis() as u64;
-        self.0.store(ms, Ordering::Relaxed);
-    }
-
-    pub(super) fn age(&self) -> Duration {
-        let ms = Self::origin().elapsed().as_millis() as u64;
-        Duration::from_millis(ms.saturating_sub(self.0.load(Ordering::Relaxed)))
-    }
-}
 
 /// A second reporter thread at nice 10, for the reports that come while the first
 /// (`SCHED_IDLE`, see `lane`) is behind (see `Reporter::send`): busy CPUs never starve the
