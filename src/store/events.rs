@@ -147,7 +147,7 @@ pub fn fold(
                 cache_read_input_tokens, cache_creation_1h_tokens, agent, provider, source, session_id
          FROM usage_events
          WHERE ts >= ?2 AND ts < ?3 AND {IN_FILTER}
-         ORDER BY ts, rev"
+         ORDER BY ts, id"
     ))?;
     let mut rows = stmt.query(params![profiles, from.max(horizon.min(to)), to])?;
     while let Some(r) = rows.next()? {

@@ -170,6 +170,7 @@ fn replace(
     old: &Old,
 ) -> Result<(), StoreError> {
     let rev = rollup.next_rev(tx)?;
+    let stored_rev = rollup.event_rev(tx, rev)?;
     tx.prepare_cached(
         "UPDATE usage_raw SET ts = ?2, label = ?3, input_tokens = ?4, output_tokens = ?5,
              cache_creation_input_tokens = ?6, cache_read_input_tokens = ?7,
@@ -177,7 +178,8 @@ fn replace(
          WHERE key = ?1",
     )?
     .execute(params![
-        key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], rev
+        key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5],
+        stored_rev
     ])?;
     rollup.take_rev(rev);
     rollup.add(old.ts, old.label, &old.names(), old.counts, -1);
@@ -214,6 +216,7 @@ pub fn put_event(
     }
     let label = rollup.label(tx, e)?;
     let rev = rollup.next_rev(tx)?;
+    let stored_rev = rollup.event_rev(tx, rev)?;
     let added = tx
         .prepare_cached(
             "INSERT INTO usage_raw (key, ts, label, input_tokens, output_tokens,
@@ -223,7 +226,8 @@ pub fn put_event(
              ON CONFLICT(key) DO NOTHING",
         )?
         .execute(params![
-            key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], rev
+            key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5],
+            stored_rev
         ])?;
     let mut outcome = if added == 1 {
         rollup.take_rev(rev);

@@ -425,4 +425,49 @@ pub(super) const MIGRATIONS: &[&str] = &[
         BEGIN UPDATE profiles_rev SET rev = rev + 1; END;
      CREATE TRIGGER profiles_rev_update AFTER UPDATE OF alias, agent_id, provider_id ON profiles
         BEGIN UPDATE profiles_rev SET rev = rev + 1; END;",
+    // 21: a smaller store, again. The 15-minute rows name a (profile, model) pair of
+    // `usage_names` by its id instead of repeating the text (`usage_buckets`; the view
+    // `usage_rollup` shows them as before), and an event carries its change number only
+    // while a push to a shared database is configured (`store::sync::track_changes`
+    // numbers the others when it is): 0 takes no bytes.
+    "CREATE TABLE usage_names (
+        id      INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        model   TEXT NOT NULL,
+        UNIQUE (profile, model)
+     ) STRICT;
+     INSERT INTO usage_names (profile, model)
+        SELECT DISTINCT profile, model FROM usage_rollup ORDER BY profile, model;
+     CREATE TABLE usage_buckets (
+        bucket        INTEGER NOT NULL,
+        names         INTEGER NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        events        INTEGER NOT NULL,
+        last_ts       INTEGER NOT NULL,
+        cache_creation_1h_tokens    INTEGER NOT NULL DEFAULT 0,
+        reasoning_output_tokens     INTEGER NOT NULL DEFAULT 0,
+        lc_input_tokens             INTEGER NOT NULL DEFAULT 0,
+        lc_output_tokens            INTEGER NOT NULL DEFAULT 0,
+        lc_cache_creation_tokens    INTEGER NOT NULL DEFAULT 0,
+        lc_cache_read_tokens        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (bucket, names)
+     ) WITHOUT ROWID, STRICT;
+     INSERT INTO usage_buckets
+        SELECT r.bucket, n.id, r.input_tokens, r.output_tokens, r.cache_creation_input_tokens,
+               r.cache_read_input_tokens, r.events, r.last_ts, r.cache_creation_1h_tokens,
+               r.reasoning_output_tokens, r.lc_input_tokens, r.lc_output_tokens,
+               r.lc_cache_creation_tokens, r.lc_cache_read_tokens
+        FROM usage_rollup r JOIN usage_names n ON n.profile = r.profile AND n.model = r.model;
+     DROP TABLE usage_rollup;
+     CREATE VIEW usage_rollup AS
+        SELECT b.bucket, n.profile, n.model, b.input_tokens, b.output_tokens,
+               b.cache_creation_input_tokens, b.cache_read_input_tokens, b.events, b.last_ts,
+               b.cache_creation_1h_tokens, b.reasoning_output_tokens, b.lc_input_tokens,
+               b.lc_output_tokens, b.lc_cache_creation_tokens, b.lc_cache_read_tokens
+        FROM usage_buckets b JOIN usage_names n ON n.id = b.names;
+     UPDATE usage_raw SET rev = 0
+        WHERE rev != 0 AND NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'usage_raw_rev');",
 ];

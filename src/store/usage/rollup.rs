@@ -30,9 +30,14 @@ pub struct Rollup {
     /// All-time totals by (profile, agent, provider, model); unknown names are ''.
     totals: HashMap<(String, String, String, String), Delta>,
     labels: HashMap<LabelKey, i64>,
+    /// The ids of (profile, model) pairs in `usage_names` met in this transaction.
+    names: HashMap<(String, String), i64>,
     /// Per label id: the sums kept on the label (a conversation's tokens).
     by_label: HashMap<i64, Delta>,
     next_rev: Option<i64>,
+    /// Whether events carry their change number (only while a push to a shared database
+    /// is configured, see `store::sync::track_changes`), read once per transaction.
+    numbered: Option<bool>,
     /// The last change number taken in this transaction.
     taken: Option<i64>,
 }
@@ -75,6 +80,21 @@ impl Rollup {
         };
         self.next_rev = Some(next);
         Ok(next)
+    }
+
+    /// The change number to store on an event: `rev`, or 0 (no bytes in SQLite's record
+    /// format) while events are not numbered; `track_changes` numbers those when a push
+    /// is configured.
+    pub(super) fn event_rev(&mut self, tx: &Transaction, rev: i64) -> Result<i64, StoreError> {
+        let numbered = match self.numbered {
+            Some(n) => n,
+            None => {
+                let n = crate::store::sync::numbering(tx)?;
+                self.numbered = Some(n);
+                n
+            }
+        };
+        Ok(if numbered { rev } else { 0 })
     }
 
     /// Takes the change number [`Self::next_rev`] returned (it was stored).
@@ -148,6 +168,29 @@ impl Rollup {
         Ok(id)
     }
 
+    /// The id of a (profile, model) pair in `usage_names`, which the 15-minute rows name
+    /// instead of repeating the text; created when new.
+    fn names_id(
+        &mut self,
+        tx: &Transaction,
+        profile: &str,
+        model: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some(&id) = self.names.get(&(profile.to_string(), model.to_string())) {
+            return Ok(id);
+        }
+        tx.prepare_cached(
+            "INSERT INTO usage_names (profile, model) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![profile, model])?;
+        let id = tx
+            .prepare_cached("SELECT id FROM usage_names WHERE profile = ?1 AND model = ?2")?
+            .query_row(params![profile, model], |r| r.get(0))?;
+        self.names
+            .insert((profile.to_string(), model.to_string()), id);
+        Ok(id)
+    }
+
     pub(super) fn apply(mut self, tx: &Transaction) -> Result<(), StoreError> {
         const SET: &str = "input_tokens = MIN(input_tokens + excluded.input_tokens, 9223372036854775807),
                  output_tokens = MIN(output_tokens + excluded.output_tokens, 9223372036854775807),
@@ -164,26 +207,28 @@ impl Rollup {
         const COLS: &str = "input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
                  cache_creation_1h_tokens, reasoning_output_tokens, lc_input_tokens, lc_output_tokens,
                  lc_cache_creation_tokens, lc_cache_read_tokens, events, last_ts";
-        let mut rollup = tx.prepare_cached(&format!(
-            "INSERT INTO usage_rollup (bucket, profile, model, {COLS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT(bucket, profile, model) DO UPDATE SET {SET}"
-        ))?;
+        let rollup_sql = format!(
+            "INSERT INTO usage_buckets (bucket, names, {COLS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT(bucket, names) DO UPDATE SET {SET}"
+        );
         // The same change per local day (`local_day` is bound to the daemon's zone).
-        let mut daily = tx.prepare_cached(&format!(
+        let daily_sql = format!(
             "INSERT INTO usage_daily (day, profile, model, {COLS})
              VALUES (local_day(?1 * 900), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT(day, profile, model) DO UPDATE SET {SET}"
-        ))?;
+        );
         for ((bucket, profile, model), d) in std::mem::take(&mut self.deltas) {
             let [i, o, cw, cr, cw1h, r] = d.counts;
             let [li, lo, lcw, lcr] = d.long;
-            for stmt in [&mut rollup, &mut daily] {
-                stmt.execute(params![
-                    bucket, profile, model, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events,
-                    d.last_ts
-                ])?;
-            }
+            let names = self.names_id(tx, &profile, &model)?;
+            tx.prepare_cached(&rollup_sql)?.execute(params![
+                bucket, names, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events, d.last_ts
+            ])?;
+            tx.prepare_cached(&daily_sql)?.execute(params![
+                bucket, profile, model, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events,
+                d.last_ts
+            ])?;
         }
         // And the all-time totals (what /metrics serves).
         let mut totals = tx.prepare_cached(
