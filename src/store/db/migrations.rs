@@ -429,7 +429,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // `usage_names` by its id instead of repeating the text (`usage_buckets`; the view
     // `usage_rollup` shows them as before), and an event carries its change number only
     // while a push to a shared database is configured (`store::sync::track_changes`
-    // numbers the others when it is): 0 takes no bytes.
+    // numbers the others when it is): 0 takes no bytes. The labels lose their unique
+    // index over every name (found through the index by conversation instead, see
+    // `store::usage::rollup`): it repeated all their text.
     "CREATE TABLE usage_names (
         id      INTEGER PRIMARY KEY,
         profile TEXT NOT NULL,
@@ -469,5 +471,39 @@ pub(super) const MIGRATIONS: &[&str] = &[
                b.lc_output_tokens, b.lc_cache_creation_tokens, b.lc_cache_read_tokens
         FROM usage_buckets b JOIN usage_names n ON n.id = b.names;
      UPDATE usage_raw SET rev = 0
-        WHERE rev != 0 AND NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'usage_raw_rev');",
+        WHERE rev != 0 AND NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'usage_raw_rev');
+     CREATE TABLE usage_labels_new (
+        id         INTEGER PRIMARY KEY,
+        profile    TEXT NOT NULL,
+        agent      TEXT NOT NULL,
+        provider   TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        key_label  TEXT NOT NULL DEFAULT '',
+        key_hint   TEXT NOT NULL DEFAULT '',
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_input_tokens     INTEGER NOT NULL DEFAULT 0,
+        cache_creation_1h_tokens    INTEGER NOT NULL DEFAULT 0,
+        reasoning_output_tokens     INTEGER NOT NULL DEFAULT 0,
+        events        INTEGER NOT NULL DEFAULT 0
+     ) STRICT;
+     INSERT INTO usage_labels_new
+        SELECT id, profile, agent, provider, model, source, session_id, key_label, key_hint,
+               input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
+               cache_creation_1h_tokens, reasoning_output_tokens, events
+        FROM usage_labels;
+     DROP VIEW usage_events;
+     DROP TABLE usage_labels;
+     ALTER TABLE usage_labels_new RENAME TO usage_labels;
+     CREATE INDEX usage_labels_session ON usage_labels(session_id);
+     CREATE VIEW usage_events AS
+        SELECT r.key AS id, r.ts, l.profile, NULLIF(l.agent, '') AS agent, NULLIF(l.provider, '') AS provider,
+               l.model, r.input_tokens, r.output_tokens, r.cache_creation_input_tokens,
+               r.cache_read_input_tokens, l.source, NULLIF(l.session_id, '') AS session_id,
+               r.cache_creation_1h_tokens, r.reasoning_output_tokens, r.rev,
+               NULLIF(l.key_label, '') AS key_label, NULLIF(l.key_hint, '') AS key_hint
+        FROM usage_raw r JOIN usage_labels l ON l.id = r.label;",
 ];

@@ -186,10 +186,42 @@ fn migration_21_names_the_rollup_by_id_and_unnumbers_events_while_nothing_pushes
     // No push configured: the events lose their numbers, the last one given stays.
     assert_eq!(event_revs(&conn), vec![(11, 0), (-12, 0), (13, 0)]);
     assert_eq!(count("SELECT last_rev FROM usage_change"), 9);
+    // The label keeps its id, names and sums without the unique index over its names;
+    // an event under the same names finds it.
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_usage_labels%'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM usage_events WHERE profile = 'work' AND session_id = 's1' AND model = 'opus'"
+        ),
+        3
+    );
     // A push configured numbers them after it, in time order.
     crate::store::sync::track_changes(&conn, true).unwrap();
     assert_eq!(event_revs(&conn), vec![(11, 10), (-12, 11), (13, 12)]);
     assert_eq!(count("SELECT last_rev FROM usage_change"), 12);
+    drop(conn);
+    let mut conn = open(&path).unwrap();
+    let mut again = crate::store::usage::tests::event(1, "again");
+    again.profile = "work".into();
+    again.agent = Some("claude".into());
+    again.provider = Some("anthropic".into());
+    again.model = "opus".into();
+    again.source = "proxy".into();
+    again.session_id = Some("s1".into());
+    crate::store::usage::record(&mut conn, &[again], &[], 0).unwrap();
+    let labels: Vec<i64> = conn
+        .prepare("SELECT DISTINCT label FROM usage_raw")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(labels, vec![1]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -145,24 +145,28 @@ impl Rollup {
         if let Some(&id) = self.labels.get(&key) {
             return Ok(id);
         }
-        // Most labels an import meets are new (one per session): insert first, and look
-        // the row up only when it was there already.
-        let inserted = tx
+        // Found through the index by conversation (a conversation has a label per model
+        // and key, names without one a label per profile, model and source): there is
+        // no unique index over the names, which would repeat every name of every label.
+        let found = tx
             .prepare_cached(
-                "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
-                     key_label, key_hint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
-            )?
-            .execute(rusqlite::params_from_iter(key.iter()))?;
-        let id = if inserted == 1 {
-            tx.last_insert_rowid()
-        } else {
-            tx.prepare_cached(
-                "SELECT id FROM usage_labels WHERE profile = ?1 AND agent = ?2 AND provider = ?3
-                   AND model = ?4 AND source = ?5 AND session_id = ?6 AND key_label = ?7
+                "SELECT id FROM usage_labels WHERE session_id = ?6 AND profile = ?1 AND agent = ?2
+                   AND provider = ?3 AND model = ?4 AND source = ?5 AND key_label = ?7
                    AND key_hint = ?8",
             )?
-            .query_row(rusqlite::params_from_iter(key.iter()), |r| r.get(0))?
+            .query_row(rusqlite::params_from_iter(key.iter()), |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
+                         key_label, key_hint)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(rusqlite::params_from_iter(key.iter()))?;
+                tx.last_insert_rowid()
+            }
         };
         self.labels.insert(key, id);
         Ok(id)
