@@ -62,7 +62,7 @@ fn opt_text<'r>(r: &'r rusqlite::Row, i: usize) -> rusqlite::Result<Option<&'r s
 /// only the rollup knows the usage. `None` when no event is kept at all.
 pub fn horizon(conn: &Connection) -> Result<Option<i64>, StoreError> {
     let min: Option<i64> = conn
-        .prepare_cached("SELECT MIN(ts) FROM usage_raw")?
+        .prepare_cached("SELECT MIN(ts) FROM usage_events")?
         .query_row([], |r| r.get(0))?;
     Ok(min.map(|t| t.div_euclid(BUCKET_SECS) * BUCKET_SECS))
 }
@@ -260,8 +260,11 @@ mod tests {
         assert!(seen.iter().all(|(_, n, s)| *n == 1 && s == "test"));
         // Raw events before t0 + 9h gone (as retention would leave it): the rollup
         // stands in for them, one entry per bucket.
-        conn.execute("DELETE FROM usage_raw WHERE ts < ?1", params![t0 + 9 * h])
-            .unwrap();
+        conn.execute(
+            "DELETE FROM usage_raw WHERE key IN (SELECT id FROM usage_events WHERE ts < ?1)",
+            params![t0 + 9 * h],
+        )
+        .unwrap();
         let mut seen = Vec::new();
         fold(&conn, a, t0, end, |r| {
             seen.push((r.ts, r.source.to_string()))

@@ -33,7 +33,12 @@ pub struct Pruned {
 /// keep their totals.
 pub fn prune(conn: &mut Connection, before: i64) -> Result<Pruned, StoreError> {
     let tx = conn.transaction()?;
-    let events = tx.execute("DELETE FROM usage_raw WHERE ts < ?1", params![before])? as u64;
+    // An event's time is its label's first time and the seconds after it.
+    let events = tx.execute(
+        "DELETE FROM usage_raw
+         WHERE dt < ?1 - (SELECT first_ts FROM usage_labels l WHERE l.id = usage_raw.label)",
+        params![before],
+    )? as u64;
     let mut labels = 0;
     if events > 0 {
         tx.execute(

@@ -184,9 +184,9 @@ pub fn track_changes(conn: &Connection, on: bool) -> Result<(), StoreError> {
     if !numbering(&tx)? {
         tx.execute_batch(
             "UPDATE usage_raw SET rev = n.rev
-               FROM (SELECT key, (SELECT COALESCE(MAX(last_rev), 0) FROM usage_change)
-                                 + ROW_NUMBER() OVER (ORDER BY ts, key) AS rev
-                     FROM usage_raw WHERE rev = 0) AS n
+               FROM (SELECT id AS key, (SELECT COALESCE(MAX(last_rev), 0) FROM usage_change)
+                                 + ROW_NUMBER() OVER (ORDER BY ts, id) AS rev
+                     FROM usage_events WHERE rev = 0) AS n
               WHERE usage_raw.key = n.key;
              -- (`WHERE true`: an upsert after a SELECT needs a WHERE to parse.)
              INSERT INTO usage_change (id, last_rev) SELECT 1, COALESCE(MAX(rev), 0) FROM usage_raw WHERE true

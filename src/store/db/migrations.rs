@@ -429,9 +429,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // `usage_names` by its id instead of repeating the text (`usage_buckets`; the view
     // `usage_rollup` shows them as before), and an event carries its change number only
     // while a push to a shared database is configured (`store::sync::track_changes`
-    // numbers the others when it is): 0 takes no bytes. The labels lose their unique
+    // numbers the others when it is): 0 takes no bytes (the index by change number goes
+    // with the old table; `track_changes` makes it again). The labels lose their unique
     // index over every name (found through the index by conversation instead, see
-    // `store::usage::rollup`): it repeated all their text.
+    // `store::usage::rollup`): it repeated all their text. An event stores its time as
+    // the seconds after its label's first time (`dt`; two bytes for a conversation's
+    // events, four for a time); the view `usage_events` adds them up.
     "CREATE TABLE usage_names (
         id      INTEGER PRIMARY KEY,
         profile TEXT NOT NULL,
@@ -470,8 +473,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
                b.cache_creation_1h_tokens, b.reasoning_output_tokens, b.lc_input_tokens,
                b.lc_output_tokens, b.lc_cache_creation_tokens, b.lc_cache_read_tokens
         FROM usage_buckets b JOIN usage_names n ON n.id = b.names;
-     UPDATE usage_raw SET rev = 0
-        WHERE rev != 0 AND NOT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'usage_raw_rev');
      CREATE TABLE usage_labels_new (
         id         INTEGER PRIMARY KEY,
         profile    TEXT NOT NULL,
@@ -488,22 +489,47 @@ pub(super) const MIGRATIONS: &[&str] = &[
         cache_read_input_tokens     INTEGER NOT NULL DEFAULT 0,
         cache_creation_1h_tokens    INTEGER NOT NULL DEFAULT 0,
         reasoning_output_tokens     INTEGER NOT NULL DEFAULT 0,
-        events        INTEGER NOT NULL DEFAULT 0
+        events        INTEGER NOT NULL DEFAULT 0,
+        first_ts      INTEGER NOT NULL DEFAULT 0
      ) STRICT;
      INSERT INTO usage_labels_new
         SELECT id, profile, agent, provider, model, source, session_id, key_label, key_hint,
                input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
-               cache_creation_1h_tokens, reasoning_output_tokens, events
+               cache_creation_1h_tokens, reasoning_output_tokens, events,
+               COALESCE((SELECT MIN(ts) FROM usage_raw r WHERE r.label = usage_labels.id), 0)
         FROM usage_labels;
+     CREATE TABLE usage_raw_new (
+        key   INTEGER PRIMARY KEY,
+        dt    INTEGER NOT NULL,
+        label INTEGER NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        cache_creation_1h_tokens    INTEGER NOT NULL,
+        reasoning_output_tokens     INTEGER NOT NULL,
+        rev   INTEGER NOT NULL DEFAULT 0
+     ) STRICT;
+     INSERT INTO usage_raw_new
+        SELECT r.key, r.ts - COALESCE(l.first_ts, 0), r.label, r.input_tokens, r.output_tokens,
+               r.cache_creation_input_tokens, r.cache_read_input_tokens, r.cache_creation_1h_tokens,
+               r.reasoning_output_tokens,
+               CASE WHEN EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'usage_raw_rev')
+                    THEN r.rev ELSE 0 END
+        FROM usage_raw r LEFT JOIN usage_labels_new l ON l.id = r.label
+        ORDER BY r.key;
      DROP VIEW usage_events;
      DROP TABLE usage_labels;
+     DROP TABLE usage_raw;
      ALTER TABLE usage_labels_new RENAME TO usage_labels;
+     ALTER TABLE usage_raw_new RENAME TO usage_raw;
      CREATE INDEX usage_labels_session ON usage_labels(session_id);
      CREATE VIEW usage_events AS
-        SELECT r.key AS id, r.ts, l.profile, NULLIF(l.agent, '') AS agent, NULLIF(l.provider, '') AS provider,
-               l.model, r.input_tokens, r.output_tokens, r.cache_creation_input_tokens,
-               r.cache_read_input_tokens, l.source, NULLIF(l.session_id, '') AS session_id,
-               r.cache_creation_1h_tokens, r.reasoning_output_tokens, r.rev,
-               NULLIF(l.key_label, '') AS key_label, NULLIF(l.key_hint, '') AS key_hint
+        SELECT r.key AS id, l.first_ts + r.dt AS ts, l.profile, NULLIF(l.agent, '') AS agent,
+               NULLIF(l.provider, '') AS provider, l.model, r.input_tokens, r.output_tokens,
+               r.cache_creation_input_tokens, r.cache_read_input_tokens, l.source,
+               NULLIF(l.session_id, '') AS session_id, r.cache_creation_1h_tokens,
+               r.reasoning_output_tokens, r.rev, NULLIF(l.key_label, '') AS key_label,
+               NULLIF(l.key_hint, '') AS key_hint
         FROM usage_raw r JOIN usage_labels l ON l.id = r.label;",
 ];

@@ -160,7 +160,7 @@ fn rollup_rows(conn: &Connection) -> Vec<(i64, String, String, [i64; 12])> {
 }
 
 fn event_revs(conn: &Connection) -> Vec<(i64, i64)> {
-    conn.prepare("SELECT key, rev FROM usage_raw ORDER BY ts")
+    conn.prepare("SELECT id, rev FROM usage_events ORDER BY ts")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
@@ -183,6 +183,15 @@ fn migration_21_names_the_rollup_by_id_and_unnumbers_events_while_nothing_pushes
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT COUNT(*) FROM usage_names"), 3);
     assert_eq!(count("SELECT COUNT(*) FROM usage_buckets"), 4);
+    // Each event's time, stored as the seconds after its label's first time.
+    let times: Vec<(i64, i64, i64)> = conn
+        .prepare("SELECT r.key, r.dt, e.ts FROM usage_raw r JOIN usage_events e ON e.id = r.key ORDER BY e.ts")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(times, vec![(11, 0, 9001), (-12, 1, 9002), (13, 2, 9003)]);
     // No push configured: the events lose their numbers, the last one given stays.
     assert_eq!(event_revs(&conn), vec![(11, 0), (-12, 0), (13, 0)]);
     assert_eq!(count("SELECT last_rev FROM usage_change"), 9);
@@ -234,7 +243,10 @@ fn migration_21_keeps_the_numbers_while_a_push_is_configured() {
     store_at_20(&path, true);
     let conn = open(&path).unwrap();
     assert_eq!(event_revs(&conn), vec![(11, 5), (-12, 6), (13, 7)]);
+    // The index goes with the old table; made again when the push starts, nothing
+    // renumbered.
     crate::store::sync::track_changes(&conn, true).unwrap();
+    assert!(crate::store::sync::numbering(&conn).unwrap());
     assert_eq!(event_revs(&conn), vec![(11, 5), (-12, 6), (13, 7)]);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -29,7 +29,8 @@ pub struct Rollup {
     deltas: HashMap<(i64, String, String), Delta>,
     /// All-time totals by (profile, agent, provider, model); unknown names are ''.
     totals: HashMap<(String, String, String, String), Delta>,
-    labels: HashMap<LabelKey, i64>,
+    /// Per label: its id and its first time (what its events' times are stored after).
+    labels: HashMap<LabelKey, (i64, i64)>,
     /// The ids of (profile, model) pairs in `usage_names` met in this transaction.
     names: HashMap<(String, String), i64>,
     /// Per label id: the sums kept on the label (a conversation's tokens).
@@ -130,8 +131,15 @@ impl Rollup {
             .add(signed, long, sign, ts);
     }
 
-    /// The id of the event's label, created when new.
-    pub(super) fn label(&mut self, tx: &Transaction, e: &UsageEvent) -> Result<i64, StoreError> {
+    /// The id of the event's label and its first time (an event stores its time as the
+    /// seconds after it: two bytes for a conversation's events instead of four); created
+    /// when new, with `ts` as its first time.
+    pub(super) fn label(
+        &mut self,
+        tx: &Transaction,
+        e: &UsageEvent,
+        ts: i64,
+    ) -> Result<(i64, i64), StoreError> {
         let key: LabelKey = [
             e.profile.clone(),
             e.agent.clone().unwrap_or_default(),
@@ -142,34 +150,39 @@ impl Rollup {
             e.key_label.clone().unwrap_or_default(),
             e.key_hint.clone().unwrap_or_default(),
         ];
-        if let Some(&id) = self.labels.get(&key) {
-            return Ok(id);
+        if let Some(&found) = self.labels.get(&key) {
+            return Ok(found);
         }
         // Found through the index by conversation (a conversation has a label per model
         // and key, names without one a label per profile, model and source): there is
         // no unique index over the names, which would repeat every name of every label.
         let found = tx
             .prepare_cached(
-                "SELECT id FROM usage_labels WHERE session_id = ?6 AND profile = ?1 AND agent = ?2
+                "SELECT id, first_ts FROM usage_labels WHERE session_id = ?6 AND profile = ?1 AND agent = ?2
                    AND provider = ?3 AND model = ?4 AND source = ?5 AND key_label = ?7
                    AND key_hint = ?8",
             )?
-            .query_row(rusqlite::params_from_iter(key.iter()), |r| r.get(0))
+            .query_row(rusqlite::params_from_iter(key.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
-        let id = match found {
-            Some(id) => id,
-            None => {
-                tx.prepare_cached(
+        let found =
+            match found {
+                Some(found) => found,
+                None => {
+                    tx.prepare_cached(
                     "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
-                         key_label, key_hint)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         key_label, key_hint, first_ts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
-                .execute(rusqlite::params_from_iter(key.iter()))?;
-                tx.last_insert_rowid()
-            }
-        };
-        self.labels.insert(key, id);
-        Ok(id)
+                .execute(rusqlite::params_from_iter(
+                    key.iter().map(|s| s as &dyn rusqlite::ToSql).chain([&ts as _]),
+                ))?;
+                    (tx.last_insert_rowid(), ts)
+                }
+            };
+        self.labels.insert(key, found);
+        Ok(found)
     }
 
     /// The id of a (profile, model) pair in `usage_names`, which the 15-minute rows name
