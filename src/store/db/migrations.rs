@@ -434,7 +434,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // index over every name (found through the index by conversation instead, see
     // `store::usage::rollup`): it repeated all their text. An event stores its time as
     // the seconds after its label's first time (`dt`; two bytes for a conversation's
-    // events, four for a time); the view `usage_events` adds them up.
+    // events, four for a time); the view `usage_events` adds them up. The sums kept per
+    // conversation name their model by its id in `usage_models`.
     "CREATE TABLE usage_names (
         id      INTEGER PRIMARY KEY,
         profile TEXT NOT NULL,
@@ -531,5 +532,29 @@ pub(super) const MIGRATIONS: &[&str] = &[
                NULLIF(l.session_id, '') AS session_id, r.cache_creation_1h_tokens,
                r.reasoning_output_tokens, r.rev, NULLIF(l.key_label, '') AS key_label,
                NULLIF(l.key_hint, '') AS key_hint
-        FROM usage_raw r JOIN usage_labels l ON l.id = r.label;",
+        FROM usage_raw r JOIN usage_labels l ON l.id = r.label;
+     CREATE TABLE usage_models (
+        id    INTEGER PRIMARY KEY,
+        model TEXT NOT NULL UNIQUE
+     ) STRICT;
+     INSERT INTO usage_models (model) SELECT DISTINCT model FROM usage_conversations ORDER BY model;
+     CREATE TABLE usage_conversations_new (
+        session_id    TEXT NOT NULL,
+        model_id      INTEGER NOT NULL,
+        input_tokens  INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        cache_creation_1h_tokens    INTEGER NOT NULL,
+        reasoning_output_tokens     INTEGER NOT NULL,
+        events        INTEGER NOT NULL,
+        PRIMARY KEY (session_id, model_id)
+     ) WITHOUT ROWID, STRICT;
+     INSERT INTO usage_conversations_new
+        SELECT c.session_id, m.id, c.input_tokens, c.output_tokens, c.cache_creation_input_tokens,
+               c.cache_read_input_tokens, c.cache_creation_1h_tokens, c.reasoning_output_tokens,
+               c.events
+        FROM usage_conversations c JOIN usage_models m ON m.model = c.model;
+     DROP TABLE usage_conversations;
+     ALTER TABLE usage_conversations_new RENAME TO usage_conversations;",
 ];

@@ -129,7 +129,9 @@ fn store_at_20(path: &std::path::Path, synced: bool) {
          INSERT INTO usage_raw VALUES (11, 9001, 1, 1, 2, 3, 4, 1, 0, 5),
                                       (-12, 9002, 1, 10, 20, 30, 40, 0, 0, 6),
                                       (13, 9003, 1, 5, 0, 0, 0, 0, 0, 7);
-         UPDATE usage_change SET last_rev = 9;",
+         UPDATE usage_change SET last_rev = 9;
+         INSERT INTO usage_conversations VALUES ('s0', 'opus', 1, 2, 3, 4, 5, 6, 7),
+                                                ('s0', 'haiku', 8, 9, 10, 11, 12, 13, 14);",
     )
     .unwrap();
     if synced {
@@ -209,6 +211,15 @@ fn migration_21_names_the_rollup_by_id_and_unnumbers_events_while_nothing_pushes
         ),
         3
     );
+    // A dropped conversation's sums, per model, read as before.
+    let kept = crate::store::conversations::tokens_by_session(&conn, &["s0".into()]).unwrap();
+    let mut kept: Vec<(String, u64, u64)> = kept["s0"]
+        .iter()
+        .map(|(m, t)| (m.clone(), t.input_tokens, t.cache_creation_1h_input_tokens))
+        .collect();
+    kept.sort();
+    assert_eq!(kept, vec![("haiku".into(), 8, 12), ("opus".into(), 1, 5)]);
+    assert_eq!(count("SELECT COUNT(*) FROM usage_models"), 2);
     // A push configured numbers them after it, in time order.
     crate::store::sync::track_changes(&conn, true).unwrap();
     assert_eq!(event_revs(&conn), vec![(11, 10), (-12, 11), (13, 12)]);
