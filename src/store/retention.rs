@@ -33,10 +33,13 @@ pub struct Pruned {
 /// keep their totals.
 pub fn prune(conn: &mut Connection, before: i64) -> Result<Pruned, StoreError> {
     let tx = conn.transaction()?;
-    // An event's time is its label's first time and the seconds after it.
+    // An event's time is its label's first time and the seconds after it: only the
+    // labels with an event before `before` (`min_ts`) can have older events (the label's
+    // time is read for theirs alone, not for every event).
     let events = tx.execute(
         "DELETE FROM usage_raw
-         WHERE dt < ?1 - (SELECT first_ts FROM usage_labels l WHERE l.id = usage_raw.label)",
+         WHERE label IN (SELECT id FROM usage_labels WHERE min_ts < ?1)
+           AND dt < ?1 - (SELECT first_ts FROM usage_labels l WHERE l.id = usage_raw.label)",
         params![before],
     )? as u64;
     let mut labels = 0;

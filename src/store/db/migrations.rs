@@ -434,7 +434,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // index over every name (found through the index by conversation instead, see
     // `store::usage::rollup`): it repeated all their text. An event stores its time as
     // the seconds after its label's first time (`dt`; two bytes for a conversation's
-    // events, four for a time); the view `usage_events` adds them up. The sums kept per
+    // events, four for a time); the view `usage_events` adds them up; each label keeps
+    // the earliest and latest time of its events (`min_ts`, `max_ts`), so what reads events
+    // of a period or the oldest one looks up the labels of those alone. The sums kept per
     // conversation name their model by its id in `usage_models`.
     "CREATE TABLE usage_names (
         id      INTEGER PRIMARY KEY,
@@ -491,14 +493,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
         cache_creation_1h_tokens    INTEGER NOT NULL DEFAULT 0,
         reasoning_output_tokens     INTEGER NOT NULL DEFAULT 0,
         events        INTEGER NOT NULL DEFAULT 0,
-        first_ts      INTEGER NOT NULL DEFAULT 0
+        first_ts      INTEGER NOT NULL DEFAULT 0,
+        min_ts        INTEGER NOT NULL DEFAULT 0,
+        max_ts        INTEGER NOT NULL DEFAULT 0
      ) STRICT;
      INSERT INTO usage_labels_new
         SELECT id, profile, agent, provider, model, source, session_id, key_label, key_hint,
                input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
-               cache_creation_1h_tokens, reasoning_output_tokens, events,
-               COALESCE((SELECT MIN(ts) FROM usage_raw r WHERE r.label = usage_labels.id), 0)
-        FROM usage_labels;
+               cache_creation_1h_tokens, reasoning_output_tokens, events, COALESCE(t.first, 0),
+               COALESCE(t.first, 0), COALESCE(t.last, 0)
+        FROM usage_labels
+        LEFT JOIN (SELECT label, MIN(ts) AS first, MAX(ts) AS last FROM usage_raw GROUP BY label) AS t
+               ON t.label = usage_labels.id;
      CREATE TABLE usage_raw_new (
         key   INTEGER PRIMARY KEY,
         dt    INTEGER NOT NULL,
@@ -531,7 +537,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
                r.cache_creation_input_tokens, r.cache_read_input_tokens, l.source,
                NULLIF(l.session_id, '') AS session_id, r.cache_creation_1h_tokens,
                r.reasoning_output_tokens, r.rev, NULLIF(l.key_label, '') AS key_label,
-               NULLIF(l.key_hint, '') AS key_hint
+               NULLIF(l.key_hint, '') AS key_hint, r.label
         FROM usage_raw r JOIN usage_labels l ON l.id = r.label;
      CREATE TABLE usage_models (
         id    INTEGER PRIMARY KEY,

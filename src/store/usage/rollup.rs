@@ -17,6 +17,8 @@ pub(super) struct Delta {
     long: [i64; 4],
     events: i64,
     last_ts: i64,
+    /// The earliest time met (for a label's bounds).
+    min_ts: Option<i64>,
 }
 
 type LabelKey = [String; 8];
@@ -64,6 +66,7 @@ impl Delta {
         }
         self.events += sign;
         self.last_ts = self.last_ts.max(ts);
+        self.min_ts = Some(self.min_ts.map_or(ts, |m| m.min(ts)));
     }
 }
 
@@ -172,8 +175,8 @@ impl Rollup {
                 None => {
                     tx.prepare_cached(
                     "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
-                         key_label, key_hint, first_ts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                         key_label, key_hint, first_ts, min_ts, max_ts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
                 )?
                 .execute(rusqlite::params_from_iter(
                     key.iter().map(|s| s as &dyn rusqlite::ToSql).chain([&ts as _]),
@@ -286,12 +289,25 @@ impl Rollup {
                  cache_read_input_tokens = MIN(cache_read_input_tokens + ?5, 9223372036854775807),
                  cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + ?6, 9223372036854775807),
                  reasoning_output_tokens = MIN(reasoning_output_tokens + ?7, 9223372036854775807),
-                 events = events + ?8
+                 events = events + ?8,
+                 min_ts = MIN(min_ts, ?9),
+                 max_ts = MAX(max_ts, ?10)
              WHERE id = ?1",
         )?;
         for (label, d) in &self.by_label {
             let [i, o, cw, cr, cw1h, r] = d.counts;
-            labels.execute(params![label, i, o, cw, cr, cw1h, r, d.events])?;
+            labels.execute(params![
+                label,
+                i,
+                o,
+                cw,
+                cr,
+                cw1h,
+                r,
+                d.events,
+                d.min_ts.unwrap_or(i64::MAX),
+                d.last_ts
+            ])?;
         }
         for ((profile, agent, provider, model), d) in self.totals {
             let [i, o, cw, cr, cw1h, _] = d.counts;
