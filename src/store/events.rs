@@ -132,7 +132,10 @@ pub fn quiet_before(
 }
 
 /// Calls `f` for the usage in `[from, to)` of the filtered profiles, in time order: the
-/// rollup's buckets before the `horizon`, then each event.
+/// rollup's buckets before the `horizon`, then each event. Events of the same second come
+/// by label, in the order labels were first stored (a billing block lists its models in
+/// the order it meets them, as ccusage does in file order); events carry no arrival
+/// number unless a push is configured.
 pub fn fold(
     conn: &Connection,
     profiles: Option<&[String]>,
@@ -174,7 +177,7 @@ pub fn fold(
                 cache_read_input_tokens, cache_creation_1h_tokens, agent, provider, source, session_id
          FROM usage_events
          WHERE ts >= ?2 AND ts < ?3 AND {IN_FILTER} AND {IN_PERIOD}
-         ORDER BY ts, id"
+         ORDER BY ts, label, id"
     ))?;
     let mut rows = stmt.query(params![profiles, from.max(horizon.min(to)), to])?;
     while let Some(r) = rows.next()? {
