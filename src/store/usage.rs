@@ -7,7 +7,9 @@
 //!
 //! An event is stored compactly (`usage_raw`): its key is a 64-bit hash of its dedupe
 //! key (the row id, so no separate index), its names (profile, agent, provider, model,
-//! source, session) one row of `usage_labels`. The view `usage_events` shows them joined.
+//! source, session) one row of `usage_labels`, its time the seconds after that label's
+//! first time (`dt`), its change number 0 unless a push is configured (see
+//! `store::sync::track_changes`). The view `usage_events` shows them joined.
 //! Events whose key is already stored keep the larger of the two token totals.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};

@@ -1,5 +1,6 @@
 //! The rollup changes a transaction of event writes accumulates, applied once at its end:
-//! per 15-minute bucket and per local day (profile × model), and all-time totals (profile ×
+//! per 15-minute bucket (`usage_buckets`, naming the pair by its id in `usage_names`) and
+//! per local day (profile × model), and all-time totals (profile ×
 //! agent × provider × model) and per label (a conversation's tokens); and the label ids
 //! and the change number given in it.
 
