@@ -26,6 +26,17 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// The process's CPU time so far (user + system, seconds) from `/proc/self/stat`, which
+/// unlike the wall time does not grow with the machine's other load; `None` elsewhere.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (in parentheses, which may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -180,6 +191,7 @@ fn main() -> anyhow::Result<()> {
         "bytes_by_table": tables.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect::<serde_json::Map<_, _>>(),
         "insert_secs": insert_secs, "events_per_sec": n as f64 / insert_secs,
         "prune_secs_total": prune_secs, "wall_secs": t0.elapsed().as_secs_f64(),
+        "cpu_secs": cpu_secs(), "load_average_at_end": std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.trim().to_string()),
     });
     println!("{out}");
     std::fs::remove_dir_all(&dir)?;

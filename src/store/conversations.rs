@@ -27,10 +27,11 @@ pub fn tokens_by_session(
                           cache_creation_1h_tokens
                    FROM usage_labels WHERE session_id IN ({marks}) AND events != 0
                    UNION ALL
-                   SELECT session_id, model, input_tokens, output_tokens,
-                          cache_creation_input_tokens, cache_read_input_tokens,
-                          cache_creation_1h_tokens
-                   FROM usage_conversations WHERE session_id IN ({marks}))
+                   SELECT c.session_id, m.model, c.input_tokens, c.output_tokens,
+                          c.cache_creation_input_tokens, c.cache_read_input_tokens,
+                          c.cache_creation_1h_tokens
+                   FROM usage_conversations c JOIN usage_models m ON m.id = c.model_id
+                   WHERE c.session_id IN ({marks}))
              GROUP BY session_id, model"
         ))?;
         let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter().chain(chunk)), |r| {

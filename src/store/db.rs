@@ -7,6 +7,7 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
+mod migration_compact;
 mod migrations;
 
 use migrations::MIGRATIONS;

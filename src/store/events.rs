@@ -33,6 +33,10 @@ fn filter(profiles: Option<&[String]>) -> Option<String> {
 
 const IN_FILTER: &str = "(?1 IS NULL OR profile IN (SELECT value FROM json_each(?1)))";
 
+/// Events of `[?2, ?3)` are under the labels with an event then: an event's time is its
+/// label's first time and the seconds after it, read for those labels' events alone.
+const IN_PERIOD: &str = "label IN (SELECT id FROM usage_labels WHERE min_ts < ?3 AND max_ts >= ?2)";
+
 fn count(r: &rusqlite::Row, i: usize) -> rusqlite::Result<u64> {
     Ok(r.get::<_, i64>(i)?.max(0) as u64)
 }
@@ -61,9 +65,32 @@ fn opt_text<'r>(r: &'r rusqlite::Row, i: usize) -> rusqlite::Result<Option<&'r s
 /// The start of the oldest 15-minute bucket whose events are all still kept: before it,
 /// only the rollup knows the usage. `None` when no event is kept at all.
 pub fn horizon(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    let min: Option<i64> = conn
-        .prepare_cached("SELECT MIN(ts) FROM usage_raw")?
+    // No event is older than its label's earliest (`min_ts`): the oldest is among the
+    // labels that start no later than an event found. The earliest label's events bound
+    // it, then those labels' events give it (an event's time, its label's first time and
+    // the seconds after it, is read for theirs alone, not for every event).
+    let oldest_of_labels_from = |first: i64| -> Result<Option<i64>, StoreError> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT MIN(l.first_ts + r.dt) FROM usage_raw r JOIN usage_labels l ON l.id = r.label
+                 WHERE r.label IN (SELECT id FROM usage_labels WHERE min_ts <= ?1)",
+            )?
+            .query_row([first], |r| r.get(0))?)
+    };
+    let earliest: Option<i64> = conn
+        .prepare_cached("SELECT MIN(min_ts) FROM usage_labels")?
         .query_row([], |r| r.get(0))?;
+    let bound = match earliest {
+        Some(first) => oldest_of_labels_from(first)?,
+        None => return Ok(None),
+    };
+    let min: Option<i64> = match bound {
+        Some(bound) => oldest_of_labels_from(bound)?,
+        // The earliest labels have no events left: every label.
+        None => conn
+            .prepare_cached("SELECT MIN(ts) FROM usage_events")?
+            .query_row([], |r| r.get(0))?,
+    };
     Ok(min.map(|t| t.div_euclid(BUCKET_SECS) * BUCKET_SECS))
 }
 
@@ -105,7 +132,10 @@ pub fn quiet_before(
 }
 
 /// Calls `f` for the usage in `[from, to)` of the filtered profiles, in time order: the
-/// rollup's buckets before the `horizon`, then each event.
+/// rollup's buckets before the `horizon`, then each event. Events of the same second come
+/// by label, in the order labels were first stored (a billing block lists its models in
+/// the order it meets them, as ccusage does in file order); events carry no arrival
+/// number unless a push is configured.
 pub fn fold(
     conn: &Connection,
     profiles: Option<&[String]>,
@@ -146,8 +176,8 @@ pub fn fold(
         "SELECT ts, profile, model, input_tokens, output_tokens, cache_creation_input_tokens,
                 cache_read_input_tokens, cache_creation_1h_tokens, agent, provider, source, session_id
          FROM usage_events
-         WHERE ts >= ?2 AND ts < ?3 AND {IN_FILTER}
-         ORDER BY ts, rev"
+         WHERE ts >= ?2 AND ts < ?3 AND {IN_FILTER} AND {IN_PERIOD}
+         ORDER BY ts, label, id"
     ))?;
     let mut rows = stmt.query(params![profiles, from.max(horizon.min(to)), to])?;
     while let Some(r) = rows.next()? {
@@ -181,7 +211,7 @@ pub fn sessions(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT profile, session_id, model, {}, {}, {}, {}, {}, COUNT(*), MIN(ts), MAX(ts)
          FROM usage_events
-         WHERE ts >= ?2 AND ts < ?3 AND session_id IS NOT NULL AND {IN_FILTER}
+         WHERE ts >= ?2 AND ts < ?3 AND session_id IS NOT NULL AND {IN_FILTER} AND {IN_PERIOD}
          GROUP BY profile, session_id, model",
         sat("input_tokens"),
         sat("output_tokens"),
@@ -225,6 +255,41 @@ mod tests {
     }
 
     #[test]
+    fn the_horizon_is_the_oldest_event_kept_whichever_label_it_has() {
+        let dir = std::env::temp_dir().join(format!("clown-horizon-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conn = crate::store::db::open(&dir.join("t.db")).unwrap();
+        let day = 86_400;
+        let t0 = 1_800_000_000 - 1_800_000_000 % day;
+        // Conversation "s" starts first and goes on for days; "t" starts a day later.
+        let mut later = event("a", t0 + day, "t1");
+        later.session_id = Some("t".into());
+        let events = [event("a", t0, "s1"), event("a", t0 + 3 * day, "s2"), later];
+        crate::store::usage::record(&mut conn, &events, &[], 0).unwrap();
+        assert_eq!(horizon(&conn).unwrap(), Some(t0));
+        // Its first event gone: the oldest kept is the other conversation's, not the
+        // first conversation's next one.
+        conn.execute(
+            "DELETE FROM usage_raw WHERE key = ?1",
+            [crate::store::usage::key_hash("s1")],
+        )
+        .unwrap();
+        assert_eq!(horizon(&conn).unwrap(), Some(t0 + day));
+        // An event older than its conversation's first (stored before it): found as
+        // the oldest, and read in its period.
+        let older = [event("a", t0 - day, "s0")];
+        crate::store::usage::record(&mut conn, &older, &[], 0).unwrap();
+        assert_eq!(horizon(&conn).unwrap(), Some(t0 - day));
+        let mut seen = Vec::new();
+        fold(&conn, None, t0 - 2 * day, t0, |r| seen.push(r.ts)).unwrap();
+        assert_eq!(seen, vec![t0 - day]);
+        conn.execute("DELETE FROM usage_raw", []).unwrap();
+        assert_eq!(horizon(&conn).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn quiet_points_and_the_rollup_before_the_horizon() {
         let dir = std::env::temp_dir().join(format!("clown-events-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -260,8 +325,11 @@ mod tests {
         assert!(seen.iter().all(|(_, n, s)| *n == 1 && s == "test"));
         // Raw events before t0 + 9h gone (as retention would leave it): the rollup
         // stands in for them, one entry per bucket.
-        conn.execute("DELETE FROM usage_raw WHERE ts < ?1", params![t0 + 9 * h])
-            .unwrap();
+        conn.execute(
+            "DELETE FROM usage_raw WHERE key IN (SELECT id FROM usage_events WHERE ts < ?1)",
+            params![t0 + 9 * h],
+        )
+        .unwrap();
         let mut seen = Vec::new();
         fold(&conn, a, t0, end, |r| {
             seen.push((r.ts, r.source.to_string()))

@@ -33,7 +33,15 @@ pub struct Pruned {
 /// keep their totals.
 pub fn prune(conn: &mut Connection, before: i64) -> Result<Pruned, StoreError> {
     let tx = conn.transaction()?;
-    let events = tx.execute("DELETE FROM usage_raw WHERE ts < ?1", params![before])? as u64;
+    // An event's time is its label's first time and the seconds after it: only the
+    // labels with an event before `before` (`min_ts`) can have older events (the label's
+    // time is read for theirs alone, not for every event).
+    let events = tx.execute(
+        "DELETE FROM usage_raw
+         WHERE label IN (SELECT id FROM usage_labels WHERE min_ts < ?1)
+           AND dt < ?1 - (SELECT first_ts FROM usage_labels l WHERE l.id = usage_raw.label)",
+        params![before],
+    )? as u64;
     let mut labels = 0;
     if events > 0 {
         tx.execute(
@@ -42,13 +50,20 @@ pub fn prune(conn: &mut Connection, before: i64) -> Result<Pruned, StoreError> {
         )?;
         let sum = |c: &str| format!("{c} = MIN({c} + excluded.{c}, 9223372036854775807)");
         let cols = super::COUNT_COLUMNS;
+        // A conversation's rows name their model by its id in `usage_models`.
+        tx.execute(
+            "INSERT INTO usage_models (model) SELECT DISTINCT model FROM usage_labels WHERE true
+             ON CONFLICT(model) DO NOTHING",
+            [],
+        )?;
         tx.execute(
             &format!(
-                "INSERT INTO usage_conversations (session_id, model, {}, events)
-                 SELECT session_id, model, {}, SUM(events) FROM usage_labels
-                 WHERE session_id != '' AND events != 0 AND id NOT IN (SELECT label FROM usage_raw)
-                 GROUP BY session_id, model
-                 ON CONFLICT(session_id, model) DO UPDATE SET {}, events = events + excluded.events",
+                "INSERT INTO usage_conversations (session_id, model_id, {}, events)
+                 SELECT l.session_id, m.id, {}, SUM(l.events)
+                 FROM usage_labels l JOIN usage_models m ON m.model = l.model
+                 WHERE l.session_id != '' AND l.events != 0 AND l.id NOT IN (SELECT label FROM usage_raw)
+                 GROUP BY l.session_id, m.id
+                 ON CONFLICT(session_id, model_id) DO UPDATE SET {}, events = events + excluded.events",
                 cols.join(", "),
                 cols.map(super::saturated_sum).join(", "),
                 cols.map(sum).join(", "),

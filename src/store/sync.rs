@@ -169,16 +169,42 @@ pub fn forget_removed(conn: &Connection, upto: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Whether the events are indexed by change number, which only a push reads: made while
-/// `[sync]` is configured, dropped while it is not (it would take a fifth of the store).
-/// Without it [`event_changes_after`] still finds every change, by reading every event.
+/// Whether events carry their change number and are indexed by it, which only a push
+/// reads: while `[sync]` is configured. While it is not, events are stored with change
+/// number 0 (no bytes in SQLite's record format; the number and its index would take
+/// about a quarter of the store) and the index is dropped; turning it on numbers those
+/// events, in time order, after every number given before, so the next push sends them.
+/// Removals (`usage_removed`) and the totals are numbered either way.
 pub fn track_changes(conn: &Connection, on: bool) -> Result<(), StoreError> {
-    conn.execute_batch(if on {
-        "CREATE INDEX IF NOT EXISTS usage_raw_rev ON usage_raw(rev)"
-    } else {
-        "DROP INDEX IF EXISTS usage_raw_rev"
-    })?;
+    if !on {
+        conn.execute_batch("DROP INDEX IF EXISTS usage_raw_rev")?;
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    if !numbering(&tx)? {
+        tx.execute_batch(
+            "UPDATE usage_raw SET rev = n.rev
+               FROM (SELECT id AS key, (SELECT COALESCE(MAX(last_rev), 0) FROM usage_change)
+                                 + ROW_NUMBER() OVER (ORDER BY ts, id) AS rev
+                     FROM usage_events WHERE rev = 0) AS n
+              WHERE usage_raw.key = n.key;
+             -- (`WHERE true`: an upsert after a SELECT needs a WHERE to parse.)
+             INSERT INTO usage_change (id, last_rev) SELECT 1, COALESCE(MAX(rev), 0) FROM usage_raw WHERE true
+              ON CONFLICT(id) DO UPDATE SET last_rev = MAX(last_rev, excluded.last_rev);
+             CREATE INDEX usage_raw_rev ON usage_raw(rev);",
+        )?;
+    }
+    tx.commit()?;
     Ok(())
+}
+
+/// Whether events are numbered as they are stored (see [`track_changes`]).
+pub fn numbering(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = 'usage_raw_rev')",
+        )?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Up to `limit` events changed after `rev`, in change order (read inside
@@ -261,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn every_change_is_found_with_or_without_the_index() {
+    fn events_are_numbered_only_while_a_push_is_configured() {
         let dir = std::env::temp_dir().join(format!("clown-sync-numbers-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -277,29 +303,46 @@ mod tests {
             )
             .unwrap()
         };
-        // No push configured: no index, the changes are found all the same.
+        let stored_revs = |c: &Connection| -> Vec<i64> {
+            c.prepare("SELECT rev FROM usage_raw ORDER BY rev")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        // No push configured: no index, the events carry no number (0), and the
+        // numbers given still move on.
         track_changes(&conn, false).unwrap();
         assert_eq!(index(&conn), 0);
         record(&mut conn, &[event("a", 1), event("b", 2)]);
-        let (mut keys, last) = keys_after(&conn, 0);
-        keys.sort();
-        assert_eq!(keys, hashed(&["a", "b"]));
-        assert_eq!(last, 2);
+        assert_eq!(stored_revs(&conn), vec![0, 0]);
+        assert_eq!(latest(&conn).unwrap().0, 2);
+        // Configured: the unnumbered events are numbered after every number given, so
+        // a push from any cursor sends them.
         track_changes(&conn, true).unwrap();
         assert_eq!(index(&conn), 1);
+        assert_eq!(stored_revs(&conn), vec![3, 4]);
+        let (mut keys, last) = keys_after(&conn, 2);
+        keys.sort();
+        assert_eq!(keys, hashed(&["a", "b"]));
+        assert_eq!(last, 4);
+        // Configured again (a restart): nothing moves.
+        track_changes(&conn, true).unwrap();
+        assert_eq!(stored_revs(&conn), vec![3, 4]);
         // A new event and a replaced one come after the cursor; a duplicate takes no
         // number.
         record(&mut conn, &[event("c", 1), event("a", 5), event("b", 1)]);
-        let (mut keys, last) = keys_after(&conn, 2);
+        let (mut keys, last) = keys_after(&conn, 4);
         keys.sort();
         assert_eq!(keys, hashed(&["a", "c"]));
-        assert_eq!(last, 4);
+        assert_eq!(last, 6);
         // The prune empties the table: numbers still go on from the last one given.
         super::super::retention::prune(&mut conn, 1_900_000_000).unwrap();
         record(&mut conn, &[event("d", 1)]);
-        let (keys, last) = keys_after(&conn, 4);
+        let (keys, last) = keys_after(&conn, 6);
         assert_eq!(keys, hashed(&["d"]));
-        assert_eq!(last, 5);
+        assert_eq!(last, 7);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -8,7 +8,9 @@
 //! An event is stored compactly (`usage_raw`): its key is a 64-bit hash of its dedupe
 //! key, or for a proxy's events a time-ordered number (`row_key`) (the row id, so no
 //! separate index), its names (profile, agent, provider, model,
-//! source, session) one row of `usage_labels`. The view `usage_events` shows them joined.
+//! source, session) one row of `usage_labels`, its time the seconds after that label's
+//! first time (`dt`), its change number 0 unless a push is configured (see
+//! `store::sync::track_changes`). The view `usage_events` shows them joined.
 //! Events whose key is already stored keep the larger of the two token totals.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -110,7 +112,7 @@ fn names_of(e: &UsageEvent) -> Names<'_> {
 fn old_event(tx: &Transaction, key: i64) -> Result<Option<Old>, StoreError> {
     Ok(tx
         .prepare_cached(
-            "SELECT r.ts, l.profile, l.model, r.input_tokens, r.output_tokens,
+            "SELECT l.first_ts + r.dt, l.profile, l.model, r.input_tokens, r.output_tokens,
                     r.cache_creation_input_tokens, r.cache_read_input_tokens,
                     r.cache_creation_1h_tokens, r.reasoning_output_tokens, l.source, l.agent, l.provider,
                     r.label
@@ -166,19 +168,29 @@ fn replace(
     rollup: &mut Rollup,
     key: i64,
     ts: i64,
-    label: i64,
+    (label, first_ts): (i64, i64),
     counts: [i64; 6],
     old: &Old,
 ) -> Result<(), StoreError> {
     let rev = rollup.next_rev(tx)?;
+    let stored_rev = rollup.event_rev(tx, rev)?;
     tx.prepare_cached(
-        "UPDATE usage_raw SET ts = ?2, label = ?3, input_tokens = ?4, output_tokens = ?5,
+        "UPDATE usage_raw SET dt = ?2, label = ?3, input_tokens = ?4, output_tokens = ?5,
              cache_creation_input_tokens = ?6, cache_read_input_tokens = ?7,
              cache_creation_1h_tokens = ?8, reasoning_output_tokens = ?9, rev = ?10
          WHERE key = ?1",
     )?
     .execute(params![
-        key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], rev
+        key,
+        ts.wrapping_sub(first_ts),
+        label,
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
+        counts[4],
+        counts[5],
+        stored_rev
     ])?;
     rollup.take_rev(rev);
     rollup.add(old.ts, old.label, &old.names(), old.counts, -1);
@@ -213,18 +225,28 @@ pub fn put_event(
             return Ok(Stored::Duplicate);
         }
     }
-    let label = rollup.label(tx, e, counts)?;
+    let (label, first_ts) = rollup.label(tx, e, ts, counts)?;
     let rev = rollup.next_rev(tx)?;
+    let stored_rev = rollup.event_rev(tx, rev)?;
     let added = tx
         .prepare_cached(
-            "INSERT INTO usage_raw (key, ts, label, input_tokens, output_tokens,
+            "INSERT INTO usage_raw (key, dt, label, input_tokens, output_tokens,
                  cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens,
                  reasoning_output_tokens, rev)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(key) DO NOTHING",
         )?
         .execute(params![
-            key, ts, label, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], rev
+            key,
+            ts.wrapping_sub(first_ts),
+            label,
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+            counts[4],
+            counts[5],
+            stored_rev
         ])?;
     let mut outcome = if added == 1 {
         rollup.take_rev(rev);
@@ -241,7 +263,7 @@ pub fn put_event(
     } else {
         match old_event(tx, key)? {
             Some(old) if sum4(&counts) > sum4(&old.counts) => {
-                replace(tx, rollup, key, ts, label, counts, &old)?;
+                replace(tx, rollup, key, ts, (label, first_ts), counts, &old)?;
                 rollup.add(ts, label, &names_of(e), counts, 1);
                 Stored::Replaced(e.tokens.minus(&tokens_of(old.counts)))
             }

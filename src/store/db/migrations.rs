@@ -449,4 +449,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT path, size, mtime_ns, offset, profile, agent, state, inode, tail FROM import_files;
      DROP TABLE import_files;
      ALTER TABLE import_files_new RENAME TO import_files;",
+    // 23: a smaller store, again (see `super::migration_compact`).
+    super::migration_compact::COMPACT_USAGE,
 ];

@@ -1,5 +1,6 @@
 //! The rollup changes a transaction of event writes accumulates, applied once at its end:
-//! per 15-minute bucket and per local day (profile × model), and all-time totals (profile ×
+//! per 15-minute bucket (`usage_buckets`, naming the pair by its id in `usage_names`) and
+//! per local day (profile × model), and all-time totals (profile ×
 //! agent × provider × model) and per label (a conversation's tokens); and the label ids
 //! and the change number given in it.
 
@@ -17,6 +18,8 @@ pub(super) struct Delta {
     long: [i64; 4],
     events: i64,
     last_ts: i64,
+    /// The earliest time met (for a label's bounds).
+    min_ts: Option<i64>,
 }
 
 /// A hasher for the maps a commit fills per event (names and numbers it made itself, no
@@ -82,12 +85,18 @@ pub struct Rollup {
     deltas: FastMap<(i64, u32, u32), Delta>,
     /// All-time totals by (profile, agent, provider, model); unknown names are ''.
     totals: FastMap<(u32, u32, u32, u32), Delta>,
-    /// Label ids by their eight names (each length-prefixed, in one string).
-    labels: FastMap<Vec<u8>, i64>,
+    /// Per label, by its eight names (each length-prefixed, in one string): its id and
+    /// its first time (what its events' times are stored after).
+    labels: FastMap<Vec<u8>, (i64, i64)>,
     label_key: Vec<u8>,
+    /// The ids in `usage_names` of the (profile, model) pairs met, by their numbers here.
+    pairs: FastMap<(u32, u32), i64>,
     /// Per label id: the sums kept on the label (a conversation's tokens).
     by_label: FastMap<i64, Delta>,
     next_rev: Option<i64>,
+    /// Whether events carry their change number (only while a push to a shared database
+    /// is configured, see `store::sync::track_changes`), read once per transaction.
+    numbered: Option<bool>,
     /// The last change number taken in this transaction.
     taken: Option<i64>,
     /// The numbers of the proxy prefixes met (row keys of a proxy's events).
@@ -115,6 +124,16 @@ impl Delta {
         }
         self.events += sign;
         self.last_ts = self.last_ts.max(ts);
+        self.min_ts = Some(self.min_ts.map_or(ts, |m| m.min(ts)));
+    }
+
+    /// Takes off what a new label was written with (its first event's counts), leaving
+    /// its times alone.
+    fn discount(&mut self, counts: [i64; 6]) {
+        for (acc, c) in self.counts.iter_mut().zip(counts) {
+            *acc = acc.saturating_sub(c);
+        }
+        self.events -= 1;
     }
 }
 
@@ -132,6 +151,21 @@ impl Rollup {
         };
         self.next_rev = Some(next);
         Ok(next)
+    }
+
+    /// The change number to store on an event: `rev`, or 0 (no bytes in SQLite's record
+    /// format) while events are not numbered; `track_changes` numbers those when a push
+    /// is configured.
+    pub(super) fn event_rev(&mut self, tx: &Transaction, rev: i64) -> Result<i64, StoreError> {
+        let numbered = match self.numbered {
+            Some(n) => n,
+            None => {
+                let n = crate::store::sync::numbering(tx)?;
+                self.numbered = Some(n);
+                n
+            }
+        };
+        Ok(if numbered { rev } else { 0 })
     }
 
     /// Takes the change number [`Self::next_rev`] returned (it was stored).
@@ -171,15 +205,18 @@ impl Rollup {
             .add(signed, long, sign, ts);
     }
 
-    /// The id of the event's label, created when new. A new label is written with the
-    /// sums of this event already on it, and the difference is kept here (taken back if
-    /// the event is not stored after all): no second write of the row at the commit.
+    /// The id of the event's label and its first time (an event stores its time as the
+    /// seconds after it: two bytes for a conversation's events instead of four). A new
+    /// label is written with `ts` as its first time and this event's sums already on it,
+    /// and the difference is kept here (taken back if the event is not stored after
+    /// all): no second write of the row at the commit.
     pub(super) fn label(
         &mut self,
         tx: &Transaction,
         e: &UsageEvent,
+        ts: i64,
         counts: [i64; 6],
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, i64), StoreError> {
         let parts = [
             e.profile.as_str(),
             e.agent.as_deref().unwrap_or_default(),
@@ -196,42 +233,62 @@ impl Rollup {
                 .extend_from_slice(&(p.len() as u64).to_le_bytes());
             self.label_key.extend_from_slice(p.as_bytes());
         }
-        if let Some(&id) = self.labels.get(self.label_key.as_slice()) {
-            return Ok(id);
+        if let Some(&found) = self.labels.get(self.label_key.as_slice()) {
+            return Ok(found);
         }
-        // Most labels an import meets are new (one per session): insert first, and look
-        // the row up only when it was there already.
-        let [i, o, cw, cr, cw1h, r] = counts;
-        let inserted = tx
+        // Found through the index by conversation (a conversation has a label per model
+        // and key, names without one a label per profile, model and source): there is
+        // no unique index over the names, which would repeat every name of every label.
+        let found = tx
             .prepare_cached(
-                "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
-                     key_label, key_hint, input_tokens, output_tokens, cache_creation_input_tokens,
-                     cache_read_input_tokens, cache_creation_1h_tokens, reasoning_output_tokens,
-                     events)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)
-                 ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![
-                parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7], i,
-                o, cw, cr, cw1h, r
-            ])?;
-        let id = if inserted == 1 {
-            let id = tx.last_insert_rowid();
-            // Written with the event counted: the event's own `add` evens this out.
-            self.by_label
-                .entry(id)
-                .or_default()
-                .add(counts.map(|c| -c), false, -1, 0);
-            id
-        } else {
-            tx.prepare_cached(
-                "SELECT id FROM usage_labels WHERE profile = ?1 AND agent = ?2 AND provider = ?3
-                   AND model = ?4 AND source = ?5 AND session_id = ?6 AND key_label = ?7
+                "SELECT id, first_ts FROM usage_labels WHERE session_id = ?6 AND profile = ?1 AND agent = ?2
+                   AND provider = ?3 AND model = ?4 AND source = ?5 AND key_label = ?7
                    AND key_hint = ?8",
             )?
-            .query_row(rusqlite::params_from_iter(parts), |r| r.get(0))?
+            .query_row(rusqlite::params_from_iter(parts), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let found = match found {
+            Some(found) => found,
+            None => {
+                let [i, o, cw, cr, cw1h, r] = counts;
+                tx.prepare_cached(
+                    "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
+                         key_label, key_hint, first_ts, min_ts, max_ts, input_tokens, output_tokens,
+                         cache_creation_input_tokens, cache_read_input_tokens,
+                         cache_creation_1h_tokens, reasoning_output_tokens, events)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1)",
+                )?
+                .execute(params![
+                    parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6],
+                    parts[7], ts, i, o, cw, cr, cw1h, r
+                ])?;
+                let id = tx.last_insert_rowid();
+                // Written with the event counted: the event's own `add` evens this out.
+                self.by_label.entry(id).or_default().discount(counts);
+                (id, ts)
+            }
         };
-        self.labels.insert(self.label_key.clone(), id);
+        self.labels.insert(self.label_key.clone(), found);
+        Ok(found)
+    }
+
+    /// The id in `usage_names` of a (profile, model) pair (by their numbers here), which
+    /// the 15-minute rows name instead of repeating the text; created when new.
+    fn pair_id(&mut self, tx: &Transaction, profile: u32, model: u32) -> Result<i64, StoreError> {
+        if let Some(&id) = self.pairs.get(&(profile, model)) {
+            return Ok(id);
+        }
+        let (p, m) = (&self.names[profile as usize], &self.names[model as usize]);
+        tx.prepare_cached(
+            "INSERT INTO usage_names (profile, model) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![p, m])?;
+        let id = tx
+            .prepare_cached("SELECT id FROM usage_names WHERE profile = ?1 AND model = ?2")?
+            .query_row(params![p, m], |r| r.get(0))?;
+        self.pairs.insert((profile, model), id);
         Ok(id)
     }
 
@@ -251,27 +308,32 @@ impl Rollup {
         const COLS: &str = "input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens,
                  cache_creation_1h_tokens, reasoning_output_tokens, lc_input_tokens, lc_output_tokens,
                  lc_cache_creation_tokens, lc_cache_read_tokens, events, last_ts";
-        let mut rollup = tx.prepare_cached(&format!(
-            "INSERT INTO usage_rollup (bucket, profile, model, {COLS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT(bucket, profile, model) DO UPDATE SET {SET}"
-        ))?;
+        let rollup_sql = format!(
+            "INSERT INTO usage_buckets (bucket, names, {COLS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT(bucket, names) DO UPDATE SET {SET}"
+        );
         // The same change per local day (`local_day` is bound to the daemon's zone).
-        let mut daily = tx.prepare_cached(&format!(
+        let daily_sql = format!(
             "INSERT INTO usage_daily (day, profile, model, {COLS})
              VALUES (local_day(?1 * 900), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT(day, profile, model) DO UPDATE SET {SET}"
-        ))?;
-        for ((bucket, profile, model), d) in std::mem::take(&mut self.deltas) {
-            let (profile, model) = (&self.names[profile as usize], &self.names[model as usize]);
+        );
+        for ((bucket, profile_n, model_n), d) in std::mem::take(&mut self.deltas) {
+            let names = self.pair_id(tx, profile_n, model_n)?;
+            let (profile, model) = (
+                &self.names[profile_n as usize],
+                &self.names[model_n as usize],
+            );
             let [i, o, cw, cr, cw1h, r] = d.counts;
             let [li, lo, lcw, lcr] = d.long;
-            for stmt in [&mut rollup, &mut daily] {
-                stmt.execute(params![
-                    bucket, profile, model, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events,
-                    d.last_ts
-                ])?;
-            }
+            tx.prepare_cached(&rollup_sql)?.execute(params![
+                bucket, names, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events, d.last_ts
+            ])?;
+            tx.prepare_cached(&daily_sql)?.execute(params![
+                bucket, profile, model, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events,
+                d.last_ts
+            ])?;
         }
         // And the all-time totals (what /metrics serves).
         let mut totals = tx.prepare_cached(
@@ -312,7 +374,9 @@ impl Rollup {
                  cache_read_input_tokens = MIN(cache_read_input_tokens + ?5, 9223372036854775807),
                  cache_creation_1h_tokens = MIN(cache_creation_1h_tokens + ?6, 9223372036854775807),
                  reasoning_output_tokens = MIN(reasoning_output_tokens + ?7, 9223372036854775807),
-                 events = events + ?8
+                 events = events + ?8,
+                 min_ts = MIN(min_ts, ?9),
+                 max_ts = MAX(max_ts, ?10)
              WHERE id = ?1",
         )?;
         for (label, d) in &self.by_label {
@@ -320,7 +384,18 @@ impl Rollup {
                 continue; // a new label whose event was stored: written right already
             }
             let [i, o, cw, cr, cw1h, r] = d.counts;
-            labels.execute(params![label, i, o, cw, cr, cw1h, r, d.events])?;
+            labels.execute(params![
+                label,
+                i,
+                o,
+                cw,
+                cr,
+                cw1h,
+                r,
+                d.events,
+                d.min_ts.unwrap_or(i64::MAX),
+                d.last_ts
+            ])?;
         }
         for ((profile, agent, provider, model), d) in std::mem::take(&mut self.totals) {
             let name = |n: u32| &self.names[n as usize];

@@ -47,7 +47,7 @@ fn sums_saturate_instead_of_failing() {
     record(&mut conn, &[event(5, "a")], &[], 0).unwrap();
     // As if a great many events had come before.
     conn.execute(
-        "UPDATE usage_rollup SET input_tokens = 9223372036854775000",
+        "UPDATE usage_buckets SET input_tokens = 9223372036854775000",
         [],
     )
     .unwrap();
@@ -148,6 +148,8 @@ fn pruning_keeps_every_total() {
 fn change_numbers_never_go_back_below_what_was_pushed_or_removed() {
     use super::super::sync;
     let (dir, mut conn) = open("revs");
+    // Numbered as while a push is configured.
+    sync::track_changes(&conn, true).unwrap();
     let mut old = event(3, "old");
     old.ts = Some(1_700_000_000);
     record(&mut conn, &[event(1, "a"), old], &[], 0).unwrap();
@@ -338,7 +340,7 @@ fn a_proxys_events_are_keyed_in_time_order_and_a_resent_batch_counts_once() {
     assert_eq!(total_input(&conn), (240, 240, 240));
     // Keys follow the time, and a later second sorts after every key of an earlier one.
     let rows: Vec<(i64, i64)> = conn
-        .prepare("SELECT key, ts FROM usage_raw ORDER BY key")
+        .prepare("SELECT id, ts FROM usage_events ORDER BY id")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
