@@ -87,10 +87,11 @@ pub(super) async fn run(
                     .is_ok()
             });
             send(&client, &endpoint, token.as_deref(), &parts).await;
-            // Under load more than a batch queues up in one window: send it all now.
-            match rx.try_recv() {
-                Ok(e) => batch = vec![e],
-                Err(_) => break,
+            // Under load a whole batch queues up during a post: send it now. Anything
+            // less waits for the next window, or every post's round trip becomes a post
+            // of its own (a hundred small commits a second for one busy connection).
+            if rx.len() < MAX_BATCH {
+                break;
             }
         }
         beat.now();
