@@ -7,16 +7,20 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde_json::json;
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
+use crate::events::Event;
 
 pub async fn handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| stream(state, socket))
+    // Subscribed before the upgrade is answered: a client that starts its work once
+    // connected (`clown agents install` printing npm's lines) misses none of its events.
+    let rx = state.events().subscribe();
+    ws.on_upgrade(move |socket| stream(state, socket, rx))
 }
 
-async fn stream(state: AppState, mut socket: WebSocket) {
-    let mut rx = state.events().subscribe();
+async fn stream(state: AppState, mut socket: WebSocket, mut rx: Receiver<Event>) {
     let mut shutdown = state.shutdown_signal();
     let hello = json!({"type": "hello", "data": {"version": env!("CARGO_PKG_VERSION")}, "ts": crate::time::now_rfc3339()});
     if socket
