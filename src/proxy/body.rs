@@ -118,6 +118,22 @@ impl TapBody {
         }
     }
 
+    /// The upstream's answer is over: what a translation still holds of its end (seen, and
+    /// the last frame to send), then the usage reported.
+    fn end(&mut self) -> Option<Frame<Bytes>> {
+        let tail = self
+            .translator
+            .take()
+            .map(|mut t| t.finish())
+            .filter(|out| !out.is_empty())
+            .map(|out| Frame::data(Bytes::from(out)));
+        if let Some(frame) = &tail {
+            self.see(frame);
+        }
+        self.finish();
+        tail
+    }
+
     /// Reports the usage seen, once.
     fn finish(&mut self) {
         self.ended = true;
@@ -268,20 +284,7 @@ impl Body for TapBody {
                     this.finish();
                     Poll::Ready(Some(Err(Box::new(e))))
                 }
-                Poll::Ready(None) => {
-                    // A translation may still hold the end of the answer.
-                    let tail = this
-                        .translator
-                        .take()
-                        .map(|mut t| t.finish())
-                        .filter(|out| !out.is_empty())
-                        .map(|out| Frame::data(Bytes::from(out)));
-                    if let Some(frame) = &tail {
-                        this.see(frame);
-                    }
-                    this.finish();
-                    Poll::Ready(tail.map(Ok))
-                }
+                Poll::Ready(None) => Poll::Ready(this.end().map(Ok)),
                 Poll::Pending => {
                     if this.sleep.as_mut().poll(cx).is_ready() {
                         tracing::warn!(
@@ -336,13 +339,7 @@ impl Drop for TapBody {
         // Everything was read (hyper stops polling a fixed-length answer once its length
         // is sent, before the end is seen): report here, without a task to drain nothing.
         if !self.ended && self.inner.as_ref().is_some_and(|i| i.is_end_stream()) {
-            if let Some(mut t) = self.translator.take() {
-                let out = t.finish();
-                if !out.is_empty() {
-                    self.see(&Frame::data(Bytes::from(out)));
-                }
-            }
-            self.finish();
+            self.end();
             return;
         }
         // The agent went away mid-answer: read the rest on the side, then report.

@@ -60,42 +60,47 @@ fn event(n: usize) -> UsageEvent {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reports_beyond_the_backlog_go_through_the_relief_reporter() {
+/// A reporter whose first post (event 0) the stand-in daemon holds; its daemon's count of
+/// the events of the other posts; the tests' deadline.
+async fn stuck() -> (Reporter, ReporterTask, Arc<AtomicUsize>, Instant) {
     let (url, counted, held) = daemon().await;
-    let (reporter, _task) = Reporter::spawn(Some(url), None);
+    let (reporter, task) = Reporter::spawn(Some(url), None);
     reporter.report(event(0));
     let until = Instant::now() + Duration::from_secs(10);
     while !held.load(Ordering::SeqCst) {
         assert!(Instant::now() < until, "the first post never came");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    (reporter, task, counted, until)
+}
+
+/// Waits until the daemon counted `n` events (by `until`), then checks it counted no more.
+async fn reaches(counted: &AtomicUsize, n: usize, until: Instant) {
+    while counted.load(Ordering::SeqCst) < n {
+        assert!(
+            Instant::now() < until,
+            "the relief reporter sent {} of {n} events",
+            counted.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(counted.load(Ordering::SeqCst), n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_beyond_the_backlog_go_through_the_relief_reporter() {
+    let (reporter, _task, counted, until) = stuck().await;
     // The first reporter is stuck on its post: its queue fills up to the backlog, and
     // what comes after goes to the relief reporter, which gets it to the daemon.
     for n in 1..=RELIEF_AT + 250 {
         reporter.report(event(n));
     }
-    while counted.load(Ordering::SeqCst) < 250 {
-        assert!(
-            Instant::now() < until,
-            "the relief reporter sent {} of 250 events",
-            counted.load(Ordering::SeqCst)
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(counted.load(Ordering::SeqCst), 250);
+    reaches(&counted, 250, until).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_waiting_on_a_reporter_that_shows_no_sign_go_through_the_relief() {
-    let (url, counted, held) = daemon().await;
-    let (reporter, _task) = Reporter::spawn(Some(url), None);
-    reporter.report(event(0));
-    let until = Instant::now() + Duration::from_secs(10);
-    while !held.load(Ordering::SeqCst) {
-        assert!(Instant::now() < until, "the first post never came");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (reporter, _task, counted, until) = stuck().await;
     // A few wait on the stuck reporter; past RELIEF_AFTER the next ones take the relief.
     for n in 1..=5 {
         reporter.report(event(n));
@@ -105,13 +110,5 @@ async fn reports_waiting_on_a_reporter_that_shows_no_sign_go_through_the_relief(
     for n in 6..=12 {
         reporter.report(event(n));
     }
-    while counted.load(Ordering::SeqCst) < 7 {
-        assert!(
-            Instant::now() < until,
-            "the relief reporter sent {}",
-            counted.load(Ordering::SeqCst)
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(counted.load(Ordering::SeqCst), 7);
+    reaches(&counted, 7, until).await;
 }
