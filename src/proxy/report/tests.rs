@@ -10,9 +10,10 @@ use hyper_util::rt::TokioIo;
 use super::*;
 use crate::tokens::Tokens;
 
-/// A daemon stand-in that never answers its first post (the first reporter then waits on
-/// it, as a reporter the CPUs leave no time to would) and counts the events of the others.
-async fn daemon() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
+/// A daemon stand-in that holds its first post (the first reporter then waits on it, as a
+/// reporter the CPUs leave no time to would) for `hold`, or for good, and counts the events
+/// of the others.
+async fn daemon(hold: Option<Duration>) -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let counted = Arc::new(AtomicUsize::new(0));
@@ -29,7 +30,11 @@ async fn daemon() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
                 async move {
                     let body = req.into_body().collect().await?.to_bytes();
                     if !h.swap(true, Ordering::SeqCst) {
-                        std::future::pending::<()>().await;
+                        match hold {
+                            Some(d) => tokio::time::sleep(d).await,
+                            None => std::future::pending::<()>().await,
+                        }
+                        return Ok(hyper::Response::new(Full::new(Bytes::from("{}"))));
                     }
                     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
                     c.fetch_add(v["events"].as_array().map_or(0, Vec::len), Ordering::SeqCst);
@@ -62,8 +67,8 @@ fn event(n: usize) -> UsageEvent {
 
 /// A reporter whose first post (event 0) the stand-in daemon holds; its daemon's count of
 /// the events of the other posts; the tests' deadline.
-async fn stuck() -> (Reporter, ReporterTask, Arc<AtomicUsize>, Instant) {
-    let (url, counted, held) = daemon().await;
+async fn stuck(hold: Option<Duration>) -> (Reporter, ReporterTask, Arc<AtomicUsize>, Instant) {
+    let (url, counted, held) = daemon(hold).await;
     let (reporter, task) = Reporter::spawn(Some(url), None);
     reporter.report(event(0));
     let until = Instant::now() + Duration::from_secs(10);
@@ -89,7 +94,7 @@ async fn reaches(counted: &AtomicUsize, n: usize, until: Instant) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_beyond_the_backlog_go_through_the_relief_reporter() {
-    let (reporter, _task, counted, until) = stuck().await;
+    let (reporter, _task, counted, until) = stuck(None).await;
     // The first reporter is stuck on its post: its queue fills up to the backlog, and
     // what comes after goes to the relief reporter, which gets it to the daemon.
     for n in 1..=RELIEF_AT + 250 {
@@ -100,7 +105,7 @@ async fn reports_beyond_the_backlog_go_through_the_relief_reporter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_waiting_on_a_reporter_that_shows_no_sign_go_through_the_relief() {
-    let (reporter, _task, counted, until) = stuck().await;
+    let (reporter, _task, counted, until) = stuck(None).await;
     // A few wait on the stuck reporter; past RELIEF_AFTER the next ones take the relief.
     for n in 1..=5 {
         reporter.report(event(n));
@@ -111,4 +116,23 @@ async fn reports_waiting_on_a_reporter_that_shows_no_sign_go_through_the_relief(
         reporter.report(event(n));
     }
     reaches(&counted, 7, until).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_ends_with_both_reporters_once_they_sent_everything() {
+    let (reporter, task, counted, until) = stuck(Some(Duration::from_secs(2))).await;
+    for n in 1..=RELIEF_AT + 10 {
+        reporter.report(event(n));
+    }
+    reaches(&counted, 10, until).await;
+    drop(reporter);
+    // The first reporter's post is answered after its hold; the relief has nothing left.
+    let started = Instant::now();
+    task.flush(Duration::from_secs(20)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(counted.load(Ordering::SeqCst), RELIEF_AT + 10);
 }

@@ -94,14 +94,13 @@ impl ReporterTask {
     /// Waits (bounded) until every queued event was sent, by both reporters. Every
     /// `Reporter` clone must have been dropped first, or this waits for the whole `limit`.
     pub async fn flush(self, limit: Duration) {
-        let relief = self
-            .relief
-            .done
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let ReporterTask { done, relief } = self;
+        let relief_done = relief.done.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The relief's sender goes with the last handle on it, this one: its thread's
+        // channel then closes, and the thread ends once it has sent what it holds.
+        drop(relief);
         let both = async {
-            for done in [self.done, relief].into_iter().flatten() {
+            for done in [done, relief_done].into_iter().flatten() {
                 let _ = done.await;
             }
         };
