@@ -98,7 +98,10 @@ fn json_rejection(r: JsonRejection) -> ApiError {
 pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!("Request body exceeds the limit of {MAX_BODY_BYTES} bytes"),
+        format!(
+            "Request body exceeds the limit of {MAX_BODY_BYTES} bytes ({} on /api/usage/record)",
+            super::usage::MAX_RECORD_BYTES
+        ),
     )
 }
 

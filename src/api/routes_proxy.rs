@@ -54,7 +54,7 @@ pub fn routes() -> Vec<Route> {
                 "GET",
                 "/api/proxy/{alias}/requests",
                 "proxy",
-                "The request inspector: the profile's last proxy requests, oldest first, each {id, at_ms, method, path, route (default or the rule's scenario), rule, sticky, key, key_hint, target, model, status, ttfb_ms, duration_ms, tokens, tokens_per_sec, attempts, error (redacted)}; kept in memory (proxy.inspector.keep per profile); each batch is also a `proxy_requests` event",
+                "The request inspector: the profile's last proxy requests, oldest first, each {id, at_ms, method, path, route (default or the rule's scenario), rule, sticky, key, key_hint, target, model, status, ttfb_ms, duration_ms, tokens, tokens_per_sec, attempts, error (redacted)}; kept in memory (proxy.inspector.keep per profile); each batch is also a `proxy_requests` event (under load a proxy sends only the last `keep` requests of a batch: the event's `skipped` counts the others, and the ids still count every request)",
                 || get(proxy::requests),
             )
         },

@@ -4,6 +4,7 @@
 //! status line's in [`super::routes_usage`], the key pools' and the request inspector's
 //! in [`super::routes_proxy`], the share links' in [`super::routes_share`].
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
 use super::{
@@ -273,7 +274,7 @@ fn core_routes() -> Vec<Route> {
                 "/api/usage/record",
                 "usage",
                 "Record usage events and sessions (used by `clown profiles run`, and by the proxy child with a usage token that records only its own profile's events)",
-                || post(usage::record),
+                || post(usage::record).layer(DefaultBodyLimit::max(usage::MAX_RECORD_BYTES)),
             )
         },
         route(

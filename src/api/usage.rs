@@ -11,6 +11,7 @@ use super::error::{ApiError, ApiResult, ok};
 use super::extract::{ApiQuery, JsonBytes, decode};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::metrics::requests::Tally;
 use crate::pty::attention::ProxyView;
 use crate::records::LimitSnapshot;
 use crate::records::ProxyRequest;
@@ -44,10 +45,17 @@ pub struct RecordRequest {
     pub inspected: Vec<crate::requests::InspectedRequest>,
     #[serde(default)]
     pub pool: Option<crate::requests::PoolState>,
+    /// Requests a proxy left out of `inspected`: older than the last `inspector.keep` of
+    /// the batch, so the profile's ring would not have kept them anyway.
+    #[serde(default)]
+    pub inspected_skipped: u64,
 }
 
-/// Events and sessions per request; about what fits the 1 MiB body limit.
-const MAX_BATCH: usize = 4_000;
+/// Events and sessions per request; about what fits [`MAX_RECORD_BYTES`].
+const MAX_BATCH: usize = 60_000;
+/// The body limit of this route: a busy proxy posts its reports twice a second, a few
+/// megabytes each (every other route takes at most `extract::MAX_BODY_BYTES`).
+pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long a batch waits for the bookkeeping lane before its request decodes it itself.
 const LANE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -57,13 +65,25 @@ pub async fn record(
     Extension(who): Extension<Caller>,
     JsonBytes(body): JsonBytes,
 ) -> ApiResult {
-    // Decoded and checked on the bookkeeping lane: a busy proxy's batches never take a
-    // CPU from the requests it serves (see `lane`).
-    let req = crate::lane::bookkeeping()
-        .run(LANE_PATIENCE, move || checked(&body, &who))
+    // Decoded and checked on the bookkeeping lane, and there too what stays in memory
+    // (the inspector's requests and their event, the requests' counts for `/metrics`): a
+    // busy proxy's batches never take a CPU from the requests it serves (see `lane`).
+    let on_lane = state.clone();
+    let (req, tally) = crate::lane::bookkeeping()
+        .run(LANE_PATIENCE, move || {
+            let mut req = checked(&body, &who)?;
+            on_lane.inspector().accept(
+                on_lane.events(),
+                std::mem::take(&mut req.inspected),
+                req.pool.take(),
+                req.inspected_skipped,
+            );
+            let tally = Tally::of(&req.requests);
+            Ok::<_, ApiError>((req, tally))
+        })
         .await
         .ok_or_else(|| ApiError::internal("the usage batch could not be read"))??;
-    save(state, req).await
+    save(state, req, tally).await
 }
 
 /// The batch decoded and every part of it checked: a proxy's token records only its own
@@ -116,20 +136,18 @@ fn checked(body: &[u8], who: &Caller) -> Result<RecordRequest, ApiError> {
     Ok(req)
 }
 
-async fn save(state: AppState, req: RecordRequest) -> ApiResult {
+/// Stores a checked batch whose inspector part is taken, then counts its requests
+/// (`tally`) for `/metrics`.
+async fn save(state: AppState, req: RecordRequest, tally: Tally) -> ApiResult {
     apply_statuses(&state, &req.statuses);
     let RecordRequest {
         events,
         sessions,
         limits,
-        requests,
-        statuses: _,
-        inspected,
-        pool,
+        ..
     } = req;
-    state.inspector().accept(state.events(), inspected, pool);
     if events.is_empty() && sessions.is_empty() && limits.is_empty() {
-        state.request_stats().record(&requests);
+        state.request_stats().add(tally);
         return Ok(ok(
             json!({"events_added": 0, "sessions_added": 0, "limits_changed": 0}),
         ));
@@ -157,7 +175,7 @@ async fn save(state: AppState, req: RecordRequest) -> ApiResult {
         })
         .await?;
     // After the events: a scrape never shows a request without its tokens.
-    state.request_stats().record(&requests);
+    state.request_stats().add(tally);
     if added_events + added_sessions > 0 {
         state.meter().usage_changed();
         state.events().publish(

@@ -480,6 +480,10 @@ async fn requests(
         if ev["type"] != "proxy_requests" || ev["data"]["profile"] != alias {
             continue;
         }
+        // Under load a batch carries only the last requests the inspector keeps.
+        if let Some(n) = ev["data"]["skipped"].as_u64().filter(|n| *n > 0 && !json) {
+            println!("… {n} more request(s) not shown");
+        }
         for r in ev["data"]["requests"].as_array().into_iter().flatten() {
             let id = r["id"].as_u64().unwrap_or(0);
             if id <= last {

@@ -64,11 +64,21 @@ impl Inspector {
 
     /// Takes a batch from a proxy: keeps the requests, the pool's state, and announces
     /// them (requests without their bodies).
-    pub fn accept(&self, bus: &EventBus, requests: Vec<InspectedRequest>, pool: Option<PoolState>) {
+    /// `skipped` requests came before these and were left out by the proxy (more than
+    /// the ring keeps in one batch): they take their numbers, so the ids still count the
+    /// requests, and the announcement says how many were not shown.
+    pub fn accept(
+        &self,
+        bus: &EventBus,
+        requests: Vec<InspectedRequest>,
+        pool: Option<PoolState>,
+        skipped: u64,
+    ) {
         let mut announce: HashMap<String, Vec<InspectedRequest>> = HashMap::new();
         let mut pool_changed = None;
         {
             let mut inner = self.lock();
+            inner.next += skipped;
             for mut r in requests {
                 inner.next += 1;
                 r.id = inner.next;
@@ -99,10 +109,12 @@ impl Inspector {
             }
         }
         for (profile, requests) in announce {
-            bus.publish(
-                "proxy_requests",
-                json!({"profile": profile, "requests": requests}),
-            );
+            let data = if skipped > 0 {
+                json!({"profile": profile, "requests": requests, "skipped": skipped})
+            } else {
+                json!({"profile": profile, "requests": requests})
+            };
+            bus.publish("proxy_requests", data);
         }
         if let Some(p) = pool_changed {
             bus.publish(
@@ -198,14 +210,29 @@ mod tests {
         let i = Inspector::default();
         let bus = EventBus::new();
         i.configure("a", 3);
-        i.accept(&bus, (0..5).map(|_| req("a", None)).collect(), None);
+        i.accept(&bus, (0..5).map(|_| req("a", None)).collect(), None, 0);
         let got = i.requests("a", 10, 0);
         assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [3, 4, 5]);
         assert_eq!(i.requests("a", 1, 0)[0].id, 5);
         assert_eq!(i.requests("a", 10, 4).len(), 1);
         i.configure("a", 0);
-        i.accept(&bus, vec![req("a", None)], None);
+        i.accept(&bus, vec![req("a", None)], None, 0);
         assert!(i.requests("a", 10, 0).is_empty());
         assert!(i.requests("b", 10, 0).is_empty());
+    }
+
+    #[test]
+    fn requests_a_proxy_left_out_take_their_numbers_and_are_announced() {
+        let i = Inspector::default();
+        let bus = EventBus::new();
+        let mut rx = bus.subscribe();
+        i.configure("a", 2);
+        i.accept(&bus, vec![req("a", None), req("a", None)], None, 7);
+        let got = i.requests("a", 10, 0);
+        assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [8, 9]);
+        let ev = rx.try_recv().expect("an announcement");
+        let json = serde_json::to_value(&ev).unwrap();
+        assert_eq!(json["data"]["skipped"], 7, "{json}");
+        assert_eq!(json["data"]["requests"].as_array().map(Vec::len), Some(2));
     }
 }

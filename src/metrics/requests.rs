@@ -37,6 +37,51 @@ impl Histogram {
         self.count += 1;
         self.sum += v;
     }
+
+    fn merge(&mut self, other: &Histogram) {
+        for (b, n) in self.buckets.iter_mut().zip(other.buckets) {
+            *b += n;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
+}
+
+/// Requests counted by profile, target and status, apart from the daemon's totals: a
+/// batch's thousand requests become a few entries, added under the lock at once.
+#[derive(Debug, Default)]
+pub struct Tally {
+    requests: BTreeMap<(String, String, u16), u64>,
+    duration: BTreeMap<(String, String), Histogram>,
+    ttfb: BTreeMap<(String, String), Histogram>,
+}
+
+impl Tally {
+    pub fn of(requests: &[ProxyRequest]) -> Self {
+        let mut counts: BTreeMap<(&str, &str, u16), u64> = BTreeMap::new();
+        let mut duration: BTreeMap<(&str, &str), Histogram> = BTreeMap::new();
+        let mut ttfb: BTreeMap<(&str, &str), Histogram> = BTreeMap::new();
+        for r in requests {
+            let pair = (r.profile.as_str(), r.target.as_str());
+            *counts.entry((pair.0, pair.1, r.status)).or_default() += 1;
+            duration
+                .entry(pair)
+                .or_default()
+                .observe(r.duration_seconds);
+            if let Some(t) = r.ttfb_seconds {
+                ttfb.entry(pair).or_default().observe(t);
+            }
+        }
+        let own = |(p, t): (&str, &str)| (p.to_string(), t.to_string());
+        Self {
+            requests: counts
+                .into_iter()
+                .map(|((p, t, s), n)| ((p.to_string(), t.to_string(), s), n))
+                .collect(),
+            duration: duration.into_iter().map(|(k, h)| (own(k), h)).collect(),
+            ttfb: ttfb.into_iter().map(|(k, h)| (own(k), h)).collect(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -54,28 +99,36 @@ struct Inner {
 pub struct RequestStats(Mutex<Inner>);
 
 impl RequestStats {
-    /// Counts `requests` (already validated) for `profile`.
+    /// Counts `requests` (already validated).
     pub fn record(&self, requests: &[ProxyRequest]) {
-        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        self.add(Tally::of(requests));
+    }
+
+    /// Adds requests already counted by [`Tally::of`] (a short lock: the counting is
+    /// done before, off the request's path).
+    pub fn add(&self, tally: Tally) {
+        if tally.requests.is_empty() {
+            return;
+        }
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = &mut *guard;
         inner.generation += 1;
-        for r in requests {
-            let mut target = r.target.as_str();
-            let key = (r.profile.clone(), target.to_string(), r.status);
-            if !inner.requests.contains_key(&key) && inner.requests.len() >= MAX_SERIES {
-                target = "other";
+        for ((profile, target, status), n) in tally.requests {
+            let mut key = (profile, target, status);
+            if inner.requests.len() >= MAX_SERIES && !inner.requests.contains_key(&key) {
+                key.1 = "other".into();
             }
-            *inner
-                .requests
-                .entry((r.profile.clone(), target.to_string(), r.status))
-                .or_default() += 1;
-            let pair = (r.profile.clone(), target.to_string());
-            inner
-                .duration
-                .entry(pair.clone())
-                .or_default()
-                .observe(r.duration_seconds);
-            if let Some(t) = r.ttfb_seconds {
-                inner.ttfb.entry(pair).or_default().observe(t);
+            *inner.requests.entry(key).or_default() += n;
+        }
+        for (map, tally) in [
+            (&mut inner.duration, tally.duration),
+            (&mut inner.ttfb, tally.ttfb),
+        ] {
+            for (mut pair, h) in tally {
+                if map.len() >= MAX_SERIES && !map.contains_key(&pair) {
+                    pair.1 = "other".into();
+                }
+                map.entry(pair).or_default().merge(&h);
             }
         }
     }

@@ -16,7 +16,9 @@
 //! rides in the same batches, for the attention states of the profile's sessions: each
 //! rate-limited or failed request, and the first success after one.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -27,20 +29,84 @@ use super::pool::Pool;
 use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
 use crate::requests::InspectedRequest;
 
-/// Events per post (the daemon takes JSON bodies up to 1 MiB).
-const MAX_BATCH: usize = 1000;
-/// How long a batch waits for more events after its first: a busy proxy then sends a
-/// few posts a second instead of one per request, and leaves the CPU to requests.
-const LINGER: Duration = Duration::from_millis(100);
-const QUEUE: usize = 100_000;
+/// Reports per post: about 5 MB of JSON (the daemon takes up to 16 MiB on this route).
+const MAX_BATCH: usize = 20_000;
+/// How long a batch waits for more reports after its first. Every post is a commit in
+/// the daemon, with the pages it touched written again to the WAL (and later by the
+/// kernel's writeback, at normal priority, beside the requests): a busy proxy sends two
+/// posts a second.
+const LINGER: Duration = Duration::from_millis(500);
+const QUEUE: usize = 200_000;
 /// Reports waiting from which on new ones go to the relief thread: the lowest-class
-/// reporter gets no CPU while every CPU is busy (about 400 ms of reports at the highest
-/// request rates).
-const RELIEF_AT: usize = 20_000;
+/// reporter gets no CPU while every CPU is busy (about three seconds of reports at the
+/// highest request rates, two reports a request).
+const RELIEF_AT: usize = 100_000;
 /// How long the first reporter may show no sign of keeping up while reports wait before
-/// new ones go to the relief thread (a post to a busy daemon takes well under this).
-const RELIEF_AFTER: Duration = Duration::from_secs(1);
+/// new ones go to the relief thread (a batch's linger and its post take well under this).
+const RELIEF_AFTER: Duration = Duration::from_secs(3);
 const RETRIES: [u64; 3] = [200, 1000, 3000];
+
+/// What the reporters read when they send a batch.
+pub(super) struct Shared {
+    /// The key pool whose state each batch carries, read when the batch is sent (not
+    /// built per request on the request's path).
+    pool: OnceLock<Arc<Pool>>,
+    /// How many requests the daemon keeps in the profile's inspector.
+    keep: AtomicUsize,
+    /// The inspector's last `keep` requests since the last batch, and how many older ones
+    /// they pushed out: the daemon's ring would keep no more of them, so under load a
+    /// batch carries a hundred entries, not one per request.
+    inspected: Mutex<Inspected>,
+}
+
+#[derive(Default)]
+pub(super) struct Inspected {
+    pub(super) requests: VecDeque<InspectedRequest>,
+    pub(super) skipped: u64,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            pool: OnceLock::new(),
+            keep: AtomicUsize::new(usize::MAX),
+            inspected: Mutex::default(),
+        }
+    }
+}
+
+impl Shared {
+    pub(super) fn pool(&self) -> Option<&Arc<Pool>> {
+        self.pool.get()
+    }
+
+    fn lock_inspected(&self) -> std::sync::MutexGuard<'_, Inspected> {
+        self.inspected.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `request`, the oldest going past `keep`. True when it is the first since the
+    /// last [`Shared::take_inspected`] (the reporter then needs a wake-up).
+    fn keep_inspected(&self, request: InspectedRequest) -> bool {
+        let keep = self.keep.load(Ordering::Relaxed);
+        let mut kept = self.lock_inspected();
+        let first = kept.requests.is_empty() && kept.skipped == 0;
+        kept.requests.push_back(request);
+        while kept.requests.len() > keep {
+            // Dropped after the lock is released: no free under it.
+            let old = kept.requests.pop_front();
+            kept.skipped += 1;
+            drop(kept);
+            drop(old);
+            kept = self.lock_inspected();
+        }
+        first
+    }
+
+    /// What was kept since the last batch (swapped out under the lock, nothing else).
+    pub(super) fn take_inspected(&self) -> Inspected {
+        std::mem::take(&mut *self.lock_inspected())
+    }
+}
 
 /// What a request hands the reporter.
 enum Report {
@@ -48,7 +114,8 @@ enum Report {
     Limits(LimitSnapshot),
     Request(ProxyRequest),
     Status(RequestStatus),
-    Inspected(Box<InspectedRequest>),
+    /// Inspector entries wait in [`Shared`]: this only wakes the reporter for them.
+    Inspected,
 }
 
 #[derive(Clone)]
@@ -60,9 +127,8 @@ pub struct Reporter {
     beat: Beat,
     /// Whether the last status reported was a success (successes after one are not sent).
     last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// The key pool whose state each batch carries, read when the batch is sent (not
-    /// built per request on the request's path).
-    pool: Arc<OnceLock<Arc<Pool>>>,
+    /// The pool and the inspector's size, read when a batch is sent.
+    shared: Arc<Shared>,
 }
 
 pub struct ReporterTask {
@@ -74,7 +140,7 @@ impl Reporter {
     /// A reporter that sends nothing (no daemon to send to, or no thread to send from).
     fn idle(
         last_ok: std::sync::Arc<std::sync::atomic::AtomicBool>,
-        pool: Arc<OnceLock<Arc<Pool>>>,
+        shared: Arc<Shared>,
     ) -> (Self, ReporterTask) {
         let relief = Arc::new(Relief::default());
         (
@@ -83,7 +149,7 @@ impl Reporter {
                 relief: relief.clone(),
                 beat: Beat::default(),
                 last_ok,
-                pool,
+                shared,
             },
             ReporterTask { done: None, relief },
         )
@@ -93,9 +159,9 @@ impl Reporter {
     /// holds up a request); without a daemon URL events are only logged.
     pub fn spawn(daemon_url: Option<String>, token: Option<String>) -> (Self, ReporterTask) {
         let last_ok = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let pool: Arc<OnceLock<Arc<Pool>>> = Arc::default();
+        let shared: Arc<Shared> = Arc::default();
         let Some(url) = daemon_url else {
-            return Self::idle(last_ok, pool);
+            return Self::idle(last_ok, shared);
         };
         let beat = Beat::default();
         let Some((tx, done)) = start(
@@ -103,19 +169,19 @@ impl Reporter {
             Class::Idle,
             url.clone(),
             token.clone(),
-            pool.clone(),
+            shared.clone(),
             beat.clone(),
         ) else {
-            return Self::idle(last_ok, pool);
+            return Self::idle(last_ok, shared);
         };
-        let relief = Arc::new(Relief::new(url, token, pool.clone()));
+        let relief = Arc::new(Relief::new(url, token, shared.clone()));
         (
             Self {
                 tx: Some(tx),
                 relief: relief.clone(),
                 beat,
                 last_ok,
-                pool,
+                shared,
             },
             ReporterTask {
                 done: Some(done),
@@ -158,20 +224,23 @@ impl Reporter {
         self.send(Report::Request(request));
     }
 
-    /// Queues a request for the inspector (dropped when the queue is full). One the daemon
-    /// would refuse (a broken or hostile upstream's counts) is left out here: it must not
-    /// cost the usage events of its batch.
+    /// Keeps a request for the inspector until the next batch (only the last `keep`; see
+    /// [`Shared`]).
     pub fn inspected(&self, request: InspectedRequest) {
-        if let Err(e) = request.validate() {
-            tracing::warn!("an inspector entry not sent: {e}");
-            return;
+        if self.tx.is_some() && self.shared.keep_inspected(request) {
+            self.send(Report::Inspected);
         }
-        self.send(Report::Inspected(Box::new(request)));
     }
 
     /// The key pool whose state goes with every batch (the last state when it changed).
     pub fn watch_pool(&self, pool: Arc<Pool>) {
-        let _ = self.pool.set(pool);
+        let _ = self.shared.pool.set(pool);
+    }
+
+    /// How many requests the daemon keeps in the profile's inspector (the plan's
+    /// `inspector.keep`): more of a batch's would only push each other out of its ring.
+    pub fn keep_inspected(&self, keep: usize) {
+        self.shared.keep.store(keep, Ordering::Relaxed);
     }
 
     /// Hands over the rate-limit headers of a response.

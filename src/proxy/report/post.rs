@@ -13,10 +13,15 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::{LINGER, MAX_BATCH, RETRIES, Report};
-use crate::proxy::pool::Pool;
+use super::{LINGER, MAX_BATCH, RETRIES, Report, Shared};
 use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
 use crate::requests::{InspectedRequest, PoolState};
+
+/// The send buffer of the connection to the daemon. A post of megabytes is copied into
+/// the kernel this much at a time: the kernel never takes a CPU from a request for the
+/// whole copy (it does not preempt a thread inside a system call), and between the
+/// pieces this thread is back in its lowest class.
+const SEND_BUFFER: usize = 64 * 1024;
 
 #[derive(Serialize)]
 struct Batch<'a> {
@@ -28,8 +33,14 @@ struct Batch<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     statuses: &'a [RequestStatus],
     inspected: &'a [InspectedRequest],
+    #[serde(skip_serializing_if = "is_zero")]
+    inspected_skipped: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pool: Option<&'a PoolState>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// When a reporter last showed it keeps up: it took what was queued, or found nothing to
@@ -58,11 +69,13 @@ pub(super) async fn run(
     mut rx: mpsc::Receiver<Report>,
     url: String,
     token: Option<String>,
-    pool: Arc<OnceLock<Arc<Pool>>>,
+    shared: Arc<Shared>,
     beat: Beat,
 ) {
+    let mut http = HttpConnector::new();
+    http.set_send_buffer_size(Some(SEND_BUFFER));
     let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+        Client::builder(TokioExecutor::new()).build(http);
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
     beat.now();
     while let Some(first) = rx.recv().await {
@@ -79,9 +92,22 @@ pub(super) async fn run(
             }
             beat.now();
             let mut parts = split(std::mem::take(&mut batch));
+            let kept = shared.take_inspected();
+            parts.inspected_skipped = kept.skipped;
+            // One the daemon would refuse (a broken or hostile upstream's counts) is left
+            // out: it must not cost the usage events of its batch.
+            parts.inspected = kept
+                .requests
+                .into_iter()
+                .filter(|r| {
+                    r.validate()
+                        .map_err(|e| tracing::warn!("an inspector entry not sent: {e}"))
+                        .is_ok()
+                })
+                .collect();
             // Read after the batch's events: every change they made is in it. One the
             // daemon would refuse is left out: it must not cost the batch's usage.
-            parts.pool = pool.get().and_then(|p| p.report()).filter(|s| {
+            parts.pool = shared.pool().and_then(|p| p.report()).filter(|s| {
                 s.validate()
                     .map_err(|e| tracing::warn!("the pool's state not sent: {e}"))
                     .is_ok()
@@ -107,6 +133,8 @@ struct Parts {
     statuses: Vec<RequestStatus>,
     /// The inspector's entries and the pool's state.
     inspected: Vec<InspectedRequest>,
+    /// Requests before the last `keep` of the batch, only counted.
+    inspected_skipped: u64,
     pool: Option<PoolState>,
 }
 
@@ -120,15 +148,14 @@ fn split(batch: Vec<Report>) -> Parts {
         limits,
         requests,
         statuses,
-        inspected,
-        pool: _,
+        ..
     } = &mut parts;
     for r in batch {
         match r {
             Report::Usage(e) => events.push(*e),
             Report::Request(q) => requests.push(q),
             Report::Status(s) => statuses.push(s),
-            Report::Inspected(i) => inspected.push(*i),
+            Report::Inspected => {}
             Report::Limits(s) => match limits.last_mut() {
                 Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
                     last.ts = last.ts.max(s.ts);
@@ -148,7 +175,8 @@ async fn send(
     parts: &Parts,
 ) {
     let mut inspected = &parts.inspected[..];
-    // The daemon takes bodies up to 1 MiB: captured bodies go in posts of their own.
+    // The daemon takes bodies up to 16 MiB, of which a full batch's events take about a
+    // third: captured bodies past 700 KiB go in posts of their own.
     let mut size = 0;
     let fits = inspected
         .iter()
@@ -177,6 +205,7 @@ async fn send(
         requests: &parts.requests,
         statuses: &parts.statuses,
         inspected,
+        inspected_skipped: parts.inspected_skipped,
         pool: parts.pool.as_ref(),
     }) {
         Ok(b) => b,

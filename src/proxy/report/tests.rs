@@ -136,3 +136,26 @@ async fn a_flush_ends_with_both_reporters_once_they_sent_everything() {
     );
     assert_eq!(counted.load(Ordering::SeqCst), RELIEF_AT + 10);
 }
+
+#[test]
+fn a_batch_carries_only_the_last_requests_the_inspector_keeps() {
+    let shared = Shared::default();
+    shared.keep.store(3, std::sync::atomic::Ordering::Relaxed);
+    let entry = |n: u64| crate::requests::InspectedRequest {
+        profile: "p".into(),
+        duration_ms: n as f64,
+        ..Default::default()
+    };
+    // Only the first entry since the last batch wakes the reporter.
+    let wakes: Vec<bool> = (0..10).map(|n| shared.keep_inspected(entry(n))).collect();
+    assert_eq!(wakes.iter().filter(|w| **w).count(), 1);
+    assert!(wakes[0]);
+    let kept = shared.take_inspected();
+    let durations: Vec<f64> = kept.requests.iter().map(|r| r.duration_ms).collect();
+    assert_eq!(durations, [7.0, 8.0, 9.0]);
+    assert_eq!(kept.skipped, 7);
+    // Taken: the next one wakes it again, and nothing is counted twice.
+    assert!(shared.keep_inspected(entry(10)));
+    let kept = shared.take_inspected();
+    assert_eq!((kept.requests.len(), kept.skipped), (1, 0));
+}

@@ -7,8 +7,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::post::{Beat, run};
-use super::{QUEUE, Report, ReporterTask};
-use crate::proxy::pool::Pool;
+use super::{QUEUE, Report, ReporterTask, Shared};
 
 /// A second reporter thread at nice 10, for the reports that come while the first
 /// (`SCHED_IDLE`, see `lane`) is behind (see `Reporter::send`): busy CPUs never starve the
@@ -16,14 +15,14 @@ use crate::proxy::pool::Pool;
 #[derive(Default)]
 pub(super) struct Relief {
     start: Option<(String, Option<String>)>,
-    pool: Arc<OnceLock<Arc<Pool>>>,
+    pool: Arc<Shared>,
     sender: OnceLock<Option<mpsc::Sender<Report>>>,
     done: std::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl Relief {
     /// A relief reporter posting to `url`, started on first need.
-    pub(super) fn new(url: String, token: Option<String>, pool: Arc<OnceLock<Arc<Pool>>>) -> Self {
+    pub(super) fn new(url: String, token: Option<String>, pool: Arc<Shared>) -> Self {
         Self {
             start: Some((url, token)),
             pool,
@@ -63,7 +62,7 @@ pub(super) fn start(
     class: Class,
     url: String,
     token: Option<String>,
-    pool: Arc<OnceLock<Arc<Pool>>>,
+    pool: Arc<Shared>,
     beat: Beat,
 ) -> Option<(mpsc::Sender<Report>, oneshot::Receiver<()>)> {
     let (tx, rx) = mpsc::channel(QUEUE);

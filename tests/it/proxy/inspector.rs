@@ -209,3 +209,67 @@ fn the_inspector_keeps_the_last_requests_redacted() {
         "a smaller keep drops the oldest at once"
     );
 }
+
+/// A proxy sends only the last `keep` requests of a batch to the inspector (a busy one
+/// would send hundreds the ring pushes out at once): the others are counted in the event's
+/// `skipped`, every request still gets its number, and the ring is the same.
+#[test]
+fn a_batch_brings_the_inspector_only_what_it_keeps() {
+    let up = Upstream::start(Script::default());
+    let (_env, d) = start("px-inspect-keep", "");
+    let settings = json!({"enabled": true, "inspector": {"keep": 2}});
+    create_profile(&d, profile("few", &up.url(), settings));
+    wait_status(&d, "few", "running");
+    let (port, token) = endpoint(&d, "few");
+    let mut events = crate::ws::connect(d.port, "/ws/events", &d.token);
+    // Back to back: well within one batch's gathering of reports.
+    for _ in 0..6 {
+        let r = post(
+            port,
+            &[("x-api-key", &token)],
+            &message("claude-sonnet-4", false),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let announced = |frames: &[String]| -> (usize, u64, usize) {
+        let mut shown = 0;
+        let mut skipped = 0;
+        let mut most = 0;
+        for f in frames {
+            let ev: Value = serde_json::from_str(f).unwrap_or_default();
+            if ev["type"] != "proxy_requests" || ev["data"]["profile"] != "few" {
+                continue;
+            }
+            let n = ev["data"]["requests"].as_array().map_or(0, Vec::len);
+            shown += n;
+            most = most.max(n);
+            skipped += ev["data"]["skipped"].as_u64().unwrap_or(0);
+        }
+        (shown, skipped, most)
+    };
+    let frames = events.read_text_frames_until("six requests announced", |f| {
+        let (shown, skipped, _) = announced(f);
+        shown as u64 + skipped >= 6
+    });
+    let (shown, skipped, most) = announced(&frames);
+    assert_eq!(shown as u64 + skipped, 6, "{frames:?}");
+    assert!(
+        most <= 2,
+        "a batch brought more than the ring keeps: {frames:?}"
+    );
+    assert!(
+        skipped > 0,
+        "six requests in one batch skip four: {frames:?}"
+    );
+    let list = d.get("/api/proxy/few/requests").expect_ok()["requests"].clone();
+    let ids: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert!(
+        ids.len() == 2 && ids[1] == ids[0] + 1 && ids[1] >= 6,
+        "every request numbered, the last two kept: {ids:?}"
+    );
+}
