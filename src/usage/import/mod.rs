@@ -27,13 +27,15 @@ use crate::store::usage::{Fast, key_hash};
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 
-/// Whole files are committed together until a transaction holds about this many events,
-/// or this many files (each also writes its mark and its sessions; tens of thousands of
-/// one-event files, Droid's sessions, made batches of a few thousand that each rewrote
-/// the same rollup rows); the writer is taken for one batch at a time, so other writes
-/// wait for one batch at most, and reads (on their own connections) not at all.
-const BATCH_EVENTS: usize = 5_000;
-const BATCH_FILES: usize = 5_000;
+/// Whole files are committed together, written as they are read, until the transaction
+/// has been open this long or holds about this many events or files (tens of thousands
+/// of one-event files, Droid's sessions, made batches of 5,000 files that each rewrote
+/// the same rollup rows and waited for the whole batch to be read): the writer is taken
+/// for one transaction at a time, so other writes wait for one at most (a quarter of a
+/// second plus its commit), and reads (on their own connections) not at all.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(250);
+const BATCH_EVENTS: usize = 50_000;
+const BATCH_FILES: usize = 50_000;
 
 /// One agent's log format.
 pub trait Format: Sync {
@@ -237,19 +239,6 @@ fn jobs(
     Ok(jobs)
 }
 
-fn commit(
-    store: &Store,
-    format: &dyn Format,
-    batch: &[ImportedFile],
-    summary: &mut Summary,
-    now: i64,
-) -> Result<(), StoreError> {
-    let (source, agent) = (format.source(), format.agent());
-    let counted = store.call_blocking(|c| imports::commit_files(c, batch, source, agent, now))?;
-    summary.count(counted);
-    Ok(())
-}
-
 /// A worker takes this many files (or about this many bytes to read) at a time and hands
 /// what it read to the writer in one message: tens of thousands of small files (Droid's
 /// sessions) made one hand-off per file cost more than reading them.
@@ -345,54 +334,51 @@ fn read_and_commit(
             });
         }
         drop(tx);
-        let (mut files_done, mut bytes_done) = (0, 0);
-        let mut batch: Vec<ImportedFile> = Vec::new();
-        let mut batch_events = 0;
         // What was read and written is freed on a thread of its own: the writer, on
         // which the import waits, only writes.
         let (drop_tx, drop_rx) = mpsc::channel::<Box<dyn Send>>();
         scope.spawn(move || drop_rx.into_iter().for_each(drop));
-        for mut reads in rx {
-            for r in &mut reads {
-                files_done += 1;
-                bytes_done += r.file.size.saturating_sub(r.offset);
-                if failure.is_some() {
-                    continue;
-                }
-                if let Some(e) = &r.error {
-                    summary
-                        .unreadable
-                        .push(format!("{}: {e}", r.path.display()));
-                }
-                summary.malformed_lines += r.malformed;
-                summary.left_to_proxy += r.left_to_proxy;
-                session_ids.extend(r.file.sessions.keys().map(|s| key_hash(s)));
-                if r.error.is_none() || r.file.consumed > r.offset {
-                    summary.files_read += 1;
-                    batch_events += r.file.events.len();
-                    batch.push(std::mem::take(&mut r.file));
-                    if batch_events >= BATCH_EVENTS || batch.len() >= BATCH_FILES {
-                        if let Err(e) = commit(store, format, &batch, summary, now) {
-                            failure = Some(e);
-                        }
-                        let _ = drop_tx.send(Box::new(std::mem::take(&mut batch)));
-                        batch_events = 0;
+        let mut taker = Taker {
+            summary: &mut *summary,
+            progress,
+            session_ids: &mut session_ids,
+            files_done: 0,
+            files_total,
+            bytes_done: 0,
+            bytes_total,
+        };
+        let (source, agent) = (format.source(), format.agent());
+        // The first chunk is waited for without holding the writer; the transaction
+        // then takes what the workers read until it is full, old or they are done.
+        while let Ok(reads) = rx.recv() {
+            let mut first = Some(reads);
+            let (started, mut files, mut events) = (std::time::Instant::now(), 0, 0);
+            let mut next = || {
+                let reads = match first.take() {
+                    Some(reads) => reads,
+                    None if files >= BATCH_FILES || events >= BATCH_EVENTS => return None,
+                    None => {
+                        let left = BATCH_TIME.checked_sub(started.elapsed())?;
+                        rx.recv_timeout(left).ok()?
                     }
-                }
-                progress(Progress {
-                    files_done,
-                    files_total,
-                    bytes_done,
-                    bytes_total,
-                });
+                };
+                let taken = taker.take(reads, &drop_tx);
+                files += taken.len();
+                events += taken.iter().map(|f| f.events.len()).sum::<usize>();
+                Some(taken)
+            };
+            if failure.is_some() {
+                while next().is_some() {}
+                continue;
             }
-            let _ = drop_tx.send(Box::new(reads));
-        }
-        if failure.is_none()
-            && !batch.is_empty()
-            && let Err(e) = commit(store, format, &batch, summary, now)
-        {
-            failure = Some(e);
+            let done = store.call_blocking(|c| imports::commit_stream(c, source, agent, now, next));
+            match done {
+                Ok((counted, groups)) => {
+                    taker.summary.count(counted);
+                    let _ = drop_tx.send(Box::new(groups));
+                }
+                Err(e) => failure = Some(e),
+            }
         }
     });
     if let Some(e) = failure {
@@ -400,6 +386,49 @@ fn read_and_commit(
     }
     summary.sessions = session_ids.len();
     Ok(())
+}
+
+/// What the writer does with each chunk the workers read: counts it in the summary,
+/// reports progress, and keeps the files that have something to commit.
+struct Taker<'a> {
+    summary: &'a mut Summary,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    session_ids: &'a mut HashSet<i64, std::hash::BuildHasherDefault<Fast>>,
+    files_done: usize,
+    files_total: usize,
+    bytes_done: u64,
+    bytes_total: u64,
+}
+
+impl Taker<'_> {
+    fn take(&mut self, mut reads: Vec<FileRead>, freed: &mpsc::Sender<Box<dyn Send>>) -> Vec<ImportedFile> {
+        let mut files = Vec::with_capacity(reads.len());
+        for r in &mut reads {
+            self.files_done += 1;
+            self.bytes_done += r.file.size.saturating_sub(r.offset);
+            if let Some(e) = &r.error {
+                self.summary
+                    .unreadable
+                    .push(format!("{}: {e}", r.path.display()));
+            }
+            self.summary.malformed_lines += r.malformed;
+            self.summary.left_to_proxy += r.left_to_proxy;
+            self.session_ids
+                .extend(r.file.sessions.keys().map(|s| key_hash(s)));
+            if r.error.is_none() || r.file.consumed > r.offset {
+                self.summary.files_read += 1;
+                files.push(std::mem::take(&mut r.file));
+            }
+            (self.progress)(Progress {
+                files_done: self.files_done,
+                files_total: self.files_total,
+                bytes_done: self.bytes_done,
+                bytes_total: self.bytes_total,
+            });
+        }
+        let _ = freed.send(Box::new(reads));
+        files
+    }
 }
 
 #[cfg(test)]
