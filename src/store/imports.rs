@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use super::usage::{Stored, put_event, with_events};
+use super::usage::{Held, Stored, put_event, put_event_held, with_events};
 use crate::records::UsageEvent;
 use crate::tokens::Tokens;
 
@@ -157,6 +157,7 @@ pub fn commit_stream(
     with_events(conn, |tx, rollup| {
         let mut counted = Counted::default();
         let mut groups = Vec::new();
+        let mut held = Held::default();
         let is_copy = |e: &UsageEvent| e.links.replay.as_ref().is_some_and(|r| r.copy);
         let mut copies = false;
         // Each session written gets the next change number (one seek for the largest).
@@ -187,7 +188,7 @@ pub fn commit_stream(
                     if is_copy(e) {
                         copies = true;
                     } else {
-                        counted.count(put_event(tx, rollup, e, now)?, e);
+                        counted.count(put_event_held(tx, rollup, &mut held, e, now)?, e);
                     }
                 }
                 for (sid, (first, last)) in &f.sessions {
@@ -213,7 +214,7 @@ pub fn commit_stream(
         if copies {
             let all = groups.iter().flatten().flat_map(|f| f.events.iter());
             for e in all.filter(|e| is_copy(e)) {
-                counted.count(put_event(tx, rollup, e, now)?, e);
+                counted.count(put_event_held(tx, rollup, &mut held, e, now)?, e);
             }
         }
         Ok((counted, groups))

@@ -226,9 +226,10 @@ impl Rollup {
     /// label is written with `ts` as its first time and this event's sums already on it,
     /// and the difference is kept here (taken back if the event is not stored after
     /// all): no second write of the row at the commit.
-    pub(super) fn label(
+    pub(super) fn label<'t>(
         &mut self,
-        tx: &Transaction,
+        tx: &'t Transaction,
+        stmts: &mut super::Held<'t>,
         e: &UsageEvent,
         ts: i64,
         counts: [i64; 6],
@@ -255,13 +256,14 @@ impl Rollup {
         // Found through the index by conversation (a conversation has a label per model
         // and key, names without one a label per profile, model and source): there is
         // no unique index over the names, which would repeat every name of every label.
-        let found = tx
-            .prepare_cached(
-                "SELECT id, first_ts FROM usage_labels WHERE session_id = ?6 AND profile = ?1 AND agent = ?2
-                   AND provider = ?3 AND model = ?4 AND source = ?5 AND key_label = ?7
-                   AND key_hint = ?8",
-            )?
-            .query_row(rusqlite::params_from_iter(parts), |r| {
+        let found = super::held(
+            &mut stmts.find_label,
+            tx,
+            "SELECT id, first_ts FROM usage_labels WHERE session_id = ?6 AND profile = ?1 AND agent = ?2
+               AND provider = ?3 AND model = ?4 AND source = ?5 AND key_label = ?7
+               AND key_hint = ?8",
+        )?
+        .query_row(rusqlite::params_from_iter(parts), |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
@@ -269,7 +271,9 @@ impl Rollup {
             Some(found) => found,
             None => {
                 let [i, o, cw, cr, cw1h, r] = counts;
-                tx.prepare_cached(
+                super::held(
+                    &mut stmts.insert_label,
+                    tx,
                     "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
                          key_label, key_hint, first_ts, min_ts, max_ts, input_tokens, output_tokens,
                          cache_creation_input_tokens, cache_read_input_tokens,
@@ -373,8 +377,21 @@ impl Rollup {
             let [i, o, cw, cr, cw1h, r] = d.counts;
             let [li, lo, lcw, lcr] = d.long;
             tx.prepare_cached(&daily_sql)?.execute(params![
-                day_names[n as usize], profile, model, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr,
-                d.events, d.last_ts
+                day_names[n as usize],
+                profile,
+                model,
+                i,
+                o,
+                cw,
+                cr,
+                cw1h,
+                r,
+                li,
+                lo,
+                lcw,
+                lcr,
+                d.events,
+                d.last_ts
             ])?;
         }
         // And the all-time totals (what /metrics serves).

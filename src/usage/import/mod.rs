@@ -201,13 +201,19 @@ fn jobs(
         None => store.call_blocking(|c| imports::marks(c, agent))?,
     };
     let mut jobs = Vec::new();
+    // A file under two sources (one directory inside another) is read once; one walk
+    // finds each file once.
+    let several = per_source.len() > 1;
     let mut seen = HashSet::new();
     for (source, found) in per_source {
         for f in found {
-            if !seen.insert(f.path.clone()) {
+            if several && !seen.insert(f.path.clone()) {
                 continue;
             }
-            let key = f.path.display().to_string();
+            let key = match f.path.to_str() {
+                Some(k) => k.to_owned(),
+                None => f.path.display().to_string(),
+            };
             let mark = marks.get(&key);
             // Another file under the same name (rotated, replaced): read from its start.
             let same = mark.filter(|m| m.inode == 0 || m.inode == f.inode);
@@ -401,7 +407,11 @@ struct Taker<'a> {
 }
 
 impl Taker<'_> {
-    fn take(&mut self, mut reads: Vec<FileRead>, freed: &mpsc::Sender<Box<dyn Send>>) -> Vec<ImportedFile> {
+    fn take(
+        &mut self,
+        mut reads: Vec<FileRead>,
+        freed: &mpsc::Sender<Box<dyn Send>>,
+    ) -> Vec<ImportedFile> {
         let mut files = Vec::with_capacity(reads.len());
         for r in &mut reads {
             self.files_done += 1;
