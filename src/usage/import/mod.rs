@@ -49,6 +49,13 @@ pub trait Format: Sync {
     }
     /// The files under `root` to consider.
     fn find(&self, root: &std::path::Path, out: &mut Vec<Found>);
+    /// For a first import (no file of the agent read before, so none can be skipped as
+    /// unchanged): the files by name only, where the format's files are small and read
+    /// whole; their readers stat them, in parallel, rather than the walk before any is
+    /// read. `false`: not supported, [`Self::find`] is used.
+    fn find_unstated(&self, _root: &std::path::Path, _out: &mut Vec<Found>) -> bool {
+        false
+    }
     /// The log file under `root` a changed path is (or is part of), if any.
     fn log_of(&self, root: &Path, changed: &Path) -> Option<PathBuf>;
     /// A log file's size, time and inode (what tells whether it changed).
@@ -162,6 +169,13 @@ fn jobs(
     summary: &mut Summary,
 ) -> Result<Vec<FileJob>, StoreError> {
     let agent = format.agent();
+    // A whole walk compares with every mark of the agent: read first, so a first import
+    // (none) can leave the files' stat to their readers.
+    let all_marks = match only {
+        Some(_) => None,
+        None => Some(store.call_blocking(|c| imports::marks(c, agent))?),
+    };
+    let first = all_marks.as_ref().is_some_and(|m| m.is_empty());
     let mut per_source = Vec::new();
     for source in sources {
         // Canonical once per source: file keys are stable however the directory was named.
@@ -180,7 +194,11 @@ fn jobs(
                     .into_iter()
                     .filter_map(|p| format.stat(&p)),
             ),
-            None => format.find(&base, &mut found),
+            None => {
+                if !(first && format.find_unstated(&base, &mut found)) {
+                    format.find(&base, &mut found);
+                }
+            }
         }
         found.sort_by(|a, b| {
             a.path
@@ -190,15 +208,15 @@ fn jobs(
         });
         per_source.push((source, found));
     }
-    let marks = match only {
-        Some(_) => {
+    let marks = match all_marks {
+        Some(marks) => marks,
+        None => {
             let keys: Vec<String> = per_source
                 .iter()
                 .flat_map(|(_, found)| found.iter().map(|f| f.path.display().to_string()))
                 .collect();
             store.call_blocking(|c| imports::marks_of(c, &keys))?
         }
-        None => store.call_blocking(|c| imports::marks(c, agent))?,
     };
     let mut jobs = Vec::new();
     // A file under two sources (one directory inside another) is read once; one walk
@@ -239,6 +257,7 @@ fn jobs(
                     .and_then(|m| m.state.clone()),
                 seen_before: mark.is_some(),
                 keep_events: !source.proxied,
+                stated: f.stated,
             });
         }
     }
@@ -279,6 +298,16 @@ fn next_chunk(queue: &Queue) -> Vec<FileJob> {
 
 /// Reads one file (on a worker thread).
 fn read_one(format: &dyn Format, mut job: FileJob, pruned_before: i64) -> FileRead {
+    if !job.stated {
+        match format.stat(&job.path) {
+            Some(f) => (job.size, job.mtime_ns, job.inode) = (f.size, f.mtime_ns, f.inode),
+            None => {
+                let mut read = FileRead::for_job(&job, format.agent());
+                read.error = Some("not found".into());
+                return read;
+            }
+        }
+    }
     let whole = format.whole(&job.path);
     if !whole && !file::still_there(&job) {
         // Rewritten under the same name: from the start, keys dedupe.
@@ -415,6 +444,10 @@ impl Taker<'_> {
         let mut files = Vec::with_capacity(reads.len());
         for r in &mut reads {
             self.files_done += 1;
+            if r.stated_late {
+                // Its size is known now: counted on both sides.
+                self.bytes_total += r.file.size;
+            }
             self.bytes_done += r.file.size.saturating_sub(r.offset);
             if let Some(e) = &r.error {
                 self.summary
