@@ -6,11 +6,12 @@
 //! position are in the same transaction.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use super::usage::{Stored, put_event, with_events};
+use super::usage::{Held, Stored, put_event, put_event_held, with_events};
 use crate::records::UsageEvent;
 use crate::tokens::Tokens;
 
@@ -29,7 +30,7 @@ pub struct FileMark {
 }
 
 /// One file's share of an import: its events, the sessions it saw, and its new mark.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ImportedFile {
     /// The file's key (its canonical path).
     pub key: String,
@@ -135,14 +136,30 @@ pub fn commit_files(
     session_prefix: &str,
     now: i64,
 ) -> Result<Counted, StoreError> {
+    let mut once = Some(files.to_vec());
+    let (counted, _) = commit_stream(conn, source, session_prefix, now, || once.take())?;
+    Ok(counted)
+}
+
+/// Commits whole files in one transaction, taking them from `next` a group at a time
+/// (as they are read) until it returns `None`: each group is written as it comes, so the
+/// writing keeps pace with the reading instead of waiting for a whole batch. Copies of
+/// replayed events are stored after every original of the transaction (a copy stored
+/// first would be counted, then taken off). Returns what was counted and the groups
+/// (to be freed wherever the caller likes).
+pub fn commit_stream(
+    conn: &mut Connection,
+    source: &str,
+    session_prefix: &str,
+    now: i64,
+    mut next: impl FnMut() -> Option<Vec<ImportedFile>>,
+) -> Result<(Counted, Vec<Vec<ImportedFile>>), StoreError> {
     with_events(conn, |tx, rollup| {
         let mut counted = Counted::default();
-        // Originals before copies: a copy stored first would be counted, then taken off.
-        let is_copy = |e: &&UsageEvent| e.links.replay.as_ref().is_some_and(|r| r.copy);
-        let all = || files.iter().flat_map(|f| f.events.iter());
-        for e in all().filter(|e| !is_copy(e)).chain(all().filter(is_copy)) {
-            counted.count(put_event(tx, rollup, e, now)?, e);
-        }
+        let mut groups = Vec::new();
+        let mut held = Held::default();
+        let is_copy = |e: &UsageEvent| e.links.replay.as_ref().is_some_and(|r| r.copy);
+        let mut copies = false;
         // Each session written gets the next change number (one seek for the largest).
         let mut rev: i64 = tx
             .prepare_cached("SELECT COALESCE(MAX(rev), 0) FROM usage_sessions")?
@@ -164,31 +181,43 @@ pub fn commit_files(
                  offset = excluded.offset, profile = excluded.profile, agent = excluded.agent,
                  state = excluded.state, inode = excluded.inode, tail = excluded.tail",
         )?;
-        for f in files {
-            for (sid, (first, last)) in &f.sessions {
-                rev += 1;
-                session.execute(params![
+        let mut session_key = String::new();
+        while let Some(files) = next() {
+            for f in &files {
+                for e in &f.events {
+                    if is_copy(e) {
+                        copies = true;
+                    } else {
+                        counted.count(put_event_held(tx, rollup, &mut held, e, now)?, e);
+                    }
+                }
+                for (sid, (first, last)) in &f.sessions {
+                    rev += 1;
+                    session_key.clear();
+                    let _ = write!(session_key, "{session_prefix}:{}:{sid}", f.profile);
+                    session.execute(params![f.profile, first, last, source, session_key, rev])?;
+                }
+                mark.execute(params![
+                    f.key,
+                    i64::try_from(f.size).unwrap_or(i64::MAX),
+                    f.mtime_ns,
+                    i64::try_from(f.consumed).unwrap_or(i64::MAX),
                     f.profile,
-                    first,
-                    last,
-                    source,
-                    format!("{session_prefix}:{}:{sid}", f.profile),
-                    rev
+                    f.agent,
+                    f.state,
+                    f.inode as i64,
+                    f.tail
                 ])?;
             }
-            mark.execute(params![
-                f.key,
-                i64::try_from(f.size).unwrap_or(i64::MAX),
-                f.mtime_ns,
-                i64::try_from(f.consumed).unwrap_or(i64::MAX),
-                f.profile,
-                f.agent,
-                f.state,
-                f.inode as i64,
-                f.tail
-            ])?;
+            groups.push(files);
         }
-        Ok(counted)
+        if copies {
+            let all = groups.iter().flatten().flat_map(|f| f.events.iter());
+            for e in all.filter(|e| is_copy(e)) {
+                counted.count(put_event_held(tx, rollup, &mut held, e, now)?, e);
+            }
+        }
+        Ok((counted, groups))
     })
 }
 

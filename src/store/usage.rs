@@ -13,7 +13,7 @@
 //! `store::sync::track_changes`). The view `usage_events` shows them joined.
 //! Events whose key is already stored keep the larger of the two token totals.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
 pub use crate::records::{UsageEvent, UsageSession};
@@ -197,10 +197,44 @@ fn replace(
     Ok(())
 }
 
+/// The statements every stored event runs, each prepared when first needed and then
+/// held for the transaction: taking one from the statement cache per event (hashing its
+/// text, resetting it on return) cost a tenth of an import of many one-event files.
+#[derive(Default)]
+pub struct Held<'t> {
+    raw: Option<CachedStatement<'t>>,
+    pub(super) find_label: Option<CachedStatement<'t>>,
+    pub(super) insert_label: Option<CachedStatement<'t>>,
+}
+
+/// `slot`'s statement, prepared (from the connection's cache) when it is empty.
+pub(super) fn held<'s, 't>(
+    slot: &'s mut Option<CachedStatement<'t>>,
+    tx: &'t Transaction,
+    sql: &str,
+) -> Result<&'s mut CachedStatement<'t>, StoreError> {
+    let stmt = match slot.take() {
+        Some(stmt) => stmt,
+        None => tx.prepare_cached(sql)?,
+    };
+    Ok(slot.insert(stmt))
+}
+
 /// Stores one event inside `tx`, noting the rollup change in `rollup`.
 pub fn put_event(
     tx: &Transaction,
     rollup: &mut Rollup,
+    e: &UsageEvent,
+    now: i64,
+) -> Result<Stored, StoreError> {
+    put_event_held(tx, rollup, &mut Held::default(), e, now)
+}
+
+/// [`put_event`] with statements held from one event to the next.
+pub fn put_event_held<'t>(
+    tx: &'t Transaction,
+    rollup: &mut Rollup,
+    stmts: &mut Held<'t>,
     e: &UsageEvent,
     now: i64,
 ) -> Result<Stored, StoreError> {
@@ -225,29 +259,30 @@ pub fn put_event(
             return Ok(Stored::Duplicate);
         }
     }
-    let (label, first_ts) = rollup.label(tx, e, ts, counts)?;
+    let (label, first_ts) = rollup.label(tx, stmts, e, ts, counts)?;
     let rev = rollup.next_rev(tx)?;
     let stored_rev = rollup.event_rev(tx, rev)?;
-    let added = tx
-        .prepare_cached(
-            "INSERT INTO usage_raw (key, dt, label, input_tokens, output_tokens,
-                 cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens,
-                 reasoning_output_tokens, rev)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT(key) DO NOTHING",
-        )?
-        .execute(params![
-            key,
-            ts.wrapping_sub(first_ts),
-            label,
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
-            counts[4],
-            counts[5],
-            stored_rev
-        ])?;
+    let added = held(
+        &mut stmts.raw,
+        tx,
+        "INSERT INTO usage_raw (key, dt, label, input_tokens, output_tokens,
+             cache_creation_input_tokens, cache_read_input_tokens, cache_creation_1h_tokens,
+             reasoning_output_tokens, rev)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(key) DO NOTHING",
+    )?
+    .execute(params![
+        key,
+        ts.wrapping_sub(first_ts),
+        label,
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
+        counts[4],
+        counts[5],
+        stored_rev
+    ])?;
     let mut outcome = if added == 1 {
         rollup.take_rev(rev);
         rollup.add(ts, label, &names_of(e), counts, 1);

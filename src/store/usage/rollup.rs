@@ -127,6 +127,22 @@ impl Delta {
         self.min_ts = Some(self.min_ts.map_or(ts, |m| m.min(ts)));
     }
 
+    /// Adds another sum of the same row's events.
+    fn merge(&mut self, o: &Delta) {
+        for (acc, c) in self.counts.iter_mut().zip(o.counts) {
+            *acc = acc.saturating_add(c);
+        }
+        for (acc, c) in self.long.iter_mut().zip(o.long) {
+            *acc = acc.saturating_add(c);
+        }
+        self.events += o.events;
+        self.last_ts = self.last_ts.max(o.last_ts);
+        self.min_ts = match (self.min_ts, o.min_ts) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// Takes off what a new label was written with (its first event's counts), leaving
     /// its times alone.
     fn discount(&mut self, counts: [i64; 6]) {
@@ -210,9 +226,10 @@ impl Rollup {
     /// label is written with `ts` as its first time and this event's sums already on it,
     /// and the difference is kept here (taken back if the event is not stored after
     /// all): no second write of the row at the commit.
-    pub(super) fn label(
+    pub(super) fn label<'t>(
         &mut self,
-        tx: &Transaction,
+        tx: &'t Transaction,
+        stmts: &mut super::Held<'t>,
         e: &UsageEvent,
         ts: i64,
         counts: [i64; 6],
@@ -239,13 +256,14 @@ impl Rollup {
         // Found through the index by conversation (a conversation has a label per model
         // and key, names without one a label per profile, model and source): there is
         // no unique index over the names, which would repeat every name of every label.
-        let found = tx
-            .prepare_cached(
-                "SELECT id, first_ts FROM usage_labels WHERE session_id = ?6 AND profile = ?1 AND agent = ?2
-                   AND provider = ?3 AND model = ?4 AND source = ?5 AND key_label = ?7
-                   AND key_hint = ?8",
-            )?
-            .query_row(rusqlite::params_from_iter(parts), |r| {
+        let found = super::held(
+            &mut stmts.find_label,
+            tx,
+            "SELECT id, first_ts FROM usage_labels WHERE session_id = ?6 AND profile = ?1 AND agent = ?2
+               AND provider = ?3 AND model = ?4 AND source = ?5 AND key_label = ?7
+               AND key_hint = ?8",
+        )?
+        .query_row(rusqlite::params_from_iter(parts), |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
@@ -253,7 +271,9 @@ impl Rollup {
             Some(found) => found,
             None => {
                 let [i, o, cw, cr, cw1h, r] = counts;
-                tx.prepare_cached(
+                super::held(
+                    &mut stmts.insert_label,
+                    tx,
                     "INSERT INTO usage_labels (profile, agent, provider, model, source, session_id,
                          key_label, key_hint, first_ts, min_ts, max_ts, input_tokens, output_tokens,
                          cache_creation_input_tokens, cache_read_input_tokens,
@@ -313,25 +333,64 @@ impl Rollup {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT(bucket, names) DO UPDATE SET {SET}"
         );
-        // The same change per local day (`local_day` is bound to the daemon's zone).
+        // The same change per local day (`local_day` is bound to the daemon's zone),
+        // summed here first: one row per day, profile and model, not per bucket.
         let daily_sql = format!(
             "INSERT INTO usage_daily (day, profile, model, {COLS})
-             VALUES (local_day(?1 * 900), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT(day, profile, model) DO UPDATE SET {SET}"
         );
-        for ((bucket, profile_n, model_n), d) in std::mem::take(&mut self.deltas) {
+        let mut deltas: Vec<_> = std::mem::take(&mut self.deltas).into_iter().collect();
+        deltas.sort_unstable_by_key(|&(key, _)| key);
+        // Days by their number in `day_names` (the buckets come in order: each day's
+        // name is asked once per bucket, and only when the bucket changes).
+        let mut day_names: Vec<String> = Vec::new();
+        let mut days: FastMap<(u32, u32, u32), Delta> = FastMap::default();
+        let mut day_of = tx.prepare_cached("SELECT local_day(?1 * 900)")?;
+        let mut day: Option<(i64, u32)> = None;
+        for ((bucket, profile_n, model_n), d) in deltas {
             let names = self.pair_id(tx, profile_n, model_n)?;
+            let [i, o, cw, cr, cw1h, r] = d.counts;
+            let [li, lo, lcw, lcr] = d.long;
+            tx.prepare_cached(&rollup_sql)?.execute(params![
+                bucket, names, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events, d.last_ts
+            ])?;
+            let n = match day {
+                Some((b, n)) if b == bucket => n,
+                _ => {
+                    let name: String = day_of.query_row(params![bucket], |r| r.get(0))?;
+                    if day_names.last() != Some(&name) {
+                        day_names.push(name);
+                    }
+                    let n = (day_names.len() - 1) as u32;
+                    day = Some((bucket, n));
+                    n
+                }
+            };
+            days.entry((n, profile_n, model_n)).or_default().merge(&d);
+        }
+        for ((n, profile_n, model_n), d) in days {
             let (profile, model) = (
                 &self.names[profile_n as usize],
                 &self.names[model_n as usize],
             );
             let [i, o, cw, cr, cw1h, r] = d.counts;
             let [li, lo, lcw, lcr] = d.long;
-            tx.prepare_cached(&rollup_sql)?.execute(params![
-                bucket, names, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events, d.last_ts
-            ])?;
             tx.prepare_cached(&daily_sql)?.execute(params![
-                bucket, profile, model, i, o, cw, cr, cw1h, r, li, lo, lcw, lcr, d.events,
+                day_names[n as usize],
+                profile,
+                model,
+                i,
+                o,
+                cw,
+                cr,
+                cw1h,
+                r,
+                li,
+                lo,
+                lcw,
+                lcr,
+                d.events,
                 d.last_ts
             ])?;
         }

@@ -403,3 +403,54 @@ fn a_new_label_holds_only_what_was_stored_under_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_import_fed_in_groups_stores_every_copy_after_every_original() {
+    use crate::store::imports::{ImportedFile, commit_stream};
+    let (dir, mut conn) = open("stream");
+    let with = |key: &str, copy: bool, ts: i64| UsageEvent {
+        links: Links {
+            supersedes: None,
+            replay: Some(Replay {
+                group: "g".into(),
+                copy,
+            }),
+        },
+        ts: Some(ts),
+        ..event(100, key)
+    };
+    let file = |name: &str, events: Vec<UsageEvent>| ImportedFile {
+        key: format!("/f/{name}"),
+        agent: "claude".into(),
+        profile: "p".into(),
+        events,
+        ..Default::default()
+    };
+    // The copy's file comes in the first group, its original's in the second; a third
+    // file two days later (another bucket and day).
+    let day = 86_400;
+    let mut groups = vec![
+        vec![file("a", vec![with("k-copy", true, 1_800_000_000)])],
+        vec![file("b", vec![with("k-orig", false, 1_800_000_000)])],
+    ];
+    groups.push(vec![file("c", vec![event(7, "later")])]);
+    groups[2][0].events[0].ts = Some(1_800_000_000 + 2 * day);
+    groups.reverse(); // taken from the end
+    let (counted, back) =
+        commit_stream(&mut conn, "claude-log", "claude", 0, || groups.pop()).unwrap();
+    assert_eq!(
+        (counted.added, counted.replaced, counted.duplicates),
+        (2, 0, 1)
+    );
+    assert_eq!(back.len(), 3);
+    assert_eq!(total_input(&conn), (107, 107, 107));
+    let days: i64 = conn
+        .query_row("SELECT COUNT(*) FROM usage_daily", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(days, 2);
+    let marks: i64 = conn
+        .query_row("SELECT COUNT(*) FROM import_files", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(marks, 3);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::records::{Links, UsageEvent};
 use crate::tokens::Tokens;
-use crate::usage::import::walk::{ends_with, walk};
+use crate::usage::import::walk::{ends_with, walk, walk_names};
 use crate::usage::import::{FileJob, FileRead, Format, Found, read_file};
 
 pub const SOURCE: &str = "droid-log";
@@ -34,6 +34,10 @@ impl Format for Settings {
     }
     fn find(&self, root: &Path, out: &mut Vec<Found>) {
         walk(root, &|p| ends_with(p, SUFFIX), out);
+    }
+    fn find_unstated(&self, root: &Path, out: &mut Vec<Found>) -> bool {
+        walk_names(root, &|p| ends_with(p, SUFFIX), out);
+        true
     }
     fn log_of(&self, root: &Path, changed: &Path) -> Option<std::path::PathBuf> {
         (changed.starts_with(root) && ends_with(changed, SUFFIX)).then(|| changed.to_path_buf())

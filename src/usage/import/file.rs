@@ -16,6 +16,8 @@ pub struct Found {
     pub size: u64,
     pub mtime_ns: i64,
     pub inode: u64,
+    /// Whether size, time and inode are known (else the reader stats the file first).
+    pub stated: bool,
 }
 
 impl Found {
@@ -26,6 +28,18 @@ impl Found {
             size: meta.len(),
             mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
             inode: meta.ino(),
+            stated: true,
+        }
+    }
+
+    /// A file found by name only: its reader stats it.
+    pub fn unstated(path: PathBuf) -> Self {
+        Self {
+            path,
+            size: 0,
+            mtime_ns: 0,
+            inode: 0,
+            stated: false,
         }
     }
 }
@@ -47,6 +61,8 @@ pub struct FileJob {
     pub seen_before: bool,
     /// Whether its events are counted (not when its profile's proxy records them).
     pub keep_events: bool,
+    /// Whether size, time and inode are known (else the reader stats the file first).
+    pub stated: bool,
 }
 
 impl FileJob {
@@ -66,6 +82,8 @@ pub struct FileRead {
     pub error: Option<String>,
     /// Events read but left to the proxy's records.
     pub left_to_proxy: u64,
+    /// Its size was learnt by its reader (not counted in the import's bytes to read).
+    pub stated_late: bool,
     index: HashMap<String, usize>,
 }
 
@@ -88,6 +106,7 @@ impl FileRead {
             malformed: 0,
             error: None,
             left_to_proxy: 0,
+            stated_late: !job.stated,
             index: HashMap::new(),
         }
     }
@@ -264,6 +283,7 @@ pub fn test_read(profile: &str) -> FileRead {
             state: None,
             seen_before: false,
             keep_events: true,
+            stated: true,
         },
         "test",
     )

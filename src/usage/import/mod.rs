@@ -27,13 +27,15 @@ use crate::store::usage::{Fast, key_hash};
 use crate::store::{Store, StoreError};
 use crate::tokens::Tokens;
 
-/// Whole files are committed together until a transaction holds about this many events,
-/// or this many files (each also writes its mark and its sessions; tens of thousands of
-/// one-event files, Droid's sessions, made batches of a few thousand that each rewrote
-/// the same rollup rows); the writer is taken for one batch at a time, so other writes
-/// wait for one batch at most, and reads (on their own connections) not at all.
-const BATCH_EVENTS: usize = 5_000;
-const BATCH_FILES: usize = 5_000;
+/// Whole files are committed together, written as they are read, until the transaction
+/// has been open this long or holds about this many events or files (tens of thousands
+/// of one-event files, Droid's sessions, made batches of 5,000 files that each rewrote
+/// the same rollup rows and waited for the whole batch to be read): the writer is taken
+/// for one transaction at a time, so other writes wait for one at most (a quarter of a
+/// second plus its commit), and reads (on their own connections) not at all.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(250);
+const BATCH_EVENTS: usize = 50_000;
+const BATCH_FILES: usize = 50_000;
 
 /// One agent's log format.
 pub trait Format: Sync {
@@ -47,6 +49,13 @@ pub trait Format: Sync {
     }
     /// The files under `root` to consider.
     fn find(&self, root: &std::path::Path, out: &mut Vec<Found>);
+    /// For a first import (no file of the agent read before, so none can be skipped as
+    /// unchanged): the files by name only, where the format's files are small and read
+    /// whole; their readers stat them, in parallel, rather than the walk before any is
+    /// read. `false`: not supported, [`Self::find`] is used.
+    fn find_unstated(&self, _root: &std::path::Path, _out: &mut Vec<Found>) -> bool {
+        false
+    }
     /// The log file under `root` a changed path is (or is part of), if any.
     fn log_of(&self, root: &Path, changed: &Path) -> Option<PathBuf>;
     /// A log file's size, time and inode (what tells whether it changed).
@@ -160,6 +169,13 @@ fn jobs(
     summary: &mut Summary,
 ) -> Result<Vec<FileJob>, StoreError> {
     let agent = format.agent();
+    // A whole walk compares with every mark of the agent: read first, so a first import
+    // (none) can leave the files' stat to their readers.
+    let all_marks = match only {
+        Some(_) => None,
+        None => Some(store.call_blocking(|c| imports::marks(c, agent))?),
+    };
+    let first = all_marks.as_ref().is_some_and(|m| m.is_empty());
     let mut per_source = Vec::new();
     for source in sources {
         // Canonical once per source: file keys are stable however the directory was named.
@@ -178,7 +194,11 @@ fn jobs(
                     .into_iter()
                     .filter_map(|p| format.stat(&p)),
             ),
-            None => format.find(&base, &mut found),
+            None => {
+                if !(first && format.find_unstated(&base, &mut found)) {
+                    format.find(&base, &mut found);
+                }
+            }
         }
         found.sort_by(|a, b| {
             a.path
@@ -188,24 +208,30 @@ fn jobs(
         });
         per_source.push((source, found));
     }
-    let marks = match only {
-        Some(_) => {
+    let marks = match all_marks {
+        Some(marks) => marks,
+        None => {
             let keys: Vec<String> = per_source
                 .iter()
                 .flat_map(|(_, found)| found.iter().map(|f| f.path.display().to_string()))
                 .collect();
             store.call_blocking(|c| imports::marks_of(c, &keys))?
         }
-        None => store.call_blocking(|c| imports::marks(c, agent))?,
     };
     let mut jobs = Vec::new();
+    // A file under two sources (one directory inside another) is read once; one walk
+    // finds each file once.
+    let several = per_source.len() > 1;
     let mut seen = HashSet::new();
     for (source, found) in per_source {
         for f in found {
-            if !seen.insert(f.path.clone()) {
+            if several && !seen.insert(f.path.clone()) {
                 continue;
             }
-            let key = f.path.display().to_string();
+            let key = match f.path.to_str() {
+                Some(k) => k.to_owned(),
+                None => f.path.display().to_string(),
+            };
             let mark = marks.get(&key);
             // Another file under the same name (rotated, replaced): read from its start.
             let same = mark.filter(|m| m.inode == 0 || m.inode == f.inode);
@@ -231,23 +257,11 @@ fn jobs(
                     .and_then(|m| m.state.clone()),
                 seen_before: mark.is_some(),
                 keep_events: !source.proxied,
+                stated: f.stated,
             });
         }
     }
     Ok(jobs)
-}
-
-fn commit(
-    store: &Store,
-    format: &dyn Format,
-    batch: &[ImportedFile],
-    summary: &mut Summary,
-    now: i64,
-) -> Result<(), StoreError> {
-    let (source, agent) = (format.source(), format.agent());
-    let counted = store.call_blocking(|c| imports::commit_files(c, batch, source, agent, now))?;
-    summary.count(counted);
-    Ok(())
 }
 
 /// A worker takes this many files (or about this many bytes to read) at a time and hands
@@ -284,6 +298,16 @@ fn next_chunk(queue: &Queue) -> Vec<FileJob> {
 
 /// Reads one file (on a worker thread).
 fn read_one(format: &dyn Format, mut job: FileJob, pruned_before: i64) -> FileRead {
+    if !job.stated {
+        match format.stat(&job.path) {
+            Some(f) => (job.size, job.mtime_ns, job.inode) = (f.size, f.mtime_ns, f.inode),
+            None => {
+                let mut read = FileRead::for_job(&job, format.agent());
+                read.error = Some("not found".into());
+                return read;
+            }
+        }
+    }
     let whole = format.whole(&job.path);
     if !whole && !file::still_there(&job) {
         // Rewritten under the same name: from the start, keys dedupe.
@@ -345,54 +369,51 @@ fn read_and_commit(
             });
         }
         drop(tx);
-        let (mut files_done, mut bytes_done) = (0, 0);
-        let mut batch: Vec<ImportedFile> = Vec::new();
-        let mut batch_events = 0;
         // What was read and written is freed on a thread of its own: the writer, on
         // which the import waits, only writes.
         let (drop_tx, drop_rx) = mpsc::channel::<Box<dyn Send>>();
         scope.spawn(move || drop_rx.into_iter().for_each(drop));
-        for mut reads in rx {
-            for r in &mut reads {
-                files_done += 1;
-                bytes_done += r.file.size.saturating_sub(r.offset);
-                if failure.is_some() {
-                    continue;
-                }
-                if let Some(e) = &r.error {
-                    summary
-                        .unreadable
-                        .push(format!("{}: {e}", r.path.display()));
-                }
-                summary.malformed_lines += r.malformed;
-                summary.left_to_proxy += r.left_to_proxy;
-                session_ids.extend(r.file.sessions.keys().map(|s| key_hash(s)));
-                if r.error.is_none() || r.file.consumed > r.offset {
-                    summary.files_read += 1;
-                    batch_events += r.file.events.len();
-                    batch.push(std::mem::take(&mut r.file));
-                    if batch_events >= BATCH_EVENTS || batch.len() >= BATCH_FILES {
-                        if let Err(e) = commit(store, format, &batch, summary, now) {
-                            failure = Some(e);
-                        }
-                        let _ = drop_tx.send(Box::new(std::mem::take(&mut batch)));
-                        batch_events = 0;
+        let mut taker = Taker {
+            summary: &mut *summary,
+            progress,
+            session_ids: &mut session_ids,
+            files_done: 0,
+            files_total,
+            bytes_done: 0,
+            bytes_total,
+        };
+        let (source, agent) = (format.source(), format.agent());
+        // The first chunk is waited for without holding the writer; the transaction
+        // then takes what the workers read until it is full, old or they are done.
+        while let Ok(reads) = rx.recv() {
+            let mut first = Some(reads);
+            let (started, mut files, mut events) = (std::time::Instant::now(), 0, 0);
+            let mut next = || {
+                let reads = match first.take() {
+                    Some(reads) => reads,
+                    None if files >= BATCH_FILES || events >= BATCH_EVENTS => return None,
+                    None => {
+                        let left = BATCH_TIME.checked_sub(started.elapsed())?;
+                        rx.recv_timeout(left).ok()?
                     }
-                }
-                progress(Progress {
-                    files_done,
-                    files_total,
-                    bytes_done,
-                    bytes_total,
-                });
+                };
+                let taken = taker.take(reads, &drop_tx);
+                files += taken.len();
+                events += taken.iter().map(|f| f.events.len()).sum::<usize>();
+                Some(taken)
+            };
+            if failure.is_some() {
+                while next().is_some() {}
+                continue;
             }
-            let _ = drop_tx.send(Box::new(reads));
-        }
-        if failure.is_none()
-            && !batch.is_empty()
-            && let Err(e) = commit(store, format, &batch, summary, now)
-        {
-            failure = Some(e);
+            let done = store.call_blocking(|c| imports::commit_stream(c, source, agent, now, next));
+            match done {
+                Ok((counted, groups)) => {
+                    taker.summary.count(counted);
+                    let _ = drop_tx.send(Box::new(groups));
+                }
+                Err(e) => failure = Some(e),
+            }
         }
     });
     if let Some(e) = failure {
@@ -400,6 +421,57 @@ fn read_and_commit(
     }
     summary.sessions = session_ids.len();
     Ok(())
+}
+
+/// What the writer does with each chunk the workers read: counts it in the summary,
+/// reports progress, and keeps the files that have something to commit.
+struct Taker<'a> {
+    summary: &'a mut Summary,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    session_ids: &'a mut HashSet<i64, std::hash::BuildHasherDefault<Fast>>,
+    files_done: usize,
+    files_total: usize,
+    bytes_done: u64,
+    bytes_total: u64,
+}
+
+impl Taker<'_> {
+    fn take(
+        &mut self,
+        mut reads: Vec<FileRead>,
+        freed: &mpsc::Sender<Box<dyn Send>>,
+    ) -> Vec<ImportedFile> {
+        let mut files = Vec::with_capacity(reads.len());
+        for r in &mut reads {
+            self.files_done += 1;
+            if r.stated_late {
+                // Its size is known now: counted on both sides.
+                self.bytes_total += r.file.size;
+            }
+            self.bytes_done += r.file.size.saturating_sub(r.offset);
+            if let Some(e) = &r.error {
+                self.summary
+                    .unreadable
+                    .push(format!("{}: {e}", r.path.display()));
+            }
+            self.summary.malformed_lines += r.malformed;
+            self.summary.left_to_proxy += r.left_to_proxy;
+            self.session_ids
+                .extend(r.file.sessions.keys().map(|s| key_hash(s)));
+            if r.error.is_none() || r.file.consumed > r.offset {
+                self.summary.files_read += 1;
+                files.push(std::mem::take(&mut r.file));
+            }
+            (self.progress)(Progress {
+                files_done: self.files_done,
+                files_total: self.files_total,
+                bytes_done: self.bytes_done,
+                bytes_total: self.bytes_total,
+            });
+        }
+        let _ = freed.send(Box::new(reads));
+        files
+    }
 }
 
 #[cfg(test)]

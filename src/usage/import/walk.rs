@@ -20,6 +20,16 @@ struct Pending {
 /// Every regular file under `dir` (not following links to directories) for which
 /// `want(path)` holds, in no particular order.
 pub fn walk(dir: &Path, want: &(dyn Fn(&Path) -> bool + Sync), out: &mut Vec<Found>) {
+    walk_with(dir, want, true, out);
+}
+
+/// [`walk`] without a `stat` of each file (`Found::unstated`): for a first import, whose
+/// readers stat the files they read, in parallel, instead of the walk before any is read.
+pub fn walk_names(dir: &Path, want: &(dyn Fn(&Path) -> bool + Sync), out: &mut Vec<Found>) {
+    walk_with(dir, want, false, out);
+}
+
+fn walk_with(dir: &Path, want: &(dyn Fn(&Path) -> bool + Sync), stat: bool, out: &mut Vec<Found>) {
     let pending = Mutex::new(Pending {
         dirs: vec![(dir.to_path_buf(), 0)],
         busy: 0,
@@ -32,7 +42,7 @@ pub fn walk(dir: &Path, want: &(dyn Fn(&Path) -> bool + Sync), out: &mut Vec<Fou
     let work = || {
         let mut found = Vec::new();
         while let Some((d, depth)) = next_dir(&pending, &changed) {
-            let subdirs = read_one_dir(&d, depth, want, &mut found);
+            let subdirs = read_one_dir(&d, depth, want, stat, &mut found);
             let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
             p.dirs.extend(subdirs);
             p.busy -= 1;
@@ -73,6 +83,7 @@ fn read_one_dir(
     d: &Path,
     depth: usize,
     want: &(dyn Fn(&Path) -> bool + Sync),
+    stat: bool,
     found: &mut Vec<Found>,
 ) -> Vec<(PathBuf, usize)> {
     let mut subdirs = Vec::new();
@@ -86,11 +97,12 @@ fn read_one_dir(
             if depth < MAX_DEPTH {
                 subdirs.push((p, depth + 1));
             }
-        } else if ft.is_file()
-            && want(&p)
-            && let Ok(meta) = e.metadata()
-        {
-            found.push(Found::of(p, &meta));
+        } else if ft.is_file() && want(&p) {
+            if !stat {
+                found.push(Found::unstated(p));
+            } else if let Ok(meta) = e.metadata() {
+                found.push(Found::of(p, &meta));
+            }
         }
     }
     subdirs
@@ -134,6 +146,13 @@ mod tests {
         got.sort();
         want.sort();
         assert_eq!(got, want);
+        // By name only: the same files, none stated.
+        let mut names = Vec::new();
+        walk_names(&root, &|p| ends_with(p, ".settings.json"), &mut names);
+        assert!(names.iter().all(|f| !f.stated && f.size == 0));
+        let mut names: Vec<_> = names.into_iter().map(|f| f.path).collect();
+        names.sort();
+        assert_eq!(names, want.iter().map(|w| w.0.clone()).collect::<Vec<_>>());
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

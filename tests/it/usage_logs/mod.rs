@@ -391,3 +391,58 @@ fn droid_sessions_are_never_long_context() {
         Totals { cost: 0.0, ..cc },
     );
 }
+
+#[test]
+fn a_first_droid_import_marks_each_file_as_read() {
+    // A first import leaves each file's stat to its reader: the marks it commits must
+    // still hold the files' sizes and times, so the next import opens none of them, and
+    // only the session rewritten since is read again.
+    let env = TestEnv::new("usage-logs-droid-marks");
+    env.write_config("[usage]\nwatch = false\n");
+    let dir = logs::droid_long(&env.home);
+    let second = dir.join("-w/eeee0000-0000-4000-8000-000000000002.settings.json");
+    // Yesterday (an older event, read again, would be left to what the retention kept).
+    let iso = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 86_400)
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        .to_string();
+    let session = |input: u64| {
+        json!({"model": "claude-sonnet-4-5-20250929", "providerLock": "anthropic",
+               "providerLockTimestamp": iso,
+               "tokenUsage": {"inputTokens": input, "outputTokens": 1, "cacheCreationTokens": 0,
+                              "cacheReadTokens": 0, "thinkingTokens": 0}})
+        .to_string()
+    };
+    std::fs::write(&second, session(10)).unwrap();
+    let d = Daemon::start(&env);
+    let first = import(&d, "droid");
+    assert_eq!(
+        (
+            first["files_read"].as_u64(),
+            first["files_unchanged"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "{first}"
+    );
+    assert_eq!(clown_totals(&d, "@droid").input, 1010);
+    let again = import(&d, "droid");
+    assert_eq!(
+        (
+            again["files_read"].as_u64(),
+            again["files_unchanged"].as_u64()
+        ),
+        (Some(0), Some(2)),
+        "{again}"
+    );
+    std::fs::write(&second, session(2500)).unwrap();
+    let grown = import(&d, "droid");
+    assert_eq!(
+        (
+            grown["files_read"].as_u64(),
+            grown["files_unchanged"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{grown}"
+    );
+    assert_eq!(clown_totals(&d, "@droid").input, 3500);
+}
