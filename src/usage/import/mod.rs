@@ -353,6 +353,9 @@ fn read_and_commit(
             let tx = tx.clone();
             let queue = &queue;
             scope.spawn(move || {
+                // The writer is the import's long pole: on a CPU both want, it goes first
+                // (the readers are up to `READ_AHEAD` chunks ahead of it anyway).
+                crate::lane::lower_priority();
                 loop {
                     let chunk = next_chunk(queue);
                     if chunk.is_empty() {
@@ -372,7 +375,10 @@ fn read_and_commit(
         // What was read and written is freed on a thread of its own: the writer, on
         // which the import waits, only writes.
         let (drop_tx, drop_rx) = mpsc::channel::<Box<dyn Send>>();
-        scope.spawn(move || drop_rx.into_iter().for_each(drop));
+        scope.spawn(move || {
+            crate::lane::lower_priority();
+            drop_rx.into_iter().for_each(drop)
+        });
         let mut taker = Taker {
             summary: &mut *summary,
             progress,
