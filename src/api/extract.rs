@@ -12,6 +12,9 @@ use super::error::ApiError;
 
 /// Largest accepted JSON body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The body limit of `POST /api/usage/record`: a busy proxy posts its reports twice a
+/// second, a few megabytes each.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 
 pub struct ApiJson<T>(pub T);
 
@@ -99,8 +102,7 @@ pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!(
-            "Request body exceeds the limit of {MAX_BODY_BYTES} bytes ({} on /api/usage/record)",
-            super::usage::MAX_RECORD_BYTES
+            "Request body exceeds the limit of {MAX_BODY_BYTES} bytes ({MAX_RECORD_BYTES} on /api/usage/record)"
         ),
     )
 }

@@ -8,9 +8,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
 use super::{
-    Route, agents, assets, daemon, imports, metrics, openapi, profiles, providers, proxy, registry,
-    route, routes_proxy, routes_sessions, routes_setup, routes_share, routes_usage, sync, ui,
-    usage,
+    Route, agents, assets, daemon, extract, imports, metrics, openapi, profiles, providers, proxy,
+    registry, route, routes_proxy, routes_sessions, routes_setup, routes_share, routes_usage, sync,
+    ui, usage,
 };
 
 /// Every route the daemon serves.
@@ -274,7 +274,7 @@ fn core_routes() -> Vec<Route> {
                 "/api/usage/record",
                 "usage",
                 "Record usage events and sessions (used by `clown profiles run`, and by the proxy child with a usage token that records only its own profile's events)",
-                || post(usage::record).layer(DefaultBodyLimit::max(usage::MAX_RECORD_BYTES)),
+                || post(usage::record).layer(DefaultBodyLimit::max(extract::MAX_RECORD_BYTES)),
             )
         },
         route(

@@ -51,11 +51,8 @@ pub struct RecordRequest {
     pub inspected_skipped: u64,
 }
 
-/// Events and sessions per request; about what fits [`MAX_RECORD_BYTES`].
+/// Events and sessions per request; about what fits `extract::MAX_RECORD_BYTES`.
 const MAX_BATCH: usize = 60_000;
-/// The body limit of this route: a busy proxy posts its reports twice a second, a few
-/// megabytes each (every other route takes at most `extract::MAX_BODY_BYTES`).
-pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long a batch waits for the bookkeeping lane before its request decodes it itself.
 const LANE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);

@@ -438,11 +438,10 @@ async fn requests(
     json: bool,
 ) -> anyhow::Result<i32> {
     // Subscribed before the first read, so nothing falls between the two.
-    let mut events = if follow {
-        Some(client.websocket("/ws/events").await?)
-    } else {
-        None
-    };
+    let mut events = None;
+    if follow {
+        events = Some(client.websocket("/ws/events").await?);
+    }
     let data = client
         .get(&format!(
             "/api/proxy/{}/requests?limit={}",
@@ -480,7 +479,6 @@ async fn requests(
         if ev["type"] != "proxy_requests" || ev["data"]["profile"] != alias {
             continue;
         }
-        // Under load a batch carries only the last requests the inspector keeps.
         if let Some(n) = ev["data"]["skipped"].as_u64().filter(|n| *n > 0 && !json) {
             println!("… {n} more request(s) not shown");
         }
