@@ -89,7 +89,9 @@ fn an_appended_line_shows_without_an_import() {
     append(&rollout, &[codex_count(234, 1234)]);
     let ev = next_recorded(&mut events);
     assert_eq!(ev["data"]["agents"], json!(["codex"]), "{ev}");
-    assert_eq!(input(&d, "@codex"), 1234);
+    // Waited for, not read once: the event read may be the start's own import, published
+    // just after the commit the first wait saw.
+    wait_input(&d, "@codex", 1234);
     // A half-written line waits for its end.
     let line = codex_count(66, 1300);
     {
@@ -103,7 +105,7 @@ fn an_appended_line_shows_without_an_import() {
         f.write_all(b"\n").unwrap();
     }
     next_recorded(&mut events);
-    assert_eq!(input(&d, "@codex"), 1300);
+    wait_input(&d, "@codex", 1300);
     // A directory that did not exist when the daemon started.
     let chat = env.home.join(".gemini/tmp/proj/chats/session-x.jsonl");
     append(
