@@ -214,6 +214,13 @@ async fn send(
             return;
         }
     };
+    // Over the daemon's limit (events with long names): in two posts, never refused whole.
+    if body.len() > MAX_POST && parts.events.len() > 1 {
+        let (first, second) = halves(parts, inspected);
+        Box::pin(send(client, endpoint, token, &first)).await;
+        Box::pin(send(client, endpoint, token, &second)).await;
+        return;
+    }
     let mut attempt = 0;
     loop {
         match post(client, endpoint, token, body.clone()).await {
@@ -233,6 +240,28 @@ async fn send(
             }
         }
     }
+}
+
+/// The largest body a post carries: under the daemon's 16 MiB for `/api/usage/record`.
+const MAX_POST: usize = 15 * 1024 * 1024;
+
+/// A batch as two: the first half of the events with everything else, then the rest.
+fn halves(parts: &Parts, inspected: &[InspectedRequest]) -> (Parts, Parts) {
+    let (a, b) = parts.events.split_at(parts.events.len() / 2);
+    let first = Parts {
+        events: a.to_vec(),
+        limits: parts.limits.clone(),
+        requests: parts.requests.clone(),
+        statuses: parts.statuses.clone(),
+        inspected: inspected.to_vec(),
+        inspected_skipped: parts.inspected_skipped,
+        pool: parts.pool.clone(),
+    };
+    let second = Parts {
+        events: b.to_vec(),
+        ..Parts::default()
+    };
+    (first, second)
 }
 
 async fn post(
@@ -270,5 +299,30 @@ async fn post(
                 .take(200)
                 .collect::<String>()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_too_large_for_one_post_goes_in_two_with_nothing_lost() {
+        let event = |n: usize| UsageEvent {
+            profile: "p".into(),
+            model: format!("m{n}"),
+            source: "proxy".into(),
+            ..UsageEvent::default()
+        };
+        let parts = Parts {
+            events: (0..5).map(event).collect(),
+            inspected_skipped: 3,
+            ..Parts::default()
+        };
+        let (first, second) = halves(&parts, &[]);
+        let models = |p: &Parts| p.events.iter().map(|e| e.model.clone()).collect::<Vec<_>>();
+        assert_eq!(models(&first), ["m0", "m1"]);
+        assert_eq!(models(&second), ["m2", "m3", "m4"]);
+        assert_eq!((first.inspected_skipped, second.inspected_skipped), (3, 0));
     }
 }
