@@ -99,11 +99,6 @@ struct Inner {
 pub struct RequestStats(Mutex<Inner>);
 
 impl RequestStats {
-    /// Counts `requests` (already validated).
-    pub fn record(&self, requests: &[ProxyRequest]) {
-        self.add(Tally::of(requests));
-    }
-
     /// Adds requests already counted by [`Tally::of`] (a short lock: the counting is
     /// done before, off the request's path).
     pub fn add(&self, tally: Tally) {
@@ -213,18 +208,18 @@ mod tests {
             duration_seconds: d,
             ttfb_seconds: t,
         };
-        stats.record(&[
+        stats.add(Tally::of(&[
             r(200, 0.2, Some(0.05)),
             r(200, 3.0, Some(0.3)),
             r(529, 0.02, None),
-        ]);
+        ]));
         let text = String::from_utf8(stats.piece(Format::Text).plain().to_vec()).unwrap();
         // Kept while nothing is reported; written again after a report.
         assert!(Arc::ptr_eq(
             &stats.piece(Format::Text),
             &stats.piece(Format::Text)
         ));
-        stats.record(&[r(200, 0.2, None)]);
+        stats.add(Tally::of(&[r(200, 0.2, None)]));
         let again = String::from_utf8(stats.piece(Format::Text).plain().to_vec()).unwrap();
         assert!(again.contains(
             "clown_proxy_requests_total{profile=\"p\",target=\"anthropic\",status=\"200\"} 3"

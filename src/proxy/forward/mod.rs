@@ -87,7 +87,7 @@ impl Forwarder {
         if pool.active() {
             reporter.watch_pool(pool.clone());
         }
-        reporter.keep_inspected(plan.inspector.keep);
+        reporter.set_inspector_keep(plan.inspector.keep);
         Ok(Self {
             pool,
             redactor: Arc::new(Redactor::new(&plan)),

@@ -84,21 +84,20 @@ impl Shared {
         self.inspected.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Keeps `request`, the oldest going past `keep`. True when it is the first since the
+    /// Holds `request`, the oldest going once more than `keep` are held (`keep` is set
+    /// before the first request, so one goes at most). True when it is the first since the
     /// last [`Shared::take_inspected`] (the reporter then needs a wake-up).
-    fn keep_inspected(&self, request: InspectedRequest) -> bool {
+    fn hold_inspected(&self, request: InspectedRequest) -> bool {
         let keep = self.keep.load(Ordering::Relaxed);
-        let mut kept = self.lock_inspected();
-        let first = kept.requests.is_empty() && kept.skipped == 0;
-        kept.requests.push_back(request);
-        while kept.requests.len() > keep {
-            // Dropped after the lock is released: no free under it.
-            let old = kept.requests.pop_front();
-            kept.skipped += 1;
-            drop(kept);
-            drop(old);
-            kept = self.lock_inspected();
-        }
+        let mut held = self.lock_inspected();
+        let first = held.requests.is_empty() && held.skipped == 0;
+        held.requests.push_back(request);
+        let old = (held.requests.len() > keep)
+            .then(|| held.requests.pop_front())
+            .flatten();
+        held.skipped += u64::from(old.is_some());
+        // Freed after the lock is released.
+        drop(held);
         first
     }
 
@@ -227,7 +226,7 @@ impl Reporter {
     /// Keeps a request for the inspector until the next batch (only the last `keep`; see
     /// [`Shared`]).
     pub fn inspected(&self, request: InspectedRequest) {
-        if self.tx.is_some() && self.shared.keep_inspected(request) {
+        if self.tx.is_some() && self.shared.hold_inspected(request) {
             self.send(Report::Inspected);
         }
     }
@@ -239,7 +238,7 @@ impl Reporter {
 
     /// How many requests the daemon keeps in the profile's inspector (the plan's
     /// `inspector.keep`): more of a batch's would only push each other out of its ring.
-    pub fn keep_inspected(&self, keep: usize) {
+    pub fn set_inspector_keep(&self, keep: usize) {
         self.shared.keep.store(keep, Ordering::Relaxed);
     }
 

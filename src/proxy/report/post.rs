@@ -112,7 +112,7 @@ pub(super) async fn run(
                     .map_err(|e| tracing::warn!("the pool's state not sent: {e}"))
                     .is_ok()
             });
-            send(&client, &endpoint, token.as_deref(), &parts).await;
+            send(&client, &endpoint, token.as_deref(), parts).await;
             // Under load a whole batch queues up during a post: send it now. Anything
             // less waits for the next window, or every post's round trip becomes a post
             // of its own (a hundred small commits a second for one busy connection).
@@ -172,13 +172,13 @@ async fn send(
     client: &Client<HttpConnector, Full<Bytes>>,
     endpoint: &str,
     token: Option<&str>,
-    parts: &Parts,
+    mut parts: Parts,
 ) {
-    let mut inspected = &parts.inspected[..];
     // The daemon takes bodies up to 16 MiB, of which a full batch's events take about a
     // third: captured bodies past 700 KiB go in posts of their own.
     let mut size = 0;
-    let fits = inspected
+    let fits = parts
+        .inspected
         .iter()
         .position(|i| {
             size += 512
@@ -187,24 +187,23 @@ async fn send(
                 + i.error.as_ref().map_or(0, String::len);
             size > 700 * 1024
         })
-        .unwrap_or(inspected.len())
+        .unwrap_or(parts.inspected.len())
         .max(1)
-        .min(inspected.len());
-    let rest = &inspected[fits..];
-    inspected = &inspected[..fits];
+        .min(parts.inspected.len());
+    let rest = parts.inspected.split_off(fits);
     if !rest.is_empty() {
         let more = Parts {
-            inspected: rest.to_vec(),
+            inspected: rest,
             ..Parts::default()
         };
-        Box::pin(send(client, endpoint, token, &more)).await;
+        Box::pin(send(client, endpoint, token, more)).await;
     }
     let body = match serde_json::to_string(&Batch {
         events: &parts.events,
         limits: &parts.limits,
         requests: &parts.requests,
         statuses: &parts.statuses,
-        inspected,
+        inspected: &parts.inspected,
         inspected_skipped: parts.inspected_skipped,
         pool: parts.pool.as_ref(),
     }) {
@@ -216,9 +215,9 @@ async fn send(
     };
     // Over the daemon's limit (events with long names): in two posts, never refused whole.
     if body.len() > MAX_POST && parts.events.len() > 1 {
-        let (first, second) = halves(parts, inspected);
-        Box::pin(send(client, endpoint, token, &first)).await;
-        Box::pin(send(client, endpoint, token, &second)).await;
+        let (first, second) = halves(parts);
+        Box::pin(send(client, endpoint, token, first)).await;
+        Box::pin(send(client, endpoint, token, second)).await;
         return;
     }
     let mut attempt = 0;
@@ -246,22 +245,12 @@ async fn send(
 const MAX_POST: usize = 15 * 1024 * 1024;
 
 /// A batch as two: the first half of the events with everything else, then the rest.
-fn halves(parts: &Parts, inspected: &[InspectedRequest]) -> (Parts, Parts) {
-    let (a, b) = parts.events.split_at(parts.events.len() / 2);
-    let first = Parts {
-        events: a.to_vec(),
-        limits: parts.limits.clone(),
-        requests: parts.requests.clone(),
-        statuses: parts.statuses.clone(),
-        inspected: inspected.to_vec(),
-        inspected_skipped: parts.inspected_skipped,
-        pool: parts.pool.clone(),
-    };
+fn halves(mut parts: Parts) -> (Parts, Parts) {
     let second = Parts {
-        events: b.to_vec(),
+        events: parts.events.split_off(parts.events.len() / 2),
         ..Parts::default()
     };
-    (first, second)
+    (parts, second)
 }
 
 async fn post(
@@ -319,7 +308,7 @@ mod tests {
             inspected_skipped: 3,
             ..Parts::default()
         };
-        let (first, second) = halves(&parts, &[]);
+        let (first, second) = halves(parts);
         let models = |p: &Parts| p.events.iter().map(|e| e.model.clone()).collect::<Vec<_>>();
         assert_eq!(models(&first), ["m0", "m1"]);
         assert_eq!(models(&second), ["m2", "m3", "m4"]);

@@ -147,7 +147,7 @@ fn a_batch_carries_only_the_last_requests_the_inspector_keeps() {
         ..Default::default()
     };
     // Only the first entry since the last batch wakes the reporter.
-    let wakes: Vec<bool> = (0..10).map(|n| shared.keep_inspected(entry(n))).collect();
+    let wakes: Vec<bool> = (0..10).map(|n| shared.hold_inspected(entry(n))).collect();
     assert_eq!(wakes.iter().filter(|w| **w).count(), 1);
     assert!(wakes[0]);
     let kept = shared.take_inspected();
@@ -155,7 +155,7 @@ fn a_batch_carries_only_the_last_requests_the_inspector_keeps() {
     assert_eq!(durations, [7.0, 8.0, 9.0]);
     assert_eq!(kept.skipped, 7);
     // Taken: the next one wakes it again, and nothing is counted twice.
-    assert!(shared.keep_inspected(entry(10)));
+    assert!(shared.hold_inspected(entry(10)));
     let kept = shared.take_inspected();
     assert_eq!((kept.requests.len(), kept.skipped), (1, 0));
 }

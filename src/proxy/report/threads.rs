@@ -15,17 +15,17 @@ use super::{QUEUE, Report, ReporterTask, Shared};
 #[derive(Default)]
 pub(super) struct Relief {
     start: Option<(String, Option<String>)>,
-    pool: Arc<Shared>,
+    shared: Arc<Shared>,
     sender: OnceLock<Option<mpsc::Sender<Report>>>,
     done: std::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl Relief {
     /// A relief reporter posting to `url`, started on first need.
-    pub(super) fn new(url: String, token: Option<String>, pool: Arc<Shared>) -> Self {
+    pub(super) fn new(url: String, token: Option<String>, shared: Arc<Shared>) -> Self {
         Self {
             start: Some((url, token)),
-            pool,
+            shared,
             ..Self::default()
         }
     }
@@ -39,7 +39,7 @@ impl Relief {
                     Class::Nice10,
                     url,
                     token,
-                    self.pool.clone(),
+                    self.shared.clone(),
                     Beat::default(),
                 )?;
                 *self.done.lock().unwrap_or_else(|p| p.into_inner()) = Some(done);
@@ -62,7 +62,7 @@ pub(super) fn start(
     class: Class,
     url: String,
     token: Option<String>,
-    pool: Arc<Shared>,
+    shared: Arc<Shared>,
     beat: Beat,
 ) -> Option<(mpsc::Sender<Report>, oneshot::Receiver<()>)> {
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -75,7 +75,7 @@ pub(super) fn start(
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(run(rx, url, token, pool, beat)),
+                Ok(rt) => rt.block_on(run(rx, url, token, shared, beat)),
                 Err(e) => tracing::error!("cannot start the usage reporter: {e}"),
             }
             let _ = done_tx.send(());
