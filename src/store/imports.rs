@@ -30,7 +30,7 @@ pub struct FileMark {
 }
 
 /// One file's share of an import: its events, the sessions it saw, and its new mark.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct ImportedFile {
     /// The file's key (its canonical path).
     pub key: String,
@@ -127,23 +127,11 @@ pub fn marks_of(
     Ok(out)
 }
 
-/// Commits whole files in one transaction; sessions are stored under
-/// `<session_prefix>:<profile>:<id>` with the given `source`.
-pub fn commit_files(
-    conn: &mut Connection,
-    files: &[ImportedFile],
-    source: &str,
-    session_prefix: &str,
-    now: i64,
-) -> Result<Counted, StoreError> {
-    let mut once = Some(files.to_vec());
-    let (counted, _) = commit_stream(conn, source, session_prefix, now, || once.take())?;
-    Ok(counted)
-}
-
-/// Commits whole files in one transaction, taking them from `next` a group at a time
-/// (as they are read) until it returns `None`: each group is written as it comes, so the
-/// writing keeps pace with the reading instead of waiting for a whole batch. Copies of
+/// Commits whole files in one transaction (sessions stored under
+/// `<session_prefix>:<profile>:<id>` with the given `source`), taking them from `next` a
+/// group at a time (as they are read) until it returns `None`: each group is written as
+/// it comes, so the writing keeps pace with the reading instead of waiting for a whole
+/// batch. Copies of
 /// replayed events are stored after every original of the transaction (a copy stored
 /// first would be counted, then taken off). Returns what was counted and the groups
 /// (to be freed wherever the caller likes).

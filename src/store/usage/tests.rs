@@ -203,7 +203,7 @@ fn keys_are_stable() {
 #[test]
 fn every_session_written_gets_a_higher_change_number() {
     use crate::records::UsageSession;
-    use crate::store::imports::{ImportedFile, commit_files};
+    use crate::store::imports::{ImportedFile, commit_stream};
     let (dir, mut conn) = open("session-revs");
     let session = |id: Option<&str>, ended: i64| UsageSession {
         profile: "p".into(),
@@ -242,13 +242,17 @@ fn every_session_written_gets_a_higher_change_number() {
         sessions: [(sid.to_string(), (100, 400))].into(),
         ..Default::default()
     };
-    commit_files(&mut conn, &[file("c")], "droid-log", "droid", 0).unwrap();
-    commit_files(&mut conn, &[file("c")], "droid-log", "droid", 0).unwrap();
+    let commit = |conn: &mut rusqlite::Connection, files: Vec<ImportedFile>| {
+        let mut once = Some(files);
+        commit_stream(conn, "droid-log", "droid", 0, || once.take()).unwrap();
+    };
+    commit(&mut conn, vec![file("c")]);
+    commit(&mut conn, vec![file("c")]);
     let got = revs(&conn);
     assert_eq!(got.last(), Some(&("s:droid:p:c".into(), 6)));
     assert_eq!(got.len(), 4);
     // Several in one commit: one number each, in turn.
-    commit_files(&mut conn, &[file("d"), file("e")], "droid-log", "droid", 0).unwrap();
+    commit(&mut conn, vec![file("d"), file("e")]);
     let got = revs(&conn);
     assert_eq!(
         got[4..],
