@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
-use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Bytes, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use super::client::UpBody;
 use super::report::Reporter;
 use super::translate::Translator;
 use super::usage_tap::UsageTap;
@@ -52,19 +53,22 @@ pub struct ReportCtx {
 pub struct TapBody {
     first: Option<Frame<Bytes>>,
     /// Taken when the agent went away mid-answer, to read the rest on the side.
-    inner: Option<Incoming>,
+    inner: Option<UpBody>,
     idle: Duration,
     sleep: Pin<Box<Sleep>>,
     tap: Option<UsageTap>,
     report: Option<ReportCtx>,
     translator: Option<Translator>,
+    /// The last frame handed to the agent, read by the tap and the inspector only on the
+    /// next turn (or after the answer went out), not before it is written.
+    held: Option<Bytes>,
     ended: bool,
 }
 
 impl TapBody {
     pub fn new(
         first: Option<Frame<Bytes>>,
-        inner: Incoming,
+        inner: UpBody,
         idle: Duration,
         tap: Option<UsageTap>,
         report: ReportCtx,
@@ -78,10 +82,11 @@ impl TapBody {
             tap,
             report: Some(report),
             translator,
+            held: None,
             ended: false,
         };
         if let Some(f) = first.and_then(|f| body.translate(f)) {
-            body.see(&f);
+            body.hold(&f);
             body.first = Some(f);
         }
         body
@@ -106,15 +111,15 @@ impl TapBody {
         BodyExt::boxed(self)
     }
 
-    fn see(&mut self, frame: &Frame<Bytes>) {
-        if let (Some(tap), Some(data)) = (self.tap.as_mut(), frame.data_ref()) {
-            tap.feed(data);
-        }
-        if let (Some(entry), Some(data)) = (
-            self.report.as_mut().and_then(|c| c.entry.as_mut()),
-            frame.data_ref(),
-        ) {
-            entry.see(data);
+    /// Keeps a frame going out to be read after it went (the one before is read now).
+    fn hold(&mut self, frame: &Frame<Bytes>) {
+        self.see_held();
+        self.held = frame.data_ref().cloned();
+    }
+
+    fn see_held(&mut self) {
+        if let Some(data) = self.held.take() {
+            see(self.tap.as_mut(), self.report.as_mut(), &data);
         }
     }
 
@@ -128,37 +133,67 @@ impl TapBody {
             .filter(|out| !out.is_empty())
             .map(|out| Frame::data(Bytes::from(out)));
         if let Some(frame) = &tail {
-            self.see(frame);
+            self.hold(frame);
         }
         self.finish();
         tail
     }
 
-    /// Reports the usage seen, once.
+    /// Reports the usage seen, once: on a task of its own when in a runtime, so that reading
+    /// the last frame, the inspector's entry and the reports come after the answer's last
+    /// bytes are written to the agent, not before.
     fn finish(&mut self) {
         self.ended = true;
-        if let Some(ctx) = self.report.take() {
-            report(ctx, self.tap.as_mut());
+        let Some(mut ctx) = self.report.take() else {
+            return;
+        };
+        let ended = std::time::Instant::now();
+        let held = self.held.take();
+        let mut tap = self.tap.take();
+        let work = move || {
+            if let Some(data) = held {
+                see(tap.as_mut(), Some(&mut ctx), &data);
+            }
+            report(ctx, tap.as_mut(), ended);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(async move { work() })),
+            Err(_) => work(),
         }
     }
 }
 
+/// What the agent got of an answer, read by the usage tap and the inspector's entry.
+fn see(tap: Option<&mut UsageTap>, ctx: Option<&mut ReportCtx>, data: &[u8]) {
+    if let Some(tap) = tap {
+        tap.feed(data);
+    }
+    if let Some(entry) = ctx.and_then(|c| c.entry.as_mut()) {
+        entry.see(data);
+    }
+}
+
 /// Reports one finished request (for `/metrics` and the inspector) and what `tap` read
-/// of its answer.
-fn report(mut ctx: ReportCtx, tap: Option<&mut UsageTap>) {
+/// of its answer, which ended at `ended`.
+fn report(mut ctx: ReportCtx, tap: Option<&mut UsageTap>, ended: std::time::Instant) {
     let used = tap.and_then(|t| t.finish());
     if let Some(entry) = ctx.entry.take() {
         let (model, tokens) = used
             .as_ref()
             .map(|(m, t)| (m.as_deref(), Some(t)))
             .unwrap_or_default();
-        entry.done(ctx.ttfb.map(|t| t.as_secs_f64() * 1000.0), tokens, model);
+        entry.done(
+            ctx.ttfb.map(|t| t.as_secs_f64() * 1000.0),
+            tokens,
+            model,
+            ended,
+        );
     }
     ctx.reporter.request(ProxyRequest {
         profile: ctx.profile.clone(),
         target: ctx.provider.clone(),
         status: ctx.status,
-        duration_seconds: ctx.started.elapsed().as_secs_f64(),
+        duration_seconds: ended.duration_since(ctx.started).as_secs_f64(),
         ttfb_seconds: ctx.ttfb.map(|t| t.as_secs_f64()),
     });
     let Some((model, usage)) = used else {
@@ -192,7 +227,7 @@ fn report(mut ctx: ReportCtx, tap: Option<&mut UsageTap>) {
 /// The rest of an answer the agent stopped reading: read to its end (bounded), fed to
 /// the translation and the tap as if forwarded, then reported.
 async fn drain(
-    mut inner: Incoming,
+    mut inner: UpBody,
     mut tap: UsageTap,
     mut translator: Option<Translator>,
     ctx: ReportCtx,
@@ -237,7 +272,7 @@ async fn drain(
             }
         }
     }
-    report(ctx, Some(&mut tap));
+    report(ctx, Some(&mut tap), std::time::Instant::now());
 }
 
 /// `proxy:<random per process>:<counter>`: unique without a random draw per request.
@@ -276,7 +311,7 @@ impl Body for TapBody {
                     let Some(frame) = this.translate(frame) else {
                         continue;
                     };
-                    this.see(&frame);
+                    this.hold(&frame);
                     Poll::Ready(Some(Ok(frame)))
                 }
                 Poll::Ready(Some(Err(e))) => {
@@ -343,6 +378,7 @@ impl Drop for TapBody {
             return;
         }
         // The agent went away mid-answer: read the rest on the side, then report.
+        self.see_held();
         if !self.ended
             && self.inner.is_some()
             && self.tap.is_some()

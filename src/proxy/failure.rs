@@ -27,17 +27,9 @@ impl Failure {
 }
 
 /// A connection error is a 502; a connect timeout a 504.
-pub fn classify(provider: &str, e: &hyper_util::client::legacy::Error) -> Failure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut detail = e.to_string();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            detail = io.to_string();
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return Failure::Timeout(format!("connecting to {provider}: {detail}"));
-            }
-        }
-        source = s.source();
+pub fn classify(provider: &str, e: &super::client::Error) -> Failure {
+    if e.is_timeout() {
+        return Failure::Timeout(format!("connecting to {provider}: {e}"));
     }
-    Failure::Transport(format!("{provider}: {detail}"))
+    Failure::Transport(format!("{provider}: {e}"))
 }

@@ -211,9 +211,15 @@ impl Entry {
     }
 
     /// The answer ended: timings, tokens, the kept bytes; off to the reporter.
-    pub fn done(mut self, ttfb_ms: Option<f64>, tokens: Option<&Tokens>, model: Option<&str>) {
+    pub fn done(
+        mut self,
+        ttfb_ms: Option<f64>,
+        tokens: Option<&Tokens>,
+        model: Option<&str>,
+        ended: Instant,
+    ) {
         let r = &mut self.record;
-        r.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        r.duration_ms = ended.duration_since(self.started).as_secs_f64() * 1000.0;
         r.ttfb_ms = ttfb_ms;
         if let Some(m) = model {
             r.model = Some(m.to_string());

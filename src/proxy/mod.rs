@@ -19,6 +19,7 @@
 
 pub mod alias;
 pub mod body;
+pub mod client;
 pub mod control;
 pub mod cooldown;
 pub mod failure;

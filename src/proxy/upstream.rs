@@ -36,16 +36,56 @@ pub fn connector(connect_timeout: Duration) -> Connector {
 
 /// The upstream URI for the agent's `path_and_query` on `target`.
 pub fn target_uri(target: &Target, path_and_query: &str) -> Option<Uri> {
-    let base = target.base_url.trim_end_matches('/');
-    let rest = if target.protocol == "openai" {
-        match path_and_query.strip_prefix("/v1") {
-            Some(r) if r.is_empty() || r.starts_with('/') || r.starts_with('?') => r,
-            _ => path_and_query,
+    Base::new(target)?.uri(path_and_query)
+}
+
+/// A target's base URL taken apart once, so that each request only joins its path.
+#[derive(Clone, Debug)]
+pub struct Base {
+    scheme: hyper::http::uri::Scheme,
+    authority: hyper::http::uri::Authority,
+    /// The base's path without its trailing slash ("" for none).
+    path: String,
+    openai: bool,
+}
+
+impl Base {
+    pub fn new(target: &Target) -> Option<Self> {
+        let uri: Uri = target.base_url.trim_end_matches('/').parse().ok()?;
+        let parts = uri.into_parts();
+        Some(Self {
+            scheme: parts.scheme?,
+            authority: parts.authority?,
+            path: parts
+                .path_and_query
+                .map(|p| p.as_str().trim_end_matches('/').to_string())
+                .unwrap_or_default(),
+            openai: target.protocol == "openai",
+        })
+    }
+
+    /// The URI for the agent's `path_and_query`.
+    pub fn uri(&self, path_and_query: &str) -> Option<Uri> {
+        let rest = if self.openai {
+            match path_and_query.strip_prefix("/v1") {
+                Some(r) if r.is_empty() || r.starts_with('/') || r.starts_with('?') => r,
+                _ => path_and_query,
+            }
+        } else {
+            path_and_query
+        };
+        let mut path = String::with_capacity(self.path.len() + rest.len() + 1);
+        path.push_str(&self.path);
+        path.push_str(rest);
+        if path.is_empty() || path.starts_with('?') {
+            path.insert(0, '/');
         }
-    } else {
-        path_and_query
-    };
-    format!("{base}{rest}").parse().ok()
+        let mut parts = hyper::http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path.parse().ok()?);
+        Uri::from_parts(parts).ok()
+    }
 }
 
 #[cfg(test)]
@@ -85,5 +125,15 @@ mod tests {
             target_uri(&o, "/v1x/y").unwrap().to_string(),
             "https://api.z.ai/api/paas/v4/v1x/y"
         );
+        let bare = target("openai", "http://127.0.0.1:8080/");
+        assert_eq!(
+            target_uri(&bare, "/v1?x=1").unwrap().to_string(),
+            "http://127.0.0.1:8080/?x=1"
+        );
+        assert_eq!(
+            target_uri(&bare, "/v1/models").unwrap().to_string(),
+            "http://127.0.0.1:8080/models"
+        );
+        assert!(target_uri(&target("openai", "not a url"), "/v1").is_none());
     }
 }

@@ -12,7 +12,7 @@ impl Forwarder {
         index: usize,
         body: Bytes,
         path: Option<&str>,
-    ) -> Option<Request<Full<Bytes>>> {
+    ) -> Option<Request<Bytes>> {
         let pq = match path {
             Some(p) => p,
             None => parts
@@ -21,11 +21,11 @@ impl Forwarder {
                 .map(|p| p.as_str())
                 .unwrap_or("/"),
         };
-        let uri = target_uri(target, pq)?;
+        let uri = self.bases.get(index)?.as_ref()?.uri(pq)?;
         let mut req = Request::builder()
             .method(parts.method.clone())
             .uri(uri)
-            .body(Full::new(body))
+            .body(body)
             .ok()?;
         let headers = req.headers_mut();
         copy_headers(&parts.headers, headers, true);
@@ -52,7 +52,7 @@ impl Forwarder {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn attempt(
         &self,
-        req: Request<Full<Bytes>>,
+        req: Request<Bytes>,
         member: usize,
         model: Option<String>,
         last: bool,

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Frame, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::Client;
 
 use super::body::{ProxyBody, ReportCtx, TapBody};
+use super::client::Client;
 use super::control::{Gate, is_openai_path, refusal};
 use super::failure::{Failure, classify};
 use super::inspect::{Entry, Redactor};
@@ -31,7 +31,7 @@ use super::pool::{Order, Pool};
 use super::reply::{copy_headers, error, json_response};
 use super::report::Reporter;
 use super::translate::{self, Route, Translation, Translator};
-use super::upstream::{Connector, connector, target_uri};
+use super::upstream::Base;
 use super::usage_tap::UsageTap;
 use crate::auth::constant_time_eq;
 
@@ -47,7 +47,9 @@ pub struct Forwarder {
     plan: Plan,
     gate: Arc<Gate>,
     auth: Vec<Option<(HeaderName, HeaderValue)>>,
-    client: Client<Connector, Full<Bytes>>,
+    client: Client,
+    /// Each target's base URL, taken apart once (None: not a valid URL).
+    bases: Vec<Option<Base>>,
     reporter: Reporter,
     pool: Arc<Pool>,
     redactor: Arc<Redactor>,
@@ -80,15 +82,14 @@ impl Forwarder {
                 }
             });
         }
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector(plan.timeouts.connect()));
+        let client = Client::new(plan.timeouts.connect());
         let pool = Arc::new(Pool::new(&plan));
         if pool.active() {
             reporter.watch_pool(pool.clone());
         }
         reporter.set_inspector_keep(plan.inspector.keep);
         Ok(Self {
+            bases: plan.targets.iter().map(Base::new).collect(),
             pool,
             redactor: Arc::new(Redactor::new(&plan)),
             plan,
@@ -129,13 +130,14 @@ impl Forwarder {
                 None
             };
             if let Some(outcome) = outcome {
-                self.reporter.status(crate::records::RequestStatus {
-                    profile: self.plan.profile.clone(),
-                    status: status.as_u16(),
-                    outcome: outcome.into(),
-                    message: (outcome != "ok")
-                        .then(|| format!("the provider answered {}", status.as_u16())),
-                });
+                self.reporter
+                    .status(outcome == "ok", || crate::records::RequestStatus {
+                        profile: self.plan.profile.clone(),
+                        status: status.as_u16(),
+                        outcome: outcome.into(),
+                        message: (outcome != "ok")
+                            .then(|| format!("the provider answered {}", status.as_u16())),
+                    });
             }
         }
         resp

@@ -249,14 +249,14 @@ impl Reporter {
         }
     }
 
-    /// How a request ended; successes only after a request that was not one.
-    pub fn status(&self, status: RequestStatus) {
+    /// How a request ended (made only when sent); successes only after a request that
+    /// was not one.
+    pub fn status(&self, ok: bool, status: impl FnOnce() -> RequestStatus) {
         use std::sync::atomic::Ordering;
-        let ok = status.outcome == "ok";
         if self.last_ok.swap(ok, Ordering::Relaxed) && ok {
             return;
         }
-        self.send(Report::Status(status));
+        self.send(Report::Status(status()));
     }
 }
 

@@ -1,0 +1,224 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use http_body_util::BodyExt;
+use hyper::body::Body as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::body::decode_all;
+use super::wire::{Framing, parse_for_test};
+use super::*;
+
+#[test]
+fn chunked_bodies_decode_across_any_split() {
+    let wire = b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\ntrailer: x\r\n\r\n";
+    for cut in 0..wire.len() {
+        let (a, b) = wire.split_at(cut);
+        let (out, rest_empty) = decode_all(&[a, b]).unwrap();
+        assert_eq!(out, b"hello, world", "cut at {cut}");
+        assert!(rest_empty);
+    }
+    // One byte at a time.
+    let pieces: Vec<&[u8]> = wire.chunks(1).collect();
+    assert_eq!(decode_all(&pieces).unwrap().0, b"hello, world");
+    assert_eq!(
+        decode_all(&[b"A\r\n0123456789\r\n0\r\n\r\n"]).unwrap().0,
+        b"0123456789"
+    );
+    assert!(decode_all(&[b"zz\r\n"]).is_err());
+    assert!(decode_all(&[b"3\r\nabcX\r\n"]).is_err());
+    assert!(decode_all(&[b"ffffffffffffffffff\r\n"]).is_err());
+}
+
+#[test]
+fn response_heads_say_how_the_body_ends() {
+    let p = |s: &str, head| parse_for_test(s.as_bytes(), head).map(|(_, c, f, k)| (c, f, k));
+    assert_eq!(
+        p("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello", false),
+        Some((200, Framing::Length(5), true))
+    );
+    assert_eq!(
+        p(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n",
+            false
+        ),
+        Some((200, Framing::Chunked, true))
+    );
+    assert_eq!(
+        p(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+            false
+        ),
+        Some((200, Framing::Close, false))
+    );
+    assert_eq!(
+        p(
+            "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n",
+            false
+        ),
+        Some((200, Framing::Length(2), false))
+    );
+    assert_eq!(
+        p("HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\n", false),
+        Some((200, Framing::Length(2), false))
+    );
+    assert_eq!(
+        p("HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n", true),
+        Some((200, Framing::Empty, true))
+    );
+    assert_eq!(
+        p("HTTP/1.1 204 No Content\r\n\r\n", false),
+        Some((204, Framing::Empty, true))
+    );
+    assert_eq!(p("HTTP/1.1 200 OK\r\ncontent-le", false), None);
+    assert!(
+        parse_for_test(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+            false
+        )
+        .is_none()
+    );
+}
+
+/// A server answering each request on a connection with `answers` in turn, counting
+/// connections; it checks each request has the body its content-length says.
+async fn server(answers: Vec<&'static str>) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counted = conns.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::SeqCst);
+            let answers = answers.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                for answer in answers {
+                    loop {
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                            let len: usize = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length: "))
+                                .map_or(0, |v| v.trim().parse().unwrap());
+                            if buf.len() >= end + 4 + len {
+                                assert!(head.contains("\r\nhost: 127.0.0.1:"), "{head}");
+                                buf.drain(..end + 4 + len);
+                                break;
+                            }
+                        }
+                        let mut chunk = [0u8; 4096];
+                        let n = s.read(&mut chunk).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    s.write_all(answer.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, conns)
+}
+
+fn post(port: u16, body: &'static str) -> Request<Bytes> {
+    Request::builder()
+        .method("POST")
+        .uri(format!("http://127.0.0.1:{port}/v1/messages?x=1"))
+        .header("content-type", "application/json")
+        .body(Bytes::from_static(body.as_bytes()))
+        .unwrap()
+}
+
+async fn text(resp: Response<UpBody>) -> String {
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_connection_is_kept_for_the_next_request_and_bodies_arrive_whole() {
+    let (port, conns) = server(vec![
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+        "HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nend",
+    ])
+    .await;
+    let client = Client::new(Duration::from_secs(5));
+    let r = client.request(post(port, "{\"a\":1}")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(text(r).await, "hello");
+    let r = client.request(post(port, "")).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(text(r).await, "abcde");
+    let r = client.request(post(port, "x")).await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(text(r).await, "");
+    let r = client.request(post(port, "y")).await.unwrap();
+    assert_eq!(text(r).await, "end");
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        1,
+        "one connection for all four"
+    );
+    // The server said close: the next request opens a new connection.
+    let r = client.request(post(port, "z")).await.unwrap();
+    assert_eq!(text(r).await, "hello");
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_closed_while_idle_is_not_reused() {
+    // Answers once per connection, then closes it.
+    let (port, conns) = server(vec!["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]).await;
+    let client = Client::new(Duration::from_secs(5));
+    for round in 1..=3 {
+        let r = client.request(post(port, "{}")).await.unwrap();
+        assert_eq!(text(r).await, "ok");
+        // Wait until the runtime has seen the close of the idle connection.
+        for _ in 0..200 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(conns.load(Ordering::SeqCst), round);
+    }
+}
+
+#[tokio::test]
+async fn a_body_dropped_half_read_closes_its_connection() {
+    let (port, conns) = server(vec!["HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf"]).await;
+    let client = Client::new(Duration::from_secs(5));
+    for round in 1..=2 {
+        let r = client.request(post(port, "{}")).await.unwrap();
+        let mut body = r.into_body();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&first[..], b"half");
+        assert!(!body.is_end_stream());
+        drop(body);
+        assert_eq!(
+            conns.load(Ordering::SeqCst),
+            round,
+            "a new connection each time"
+        );
+    }
+}
+
+#[tokio::test]
+async fn errors_name_what_went_wrong() {
+    let client = Client::new(Duration::from_secs(5));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let e = client.request(post(port, "{}")).await.unwrap_err();
+    assert!(matches!(e, Error::Connect(_)), "{e:?}");
+    let (port, _) = server(vec!["NOT HTTP\r\n\r\n"]).await;
+    let e = client.request(post(port, "{}")).await.unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let (port, _) = server(vec!["HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab"]).await;
+    let r = client.request(post(port, "{}")).await.unwrap();
+    // The server answers once and closes: the body breaks off.
+    let err = r.into_body().collect().await;
+    assert!(err.is_err());
+}
