@@ -47,6 +47,34 @@ pub fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, request: bool) {
     }
 }
 
+/// An answer's own headers kept for the agent: those a proxy must not forward removed in
+/// place (what [`copy_headers`] leaves out of a response, without copying the rest).
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|l| HeaderName::from_bytes(l.trim().as_bytes()).ok())
+        .collect();
+    for name in [
+        header::CONNECTION,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ]
+    .into_iter()
+    .chain(listed)
+    {
+        headers.remove(name);
+    }
+}
+
 pub fn json_response(status: StatusCode, body: String) -> Response<ProxyBody> {
     let body = Full::new(Bytes::from(body))
         .map_err(|never| match never {})
@@ -107,4 +135,32 @@ pub fn exhausted(
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1) as u64));
     (resp, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripping_in_place_keeps_what_a_copy_keeps() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("content-type", "text/event-stream"),
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("request-id", "req_1"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("anthropic-ratelimit-requests-remaining", "9"),
+        ] {
+            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let mut copied = HeaderMap::new();
+        copy_headers(&h, &mut copied, false);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, copied);
+        assert_eq!(h.len(), 5);
+    }
 }

@@ -177,7 +177,9 @@ impl Forwarder {
         let body = TapBody::new(first, body, timeouts.idle(), tap, ctx, translator).boxed();
         let mut out = Response::new(body);
         *out.status_mut() = head.status;
-        copy_headers(&head.headers, out.headers_mut(), false);
+        let mut headers = head.headers;
+        strip_hop_by_hop(&mut headers);
+        *out.headers_mut() = headers;
         if let Some(content_type) = translated {
             out.headers_mut().remove(header::CONTENT_LENGTH);
             out.headers_mut()

@@ -28,7 +28,7 @@ use super::failure::{Failure, classify};
 use super::inspect::{Entry, Redactor};
 use super::plan::{Plan, Target};
 use super::pool::{Order, Pool};
-use super::reply::{copy_headers, error, json_response};
+use super::reply::{copy_headers, error, json_response, strip_hop_by_hop};
 use super::report::Reporter;
 use super::translate::{self, Route, Translation, Translator};
 use super::upstream::Base;
