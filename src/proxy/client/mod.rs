@@ -110,11 +110,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client trusting the platform's root certificates.
     pub fn new(connect_timeout: Duration) -> Self {
+        Self::with_roots(connect_timeout, native_roots())
+    }
+
+    fn with_roots(connect_timeout: Duration, roots: rustls::RootCertStore) -> Self {
         Self {
             shared: Arc::new(Shared {
                 idle: Mutex::new(Vec::new()),
-                tls: TlsConnector::from(Arc::new(tls_config())),
+                tls: TlsConnector::from(Arc::new(tls_config(roots))),
                 connect_timeout,
             }),
         }
@@ -262,7 +267,7 @@ async fn write_request(io: &mut Io, head: &[u8], body: &[u8]) -> Result<(), Erro
     Ok(())
 }
 
-fn tls_config() -> rustls::ClientConfig {
+fn native_roots() -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
@@ -271,6 +276,10 @@ fn tls_config() -> rustls::ClientConfig {
     if roots.is_empty() {
         tracing::warn!("no platform root certificates; https upstreams will fail");
     }
+    roots
+}
+
+fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = match rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

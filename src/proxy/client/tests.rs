@@ -222,3 +222,91 @@ async fn errors_name_what_went_wrong() {
     let err = r.into_body().collect().await;
     assert!(err.is_err());
 }
+
+/// A TLS server for `localhost` (a certificate of the test CA in `testdata/`) answering
+/// each request on a connection with `answer`.
+async fn tls_server(answer: &'static str) -> (u16, Arc<AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = vec![CertificateDer::from_pem_slice(include_bytes!("testdata/localhost.pem")).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("testdata/localhost.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counted = conns.clone();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut s) = acceptor.accept(s).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                loop {
+                    let mut chunk = [0u8; 4096];
+                    let Ok(n) = s.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    // Requests here have a body of "{}".
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        if buf.len() < end + 6 {
+                            break;
+                        }
+                        assert!(String::from_utf8_lossy(&buf[..end]).contains("host: localhost:"));
+                        buf.drain(..end + 6);
+                        s.write_all(answer.as_bytes()).await.unwrap();
+                        s.flush().await.unwrap();
+                    }
+                }
+            });
+        }
+    });
+    (port, conns)
+}
+
+fn test_roots() -> rustls::RootCertStore {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(include_bytes!("testdata/ca.pem")).unwrap())
+        .unwrap();
+    roots
+}
+
+#[tokio::test]
+async fn https_upstreams_are_verified_and_their_connections_kept() {
+    let (port, conns) = tls_server("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecret").await;
+    let client = Client::with_roots(Duration::from_secs(5), test_roots());
+    let req = |host: &str| {
+        Request::builder()
+            .method("POST")
+            .uri(format!("https://{host}:{port}/v1/messages"))
+            .body(Bytes::from_static(b"{}"))
+            .unwrap()
+    };
+    for _ in 0..3 {
+        let r = client.request(req("localhost")).await.unwrap();
+        assert_eq!(text(r).await, "secret");
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 1, "one TLS connection for all three");
+    // The certificate is for localhost, not for the address.
+    let e = client.request(req("127.0.0.1")).await.unwrap_err();
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    // A client that does not trust the test CA refuses the server.
+    let stranger = Client::with_roots(Duration::from_secs(5), rustls::RootCertStore::empty());
+    let e = stranger.request(req("localhost")).await.unwrap_err();
+    assert!(e.to_string().contains("certificate"), "{e}");
+}
