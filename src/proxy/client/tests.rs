@@ -228,7 +228,8 @@ async fn errors_name_what_went_wrong() {
 async fn tls_server(answer: &'static str) -> (u16, Arc<AtomicUsize>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = vec![CertificateDer::from_pem_slice(include_bytes!("testdata/localhost.pem")).unwrap()];
+    let certs =
+        vec![CertificateDer::from_pem_slice(include_bytes!("testdata/localhost.pem")).unwrap()];
     let key = PrivateKeyDer::from_pem_slice(include_bytes!("testdata/localhost.key")).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -254,7 +255,9 @@ async fn tls_server(answer: &'static str) -> (u16, Arc<AtomicUsize>) {
                 let mut buf = Vec::new();
                 loop {
                     let mut chunk = [0u8; 4096];
-                    let Ok(n) = s.read(&mut chunk).await else { return };
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -301,7 +304,11 @@ async fn https_upstreams_are_verified_and_their_connections_kept() {
         let r = client.request(req("localhost")).await.unwrap();
         assert_eq!(text(r).await, "secret");
     }
-    assert_eq!(conns.load(Ordering::SeqCst), 1, "one TLS connection for all three");
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        1,
+        "one TLS connection for all three"
+    );
     // The certificate is for localhost, not for the address.
     let e = client.request(req("127.0.0.1")).await.unwrap_err();
     assert!(matches!(e, Error::Tls(_)), "{e:?}");
