@@ -9,36 +9,44 @@ use hyper::{Response, StatusCode};
 
 use super::body::ProxyBody;
 
-/// Headers a proxy must not forward (RFC 9110 §7.6.1), plus those the proxy replaces.
+/// Headers a proxy must not forward (RFC 9110 §7.6.1), besides those `Connection` lists.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The header names a message's `Connection` header lists (hop-by-hop for this message).
+fn connection_listed(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
+/// Headers a proxy must not forward, plus those the proxy replaces.
 fn skip(name: &HeaderName, request: bool, listed: &[&str]) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-    ) || (request
-        && matches!(
-            name.as_str(),
-            // The key is swapped; the length recomputed; and the usage tap must read the
-            // response, so it comes back unencoded.
-            "host" | "x-api-key" | "authorization" | "content-length" | "accept-encoding"
-        ))
+    HOP_BY_HOP.contains(&name.as_str())
+        || (request
+            && matches!(
+                name.as_str(),
+                // The key is swapped; the length recomputed; and the usage tap must read the
+                // response, so it comes back unencoded.
+                "host" | "x-api-key" | "authorization" | "content-length" | "accept-encoding"
+            ))
         || listed.iter().any(|l| name.as_str().eq_ignore_ascii_case(l))
 }
 
 pub fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, request: bool) {
-    let mut listed: Vec<&str> = Vec::new();
-    for v in from.get_all(header::CONNECTION) {
-        if let Ok(v) = v.to_str() {
-            listed.extend(v.split(',').map(str::trim));
-        }
-    }
+    let listed: Vec<&str> = connection_listed(from).collect();
     to.reserve(from.len());
     for (name, value) in from {
         if !skip(name, request, &listed) {
@@ -50,27 +58,13 @@ pub fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, request: bool) {
 /// An answer's own headers kept for the agent: those a proxy must not forward removed in
 /// place (what [`copy_headers`] leaves out of a response, without copying the rest).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|l| HeaderName::from_bytes(l.trim().as_bytes()).ok())
+    let listed: Vec<HeaderName> = connection_listed(headers)
+        .filter_map(|l| HeaderName::from_bytes(l.as_bytes()).ok())
         .collect();
-    for name in [
-        header::CONNECTION,
-        HeaderName::from_static("keep-alive"),
-        HeaderName::from_static("proxy-connection"),
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-    ]
-    .into_iter()
-    .chain(listed)
-    {
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    for name in listed {
         headers.remove(name);
     }
 }

@@ -1,5 +1,5 @@
-//! The upstream side: the HTTP(S) connector and how an agent's `/v1/...` path maps onto a
-//! target's base URL.
+//! How an agent's `/v1/...` path maps onto a target's base URL, and the HTTP(S) connector
+//! of the daemon's webhooks (the proxy's own requests go through [`super::client`]).
 //!
 //! TLS is rustls (ring provider) with the platform's root certificates; plain `http://`
 //! targets (self-hosted gateways, tests) go without. Anthropic-style base URLs stop before
@@ -32,11 +32,6 @@ pub fn connector(connect_timeout: Duration) -> Connector {
         }
     };
     builder.https_or_http().enable_http1().wrap_connector(http)
-}
-
-/// The upstream URI for the agent's `path_and_query` on `target`.
-pub fn target_uri(target: &Target, path_and_query: &str) -> Option<Uri> {
-    Base::new(target)?.uri(path_and_query)
 }
 
 /// A target's base URL taken apart once, so that each request only joins its path.
@@ -109,6 +104,7 @@ mod tests {
 
     #[test]
     fn paths_map_onto_base_urls() {
+        let target_uri = |t: &Target, pq: &str| Base::new(t)?.uri(pq);
         let a = target("anthropic", "https://api.z.ai/api/anthropic/");
         assert_eq!(
             target_uri(&a, "/v1/messages?beta=true")

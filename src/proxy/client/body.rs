@@ -201,14 +201,13 @@ impl Body for UpBody {
 
 impl UpBody {
     fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        let this = self;
         loop {
-            let Some(conn) = this.conn.as_mut() else {
+            let Some(conn) = self.conn.as_mut() else {
                 return Poll::Ready(None);
             };
-            match &mut this.state {
+            match &mut self.state {
                 State::Done => {
-                    this.conn = None;
+                    self.conn = None;
                     return Poll::Ready(None);
                 }
                 State::Length(left) => {
@@ -217,7 +216,7 @@ impl UpBody {
                         let data = conn.buf.split_to(n).freeze();
                         *left -= n as u64;
                         if *left == 0 {
-                            this.finish();
+                            self.finish();
                         }
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
@@ -225,11 +224,11 @@ impl UpBody {
                 State::Chunked(chunk) => match decode(chunk, &mut conn.buf) {
                     Ok(Step::Data(d)) => return Poll::Ready(Some(Ok(Frame::data(d)))),
                     Ok(Step::End) => {
-                        this.finish();
+                        self.finish();
                         return Poll::Ready(None);
                     }
                     Ok(Step::More) => {}
-                    Err(e) => return this.fail(e, cx),
+                    Err(e) => return self.fail(e, cx),
                 },
                 State::Close => {
                     if !conn.buf.is_empty() {
@@ -238,19 +237,19 @@ impl UpBody {
                     }
                 }
             }
-            let Some(conn) = this.conn.as_mut() else {
+            let Some(conn) = self.conn.as_mut() else {
                 return Poll::Ready(None);
             };
             match poll_fill(conn, cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => return this.fail(Error::Io(e), cx),
+                Poll::Ready(Err(e)) => return self.fail(Error::Io(e), cx),
                 Poll::Ready(Ok(0)) => {
-                    if matches!(this.state, State::Close) {
-                        this.state = State::Done;
-                        this.conn = None;
+                    if matches!(self.state, State::Close) {
+                        self.state = State::Done;
+                        self.conn = None;
                         return Poll::Ready(None);
                     }
-                    return this.fail(Error::Closed, cx);
+                    return self.fail(Error::Closed, cx);
                 }
                 Poll::Ready(Ok(_)) => {}
             }
