@@ -80,47 +80,77 @@ fn response_heads_say_how_the_body_ends() {
     );
 }
 
-/// A server answering each request on a connection with `answers` in turn, counting
-/// connections; it checks each request has the body its content-length says.
-async fn server(answers: Vec<&'static str>) -> (u16, Arc<AtomicUsize>) {
+/// A server answering each request on a connection with `answers` in turn — over TLS
+/// with the test CA's certificate for `localhost` (`testdata/`) when `tls` — counting the
+/// connections it opened and those it closed (after its last answer, or when the client
+/// closed first); it checks each request names the host and has the body its
+/// content-length says.
+async fn serve(answers: Vec<&'static str>, tls: bool) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let conns = Arc::new(AtomicUsize::new(0));
-    let counted = conns.clone();
+    let acceptor = tls.then(tls_acceptor);
+    let opened = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (o, c) = (opened.clone(), closed.clone());
     tokio::spawn(async move {
         loop {
-            let (mut s, _) = listener.accept().await.unwrap();
-            counted.fetch_add(1, Ordering::SeqCst);
-            let answers = answers.clone();
+            let (s, _) = listener.accept().await.unwrap();
+            o.fetch_add(1, Ordering::SeqCst);
+            let (answers, acceptor, c) = (answers.clone(), acceptor.clone(), c.clone());
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                for answer in answers {
-                    loop {
-                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-                            let len: usize = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length: "))
-                                .map_or(0, |v| v.trim().parse().unwrap());
-                            if buf.len() >= end + 4 + len {
-                                assert!(head.contains("\r\nhost: 127.0.0.1:"), "{head}");
-                                buf.drain(..end + 4 + len);
-                                break;
-                            }
+                match acceptor {
+                    Some(a) => {
+                        if let Ok(s) = a.accept(s).await {
+                            answer(s, answers, "localhost").await;
                         }
-                        let mut chunk = [0u8; 4096];
-                        let n = s.read(&mut chunk).await.unwrap();
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
                     }
-                    s.write_all(answer.as_bytes()).await.unwrap();
+                    None => answer(s, answers, "127.0.0.1").await,
                 }
+                c.fetch_add(1, Ordering::SeqCst);
             });
         }
     });
-    (port, conns)
+    (port, opened, closed)
+}
+
+async fn server(answers: Vec<&'static str>) -> (u16, Arc<AtomicUsize>) {
+    let (port, opened, _) = serve(answers, false).await;
+    (port, opened)
+}
+
+/// Reads each request off `s` and writes its answer; the connection is dropped after the
+/// last answer.
+async fn answer<S>(mut s: S, answers: Vec<&'static str>, host: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = Vec::new();
+    for answer in answers {
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if buf.len() >= end + 4 + len {
+                    assert!(head.contains(&format!("\r\nhost: {host}:")), "{head}");
+                    buf.drain(..end + 4 + len);
+                    break;
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let Ok(n) = s.read(&mut chunk).await else {
+                return;
+            };
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        s.write_all(answer.as_bytes()).await.unwrap();
+        s.flush().await.unwrap();
+    }
 }
 
 fn post(port: u16, body: &'static str) -> Request<Bytes> {
@@ -172,16 +202,25 @@ async fn a_connection_is_kept_for_the_next_request_and_bodies_arrive_whole() {
 #[tokio::test]
 async fn a_connection_the_upstream_closed_while_idle_is_not_reused() {
     // Answers once per connection, then closes it.
-    let (port, conns) = server(vec!["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]).await;
+    let (port, conns, closed) = serve(
+        vec!["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"],
+        false,
+    )
+    .await;
     let client = Client::new(Duration::from_secs(5));
     for round in 1..=3 {
         let r = client.request(post(port, "{}")).await.unwrap();
         assert_eq!(text(r).await, "ok");
-        // Wait until the runtime has seen the close of the idle connection.
-        for _ in 0..200 {
-            tokio::task::yield_now().await;
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        // Until the server has closed it; a yielded task resumes only after the runtime
+        // polled its sockets, so the close is then seen.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while closed.load(Ordering::SeqCst) < round {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the server closes the connection after its answer");
+        tokio::task::yield_now().await;
         assert_eq!(conns.load(Ordering::SeqCst), round);
     }
 }
@@ -223,9 +262,7 @@ async fn errors_name_what_went_wrong() {
     assert!(err.is_err());
 }
 
-/// A TLS server for `localhost` (a certificate of the test CA in `testdata/`) answering
-/// each request on a connection with `answer`.
-async fn tls_server(answer: &'static str) -> (u16, Arc<AtomicUsize>) {
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs =
@@ -238,45 +275,7 @@ async fn tls_server(answer: &'static str) -> (u16, Arc<AtomicUsize>) {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let conns = Arc::new(AtomicUsize::new(0));
-    let counted = conns.clone();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = listener.accept().await.unwrap();
-            counted.fetch_add(1, Ordering::SeqCst);
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut s) = acceptor.accept(s).await else {
-                    return;
-                };
-                let mut buf = Vec::new();
-                loop {
-                    let mut chunk = [0u8; 4096];
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    // Requests here have a body of "{}".
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        if buf.len() < end + 6 {
-                            break;
-                        }
-                        assert!(String::from_utf8_lossy(&buf[..end]).contains("host: localhost:"));
-                        buf.drain(..end + 6);
-                        s.write_all(answer.as_bytes()).await.unwrap();
-                        s.flush().await.unwrap();
-                    }
-                }
-            });
-        }
-    });
-    (port, conns)
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 fn test_roots() -> rustls::RootCertStore {
@@ -291,7 +290,11 @@ fn test_roots() -> rustls::RootCertStore {
 
 #[tokio::test]
 async fn https_upstreams_are_verified_and_their_connections_kept() {
-    let (port, conns) = tls_server("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecret").await;
+    let (port, conns, _) = serve(
+        vec!["HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecret"; 3],
+        true,
+    )
+    .await;
     let client = Client::with_roots(Duration::from_secs(5), test_roots());
     let req = |host: &str| {
         Request::builder()
