@@ -138,6 +138,10 @@ pub struct ProxyConfig {
     /// How often a running proxy is asked `/health`; three unanswered in a row (each
     /// given up to 2 s) and it is killed and restarted.
     pub health_interval_ms: u64,
+    /// How long a proxy's thread polls for the next event before it sleeps, while its
+    /// waits are that short (0: never; at most 1000). It saves each hop of a quick
+    /// exchange a wake-up (`crate::proxy::busy_poll`).
+    pub busy_poll_us: u64,
 }
 
 impl Default for Config {
@@ -194,6 +198,7 @@ impl Default for ProxyConfig {
             startup_timeout_ms: 10_000,
             stop_grace_ms: 3_000,
             health_interval_ms: 5_000,
+            busy_poll_us: 100,
         }
     }
 }
@@ -301,6 +306,12 @@ impl Config {
                     "proxy.{name} must be non-zero"
                 )));
             }
+        }
+        if p.busy_poll_us > 1000 {
+            return Err(ConfigError::Invalid(format!(
+                "proxy.busy_poll_us is {}: at most 1000 (0 turns it off)",
+                p.busy_poll_us
+            )));
         }
         if let Some(p) = &self.metrics.token_file
             && !p.is_absolute()
@@ -418,6 +429,11 @@ mod tests {
         std::fs::write(&file, "listen = [\"nonsense\"]\n").unwrap();
         let e = Config::from_file(&file).unwrap_err().to_string();
         assert!(e.contains("nonsense"), "{e}");
+        std::fs::write(&file, "[proxy]\nbusy_poll_us = 5000\n").unwrap();
+        let e = Config::from_file(&file).unwrap_err().to_string();
+        assert!(e.contains("busy_poll_us is 5000: at most 1000"), "{e}");
+        std::fs::write(&file, "[proxy]\nbusy_poll_us = 0\n").unwrap();
+        assert_eq!(Config::from_file(&file).unwrap().proxy.busy_poll_us, 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

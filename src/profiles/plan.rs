@@ -215,6 +215,7 @@ pub fn build(
         routes: settings.routes,
         pool: settings.pool,
         inspector: settings.inspector,
+        busy_poll_us: config.busy_poll_us,
     })
 }
 

@@ -19,6 +19,7 @@
 
 pub mod alias;
 pub mod body;
+mod busy_poll;
 pub mod client;
 pub mod control;
 pub mod cooldown;

@@ -54,6 +54,10 @@ pub struct Plan {
     /// What the proxy keeps of each request for the inspector.
     #[serde(default)]
     pub inspector: InspectorSettings,
+    /// How long the proxy's thread polls for events before it sleeps, while its waits
+    /// are short (`proxy.busy_poll_us`; 0: never; see `crate::proxy::busy_poll`).
+    #[serde(default)]
+    pub busy_poll_us: u64,
 }
 
 /// What a request is, as a routing rule names it (see `crate::proxy::route`).
@@ -301,6 +305,7 @@ mod tests {
             routes: Vec::new(),
             pool: PoolSettings::default(),
             inspector: InspectorSettings::default(),
+            busy_poll_us: 0,
         }
     }
 

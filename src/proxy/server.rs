@@ -22,6 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
+use super::busy_poll::BusyPoll;
 use super::control::{self, Gate};
 use super::forward::Forwarder;
 use super::plan::{self, Plan, ReadError};
@@ -55,11 +56,20 @@ pub fn run(alias: &str, port: u16) -> anyhow::Result<i32> {
     // One thread: a proxy serves one user's agents, and every request is a ping-pong
     // between two sockets; on one thread no wake-up crosses threads (measured: half the
     // context switches and about a third less CPU per request than two workers, at the
-    // same requests/s; bench/README.md).
+    // same requests/s; bench/README.md). Before it sleeps, it polls for a moment while its
+    // waits are short (`busy_poll`).
+    let busy = Arc::new(BusyPoll::new(Duration::from_micros(plan.busy_poll_us)));
+    let (park, unpark) = (busy.clone(), busy.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(move || park.before_park())
+        .on_thread_unpark(move || unpark.after_unpark())
         .build()
         .context("cannot start the async runtime")?;
+    {
+        let _in_runtime = runtime.enter();
+        busy.arm();
+    }
     let code = runtime.block_on(serve(plan, port))?;
     runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(code)
