@@ -111,7 +111,10 @@ impl BusyPoll {
             if start.elapsed() >= self.budget {
                 return Spun::Timeout;
             }
-            std::hint::spin_loop();
+            // Anyone else waiting for this CPU (the agent or the upstream woken here)
+            // runs first.
+            // SAFETY: no arguments; it only gives up the CPU.
+            unsafe { nix::libc::sched_yield() };
         }
     }
 }
