@@ -8,11 +8,12 @@
 //!
 //! So when the runtime has nothing left to run and is about to sleep in `epoll_wait`, it
 //! first polls its epoll instance (a zero-timeout `poll(2)`, readable when an event is
-//! waiting) for up to the budget. An answer that arrives meanwhile finds the thread
-//! awake: the sender wakes nobody, and the proxy goes on at once. The thread polls only
-//! while its waits are short — when its last wait (from going idle to the next event)
-//! was within the budget — so a proxy between requests, or relaying a stream whose
-//! events come tens of milliseconds apart, sleeps at once as before and costs nothing.
+//! waiting) for up to the budget, yielding the CPU between polls to any task woken on it.
+//! An answer that arrives meanwhile finds the thread awake: the sender wakes nobody, and
+//! the proxy goes on at once. The thread polls only while its waits are short — when its
+//! last wait (from going idle to the next event) was within the budget — so a proxy
+//! between requests, or relaying a stream whose events come tens of milliseconds apart,
+//! sleeps at once as before and costs nothing.
 //!
 //! The runtime does not name its epoll descriptor: it is found as the `eventpoll`
 //! descriptor whose registrations (`/proc/self/fdinfo`) list a socket just registered
