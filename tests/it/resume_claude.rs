@@ -77,17 +77,19 @@ fn real_claude_code_interrupted_and_resumed() {
             .as_str()
             .expect("the hooks named the conversation")
             .to_string();
-    let transcript = env
-        .home
-        .join(".claude-profiles/work/projects")
-        .read_dir()
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join(format!("{conversation}.jsonl")))
-        .find(|p| p.exists());
-    assert!(
-        transcript.is_some(),
-        "Claude Code wrote {conversation}.jsonl"
+    // Claude Code writes its transcript on its own time: the Stop hook can come first.
+    wait_until(
+        WAIT,
+        &format!("Claude Code to write {conversation}.jsonl"),
+        || {
+            env.home
+                .join(".claude-profiles/work/projects")
+                .read_dir()
+                .ok()?
+                .flatten()
+                .map(|e| e.path().join(format!("{conversation}.jsonl")))
+                .find(|p| p.exists())
+        },
     );
     // A stop of the daemon ends the session; the next daemon lists it interrupted.
     d.signal(SIGTERM);
