@@ -139,15 +139,11 @@ fn ready(fd: i32) -> bool {
 fn find_epoll() -> Option<i32> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
-    let inode = |fd: i32| {
-        std::fs::metadata(format!("/proc/self/fd/{fd}"))
-            .ok()
-            .map(|m| m.ino())
-    };
     tokio::runtime::Handle::try_current().ok()?;
     let (probe, _peer) = std::os::unix::net::UnixStream::pair().ok()?;
     probe.set_nonblocking(true).ok()?;
-    let (fd, ino) = (probe.as_raw_fd(), inode(probe.as_raw_fd())?);
+    let fd = probe.as_raw_fd();
+    let ino = std::fs::metadata(format!("/proc/self/fd/{fd}")).ok()?.ino();
     let _registered = tokio::net::UnixStream::from_std(probe).ok()?;
     let lists_probe = |epfd: i32| {
         std::fs::read_to_string(format!("/proc/self/fdinfo/{epfd}")).is_ok_and(|info| {
