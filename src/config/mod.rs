@@ -142,6 +142,10 @@ pub struct ProxyConfig {
     /// waits are that short (0: never; at most 1000). It saves each hop of a quick
     /// exchange a wake-up (`crate::proxy::busy_poll`).
     pub busy_poll_us: u64,
+    /// How many threads each proxy serves its agents' connections on (0: one per CPU, at
+    /// most 4; at most 64). A connection stays on its thread; a new one goes to the
+    /// thread with the fewest open (`crate::proxy::workers`).
+    pub threads: u32,
 }
 
 impl Default for Config {
@@ -199,6 +203,7 @@ impl Default for ProxyConfig {
             stop_grace_ms: 3_000,
             health_interval_ms: 5_000,
             busy_poll_us: 100,
+            threads: 0,
         }
     }
 }
@@ -311,6 +316,12 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "proxy.busy_poll_us is {}: at most 1000 (0 turns it off)",
                 p.busy_poll_us
+            )));
+        }
+        if p.threads > 64 {
+            return Err(ConfigError::Invalid(format!(
+                "proxy.threads is {}: at most 64 (0: one per CPU, at most 4)",
+                p.threads
             )));
         }
         if let Some(p) = &self.metrics.token_file
@@ -434,6 +445,11 @@ mod tests {
         assert!(e.contains("busy_poll_us is 5000: at most 1000"), "{e}");
         std::fs::write(&file, "[proxy]\nbusy_poll_us = 0\n").unwrap();
         assert_eq!(Config::from_file(&file).unwrap().proxy.busy_poll_us, 0);
+        std::fs::write(&file, "[proxy]\nthreads = 65\n").unwrap();
+        let e = Config::from_file(&file).unwrap_err().to_string();
+        assert!(e.contains("proxy.threads is 65: at most 64"), "{e}");
+        std::fs::write(&file, "[proxy]\nthreads = 2\n").unwrap();
+        assert_eq!(Config::from_file(&file).unwrap().proxy.threads, 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -216,6 +216,7 @@ pub fn build(
         pool: settings.pool,
         inspector: settings.inspector,
         busy_poll_us: config.busy_poll_us,
+        threads: config.threads,
     })
 }
 

@@ -5,7 +5,8 @@
 //! daemon, rewrites model aliases and falls back to other targets while nothing was sent
 //! to the agent.
 //!
-//! This folder is the child alone: [`server`] (listener, shutdown), [`forward`] (one
+//! This folder is the child alone: [`server`] (listener, shutdown), [`workers`] (its
+//! threads, each connection on one), [`forward`] (one
 //! request, the fallback loop), [`upstream`] (TLS connector, URL mapping), [`alias`]
 //! (model alias rewrite), [`body`] and [`usage_tap`] (the response stream and its
 //! usage), [`translate`] (which translation a request takes, and the translator of its
@@ -39,3 +40,4 @@ pub mod server;
 pub mod translate;
 pub mod upstream;
 pub mod usage_tap;
+mod workers;

@@ -58,6 +58,10 @@ pub struct Plan {
     /// are short (`proxy.busy_poll_us`; 0: never; see `crate::proxy::busy_poll`).
     #[serde(default)]
     pub busy_poll_us: u64,
+    /// How many threads serve the agents' connections (`proxy.threads`; 0: one per
+    /// CPU, at most 4; see `crate::proxy::workers`).
+    #[serde(default)]
+    pub threads: u32,
 }
 
 /// What a request is, as a routing rule names it (see `crate::proxy::route`).
@@ -306,6 +310,7 @@ mod tests {
             pool: PoolSettings::default(),
             inspector: InspectorSettings::default(),
             busy_poll_us: 0,
+            threads: 0,
         }
     }
 

@@ -19,7 +19,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::Watcher;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::busy_poll::BusyPoll;
@@ -27,6 +28,7 @@ use super::control::{self, Gate};
 use super::forward::Forwarder;
 use super::plan::{self, Plan, ReadError};
 use super::report::Reporter;
+use super::workers::{self, Open, Workers};
 
 /// How long in-flight requests get at shutdown.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -53,12 +55,18 @@ pub fn run(alias: &str, port: u16) -> anyhow::Result<i32> {
     if plan.targets.is_empty() {
         bail!("the plan has no upstream target");
     }
-    // One thread: a proxy serves one user's agents, and every request is a ping-pong
-    // between two sockets; on one thread no wake-up crosses threads (measured: half the
-    // context switches and about a third less CPU per request than two workers, at the
-    // same requests/s; bench/README.md). Before it sleeps, it polls for a moment while its
-    // waits are short (`busy_poll`).
-    let busy = Arc::new(BusyPoll::new(Duration::from_micros(plan.busy_poll_us)));
+    // Each thread a current-thread runtime of its own, a connection served on one of
+    // them from start to end (`workers`): none of a request's wake-ups cross threads.
+    let runtime = runtime(plan.busy_poll_us)?;
+    let code = runtime.block_on(serve(plan, port))?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(code)
+}
+
+/// A thread's runtime: current-thread, and before it sleeps it polls for a moment while
+/// its waits are short (`busy_poll`).
+pub(super) fn runtime(busy_poll_us: u64) -> anyhow::Result<tokio::runtime::Runtime> {
+    let busy = Arc::new(BusyPoll::new(Duration::from_micros(busy_poll_us)));
     let (park, unpark) = (busy.clone(), busy.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -70,9 +78,41 @@ pub fn run(alias: &str, port: u16) -> anyhow::Result<i32> {
         let _in_runtime = runtime.enter();
         busy.arm();
     }
-    let code = runtime.block_on(serve(plan, port))?;
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    Ok(code)
+    Ok(runtime)
+}
+
+/// A timer always due within 30 s on this thread's runtime: each request's header-read
+/// timeout (60 s) is then never the runtime's earliest, and arming it does not wake the
+/// runtime through its eventfd (a system call and an extra turn of the event loop per
+/// request).
+pub(super) fn keep_timer_due() {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+        }
+    });
+}
+
+/// Serves one agent connection on this thread's runtime until it ends.
+fn serve_connection(stream: TcpStream, forwarder: Arc<Forwarder>, watcher: Watcher, open: Open) {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |req| {
+        let f = forwarder.clone();
+        async move { Ok::<_, Infallible>(f.handle(req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(60))
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    let conn = watcher.watch(conn);
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!("connection ended with error: {e}");
+        }
+        drop(open);
+    });
 }
 
 /// Makes this process non-dumpable: its memory (`/proc/PID/mem`), environment and
@@ -96,6 +136,7 @@ async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
     let (reporter, reporter_task) =
         Reporter::spawn(plan.daemon_url.clone(), plan.daemon_token.clone());
     let stdin_eof = plan.exit_on_stdin_eof;
+    let (threads, busy_poll_us) = (workers::count(plan.threads), plan.busy_poll_us);
     let gate = Arc::new(Gate::new(plan.stop.clone()));
     let forwarder = Arc::new(
         Forwarder::new(plan, reporter, gate.clone())
@@ -108,9 +149,10 @@ async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
         .map(|t| format!("{} {}", t.provider, t.base_url))
         .collect();
     tracing::info!(
-        "proxy for profile '{}' listening on 127.0.0.1:{port} (pid {}); upstream: {}",
+        "proxy for profile '{}' listening on 127.0.0.1:{port} (pid {}, {threads} thread{}); upstream: {}",
         p.profile,
         std::process::id(),
+        if threads == 1 { "" } else { "s" },
         names.join(", then ")
     );
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
@@ -125,15 +167,8 @@ async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
     };
     tokio::pin!(parent_gone);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    // A timer always due within 30 s: each request's header-read timeout (60 s) is then
-    // never the runtime's earliest, and arming it does not wake the runtime through its
-    // eventfd (a system call and an extra turn of the event loop per request).
-    tokio::spawn(async {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        loop {
-            tick.tick().await;
-        }
-    });
+    keep_timer_due();
+    let workers = Workers::start(threads, busy_poll_us, &forwarder, serve_connection);
     let reason = loop {
         let (stream, _) = tokio::select! {
             _ = term.recv() => break "SIGTERM",
@@ -148,23 +183,9 @@ async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
                 }
             },
         };
-        let _ = stream.set_nodelay(true);
-        let f = forwarder.clone();
-        let service = service_fn(move |req| {
-            let f = f.clone();
-            async move { Ok::<_, Infallible>(f.handle(req).await) }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(60))
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("connection ended with error: {e}");
-            }
-        });
+        if let Some((stream, watcher, open)) = workers.place(stream, graceful.watcher()) {
+            serve_connection(stream, forwarder.clone(), watcher, open);
+        }
     };
     tracing::info!("stopping ({reason})");
     drop(listener);
@@ -174,6 +195,7 @@ async fn serve(plan: Plan, port: u16) -> anyhow::Result<i32> {
     {
         tracing::warn!("requests still running after {DRAIN:?}; cutting them");
     }
+    workers.stop(DRAIN).await;
     drop(forwarder);
     reporter_task.flush(FLUSH).await;
     tracing::info!("stopped");

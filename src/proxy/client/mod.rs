@@ -9,7 +9,9 @@
 //! or rustls (ring, the platform's roots, ALPN `http/1.1`); an idle one is kept 90 s and
 //! reused for the same origin. Before reuse a connection is checked without a system
 //! call: if the runtime has seen it readable while idle (the upstream closed it, or sent
-//! something unasked), it is dropped and another taken.
+//! something unasked), it is dropped and another taken. A connection is reused only on
+//! the thread that opened it: its socket belongs to that thread's runtime, and a request
+//! served on another would have its wake-ups cross threads (`crate::proxy::workers`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -90,6 +92,8 @@ enum Io {
 struct Conn {
     io: Io,
     buf: BytesMut,
+    /// The thread whose runtime the socket is registered with.
+    home: std::thread::ThreadId,
 }
 
 struct Idle {
@@ -171,7 +175,11 @@ impl Client {
     /// An idle connection to the origin that is still open, if one is kept.
     fn checkout(&self, tls: bool, host: &str, port: u16) -> Option<(Origin, Conn)> {
         let mut idle = self.shared.idle.lock().ok()?;
-        while let Some(i) = idle.iter().rposition(|c| c.origin.is(tls, host, port)) {
+        let here = std::thread::current().id();
+        while let Some(i) = idle
+            .iter()
+            .rposition(|c| c.conn.home == here && c.origin.is(tls, host, port))
+        {
             let mut c = idle.swap_remove(i);
             if c.since.elapsed() < IDLE && c.conn.buf.is_empty() && still_open(&mut c.conn.io) {
                 return Some((c.origin, c.conn));
@@ -203,6 +211,7 @@ impl Client {
         Ok(Conn {
             io,
             buf: BytesMut::with_capacity(8 * 1024),
+            home: std::thread::current().id(),
         })
     }
 }

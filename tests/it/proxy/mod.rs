@@ -12,6 +12,7 @@ mod isolation;
 mod pools;
 mod routing;
 mod supervision;
+mod threads;
 mod translation;
 
 use std::io::{Read, Write};
