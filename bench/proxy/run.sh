@@ -108,6 +108,8 @@ if [ "$CCR" = 1 ]; then
 fi
 
 # wrk: the 50% and 99% latency in µs (one connection), and requests/s (32 connections).
+# The one-connection run also keeps each request's own latency (latency.lua): wrk's 99%
+# counts, for every stall, the requests that would have been sent during it.
 # For clown, also the CPU time (user + system, from /proc/PID/stat) the proxy child and the
 # daemon spent per request during the one-connection run: on a shared machine the CPU a
 # request costs moves far less than its wall-clock latency.
@@ -118,17 +120,18 @@ run_wrk() { # name port key [proxy-pid daemon-pid]
   local warm one all p0 d0 p1 d1
   warm=$(BENCH_KEY=$3 wrk -t1 -c1 -d1s -s "$BENCH/post.lua" "http://127.0.0.1:$2")
   p0=$(ticks "${4:-}"); d0=$(ticks "${5:-}")
-  one=$(BENCH_KEY=$3 wrk -t1 -c1 -d"${DURATION}s" --latency -s "$BENCH/post.lua" "http://127.0.0.1:$2")
+  one=$(BENCH_KEY=$3 wrk -t1 -c1 -d"${DURATION}s" --latency -s "$BENCH/latency.lua" "http://127.0.0.1:$2")
   p1=$(ticks "${4:-}"); d1=$(ticks "${5:-}")
   all=$(BENCH_KEY=$3 wrk -t2 -c32 -d"${DURATION}s" -s "$BENCH/post.lua" "http://127.0.0.1:$2")
   if grep -q "Non-2xx" <<<"$one$all"; then echo "error: $1 answered errors:" >&2; echo "$one$all" >&2; exit 1; fi
-  local p50 p99 rps n n1 load
+  local p50 p99 rps n n1 load raw
   p50=$(grep -E '^ +50%' <<<"$one" | us); p99=$(grep -E '^ +99%' <<<"$one" | us)
+  raw=$(awk '/^raw / {print $3, $5}' <<<"$one")
   rps=$(awk '/Requests\/sec/ {print int($2)}' <<<"$all")
   n1=$(awk '/requests in/ {print $1}' <<<"$one")
   n=$(( $(awk '/requests in/ {print $1}' <<<"$warm") + n1 + $(awk '/requests in/ {print $1}' <<<"$all") ))
   load=$(cut -d' ' -f1 /proc/loadavg)
-  echo "$1 $p50 $p99 $rps $n $(( (p1 - p0) * 1000000 / TCK / n1 )) $(( (d1 - d0) * 1000000 / TCK / n1 )) $load"
+  echo "$1 $p50 $p99 $rps $n $(( (p1 - p0) * 1000000 / TCK / n1 )) $(( (d1 - d0) * 1000000 / TCK / n1 )) $load $raw"
 }
 PROXY_PID=$(pgrep -f " proxy --profile bench --port $PROXY( |$)" | head -1 || true)
 results=$(
@@ -152,7 +155,7 @@ paths = sys.argv[9].split()
 runs = {}
 for line in sys.argv[1].splitlines():
     name, *v = line.split()
-    runs.setdefault(name, []).append((float(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), float(v[6])))
+    runs.setdefault(name, []).append((float(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), float(v[6]), float(v[7]), float(v[8])))
 rounds = len(runs["direct"])
 med = statistics.median
 # Added latency is taken within each round (path minus direct, measured a few seconds
@@ -181,6 +184,11 @@ if "ccr" in runs:
     lat = med((runs["ccr"][r][0] - runs["direct"][r][0]) / max(1, runs["clown"][r][0] - runs["direct"][r][0]) for r in range(rounds))
     rps = med(runs["clown"][r][2] / runs["ccr"][r][2] for r in range(rounds))
     print(f"per round, claude-code-router's added p50 / clown's: median {lat:.2f}x; clown's requests/s / claude-code-router's: median {rps:.2f}x")
+raw99 = med(runs["clown"][r][8] / max(1, runs["nginx"][r][8]) for r in range(rounds))
+print(f"each request's own latency (wrk's p99 adds the requests a stall held back): clown's p99 / nginx's: median {raw99:.2f}x, per round "
+      + ", ".join(f"{runs['clown'][r][8]:.0f}/{runs['nginx'][r][8]:.0f} µs" for r in range(rounds))
+      + "; p50 / p99 µs per round: " + "; ".join(
+          f"{k} " + ", ".join(f"{r[7]:.0f}/{r[8]:.0f}" for r in runs[k]) for k in paths))
 print("per round (p50 µs / p99 µs / requests/s): " + "; ".join(
     f"{k} " + ", ".join(f"{r[0]:.0f}/{r[1]:.0f}/{r[2]}" for r in runs[k]) for k in paths))
 total = sum(r[3] for r in runs["clown"])

@@ -1,0 +1,63 @@
+-- wrk script: the same request as post.lua, and each request's own latency (from the
+-- request being written to its response read, in µs) kept in a histogram per thread;
+-- at the end one line: "raw p50 P50 p99 P99 max MAX n N". wrk's own percentiles add, for
+-- every request slower than twice the mean interval, the requests that would have been
+-- sent meanwhile (its correction for coordinated omission), so one stall of a few
+-- milliseconds weighs as much as dozens of slow requests; these are the requests as
+-- they were.
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } wrk_timespec;
+int clock_gettime(int clk, wrk_timespec *tp);
+]]
+local ts = ffi.new("wrk_timespec")
+local function now_us()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
+end
+
+wrk.method = "POST"
+wrk.path = "/v1/messages"
+wrk.body = '{"model":"claude-sonnet-4","max_tokens":64,"messages":[{"role":"user","content":"say pong"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["anthropic-version"] = "2023-06-01"
+wrk.headers["x-api-key"] = os.getenv("BENCH_KEY") or "none"
+
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+local req, sent = nil, 0
+hist = {}
+function request()
+  if not req then req = wrk.format() end
+  sent = now_us()
+  return req
+end
+function response(status, headers, body)
+  local us = math.floor(now_us() - sent)
+  hist[us] = (hist[us] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local all, n = {}, 0
+  for _, t in ipairs(threads) do
+    for us, c in pairs(t:get("hist")) do
+      all[us] = (all[us] or 0) + c
+      n = n + c
+    end
+  end
+  local keys = {}
+  for us in pairs(all) do table.insert(keys, us) end
+  table.sort(keys)
+  local function pct(p)
+    local rank, seen = math.ceil(n * p / 100), 0
+    for _, us in ipairs(keys) do
+      seen = seen + all[us]
+      if seen >= rank then return us end
+    end
+    return 0
+  end
+  io.write(string.format("raw p50 %d p99 %d max %d n %d\n", pct(50), pct(99), keys[#keys] or 0, n))
+end
