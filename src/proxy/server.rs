@@ -23,12 +23,11 @@ use hyper_util::server::graceful::Watcher;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::busy_poll::BusyPoll;
 use super::control::{self, Gate};
 use super::forward::Forwarder;
 use super::plan::{self, Plan, ReadError};
 use super::report::Reporter;
-use super::workers::{self, Open, Workers};
+use super::workers::{self, Open, Workers, keep_timer_due, runtime};
 
 /// How long in-flight requests get at shutdown.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -61,37 +60,6 @@ pub fn run(alias: &str, port: u16) -> anyhow::Result<i32> {
     let code = runtime.block_on(serve(plan, port))?;
     runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(code)
-}
-
-/// A thread's runtime: current-thread, and before it sleeps it polls for a moment while
-/// its waits are short (`busy_poll`).
-pub(super) fn runtime(busy_poll_us: u64) -> anyhow::Result<tokio::runtime::Runtime> {
-    let busy = Arc::new(BusyPoll::new(Duration::from_micros(busy_poll_us)));
-    let (park, unpark) = (busy.clone(), busy.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_park(move || park.before_park())
-        .on_thread_unpark(move || unpark.after_unpark())
-        .build()
-        .context("cannot start the async runtime")?;
-    {
-        let _in_runtime = runtime.enter();
-        busy.arm();
-    }
-    Ok(runtime)
-}
-
-/// A timer always due within 30 s on this thread's runtime: each request's header-read
-/// timeout (60 s) is then never the runtime's earliest, and arming it does not wake the
-/// runtime through its eventfd (a system call and an extra turn of the event loop per
-/// request).
-pub(super) fn keep_timer_due() {
-    tokio::spawn(async {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        loop {
-            tick.tick().await;
-        }
-    });
 }
 
 /// Serves one agent connection on this thread's runtime until it ends.

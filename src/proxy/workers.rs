@@ -16,10 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use anyhow::Context;
 use hyper_util::server::graceful::Watcher;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+use super::busy_poll::BusyPoll;
 use super::forward::Forwarder;
 
 /// Threads when `proxy.threads` is 0: one per CPU, at most this many.
@@ -164,7 +166,7 @@ fn run<S>(
 ) where
     S: Fn(TcpStream, Arc<Forwarder>, Watcher, Open),
 {
-    let runtime = match super::server::runtime(busy_poll_us) {
+    let runtime = match runtime(busy_poll_us) {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start a proxy thread's runtime: {e:#}");
@@ -172,7 +174,7 @@ fn run<S>(
         }
     };
     runtime.block_on(async {
-        super::server::keep_timer_due();
+        keep_timer_due();
         while let Some((std, watcher, open)) = rx.recv().await {
             match TcpStream::from_std(std) {
                 Ok(stream) => serve(stream, forwarder.clone(), watcher, open),
@@ -182,4 +184,35 @@ fn run<S>(
     });
     drop(forwarder);
     runtime.shutdown_timeout(Duration::from_millis(100));
+}
+
+/// A thread's runtime: current-thread, and before it sleeps it polls for a moment while
+/// its waits are short (`busy_poll`).
+pub(super) fn runtime(busy_poll_us: u64) -> anyhow::Result<tokio::runtime::Runtime> {
+    let busy = Arc::new(BusyPoll::new(Duration::from_micros(busy_poll_us)));
+    let (park, unpark) = (busy.clone(), busy.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(move || park.before_park())
+        .on_thread_unpark(move || unpark.after_unpark())
+        .build()
+        .context("cannot start the async runtime")?;
+    {
+        let _in_runtime = runtime.enter();
+        busy.arm();
+    }
+    Ok(runtime)
+}
+
+/// A timer always due within 30 s on this thread's runtime: each request's header-read
+/// timeout (60 s) is then never the runtime's earliest, and arming it does not wake the
+/// runtime through its eventfd (a system call and an extra turn of the event loop per
+/// request).
+pub(super) fn keep_timer_due() {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+        }
+    });
 }
