@@ -134,3 +134,45 @@ fn one_connection_stays_on_the_first_thread_and_more_spread_over_the_others() {
     );
     drop(d);
 }
+
+#[test]
+fn a_stop_lets_a_request_on_another_thread_finish_and_counts_it() {
+    let up = Upstream::start(Script {
+        delay: std::time::Duration::from_millis(800),
+        ..Script::default()
+    });
+    let (env, d) = start("px-threads-stop", "threads = 2\nbusy_poll_us = 0\n");
+    create_profile(&d, profile("ts", &up.url(), json!({"enabled": true})));
+    let pid = wait_status(&d, "ts", "running")["pid"].as_i64().unwrap();
+    let (port, token) = endpoint(&d, "ts");
+    let body = message("claude-sonnet-4", false);
+    let want = up.expected("/v1/messages", &body).1;
+    let before = wait_until(WAIT, "the proxy's other thread", || {
+        sleeps(pid).get("proxy-1").copied()
+    });
+
+    // The first connection takes the accepting thread; the second goes to the other one,
+    // and its request is still waiting on the upstream when the proxy is stopped.
+    let _first = Agent::open(port, &token);
+    let mut second = Agent::open(port, &token);
+    let sent = body.clone();
+    let answer = std::thread::spawn(move || second.post(&sent));
+    wait_until(WAIT, "the request at the upstream", || {
+        (!up.messages().is_empty()).then_some(())
+    });
+    let now = sleeps(pid)["proxy-1"];
+    assert!(
+        now > before,
+        "the second connection is on the other thread: {before} -> {now}"
+    );
+    d.api("POST", "/api/proxy/ts/stop", None).expect_ok();
+
+    let r = answer.join().unwrap();
+    assert_eq!((r.status, &r.body), (200, &want), "{}", r.text());
+    assert!(proxy_pids("ts").is_empty(), "the stop leaves no process");
+    // Flushed before the child exited: the request is counted, once.
+    let events = usage_events(&env);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["profile"], "ts");
+    drop(d);
+}
