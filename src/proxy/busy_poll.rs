@@ -1,4 +1,4 @@
-//! Busy polling before the proxy's thread sleeps (`proxy.busy_poll_us`).
+//! Busy polling before a proxy thread sleeps (`proxy.busy_poll_us`).
 //!
 //! A proxied request is a relay: the agent's request wakes the proxy, the proxy wakes the
 //! upstream, the answer wakes the proxy, the proxy wakes the agent. Each wake-up of a

@@ -54,7 +54,7 @@ pub struct Plan {
     /// What the proxy keeps of each request for the inspector.
     #[serde(default)]
     pub inspector: InspectorSettings,
-    /// How long the proxy's thread polls for events before it sleeps, while its waits
+    /// How long each of the proxy's threads polls for events before it sleeps, while its waits
     /// are short (`proxy.busy_poll_us`; 0: never; see `crate::proxy::busy_poll`).
     #[serde(default)]
     pub busy_poll_us: u64,
