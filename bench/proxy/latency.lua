@@ -16,12 +16,8 @@ local function now_us()
   return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
 end
 
-wrk.method = "POST"
-wrk.path = "/v1/messages"
-wrk.body = '{"model":"claude-sonnet-4","max_tokens":64,"messages":[{"role":"user","content":"say pong"}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["anthropic-version"] = "2023-06-01"
-wrk.headers["x-api-key"] = os.getenv("BENCH_KEY") or "none"
+-- The request itself is post.lua's, read from beside this script.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "post.lua")
 
 local threads = {}
 function setup(thread)
