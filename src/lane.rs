@@ -8,11 +8,22 @@
 //! The guard: a job the lane has not started within its `patience` (every CPU busy, so
 //! the lane gets none) is run by the caller instead, at the caller's priority. Late by
 //! at most that much, bookkeeping is never starved; a job the lane started is its own.
+//!
+//! A class orders a thread only among the threads of its own scheduling group, though:
+//! the kernel first picks between groups — one per session (autogroup) outside a service
+//! manager, one per cgroup inside one — and only then within the group. Against a woken
+//! thread of another group (an agent, an upstream) a `SCHED_IDLE` thread, or one that
+//! yields, keeps its CPU for as long as its group's turn lasts: measured here, up to
+//! 4 ms. So long bookkeeping goes in pieces with a moment's sleep between them ([`Pace`]):
+//! a sleep takes a thread off its CPU whatever the groups, and a woken thread waits at
+//! most one piece.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use serde::Deserialize;
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -80,6 +91,78 @@ impl Lane {
     }
 }
 
+/// How long a piece of bookkeeping gives its CPU away ([`Pace`]); with the kernel's timer
+/// slack the thread is back some 50–100 µs later.
+const PAUSE: Duration = Duration::from_micros(20);
+
+/// Bookkeeping in pieces: every `every` steps the thread sleeps for a moment ([`PAUSE`]),
+/// so a thread woken meanwhile on its CPU waits at most one piece (see the module's
+/// documentation). For a thread that may block: a lane, a blocking pool's thread, the
+/// proxy's reporter.
+pub struct Pace {
+    every: usize,
+    since: usize,
+}
+
+impl Pace {
+    pub const fn every(every: usize) -> Self {
+        Self { every, since: 0 }
+    }
+
+    /// Counts one step, and sleeps for a moment after every `every`.
+    pub fn step(&mut self) {
+        self.since += 1;
+        if self.since >= self.every {
+            self.since = 0;
+            pause();
+        }
+    }
+}
+
+/// The moment's sleep between two pieces of bookkeeping ([`Pace`]).
+pub fn pause() {
+    std::thread::sleep(PAUSE);
+}
+
+/// Frees a long list 64 items at a time with a moment's sleep between ([`Pace`]): a busy
+/// proxy's batch is thousands of reports of a dozen strings each, whose freeing in one go
+/// takes milliseconds.
+pub fn drop_paced<T>(mut items: Vec<T>) {
+    const PIECE: usize = 64;
+    while items.len() > PIECE {
+        items.truncate(items.len() - PIECE);
+        pause();
+    }
+}
+
+/// A list decoded with a [`Pace`] of 64 items: for `#[serde(deserialize_with)]` on the
+/// long lists of a usage batch. Decodes what `Vec<T>` decodes, with the same errors.
+pub fn paced_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Items<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            let mut pace = Pace::every(64);
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+                pace.step();
+            }
+            Ok(items)
+        }
+    }
+    d.deserialize_seq(Items(std::marker::PhantomData))
+}
+
 /// `SCHED_IDLE` for the calling thread, or nice 19 where that is refused (Linux, where
 /// both are per thread); elsewhere the thread keeps its priority.
 pub fn lowest_priority() {
@@ -106,6 +189,37 @@ pub fn lower_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Paced {
+        #[serde(default, deserialize_with = "paced_vec")]
+        items: Vec<u32>,
+    }
+
+    #[test]
+    fn a_paced_list_reads_as_a_list_with_the_same_errors() {
+        let many: Vec<u32> = (0..1000).collect();
+        let json = serde_json::json!({ "items": many }).to_string();
+        let paced: Paced = serde_json::from_str(&json).unwrap();
+        assert_eq!(paced.items, many);
+        assert!(
+            serde_json::from_str::<Paced>("{}")
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        #[derive(Debug, Deserialize)]
+        struct Plain {
+            #[allow(dead_code)]
+            items: Vec<u32>,
+        }
+        for bad in [r#"{"items":5}"#, r#"{"items":[1,"x"]}"#, r#"{"items":[1,2"#] {
+            let a = serde_json::from_str::<Paced>(bad).unwrap_err().to_string();
+            let b = serde_json::from_str::<Plain>(bad).unwrap_err().to_string();
+            assert_eq!(a, b, "{bad}");
+        }
+        drop_paced(paced.items);
+    }
 
     #[tokio::test]
     async fn a_job_runs_once_on_the_lane_or_on_its_caller() {

@@ -11,11 +11,13 @@ use super::error::{ApiError, ApiResult, ok};
 use super::extract::{ApiQuery, JsonBytes, decode};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::lane::Pace;
 use crate::metrics::requests::Tally;
 use crate::pty::attention::ProxyView;
 use crate::records::LimitSnapshot;
 use crate::records::ProxyRequest;
 use crate::records::RequestStatus;
+use crate::requests::InspectedRequest;
 use crate::store::limits as limits_db;
 use crate::store::profiles as profiles_db;
 use crate::store::usage::{self, UsageEvent, UsageSession};
@@ -27,7 +29,7 @@ use crate::usage::query::{self, Filters};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lane::paced_vec")]
     pub events: Vec<UsageEvent>,
     #[serde(default)]
     pub sessions: Vec<UsageSession>,
@@ -35,7 +37,7 @@ pub struct RecordRequest {
     #[serde(default)]
     pub limits: Vec<LimitSnapshot>,
     /// Proxy requests (status, timings) for `/metrics`; kept in memory, not stored.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lane::paced_vec")]
     pub requests: Vec<ProxyRequest>,
     /// How requests ended, as a proxy saw them (for the sessions' attention states).
     #[serde(default)]
@@ -76,6 +78,7 @@ pub async fn record(
                 req.inspected_skipped,
             );
             let tally = Tally::of(&req.requests);
+            crate::lane::drop_paced(std::mem::take(&mut req.requests));
             Ok::<_, ApiError>((req, tally))
         })
         .await
@@ -102,35 +105,43 @@ fn checked(body: &[u8], who: &Caller) -> Result<RecordRequest, ApiError> {
             "at most {MAX_BATCH} events, sessions, limits and requests per request"
         )));
     }
-    for (i, r) in req.requests.iter().enumerate() {
-        r.validate()
-            .map_err(|m| ApiError::bad_request(format!("requests[{i}]: {m}")))?;
-    }
-    for (i, e) in req.events.iter().enumerate() {
-        e.validate()
-            .map_err(|m| ApiError::bad_request(format!("events[{i}]: {m}")))?;
-    }
-    for (i, s) in req.sessions.iter().enumerate() {
-        s.validate()
-            .map_err(|m| ApiError::bad_request(format!("sessions[{i}]: {m}")))?;
-    }
-    for (i, l) in req.limits.iter().enumerate() {
-        l.validate()
-            .map_err(|m| ApiError::bad_request(format!("limits[{i}]: {m}")))?;
-    }
-    for (i, s) in req.statuses.iter().enumerate() {
-        s.validate()
-            .map_err(|m| ApiError::bad_request(format!("statuses[{i}]: {m}")))?;
-    }
-    for (i, r) in req.inspected.iter().enumerate() {
-        r.validate()
-            .map_err(|m| ApiError::bad_request(format!("inspected[{i}]: {m}")))?;
-    }
+    // Thousands of events in a busy proxy's batch: checked in pieces (`lane::Pace`).
+    let mut pace = Pace::every(256);
+    each(&req.requests, "requests", &mut pace, ProxyRequest::validate)?;
+    each(&req.events, "events", &mut pace, UsageEvent::validate)?;
+    each(&req.sessions, "sessions", &mut pace, UsageSession::validate)?;
+    each(&req.limits, "limits", &mut pace, LimitSnapshot::validate)?;
+    each(
+        &req.statuses,
+        "statuses",
+        &mut pace,
+        RequestStatus::validate,
+    )?;
+    each(
+        &req.inspected,
+        "inspected",
+        &mut pace,
+        InspectedRequest::validate,
+    )?;
     if let Some(p) = &req.pool {
         p.validate()
             .map_err(|m| ApiError::bad_request(format!("pool: {m}")))?;
     }
     Ok(req)
+}
+
+/// Checks every item of a batch's list, naming the first bad one (`events[3]: …`).
+fn each<T>(
+    items: &[T],
+    what: &str,
+    pace: &mut Pace,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<(), ApiError> {
+    for (i, item) in items.iter().enumerate() {
+        check(item).map_err(|m| ApiError::bad_request(format!("{what}[{i}]: {m}")))?;
+        pace.step();
+    }
+    Ok(())
 }
 
 /// Stores a checked batch whose inspector part is taken, then counts its requests
@@ -154,6 +165,7 @@ async fn save(state: AppState, req: RecordRequest, tally: Tally) -> ApiResult {
         .store()
         .call(move |c| {
             let (e, s) = usage::record(c, &events, &sessions, now)?;
+            crate::lane::drop_paced(events);
             for s in &sessions {
                 let when = jiff::Timestamp::from_second(s.ended_at.unwrap_or(s.started_at))
                     .map(crate::time::rfc3339)

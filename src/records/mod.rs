@@ -45,8 +45,8 @@ fn check_ts(what: &str, ts: i64) -> Result<(), String> {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "WireEvent", into = "WireEvent")]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "WireEvent")]
 pub struct UsageEvent {
     pub profile: String,
     pub agent: Option<String>,
@@ -115,7 +115,7 @@ impl UsageEvent {
 }
 
 /// The event as `POST /api/usage/record` takes and gives it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireEvent {
     profile: String,
@@ -177,26 +177,52 @@ impl From<WireEvent> for UsageEvent {
     }
 }
 
-impl From<UsageEvent> for WireEvent {
-    fn from(e: UsageEvent) -> Self {
-        Self {
-            profile: e.profile,
-            agent: e.agent,
-            provider: e.provider,
-            model: e.model,
-            ts: e.ts,
-            input_tokens: e.tokens.input_tokens,
-            output_tokens: e.tokens.output_tokens,
-            cache_creation_input_tokens: e.tokens.cache_creation_input_tokens,
-            cache_read_input_tokens: e.tokens.cache_read_input_tokens,
-            cache_creation_1h_input_tokens: e.tokens.cache_creation_1h_input_tokens,
-            reasoning_output_tokens: e.tokens.reasoning_output_tokens,
-            source: e.source,
-            session_id: e.session_id,
-            dedupe_key: e.dedupe_key,
-            key_label: e.key_label,
-            key_hint: e.key_hint,
+/// [`WireEvent`] written from a borrowed event: the proxy's reporter writes thousands a
+/// second, and serde's `into` would copy each one's strings first.
+#[derive(Serialize)]
+struct WireEventRef<'a> {
+    profile: &'a str,
+    agent: Option<&'a str>,
+    provider: Option<&'a str>,
+    model: &'a str,
+    ts: Option<i64>,
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_creation_input_tokens: u64,
+    cache_read_input_tokens: u64,
+    cache_creation_1h_input_tokens: u64,
+    reasoning_output_tokens: u64,
+    source: &'a str,
+    session_id: Option<&'a str>,
+    dedupe_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_hint: Option<&'a str>,
+}
+
+impl Serialize for UsageEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = &self.tokens;
+        WireEventRef {
+            profile: &self.profile,
+            agent: self.agent.as_deref(),
+            provider: self.provider.as_deref(),
+            model: &self.model,
+            ts: self.ts,
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            cache_creation_input_tokens: t.cache_creation_input_tokens,
+            cache_read_input_tokens: t.cache_read_input_tokens,
+            cache_creation_1h_input_tokens: t.cache_creation_1h_input_tokens,
+            reasoning_output_tokens: t.reasoning_output_tokens,
+            source: &self.source,
+            session_id: self.session_id.as_deref(),
+            dedupe_key: self.dedupe_key.as_deref(),
+            key_label: self.key_label.as_deref(),
+            key_hint: self.key_hint.as_deref(),
         }
+        .serialize(s)
     }
 }
 
@@ -410,6 +436,34 @@ mod tests {
         assert!(back.get("tokens").is_none());
         let typo = r#"{"profile":"p","model":"m","input_tokns":3,"source":"proxy"}"#;
         assert!(serde_json::from_str::<UsageEvent>(typo).is_err());
+    }
+
+    #[test]
+    fn an_event_is_written_in_the_wire_order_and_read_back_whole() {
+        let e = UsageEvent {
+            profile: "p".into(),
+            agent: Some("claude".into()),
+            model: "m\"1".into(),
+            ts: Some(1_800_000_000),
+            tokens: Tokens {
+                input_tokens: 1,
+                output_tokens: 2,
+                cache_creation_input_tokens: 3,
+                cache_read_input_tokens: 4,
+                cache_creation_1h_input_tokens: 5,
+                reasoning_output_tokens: 6,
+            },
+            source: "proxy".into(),
+            dedupe_key: Some("k".into()),
+            key_hint: Some("…abcd".into()),
+            ..UsageEvent::default()
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"profile":"p","agent":"claude","provider":null,"model":"m\"1","ts":1800000000,"input_tokens":1,"output_tokens":2,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"cache_creation_1h_input_tokens":5,"reasoning_output_tokens":6,"source":"proxy","session_id":null,"dedupe_key":"k","key_hint":"…abcd"}"#
+        );
+        assert_eq!(serde_json::from_str::<UsageEvent>(&json).unwrap(), e);
     }
 
     #[test]

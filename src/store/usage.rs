@@ -371,10 +371,14 @@ pub fn record(
 ) -> Result<(usize, usize), StoreError> {
     with_events(conn, |tx, rollup| {
         let mut added_events = 0;
+        // A busy proxy's batch is thousands of events: stored in pieces of a few hundred
+        // µs (`lane::Pace`), in one transaction still.
+        let mut pace = crate::lane::Pace::every(32);
         for e in events {
             if put_event(tx, rollup, e, now)? == Stored::Added {
                 added_events += 1;
             }
+            pace.step();
         }
         let mut stmt = tx.prepare_cached(
             "INSERT INTO usage_sessions (profile, started_at, ended_at, runtime_secs, exit_code, source, session_id, rev)

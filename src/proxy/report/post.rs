@@ -247,16 +247,15 @@ async fn send(
     free(parts);
 }
 
-/// How much of a batch is encoded, or how many of its reports freed, between two turns
-/// given to other threads.
-const PACE_BYTES: usize = 32 * 1024;
-const PACE_ITEMS: usize = 256;
+/// How much of a batch is encoded between two moments given to other threads
+/// (`lane::pause`): some 70 µs of work.
+const PACE_BYTES: usize = 8 * 1024;
 
-/// A batch's JSON, written in pieces with the CPU offered to others between them. The
-/// reporter's class (`SCHED_IDLE`) should let any woken thread take its CPU at once, but
-/// measured here it did not: `perf sched timehist` showed the agent (wrk) waiting 3.3 ms
-/// behind a reporter encoding a batch, on a CPU it had to itself otherwise. A yield every
-/// 32 KiB bounds that wait to one piece's encoding (tens of µs).
+/// A batch's JSON, written in pieces with a moment's sleep between them. The reporter's
+/// class (`SCHED_IDLE`) orders it only within the proxy's own scheduling group: measured
+/// here, the agent (wrk) waited 3.3 ms behind a reporter encoding a batch, and a yield
+/// between pieces did not change that (see `lane`). A sleep every 8 KiB bounds that wait
+/// to one piece's encoding (tens of µs).
 struct Paced {
     buf: Vec<u8>,
     since: usize,
@@ -276,7 +275,7 @@ impl std::io::Write for Paced {
         self.buf.extend_from_slice(bytes);
         if self.buf.len() - self.since >= PACE_BYTES {
             self.since = self.buf.len();
-            std::thread::yield_now();
+            crate::lane::pause();
         }
         Ok(bytes.len())
     }
@@ -286,18 +285,11 @@ impl std::io::Write for Paced {
     }
 }
 
-/// Frees a sent batch a few hundred reports at a time, with the CPU offered to others
-/// between (a busy proxy's batch is thousands of reports of a dozen strings each).
+/// Frees a sent batch in pieces (`lane::drop_paced`).
 fn free(parts: Parts) {
-    fn paced<T>(mut items: Vec<T>) {
-        while items.len() > PACE_ITEMS {
-            items.truncate(items.len() - PACE_ITEMS);
-            std::thread::yield_now();
-        }
-    }
-    paced(parts.events);
-    paced(parts.requests);
-    paced(parts.inspected);
+    crate::lane::drop_paced(parts.events);
+    crate::lane::drop_paced(parts.requests);
+    crate::lane::drop_paced(parts.inspected);
 }
 
 /// The largest body a post carries: under the daemon's 16 MiB for `/api/usage/record`.
