@@ -11,10 +11,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::{LINGER, MAX_BATCH, RETRIES, Report, Shared};
-use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
+use crate::records::{LimitSnapshot, RequestStatus};
 use crate::requests::{InspectedRequest, PoolState};
 
 /// The send buffer of the connection to the daemon. A post of megabytes is copied into
@@ -25,11 +26,13 @@ const SEND_BUFFER: usize = 64 * 1024;
 
 #[derive(Serialize)]
 struct Batch<'a> {
-    events: &'a [UsageEvent],
+    /// `UsageEvent`s, as the requests wrote them.
+    events: &'a [Box<RawValue>],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     limits: &'a [LimitSnapshot],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    requests: &'a [ProxyRequest],
+    /// `ProxyRequest`s, as the requests wrote them.
+    requests: &'a [Box<RawValue>],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     statuses: &'a [RequestStatus],
     inspected: &'a [InspectedRequest],
@@ -127,9 +130,9 @@ pub(super) async fn run(
 /// A batch by kind.
 #[derive(Default)]
 struct Parts {
-    events: Vec<UsageEvent>,
+    events: Vec<Box<RawValue>>,
     limits: Vec<LimitSnapshot>,
-    requests: Vec<ProxyRequest>,
+    requests: Vec<Box<RawValue>>,
     statuses: Vec<RequestStatus>,
     /// The inspector's entries and the pool's state.
     inspected: Vec<InspectedRequest>,
@@ -152,7 +155,7 @@ fn split(batch: Vec<Report>) -> Parts {
     } = &mut parts;
     for r in batch {
         match r {
-            Report::Usage(e) => events.push(*e),
+            Report::Usage(e) => events.push(e),
             Report::Request(q) => requests.push(q),
             Report::Status(s) => statuses.push(s),
             Report::Inspected => {}
@@ -343,9 +346,14 @@ async fn post(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::UsageEvent;
+
+    fn raw<T: Serialize>(v: &T) -> Box<RawValue> {
+        serde_json::value::to_raw_value(v).unwrap()
+    }
 
     #[test]
-    fn a_paced_batch_is_the_same_json_in_pieces() {
+    fn a_paced_batch_is_the_same_json_in_pieces_and_holds_the_events_whole() {
         let events: Vec<UsageEvent> = (0..2_000)
             .map(|n| UsageEvent {
                 profile: "p".into(),
@@ -355,8 +363,9 @@ mod tests {
                 ..UsageEvent::default()
             })
             .collect();
+        let written: Vec<Box<RawValue>> = events.iter().map(raw).collect();
         let batch = Batch {
-            events: &events,
+            events: &written,
             limits: &[],
             requests: &[],
             statuses: &[],
@@ -369,19 +378,29 @@ mod tests {
         let whole = serde_json::to_vec(&batch).unwrap();
         assert!(whole.len() > 4 * PACE_BYTES, "it takes several pieces");
         assert_eq!(paced.buf, whole);
+        #[derive(serde::Deserialize)]
+        struct Read {
+            events: Vec<UsageEvent>,
+            inspected_skipped: u64,
+        }
+        let read: Read = serde_json::from_slice(&paced.buf).unwrap();
+        assert_eq!(read.events, events);
+        assert_eq!(read.inspected_skipped, 7);
         free(Parts {
-            events,
+            events: written,
             ..Parts::default()
         });
     }
 
     #[test]
     fn a_batch_too_large_for_one_post_goes_in_two_with_nothing_lost() {
-        let event = |n: usize| UsageEvent {
-            profile: "p".into(),
-            model: format!("m{n}"),
-            source: "proxy".into(),
-            ..UsageEvent::default()
+        let event = |n: usize| {
+            raw(&UsageEvent {
+                profile: "p".into(),
+                model: format!("m{n}"),
+                source: "proxy".into(),
+                ..UsageEvent::default()
+            })
         };
         let parts = Parts {
             events: (0..5).map(event).collect(),
@@ -389,7 +408,12 @@ mod tests {
             ..Parts::default()
         };
         let (first, second) = halves(parts);
-        let models = |p: &Parts| p.events.iter().map(|e| e.model.clone()).collect::<Vec<_>>();
+        let models = |p: &Parts| {
+            p.events
+                .iter()
+                .map(|e| serde_json::from_str::<UsageEvent>(e.get()).unwrap().model)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(models(&first), ["m0", "m1"]);
         assert_eq!(models(&second), ["m2", "m3", "m4"]);
         assert_eq!((first.inspected_skipped, second.inspected_skipped), (3, 0));

@@ -6,14 +6,15 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::sync::Notify;
 
 use super::*;
 use crate::tokens::Tokens;
 
 /// A daemon stand-in that holds its first post (the first reporter then waits on it, as a
-/// reporter the CPUs leave no time to would) for `hold`, or for good, and counts the events
-/// of the others.
-async fn daemon(hold: Option<Duration>) -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
+/// reporter the CPUs leave no time to would) until `release` is notified, or for good, and
+/// counts the events of the others.
+async fn daemon(release: Option<Arc<Notify>>) -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let counted = Arc::new(AtomicUsize::new(0));
@@ -25,13 +26,14 @@ async fn daemon(hold: Option<Duration>) -> (String, Arc<AtomicUsize>, Arc<Atomic
                 return;
             };
             let (c, h) = (c.clone(), h.clone());
+            let release = release.clone();
             let service = service_fn(move |req: hyper::Request<Incoming>| {
-                let (c, h) = (c.clone(), h.clone());
+                let (c, h, release) = (c.clone(), h.clone(), release.clone());
                 async move {
                     let body = req.into_body().collect().await?.to_bytes();
                     if !h.swap(true, Ordering::SeqCst) {
-                        match hold {
-                            Some(d) => tokio::time::sleep(d).await,
+                        match release {
+                            Some(r) => r.notified().await,
                             None => std::future::pending::<()>().await,
                         }
                         return Ok(hyper::Response::new(Full::new(Bytes::from("{}"))));
@@ -67,8 +69,10 @@ fn event(n: usize) -> UsageEvent {
 
 /// A reporter whose first post (event 0) the stand-in daemon holds; its daemon's count of
 /// the events of the other posts; the tests' deadline.
-async fn stuck(hold: Option<Duration>) -> (Reporter, ReporterTask, Arc<AtomicUsize>, Instant) {
-    let (url, counted, held) = daemon(hold).await;
+async fn stuck(
+    release: Option<Arc<Notify>>,
+) -> (Reporter, ReporterTask, Arc<AtomicUsize>, Instant) {
+    let (url, counted, held) = daemon(release).await;
     let (reporter, task) = Reporter::spawn(Some(url), None);
     reporter.report(event(0));
     let until = Instant::now() + Duration::from_secs(10);
@@ -120,17 +124,20 @@ async fn reports_waiting_on_a_reporter_that_shows_no_sign_go_through_the_relief(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_ends_with_both_reporters_once_they_sent_everything() {
-    let (reporter, task, counted, until) = stuck(Some(Duration::from_secs(2))).await;
+    let release = Arc::new(Notify::new());
+    let (reporter, task, counted, until) = stuck(Some(release.clone())).await;
     for n in 1..=RELIEF_AT + 10 {
         reporter.report(event(n));
     }
     reaches(&counted, 10, until).await;
     drop(reporter);
-    // The first reporter's post is answered after its hold; the relief has nothing left.
+    // The first reporter's post is answered now; the relief has nothing left. The flush
+    // ends once the first reporter sent the rest, well before its limit.
+    release.notify_one();
     let started = Instant::now();
-    task.flush(Duration::from_secs(20)).await;
+    task.flush(Duration::from_secs(60)).await;
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(30),
         "{:?}",
         started.elapsed()
     );
