@@ -6,6 +6,7 @@
 #   bench/proxy/run.sh            # ROUNDS=3 rounds of DURATION=5 seconds per wrk run
 #   CCR=0 bench/proxy/run.sh      # without claude-code-router
 #   KEEP=0 bench/proxy/run.sh     # the profiles' request inspector off (default: keep 100)
+#   STALLS=1 bench/proxy/run.sh   # then a scheduling trace: what held up the one-connection chain
 #
 # claude-code-router (npm @musistudio/claude-code-router, CCR_VERSION, default 1.0.73, the
 # newest 1.x the registry serves) is installed into bench/.ccr and measured as a fourth
@@ -201,3 +202,20 @@ for name, raw in [("direct", sys.argv[2]), ("nginx", sys.argv[3]), ("clown", sys
         continue
     print(f"| {name} | {s['events']} | {s['p50_us']} | {s['p99_us']} | {s['max_us']} |")
 PY
+
+# STALLS=1: a scheduling trace of one more one-connection run through nginx's hop and through
+# clown (perf sched, DURATION seconds inside a longer wrk run): which task had the CPU when
+# wrk, the upstream or the hop waited 0.5 ms or more to run (stalls.py). Needs perf
+# (Debian: linux-perf); the trace itself takes CPU, so it runs after every figure above
+# (and its requests are not in the usage count).
+if [ "${STALLS:-0}" = 1 ]; then
+  for p in "nginx $HOP none" "clown $PROXY $LOCAL"; do
+    set -- $p
+    BENCH_KEY=$3 wrk -t1 -c1 -d"$((DURATION + 3))s" -s "$BENCH/post.lua" "http://127.0.0.1:$2" > /dev/null &
+    wrk_pid=$!
+    sleep 1
+    perf sched record -o "$WORK/sched.data" -- sleep "$DURATION" > /dev/null 2>&1
+    wait "$wrk_pid"
+    echo "$1: $(perf sched timehist -i "$WORK/sched.data" 2>/dev/null | python3 "$BENCH/stalls.py")"
+  done
+fi
