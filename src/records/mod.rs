@@ -177,8 +177,8 @@ impl From<WireEvent> for UsageEvent {
     }
 }
 
-/// [`WireEvent`] written from a borrowed event: the proxy's reporter writes thousands a
-/// second, and serde's `into` would copy each one's strings first.
+/// [`WireEvent`] written from a borrowed event: a busy proxy writes thousands a second,
+/// and serde's `into` would copy each one's strings first.
 #[derive(Serialize)]
 struct WireEventRef<'a> {
     profile: &'a str,

@@ -4,7 +4,7 @@
 //! and beside it the rate-limit snapshots the provider's headers gave (`limits`).
 //!
 //! Each upstream attempt's status and timings ([`ProxyRequest`]) ride in the same batches
-//! too, for the daemon's `/metrics`; a request pays one channel send.
+//! too, for the daemon's `/metrics`; a request pays writing them and one channel send.
 //!
 //! A request writes its event and its timings as JSON itself (a microsecond, on a thread
 //! whose caches hold them), and hands the reporter that text: the reporter then copies

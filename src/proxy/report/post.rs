@@ -250,15 +250,15 @@ async fn send(
     free(parts);
 }
 
-/// How much of a batch is encoded between two moments given to other threads
-/// (`lane::pause`): some 70 µs of work.
+/// How much of a batch is written between two moments given to other threads
+/// (`lane::pause`): mostly the requests' own JSON, copied.
 const PACE_BYTES: usize = 8 * 1024;
 
 /// A batch's JSON, written in pieces with a moment's sleep between them. The reporter's
 /// class (`SCHED_IDLE`) orders it only within the proxy's own scheduling group: measured
 /// here, the agent (wrk) waited 3.3 ms behind a reporter encoding a batch, and a yield
 /// between pieces did not change that (see `lane`). A sleep every 8 KiB bounds that wait
-/// to one piece's encoding (tens of µs).
+/// to one piece's writing.
 struct Paced {
     buf: Vec<u8>,
     since: usize,
