@@ -130,8 +130,9 @@ impl SharedSetup {
         let mut setup = self.get().await?;
         f(&mut setup)?;
         self.save(&setup).await?;
-        self.events.publish("setup_changed", json!({"what": what}));
-        let profiles = self.project_all(&setup, None, false).await?;
+        let profiles = self
+            .project_and_announce(&setup, json!({"what": what}))
+            .await?;
         Ok(Applied { profiles })
     }
 
@@ -182,9 +183,9 @@ impl SharedSetup {
         .await
         .map_err(|e| SetupError::Internal(e.to_string()))?
         .map_err(|e| SetupError::Internal(format!("cannot copy the folders: {e}")))?;
-        self.events
-            .publish("setup_changed", json!({"what": "imported"}));
-        let applied = self.project_all(&setup, None, false).await?;
+        let applied = self
+            .project_and_announce(&setup, json!({"what": "imported"}))
+            .await?;
         Ok(Imported {
             read: found.read,
             imported,

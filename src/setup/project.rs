@@ -176,6 +176,19 @@ impl SharedSetup {
 
     /// Projects `setup` into the profiles named (all when `None`). Each profile's home
     /// is done on its own: one that fails is reported and the others go on.
+    /// Writes `setup` into every profile, then tells the subscribers the setup changed
+    /// (`setup_changed` with `what`), even when a profile could not be written: a
+    /// subscriber that reads a profile's files on the event finds them written.
+    pub(super) async fn project_and_announce(
+        &self,
+        setup: &Setup,
+        what: serde_json::Value,
+    ) -> Result<Vec<ProfileReport>, SetupError> {
+        let applied = self.project_all(setup, None, false).await;
+        self.events.publish("setup_changed", what);
+        applied
+    }
+
     pub(super) async fn project_all(
         &self,
         setup: &Setup,
@@ -360,11 +373,9 @@ impl SharedSetup {
         self.store
             .call(move |c| db::put_records(c, &a, &rows, &now))
             .await?;
-        self.events.publish(
-            "setup_changed",
-            json!({"what": "adopted", "profile": alias}),
-        );
-        let reports = self.project_all(&setup, None, false).await?;
+        let reports = self
+            .project_and_announce(&setup, json!({"what": "adopted", "profile": alias}))
+            .await?;
         Ok((chosen.into_iter().map(|d| d.id).collect(), reports))
     }
 }
