@@ -174,8 +174,6 @@ impl SharedSetup {
         ))
     }
 
-    /// Projects `setup` into the profiles named (all when `None`). Each profile's home
-    /// is done on its own: one that fails is reported and the others go on.
     /// Writes `setup` into every profile, then tells the subscribers the setup changed
     /// (`setup_changed` with `what`), even when a profile could not be written: a
     /// subscriber that reads a profile's files on the event finds them written.
@@ -189,6 +187,8 @@ impl SharedSetup {
         applied
     }
 
+    /// Projects `setup` into the profiles named (all when `None`). Each profile's home
+    /// is done on its own: one that fails is reported and the others go on.
     pub(super) async fn project_all(
         &self,
         setup: &Setup,
