@@ -7,6 +7,8 @@
 
 pub mod budget;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::tokens::Tokens;
@@ -46,7 +48,7 @@ fn check_ts(what: &str, ts: i64) -> Result<(), String> {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(from = "WireEvent")]
+#[serde(from = "WireEvent<'static>")]
 pub struct UsageEvent {
     pub profile: String,
     pub agent: Option<String>,
@@ -114,16 +116,18 @@ impl UsageEvent {
     }
 }
 
-/// The event as `POST /api/usage/record` takes and gives it.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The event as `POST /api/usage/record` takes and gives it: read owned, written from a
+/// borrowed event (a busy proxy writes thousands a second, and serde's `into` would copy
+/// each one's strings first).
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireEvent {
-    profile: String,
+struct WireEvent<'a> {
+    profile: Cow<'a, str>,
     #[serde(default)]
-    agent: Option<String>,
+    agent: Option<Cow<'a, str>>,
     #[serde(default)]
-    provider: Option<String>,
-    model: String,
+    provider: Option<Cow<'a, str>>,
+    model: Cow<'a, str>,
     #[serde(default)]
     ts: Option<i64>,
     #[serde(default)]
@@ -140,24 +144,25 @@ struct WireEvent {
     /// The part of `output_tokens` that was reasoning.
     #[serde(default)]
     reasoning_output_tokens: u64,
-    source: String,
+    source: Cow<'a, str>,
     #[serde(default)]
-    session_id: Option<String>,
+    session_id: Option<Cow<'a, str>>,
     #[serde(default)]
-    dedupe_key: Option<String>,
+    dedupe_key: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    key_label: Option<String>,
+    key_label: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    key_hint: Option<String>,
+    key_hint: Option<Cow<'a, str>>,
 }
 
-impl From<WireEvent> for UsageEvent {
-    fn from(w: WireEvent) -> Self {
+impl From<WireEvent<'static>> for UsageEvent {
+    fn from(w: WireEvent<'static>) -> Self {
+        let own = |v: Option<Cow<'static, str>>| v.map(Cow::into_owned);
         Self {
-            profile: w.profile,
-            agent: w.agent,
-            provider: w.provider,
-            model: w.model,
+            profile: w.profile.into_owned(),
+            agent: own(w.agent),
+            provider: own(w.provider),
+            model: w.model.into_owned(),
             ts: w.ts,
             tokens: Tokens {
                 input_tokens: w.input_tokens,
@@ -167,48 +172,27 @@ impl From<WireEvent> for UsageEvent {
                 cache_creation_1h_input_tokens: w.cache_creation_1h_input_tokens,
                 reasoning_output_tokens: w.reasoning_output_tokens,
             },
-            source: w.source,
-            session_id: w.session_id,
-            dedupe_key: w.dedupe_key,
+            source: w.source.into_owned(),
+            session_id: own(w.session_id),
+            dedupe_key: own(w.dedupe_key),
             links: Links::default(),
-            key_label: w.key_label,
-            key_hint: w.key_hint,
+            key_label: own(w.key_label),
+            key_hint: own(w.key_hint),
         }
     }
 }
 
-/// [`WireEvent`] written from a borrowed event: a busy proxy writes thousands a second,
-/// and serde's `into` would copy each one's strings first.
-#[derive(Serialize)]
-struct WireEventRef<'a> {
-    profile: &'a str,
-    agent: Option<&'a str>,
-    provider: Option<&'a str>,
-    model: &'a str,
-    ts: Option<i64>,
-    input_tokens: u64,
-    output_tokens: u64,
-    cache_creation_input_tokens: u64,
-    cache_read_input_tokens: u64,
-    cache_creation_1h_input_tokens: u64,
-    reasoning_output_tokens: u64,
-    source: &'a str,
-    session_id: Option<&'a str>,
-    dedupe_key: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key_label: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key_hint: Option<&'a str>,
-}
-
 impl Serialize for UsageEvent {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        fn lend(v: &Option<String>) -> Option<Cow<'_, str>> {
+            v.as_deref().map(Cow::Borrowed)
+        }
         let t = &self.tokens;
-        WireEventRef {
-            profile: &self.profile,
-            agent: self.agent.as_deref(),
-            provider: self.provider.as_deref(),
-            model: &self.model,
+        WireEvent {
+            profile: Cow::Borrowed(&self.profile),
+            agent: lend(&self.agent),
+            provider: lend(&self.provider),
+            model: Cow::Borrowed(&self.model),
             ts: self.ts,
             input_tokens: t.input_tokens,
             output_tokens: t.output_tokens,
@@ -216,11 +200,11 @@ impl Serialize for UsageEvent {
             cache_read_input_tokens: t.cache_read_input_tokens,
             cache_creation_1h_input_tokens: t.cache_creation_1h_input_tokens,
             reasoning_output_tokens: t.reasoning_output_tokens,
-            source: &self.source,
-            session_id: self.session_id.as_deref(),
-            dedupe_key: self.dedupe_key.as_deref(),
-            key_label: self.key_label.as_deref(),
-            key_hint: self.key_hint.as_deref(),
+            source: Cow::Borrowed(&self.source),
+            session_id: lend(&self.session_id),
+            dedupe_key: lend(&self.dedupe_key),
+            key_label: lend(&self.key_label),
+            key_hint: lend(&self.key_hint),
         }
         .serialize(s)
     }

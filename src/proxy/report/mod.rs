@@ -222,22 +222,34 @@ impl Reporter {
             event.tokens.cache_creation_input_tokens,
             event.tokens.cache_read_input_tokens
         );
-        if self.tx.is_none() {
-            return;
-        }
-        let Some(json) = encode(&event) else { return };
-        if !self.send(Report::Usage(json)) {
+        if !self.send_json(&event, Report::Usage) {
             tracing::warn!("usage queue full; an event was dropped");
         }
     }
 
     /// Queues an upstream attempt's status and timings (dropped when the queue is full).
     pub fn request(&self, request: ProxyRequest) {
+        self.send_json(&request, Report::Request);
+    }
+
+    /// Queues a report written as JSON here, on the request's thread; nothing is written
+    /// without a daemon to send to. False when it was dropped (the queue is full).
+    fn send_json<T: serde::Serialize>(
+        &self,
+        report: &T,
+        kind: fn(Box<RawValue>) -> Report,
+    ) -> bool {
         if self.tx.is_none() {
-            return;
+            return true;
         }
-        if let Some(json) = encode(&request) {
-            self.send(Report::Request(json));
+        // An event or timings cannot fail to encode; if one did, it is left out with an
+        // error in the log.
+        match serde_json::value::to_raw_value(report) {
+            Ok(json) => self.send(kind(json)),
+            Err(e) => {
+                tracing::error!("cannot encode a usage report: {e}");
+                true
+            }
         }
     }
 
@@ -276,14 +288,6 @@ impl Reporter {
         }
         self.send(Report::Status(status()));
     }
-}
-
-/// A report as JSON (an event or timings cannot fail to encode; if one did, it is left out
-/// with an error in the log).
-fn encode<T: serde::Serialize>(report: &T) -> Option<Box<RawValue>> {
-    serde_json::value::to_raw_value(report)
-        .map_err(|e| tracing::error!("cannot encode a usage report: {e}"))
-        .ok()
 }
 
 mod post;
