@@ -7,6 +7,7 @@
 #   CCR=0 bench/proxy/run.sh      # without claude-code-router
 #   KEEP=0 bench/proxy/run.sh     # the profiles' request inspector off (default: keep 100)
 #   STALLS=1 bench/proxy/run.sh   # then a scheduling trace: what held up the one-connection chain
+#   SERVE=FILE bench/proxy/run.sh # only set up, write the ports into FILE and wait (ab.sh)
 #
 # claude-code-router (npm @musistudio/claude-code-router, CCR_VERSION, default 1.0.73, the
 # newest 1.x the registry serves) is installed into bench/.ccr and measured as a fourth
@@ -135,6 +136,16 @@ run_wrk() { # name port key [proxy-pid daemon-pid]
   echo "$1 $p50 $p99 $rps $n $(( (p1 - p0) * 1000000 / TCK / n1 )) $(( (d1 - d0) * 1000000 / TCK / n1 )) $load $raw"
 }
 PROXY_PID=$(pgrep -f " proxy --profile bench --port $PROXY( |$)" | head -1 || true)
+# SERVE=FILE (ab.sh): write the ports and keys into FILE and keep everything running, without
+# measuring, until the daemon is stopped (SIGTERM to this script stops all of it).
+if [ -n "${SERVE:-}" ]; then
+  printf 'UP=%s\nHOP=%s\nPROXY=%s\nLOCAL=%s\nPROXY_PID=%s\nDAEMON_PID=%s\n' \
+    "$UP" "$HOP" "$PROXY" "$LOCAL" "$PROXY_PID" "$DAEMON_PID" > "$SERVE.tmp"
+  mv "$SERVE.tmp" "$SERVE"
+  trap 'exit 0' TERM INT
+  while kill -0 "$DAEMON_PID" 2>/dev/null; do sleep 1 & wait $!; done
+  exit 0
+fi
 results=$(
   for _ in $(seq "$ROUNDS"); do
     run_wrk direct "$UP" none

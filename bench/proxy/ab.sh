@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Two builds of clown side by side, each with its own daemon, proxy and fixed-reply upstream
+# (run.sh's setup, SERVE mode), measured in turn round after round: requests/s over 32
+# connections, then the one-connection p50 and p99 (wrk's, and each request's own), the
+# same way as run.sh. Meant for a change whose effect is smaller than what the machine
+# moves between two runs of run.sh.
+#
+#   bench/proxy/ab.sh OLD_BINARY NEW_BINARY [ROUNDS]     # DURATION=4 seconds per wrk run
+#
+# Needs what run.sh needs. Prints one line per round and the median ratios (new / old).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [ROUNDS]" >&2; exit 2; }
+OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-6}; DURATION=${DURATION:-4}
+BENCH=$(realpath bench/proxy)
+WORK=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+for side in old new; do
+  bin=$OLD; [ "$side" = new ] && bin=$NEW
+  CLOWN=$bin CCR=0 SERVE="$WORK/$side.env" bash "$BENCH/run.sh" > "$WORK/$side.log" 2>&1 & pids+=($!)
+done
+for side in old new; do
+  for _ in $(seq 300); do [ -s "$WORK/$side.env" ] && break; sleep 0.1; done
+  [ -s "$WORK/$side.env" ] || { echo "error: the $side setup did not come up:" >&2; cat "$WORK/$side.log" >&2; exit 1; }
+done
+port() { sed -n "s/^PROXY=//p" "$WORK/$1.env"; }
+key() { sed -n "s/^LOCAL=//p" "$WORK/$1.env"; }
+measure() { # side -> "rps p50 p99 raw_p50 raw_p99"
+  local p k all one
+  p=$(port "$1"); k=$(key "$1")
+  BENCH_KEY=$k wrk -t2 -c32 -d1s -s "$BENCH/post.lua" "http://127.0.0.1:$p" > /dev/null
+  all=$(BENCH_KEY=$k wrk -t2 -c32 -d"${DURATION}s" -s "$BENCH/post.lua" "http://127.0.0.1:$p")
+  one=$(BENCH_KEY=$k wrk -t1 -c1 -d"${DURATION}s" --latency -s "$BENCH/latency.lua" "http://127.0.0.1:$p")
+  if grep -q "Non-2xx" <<<"$all$one"; then echo "error: $1 answered errors" >&2; exit 1; fi
+  us() { awk '{v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
+  echo "$(awk '/Requests\/sec/ {print int($2)}' <<<"$all") $(grep -E '^ +50%' <<<"$one" | us) $(grep -E '^ +99%' <<<"$one" | us) $(awk '/^raw / {print $3, $5}' <<<"$one")"
+}
+lines=""
+for r in $(seq "$ROUNDS"); do
+  # Which side goes first alternates, so neither always follows the other.
+  order="old new"; [ $((r % 2)) = 0 ] && order="new old"
+  for side in $order; do eval "m_$side=\"\$(measure $side)\""; done
+  line="$r $m_old $m_new"
+  lines+="$line"$'\n'
+  read -r _ o_rps o_p50 o_p99 o_r50 o_r99 n_rps n_p50 n_p99 n_r50 n_r99 <<<"$line"
+  echo "round $r: requests/s $o_rps -> $n_rps; p50 $o_p50 -> $n_p50 µs; p99 $o_p99 -> $n_p99 µs; own p99 $o_r99 -> $n_r99 µs"
+done
+python3 - "$lines" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split()[1:])) for l in sys.argv[1].splitlines() if l.strip()]
+med = statistics.median
+for name, i in [("requests/s", 0), ("p50", 1), ("p99", 2), ("own p99", 4)]:
+    r = [row[5 + i] / max(1, row[i]) for row in rows]
+    print(f"new / old {name}: median {med(r):.2f}x, per round " + ", ".join(f"{x:.2f}" for x in r))
+PY
