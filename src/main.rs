@@ -4,10 +4,9 @@ use std::ffi::{c_int, c_long};
 
 use clap::Parser;
 
-/// mimalloc rather than the system allocator: the proxy allocates and frees a dozen small
-/// strings a request on each of its threads, and its reports cross to the reporter's
-/// thread; with glibc's malloc a fifth of the proxy's CPU at 32 connections was in the
-/// allocator. Built without transparent huge pages (`no_thp`): with them a process's memory
+/// mimalloc rather than the system allocator: the proxy allocates and frees about 16 blocks
+/// a request on each of its threads, and its reports are freed on the reporter's thread;
+/// with glibc's malloc a fifth of the proxy's CPU at 32 connections was in the allocator. Built without transparent huge pages (`no_thp`): with them a process's memory
 /// grows in 2 MiB steps. See bench/README.md, "The plain path: the allocator".
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
