@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.."
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [ROUNDS]" >&2; exit 2; }
 OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-6}; DURATION=${DURATION:-4}
 BENCH=$(realpath bench/proxy)
+. "$BENCH/wrk.sh"
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
@@ -38,7 +39,6 @@ measure() { # side -> "rps p50 p99 raw_p50 raw_p99"
   all=$(BENCH_KEY=$k wrk -t2 -c32 -d"${DURATION}s" -s "$BENCH/post.lua" "http://127.0.0.1:$p")
   one=$(BENCH_KEY=$k wrk -t1 -c1 -d"${DURATION}s" --latency -s "$BENCH/latency.lua" "http://127.0.0.1:$p")
   if grep -q "Non-2xx" <<<"$all$one"; then echo "error: $1 answered errors" >&2; exit 1; fi
-  us() { awk '{v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
   echo "$(awk '/Requests\/sec/ {print int($2)}' <<<"$all") $(grep -E '^ +50%' <<<"$one" | us) $(grep -E '^ +99%' <<<"$one" | us) $(awk '/^raw / {print $3, $5}' <<<"$one")"
 }
 lines=""

@@ -115,7 +115,7 @@ fi
 # For clown, also the CPU time (user + system, from /proc/PID/stat) the proxy child and the
 # daemon spent per request during the one-connection run: on a shared machine the CPU a
 # request costs moves far less than its wall-clock latency.
-us() { awk '{v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
+. "$BENCH/wrk.sh"
 ticks() { if [ -n "${1:-}" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo 0; fi; }
 TCK=$(getconf CLK_TCK)
 run_wrk() { # name port key [proxy-pid daemon-pid]

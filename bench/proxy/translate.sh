@@ -117,7 +117,7 @@ check direct "$UP" none /v1/chat/completions
 check clown "$PROXY" "$LOCAL" /v1/messages
 check ccr "$CCR_PORT" ccr-local-token /v1/messages
 
-us() { awk '{v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
+. "$BENCH/wrk.sh"
 run_wrk() { # name port key path
   local one all
   BENCH_BODY="$WORK/body.json" BENCH_PATH=$4 BENCH_KEY=$3 wrk -t1 -c1 -d1s -s "$BENCH/messages.lua" "http://127.0.0.1:$2" >/dev/null
