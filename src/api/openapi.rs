@@ -343,7 +343,29 @@ fn schemas() -> Value {
                         "status": {"type": "integer", "description": "HTTP status (502/504: unreachable/timed out)"},
                         "duration_seconds": {"type": "number"}, "ttfb_seconds": {"type": "number"}
                     }
+                }},
+                "request_counts": {"type": "array", "description": "Proxy requests for /metrics counted per target and status (what proxies send; kept in memory, not stored)", "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["profile", "target", "status", "duration"],
+                    "properties": {
+                        "profile": {"type": "string"}, "target": {"type": "string", "description": "The target's provider id"},
+                        "status": {"type": "integer", "description": "HTTP status (502/504: unreachable/timed out)"},
+                        "duration": {"$ref": "#/components/schemas/SecondsHistogram"},
+                        "ttfb": {"$ref": "#/components/schemas/SecondsHistogram"}
+                    }
                 }}
+            }
+        },
+        "SecondsHistogram": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["buckets", "count", "sum"],
+            "description": "Durations in seconds: observations per bucket (not cumulative) with upper bounds 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 (those above 300 only in count), their count and sum",
+            "properties": {
+                "buckets": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 14, "maxItems": 14},
+                "count": {"type": "integer", "minimum": 0},
+                "sum": {"type": "number", "minimum": 0}
             }
         },
         "CreateTerminalSession": {

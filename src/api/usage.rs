@@ -15,8 +15,8 @@ use crate::lane::Pace;
 use crate::metrics::requests::Tally;
 use crate::pty::attention::ProxyView;
 use crate::records::LimitSnapshot;
-use crate::records::ProxyRequest;
 use crate::records::RequestStatus;
+use crate::records::{ProxyRequest, RequestCounts};
 use crate::requests::InspectedRequest;
 use crate::store::limits as limits_db;
 use crate::store::profiles as profiles_db;
@@ -36,9 +36,13 @@ pub struct RecordRequest {
     /// Rate-limit headers a proxy saw (`limit_snapshots`).
     #[serde(default)]
     pub limits: Vec<LimitSnapshot>,
-    /// Proxy requests (status, timings) for `/metrics`; kept in memory, not stored.
+    /// Proxy requests (status, timings) for `/metrics`, one by one; kept in memory, not
+    /// stored.
     #[serde(default, deserialize_with = "crate::lane::paced_vec")]
     pub requests: Vec<ProxyRequest>,
+    /// The same counted per target and status, as proxies send them.
+    #[serde(default)]
+    pub request_counts: Vec<RequestCounts>,
     /// How requests ended, as a proxy saw them (for the sessions' attention states).
     #[serde(default)]
     pub statuses: Vec<RequestStatus>,
@@ -77,7 +81,7 @@ pub async fn record(
                 req.pool.take(),
                 req.inspected_skipped,
             );
-            let tally = Tally::of(&req.requests);
+            let tally = Tally::of(&req.request_counts, &req.requests);
             crate::lane::drop_paced(std::mem::take(&mut req.requests));
             Ok::<_, ApiError>((req, tally))
         })
@@ -97,6 +101,7 @@ fn checked(body: &[u8], who: &Caller) -> Result<RecordRequest, ApiError> {
         + req.sessions.len()
         + req.limits.len()
         + req.requests.len()
+        + req.request_counts.len()
         + req.statuses.len()
         + req.inspected.len()
         > MAX_BATCH
@@ -108,6 +113,12 @@ fn checked(body: &[u8], who: &Caller) -> Result<RecordRequest, ApiError> {
     // Thousands of events in a busy proxy's batch: checked in pieces (`lane::Pace`).
     let mut pace = Pace::every(256);
     each(&req.requests, "requests", &mut pace, ProxyRequest::validate)?;
+    each(
+        &req.request_counts,
+        "request_counts",
+        &mut pace,
+        RequestCounts::validate,
+    )?;
     each(&req.events, "events", &mut pace, UsageEvent::validate)?;
     each(&req.sessions, "sessions", &mut pace, UsageSession::validate)?;
     each(&req.limits, "limits", &mut pace, LimitSnapshot::validate)?;
@@ -242,6 +253,11 @@ fn proxy_scope(req: &RecordRequest, profile: &str) -> Result<(), ApiError> {
     if let Some(i) = req.requests.iter().position(|r| r.profile != profile) {
         return refuse(format!(
             "requests[{i}]: a proxy's token records only requests of profile '{profile}'"
+        ));
+    }
+    if let Some(i) = req.request_counts.iter().position(|r| r.profile != profile) {
+        return refuse(format!(
+            "request_counts[{i}]: a proxy's token records only requests of profile '{profile}'"
         ));
     }
     if let Some(i) = req.statuses.iter().position(|s| s.profile != profile) {

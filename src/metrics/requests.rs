@@ -1,7 +1,7 @@
-//! Proxy requests as the proxies report them (one [`ProxyRequest`] per upstream attempt,
-//! in the usage batches they already post): a count per profile, target and status, and
-//! histograms of the whole duration and of the time to the first body byte per profile
-//! and target. Kept in memory since the daemon started (Prometheus sees a restart as a
+//! Proxy requests as the proxies report them (counted per target and status in the proxy,
+//! [`RequestCounts`], in the usage batches they already post): a count per profile, target
+//! and status, and histograms of the whole duration and of the time to the first body byte
+//! per profile and target. Kept in memory since the daemon started (Prometheus sees a restart as a
 //! counter reset), behind one short lock.
 //!
 //! The label sets are bounded: past [`MAX_SERIES`] combinations new ones are counted
@@ -12,40 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use super::gzip::Piece;
 use super::text::{Format, Kind, Writer, labels};
-pub use crate::records::ProxyRequest;
+use crate::records::Histogram;
+pub use crate::records::{BUCKETS, ProxyRequest, RequestCounts};
 
-/// Upper bounds (seconds) of the histogram buckets: model answers take from tens of
-/// milliseconds (a cached error) to minutes (a long stream).
-pub const BUCKETS: [f64; 14] = [
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-];
 /// Most (profile, target, status) combinations kept apart.
 pub const MAX_SERIES: usize = 10_000;
-
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    fn observe(&mut self, v: f64) {
-        if let Some(i) = BUCKETS.iter().position(|b| v <= *b) {
-            self.buckets[i] += 1;
-        }
-        self.count += 1;
-        self.sum += v;
-    }
-
-    fn merge(&mut self, other: &Histogram) {
-        for (b, n) in self.buckets.iter_mut().zip(other.buckets) {
-            *b += n;
-        }
-        self.count += other.count;
-        self.sum += other.sum;
-    }
-}
 
 /// Requests counted by profile, target and status, apart from the daemon's totals: a
 /// batch's thousand requests become a few entries, added under the lock at once.
@@ -57,29 +28,31 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn of(requests: &[ProxyRequest]) -> Self {
-        let mut counts: BTreeMap<(&str, &str, u16), u64> = BTreeMap::new();
-        let mut duration: BTreeMap<(&str, &str), Histogram> = BTreeMap::new();
-        let mut ttfb: BTreeMap<(&str, &str), Histogram> = BTreeMap::new();
-        for r in requests {
-            let pair = (r.profile.as_str(), r.target.as_str());
-            *counts.entry((pair.0, pair.1, r.status)).or_default() += 1;
-            duration
-                .entry(pair)
-                .or_default()
-                .observe(r.duration_seconds);
-            if let Some(t) = r.ttfb_seconds {
-                ttfb.entry(pair).or_default().observe(t);
-            }
+    /// The requests of a batch: counted by its proxy (`counts`), or one by one (`requests`,
+    /// as the route first took them).
+    pub fn of(counts: &[RequestCounts], requests: &[ProxyRequest]) -> Self {
+        let mut tally = Self::default();
+        for c in counts {
+            tally.add(c);
         }
-        let own = |(p, t): (&str, &str)| (p.to_string(), t.to_string());
-        Self {
-            requests: counts
-                .into_iter()
-                .map(|((p, t, s), n)| ((p.to_string(), t.to_string(), s), n))
-                .collect(),
-            duration: duration.into_iter().map(|(k, h)| (own(k), h)).collect(),
-            ttfb: ttfb.into_iter().map(|(k, h)| (own(k), h)).collect(),
+        for r in requests {
+            tally.add(&RequestCounts::of(r));
+        }
+        tally
+    }
+
+    fn add(&mut self, c: &RequestCounts) {
+        let pair = (c.profile.clone(), c.target.clone());
+        *self
+            .requests
+            .entry((pair.0.clone(), pair.1.clone(), c.status))
+            .or_default() += c.duration.count;
+        self.duration
+            .entry(pair.clone())
+            .or_default()
+            .merge(&c.duration);
+        if !c.ttfb.is_empty() {
+            self.ttfb.entry(pair).or_default().merge(&c.ttfb);
         }
     }
 }
@@ -113,7 +86,8 @@ impl RequestStats {
             if inner.requests.len() >= MAX_SERIES && !inner.requests.contains_key(&key) {
                 key.1 = "other".into();
             }
-            *inner.requests.entry(key).or_default() += n;
+            let total = inner.requests.entry(key).or_default();
+            *total = total.saturating_add(n);
         }
         for (map, tally) in [
             (&mut inner.duration, tally.duration),
@@ -208,18 +182,18 @@ mod tests {
             duration_seconds: d,
             ttfb_seconds: t,
         };
-        stats.add(Tally::of(&[
-            r(200, 0.2, Some(0.05)),
-            r(200, 3.0, Some(0.3)),
-            r(529, 0.02, None),
-        ]));
+        // One of them counted by its proxy, the others one by one.
+        stats.add(Tally::of(
+            &[RequestCounts::of(&r(200, 0.2, Some(0.05)))],
+            &[r(200, 3.0, Some(0.3)), r(529, 0.02, None)],
+        ));
         let text = String::from_utf8(stats.piece(Format::Text).plain().to_vec()).unwrap();
         // Kept while nothing is reported; written again after a report.
         assert!(Arc::ptr_eq(
             &stats.piece(Format::Text),
             &stats.piece(Format::Text)
         ));
-        stats.add(Tally::of(&[r(200, 0.2, None)]));
+        stats.add(Tally::of(&[], &[r(200, 0.2, None)]));
         let again = String::from_utf8(stats.piece(Format::Text).plain().to_vec()).unwrap();
         assert!(again.contains(
             "clown_proxy_requests_total{profile=\"p\",target=\"anthropic\",status=\"200\"} 3"

@@ -17,10 +17,10 @@ use hyper::body::{Body, Bytes, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::client::UpBody;
-use super::report::Reporter;
+use super::report::{Attempt, Reporter};
 use super::translate::Translator;
 use super::usage_tap::UsageTap;
-use crate::records::{ProxyRequest, UsageEvent};
+use crate::records::UsageEvent;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -189,39 +189,38 @@ fn report(mut ctx: ReportCtx, tap: Option<&mut UsageTap>, ended: std::time::Inst
             ended,
         );
     }
-    ctx.reporter.request(ProxyRequest {
-        profile: ctx.profile.clone(),
-        target: ctx.provider.clone(),
-        status: ctx.status,
-        duration_seconds: ended.duration_since(ctx.started).as_secs_f64(),
-        ttfb_seconds: ctx.ttfb.map(|t| t.as_secs_f64()),
-    });
-    let Some((model, usage)) = used else {
-        return;
-    };
-    let Some(model) = model.or(ctx.model) else {
-        return;
-    };
-    let event = UsageEvent {
-        profile: ctx.profile,
-        agent: Some(ctx.agent),
-        provider: Some(ctx.provider),
-        model,
-        ts: Some(jiff::Timestamp::now().as_second()),
-        tokens: usage,
-        source: "proxy".into(),
-        session_id: None,
-        dedupe_key: Some(dedupe_key()),
-        key_label: Some(ctx.key_label),
-        key_hint: ctx.key_hint,
-        links: Default::default(),
-    };
-    // A count no real answer has (a broken or hostile upstream) is not reported: the
-    // daemon would refuse it, and it must not cost the other events of its batch.
-    match event.validate() {
-        Ok(()) => ctx.reporter.report(event),
-        Err(e) => tracing::warn!("usage of a response not recorded: {e}"),
+    // The event first, then the attempt (see `Reporter::request`).
+    if let Some((model, usage)) = used
+        && let Some(model) = model.or(ctx.model.take())
+    {
+        let event = UsageEvent {
+            profile: ctx.profile.clone(),
+            agent: Some(std::mem::take(&mut ctx.agent)),
+            provider: Some(ctx.provider.clone()),
+            model,
+            ts: Some(jiff::Timestamp::now().as_second()),
+            tokens: usage,
+            source: "proxy".into(),
+            session_id: None,
+            dedupe_key: Some(dedupe_key()),
+            key_label: Some(std::mem::take(&mut ctx.key_label)),
+            key_hint: ctx.key_hint.take(),
+            links: Default::default(),
+        };
+        // A count no real answer has (a broken or hostile upstream) is not reported: the
+        // daemon would refuse it, and it must not cost the other events of its batch.
+        match event.validate() {
+            Ok(()) => ctx.reporter.report(event),
+            Err(e) => tracing::warn!("usage of a response not recorded: {e}"),
+        }
     }
+    ctx.reporter.request(Attempt {
+        profile: &ctx.profile,
+        target: &ctx.provider,
+        status: ctx.status,
+        duration: ended.duration_since(ctx.started),
+        ttfb: ctx.ttfb,
+    });
 }
 
 /// The rest of an answer the agent stopped reading: read to its end (bounded), fed to

@@ -6,6 +6,9 @@
 //! `POST /api/usage/record` documents them; in the code they are one [`Tokens`].
 
 pub mod budget;
+mod requests;
+
+pub use requests::{BUCKETS, Histogram, ProxyRequest, RequestCounts};
 
 use std::borrow::Cow;
 
@@ -304,47 +307,6 @@ impl LimitSnapshot {
                 return Err(format!(
                     "header '{name}' has a value over {MAX_LIMIT_VALUE} bytes or with control characters"
                 ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One upstream attempt of a proxy (for `/metrics`): which target, the status the agent
-/// got or would have got from it (502 unreachable, 504 timed out), how long the whole
-/// response took and when its first body byte came.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProxyRequest {
-    pub profile: String,
-    /// The target's provider id.
-    pub target: String,
-    pub status: u16,
-    pub duration_seconds: f64,
-    #[serde(default)]
-    pub ttfb_seconds: Option<f64>,
-}
-
-impl ProxyRequest {
-    /// A provider-like target (a metric label: short, plain), a real status, and
-    /// durations between 0 and a day.
-    pub fn validate(&self) -> Result<(), String> {
-        check_text("profile", &self.profile, true)?;
-        let plain = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
-        if self.target.is_empty() || self.target.len() > 64 || !self.target.chars().all(plain) {
-            return Err("target must be 1-64 letters, digits, '.', '_' or '-'".into());
-        }
-        if !(100..=599).contains(&self.status) {
-            return Err(format!("status {} is not an HTTP status", self.status));
-        }
-        for (what, v) in [
-            ("duration_seconds", Some(self.duration_seconds)),
-            ("ttfb_seconds", self.ttfb_seconds),
-        ] {
-            if let Some(v) = v
-                && !(v.is_finite() && (0.0..=86_400.0).contains(&v))
-            {
-                return Err(format!("{what} must be between 0 and 86400"));
             }
         }
         Ok(())

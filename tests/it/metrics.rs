@@ -292,6 +292,66 @@ fn proxy_requests_are_counted_by_target_and_status() {
         );
         r.expect_error(400);
     }
+    // Counted requests (what proxies send) too: and a bad entry leaves the counts as
+    // they were.
+    let histogram = |count: u64, sum: f64| {
+        let mut buckets = [0u64; 14];
+        buckets[3] = count;
+        json!({"buckets": buckets, "count": count, "sum": sum})
+    };
+    let counts = |target: &str, count: u64, sum: f64, ttfb: serde_json::Value| {
+        json!({"profile": "mc", "target": target, "status": 200,
+               "duration": histogram(count, sum), "ttfb": ttfb})
+    };
+    for bad in [
+        counts("a b", 3, 0.3, histogram(3, 0.1)),
+        counts("anthropic", 3, -0.3, histogram(3, 0.1)),
+        counts("anthropic", 3, 0.3, histogram(4, 0.1)),
+        counts("anthropic", 0, 0.0, histogram(0, 0.0)),
+        json!({"profile": "mc", "target": "anthropic", "status": 200,
+               "duration": {"buckets": [1, 2], "count": 3, "sum": 0.3}}),
+    ] {
+        let r = d.api(
+            "POST",
+            "/api/usage/record",
+            Some(&json!({"request_counts": [counts("anthropic", 1, 0.1, histogram(1, 0.1)), bad]})),
+        );
+        r.expect_error(400);
+        assert!(r.text().contains("request_counts[1]"), "{}", r.text());
+    }
+    for _ in 0..2 {
+        d.api(
+            "POST",
+            "/api/usage/record",
+            Some(&json!({"request_counts": [counts("anthropic", 3, 0.3, histogram(2, 0.1))]})),
+        )
+        .expect_ok();
+    }
+    let text = scrape(&d, &d.token, None).text();
+    for (line, want) in [
+        (
+            "clown_proxy_requests_total{profile=\"mc\",target=\"anthropic\",status=\"200\"} ",
+            6.0,
+        ),
+        (
+            "clown_proxy_request_duration_seconds_bucket{profile=\"mc\",target=\"anthropic\",le=\"0.05\"} ",
+            0.0,
+        ),
+        (
+            "clown_proxy_request_duration_seconds_bucket{profile=\"mc\",target=\"anthropic\",le=\"0.1\"} ",
+            6.0,
+        ),
+        (
+            "clown_proxy_request_duration_seconds_sum{profile=\"mc\",target=\"anthropic\"} ",
+            0.6,
+        ),
+        (
+            "clown_proxy_time_to_first_byte_seconds_count{profile=\"mc\",target=\"anthropic\"} ",
+            4.0,
+        ),
+    ] {
+        assert_eq!(sample(&text, line), Some(want), "{line} in\n{text}");
+    }
 }
 
 #[test]

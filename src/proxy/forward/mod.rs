@@ -291,12 +291,12 @@ impl Forwarder {
                 Ok(resp) => return resp,
                 Err(f) => f,
             };
-            self.reporter.request(crate::records::ProxyRequest {
-                profile: self.plan.profile.clone(),
-                target: target.provider.clone(),
+            self.reporter.request(super::report::Attempt {
+                profile: &self.plan.profile,
+                target: &target.provider,
                 status: f.status(),
-                duration_seconds: began.elapsed().as_secs_f64(),
-                ttfb_seconds: None,
+                duration: began.elapsed(),
+                ttfb: None,
             });
             if !matches!(f, Failure::Status(..)) {
                 self.pool.failed(i, 0, None);

@@ -3,14 +3,16 @@
 //! daemon issued this start of the proxy: it records this profile's usage and nothing else),
 //! and beside it the rate-limit snapshots the provider's headers gave (`limits`).
 //!
-//! Each upstream attempt's status and timings ([`ProxyRequest`]) ride in the same batches
-//! too, for the daemon's `/metrics`; a request pays writing them and one channel send.
+//! Each upstream attempt's status and timings ride in the same batches too, for the
+//! daemon's `/metrics`, counted here per target and status ([`RequestCounts`]): a request
+//! pays adding to its entry under a short lock, and a busy proxy's batch carries a few
+//! entries instead of a record per request for the reporter to copy and the daemon to read.
 //!
-//! A request writes its event and its timings as JSON itself (a microsecond, on a thread
-//! whose caches hold them), and hands the reporter that text: the reporter then copies
-//! bytes instead of writing thousands of events at once, and frees one string per report
-//! instead of a dozen another thread allocated (see `lane` on why a burst of bookkeeping
-//! holds up requests).
+//! A request writes its event as JSON itself (a microsecond, on a thread whose caches
+//! hold it), and hands the reporter that text: the reporter then copies bytes instead of
+//! writing thousands of events at once, and frees one string per report instead of a
+//! dozen another thread allocated (see `lane` on why a burst of bookkeeping holds up
+//! requests).
 //!
 //! Requests hand their event over a channel and never wait for the daemon. The task
 //! gathers events for a moment after the first and sends them in one batch, so under
@@ -33,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::post::Beat;
 use self::threads::{Class, Relief, start};
 use super::pool::Pool;
-use crate::records::{LimitSnapshot, ProxyRequest, RequestStatus, UsageEvent};
+use crate::records::{LimitSnapshot, RequestCounts, RequestStatus, UsageEvent};
 use crate::requests::InspectedRequest;
 
 /// Reports per post: about 5 MB of JSON (the daemon takes up to 16 MiB on this route).
@@ -64,6 +66,8 @@ pub(super) struct Shared {
     /// they pushed out: the daemon's ring would keep no more of them, so under load a
     /// batch carries a hundred entries, not one per request.
     inspected: Mutex<Inspected>,
+    /// The upstream attempts since the last batch, per profile, target and status.
+    counts: Mutex<Vec<RequestCounts>>,
 }
 
 #[derive(Default)]
@@ -78,6 +82,7 @@ impl Default for Shared {
             pool: OnceLock::new(),
             keep: AtomicUsize::new(usize::MAX),
             inspected: Mutex::default(),
+            counts: Mutex::default(),
         }
     }
 }
@@ -112,6 +117,48 @@ impl Shared {
     pub(super) fn take_inspected(&self) -> Inspected {
         std::mem::take(&mut *self.lock_inspected())
     }
+
+    fn lock_counts(&self) -> std::sync::MutexGuard<'_, Vec<RequestCounts>> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts `attempt` in its entry. True when it is the first since the last
+    /// [`Shared::take_counts`] (the reporter then needs a wake-up).
+    fn count(&self, attempt: &Attempt) -> bool {
+        let duration = attempt.duration.as_secs_f64();
+        let ttfb = attempt.ttfb.map(|t| t.as_secs_f64());
+        let mut counts = self.lock_counts();
+        let first = counts.is_empty();
+        match counts
+            .iter_mut()
+            .find(|c| c.is_for(attempt.profile, attempt.target, attempt.status))
+        {
+            Some(c) => c.observe(duration, ttfb),
+            None => {
+                let mut c = RequestCounts::new(attempt.profile, attempt.target, attempt.status);
+                c.observe(duration, ttfb);
+                counts.push(c);
+            }
+        }
+        first
+    }
+
+    /// The attempts counted since the last batch (swapped out under the lock).
+    pub(super) fn take_counts(&self) -> Vec<RequestCounts> {
+        std::mem::take(&mut *self.lock_counts())
+    }
+}
+
+/// One upstream attempt, as a request hands it to [`Reporter::request`]: which target,
+/// the status the agent got or would have got from it (502 unreachable, 504 timed out),
+/// how long the whole response took and when its first body byte came.
+pub struct Attempt<'a> {
+    pub profile: &'a str,
+    /// The target's provider id.
+    pub target: &'a str,
+    pub status: u16,
+    pub duration: Duration,
+    pub ttfb: Option<Duration>,
 }
 
 /// What a request hands the reporter.
@@ -119,11 +166,10 @@ enum Report {
     /// A [`UsageEvent`], as JSON.
     Usage(Box<RawValue>),
     Limits(LimitSnapshot),
-    /// A [`ProxyRequest`], as JSON.
-    Request(Box<RawValue>),
     Status(RequestStatus),
-    /// Inspector entries wait in [`Shared`]: this only wakes the reporter for them.
-    Inspected,
+    /// Inspector entries and counted attempts wait in [`Shared`]: this only wakes the
+    /// reporter for them.
+    Waiting,
 }
 
 #[derive(Clone)]
@@ -222,30 +268,30 @@ impl Reporter {
             event.tokens.cache_creation_input_tokens,
             event.tokens.cache_read_input_tokens
         );
-        if !self.send_json(&event, Report::Usage) {
+        if !self.send_json(&event) {
             tracing::warn!("usage queue full; an event was dropped");
         }
     }
 
-    /// Queues an upstream attempt's status and timings (dropped when the queue is full).
-    pub fn request(&self, request: ProxyRequest) {
-        self.send_json(&request, Report::Request);
+    /// Counts an upstream attempt's status and timings, for the next batch. A request's
+    /// event goes before its attempt is counted: every attempt a batch counts then has its
+    /// event in that batch (see `post::run`).
+    pub fn request(&self, attempt: Attempt) {
+        if self.tx.is_some() && self.shared.count(&attempt) {
+            self.send(Report::Waiting);
+        }
     }
 
-    /// Queues a report written as JSON here, on the request's thread; nothing is written
+    /// Queues an event written as JSON here, on the request's thread; nothing is written
     /// without a daemon to send to. False when it was dropped (the queue is full).
-    fn send_json<T: serde::Serialize>(
-        &self,
-        report: &T,
-        kind: fn(Box<RawValue>) -> Report,
-    ) -> bool {
+    fn send_json(&self, event: &UsageEvent) -> bool {
         if self.tx.is_none() {
             return true;
         }
-        // An event or timings cannot fail to encode; if one did, it is left out with an
-        // error in the log.
-        match serde_json::value::to_raw_value(report) {
-            Ok(json) => self.send(kind(json)),
+        // An event cannot fail to encode; if one did, it is left out with an error in the
+        // log.
+        match serde_json::value::to_raw_value(event) {
+            Ok(json) => self.send(Report::Usage(json)),
             Err(e) => {
                 tracing::error!("cannot encode a usage report: {e}");
                 true
@@ -257,7 +303,7 @@ impl Reporter {
     /// [`Shared`]).
     pub fn inspected(&self, request: InspectedRequest) {
         if self.tx.is_some() && self.shared.hold_inspected(request) {
-            self.send(Report::Inspected);
+            self.send(Report::Waiting);
         }
     }
 

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::{LINGER, MAX_BATCH, RETRIES, Report, Shared};
-use crate::records::{LimitSnapshot, RequestStatus};
+use crate::records::{LimitSnapshot, RequestCounts, RequestStatus};
 use crate::requests::{InspectedRequest, PoolState};
 
 /// The send buffer of the connection to the daemon. A post of megabytes is copied into
@@ -31,8 +31,7 @@ struct Batch<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     limits: &'a [LimitSnapshot],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    /// `ProxyRequest`s, as the requests wrote them.
-    requests: &'a [Box<RawValue>],
+    request_counts: &'a [RequestCounts],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     statuses: &'a [RequestStatus],
     inspected: &'a [InspectedRequest],
@@ -87,14 +86,26 @@ pub(super) async fn run(
         tokio::time::sleep(LINGER).await;
         let mut batch = vec![first];
         loop {
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(e) => batch.push(e),
-                    Err(_) => break,
-                }
-            }
+            take(&mut rx, &mut batch);
+            // Counted after the queue is taken, then what came meanwhile: an attempt
+            // counted here woke the reporter if it was the first since the last batch, and
+            // a request's event was queued before its attempt was counted, so the events
+            // of the attempts a batch counts are in it (past MAX_BATCH, in the post that
+            // follows at once).
+            let counts = shared.take_counts();
+            take(&mut rx, &mut batch);
             beat.now();
             let mut parts = split(std::mem::take(&mut batch));
+            // One the daemon would refuse (a broken upstream's status) is left out: it
+            // must not cost the usage events of its batch.
+            parts.request_counts = counts
+                .into_iter()
+                .filter(|c| {
+                    c.validate()
+                        .map_err(|e| tracing::warn!("requests' counts not sent: {e}"))
+                        .is_ok()
+                })
+                .collect();
             let kept = shared.take_inspected();
             parts.inspected_skipped = kept.skipped;
             // One the daemon would refuse (a broken or hostile upstream's counts) is left
@@ -127,12 +138,22 @@ pub(super) async fn run(
     }
 }
 
+/// Moves what is queued into `batch`, up to [`MAX_BATCH`] reports.
+fn take(rx: &mut mpsc::Receiver<Report>, batch: &mut Vec<Report>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(e) => batch.push(e),
+            Err(_) => break,
+        }
+    }
+}
+
 /// A batch by kind.
 #[derive(Default)]
 struct Parts {
     events: Vec<Box<RawValue>>,
     limits: Vec<LimitSnapshot>,
-    requests: Vec<Box<RawValue>>,
+    request_counts: Vec<RequestCounts>,
     statuses: Vec<RequestStatus>,
     /// The inspector's entries and the pool's state.
     inspected: Vec<InspectedRequest>,
@@ -141,7 +162,7 @@ struct Parts {
     pool: Option<PoolState>,
 }
 
-/// The events, the limits, the requests and the statuses of a batch; a limits snapshot
+/// The events, the limits and the statuses of a batch; a limits snapshot
 /// equal to the one before it (the same headers and status) says nothing new and is left
 /// out.
 fn split(batch: Vec<Report>) -> Parts {
@@ -149,16 +170,14 @@ fn split(batch: Vec<Report>) -> Parts {
     let Parts {
         events,
         limits,
-        requests,
         statuses,
         ..
     } = &mut parts;
     for r in batch {
         match r {
             Report::Usage(e) => events.push(e),
-            Report::Request(q) => requests.push(q),
             Report::Status(s) => statuses.push(s),
-            Report::Inspected => {}
+            Report::Waiting => {}
             Report::Limits(s) => match limits.last_mut() {
                 Some(last) if last.headers == s.headers && last.http_status == s.http_status => {
                     last.ts = last.ts.max(s.ts);
@@ -201,13 +220,13 @@ async fn send(
         };
         Box::pin(send(client, endpoint, token, more)).await;
     }
-    let mut body = Paced::with_capacity(parts.events.len() * 320 + parts.requests.len() * 120);
+    let mut body = Paced::with_capacity(parts.events.len() * 320);
     let encoded = serde_json::to_writer(
         &mut body,
         &Batch {
             events: &parts.events,
             limits: &parts.limits,
-            requests: &parts.requests,
+            request_counts: &parts.request_counts,
             statuses: &parts.statuses,
             inspected: &parts.inspected,
             inspected_skipped: parts.inspected_skipped,
@@ -291,7 +310,6 @@ impl std::io::Write for Paced {
 /// Frees a sent batch in pieces (`lane::drop_paced`).
 fn free(parts: Parts) {
     crate::lane::drop_paced(parts.events);
-    crate::lane::drop_paced(parts.requests);
     crate::lane::drop_paced(parts.inspected);
 }
 
@@ -367,7 +385,7 @@ mod tests {
         let batch = Batch {
             events: &written,
             limits: &[],
-            requests: &[],
+            request_counts: &[],
             statuses: &[],
             inspected: &[],
             inspected_skipped: 7,

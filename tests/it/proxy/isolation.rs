@@ -267,6 +267,8 @@ fn the_proxy_holds_a_usage_token_not_the_daemons() {
         json!({"limits": [limits("other")]}),
         json!({"inspected": [inspected("other")]}),
         json!({"pool": {"profile": "other", "at_ms": 1, "members": []}}),
+        json!({"request_counts": [{"profile": "other", "target": "anthropic", "status": 200,
+            "duration": {"buckets": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "count": 1, "sum": 0.001}}]}),
     ] {
         let msg = record(body.clone()).expect_error(403);
         assert!(msg.contains("proxy's token"), "{body}: {msg}");
