@@ -233,7 +233,8 @@ mod tests {
     #[test]
     fn counts_no_attempts_could_make_are_refused() {
         let good = RequestCounts::of(&attempt(200, 0.2, Some(0.1)));
-        let cases: [(&str, fn(&mut RequestCounts)); 7] = [
+        type Spoil = fn(&mut RequestCounts);
+        let cases: [(&str, Spoil); 7] = [
             ("target", |c| c.target = "a b".into()),
             ("status", |c| c.status = 42),
             ("at least 1", |c| c.duration = Histogram::default()),
