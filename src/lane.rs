@@ -119,9 +119,28 @@ impl Pace {
     }
 }
 
-/// The moment's sleep between two pieces of bookkeeping ([`Pace`]).
+/// The moment's sleep between two pieces of bookkeeping ([`Pace`]), unless this thread is
+/// [`hurried`].
 pub fn pause() {
-    std::thread::sleep(PAUSE);
+    if !HURRIED.get() {
+        std::thread::sleep(PAUSE);
+    }
+}
+
+thread_local! {
+    static HURRIED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` without the moments' sleeps ([`pause`]) when `hurry`: bookkeeping that is
+/// behind the requests (a backlog under load). The sleeps leave the CPU to a woken
+/// request while there is CPU to spare; with every CPU busy each one takes a turn of the
+/// scheduler to come back from, and a batch of 20,000 events paced in some 2,400 pieces
+/// fell further behind than its proxy's requests came.
+pub fn hurried<T>(hurry: bool, f: impl FnOnce() -> T) -> T {
+    let before = HURRIED.replace(hurry);
+    let out = f();
+    HURRIED.set(before);
+    out
 }
 
 /// Frees a long list 64 items at a time with a moment's sleep between ([`Pace`]): a busy
@@ -189,6 +208,24 @@ pub fn lower_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hurried_thread_does_not_pause_and_the_rest_still_do() {
+        let timed = |hurry| {
+            let started = std::time::Instant::now();
+            hurried(hurry, || {
+                let mut pace = Pace::every(1);
+                for _ in 0..200 {
+                    pace.step();
+                }
+            });
+            started.elapsed()
+        };
+        // 200 pauses of at least 20 µs each.
+        assert!(timed(false) >= PAUSE * 200);
+        assert!(timed(true) < PAUSE * 200);
+        assert!(!HURRIED.get(), "the thread is as it was after");
+    }
 
     #[derive(Debug, Deserialize)]
     struct Paced {

@@ -8,6 +8,7 @@
 #   KEEP=0 bench/proxy/run.sh     # the profiles' request inspector off (default: keep 100)
 #   STALLS=1 bench/proxy/run.sh   # then a scheduling trace: what held up the one-connection chain
 #   SERVE=FILE bench/proxy/run.sh # only set up, write the ports into FILE and wait (ab.sh)
+#   BUSY_POLL_US=N bench/proxy/run.sh  # the proxy's busy polling budget (default 100 µs)
 #
 # claude-code-router (npm @musistudio/claude-code-router, CCR_VERSION, default 1.0.73, the
 # newest 1.x the registry serves) is installed into bench/.ccr and measured as a fourth
@@ -67,6 +68,7 @@ python3 "$BENCH/sse_latency.py" serve "$SSE" & pids+=($!)
 # The daemon, in a home of its own, with two proxied profiles.
 mkdir -p "$WORK/home/.config/clown"
 printf '[proxy]\nport_range = [%d, %d]\n' "$RANGE_LO" "$((RANGE_LO + 20))" > "$WORK/home/.config/clown/config.toml"
+[ -n "${BUSY_POLL_US:-}" ] && echo "busy_poll_us = $BUSY_POLL_US" >> "$WORK/home/.config/clown/config.toml"
 env -i HOME="$WORK/home" PATH="$PATH" CLOWN_LOG=warn "$CLOWN" daemon --listen "127.0.0.1:$API" 2>"$WORK/daemon.log" &
 DAEMON_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/home/.local/state/clown/token" ] && curl -sf -o /dev/null "http://127.0.0.1:$API/api/daemon/status" -H "Authorization: Bearer $(cat "$WORK/home/.local/state/clown/token")" && break; sleep 0.1; done

@@ -63,6 +63,11 @@ const MAX_BATCH: usize = 60_000;
 /// How long a batch waits for the bookkeeping lane before its request decodes it itself.
 const LANE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// A batch this large (about 9,000 of a proxy's events) comes from a backlog or from
+/// more requests than a pause between its pieces leaves CPU for: it is read and stored at
+/// the daemon's own priority, without pauses (`lane::hurried`).
+const HURRY_BYTES: usize = 3 << 20;
+
 pub async fn record(
     State(state): State<AppState>,
     Extension(who): Extension<Caller>,
@@ -71,23 +76,39 @@ pub async fn record(
     // Decoded and checked on the bookkeeping lane, and there too what stays in memory
     // (the inspector's requests and their event, the requests' counts for `/metrics`): a
     // busy proxy's batches never take a CPU from the requests it serves (see `lane`).
+    // A batch that is behind skips the lane: a lane that has started a job finishes it
+    // itself, and with every CPU busy it got so little of one that a proxy's backlog
+    // waited 2 s for each post (and the proxy's queue filled).
     let on_lane = state.clone();
-    let (req, tally) = crate::lane::bookkeeping()
-        .run(LANE_PATIENCE, move || {
-            let mut req = checked(&body, &who)?;
-            on_lane.inspector().accept(
-                on_lane.events(),
-                std::mem::take(&mut req.inspected),
-                req.pool.take(),
-                req.inspected_skipped,
-            );
-            let tally = Tally::of(&req.request_counts, &req.requests);
-            crate::lane::drop_paced(std::mem::take(&mut req.requests));
-            Ok::<_, ApiError>((req, tally))
-        })
-        .await
-        .ok_or_else(|| ApiError::internal("the usage batch could not be read"))??;
-    save(state, req, tally).await
+    let hurry = body.len() >= HURRY_BYTES;
+    let work = move || crate::lane::hurried(hurry, || on_lane_work(&on_lane, &body, &who));
+    let done = if hurry {
+        tokio::task::spawn_blocking(work).await.ok()
+    } else {
+        crate::lane::bookkeeping().run(LANE_PATIENCE, work).await
+    };
+    let (req, tally) =
+        done.ok_or_else(|| ApiError::internal("the usage batch could not be read"))??;
+    save(state, req, tally, hurry).await
+}
+
+/// The lane's part of a batch: decoded and checked, and what stays in memory taken (the
+/// inspector's part, the requests counted).
+fn on_lane_work(
+    state: &AppState,
+    body: &[u8],
+    who: &Caller,
+) -> Result<(RecordRequest, Tally), ApiError> {
+    let mut req = checked(body, who)?;
+    state.inspector().accept(
+        state.events(),
+        std::mem::take(&mut req.inspected),
+        req.pool.take(),
+        req.inspected_skipped,
+    );
+    let tally = Tally::of(&req.request_counts, &req.requests);
+    crate::lane::drop_paced(std::mem::take(&mut req.requests));
+    Ok((req, tally))
 }
 
 /// The batch decoded and every part of it checked: a proxy's token records only its own
@@ -157,7 +178,7 @@ fn each<T>(
 
 /// Stores a checked batch whose inspector part is taken, then counts its requests
 /// (`tally`) for `/metrics`.
-async fn save(state: AppState, req: RecordRequest, tally: Tally) -> ApiResult {
+async fn save(state: AppState, req: RecordRequest, tally: Tally, hurry: bool) -> ApiResult {
     apply_statuses(&state, &req.statuses);
     let RecordRequest {
         events,
@@ -175,8 +196,11 @@ async fn save(state: AppState, req: RecordRequest, tally: Tally) -> ApiResult {
     let (added_events, added_sessions, changed) = state
         .store()
         .call(move |c| {
-            let (e, s) = usage::record(c, &events, &sessions, now)?;
-            crate::lane::drop_paced(events);
+            let (e, s) = crate::lane::hurried(hurry, || {
+                let added = usage::record(c, &events, &sessions, now);
+                crate::lane::drop_paced(events);
+                added
+            })?;
             for s in &sessions {
                 let when = jiff::Timestamp::from_second(s.ended_at.unwrap_or(s.started_at))
                     .map(crate::time::rfc3339)
