@@ -137,10 +137,15 @@ thread_local! {
 /// scheduler to come back from, and a batch of 20,000 events paced in some 2,400 pieces
 /// fell further behind than its proxy's requests came.
 pub fn hurried<T>(hurry: bool, f: impl FnOnce() -> T) -> T {
-    let before = HURRIED.replace(hurry);
-    let out = f();
-    HURRIED.set(before);
-    out
+    /// Puts the thread back as it was, `f` panicking included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            HURRIED.set(self.0);
+        }
+    }
+    let _restore = Restore(HURRIED.replace(hurry));
+    f()
 }
 
 /// Frees a long list 64 items at a time with a moment's sleep between ([`Pace`]): a busy
@@ -225,6 +230,9 @@ mod tests {
         assert!(timed(false) >= PAUSE * 200);
         assert!(timed(true) < PAUSE * 200);
         assert!(!HURRIED.get(), "the thread is as it was after");
+        let panicked = std::panic::catch_unwind(|| hurried(true, || panic!("in the work")));
+        assert!(panicked.is_err());
+        assert!(!HURRIED.get(), "and after a panic in the work");
     }
 
     #[derive(Debug, Deserialize)]

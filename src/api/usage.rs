@@ -79,9 +79,9 @@ pub async fn record(
     // A batch that is behind skips the lane: a lane that has started a job finishes it
     // itself, and with every CPU busy it got so little of one that a proxy's backlog
     // waited 2 s for each post (and the proxy's queue filled).
-    let on_lane = state.clone();
+    let app = state.clone();
     let hurry = body.len() >= HURRY_BYTES;
-    let work = move || crate::lane::hurried(hurry, || on_lane_work(&on_lane, &body, &who));
+    let work = move || crate::lane::hurried(hurry, || read_batch(&app, &body, &who));
     let done = if hurry {
         tokio::task::spawn_blocking(work).await.ok()
     } else {
@@ -92,9 +92,9 @@ pub async fn record(
     save(state, req, tally, hurry).await
 }
 
-/// The lane's part of a batch: decoded and checked, and what stays in memory taken (the
-/// inspector's part, the requests counted).
-fn on_lane_work(
+/// A batch decoded and checked, and what stays in memory taken from it (the inspector's
+/// part, the requests counted): on the lane, or at the daemon's priority when hurried.
+fn read_batch(
     state: &AppState,
     body: &[u8],
     who: &Caller,

@@ -1,8 +1,8 @@
 //! Proxy requests as the proxies report them (counted per target and status in the proxy,
 //! [`RequestCounts`], in the usage batches they already post): a count per profile, target
 //! and status, and histograms of the whole duration and of the time to the first body byte
-//! per profile and target. Kept in memory since the daemon started (Prometheus sees a restart as a
-//! counter reset), behind one short lock.
+//! per profile and target. Kept in memory since the daemon started (Prometheus sees a
+//! restart as a counter reset), behind one short lock.
 //!
 //! The label sets are bounded: past [`MAX_SERIES`] combinations new ones are counted
 //! under target `other`, so a misbehaving proxy cannot grow the scrape without end.
