@@ -275,7 +275,8 @@ impl Reporter {
 
     /// Counts an upstream attempt's status and timings, for the next batch. A request's
     /// event goes before its attempt is counted: every attempt a batch counts then has its
-    /// event in that batch (see `post::run`).
+    /// event in that batch (see `post::run`), but while the relief reporter also posts,
+    /// the event may be in the other reporter's next batch.
     pub fn request(&self, attempt: Attempt) {
         if self.tx.is_some() && self.shared.count(&attempt) {
             self.send(Report::Waiting);
