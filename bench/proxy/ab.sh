@@ -14,28 +14,13 @@ cd "$(dirname "$0")/../.."
 OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-6}; DURATION=${DURATION:-4}
 BENCH=$(realpath bench/proxy)
 . "$BENCH/wrk.sh"
-WORK=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for side in old new; do
-  bin=$OLD; [ "$side" = new ] && bin=$NEW
-  CLOWN=$bin CCR=0 SERVE="$WORK/$side.env" bash "$BENCH/run.sh" > "$WORK/$side.log" 2>&1 & pids+=($!)
-done
-for side in old new; do
-  for _ in $(seq 300); do [ -s "$WORK/$side.env" ] && break; sleep 0.1; done
-  [ -s "$WORK/$side.env" ] || { echo "error: the $side setup did not come up:" >&2; cat "$WORK/$side.log" >&2; exit 1; }
-done
-port() { sed -n "s/^PROXY=//p" "$WORK/$1.env"; }
-key() { sed -n "s/^LOCAL=//p" "$WORK/$1.env"; }
+. "$BENCH/serve.sh"
+serve old "$OLD"; serve new "$NEW"
+ready old; ready new
 # Until both daemons have stored what the 32-connection run sent (their CPU time still for
 # 0.3 s, at most 10 s): the one-connection run then measures the requests, not the
 # storing of the run before.
-daemons=$(sed -n 's/^DAEMON_PID=//p' "$WORK/old.env" "$WORK/new.env" | sed 's#^#/proc/#; s#$#/stat#')
+daemons="/proc/$(served old DAEMON_PID)/stat /proc/$(served new DAEMON_PID)/stat"
 settle() {
   local before now
   before=$(cat $daemons | awk '{s += $14 + $15} END {print s}')
@@ -48,7 +33,7 @@ settle() {
 }
 measure() { # side -> "rps p50 p99 raw_p50 raw_p99"
   local p k all one
-  p=$(port "$1"); k=$(key "$1")
+  p=$(served "$1" PROXY); k=$(served "$1" LOCAL)
   BENCH_KEY=$k wrk -t2 -c32 -d1s -s "$BENCH/post.lua" "http://127.0.0.1:$p" > /dev/null
   all=$(BENCH_KEY=$k wrk -t2 -c32 -d"${DURATION}s" -s "$BENCH/post.lua" "http://127.0.0.1:$p")
   settle

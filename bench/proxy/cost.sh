@@ -13,30 +13,17 @@ cd "$(dirname "$0")/../.."
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [ROUNDS]" >&2; exit 2; }
 OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-3}; DURATION=${DURATION:-5}
 BENCH=$(realpath bench/proxy)
-WORK=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-for side in old new; do
-  bin=$OLD; [ "$side" = new ] && bin=$NEW
-  CLOWN=$bin CCR=0 SERVE="$WORK/$side.env" bash "$BENCH/run.sh" > "$WORK/$side.log" 2>&1 & pids+=($!)
-done
-for side in old new; do
-  for _ in $(seq 300); do [ -s "$WORK/$side.env" ] && break; sleep 0.1; done
-  [ -s "$WORK/$side.env" ] || { echo "error: the $side setup did not come up:" >&2; cat "$WORK/$side.log" >&2; exit 1; }
-done
+. "$BENCH/serve.sh"
+serve old "$OLD"; serve new "$NEW"
+ready old; ready new
 TCK=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "$1"; }
 written() { awk '/^wchar/ {print $2}' "$1/io"; }
 echo "build: requests, daemon CPU µs per request, reporter CPU µs per request, bytes posted per request"
 for _ in $(seq "$ROUNDS"); do
   for side in old new; do
-    PROXY=$(sed -n 's/^PROXY=//p' "$WORK/$side.env"); LOCAL=$(sed -n 's/^LOCAL=//p' "$WORK/$side.env")
-    PROXY_PID=$(sed -n 's/^PROXY_PID=//p' "$WORK/$side.env"); DAEMON_PID=$(sed -n 's/^DAEMON_PID=//p' "$WORK/$side.env")
+    PROXY=$(served "$side" PROXY); LOCAL=$(served "$side" LOCAL)
+    PROXY_PID=$(served "$side" PROXY_PID); DAEMON_PID=$(served "$side" DAEMON_PID)
     rep=$(dirname "$(grep -l '^usage-reporter$' /proc/"$PROXY_PID"/task/*/comm | head -1)")
     d0=$(ticks "/proc/$DAEMON_PID/stat"); r0=$(ticks "$rep/stat"); w0=$(written "$rep")
     out=$(BENCH_KEY=$LOCAL wrk -t1 -c1 -d"${DURATION}s" -s "$BENCH/post.lua" "http://127.0.0.1:$PROXY")

@@ -13,15 +13,13 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-20}
 [ $# -ge 1 ] || set -- "${CARGO_TARGET_DIR:-target}/release/clown"
 BENCH=$(realpath bench/proxy)
+. "$BENCH/serve.sh"
+i=0
 for bin in "$@"; do
   bin=$(realpath "$bin")
-  WORK=$(mktemp -d)
-  CLOWN=$bin CCR=0 SERVE="$WORK/env" bash "$BENCH/run.sh" > "$WORK/log" 2>&1 &
-  serve=$!
-  for _ in $(seq 300); do [ -s "$WORK/env" ] && break; sleep 0.1; done
-  [ -s "$WORK/env" ] || { echo "error: the setup did not come up:" >&2; cat "$WORK/log" >&2; exit 1; }
-  PROXY=$(sed -n 's/^PROXY=//p' "$WORK/env"); LOCAL=$(sed -n 's/^LOCAL=//p' "$WORK/env")
-  DAEMON_PID=$(sed -n 's/^DAEMON_PID=//p' "$WORK/env")
+  i=$((i + 1))
+  serve "b$i" "$bin"; ready "b$i"
+  PROXY=$(served "b$i" PROXY); LOCAL=$(served "b$i" LOCAL); DAEMON_PID=$(served "b$i" DAEMON_PID)
   HOME_DIR=$(tr '\0' '\n' < "/proc/$DAEMON_PID/environ" | sed -n 's/^HOME=//p')
   out=$(BENCH_KEY=$LOCAL wrk -t2 -c32 -d"${DURATION}s" -s "$BENCH/post.lua" "http://127.0.0.1:$PROXY")
   n=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -32,6 +30,5 @@ for bin in "$@"; do
   after=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$ended")
   dropped=$(cat "$HOME_DIR"/.local/state/clown/proxy/* 2>/dev/null | grep -c "an event was dropped" || true)
   echo "$(basename "$bin"): $(awk '/Requests\/sec/ {print int($2)}' <<<"$out") requests/s, $n requests, $e events stored ($after s after the load), $dropped dropped"
-  kill -TERM "$serve"; wait "$serve" 2>/dev/null || true
-  rm -rf "$WORK"
+  unserve "b$i"
 done
