@@ -271,6 +271,47 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Runs `sql` in a transaction a psql session keeps open (and its locks held) until
+    /// the returned [`Open`] is dropped, which rolls it back. Returns once `sql` has run.
+    pub fn open_transaction(&self, sql: &str) -> Open {
+        let mut child = self
+            .command("psql")
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+            ])
+            .arg(self.port.to_string())
+            .args(["-U", "clown", "-d", "postgres"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        use std::io::{BufRead, Write};
+        write!(stdin, "BEGIN;\n{sql};\n\\echo clown-open\n").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "psql ended before running: {sql}");
+            if line.trim() == "clown-open" {
+                break;
+            }
+        }
+        Open {
+            child,
+            stdin: Some(stdin),
+        }
+    }
+
     /// Everything in the database, as `pg_dump --data-only` writes it.
     pub fn dump(&self) -> String {
         let out = self
@@ -295,6 +336,22 @@ impl Postgres {
 
     pub fn path(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// A transaction held open by [`Postgres::open_transaction`].
+pub struct Open {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(mut stdin) = self.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(b"ROLLBACK;\n");
+        }
+        let _ = self.child.wait();
     }
 }
 

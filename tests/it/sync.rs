@@ -122,21 +122,38 @@ fn two_machines_push_exactly_through_a_kill_and_an_outage() {
     record(&b, &events("b-", "other", 1000, now), json!([]));
     record(&a, &shared, session("a-1"));
     let own = events("a-", "work", 20_000, now);
-    record(&a, &own, session("a-2"));
+    let (first, rest) = own.split_at(10_000);
+    record(&a, first, session("a-2"));
     let machine_a = status(&a)["machine_id"].as_str().unwrap().to_string();
     let machine_b = status(&b)["machine_id"].as_str().unwrap().to_string();
     assert_ne!(machine_a, machine_b);
     assert_eq!(machine_a.len(), 32, "a random id");
+    wait_synced(&a);
+    let pushed = pg_events(&pg, &machine_a);
+    assert_eq!(pushed, 10_300);
 
-    // Killed in the middle of its push, restarted on the same data.
-    let at_kill = wait_until(WAIT, "A's push under way", || {
-        let n = pg_events(&pg, &machine_a);
-        (n > 0).then_some(n)
+    // Killed in the middle of a push, restarted on the same data. A batch writes its
+    // events, then moves the rollup; a transaction here holds the rollup, so A's next
+    // batch stays open in the database with its events written, and the kill lands then.
+    wait_synced(&b);
+    let held = pg.open_transaction("LOCK TABLE clown_usage_rollup IN SHARE MODE");
+    record(&a, rest, session("a-2"));
+    wait_until(WAIT, "A's next batch waiting in the database", || {
+        let waiting: u64 = pg
+            .psql("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            .parse()
+            .ok()?;
+        (waiting > 0).then_some(())
     });
     a.signal(SIGKILL);
     a.wait_exit(WAIT);
+    drop(held);
     let total_a = 20_300;
-    assert!(at_kill < total_a, "killed after the push ended ({at_kill})");
+    assert_eq!(
+        pg_events(&pg, &machine_a),
+        pushed,
+        "nothing of the batch under way was committed"
+    );
     let a = Daemon::start_with(&env_a, zone);
     assert_eq!(
         status(&a)["machine_id"],
