@@ -9,6 +9,10 @@
 #   STALLS=1 bench/proxy/run.sh   # then a scheduling trace: what held up the one-connection chain
 #   SERVE=FILE bench/proxy/run.sh # only set up, write the ports into FILE and wait (ab.sh)
 #   BUSY_POLL_US=N bench/proxy/run.sh  # the proxy's busy polling budget (default 100 µs)
+#   CONTROL=1 bench/proxy/run.sh  # also a second nginx hop, identical to the first, measured
+#                                 # in clown's place (right after the first) in each round:
+#                                 # how far nginx's figures move against themselves on this
+#                                 # machine in the same minutes
 #
 # claude-code-router (npm @musistudio/claude-code-router, CCR_VERSION, default 1.0.73, the
 # newest 1.x the registry serves) is installed into bench/.ccr and measured as a fourth
@@ -46,7 +50,7 @@ pids=()
 cleanup() {
   [ -n "${DAEMON_PID:-}" ] && kill -TERM "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for n in upstream hop; do
+  for n in upstream hop hop2; do
     [ -f "$WORK/$n.pid" ] && kill -QUIT "$(cat "$WORK/$n.pid")" 2>/dev/null || true
   done
   sleep 0.5
@@ -56,6 +60,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); HOP=$(free_port); SSE=$(free_port); SSE_HOP=$(free_port); API=$(free_port)
+HOP2=$(free_port); SSE_HOP2=$(free_port)
 RANGE_LO=$(( (API % 20000) + 40000 ))
 
 for n in upstream hop; do
@@ -63,6 +68,12 @@ for n in upstream hop; do
       -e "s/@SSE@/$SSE/g" -e "s/@SSE_HOP@/$SSE_HOP/g" "$BENCH/$n.conf.in" > "$WORK/$n.conf"
   nginx -p "$WORK" -c "$WORK/$n.conf"
 done
+CONTROL=${CONTROL:-0}
+if [ "$CONTROL" = 1 ]; then
+  sed -e "s#@DIR@/hop#@DIR@/hop2#g" -e "s#@DIR@#$WORK#g" -e "s/@UPSTREAM@/$UP/g" -e "s/@HOP@/$HOP2/g" \
+      -e "s/@SSE@/$SSE/g" -e "s/@SSE_HOP@/$SSE_HOP2/g" "$BENCH/hop.conf.in" > "$WORK/hop2.conf"
+  nginx -p "$WORK" -c "$WORK/hop2.conf"
+fi
 python3 "$BENCH/sse_latency.py" serve "$SSE" & pids+=($!)
 
 # The daemon, in a home of its own, with two proxied profiles.
@@ -153,6 +164,7 @@ results=$(
   for _ in $(seq "$ROUNDS"); do
     run_wrk direct "$UP" none
     run_wrk nginx "$HOP" none
+    if [ "$CONTROL" = 1 ]; then run_wrk nginx2 "$HOP2" none; fi
     run_wrk clown "$PROXY" "$LOCAL" "$PROXY_PID" "$DAEMON_PID"
     if [ "$CCR" = 1 ]; then run_wrk ccr "$CCR_PORT" ccr-local-token; fi
   done
@@ -164,6 +176,7 @@ if [ "$CCR" = 1 ]; then sse_ccr=$(sse "$CCR_SSE" ccr-local-token); fi
 
 sleep 1
 events=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from usage_events where profile='bench'\").fetchone()[0])" "$WORK/home/.local/share/clown/clown.db")
+[ "$CONTROL" = 1 ] && paths="$paths nginx2"
 python3 - "$results" "$sse_direct" "$sse_nginx" "$sse_clown" "$events" "$DURATION" "$ROUNDS" "$sse_ccr" "$paths" <<'PY'
 import json, statistics, sys
 paths = sys.argv[9].split()
@@ -199,6 +212,10 @@ if "ccr" in runs:
     lat = med((runs["ccr"][r][0] - runs["direct"][r][0]) / max(1, runs["clown"][r][0] - runs["direct"][r][0]) for r in range(rounds))
     rps = med(runs["clown"][r][2] / runs["ccr"][r][2] for r in range(rounds))
     print(f"per round, claude-code-router's added p50 / clown's: median {lat:.2f}x; clown's requests/s / claude-code-router's: median {rps:.2f}x")
+if "nginx2" in runs:
+    print("control, the second nginx hop over the first, per round: p99 " + ", ".join(
+        f"{runs['nginx2'][r][1] / max(1, runs['nginx'][r][1]):.2f}x" for r in range(rounds))
+        + "; requests/s " + ", ".join(f"{runs['nginx2'][r][2] / runs['nginx'][r][2]:.2f}" for r in range(rounds)))
 raw99 = med(runs["clown"][r][8] / max(1, runs["nginx"][r][8]) for r in range(rounds))
 print(f"each request's own latency (wrk's p99 adds the requests a stall held back): clown's p99 / nginx's: median {raw99:.2f}x, per round "
       + ", ".join(f"{runs['clown'][r][8]:.0f}/{runs['nginx'][r][8]:.0f} µs" for r in range(rounds))
