@@ -269,6 +269,11 @@ fn core_routes() -> Vec<Route> {
         },
         Route {
             body: Some("RecordUsage"),
+            query: &[(
+                "backlog",
+                "boolean",
+                "true from a sender that is behind (a proxy whose reports pile up while every CPU is busy): the batch is stored at the daemon's own priority, not on its background lane",
+            )],
             ..route(
                 "POST",
                 "/api/usage/record",

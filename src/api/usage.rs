@@ -63,24 +63,34 @@ const MAX_BATCH: usize = 60_000;
 /// How long a batch waits for the bookkeeping lane before its request decodes it itself.
 const LANE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// A batch this large (about 9,000 of a proxy's events) comes from a backlog or from
-/// more requests than a pause between its pieces leaves CPU for: it is read and stored at
-/// the daemon's own priority, without pauses (`lane::hurried`).
-const HURRY_BYTES: usize = 3 << 20;
+/// `POST /api/usage/record`'s query.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordQuery {
+    /// The sender is behind (a proxy's reports piling up while every CPU is busy): the
+    /// batch is read and stored at the daemon's own priority, without pauses
+    /// (`lane::hurried`).
+    #[serde(default)]
+    backlog: bool,
+}
 
 pub async fn record(
     State(state): State<AppState>,
     Extension(who): Extension<Caller>,
+    ApiQuery(query): ApiQuery<RecordQuery>,
     JsonBytes(body): JsonBytes,
 ) -> ApiResult {
     // Decoded and checked on the bookkeeping lane, and there too what stays in memory
     // (the inspector's requests and their event, the requests' counts for `/metrics`): a
     // busy proxy's batches never take a CPU from the requests it serves (see `lane`).
-    // A batch that is behind skips the lane: a lane that has started a job finishes it
-    // itself, and with every CPU busy it got so little of one that a proxy's backlog
-    // waited 2 s for each post (and the proxy's queue filled).
+    // A batch from a sender that is behind skips the lane: a lane that has started a job
+    // finishes it itself, and with every CPU busy it got so little of one that a proxy's
+    // backlog waited 2 s for each post (and the proxy's queue filled). The sender says so
+    // rather than the batch's size: a proxy serving one fast connection sends batches of
+    // several MiB twice a second, and read and stored without pauses at normal priority
+    // they held a woken request for up to a scheduler tick, 4 ms (bench/README.md).
     let app = state.clone();
-    let hurry = body.len() >= HURRY_BYTES;
+    let hurry = query.backlog;
     let work = move || crate::lane::hurried(hurry, || read_batch(&app, &body, &who));
     let done = if hurry {
         tokio::task::spawn_blocking(work).await.ok()

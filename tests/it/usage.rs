@@ -122,15 +122,44 @@ fn filters_prices_and_bad_input() {
     bad.expect_error(400);
     let bad = d.api("POST", "/api/usage/record", Some(&json!({"events": [event("a", "m", t, [1, 1, 1, 1])], "sessions": [{"profile": "a", "started_at": 10, "ended_at": 5, "source": "x"}]})));
     bad.expect_error(400);
+    // So is a bad query, whatever the body.
+    for query in ["backlog=maybe", "backlog=1", "hurry=true"] {
+        let msg = d
+            .api(
+                "POST",
+                &format!("/api/usage/record?{query}"),
+                Some(&json!({"events": [event("a", "m", t, [1, 1, 1, 1])]})),
+            )
+            .expect_error(400);
+        assert!(msg.contains("query"), "{query}: {msg}");
+    }
     assert_eq!(
         d.get("/api/usage?period=all").expect_ok()["total_tokens"]["input_tokens"],
         2_000_500
     );
-    // Re-recording with the same dedupe key adds nothing.
+    // Re-recording with the same dedupe key adds nothing, from a sender that is behind
+    // (stored at once, not on the daemon's background lane) or not.
     let mut e = event("a", "claude-sonnet-4", t, [7, 0, 0, 0]);
     e["dedupe_key"] = json!("k1");
     assert_eq!(record(&d, vec![e.clone()])["events_added"], 1);
+    assert_eq!(record(&d, vec![e.clone()])["events_added"], 0);
+    let behind = |events: Vec<Value>| {
+        d.api(
+            "POST",
+            "/api/usage/record?backlog=true",
+            Some(&json!({"events": events})),
+        )
+        .expect_ok()
+    };
+    assert_eq!(behind(vec![e])["events_added"], 0);
+    let mut e = event("a", "claude-sonnet-4", t, [11, 0, 0, 0]);
+    e["dedupe_key"] = json!("k2");
+    assert_eq!(behind(vec![e.clone()])["events_added"], 1);
     assert_eq!(record(&d, vec![e])["events_added"], 0);
+    assert_eq!(
+        d.get("/api/usage?period=all").expect_ok()["total_tokens"]["input_tokens"],
+        2_000_518
+    );
 }
 
 #[test]

@@ -67,18 +67,24 @@ impl Beat {
     }
 }
 
+/// Posts the reports as they come, in batches. `relief`: this is the reporter that takes
+/// over while the first one is behind, so every batch it sends comes from a backlog.
 pub(super) async fn run(
     mut rx: mpsc::Receiver<Report>,
     url: String,
     token: Option<String>,
     shared: Arc<Shared>,
     beat: Beat,
+    relief: bool,
 ) {
     let mut http = HttpConnector::new();
     http.set_send_buffer_size(Some(SEND_BUFFER));
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build(http);
     let endpoint = format!("{}/api/usage/record", url.trim_end_matches('/'));
+    // A batch from behind (the relief's, or a full one: more may be waiting) is stored by
+    // the daemon at its own priority; the others on its background lane.
+    let backlog = format!("{endpoint}?backlog=true");
     beat.now();
     while let Some(first) = rx.recv().await {
         beat.now();
@@ -95,6 +101,11 @@ pub(super) async fn run(
             let counts = shared.take_counts();
             take(&mut rx, &mut batch);
             beat.now();
+            let to = if behind(relief, batch.len()) {
+                &backlog
+            } else {
+                &endpoint
+            };
             let mut parts = split(std::mem::take(&mut batch));
             // One the daemon would refuse (a broken upstream's status) is left out: it
             // must not cost the usage events of its batch.
@@ -126,7 +137,7 @@ pub(super) async fn run(
                     .map_err(|e| tracing::warn!("the pool's state not sent: {e}"))
                     .is_ok()
             });
-            send(&client, &endpoint, token.as_deref(), parts).await;
+            send(&client, to, token.as_deref(), parts).await;
             // Under load a whole batch queues up during a post: send it now. Anything
             // less waits for the next window, or every post's round trip becomes a post
             // of its own (a hundred small commits a second for one busy connection).
@@ -136,6 +147,13 @@ pub(super) async fn run(
         }
         beat.now();
     }
+}
+
+/// Whether a batch comes from a backlog: the relief's (it runs only while the first
+/// reporter is behind), or a full one (more may be waiting). A proxy serving one fast
+/// connection sends several MiB twice a second, and is not behind.
+fn behind(relief: bool, batch: usize) -> bool {
+    relief || batch >= MAX_BATCH
 }
 
 /// Moves what is queued into `batch`, up to [`MAX_BATCH`] reports.
@@ -368,6 +386,16 @@ mod tests {
 
     fn raw<T: Serialize>(v: &T) -> Box<RawValue> {
         serde_json::value::to_raw_value(v).unwrap()
+    }
+
+    #[test]
+    fn only_the_reliefs_batches_and_full_ones_are_from_a_backlog() {
+        // One fast connection: a few thousand reports in half a second.
+        assert!(!behind(false, 1));
+        assert!(!behind(false, 8_000));
+        assert!(!behind(false, MAX_BATCH - 1));
+        assert!(behind(false, MAX_BATCH));
+        assert!(behind(true, 1));
     }
 
     #[test]

@@ -83,9 +83,9 @@ pub(super) fn start(
                 .enable_all()
                 .build()
             {
-                Ok(rt) => {
-                    crate::lane::hurried(hurry, || rt.block_on(run(rx, url, token, shared, beat)))
-                }
+                Ok(rt) => crate::lane::hurried(hurry, || {
+                    rt.block_on(run(rx, url, token, shared, beat, hurry))
+                }),
                 Err(e) => tracing::error!("cannot start the usage reporter: {e}"),
             }
             let _ = done_tx.send(());
