@@ -257,6 +257,21 @@ fn the_proxy_holds_a_usage_token_not_the_daemons() {
     let record = |body: Value| with_token(&d, usage, "POST", "/api/usage/record", Some(&body));
     let r = record(json!({"events": [event("own", "proxy")]}));
     assert_eq!(r.expect_ok()["events_added"], 1);
+    // So does a batch it sends from behind (stored at once, not on the daemon's lane),
+    // checked the same.
+    let behind = |body: Value| {
+        with_token(
+            &d,
+            usage,
+            "POST",
+            "/api/usage/record?backlog=true",
+            Some(&body),
+        )
+    };
+    let r = behind(json!({"events": [event("own", "proxy")]}));
+    assert_eq!(r.expect_ok()["events_added"], 1);
+    let msg = behind(json!({"events": [event("other", "proxy")]})).expect_error(403);
+    assert!(msg.contains("proxy's token"), "{msg}");
     // And the rate limits its own profile's provider sent.
     let r = record(json!({"limits": [limits("own")]}));
     assert_eq!(r.expect_ok()["limits_changed"], 1);
@@ -282,7 +297,7 @@ fn the_proxy_holds_a_usage_token_not_the_daemons() {
     let kept = d.get("/api/proxy/own/requests").expect_ok();
     assert_eq!(kept["requests"].as_array().unwrap().len(), 1, "{kept}");
     assert!(d.get("/api/proxy/other/requests").expect_ok()["requests"] == json!([]));
-    assert_eq!(usage_events(&env).len(), 1);
+    assert_eq!(usage_events(&env).len(), 2);
     // The daemon's token still records anything.
     let r = d.api(
         "POST",
