@@ -10,13 +10,11 @@
 # Needs what run.sh needs. Prints one line per round and the median ratios (new / old).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [ROUNDS]" >&2; exit 2; }
-OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-6}; DURATION=${DURATION:-4}
+DURATION=${DURATION:-4}
 BENCH=$(realpath bench/proxy)
 . "$BENCH/wrk.sh"
 . "$BENCH/serve.sh"
-serve old "$OLD"; serve new "$NEW"
-ready old; ready new
+serve_old_new 6 "$@"
 # Until both daemons have stored what the 32-connection run sent (their CPU time still for
 # 0.3 s, at most 10 s): the one-connection run then measures the requests, not the
 # storing of the run before.

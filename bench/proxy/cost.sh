@@ -10,12 +10,10 @@
 # Needs what run.sh needs. Prints one line per run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [ROUNDS]" >&2; exit 2; }
-OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-3}; DURATION=${DURATION:-5}
+DURATION=${DURATION:-5}
 BENCH=$(realpath bench/proxy)
 . "$BENCH/serve.sh"
-serve old "$OLD"; serve new "$NEW"
-ready old; ready new
+serve_old_new 3 "$@"
 TCK=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "$1"; }
 written() { awk '/^wchar/ {print $2}' "$1/io"; }

@@ -5,6 +5,8 @@
 #   ready NAME          # waits until it is up (at most 30 s)
 #   served NAME KEY     # what it wrote: UP, HOP, PROXY, LOCAL, PROXY_PID, DAEMON_PID
 #   unserve NAME        # stops it
+#   serve_old_new DEFAULT_ROUNDS "$@"   # ab.sh and cost.sh: OLD_BINARY NEW_BINARY [ROUNDS]
+#                       # from the arguments (OLD, NEW, ROUNDS set), both served and up
 #
 # Everything still running is stopped when the script exits.
 WORK=$(mktemp -d)
@@ -27,4 +29,11 @@ unserve() {
   kill -TERM "${serving[$1]}" 2>/dev/null || true
   wait "${serving[$1]}" 2>/dev/null || true
   unset "serving[$1]"
+}
+serve_old_new() {
+  local rounds=$1; shift
+  [ $# -ge 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY [ROUNDS]" >&2; exit 2; }
+  OLD=$(realpath "$1"); NEW=$(realpath "$2"); ROUNDS=${3:-$rounds}
+  serve old "$OLD"; serve new "$NEW"
+  ready old; ready new
 }
