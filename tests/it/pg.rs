@@ -247,22 +247,18 @@ impl Postgres {
         )
     }
 
+    /// psql connected to the server as `clown` (no startup file, rows unaligned, quiet).
+    fn psql_session(&self) -> Command {
+        let mut cmd = self.command("psql");
+        cmd.args(["-X", "-q", "-At", "-h", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .args(["-U", "clown", "-d", "postgres"]);
+        cmd
+    }
+
     /// Runs `sql` with psql; the rows, `|`-separated.
     pub fn psql(&self, sql: &str) -> String {
-        let out = self
-            .command("psql")
-            .args([
-                "-X",
-                "-q",
-                "-At",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-            ])
-            .args(["-U", "clown", "-d", "postgres", "-c", sql])
-            .output()
-            .unwrap();
+        let out = self.psql_session().args(["-c", sql]).output().unwrap();
         assert!(
             out.status.success(),
             "psql {sql}: {}",
@@ -275,19 +271,8 @@ impl Postgres {
     /// the returned [`Open`] is dropped, which rolls it back. Returns once `sql` has run.
     pub fn open_transaction(&self, sql: &str) -> Open {
         let mut child = self
-            .command("psql")
-            .args([
-                "-X",
-                "-q",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-                "-p",
-            ])
-            .arg(self.port.to_string())
-            .args(["-U", "clown", "-d", "postgres"])
+            .psql_session()
+            .args(["-v", "ON_ERROR_STOP=1"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
