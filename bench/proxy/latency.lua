@@ -1,6 +1,7 @@
 -- wrk script: the same request as post.lua, and each request's own latency (from the
 -- request being written to its response read, in µs) kept in a histogram per thread;
--- at the end one line: "raw p50 P50 p99 P99 max MAX n N". wrk's own percentiles add, for
+-- at the end one line: "raw p50 P50 p99 P99 max MAX n N stalls S ms MS" (S requests took
+-- over 1 ms, MS milliseconds in all). wrk's own percentiles add, for
 -- every request slower than twice the mean interval, the requests that would have been
 -- sent meanwhile (its correction for coordinated omission), so one stall of a few
 -- milliseconds weighs as much as dozens of slow requests; these are the requests as
@@ -55,5 +56,15 @@ function done(summary, latency, requests)
     end
     return 0
   end
-  io.write(string.format("raw p50 %d p99 %d max %d n %d\n", pct(50), pct(99), keys[#keys] or 0, n))
+  -- The stalls: requests over 1 ms, and the time they took. wrk's p99 follows them: once
+  -- the time they took nears 1 % of the run, its correction alone fills its top 1 %.
+  local stalls, stalled = 0, 0
+  for _, us in ipairs(keys) do
+    if us > 1000 then
+      stalls = stalls + all[us]
+      stalled = stalled + all[us] * us
+    end
+  end
+  io.write(string.format("raw p50 %d p99 %d max %d n %d stalls %d ms %.1f\n", pct(50), pct(99),
+    keys[#keys] or 0, n, stalls, stalled / 1000))
 end

@@ -124,7 +124,8 @@ fi
 
 # wrk: the 50% and 99% latency in µs (one connection), and requests/s (32 connections).
 # The one-connection run also keeps each request's own latency (latency.lua): wrk's 99%
-# counts, for every stall, the requests that would have been sent during it.
+# counts, for every stall, the requests that would have been sent during it. It also
+# counts the stalls (requests over 1 ms, and their time): the machine's, on every path.
 # For clown, also the CPU time (user + system, from /proc/PID/stat) the proxy child and the
 # daemon spent per request during the one-connection run: on a shared machine the CPU a
 # request costs moves far less than its wall-clock latency.
@@ -141,7 +142,7 @@ run_wrk() { # name port key [proxy-pid daemon-pid]
   if grep -q "Non-2xx" <<<"$one$all"; then echo "error: $1 answered errors:" >&2; echo "$one$all" >&2; exit 1; fi
   local p50 p99 rps n n1 load raw
   p50=$(grep -E '^ +50%' <<<"$one" | us); p99=$(grep -E '^ +99%' <<<"$one" | us)
-  raw=$(awk '/^raw / {print $3, $5}' <<<"$one")
+  raw=$(awk '/^raw / {print $3, $5, $11, $13}' <<<"$one")
   rps=$(awk '/Requests\/sec/ {print int($2)}' <<<"$all")
   n1=$(awk '/requests in/ {print $1}' <<<"$one")
   n=$(( $(awk '/requests in/ {print $1}' <<<"$warm") + n1 + $(awk '/requests in/ {print $1}' <<<"$all") ))
@@ -183,7 +184,7 @@ paths = sys.argv[9].split()
 runs = {}
 for line in sys.argv[1].splitlines():
     name, *v = line.split()
-    runs.setdefault(name, []).append((float(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), float(v[6]), float(v[7]), float(v[8])))
+    runs.setdefault(name, []).append((float(v[0]), float(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), float(v[6]), float(v[7]), float(v[8]), int(v[9]), float(v[10])))
 rounds = len(runs["direct"])
 med = statistics.median
 # Added latency is taken within each round (path minus direct, measured a few seconds
@@ -221,6 +222,8 @@ print(f"each request's own latency (wrk's p99 adds the requests a stall held bac
       + ", ".join(f"{runs['clown'][r][8]:.0f}/{runs['nginx'][r][8]:.0f} µs" for r in range(rounds))
       + "; p50 / p99 µs per round: " + "; ".join(
           f"{k} " + ", ".join(f"{r[7]:.0f}/{r[8]:.0f}" for r in runs[k]) for k in paths))
+print("stalls, one-connection requests over 1 ms (how many / ms in all; wrk's p99 rises once they near 1 % of the run) per round: "
+      + "; ".join(f"{k} " + ", ".join(f"{r[9]}/{r[10]:.1f}" for r in runs[k]) for k in paths))
 print("per round (p50 µs / p99 µs / requests/s): " + "; ".join(
     f"{k} " + ", ".join(f"{r[0]:.0f}/{r[1]:.0f}/{r[2]}" for r in runs[k]) for k in paths))
 total = sum(r[3] for r in runs["clown"])
