@@ -63,17 +63,17 @@ UP=$(free_port); HOP=$(free_port); SSE=$(free_port); SSE_HOP=$(free_port); API=$
 HOP2=$(free_port); SSE_HOP2=$(free_port)
 RANGE_LO=$(( (API % 20000) + 40000 ))
 
-for n in upstream hop; do
-  sed -e "s#@DIR@#$WORK#g" -e "s/@UPSTREAM@/$UP/g" -e "s/@HOP@/$HOP/g" \
-      -e "s/@SSE@/$SSE/g" -e "s/@SSE_HOP@/$SSE_HOP/g" "$BENCH/$n.conf.in" > "$WORK/$n.conf"
-  nginx -p "$WORK" -c "$WORK/$n.conf"
-done
+# An nginx from a template: NAME TEMPLATE HOP-PORT SSE-HOP-PORT (its pid and logs under
+# NAME, so one template serves two hops).
+start_nginx() {
+  sed -e "s#@DIR@/$2#@DIR@/$1#g" -e "s#@DIR@#$WORK#g" -e "s/@UPSTREAM@/$UP/g" -e "s/@HOP@/$3/g" \
+      -e "s/@SSE@/$SSE/g" -e "s/@SSE_HOP@/$4/g" "$BENCH/$2.conf.in" > "$WORK/$1.conf"
+  nginx -p "$WORK" -c "$WORK/$1.conf"
+}
+start_nginx upstream upstream "$HOP" "$SSE_HOP"
+start_nginx hop hop "$HOP" "$SSE_HOP"
 CONTROL=${CONTROL:-0}
-if [ "$CONTROL" = 1 ]; then
-  sed -e "s#@DIR@/hop#@DIR@/hop2#g" -e "s#@DIR@#$WORK#g" -e "s/@UPSTREAM@/$UP/g" -e "s/@HOP@/$HOP2/g" \
-      -e "s/@SSE@/$SSE/g" -e "s/@SSE_HOP@/$SSE_HOP2/g" "$BENCH/hop.conf.in" > "$WORK/hop2.conf"
-  nginx -p "$WORK" -c "$WORK/hop2.conf"
-fi
+if [ "$CONTROL" = 1 ]; then start_nginx hop2 hop "$HOP2" "$SSE_HOP2"; fi
 python3 "$BENCH/sse_latency.py" serve "$SSE" & pids+=($!)
 
 # The daemon, in a home of its own, with two proxied profiles.
