@@ -6,6 +6,9 @@
 -- sent meanwhile (its correction for coordinated omission), so one stall of a few
 -- milliseconds weighs as much as dozens of slow requests; these are the requests as
 -- they were.
+-- With LATENCY_HIST=FILE it also writes the histogram to FILE, for slices.py to merge the
+-- histograms of several runs: a line "duration US" (the run's, as wrk measured it), then
+-- a line "US COUNT" for each latency seen.
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } wrk_timespec;
@@ -67,4 +70,11 @@ function done(summary, latency, requests)
   end
   io.write(string.format("raw p50 %d p99 %d max %d n %d stalls %d ms %.1f\n", pct(50), pct(99),
     keys[#keys] or 0, n, stalls, stalled / 1000))
+  local out = os.getenv("LATENCY_HIST")
+  if out then
+    local f = assert(io.open(out, "w"))
+    f:write(string.format("duration %d\n", summary.duration))
+    for _, us in ipairs(keys) do f:write(string.format("%d %d\n", us, all[us])) end
+    f:close()
+  end
 end

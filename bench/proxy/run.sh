@@ -13,6 +13,11 @@
 #                                 # in clown's place (right after the first) in each round:
 #                                 # how far nginx's figures move against themselves on this
 #                                 # machine in the same minutes
+#   SLICES=N bench/proxy/run.sh   # each round's one-connection run of each path in N slices
+#                                 # of DURATION/N seconds, the paths taking turns slice by
+#                                 # slice (slices.py takes a path's slices as one run), and
+#                                 # the 32-connection runs one slice long: a minute of the
+#                                 # machine's stalls falls on every path alike
 #
 # claude-code-router (npm @musistudio/claude-code-router, CCR_VERSION, default 1.0.73, the
 # newest 1.x the registry serves) is installed into bench/.ccr and measured as a fourth
@@ -29,6 +34,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
+SLICES=${SLICES:-1}
+if [ "$SLICES" -gt 1 ] && [ $((DURATION / SLICES)) -lt 1 ]; then
+  echo "error: SLICES=$SLICES leaves less than a second per slice of DURATION=$DURATION" >&2; exit 1
+fi
 CLOWN=${CLOWN:-${CARGO_TARGET_DIR:-target}/release/clown}
 for tool in nginx wrk python3 curl; do
   command -v "$tool" >/dev/null || { echo "error: $tool is needed (apt-get install -y nginx wrk python3 curl)" >&2; exit 1; }
@@ -161,8 +170,76 @@ if [ -n "${SERVE:-}" ]; then
   wait "$DAEMON_PID" || true
   exit 0
 fi
+# SLICES=N: a round warms every path, then runs their one-connection slices in turn (the
+# order rotating by one path each slice, so none always follows the same one), then each
+# path's 32-connection run, one slice long. Each slice's histogram goes to slices.py, which
+# gives the p50 and p99 wrk would print for a path's slices as one run (wrk's correction
+# applied slice by slice), each request's own, and the stalls: the same line as run_wrk's.
+# After a slice of clown's (and its 32-connection run), the next waits until clown has
+# stored the usage (see settle): its bookkeeping never runs in another path's slice.
+declare -A port=([direct]=$UP [nginx]=$HOP [nginx2]=${HOP2:-} [clown]=$PROXY [ccr]=${CCR_PORT:-})
+declare -A key=([direct]=none [nginx]=none [nginx2]=none [clown]=$LOCAL [ccr]=ccr-local-token)
+# Until the proxy and the daemon have been idle for 0.6 s together (their CPU time still;
+# the proxy posts what it has at least every 0.5 s), at most 10 s.
+settle() {
+  local before now quiet=0
+  before=$(( $(ticks "$PROXY_PID") + $(ticks "$DAEMON_PID") ))
+  for _ in $(seq 50); do
+    sleep 0.2
+    now=$(( $(ticks "$PROXY_PID") + $(ticks "$DAEMON_PID") ))
+    if [ "$now" = "$before" ]; then
+      quiet=$((quiet + 1)); [ "$quiet" -ge 3 ] && return
+    else
+      quiet=0
+    fi
+    before=$now
+  done
+}
+sliced_round() { # round path...
+  local r=$1 k s i n turn all out p0 d0 p1 d1 rps load
+  shift
+  local order=("$@") pcpu=0 dcpu=0
+  declare -A count=()
+  for k in "${order[@]}"; do
+    out=$(BENCH_KEY=${key[$k]} wrk -t1 -c1 -d1s -s "$BENCH/post.lua" "http://127.0.0.1:${port[$k]}")
+    count[$k]=$(awk '/requests in/ {print $1}' <<<"$out")
+  done
+  for s in $(seq "$SLICES"); do
+    for i in "${!order[@]}"; do
+      k=${order[$(( (i + s) % ${#order[@]} ))]}
+      [ "$k" = clown ] && { p0=$(ticks "$PROXY_PID"); d0=$(ticks "$DAEMON_PID"); }
+      out=$(BENCH_KEY=${key[$k]} LATENCY_HIST="$WORK/slice.$k.$r.$s" wrk -t1 -c1 -d"$((DURATION / SLICES))s" -s "$BENCH/latency.lua" "http://127.0.0.1:${port[$k]}")
+      [ "$k" = clown ] && { settle; p1=$(ticks "$PROXY_PID"); d1=$(ticks "$DAEMON_PID"); pcpu=$((pcpu + p1 - p0)); dcpu=$((dcpu + d1 - d0)); }
+      if grep -q "Non-2xx" <<<"$out"; then echo "error: $k answered errors:" >&2; echo "$out" >&2; exit 1; fi
+    done
+  done
+  for k in "${order[@]}"; do
+    all=$(BENCH_KEY=${key[$k]} wrk -t2 -c32 -d"$((DURATION / SLICES))s" -s "$BENCH/post.lua" "http://127.0.0.1:${port[$k]}")
+    if grep -q "Non-2xx" <<<"$all"; then echo "error: $k answered errors:" >&2; echo "$all" >&2; exit 1; fi
+    # Its usage stored before the next round's first slice.
+    [ "$k" = clown ] && settle
+    rps=$(awk '/Requests\/sec/ {print int($2)}' <<<"$all")
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    # P50 P99 RAW_P50 RAW_P99 MAX N STALLS MS
+    read -r -a turn < <(python3 "$BENCH/slices.py" "$WORK"/slice."$k.$r".*)
+    n=$(( count[$k] + turn[5] + $(awk '/requests in/ {print $1}' <<<"$all") ))
+    if [ "$k" = clown ]; then
+      echo "$k ${turn[0]} ${turn[1]} $rps $n $(( pcpu * 1000000 / TCK / turn[5] )) $(( dcpu * 1000000 / TCK / turn[5] )) $load ${turn[2]} ${turn[3]} ${turn[6]} ${turn[7]}"
+    else
+      echo "$k ${turn[0]} ${turn[1]} $rps $n 0 0 $load ${turn[2]} ${turn[3]} ${turn[6]} ${turn[7]}"
+    fi
+  done
+}
+order="direct nginx"
+[ "$CONTROL" = 1 ] && order="$order nginx2"
+order="$order clown"
+[ "$CCR" = 1 ] && order="$order ccr"
 results=$(
-  for _ in $(seq "$ROUNDS"); do
+  for r in $(seq "$ROUNDS"); do
+    if [ "$SLICES" -gt 1 ]; then
+      sliced_round "$r" $order
+      continue
+    fi
     run_wrk direct "$UP" none
     run_wrk nginx "$HOP" none
     if [ "$CONTROL" = 1 ]; then run_wrk nginx2 "$HOP2" none; fi
@@ -178,6 +255,7 @@ if [ "$CCR" = 1 ]; then sse_ccr=$(sse "$CCR_SSE" ccr-local-token); fi
 sleep 1
 events=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from usage_events where profile='bench'\").fetchone()[0])" "$WORK/home/.local/share/clown/clown.db")
 [ "$CONTROL" = 1 ] && paths="$paths nginx2"
+[ "$SLICES" -gt 1 ] && echo "each one-connection run in $SLICES slices of $((DURATION / SLICES)) s, the paths taking turns; 32-connection runs of $((DURATION / SLICES)) s"
 python3 - "$results" "$sse_direct" "$sse_nginx" "$sse_clown" "$events" "$DURATION" "$ROUNDS" "$sse_ccr" "$paths" <<'PY'
 import json, statistics, sys
 paths = sys.argv[9].split()
