@@ -148,7 +148,7 @@ run_wrk() { # name port key [proxy-pid daemon-pid]
   one=$(BENCH_KEY=$3 wrk -t1 -c1 -d"${DURATION}s" --latency -s "$BENCH/latency.lua" "http://127.0.0.1:$2")
   p1=$(ticks "${4:-}"); d1=$(ticks "${5:-}")
   all=$(BENCH_KEY=$3 wrk -t2 -c32 -d"${DURATION}s" -s "$BENCH/post.lua" "http://127.0.0.1:$2")
-  if grep -q "Non-2xx" <<<"$one$all"; then echo "error: $1 answered errors:" >&2; echo "$one$all" >&2; exit 1; fi
+  answered_ok "$1" "$one$all"
   local p50 p99 rps n n1 load raw
   p50=$(grep -E '^ +50%' <<<"$one" | us); p99=$(grep -E '^ +99%' <<<"$one" | us)
   raw=$(awk '/^raw / {print $3, $5, $11, $13}' <<<"$one")
@@ -210,12 +210,12 @@ sliced_round() { # round path...
       [ "$k" = clown ] && { p0=$(ticks "$PROXY_PID"); d0=$(ticks "$DAEMON_PID"); }
       out=$(BENCH_KEY=${key[$k]} LATENCY_HIST="$WORK/slice.$k.$r.$s" wrk -t1 -c1 -d"$((DURATION / SLICES))s" -s "$BENCH/latency.lua" "http://127.0.0.1:${port[$k]}")
       [ "$k" = clown ] && { settle; p1=$(ticks "$PROXY_PID"); d1=$(ticks "$DAEMON_PID"); pcpu=$((pcpu + p1 - p0)); dcpu=$((dcpu + d1 - d0)); }
-      if grep -q "Non-2xx" <<<"$out"; then echo "error: $k answered errors:" >&2; echo "$out" >&2; exit 1; fi
+      answered_ok "$k" "$out"
     done
   done
   for k in "${order[@]}"; do
     all=$(BENCH_KEY=${key[$k]} wrk -t2 -c32 -d"$((DURATION / SLICES))s" -s "$BENCH/post.lua" "http://127.0.0.1:${port[$k]}")
-    if grep -q "Non-2xx" <<<"$all"; then echo "error: $k answered errors:" >&2; echo "$all" >&2; exit 1; fi
+    answered_ok "$k" "$all"
     # Its usage stored before the next round's first slice.
     [ "$k" = clown ] && settle
     rps=$(awk '/Requests\/sec/ {print int($2)}' <<<"$all")
