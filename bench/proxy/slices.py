@@ -53,8 +53,16 @@ def corrected(duration, hist):
 
 def percentile(hist, p):
     """wrk's `stats_percentile`: the first latency whose running count reaches the rank."""
-    total = sum(hist.values())
-    rank = math.floor(p / 100.0 * total + 1.0)
+    return first_reaching(hist, math.floor(p / 100.0 * sum(hist.values()) + 1.0))
+
+
+def own_percentile(hist, p):
+    """latency.lua's percentile of each request's own latency (its rank rounded up)."""
+    return first_reaching(hist, math.ceil(sum(hist.values()) * p / 100))
+
+
+def first_reaching(hist, rank):
+    """The first latency whose running count reaches `rank`."""
     seen = 0
     for us in sorted(hist):
         seen += hist[us]
@@ -74,8 +82,8 @@ def main(paths):
     print(
         percentile(wrk, 50),
         percentile(wrk, 99),
-        percentile(raw, 50),
-        percentile(raw, 99),
+        own_percentile(raw, 50),
+        own_percentile(raw, 99),
         max(raw, default=0),
         sum(raw.values()),
         stalls,
